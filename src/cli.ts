@@ -1,0 +1,154 @@
+/**
+ * The composition root: argv → command. The only place that reads flags and env, prints
+ * errors and exits.
+ */
+import { readFile } from "node:fs/promises";
+import { parseArgs } from "node:util";
+import { cmdlineValue, detectRole, parseCmdline } from "./boot/cmdline.js";
+import { describe } from "./build/describe.js";
+import { listRecipes } from "./build/sources.js";
+import { isReconError, ReconError } from "./lib/errors.js";
+import { createLogger } from "./lib/log.js";
+
+const VERSION = "0.1.0";
+
+const USAGE = `usage: recon <command> [options]
+
+commands:
+  recipes [--json]                      list the recipes in descriptions/
+  build describe <recipe> --out DIR     write the generated KIWI description (no kiwi run)
+  build image <recipe> --profile P      build with kiwi-ng (P: DracutLive, Virtual, Disk)
+  build http <recipe>                   place ISO, kernel, initrd and boot config for HTTP
+  boot [--cmdline FILE]                 detect and log this machine's role (run by recon.service)
+  role [--cmdline FILE] [--json]        print the role the kernel command line gives
+  version                               print recon's version
+
+common options: --descriptions DIR (default descriptions), --overlay DIR (default overlay),
+  --build-dir DIR (default build), --debug (stack traces)`;
+
+async function main(argv: string[]): Promise<number> {
+  const { values, positionals } = parseArgs({
+    args: argv,
+    allowPositionals: true,
+    strict: true,
+    options: {
+      json: { type: "boolean", default: false },
+      out: { type: "string" },
+      profile: { type: "string" },
+      cmdline: { type: "string", default: "/proc/cmdline" },
+      descriptions: { type: "string", default: "descriptions" },
+      overlay: { type: "string", default: "overlay" },
+      "build-dir": { type: "string", default: "build" },
+      runtime: { type: "string", default: "dist/recon.mjs" },
+      "apt-mirror": { type: "string" },
+      "http-dir": { type: "string" },
+      force: { type: "boolean", default: false },
+      debug: { type: "boolean", default: false },
+      help: { type: "boolean", short: "h", default: false },
+    },
+  });
+  const [command, ...rest] = positionals;
+  if (values.help || command === undefined || command === "help") {
+    console.log(USAGE);
+    return command === undefined && !values.help ? 2 : 0;
+  }
+  const log = createLogger({ component: command });
+  switch (command) {
+    case "version":
+      console.log(VERSION);
+      return 0;
+    case "recipes": {
+      const names = await listRecipes(values.descriptions);
+      console.log(values.json ? JSON.stringify(names) : names.join("\n"));
+      return 0;
+    }
+    case "role":
+    case "boot": {
+      const text = await readFile(values.cmdline, "utf8");
+      const args = parseCmdline(text);
+      const decision = detectRole(args);
+      if (command === "role") {
+        console.log(values.json ? JSON.stringify(decision) : decision.role);
+        return 0;
+      }
+      // Later issues start the master or the agent here; the line below is what the image's
+      // unit prints on the console and what the boot test looks for.
+      createLogger({ component: "recon" }, { write: (line) => console.log(line) }).info("role detected", {
+        role: decision.role,
+        reason: decision.reason,
+        version: VERSION,
+        bootif: cmdlineValue(args, "BOOTIF"),
+      });
+      return 0;
+    }
+    case "build":
+      return await runBuild(rest, values, log);
+    default:
+      throw new ReconError("USAGE", `unknown command '${command}'`, { hint: USAGE });
+  }
+}
+
+type Values = {
+  out?: string | undefined;
+  profile?: string | undefined;
+  descriptions: string;
+  overlay: string;
+  "build-dir": string;
+  runtime: string;
+  "apt-mirror"?: string | undefined;
+  "http-dir"?: string | undefined;
+  force: boolean;
+  json: boolean;
+};
+
+async function runBuild(rest: string[], values: Values, log: ReturnType<typeof createLogger>): Promise<number> {
+  const [action, recipeName] = rest;
+  if (!action || !recipeName) {
+    throw new ReconError("USAGE", "build needs an action and a recipe", { hint: USAGE });
+  }
+  const options = {
+    recipeName,
+    descriptionsDir: values.descriptions,
+    overlayDir: values.overlay,
+    runtimeFile: values.runtime,
+    reconVersion: VERSION,
+    aptMirror: values["apt-mirror"] ?? process.env.RECON_APT_MIRROR,
+  };
+  switch (action) {
+    case "describe": {
+      const out = values.out ?? `${values["build-dir"]}/${recipeName}/description`;
+      const planned = await describe(options, out);
+      log.info("description written", { recipe: recipeName, dir: out, files: planned.files.length, sha256: planned.hash });
+      return 0;
+    }
+    default:
+      throw new ReconError("USAGE", `unknown build action '${action}'`, { hint: "actions: describe, image, http" });
+  }
+}
+
+function readDebugFlag(argv: string[]): boolean {
+  return argv.includes("--debug");
+}
+
+main(process.argv.slice(2)).then(
+  (code) => {
+    process.exitCode = code;
+  },
+  (error: unknown) => {
+    if (isReconError(error)) {
+      process.stderr.write(`recon: error: ${error.message}\n`);
+      if (error.hint) process.stderr.write(`recon: hint: ${error.hint}\n`);
+      if (readDebugFlag(process.argv) && error.stack) process.stderr.write(`${error.stack}\n`);
+      process.exitCode = error.exitCode;
+      return;
+    }
+    if (error instanceof TypeError && "code" in error && String(error.code).startsWith("ERR_PARSE_ARGS")) {
+      process.stderr.write(`recon: error: ${error.message}\n${USAGE}\n`);
+      process.exitCode = 2;
+      return;
+    }
+    process.stderr.write(`recon: internal error: ${error instanceof Error ? error.message : String(error)}\n`);
+    if (readDebugFlag(process.argv) && error instanceof Error) process.stderr.write(`${error.stack}\n`);
+    process.exitCode = 1;
+  },
+);

@@ -1,0 +1,44 @@
+/**
+ * Typed errors. Every failure a user can cause or meet carries a stable `code`, a message that
+ * says what went wrong and where, and a `hint` that says how to fix it. Only src/cli.ts turns
+ * them into output and an exit status.
+ */
+export type ErrorCode =
+  | "USAGE"
+  | "RECIPE_NOT_FOUND"
+  | "RECIPE_INVALID"
+  | "TARGET_UNKNOWN"
+  | "PROFILE_UNKNOWN"
+  | "APT_SOURCES"
+  | "COMMAND_FAILED"
+  | "KIWI_FAILED"
+  | "ARTEFACT_MISSING"
+  | "IO";
+
+export interface ReconErrorOptions {
+  hint?: string;
+  cause?: unknown;
+  /** Process exit status when this error reaches the CLI. 2 = usage, 1 = failure. */
+  exitCode?: number;
+  httpStatus?: number;
+}
+
+export class ReconError extends Error {
+  readonly code: ErrorCode;
+  readonly hint: string | undefined;
+  readonly exitCode: number;
+  readonly httpStatus: number | undefined;
+
+  constructor(code: ErrorCode, message: string, options: ReconErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = "ReconError";
+    this.code = code;
+    this.hint = options.hint;
+    this.exitCode = options.exitCode ?? (code === "USAGE" || code === "TARGET_UNKNOWN" ? 2 : 1);
+    this.httpStatus = options.httpStatus;
+  }
+}
+
+export function isReconError(error: unknown): error is ReconError {
+  return error instanceof ReconError;
+}
