@@ -5,7 +5,13 @@
 import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { cmdlineValue, detectRole, parseCmdline } from "./boot/cmdline.js";
-import { describe } from "./build/describe.js";
+import { rm } from "node:fs/promises";
+import { join } from "node:path";
+import { buildImage, readStamp } from "./build/build-image.js";
+import { describe, planFromDisk } from "./build/describe.js";
+import { applyHttpTree, planHttpTree } from "./build/http-tree.js";
+import { PROFILES, type Profile } from "./build/recipe.js";
+import { execaRunner } from "./lib/run.js";
 import { listRecipes } from "./build/sources.js";
 import { isReconError, ReconError } from "./lib/errors.js";
 import { createLogger } from "./lib/log.js";
@@ -106,13 +112,25 @@ async function runBuild(rest: string[], values: Values, log: ReturnType<typeof c
   if (!action || !recipeName) {
     throw new ReconError("USAGE", "build needs an action and a recipe", { hint: USAGE });
   }
+  // Every action names a recipe from descriptions/; checking it first also keeps `clean` from
+  // ever removing a path outside the build dir.
+  const known = await listRecipes(values.descriptions);
+  if (!known.includes(recipeName)) {
+    throw new ReconError("RECIPE_NOT_FOUND", `unknown recipe '${recipeName}'`, {
+      hint: `recipes: ${known.join(", ")}`,
+      exitCode: 2,
+    });
+  }
   const options = {
     recipeName,
     descriptionsDir: values.descriptions,
     overlayDir: values.overlay,
     runtimeFile: values.runtime,
     reconVersion: VERSION,
-    aptMirror: values["apt-mirror"] ?? process.env.RECON_APT_MIRROR,
+    aptMirrors: {
+      main: values["apt-mirror"] ?? process.env.RECON_APT_MIRROR,
+      security: process.env.RECON_APT_SECURITY_MIRROR,
+    },
   };
   switch (action) {
     case "describe": {
@@ -121,8 +139,64 @@ async function runBuild(rest: string[], values: Values, log: ReturnType<typeof c
       log.info("description written", { recipe: recipeName, dir: out, files: planned.files.length, sha256: planned.hash });
       return 0;
     }
+    case "image": {
+      const profile = (values.profile ?? "DracutLive") as Profile;
+      if (!PROFILES.includes(profile)) {
+        throw new ReconError("PROFILE_UNKNOWN", `unknown profile '${profile}'`, {
+          hint: `profiles: ${PROFILES.join(", ")}`,
+          exitCode: 2,
+        });
+      }
+      const recipeBuildDir = join(values["build-dir"], recipeName);
+      const descriptionDir = join(recipeBuildDir, "description");
+      const planned = await describe(options, descriptionDir);
+      log.info("description written", { recipe: recipeName, dir: descriptionDir, sha256: planned.hash });
+      const result = await buildImage(
+        {
+          recipe: recipeName,
+          profile,
+          descriptionDir,
+          descriptionHash: planned.hash,
+          recipeBuildDir,
+          sharedCacheDir: process.env.KIWI_SHARED_CACHE_DIR ?? "/var/cache/kiwi",
+          imageCacheDir: process.env.RECON_IMAGE_CACHE || undefined,
+          force: values.force || process.env.FORCE === "1",
+        },
+        { runner: execaRunner, log },
+      );
+      console.log(result.image);
+      return 0;
+    }
+    case "http": {
+      const recipeBuildDir = join(values["build-dir"], recipeName);
+      const stamp = await readStamp(recipeBuildDir, "DracutLive");
+      if (!stamp) {
+        throw new ReconError("ARTEFACT_MISSING", `no live ISO has been built for ${recipeName}`, {
+          hint: `run ./make-recipe-target ${recipeName} target first`,
+        });
+      }
+      const planned = await planFromDisk(options);
+      if (planned.hash !== stamp.descriptionHash) {
+        log.warn("the ISO was built from an older description; run the target 'target' to rebuild", {
+          iso: stamp.image,
+        });
+      }
+      const httpDir = values["http-dir"] ?? join(recipeBuildDir, "http");
+      const plan = planHttpTree(planned.recipe);
+      const { files } = await applyHttpTree(plan, stamp.image, httpDir, execaRunner);
+      log.info("http tree ready", { dir: httpDir, iso: files[0], kernel: files[1], initrd: files[2], config: files[3] });
+      console.log(httpDir);
+      return 0;
+    }
+    case "clean": {
+      // Never the shared package cache (/var/cache/kiwi): only this recipe's build dir.
+      const recipeBuildDir = join(values["build-dir"], recipeName);
+      await rm(recipeBuildDir, { recursive: true, force: true });
+      log.info("build artefacts removed", { recipe: recipeName, dir: recipeBuildDir });
+      return 0;
+    }
     default:
-      throw new ReconError("USAGE", `unknown build action '${action}'`, { hint: "actions: describe, image, http" });
+      throw new ReconError("USAGE", `unknown build action '${action}'`, { hint: "actions: describe, image, http, clean" });
   }
 }
 

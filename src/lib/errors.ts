@@ -13,7 +13,21 @@ export type ErrorCode =
   | "COMMAND_FAILED"
   | "KIWI_FAILED"
   | "ARTEFACT_MISSING"
-  | "IO";
+  | "IO"
+  | "CONFIG_INVALID"
+  | "UPLOAD_REJECTED"
+  | "NOT_FOUND"
+  | "UNAUTHORIZED";
+
+/**
+ * The status the master's error middleware answers with when a handler throws this code and
+ * gives no `httpStatus` of its own. Codes a request cannot cause map to 500 there.
+ */
+const DEFAULT_HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
+  UPLOAD_REJECTED: 422,
+  NOT_FOUND: 404,
+  UNAUTHORIZED: 401,
+};
 
 export interface ReconErrorOptions {
   hint?: string;
@@ -35,7 +49,7 @@ export class ReconError extends Error {
     this.code = code;
     this.hint = options.hint;
     this.exitCode = options.exitCode ?? (code === "USAGE" || code === "TARGET_UNKNOWN" ? 2 : 1);
-    this.httpStatus = options.httpStatus;
+    this.httpStatus = options.httpStatus ?? DEFAULT_HTTP_STATUS[code];
   }
 }
 

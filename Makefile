@@ -1,0 +1,75 @@
+# recon: one rule per target; each calls the recon CLI. Normally run through ./make-recipe-target.
+# RECIPE names a directory in descriptions/. HTTP_DIR overrides where `http` puts its tree.
+RECIPE    ?= debian-12
+BUILD_DIR ?= build
+HTTP_DIR  ?= $(BUILD_DIR)/$(RECIPE)/http
+RECON     := bin/recon
+BUNDLE    := dist/recon.mjs
+SOURCES   := $(shell find src -name '*.ts' ! -name '*.test.ts' 2>/dev/null)
+
+.PHONY: all help host-tools host-tools-test node-deps describe target http virtual disk clean \
+        test test-unit test-integration test-e2e typecheck bench
+
+all help:
+	@./make-recipe-target $(RECIPE) all
+
+# --- set-up: every host tool and npm dependency, only what is missing -----------------------
+host-tools:
+	@scripts/install-host-tools.sh build
+
+host-tools-test:
+	@scripts/install-host-tools.sh test
+
+node_modules/.package-lock.json: package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+node-deps: node_modules/.package-lock.json
+
+$(BUNDLE): $(SOURCES) scripts/bundle.mjs node_modules/.package-lock.json
+	node scripts/bundle.mjs $(BUNDLE)
+
+# --- image targets ----------------------------------------------------------------------------
+describe: node-deps $(BUNDLE)
+	$(RECON) build describe $(RECIPE) --build-dir $(BUILD_DIR)
+
+target: host-tools node-deps $(BUNDLE)
+	$(RECON) build image $(RECIPE) --profile DracutLive --build-dir $(BUILD_DIR)
+
+http: host-tools node-deps $(BUNDLE)
+	$(RECON) build http $(RECIPE) --build-dir $(BUILD_DIR) --http-dir $(HTTP_DIR)
+
+virtual: host-tools node-deps $(BUNDLE)
+	$(RECON) build image $(RECIPE) --profile Virtual --build-dir $(BUILD_DIR)
+
+disk: host-tools node-deps $(BUNDLE)
+	$(RECON) build image $(RECIPE) --profile Disk --build-dir $(BUILD_DIR)
+
+clean: node-deps
+	$(RECON) build clean $(RECIPE) --build-dir $(BUILD_DIR)
+
+# --- tests: installs what they need, then every tier ------------------------------------------
+# Finished ISOs are cached outside the work tree, keyed by the description hash, so a clean
+# clone with an unchanged description reuses the last build (any change rebuilds).
+export RECON_IMAGE_CACHE ?= /var/cache/recon/images
+
+test: host-tools-test node-deps $(BUNDLE)
+	npx tsc --noEmit
+	npx vitest run --project unit
+	npx vitest run --project integration
+	npx vitest run --project e2e
+
+test-unit: node-deps
+	npx vitest run --project unit
+
+test-integration: host-tools-test node-deps $(BUNDLE)
+	npx vitest run --project integration
+
+test-e2e: host-tools-test node-deps $(BUNDLE)
+	npx vitest run --project e2e
+
+typecheck: node-deps
+	npx tsc --noEmit
+
+bench: host-tools-test node-deps $(BUNDLE)
+	node --import tsx bench/build-image.ts

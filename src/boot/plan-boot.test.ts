@@ -1,0 +1,161 @@
+import { describe, expect, it } from "vitest";
+import { parseSiteConfig } from "../master/config/site-config.js";
+import {
+  archFromClientArch,
+  archFromIpxe,
+  planBoot,
+  type BootPlan,
+  type BootServer,
+  type Machine,
+  type NodeBootRecord,
+} from "./plan-boot.js";
+
+const server: BootServer = {
+  address: "10.20.0.1",
+  httpPort: 80,
+  imageLabel: "debian-12",
+  imageArch: "x86_64",
+  imageKernelArgs: ["rd.live.image"],
+  arm64Firmware: false,
+};
+
+const config = parseSiteConfig(`
+defaults:
+  kernelArgs: [loglevel=4]
+networks:
+  10.20.0.0/24: { kernelArgs: [net] }
+groups:
+  old-nics:
+    macs: ["52:54:00:00:00:05"]
+    firmwareFile: snponly.efi
+    postAction: reboot
+hosts:
+  52:54:00:00:00:02: { action: ignore }
+  52:54:00:00:00:03: { reinventory: true, kernelArgs: [host], hostname: db-1 }
+  52:54:00:00:00:04: { postAction: stay, consoles: [tty0] }
+`);
+
+function boot(plan: BootPlan): Extract<BootPlan, { kind: "boot" }> {
+  if (plan.kind !== "boot") throw new Error(`expected a boot plan, got: ${plan.reason}`);
+  return plan;
+}
+
+describe("planBoot", () => {
+  it("writes every arg a UEFI peer needs, in order", () => {
+    const plan = boot(planBoot({ mac: "52:54:00:00:00:01", arch: "efi64", ip: "10.20.0.50" }, config, undefined, server, "tok123"));
+    expect(plan).toEqual({
+      kind: "boot",
+      mac: "52:54:00:00:00:01",
+      arch: "efi64",
+      hostname: undefined,
+      kernelUrl: "http://10.20.0.1/install/debian-12/linux",
+      initrdUrl: "http://10.20.0.1/install/debian-12/initrd",
+      isoUrl: "http://10.20.0.1/isos/debian-12.iso",
+      kernelArgs: [
+        "root=live:http://10.20.0.1/isos/debian-12.iso",
+        "rd.live.ram=1",
+        "ip=dhcp",
+        "rd.neednet=1",
+        "BOOTIF=01-${mac:hexhyp}",
+        "pxeaddr=10.20.0.1",
+        "recon.master=10.20.0.1",
+        "recon.token=tok123",
+        "recon.post=poweroff",
+        "initrd=initrd",
+        "console=ttyS0,115200n8",
+        "console=tty0",
+        "rd.live.image",
+        "loglevel=4",
+        "net",
+      ],
+      postAction: "poweroff",
+      firmwareFile: "ipxe.efi",
+      sources: ["defaults", "networks.10.20.0.0/24"],
+    });
+  });
+
+  it("puts the port into URLs and recon.master but not pxeaddr", () => {
+    const plan = boot(planBoot({ mac: "52:54:00:00:00:01", arch: "bios" }, config, undefined, { ...server, httpPort: 8080 }, "t"));
+    expect(plan.kernelUrl).toBe("http://10.20.0.1:8080/install/debian-12/linux");
+    expect(plan.kernelArgs).toContain("root=live:http://10.20.0.1:8080/isos/debian-12.iso");
+    expect(plan.kernelArgs).toContain("recon.master=10.20.0.1:8080");
+    expect(plan.kernelArgs).toContain("pxeaddr=10.20.0.1");
+  });
+
+  const table: Array<{
+    name: string;
+    machine: Machine;
+    record?: NodeBootRecord;
+    kind: "boot" | "ignore";
+    reason?: string;
+    firmwareFile?: string;
+    postAction?: string;
+    hasInitrdArg?: boolean;
+    tail?: string[];
+    hostname?: string;
+  }> = [
+    { name: "BIOS gets undionly.kpxe and no initrd= arg", machine: { mac: "52:54:00:00:00:01", arch: "bios" }, kind: "boot", firmwareFile: "undionly.kpxe", hasInitrdArg: false, tail: ["rd.live.image", "loglevel=4"] },
+    { name: "unknown arch keeps initrd= (harmless on BIOS, needed on EFI)", machine: { mac: "52:54:00:00:00:01", arch: "unknown", userClass: "iPXE" }, kind: "boot", firmwareFile: "ipxe.efi", hasInitrdArg: true },
+    { name: "a group prefers snponly.efi and reboot", machine: { mac: "52:54:00:00:00:05", arch: "efi64" }, kind: "boot", firmwareFile: "snponly.efi", postAction: "reboot" },
+    { name: "a host stays up and uses only tty0", machine: { mac: "52:54:00:00:00:04", arch: "efi64" }, kind: "boot", postAction: "stay", tail: ["initrd=initrd", "console=tty0", "rd.live.image", "loglevel=4"] },
+    { name: "ignore from the site config names the layers", machine: { mac: "52:54:00:00:00:02", arch: "bios" }, kind: "ignore", reason: "the site config says ignore (defaults → hosts.52:54:00:00:00:02)" },
+    { name: "an uploaded node is left alone", machine: { mac: "52:54:00:00:00:01", arch: "bios" }, record: { uploads: 1 }, kind: "ignore", reason: "inventory already stored" },
+    { name: "a node with a record but no upload yet boots again", machine: { mac: "52:54:00:00:00:01", arch: "bios" }, record: { uploads: 0 }, kind: "boot" },
+    { name: "reinventory boots an uploaded node; host args last", machine: { mac: "52-54-00-00-00-03", arch: "efi64", ip: "10.20.0.9" }, record: { uploads: 3 }, kind: "boot", tail: ["loglevel=4", "net", "host"], hostname: "db-1" },
+    { name: "32-bit UEFI is refused", machine: { mac: "52:54:00:00:00:01", arch: "efi32" }, kind: "ignore", reason: "32-bit UEFI" },
+    { name: "arm64 cannot run an x86_64 image", machine: { mac: "52:54:00:00:00:01", arch: "arm64" }, kind: "ignore", reason: "the image is x86_64 and this machine is arm64" },
+  ];
+
+  it.each(table)("$name", (row) => {
+    const plan = planBoot(row.machine, config, row.record, server, "t");
+    expect(plan.kind).toBe(row.kind);
+    if (plan.kind === "ignore") {
+      expect(plan.reason).toContain(row.reason);
+      return;
+    }
+    if (row.firmwareFile) expect(plan.firmwareFile).toBe(row.firmwareFile);
+    if (row.postAction) {
+      expect(plan.postAction).toBe(row.postAction);
+      expect(plan.kernelArgs).toContain(`recon.post=${row.postAction}`);
+    }
+    if (row.hasInitrdArg !== undefined) expect(plan.kernelArgs.includes("initrd=initrd")).toBe(row.hasInitrdArg);
+    if (row.tail) expect(plan.kernelArgs.slice(-row.tail.length)).toEqual(row.tail);
+    if (row.hostname) expect(plan.hostname).toBe(row.hostname);
+  });
+
+  it("boots arm64 only with an aarch64 image and an arm64 iPXE binary", () => {
+    const arm = { ...server, imageArch: "aarch64" as const };
+    expect(planBoot({ mac: "52:54:00:00:00:01", arch: "arm64" }, config, undefined, arm, "t")).toMatchObject({
+      kind: "ignore",
+      reason: "no arm64 iPXE binary in the TFTP root",
+    });
+    expect(boot(planBoot({ mac: "52:54:00:00:00:01", arch: "arm64" }, config, undefined, { ...arm, arm64Firmware: true }, "t")).firmwareFile).toBe(
+      "ipxe-arm64.efi",
+    );
+    expect(planBoot({ mac: "52:54:00:00:00:01", arch: "efi64" }, config, undefined, arm, "t").kind).toBe("ignore");
+  });
+});
+
+describe("arch detection", () => {
+  it.each([
+    [0, "bios"],
+    [6, "efi32"],
+    [7, "efi64"],
+    [9, "efi64"],
+    [11, "arm64"],
+    [16, "unknown"],
+  ])("client-arch %i → %s", (code, arch) => {
+    expect(archFromClientArch(code)).toBe(arch);
+  });
+
+  it.each([
+    ["pcbios", "i386", "bios"],
+    ["efi", "x86_64", "efi64"],
+    ["efi", "i386", "efi32"],
+    ["efi", "arm64", "arm64"],
+    [undefined, undefined, "unknown"],
+    ["efi", "riscv64", "unknown"],
+  ])("iPXE %s/%s → %s", (platform, buildarch, arch) => {
+    expect(archFromIpxe(platform, buildarch)).toBe(arch);
+  });
+});

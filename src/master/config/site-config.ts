@@ -1,0 +1,397 @@
+/**
+ * The site config: one YAML file that says how the master joins the provisioning network and
+ * what each node boots. Pure: text in, a validated object out (reading the file is the
+ * caller's job). Every error names the key path and how to fix it; a BMC password is wrapped
+ * in `Secret` so it cannot reach a log line or an error message by accident.
+ * Reference: docs/site-config.md.
+ */
+import { parseDocument } from "yaml";
+import { z } from "zod";
+import { ReconError } from "../../lib/errors.js";
+import { cmdlineValue } from "../../boot/cmdline.js";
+
+/** A value that prints as `[redacted]` everywhere: String(), JSON, util.inspect, template strings. */
+export class Secret {
+  readonly #value: string;
+  constructor(value: string) {
+    this.#value = value;
+  }
+  reveal(): string {
+    return this.#value;
+  }
+  toString(): string {
+    return "[redacted]";
+  }
+  toJSON(): string {
+    return "[redacted]";
+  }
+  [Symbol.for("nodejs.util.inspect.custom")](): string {
+    return "[redacted]";
+  }
+}
+
+export const DHCP_MODES = ["auto", "authoritative", "proxy", "off"] as const;
+export type DhcpMode = (typeof DHCP_MODES)[number];
+export const NODE_ACTIONS = ["inventory", "ignore"] as const;
+export const POST_ACTIONS = ["poweroff", "reboot", "stay"] as const;
+export type PostAction = (typeof POST_ACTIONS)[number];
+export const UEFI_FIRMWARE_FILES = ["ipxe.efi", "snponly.efi"] as const;
+export type UefiFirmwareFile = (typeof UEFI_FIRMWARE_FILES)[number];
+
+const IPV4 = /^(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)(\.(25[0-5]|2[0-4]\d|1\d\d|[1-9]?\d)){3}$/;
+
+export function parseIpv4(text: string): number | undefined {
+  if (!IPV4.test(text)) return undefined;
+  return text.split(".").reduce((acc, part) => acc * 256 + Number(part), 0);
+}
+
+export function formatIpv4(value: number): string {
+  return [24, 16, 8, 0].map((shift) => Math.floor(value / 2 ** shift) % 256).join(".");
+}
+
+export interface Ipv4Cidr {
+  address: string;
+  prefix: number;
+  /** The network address (host bits cleared), e.g. 10.20.0.0 for 10.20.0.1/24. */
+  network: string;
+}
+
+export function parseIpv4Cidr(text: string): Ipv4Cidr | undefined {
+  const match = /^([\d.]+)\/(\d{1,2})$/.exec(text);
+  if (!match) return undefined;
+  const value = parseIpv4(match[1]!);
+  const prefix = Number(match[2]);
+  if (value === undefined || prefix > 32) return undefined;
+  const size = 2 ** (32 - prefix);
+  return { address: match[1]!, prefix, network: formatIpv4(Math.floor(value / size) * size) };
+}
+
+export function ipv4InCidr(ip: string, cidr: Ipv4Cidr): boolean {
+  const value = parseIpv4(ip);
+  const network = parseIpv4(cidr.network);
+  if (value === undefined || network === undefined) return false;
+  const size = 2 ** (32 - cidr.prefix);
+  return Math.floor(value / size) * size === network;
+}
+
+/** `52-54-00-AB-CD-EF`, `5254.00ab.cdef` and `52:54:00:ab:cd:ef` all become the last form. */
+export function normalizeMac(text: string): string | undefined {
+  const hex = text.toLowerCase().replace(/[:.-]/g, "");
+  if (!/^[0-9a-f]{12}$/.test(hex)) return undefined;
+  return hex.match(/../g)!.join(":");
+}
+
+const macSchema = z.string().transform((text, ctx) => {
+  const mac = normalizeMac(text);
+  if (mac === undefined) {
+    ctx.addIssue({ code: "custom", message: `'${text}' is not a MAC address; write it as 52:54:00:12:34:56` });
+    return z.NEVER;
+  }
+  return mac;
+});
+
+const ipv4Schema = z.string().refine((text) => parseIpv4(text) !== undefined, {
+  message: "not an IPv4 address; write it as 10.20.0.1",
+});
+
+/** A word on the kernel command line: no spaces (they split args), no quotes or control chars. */
+const kernelArgSchema = z
+  .string()
+  .regex(/^[^\s"'\\\x00-\x1f\x7f]+$/, "a kernel argument is one word without spaces, quotes or backslashes");
+
+const hostnameSchema = z
+  .string()
+  .regex(
+    /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i,
+    "a hostname is one DNS label: letters, digits and '-', at most 63 characters, no dots",
+  );
+
+const bmcSchema = z
+  .object({
+    /** Usually per host; defaults or groups give the shared username and passwordFile. */
+    address: z.string().min(1).optional(),
+    username: z.string().min(1).optional(),
+    /** A file holding the password; preferred, because the file never enters the config dump. */
+    passwordFile: z.string().startsWith("/", "passwordFile must be an absolute path").optional(),
+    /** Accepted for small labs; wrapped in Secret at once so it is never printed. */
+    password: z
+      .union([z.string(), z.instanceof(Secret)])
+      .transform((value) => (value instanceof Secret ? value : new Secret(value)))
+      .optional(),
+  })
+  .strict();
+
+/** Settings that layer: defaults → network → group → host, the most specific last. */
+const nodeSettingsShape = {
+  action: z.enum(NODE_ACTIONS).optional(),
+  postAction: z.enum(POST_ACTIONS).optional(),
+  /** Appended in layer order, so a host's args come last and win where the kernel keeps the last value. */
+  kernelArgs: z.array(kernelArgSchema).optional(),
+  /** Replaces the console list of less specific layers (the last console= is /dev/console). */
+  consoles: z.array(kernelArgSchema).optional(),
+  firmwareFile: z.enum(UEFI_FIRMWARE_FILES).optional(),
+  hostname: hostnameSchema.optional(),
+  /** Boot a node again even though its inventory is already stored. */
+  reinventory: z.boolean().optional(),
+  bmc: bmcSchema.optional(),
+};
+const nodeSettingsSchema = z.object(nodeSettingsShape).strict();
+export type NodeSettings = z.infer<typeof nodeSettingsSchema>;
+
+const groupSchema = z
+  .object({
+    ...nodeSettingsShape,
+    macs: z.array(macSchema).optional(),
+    /** Globs matched against the node's hostname: `*` any run, `?` one character, `[ab]` a set. */
+    hostnames: z.array(z.string().min(1)).optional(),
+  })
+  .strict()
+  .refine((group) => (group.macs?.length ?? 0) + (group.hostnames?.length ?? 0) > 0, {
+    message: "a group needs `macs` or `hostnames` to say which nodes belong to it",
+  });
+export type GroupSettings = z.infer<typeof groupSchema>;
+
+const siteConfigSchema = z
+  .object({
+    /** Provisioning interface; absent = the master picks the interface with a carrier. */
+    interface: z.string().regex(/^[A-Za-z0-9._@-]{1,15}$/, "not a Linux interface name").optional(),
+    /** The master's address on that interface in CIDR form; absent = what the interface has. */
+    address: z
+      .string()
+      .refine((text) => parseIpv4Cidr(text) !== undefined, "write the address with its prefix, e.g. 10.20.0.1/24")
+      .optional(),
+    /** An IPv6 /64 prefix to announce with router advertisements (see LAB-FACTS: iPXE waits ~12 s without). */
+    ipv6Prefix: z
+      .string()
+      .regex(/^[0-9a-f:]+::$/i, "write the /64 prefix ending in '::', e.g. fd00:20::")
+      .optional(),
+    dhcp: z
+      .object({
+        mode: z.enum(DHCP_MODES).default("auto"),
+        pool: z.object({ start: ipv4Schema, end: ipv4Schema }).strict().optional(),
+        leaseTime: z.string().regex(/^\d+[smhd]?$|^infinite$/, "a lease time is like 1h, 30m or 3600").default("1h"),
+      })
+      .strict()
+      .default({}),
+    dns: z
+      .object({
+        enabled: z.boolean().default(false),
+        domain: z
+          .string()
+          .regex(/^[a-z0-9-]+(\.[a-z0-9-]+)*$/i, "a domain is dot-separated labels, e.g. recon.lan")
+          .default("recon.lan"),
+      })
+      .strict()
+      .default({}),
+    http: z
+      .object({ port: z.number().int().min(1).max(65535).default(80) })
+      .strict()
+      .default({}),
+    defaults: nodeSettingsSchema.default({}),
+    /** Keyed by subnet in CIDR form; a node matches by the address it leased. */
+    networks: z.record(z.string(), nodeSettingsSchema).default({}),
+    /** Applied in file order; a node may be in several groups. */
+    groups: z.record(z.string().regex(/^[A-Za-z0-9._-]+$/, "a group name is letters, digits, '.', '_' or '-'"), groupSchema).default({}),
+    /** Keyed by MAC address. */
+    hosts: z.record(z.string(), nodeSettingsSchema).default({}),
+  })
+  .strict()
+  .superRefine((config, ctx) => {
+    const address = config.address === undefined ? undefined : parseIpv4Cidr(config.address);
+    for (const key of Object.keys(config.networks)) {
+      const cidr = parseIpv4Cidr(key);
+      if (cidr === undefined) {
+        ctx.addIssue({ code: "custom", path: ["networks", key], message: "the key must be a subnet like 10.20.0.0/24" });
+      } else if (cidr.network !== cidr.address) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["networks", key],
+          message: `host bits are set; the subnet is ${cidr.network}/${cidr.prefix}`,
+        });
+      }
+    }
+    const seen = new Map<string, string>();
+    for (const key of Object.keys(config.hosts)) {
+      const mac = normalizeMac(key);
+      if (mac === undefined) {
+        ctx.addIssue({ code: "custom", path: ["hosts", key], message: "the key must be a MAC address like 52:54:00:12:34:56" });
+      } else if (seen.has(mac)) {
+        ctx.addIssue({ code: "custom", path: ["hosts", key], message: `the same MAC as hosts.${seen.get(mac)}; merge the two` });
+      } else seen.set(mac, key);
+    }
+    const pool = config.dhcp.pool;
+    if (pool) {
+      const start = parseIpv4(pool.start)!;
+      const end = parseIpv4(pool.end)!;
+      if (start > end) {
+        ctx.addIssue({ code: "custom", path: ["dhcp", "pool"], message: "start comes after end; swap them" });
+      }
+      if (address && (!ipv4InCidr(pool.start, address) || !ipv4InCidr(pool.end, address))) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["dhcp", "pool"],
+          message: `the pool must lie inside the master's subnet ${address.network}/${address.prefix}`,
+        });
+      }
+      if (address && parseIpv4(address.address)! >= start && parseIpv4(address.address)! <= end) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["dhcp", "pool"],
+          message: `the pool contains the master's own address ${address.address}; start it after that`,
+        });
+      }
+    }
+    if (config.dhcp.mode === "authoritative" && !pool) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["dhcp", "pool"],
+        message: "authoritative DHCP needs a pool: add dhcp.pool: {start: …, end: …} (or use mode: proxy)",
+      });
+    }
+    if (config.dhcp.mode === "authoritative" && !address) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["address"],
+        message: "authoritative DHCP needs the master's own address: add address: 10.20.0.1/24",
+      });
+    }
+  });
+
+/** The validated config, with every default filled in and hosts keyed by normalized MAC. */
+export type SiteConfig = z.infer<typeof siteConfigSchema>;
+export type SiteConfigInput = z.input<typeof siteConfigSchema>;
+
+const DOCS_HINT = "see docs/site-config.md for every key";
+
+function issuePath(issue: z.ZodIssue): string {
+  return issue.path.length ? issue.path.join(".") : "(top level)";
+}
+
+/**
+ * One line per problem: key path, what is wrong, how to fix it. Never prints a value under a
+ * `password` key (zod's own messages may quote the value, e.g. for enums).
+ */
+export function describeConfigIssues(error: z.ZodError): string {
+  return error.issues
+    .map((issue) => {
+      const path = issuePath(issue);
+      if (issue.path.includes("password")) {
+        return `  ${path}: invalid (value not shown); it must be a string`;
+      }
+      switch (issue.code) {
+        case "unrecognized_keys":
+          return `  ${path}: unknown key(s) ${issue.keys.map((key) => `'${key}'`).join(", ")}; remove them or fix the spelling`;
+        case "invalid_enum_value":
+          return `  ${path}: '${String(issue.received)}' is not allowed; use one of ${issue.options.join(", ")}`;
+        case "invalid_type":
+          return issue.received === "undefined"
+            ? `  ${path}: missing; add it`
+            : `  ${path}: expected ${issue.expected}, got ${issue.received}`;
+        default:
+          return `  ${path}: ${issue.message}`;
+      }
+    })
+    .join("\n");
+}
+
+/** Validates an already-parsed object (e.g. after kernel-arg overrides). */
+export function validateSiteConfig(input: unknown, source = "site config"): SiteConfig {
+  const result = siteConfigSchema.safeParse(input ?? {});
+  if (!result.success) {
+    throw new ReconError("CONFIG_INVALID", `${source} is not valid:\n${describeConfigIssues(result.error)}`, {
+      hint: DOCS_HINT,
+    });
+  }
+  const hosts: Record<string, NodeSettings> = {};
+  for (const [key, settings] of Object.entries(result.data.hosts)) hosts[normalizeMac(key)!] = settings;
+  return { ...result.data, hosts };
+}
+
+/** YAML text → validated config. An empty file is a valid config (all defaults). */
+export function parseSiteConfig(text: string, source = "site config"): SiteConfig {
+  const doc = parseDocument(text, { uniqueKeys: true, prettyErrors: true });
+  if (doc.errors.length > 0) {
+    const first = doc.errors[0]!;
+    // yaml's message quotes the offending source line, which may hold a password: keep the
+    // first line (the description and position) only.
+    const where = first.linePos?.[0] ? ` at line ${first.linePos[0].line}, column ${first.linePos[0].col}` : "";
+    const summary = first.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "");
+    throw new ReconError("CONFIG_INVALID", `${source} is not valid YAML${where}: ${summary}`, {
+      hint: "fix the YAML syntax at that position (indentation, a missing ':' or an unclosed quote)",
+    });
+  }
+  return validateSiteConfig(doc.toJS(), source);
+}
+
+/**
+ * Keys a technician may override from the boot menu without editing the stick, e.g.
+ * `recon.dhcp=proxy recon.interface=eno1`. The kernel keeps the last of repeated args; so do we.
+ */
+export const KERNEL_OVERRIDES = {
+  "recon.dhcp": "dhcp.mode",
+  "recon.interface": "interface",
+  "recon.address": "address",
+  "recon.pool": "dhcp.pool (start-end)",
+  "recon.dns": "dns.enabled (on/off)",
+  "recon.domain": "dns.domain",
+  "recon.port": "http.port",
+} as const;
+
+export interface OverrideResult {
+  config: SiteConfig;
+  /** `recon.dhcp=proxy` for each override applied, to log at start-up. */
+  applied: string[];
+}
+
+/** Applies the overrides in KERNEL_OVERRIDES and validates the result again. Pure. */
+export function applyKernelOverrides(config: SiteConfig, args: Map<string, string[]>): OverrideResult {
+  const next = structuredCloneConfig(config);
+  const applied: string[] = [];
+  const problems: string[] = [];
+  for (const key of Object.keys(KERNEL_OVERRIDES) as Array<keyof typeof KERNEL_OVERRIDES>) {
+    const value = cmdlineValue(args, key);
+    if (value === undefined) continue;
+    applied.push(`${key}=${value}`);
+    switch (key) {
+      case "recon.dhcp":
+        next.dhcp.mode = value as DhcpMode;
+        break;
+      case "recon.interface":
+        next.interface = value;
+        break;
+      case "recon.address":
+        next.address = value;
+        break;
+      case "recon.pool": {
+        const [start, end, ...rest] = value.split("-");
+        if (!start || !end || rest.length > 0) problems.push(`  ${key}: write it as recon.pool=10.20.0.100-10.20.0.200`);
+        else next.dhcp.pool = { start, end };
+        break;
+      }
+      case "recon.dns":
+        if (value === "on" || value === "1") next.dns.enabled = true;
+        else if (value === "off" || value === "0") next.dns.enabled = false;
+        else problems.push(`  ${key}: '${value}' is not allowed; use on or off`);
+        break;
+      case "recon.domain":
+        next.dns.domain = value;
+        break;
+      case "recon.port":
+        next.http.port = /^\d+$/.test(value) ? Number(value) : (value as unknown as number);
+        break;
+    }
+  }
+  if (problems.length > 0) {
+    throw new ReconError("CONFIG_INVALID", `kernel command line overrides are not valid:\n${problems.join("\n")}`, {
+      hint: `overridable: ${Object.keys(KERNEL_OVERRIDES).join(", ")}`,
+    });
+  }
+  if (applied.length === 0) return { config, applied };
+  return { config: validateSiteConfig(next, `site config with ${applied.join(" ")}`), applied };
+}
+
+function structuredCloneConfig(config: SiteConfig): SiteConfig {
+  // structuredClone would drop Secret's private field; the top-level sections overrides touch
+  // are plain data, so copy those and share the rest.
+  return { ...config, dhcp: { ...config.dhcp }, dns: { ...config.dns }, http: { ...config.http } };
+}
