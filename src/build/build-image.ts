@@ -1,0 +1,190 @@
+/**
+ * The apply step of an image build: run kiwi-ng on a written description, report progress by
+ * stage, keep the full log in a file, and reuse a result whose description hash is unchanged.
+ */
+import { copyFile, link, mkdir, readdir, readFile, rm, stat } from "node:fs/promises";
+import { join } from "node:path";
+import { writeFileAtomic } from "../lib/atomic-write.js";
+import { ReconError } from "../lib/errors.js";
+import type { Logger } from "../lib/log.js";
+import { lastLines, type CommandRunner } from "../lib/run.js";
+import {
+  classifyKiwiLine,
+  formatDuration,
+  formatProgress,
+  reduceBuildProgress,
+  runKiwi,
+  type BuildProgress,
+} from "./kiwi.js";
+import type { Profile } from "./recipe.js";
+
+export interface BuildImageOptions {
+  recipe: string;
+  profile: Profile;
+  descriptionDir: string;
+  descriptionHash: string;
+  /** build/<recipe>: kiwi's target dir, log and stamp go below it. */
+  recipeBuildDir: string;
+  sharedCacheDir: string;
+  /** Optional cache of finished images keyed by description hash (outside the work tree). */
+  imageCacheDir?: string;
+  force?: boolean;
+}
+
+export interface BuildImageResult {
+  image: string;
+  logFile: string;
+  reused: "no" | "build-dir" | "image-cache";
+  durationMs: number;
+  sizeBytes: number;
+}
+
+interface Stamp {
+  recipe: string;
+  profile: Profile;
+  descriptionHash: string;
+  image: string;
+  durationMs: number;
+  finishedAt: string;
+}
+
+const RESULT_SUFFIX: Record<Profile, RegExp> = {
+  DracutLive: /\.iso$/,
+  Virtual: /\.raw$/,
+  Disk: /\.install\.iso$/,
+};
+
+export function profileTargetDir(recipeBuildDir: string, profile: Profile): string {
+  return join(recipeBuildDir, `image-${profile}`);
+}
+
+export function stampPath(recipeBuildDir: string, profile: Profile): string {
+  return join(recipeBuildDir, `image-${profile}.json`);
+}
+
+async function exists(path: string): Promise<boolean> {
+  try {
+    await stat(path);
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export async function readStamp(recipeBuildDir: string, profile: Profile): Promise<Stamp | undefined> {
+  try {
+    return JSON.parse(await readFile(stampPath(recipeBuildDir, profile), "utf8")) as Stamp;
+  } catch {
+    return undefined;
+  }
+}
+
+async function findResult(targetDir: string, profile: Profile): Promise<string | undefined> {
+  const names = await readdir(targetDir).catch(() => [] as string[]);
+  const suffix = RESULT_SUFFIX[profile];
+  const matches = names.filter((n) => suffix.test(n) && !(profile === "DracutLive" && n.endsWith(".install.iso")));
+  return matches.length ? join(targetDir, matches.sort()[0]!) : undefined;
+}
+
+async function linkOrCopy(from: string, to: string): Promise<void> {
+  await rm(to, { force: true });
+  try {
+    await link(from, to);
+  } catch {
+    await copyFile(from, to);
+  }
+}
+
+export async function buildImage(
+  options: BuildImageOptions,
+  deps: { runner: CommandRunner; log: Logger; now?: () => number },
+): Promise<BuildImageResult> {
+  const now = deps.now ?? Date.now;
+  const started = now();
+  const { recipeBuildDir, profile } = options;
+  const targetDir = profileTargetDir(recipeBuildDir, profile);
+  const logFile = join(recipeBuildDir, `kiwi-${profile}.log`);
+  const log = deps.log.child({ recipe: options.recipe, profile });
+
+  const stamp = await readStamp(recipeBuildDir, profile);
+  if (!options.force && stamp?.descriptionHash === options.descriptionHash && (await exists(stamp.image))) {
+    log.info("image up to date (same description hash); use FORCE=1 to rebuild", { image: stamp.image });
+    return { image: stamp.image, logFile, reused: "build-dir", durationMs: 0, sizeBytes: (await stat(stamp.image)).size };
+  }
+
+  const cached = options.imageCacheDir ? join(options.imageCacheDir, options.descriptionHash) : undefined;
+  if (!options.force && cached) {
+    const image = await findResult(cached, profile);
+    if (image) {
+      await rm(targetDir, { recursive: true, force: true });
+      await mkdir(targetDir, { recursive: true });
+      const local = join(targetDir, image.slice(cached.length + 1));
+      await linkOrCopy(image, local);
+      await writeStampFile(recipeBuildDir, { recipe: options.recipe, profile, descriptionHash: options.descriptionHash, image: local, durationMs: 0, finishedAt: new Date().toISOString() });
+      log.info("image taken from the image cache (same description hash)", { image: local, cache: cached });
+      return { image: local, logFile, reused: "image-cache", durationMs: now() - started, sizeBytes: (await stat(local)).size };
+    }
+  }
+
+  // kiwi refuses an existing root tree; the package cache (sharedCacheDir) is kept.
+  await rm(targetDir, { recursive: true, force: true });
+  await rm(stampPath(recipeBuildDir, profile), { force: true });
+  await mkdir(targetDir, { recursive: true });
+  await rm(logFile, { force: true });
+  // kiwi imports repository keys with gpg, which needs an existing private GNUPGHOME.
+  const gnupgHome = join(recipeBuildDir, "gnupg");
+  await mkdir(gnupgHome, { recursive: true, mode: 0o700 });
+
+  log.info("kiwi-ng build started", { log: logFile, target: targetDir });
+  let progress: BuildProgress = { stage: "starting", packagesDone: 0 };
+  let lastShown = "";
+  let lastShownAt = 0;
+  const result = await runKiwi(
+    deps.runner,
+    { descriptionDir: options.descriptionDir, targetDir, profile, logFile, sharedCacheDir: options.sharedCacheDir },
+    (event) => {
+      const before = progress.stage;
+      progress = reduceBuildProgress(progress, event);
+      const line = formatProgress(progress, now() - started);
+      const stageChanged = progress.stage !== before;
+      // Stage changes always show; package counts at most every 5 s.
+      if (stageChanged || (line !== lastShown && now() - lastShownAt >= 5000)) {
+        log.info("progress", {
+          stage: progress.stage,
+          packages: progress.packagesDone ? `${progress.packagesDone}/${progress.packagesTotal ?? "?"}` : undefined,
+          elapsed: formatDuration(now() - started),
+          line,
+        });
+        lastShown = line;
+        lastShownAt = now();
+      }
+    },
+    { GNUPGHOME: gnupgHome },
+  );
+  const durationMs = now() - started;
+  if (result.exitCode !== 0) {
+    const tail = await readFile(logFile, "utf8").then((t) => lastLines(t, 25), () => lastLines(result.stdout + result.stderr, 25));
+    throw new ReconError("KIWI_FAILED", `kiwi-ng failed for ${options.recipe}/${profile} after ${formatDuration(durationMs)} (exit ${result.exitCode}) in stage '${progress.stage}'${progress.lastError ? `: ${progress.lastError}` : ""}\n--- last lines of ${logFile} ---\n${tail}`, {
+      hint: `the full kiwi log is ${logFile}`,
+    });
+  }
+  const image = await findResult(targetDir, profile);
+  if (!image) {
+    throw new ReconError("ARTEFACT_MISSING", `kiwi-ng finished but left no ${RESULT_SUFFIX[profile].source} file in ${targetDir}`, {
+      hint: `see ${logFile}`,
+    });
+  }
+  await writeStampFile(recipeBuildDir, { recipe: options.recipe, profile, descriptionHash: options.descriptionHash, image, durationMs, finishedAt: new Date().toISOString() });
+  if (cached) {
+    await mkdir(cached, { recursive: true });
+    const cachedImage = join(cached, image.slice(targetDir.length + 1));
+    await linkOrCopy(image, cachedImage);
+  }
+  const sizeBytes = (await stat(image)).size;
+  log.info("image built", { image, sizeBytes, duration: formatDuration(durationMs), log: logFile });
+  return { image, logFile, reused: "no", durationMs, sizeBytes };
+}
+
+async function writeStampFile(recipeBuildDir: string, stamp: Stamp): Promise<void> {
+  await writeFileAtomic(stampPath(recipeBuildDir, stamp.profile), `${JSON.stringify(stamp, null, 2)}\n`);
+}

@@ -1,0 +1,63 @@
+/**
+ * describe = read recipe + overlays + host apt sources (edge) → planDescription (pure) → write.
+ */
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { ReconError } from "../lib/errors.js";
+import { hashDescription, planDescription, type DescriptionFile } from "./plan-description.js";
+import type { Recipe } from "./recipe.js";
+import {
+  loadRecipe,
+  readHostAptSources,
+  readOverlay,
+  resolveRepositories,
+  type AptMirrorOverrides,
+} from "./sources.js";
+import { writeDescription } from "./write-description.js";
+
+export interface DescribeOptions {
+  recipeName: string;
+  descriptionsDir: string;
+  overlayDir: string;
+  runtimeFile: string;
+  reconVersion: string;
+  aptMirrors?: AptMirrorOverrides;
+}
+
+export interface PlannedDescription {
+  recipe: Recipe;
+  files: DescriptionFile[];
+  hash: string;
+}
+
+export async function planFromDisk(options: DescribeOptions): Promise<PlannedDescription> {
+  const recipe = await loadRecipe(options.descriptionsDir, options.recipeName);
+  const hostSources = recipe.repositories.some((r) => r.source === "host-apt")
+    ? await readHostAptSources()
+    : [];
+  const repositories = resolveRepositories(recipe, hostSources, options.aptMirrors);
+  let runtime: Buffer;
+  try {
+    runtime = await readFile(options.runtimeFile);
+  } catch (cause) {
+    throw new ReconError("ARTEFACT_MISSING", `the recon runtime bundle ${options.runtimeFile} is missing`, {
+      hint: "run `npm run build` (the Makefile does this before describe)",
+      cause,
+    });
+  }
+  const files = planDescription({
+    recipe,
+    repositories,
+    overlay: await readOverlay(options.overlayDir),
+    recipeOverlay: await readOverlay(join(options.descriptionsDir, recipe.name, "root")),
+    runtime,
+    reconVersion: options.reconVersion,
+  });
+  return { recipe, files, hash: hashDescription(files) };
+}
+
+export async function describe(options: DescribeOptions, outDir: string): Promise<PlannedDescription> {
+  const planned = await planFromDisk(options);
+  await writeDescription(outDir, planned.files);
+  return planned;
+}

@@ -1,0 +1,89 @@
+/**
+ * The `http` target: ISO, kernel and initrd (read out of the ISO) and a boot config, laid out as
+ * the master serves them (/isos/, /install/<label>/). Plan is pure; apply does the I/O.
+ */
+import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
+import { copyFile, link, mkdir, rm, stat } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { writeFileAtomic } from "../lib/atomic-write.js";
+import type { CommandRunner } from "../lib/run.js";
+import type { Recipe } from "./recipe.js";
+import { extractFromIso } from "./xorriso.js";
+
+/** Where KIWI puts the kernel and initrd inside a live ISO (x86_64). */
+export const ISO_KERNEL = "/boot/x86_64/loader/linux";
+export const ISO_INITRD = "/boot/x86_64/loader/initrd";
+
+export interface HttpTreePlan {
+  label: string;
+  isoPath: string;
+  kernelPath: string;
+  initrdPath: string;
+  bootConfigPath: string;
+  /** Kernel args a network-booted peer needs; `{master}` is filled in by the master. */
+  peerKernelArgs: string[];
+}
+
+export function planHttpTree(recipe: Recipe): HttpTreePlan {
+  const label = recipe.name;
+  const isoPath = `isos/${label}.iso`;
+  return {
+    label,
+    isoPath,
+    kernelPath: `install/${label}/linux`,
+    initrdPath: `install/${label}/initrd`,
+    bootConfigPath: `install/${label}/boot.json`,
+    peerKernelArgs: [
+      `root=live:http://{master}/${isoPath}`,
+      "rd.live.image",
+      // The whole squashfs is fetched once and kept in RAM: the peer never depends on the
+      // master's HTTP service again after boot (dracut livenet, LAB-FACTS: one GET).
+      "rd.live.ram=1",
+      "ip=dhcp",
+      "rd.neednet=1",
+      "initrd=initrd",
+      ...recipe.kernelArgs,
+    ],
+  };
+}
+
+async function sha256File(path: string): Promise<string> {
+  const hash = createHash("sha256");
+  for await (const chunk of createReadStream(path)) hash.update(chunk as Buffer);
+  return hash.digest("hex");
+}
+
+export async function applyHttpTree(
+  plan: HttpTreePlan,
+  iso: string,
+  httpDir: string,
+  runner: CommandRunner,
+): Promise<{ files: string[] }> {
+  const isoTarget = join(httpDir, plan.isoPath);
+  const kernel = join(httpDir, plan.kernelPath);
+  const initrd = join(httpDir, plan.initrdPath);
+  await mkdir(dirname(isoTarget), { recursive: true });
+  await mkdir(dirname(kernel), { recursive: true });
+  await rm(isoTarget, { force: true });
+  try {
+    await link(iso, isoTarget);
+  } catch {
+    await copyFile(iso, isoTarget);
+  }
+  await rm(kernel, { force: true });
+  await rm(initrd, { force: true });
+  await extractFromIso(runner, iso, [
+    [ISO_KERNEL, kernel],
+    [ISO_INITRD, initrd],
+  ]);
+  const bootConfig = {
+    label: plan.label,
+    iso: { path: plan.isoPath, sizeBytes: (await stat(isoTarget)).size, sha256: await sha256File(isoTarget) },
+    kernel: { path: plan.kernelPath, sizeBytes: (await stat(kernel)).size },
+    initrd: { path: plan.initrdPath, sizeBytes: (await stat(initrd)).size },
+    peerKernelArgs: plan.peerKernelArgs,
+  };
+  await writeFileAtomic(join(httpDir, plan.bootConfigPath), `${JSON.stringify(bootConfig, null, 2)}\n`);
+  return { files: [isoTarget, kernel, initrd, join(httpDir, plan.bootConfigPath)] };
+}
