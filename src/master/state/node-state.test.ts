@@ -1,0 +1,103 @@
+import { describe, expect, it } from "vitest";
+import { EMPTY_FLEET, reduceFleet, type FleetState, type NodeEvent } from "./node-state.js";
+
+const MAC = "52:54:00:00:00:01";
+const t = (second: number) => `2026-11-21T10:00:${String(second).padStart(2, "0")}.000Z`;
+
+function replay(events: NodeEvent[], from: FleetState = EMPTY_FLEET): FleetState {
+  return events.reduce(reduceFleet, from);
+}
+
+const fullBoot: NodeEvent[] = [
+  { type: "dhcp-offer", at: t(0), mac: MAC, ip: "10.20.0.150" },
+  { type: "dhcp-ack", at: t(1), mac: MAC, ip: "10.20.0.150" },
+  { type: "tftp-sent", at: t(2), ip: "10.20.0.150", file: "ipxe.efi" },
+  { type: "dhcp-ack", at: t(3), mac: MAC, ip: "10.20.0.150" },
+  { type: "script-served", at: t(4), mac: MAC },
+  { type: "kernel-sent", at: t(5), mac: MAC },
+  { type: "initrd-sent", at: t(6), mac: MAC },
+  // dracut's own DHCP: must not send the node back to `leased`
+  { type: "dhcp-ack", at: t(7), mac: MAC, ip: "10.20.0.150", hostname: "node-1" },
+  { type: "image-bytes", at: t(8), mac: MAC, bytes: 1000 },
+  { type: "image-bytes", at: t(9), mac: MAC, bytes: 2000 },
+  { type: "agent-hello", at: t(10), mac: MAC },
+  { type: "upload-stored", at: t(11), mac: MAC, uploadId: "u1" },
+  { type: "powered-off", at: t(12), mac: MAC },
+];
+
+describe("node state reducer", () => {
+  it("walks leased → ipxe → kernel → image → agent → uploaded → off with first-reached times", () => {
+    const node = replay(fullBoot).nodes[MAC]!;
+    expect(node.phase).toBe("off");
+    expect(node.phases).toEqual({
+      leased: t(0),
+      ipxe: t(2),
+      kernel: t(5),
+      image: t(8),
+      agent: t(10),
+      uploaded: t(11),
+      off: t(12),
+    });
+    expect(node).toMatchObject({ boots: 1, uploads: 1, lastUploadId: "u1", imageBytes: 3000, hostname: "node-1", ip: "10.20.0.150", lastSeen: t(12) });
+  });
+
+  it("phase after each event", () => {
+    const phases: string[] = [];
+    fullBoot.reduce((state, event) => {
+      const next = reduceFleet(state, event);
+      phases.push(next.nodes[MAC]!.phase);
+      return next;
+    }, EMPTY_FLEET);
+    expect(phases).toEqual([
+      "leased", "leased", "ipxe", "ipxe", "ipxe", "kernel", "kernel", "kernel", "image", "image", "agent", "uploaded", "off",
+    ]);
+  });
+
+  it("starts a new cycle when an off node boots again, keeping the upload count", () => {
+    const node = replay([...fullBoot, { type: "dhcp-offer", at: t(30), mac: MAC, ip: "10.20.0.151" }]).nodes[MAC]!;
+    expect(node).toMatchObject({ phase: "leased", boots: 2, uploads: 1, imageBytes: 0, ip: "10.20.0.151" });
+    expect(node.phases).toEqual({ leased: t(30) });
+  });
+
+  it("treats iPXE fetched again after the kernel ran as a reboot", () => {
+    const node = replay([...fullBoot.slice(0, 9), { type: "script-served", at: t(40), mac: MAC }]).nodes[MAC]!;
+    expect(node).toMatchObject({ phase: "ipxe", boots: 2 });
+    expect(node.phases).toEqual({ ipxe: t(40) });
+  });
+
+  it("keeps a node that stays up at `uploaded` through lease renewals", () => {
+    const node = replay([...fullBoot.slice(0, 12), { type: "dhcp-ack", at: t(50), mac: MAC, ip: "10.20.0.150" }]).nodes[MAC]!;
+    expect(node.phase).toBe("uploaded");
+    expect(node.boots).toBe(1);
+  });
+
+  it("records errors and recovers on the next boot", () => {
+    let state = replay([
+      ...fullBoot.slice(0, 6),
+      { type: "error", at: t(20), mac: MAC, message: "initrd download failed", code: "HTTP_404" },
+    ]);
+    expect(state.nodes[MAC]).toMatchObject({ phase: "error", lastError: { at: t(20), message: "initrd download failed", code: "HTTP_404" } });
+    expect(state.nodes[MAC]!.phases.kernel).toBe(t(5));
+    state = replay([{ type: "dhcp-ack", at: t(21), mac: MAC, ip: "10.20.0.150" }], state);
+    expect(state.nodes[MAC]).toMatchObject({ phase: "leased", boots: 2, lastError: { message: "initrd download failed" } });
+  });
+
+  it("ignores TFTP from an IP with no lease, attributes it after one", () => {
+    const tftp: NodeEvent = { type: "tftp-sent", at: t(1), ip: "10.20.0.9", file: "undionly.kpxe" };
+    expect(reduceFleet(EMPTY_FLEET, tftp)).toBe(EMPTY_FLEET);
+    const state = replay([{ type: "dhcp-ack", at: t(0), mac: "52:54:00:00:00:09", ip: "10.20.0.9" }, tftp]);
+    expect(state.nodes["52:54:00:00:00:09"]!.phase).toBe("ipxe");
+  });
+
+  it("picks up a node first seen mid-boot (master restarted) at that phase", () => {
+    const node = replay([{ type: "agent-hello", at: t(5), mac: "52:54:00:00:00:0A" }]).nodes["52:54:00:00:00:0a"]!;
+    expect(node).toMatchObject({ phase: "agent", boots: 1, phases: { agent: t(5) } });
+  });
+
+  it("does not mutate the previous state", () => {
+    const before = replay(fullBoot.slice(0, 3));
+    const snapshot = JSON.stringify(before);
+    replay(fullBoot.slice(3), before);
+    expect(JSON.stringify(before)).toBe(snapshot);
+  });
+});

@@ -1,0 +1,138 @@
+/**
+ * Per-node state as a pure reducer over events (DHCP log, HTTP routes, agent, power). Events
+ * only move a node forward within one boot; a new boot (firmware fetching iPXE again, or any
+ * boot event after `off`/`error`) starts a new cycle. DHCP renewals by dracut and the live
+ * system arrive after `kernel` and must not move a node back to `leased`.
+ */
+
+export const PHASES = ["leased", "ipxe", "kernel", "image", "agent", "uploaded", "off"] as const;
+export type Phase = (typeof PHASES)[number] | "error";
+
+/** ISO 8601 timestamps; events carry their own time so replays give the same state. */
+export type NodeEvent =
+  | { type: "dhcp-offer"; at: string; mac: string; ip: string }
+  | { type: "dhcp-ack"; at: string; mac: string; ip: string; hostname?: string | undefined }
+  /** TFTP lines name the client by IP only; the fleet reducer maps it to a MAC. */
+  | { type: "tftp-sent"; at: string; ip: string; file: string }
+  | { type: "script-served"; at: string; mac: string }
+  | { type: "kernel-sent"; at: string; mac: string }
+  | { type: "initrd-sent"; at: string; mac: string }
+  | { type: "image-bytes"; at: string; mac: string; bytes: number }
+  | { type: "agent-hello"; at: string; mac: string }
+  | { type: "upload-stored"; at: string; mac: string; uploadId: string }
+  | { type: "powered-off"; at: string; mac: string }
+  | { type: "error"; at: string; mac: string; message: string; code?: string | undefined };
+
+export interface NodeState {
+  mac: string;
+  ip: string | undefined;
+  hostname: string | undefined;
+  phase: Phase;
+  /** When the node first reached each phase in the current boot cycle. */
+  phases: Partial<Record<Phase, string>>;
+  /** Boot cycles seen (1 for the first). */
+  boots: number;
+  /** Inventories stored, across all cycles (planBoot reads this). */
+  uploads: number;
+  lastUploadId: string | undefined;
+  imageBytes: number;
+  lastError: { at: string; message: string; code?: string | undefined } | undefined;
+  lastSeen: string;
+}
+
+export interface FleetState {
+  nodes: Record<string, NodeState>;
+  /** Latest lease per IP, to attribute TFTP lines. */
+  macByIp: Record<string, string>;
+}
+
+export const EMPTY_FLEET: FleetState = { nodes: {}, macByIp: {} };
+
+const rank = (phase: Phase): number => (phase === "error" ? -1 : PHASES.indexOf(phase));
+
+function phaseOf(event: NodeEvent): Phase {
+  switch (event.type) {
+    case "dhcp-offer":
+    case "dhcp-ack":
+      return "leased";
+    case "tftp-sent":
+    case "script-served":
+      return "ipxe";
+    case "kernel-sent":
+    case "initrd-sent":
+      return "kernel";
+    case "image-bytes":
+      return "image";
+    case "agent-hello":
+      return "agent";
+    case "upload-stored":
+      return "uploaded";
+    case "powered-off":
+      return "off";
+    case "error":
+      return "error";
+  }
+}
+
+function newNode(mac: string, at: string): NodeState {
+  return {
+    mac,
+    ip: undefined,
+    hostname: undefined,
+    phase: "leased",
+    phases: {},
+    boots: 0,
+    uploads: 0,
+    lastUploadId: undefined,
+    imageBytes: 0,
+    lastError: undefined,
+    lastSeen: at,
+  };
+}
+
+/** Whether this event begins a new boot of a node that is already somewhere. */
+function startsNewCycle(node: NodeState, target: Phase): boolean {
+  if (node.boots === 0) return true;
+  if (target === "error") return false;
+  // After power-off or an error any boot-path event is a fresh start.
+  if ((node.phase === "off" || node.phase === "error") && rank(target) <= rank("ipxe")) return true;
+  // The firmware or iPXE fetching again once the kernel ran means the machine rebooted.
+  return target === "ipxe" && rank(node.phase) >= rank("kernel");
+}
+
+export function reduceNode(current: NodeState | undefined, mac: string, event: NodeEvent): NodeState {
+  const target = phaseOf(event);
+  let node = current ?? newNode(mac, event.at);
+  if (startsNewCycle(node, target)) {
+    node = { ...node, phase: target, phases: { [target]: event.at }, boots: node.boots + 1, imageBytes: 0 };
+  } else if (target === "error") {
+    node = { ...node, phase: "error", phases: { ...node.phases, error: node.phases.error ?? event.at } };
+  } else if (rank(target) > rank(node.phase)) {
+    node = { ...node, phase: target, phases: { ...node.phases, [target]: node.phases[target] ?? event.at } };
+  }
+  node = { ...node, lastSeen: event.at };
+
+  switch (event.type) {
+    case "dhcp-offer":
+      return { ...node, ip: event.ip };
+    case "dhcp-ack":
+      return { ...node, ip: event.ip, hostname: event.hostname ?? node.hostname };
+    case "image-bytes":
+      return { ...node, imageBytes: node.imageBytes + event.bytes };
+    case "upload-stored":
+      return { ...node, uploads: node.uploads + 1, lastUploadId: event.uploadId };
+    case "error":
+      return { ...node, lastError: { at: event.at, message: event.message, ...(event.code && { code: event.code }) } };
+    default:
+      return node;
+  }
+}
+
+/** Applies one event to the fleet; a TFTP line from an unknown IP changes nothing. */
+export function reduceFleet(state: FleetState, event: NodeEvent): FleetState {
+  const mac = event.type === "tftp-sent" ? state.macByIp[event.ip] : event.mac.toLowerCase();
+  if (mac === undefined) return state;
+  const node = reduceNode(state.nodes[mac], mac, event);
+  const macByIp = event.type === "dhcp-offer" || event.type === "dhcp-ack" ? { ...state.macByIp, [event.ip]: mac } : state.macByIp;
+  return { nodes: { ...state.nodes, [mac]: node }, macByIp };
+}
