@@ -1,0 +1,78 @@
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import { describe, expect, it } from "vitest";
+import {
+  classifyKiwiLine,
+  formatProgress,
+  kiwiBuildArgs,
+  reduceBuildProgress,
+  type BuildProgress,
+  type KiwiEvent,
+} from "./kiwi.js";
+
+// Lines cut from a real `kiwi-ng --debug` build of debian-12 (kiwi 9.24) in this lab.
+const excerpt = await readFile(
+  join(import.meta.dirname, "../../test/fixtures/kiwi/debian-12-dracutlive.excerpt.log"),
+  "utf8",
+);
+
+describe("kiwiBuildArgs", () => {
+  it("builds one profile with a log file and the shared package cache", () => {
+    expect(
+      kiwiBuildArgs({
+        descriptionDir: "build/debian-12/description",
+        targetDir: "build/debian-12/image-DracutLive",
+        profile: "DracutLive",
+        logFile: "build/debian-12/kiwi-DracutLive.log",
+        sharedCacheDir: "/var/cache/kiwi",
+      }),
+    ).toEqual([
+      "--debug",
+      "--profile=DracutLive",
+      "--logfile=build/debian-12/kiwi-DracutLive.log",
+      "--shared-cache-dir=/var/cache/kiwi",
+      "system",
+      "build",
+      "--description=build/debian-12/description",
+      "--target-dir=build/debian-12/image-DracutLive",
+    ]);
+  });
+});
+
+describe("classifyKiwiLine on real kiwi output", () => {
+  const events = excerpt.split("\n").filter(Boolean).map(classifyKiwiLine).filter((e): e is KiwiEvent => e !== undefined);
+
+  it("finds the stages, the package count and the error in order", () => {
+    expect(events).toEqual([
+      { kind: "stage", stage: "prepare", detail: "Preparing new root system" },
+      { kind: "stage", stage: "prepare", detail: "Installing bootstrap packages" },
+      { kind: "stage", stage: "packages", detail: "Installing system (chroot) for build type: iso" },
+      { kind: "packages-total", total: 126 },
+      { kind: "package-done", name: "perl-base" },
+      { kind: "package-done", name: "libargon2-1" },
+      { kind: "package-done", name: "libjson-c5" },
+      { kind: "stage", stage: "configure", detail: "Calling config.sh script" },
+      { kind: "stage", stage: "root filesystem", detail: "Creating system image" },
+      { kind: "stage", stage: "squashfs", detail: "--> Creating squashfs container for root image" },
+      { kind: "error", message: "KiwiCommandError: chroot: stderr: Locale en_US.UTF-8 is not installed." },
+    ]);
+  });
+
+  it("counts packages only in the packages stage and shows n/m", () => {
+    let progress: BuildProgress = { stage: "starting", packagesDone: 0 };
+    const shown: string[] = [];
+    for (const event of events) {
+      progress = reduceBuildProgress(progress, event);
+      shown.push(formatProgress(progress, 65_000));
+    }
+    expect(shown).toContain("[2/6] packages 3/126 (1m05s)");
+    expect(progress.stage).toBe("squashfs");
+    expect(progress.packagesDone).toBe(3);
+    expect(progress.lastError).toContain("Locale en_US.UTF-8");
+  });
+
+  it("ignores the bootstrap's own unpack lines and unrelated text", () => {
+    expect(classifyKiwiLine("[ DEBUG   ]: 22:46:16 | bootstrap: I: Unpacking apt...")).toBeUndefined();
+    expect(classifyKiwiLine("random text")).toBeUndefined();
+  });
+});

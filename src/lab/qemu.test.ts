@@ -1,0 +1,51 @@
+import { describe, expect, it } from "vitest";
+import { qemuArgs } from "./qemu.js";
+
+describe("qemuArgs", () => {
+  it("boots an ISO as a CD under TCG with no network and the serial console in a file", () => {
+    expect(
+      qemuArgs({
+        name: "master",
+        memoryMiB: 2048,
+        cpus: 2,
+        firmware: "bios",
+        disks: [{ file: "/b/recon.iso", format: "raw", as: "cdrom", readonly: true }],
+        nics: [],
+        serialLog: "/b/serial.log",
+        noReboot: true,
+      }).join(" "),
+    ).toBe(
+      "-name master -accel tcg,thread=multi -machine q35 -cpu max -smp 2 -m 2048 -display none -monitor none " +
+        "-serial file:/b/serial.log -drive if=none,id=disk0,media=cdrom,format=raw,file=/b/recon.iso,readonly=on " +
+        "-device ide-cd,drive=disk0,bootindex=0 -nic none -no-reboot",
+    );
+  });
+
+  it("boots a USB stick under UEFI with a private OVMF variable store and a tap NIC", () => {
+    expect(
+      qemuArgs({
+        name: "m",
+        memoryMiB: 1024,
+        cpus: 1,
+        firmware: "uefi",
+        ovmfCode: "/usr/share/OVMF/OVMF_CODE_4M.fd",
+        ovmfVars: "/lab/m.vars",
+        disks: [{ file: "/lab/stick.img", format: "raw", as: "usb" }],
+        nics: [{ tap: "tap0", mac: "52:54:00:00:00:01" }],
+        serialLog: "/lab/m.log",
+      }).join(" "),
+    ).toBe(
+      "-name m -accel tcg,thread=multi -machine q35 -cpu max -smp 1 -m 1024 -display none -monitor none " +
+        "-serial file:/lab/m.log -drive if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/OVMF/OVMF_CODE_4M.fd " +
+        "-drive if=pflash,format=raw,unit=1,file=/lab/m.vars -device qemu-xhci,id=xhci " +
+        "-drive if=none,id=disk0,format=raw,file=/lab/stick.img -device usb-storage,bus=xhci.0,drive=disk0,bootindex=0 " +
+        "-netdev tap,id=n0,ifname=tap0,script=no,downscript=no -device virtio-net-pci,netdev=n0,mac=52:54:00:00:00:01",
+    );
+  });
+
+  it("refuses UEFI without firmware files", () => {
+    expect(() =>
+      qemuArgs({ name: "x", memoryMiB: 256, cpus: 1, firmware: "uefi", disks: [], nics: [], serialLog: "/s" }),
+    ).toThrow(/UEFI needs ovmfCode/);
+  });
+});
