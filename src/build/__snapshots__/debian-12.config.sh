@@ -27,11 +27,18 @@ omit_dracutmodules+=" systemd-networkd "
 DRACUT
 # smartd and lldpd are used on demand by the agent; they need not run on the master.
 systemctl disable smartmontools.service lldpd.service || true
+# nginx-light is here to serve the large files (ISO, kernel, initrd) beside the Node service;
+# recon starts it with its own config when the role needs it, never at boot by itself.
+systemctl disable nginx.service || true
+rm -f /etc/nginx/sites-enabled/default
 
 case "${kiwi_profiles}" in
   *DracutLive*)
     # Peers boot this image over HTTP; the master serves it. Both start as live systems.
     echo live > /etc/recon/image-kind
+    # KIWI builds the live initrd itself; the one the distribution's kernel hook left in /boot
+    # (Debian: initrd.img-*, ~58 MB) is never booted and would only fatten the squashfs.
+    rm -f /boot/initrd.img-*
     ;;
   *Virtual*)
     echo virtual > /etc/recon/image-kind

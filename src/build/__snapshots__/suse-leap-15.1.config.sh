@@ -27,6 +27,9 @@ case "${kiwi_profiles}" in
   *DracutLive*)
     # Peers boot this image over HTTP; the master serves it. Both start as live systems.
     echo live > /etc/recon/image-kind
+    # KIWI builds the live initrd itself; the one the distribution's kernel hook left in /boot
+    # (Debian: initrd.img-*, ~58 MB) is never booted and would only fatten the squashfs.
+    rm -f /boot/initrd.img-*
     ;;
   *Virtual*)
     echo virtual > /etc/recon/image-kind

@@ -1,0 +1,179 @@
+/**
+ * The main job, for real: ./make-recipe-target debian-12 target builds the live ISO with kiwi-ng
+ * (or reuses the image cached under the same description hash), then the ISO is taken apart and
+ * booted under qemu (TCG) until recon's unit logs role=master on the serial console.
+ */
+import { createHash } from "node:crypto";
+import { copyFile, mkdtemp, readFile, rm, stat } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { execa } from "execa";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { ISO_INITRD, ISO_KERNEL } from "../../src/build/http-tree.js";
+import { listIso } from "../../src/build/xorriso.js";
+import { startVm } from "../../src/lab/vm.js";
+import { execaRunner } from "../../src/lib/run.js";
+import {
+  cpioList,
+  cpioRead,
+  debugfs,
+  elToritoPlatforms,
+  extract,
+  extractRootfs,
+  initrdToCpio,
+  readMbr,
+} from "../helpers/image-inspect.js";
+import { repoRoot } from "../helpers/repo.js";
+
+const recipe = "debian-12";
+const buildDir = join(repoRoot, "build", recipe);
+let iso: string;
+let work: string;
+let buildOutput: string;
+
+const sha256 = async (path: string) => createHash("sha256").update(await readFile(path)).digest("hex");
+
+beforeAll(async () => {
+  work = await mkdtemp(join("/var/tmp", "recon-e2e-iso-"));
+  const result = await execa(join(repoRoot, "make-recipe-target"), [recipe, "target"], {
+    cwd: repoRoot,
+    reject: false,
+    all: true,
+    env: { RECON_IMAGE_CACHE: process.env.RECON_IMAGE_CACHE ?? "/var/cache/recon/images" },
+  });
+  buildOutput = result.all ?? "";
+  // Show the build's own progress lines in the test log.
+  process.stdout.write(`${buildOutput.split("\n").filter((l) => /msg=(progress|"image)/.test(l)).join("\n")}\n`);
+  expect(result.exitCode, buildOutput.slice(-3000)).toBe(0);
+  const stamp = JSON.parse(await readFile(join(buildDir, "image-DracutLive.json"), "utf8")) as { image: string };
+  iso = join(repoRoot, stamp.image);
+});
+
+afterAll(async () => {
+  if (work) await rm(work, { recursive: true, force: true });
+});
+
+describe("the debian-12 live ISO", () => {
+  it("was built (or reused by description hash) with progress shown", () => {
+    expect(buildOutput).toMatch(/msg=progress .*stage=packages|image taken from the image cache|image up to date/);
+    expect(buildOutput).toMatch(/msg="image (built|taken from the image cache|up to date)/);
+  });
+
+  it("is hybrid: El Torito for BIOS and UEFI, and an MBR with an EFI partition for USB sticks", async () => {
+    expect(await elToritoPlatforms(iso)).toEqual(["BIOS", "UEFI"]);
+    const mbr = await readMbr(iso);
+    expect(mbr.signature).toBe("55aa");
+    expect(mbr.partitions.map((p) => p.type)).toContain(0xef);
+  });
+
+  it("carries the kernel, the initrd and the squashfs root where dracut expects them", async () => {
+    const files = new Map((await listIso(execaRunner, iso)).map((e) => [e.path, e.sizeBytes]));
+    expect(files.get(ISO_KERNEL)).toBeGreaterThan(5_000_000);
+    expect(files.get(ISO_INITRD)).toBeGreaterThan(10_000_000);
+    expect(files.get("/LiveOS/squashfs.img")).toBeGreaterThan(100_000_000);
+  });
+
+  it("has an initrd with dmsquash-live, livenet and the network-legacy backend", async () => {
+    const initrd = join(work, "initrd");
+    const cpio = join(work, "initrd.cpio");
+    await extract(iso, ISO_INITRD, initrd);
+    await initrdToCpio(initrd, cpio);
+    const modules = (await cpioRead(cpio, "usr/lib/dracut/modules.txt", work)).split("\n");
+    expect(modules).toEqual(expect.arrayContaining(["dmsquash-live", "livenet", "network-legacy", "url-lib"]));
+    expect(modules).not.toContain("systemd-networkd");
+    const list = await cpioList(cpio);
+    expect(list).toEqual(expect.arrayContaining(["usr/sbin/livenetroot", "usr/sbin/dmsquash-live-root"]));
+    await rm(cpio);
+  });
+
+  it("has a root with Node.js >= 18, the recon runtime, its unit enabled and the tools later roles need", async () => {
+    const rootfs = await extractRootfs(iso, work);
+    const status = await debugfs(rootfs, "cat /var/lib/dpkg/status");
+    const version = (pkg: string) =>
+      new RegExp(`^Package: ${pkg}\\n(?:[^\\n]+\\n)*?Version: (\\S+)`, "m").exec(status)?.[1];
+    const node = version("nodejs");
+    expect(node, "nodejs is installed").toBeDefined();
+    expect(Number(node!.split(".")[0])).toBeGreaterThanOrEqual(18);
+    for (const pkg of ["dnsmasq-base", "ipxe", "curl", "lshw", "dmidecode", "pciutils", "ethtool", "smartmontools", "nvme-cli", "lldpd", "ipmitool", "iproute2", "firmware-bnx2", "firmware-bnx2x", "firmware-qlogic", "firmware-misc-nonfree"]) {
+      expect(version(pkg), pkg).toBeDefined();
+    }
+    expect(await debugfs(rootfs, "stat /usr/bin/node")).toMatch(/Type: regular/);
+    for (const file of ["undionly.kpxe", "ipxe.efi", "snponly.efi"]) {
+      expect(await debugfs(rootfs, `stat /usr/lib/ipxe/${file}`), file).toMatch(/Type: regular/);
+    }
+    const dumped = join(work, "recon.mjs");
+    await debugfs(rootfs, `dump /usr/lib/recon/recon.mjs ${dumped}`);
+    expect(await sha256(dumped)).toBe(await sha256(join(buildDir, "description/root/usr/lib/recon/recon.mjs")));
+    expect(await debugfs(rootfs, "stat /etc/systemd/system/multi-user.target.wants/recon.service")).toMatch(/Type: symlink/);
+    await rm(rootfs);
+  });
+
+  it("is laid out for HTTP by the http target (ISO, kernel and initrd from the ISO, boot.json)", async () => {
+    const httpDir = join(work, "http");
+    const result = await execa(join(repoRoot, "make-recipe-target"), [recipe, "http"], {
+      cwd: repoRoot,
+      reject: false,
+      all: true,
+      env: { HTTP_DIR: httpDir },
+    });
+    expect(result.exitCode, result.all).toBe(0);
+    const config = JSON.parse(await readFile(join(httpDir, "install", recipe, "boot.json"), "utf8"));
+    expect(config.iso.path).toBe(`isos/${recipe}.iso`);
+    expect(config.iso.sha256).toBe(await sha256(iso));
+    expect(config.peerKernelArgs).toEqual(expect.arrayContaining([`root=live:http://{master}/isos/${recipe}.iso`, "rd.live.ram=1", "ip=dhcp"]));
+    const kernel = join(work, "linux");
+    await extract(iso, ISO_KERNEL, kernel);
+    expect(await sha256(join(httpDir, "install", recipe, "linux"))).toBe(await sha256(kernel));
+    expect((await stat(join(httpDir, "install", recipe, "initrd"))).size).toBe(config.initrd.sizeBytes);
+  });
+});
+
+describe("booting the ISO under qemu (TCG)", () => {
+  const ROLE_LINE = /recon\[\d+\]: .*msg="role detected" role=master/;
+  // TCG boots here took 88-285 s (LAB-FACTS); 12 minutes bounds a slow run without hanging CI.
+  const BOOT_TIMEOUT_MS = 12 * 60_000;
+
+  it("BIOS, as a CD: recon's unit logs role=master on the serial console", async () => {
+    const vm = startVm({
+      name: "recon-e2e-bios-cd",
+      memoryMiB: 2048,
+      cpus: 2,
+      firmware: "bios",
+      disks: [{ file: iso, format: "raw", as: "cdrom", readonly: true }],
+      nics: [],
+      serialLog: join(work, "bios-cd.serial.log"),
+      noReboot: true,
+    });
+    try {
+      const serial = await vm.waitForSerial(ROLE_LINE, BOOT_TIMEOUT_MS);
+      expect(serial).toContain("root=live:CDLABEL=RECON");
+    } finally {
+      await vm.stop();
+    }
+  });
+
+  it("UEFI, written to a USB stick: recon's unit logs role=master on the serial console", async () => {
+    const stick = join(work, "stick.img");
+    await copyFile(iso, stick);
+    await execa("truncate", ["-s", "1G", stick]);
+    const vars = join(work, "OVMF_VARS.fd");
+    await copyFile("/usr/share/OVMF/OVMF_VARS_4M.fd", vars);
+    const vm = startVm({
+      name: "recon-e2e-uefi-usb",
+      memoryMiB: 2048,
+      cpus: 2,
+      firmware: "uefi",
+      ovmfCode: "/usr/share/OVMF/OVMF_CODE_4M.fd",
+      ovmfVars: vars,
+      disks: [{ file: stick, format: "raw", as: "usb" }],
+      nics: [],
+      serialLog: join(work, "uefi-usb.serial.log"),
+      noReboot: true,
+    });
+    try {
+      await vm.waitForSerial(ROLE_LINE, BOOT_TIMEOUT_MS);
+    } finally {
+      await vm.stop();
+    }
+  });
+});
