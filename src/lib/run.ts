@@ -14,6 +14,11 @@ export interface RunOptions {
   timeoutMs?: number;
   input?: string;
   signal?: AbortSignal;
+  /**
+   * false: keep no copy of the output (the result's stdout/stderr are empty); lines still reach
+   * onLine. For long-running children such as dnsmasq, whose log would otherwise grow in memory.
+   */
+  buffer?: boolean;
 }
 
 export interface RunResult {
@@ -91,6 +96,7 @@ export const execaRunner: CommandRunner = {
       input: options.input,
       stdin: options.input === undefined ? "ignore" : "pipe",
       encoding: "utf8",
+      buffer: options.buffer ?? true,
     });
     if (options.onLine) {
       const onLine = options.onLine;
