@@ -17,7 +17,10 @@ export type ErrorCode =
   | "CONFIG_INVALID"
   | "UPLOAD_REJECTED"
   | "NOT_FOUND"
-  | "UNAUTHORIZED";
+  | "UNAUTHORIZED"
+  | "BAD_REQUEST"
+  | "PAYLOAD_TOO_LARGE"
+  | "UNSUPPORTED_MEDIA_TYPE";
 
 /**
  * The status the master's error middleware answers with when a handler throws this code and
@@ -27,6 +30,9 @@ const DEFAULT_HTTP_STATUS: Partial<Record<ErrorCode, number>> = {
   UPLOAD_REJECTED: 422,
   NOT_FOUND: 404,
   UNAUTHORIZED: 401,
+  BAD_REQUEST: 400,
+  PAYLOAD_TOO_LARGE: 413,
+  UNSUPPORTED_MEDIA_TYPE: 415,
 };
 
 export interface ReconErrorOptions {
