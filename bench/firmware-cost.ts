@@ -8,6 +8,7 @@
 import { mkdtemp, readFile, readdir, rm, stat } from "node:fs/promises";
 import { join } from "node:path";
 import { execa } from "execa";
+import { initrdToCpio } from "../test/helpers/image-inspect.js";
 
 const recipe = process.argv[2] ?? "debian-12";
 const root = join(import.meta.dirname, "..");
@@ -48,7 +49,7 @@ try {
   const initrd = join(work, "initrd");
   await execa("xorriso", ["-osirrox", "on", "-indev", join(root, stamp.image), "-extract", "/boot/x86_64/loader/initrd", initrd]);
   const cpio = join(work, "initrd.cpio");
-  await execa("zcat", [initrd], { stdout: { file: cpio } });
+  await initrdToCpio(initrd, cpio);
   const listing = await execa("cpio", ["-tv", "--quiet"], { inputFile: cpio });
   let initrdFirmwareBytes = 0;
   let initrdFirmwareFiles = 0;

@@ -11,7 +11,9 @@ import { buildImage, readStamp } from "./build/build-image.js";
 import { describe, planFromDisk } from "./build/describe.js";
 import { applyHttpTree, planHttpTree } from "./build/http-tree.js";
 import { PROFILES, type Profile } from "./build/recipe.js";
+import { writeFileAtomic } from "./lib/atomic-write.js";
 import { execaRunner } from "./lib/run.js";
+import { LSBLK_ARGS, prepareDataDir } from "./master/store/data-partition.js";
 import { listRecipes } from "./build/sources.js";
 import { isReconError, ReconError } from "./lib/errors.js";
 import { createLogger } from "./lib/log.js";
@@ -50,6 +52,7 @@ async function main(argv: string[]): Promise<number> {
       "http-dir": { type: "string" },
       force: { type: "boolean", default: false },
       debug: { type: "boolean", default: false },
+      "data-dir": { type: "string", default: "/var/lib/recon" },
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -77,14 +80,29 @@ async function main(argv: string[]): Promise<number> {
         console.log(values.json ? JSON.stringify(decision) : decision.role);
         return 0;
       }
-      // Later issues start the master or the agent here; the line below is what the image's
-      // unit prints on the console and what the boot test looks for.
-      createLogger({ component: "recon" }, { write: (line) => console.log(line) }).info("role detected", {
+      // This line is what the image's unit prints on the console and what the boot test looks for.
+      const bootLog = createLogger({ component: "recon" }, { write: (line) => console.log(line) });
+      bootLog.info("role detected", {
         role: decision.role,
         reason: decision.reason,
         version: VERSION,
         bootif: cmdlineValue(args, "BOOTIF"),
       });
+      if (decision.role === "master") {
+        const root = cmdlineValue(args, "root") ?? "";
+        const volumeLabel = /^live:CDLABEL=(.+)$/.exec(root)?.[1] ?? "RECON";
+        const data = await prepareDataDir(execaRunner, bootLog.child({ component: "data" }), {
+          volumeLabel,
+          mountPoint: values["data-dir"],
+        });
+        // What recon saw, kept with the data: explains on the stick itself why it chose as it did.
+        const devices = await execaRunner.run("lsblk", LSBLK_ARGS);
+        await writeFileAtomic(
+          join(data.dir, "boot-devices.json"),
+          JSON.stringify({ at: new Date().toISOString(), persistent: data.persistent, reason: data.reason, lsblk: JSON.parse(devices.stdout || "{}") }, null, 2),
+        );
+        bootLog.info("data directory ready", { dir: data.dir, persistent: data.persistent, device: data.device });
+      }
       return 0;
     }
     case "build":

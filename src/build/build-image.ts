@@ -151,7 +151,10 @@ export async function buildImage(
       if (stageChanged || (line !== lastShown && now() - lastShownAt >= 5000)) {
         log.info("progress", {
           stage: progress.stage,
-          packages: progress.packagesDone ? `${progress.packagesDone}/${progress.packagesTotal ?? "?"}` : undefined,
+          packages:
+            progress.stage === "packages" && progress.packagesDone
+              ? `${progress.packagesDone}/${progress.packagesTotal ?? "?"}`
+              : undefined,
           elapsed: formatDuration(now() - started),
           line,
         });

@@ -4,7 +4,7 @@
  * booted under qemu (TCG) until recon's unit logs role=master on the serial console.
  */
 import { createHash } from "node:crypto";
-import { copyFile, mkdtemp, readFile, rm, stat } from "node:fs/promises";
+import { copyFile, mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
@@ -130,10 +130,17 @@ describe("the debian-12 live ISO", () => {
 
 describe("booting the ISO under qemu (TCG)", () => {
   const ROLE_LINE = /recon\[\d+\]: .*msg="role detected" role=master/;
+  const DATA_READY = /recon\[\d+\]: .*msg="data directory ready" dir=\/var\/lib\/recon persistent=(true|false)/;
   // TCG boots here took 88-285 s (LAB-FACTS); 12 minutes bounds a slow run without hanging CI.
   const BOOT_TIMEOUT_MS = 12 * 60_000;
+  // Serial logs are kept as test artefacts.
+  const artefacts = join(repoRoot, "test-results", "e2e-live-iso");
 
-  it("BIOS, as a CD: recon's unit logs role=master on the serial console", async () => {
+  beforeAll(async () => {
+    await mkdir(artefacts, { recursive: true });
+  });
+
+  it("BIOS, as a CD: role=master, and no persistence on read-only media (tmpfs, loud warning)", async () => {
     const vm = startVm({
       name: "recon-e2e-bios-cd",
       memoryMiB: 2048,
@@ -141,39 +148,80 @@ describe("booting the ISO under qemu (TCG)", () => {
       firmware: "bios",
       disks: [{ file: iso, format: "raw", as: "cdrom", readonly: true }],
       nics: [],
-      serialLog: join(work, "bios-cd.serial.log"),
+      serialLog: join(artefacts, "bios-cd.serial.log"),
       noReboot: true,
     });
     try {
-      const serial = await vm.waitForSerial(ROLE_LINE, BOOT_TIMEOUT_MS);
+      const serial = await vm.waitForSerial(DATA_READY, BOOT_TIMEOUT_MS);
+      expect(serial).toMatch(ROLE_LINE);
       expect(serial).toContain("root=live:CDLABEL=RECON");
+      expect(serial).toMatch(/msg="data directory ready" dir=\/var\/lib\/recon persistent=false/);
+      expect(serial).toMatch(/level=warn .*NO PERSISTENT STORAGE.* reason="booted from \/dev\/sr0, a CD\/DVD: read-only"/);
     } finally {
       await vm.stop();
     }
   });
 
-  it("UEFI, written to a USB stick: recon's unit logs role=master on the serial console", async () => {
-    const stick = join(work, "stick.img");
-    await copyFile(iso, stick);
-    await execa("truncate", ["-s", "1G", stick]);
-    const vars = join(work, "OVMF_VARS.fd");
-    await copyFile("/usr/share/OVMF/OVMF_VARS_4M.fd", vars);
-    const vm = startVm({
-      name: "recon-e2e-uefi-usb",
-      memoryMiB: 2048,
-      cpus: 2,
-      firmware: "uefi",
-      ovmfCode: "/usr/share/OVMF/OVMF_CODE_4M.fd",
-      ovmfVars: vars,
-      disks: [{ file: stick, format: "raw", as: "usb" }],
-      nics: [],
-      serialLog: join(work, "uefi-usb.serial.log"),
-      noReboot: true,
-    });
-    try {
-      await vm.waitForSerial(ROLE_LINE, BOOT_TIMEOUT_MS);
-    } finally {
-      await vm.stop();
+  describe("UEFI, written to a USB stick", () => {
+    const stick = () => join(work, "stick.img");
+    const partitions = async () =>
+      (JSON.parse((await execa("sfdisk", ["--json", stick()])).stdout) as {
+        partitiontable: { partitions: Array<{ start: number; size: number; type: string }> };
+      }).partitiontable.partitions;
+
+    async function bootStick(name: string) {
+      const vars = join(work, `${name}.OVMF_VARS.fd`);
+      await copyFile("/usr/share/OVMF/OVMF_VARS_4M.fd", vars);
+      return startVm({
+        name,
+        memoryMiB: 2048,
+        cpus: 2,
+        firmware: "uefi",
+        ovmfCode: "/usr/share/OVMF/OVMF_CODE_4M.fd",
+        ovmfVars: vars,
+        disks: [{ file: stick(), format: "raw", as: "usb" }],
+        nics: [],
+        serialLog: join(artefacts, `${name}.serial.log`),
+        noReboot: true,
+      });
     }
+
+    it("first boot: role=master, and recon adds a RECON_DATA partition in the stick's free space", async () => {
+      await copyFile(iso, stick());
+      await execa("truncate", ["-s", "1G", stick()]);
+      expect((await partitions()).map((p) => p.type)).toEqual(["cd", "ef"]);
+      const vm = await bootStick("uefi-usb-first");
+      try {
+        const serial = await vm.waitForSerial(DATA_READY, BOOT_TIMEOUT_MS);
+        expect(serial).toMatch(ROLE_LINE);
+        expect(serial).toMatch(/msg="data partition created" device=\/dev\/sd[a-z]3 .*label=RECON_DATA/);
+        expect(serial).toMatch(/msg="data directory ready" dir=\/var\/lib\/recon persistent=true/);
+      } finally {
+        await vm.stop();
+      }
+      const parts = await partitions();
+      expect(parts.map((p) => p.type)).toEqual(["cd", "ef", "83"]);
+      const data = parts[2]!;
+      const image = join(work, "data-partition.img");
+      await execa("dd", [`if=${stick()}`, `of=${image}`, "bs=1M", `skip=${data.start * 512}`, `count=${data.size * 512}`, "iflag=skip_bytes,count_bytes", "status=none"]);
+      expect((await execa("blkid", ["-p", "-s", "LABEL", "-o", "value", image])).stdout.trim()).toBe("RECON_DATA");
+      const record = JSON.parse(await debugfs(image, "cat /boot-devices.json")) as { persistent: boolean; lsblk: unknown };
+      expect(record.persistent).toBe(true);
+      await writeFile(join(artefacts, "uefi-usb-first.lsblk.json"), `${JSON.stringify(record.lsblk, null, 2)}\n`);
+      await rm(image);
+    });
+
+    it("second boot of the same stick: recon finds and mounts the data partition it made", async () => {
+      const vm = await bootStick("uefi-usb-second");
+      try {
+        const serial = await vm.waitForSerial(DATA_READY, BOOT_TIMEOUT_MS);
+        expect(serial).toMatch(/msg="data partition plan" action=mount reason="found RECON_DATA on \/dev\/sd[a-z]3"/);
+        expect(serial).not.toContain("data partition created");
+        expect(serial).toMatch(/persistent=true/);
+      } finally {
+        await vm.stop();
+      }
+      expect((await partitions()).map((p) => p.type)).toEqual(["cd", "ef", "83"]);
+    });
   });
 });

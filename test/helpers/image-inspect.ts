@@ -2,7 +2,9 @@
  * Reads a built live ISO without mounting anything: xorriso for the ISO9660 tree and El Torito,
  * the MBR bytes for hybrid boot, cpio for the initrd, unsquashfs + debugfs for the root tree.
  */
+import { createWriteStream } from "node:fs";
 import { open, readFile, readdir } from "node:fs/promises";
+import { pipeline } from "node:stream/promises";
 import { join } from "node:path";
 import { execa } from "execa";
 
@@ -53,7 +55,9 @@ export async function initrdToCpio(initrd: string, cpio: string): Promise<void> 
   }
   const tool = DECOMPRESSORS.find(([magic]) => head.startsWith(magic));
   if (!tool) throw new Error(`unknown initrd compression (magic ${head})`);
-  await execa(tool[1], [initrd], { stdout: { file: cpio } });
+  // Streamed to the file: the uncompressed cpio is ~200 MB, too much to buffer as a string.
+  const child = execa(tool[1], [initrd], { buffer: false, stdout: "pipe", stderr: "inherit" });
+  await Promise.all([pipeline(child.stdout!, createWriteStream(cpio)), child]);
 }
 
 export async function cpioList(cpio: string): Promise<string[]> {
