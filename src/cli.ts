@@ -13,6 +13,7 @@ import { applyHttpTree, planHttpTree } from "./build/http-tree.js";
 import { PROFILES, type Profile } from "./build/recipe.js";
 import { writeFileAtomic } from "./lib/atomic-write.js";
 import { execaRunner } from "./lib/run.js";
+import { runMaster } from "./master/main.js";
 import { LSBLK_ARGS, prepareDataDir } from "./master/store/data-partition.js";
 import { listRecipes } from "./build/sources.js";
 import { isReconError, ReconError } from "./lib/errors.js";
@@ -27,6 +28,8 @@ commands:
   build describe <recipe> --out DIR     write the generated KIWI description (no kiwi run)
   build image <recipe> --profile P      build with kiwi-ng (P: DracutLive, Virtual, Disk)
   build http <recipe>                   place ISO, kernel, initrd and boot config for HTTP
+  master [--config FILE] [--data-dir DIR] [--http-root DIR] [--image-label L] [--tftp-root DIR]
+                                        run the master: network, DHCP/proxyDHCP + TFTP (dnsmasq), HTTP
   boot [--cmdline FILE]                 detect and log this machine's role (run by recon.service)
   role [--cmdline FILE] [--json]        print the role the kernel command line gives
   version                               print recon's version
@@ -53,6 +56,13 @@ async function main(argv: string[]): Promise<number> {
       force: { type: "boolean", default: false },
       debug: { type: "boolean", default: false },
       "data-dir": { type: "string", default: "/var/lib/recon" },
+      config: { type: "string" },
+      "run-dir": { type: "string", default: "/run/recon" },
+      "http-root": { type: "string", default: "/run/recon/http" },
+      "image-label": { type: "string", default: "recon" },
+      "tftp-root": { type: "string", default: "/usr/lib/ipxe" },
+      "probe-timeout-ms": { type: "string", default: "3000" },
+      "reprobe-interval-ms": { type: "string", default: "60000" },
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -107,6 +117,32 @@ async function main(argv: string[]): Promise<number> {
     }
     case "build":
       return await runBuild(rest, values, log);
+    case "master": {
+      const controller = new AbortController();
+      const stop = () => controller.abort();
+      // `on`, not `once`: execa's exit cleanup (signal-exit) re-raises a signal when it finds no
+      // other listener left, which killed the master before it could stop dnsmasq cleanly.
+      process.on("SIGTERM", stop);
+      process.on("SIGINT", stop);
+      const cmdlineArgs = parseCmdline(await readFile(values.cmdline, "utf8").catch(() => ""));
+      await runMaster(
+        {
+          configPath: values.config ?? join(values["data-dir"], "site.yaml"),
+          dataDir: values["data-dir"],
+          runDir: values["run-dir"],
+          httpRoot: values["http-root"],
+          imageLabel: values["image-label"],
+          tftpRoot: values["tftp-root"],
+          cmdline: cmdlineArgs,
+          probeTimeoutMs: Number(values["probe-timeout-ms"]),
+          reprobeIntervalMs: Number(values["reprobe-interval-ms"]),
+          // /etc/recon/build.json exists only inside the image (planDescription writes it).
+          requireExplicitInterface: !(await readFile("/etc/recon/build.json").then(() => true, () => false)),
+        },
+        { runner: execaRunner, log: createLogger({ component: "master" }), signal: controller.signal },
+      );
+      return 0;
+    }
     default:
       throw new ReconError("USAGE", `unknown command '${command}'`, { hint: USAGE });
   }

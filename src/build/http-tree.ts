@@ -21,8 +21,11 @@ export interface HttpTreePlan {
   kernelPath: string;
   initrdPath: string;
   bootConfigPath: string;
-  /** Kernel args a network-booted peer needs; `{master}` is filled in by the master. */
-  peerKernelArgs: string[];
+  /**
+   * The recipe's own kernel args (consoles …). What a peer boots with is decided by planBoot on
+   * the master, which adds these; the tree does not repeat that decision.
+   */
+  imageKernelArgs: string[];
 }
 
 export function planHttpTree(recipe: Recipe): HttpTreePlan {
@@ -34,17 +37,7 @@ export function planHttpTree(recipe: Recipe): HttpTreePlan {
     kernelPath: `install/${label}/linux`,
     initrdPath: `install/${label}/initrd`,
     bootConfigPath: `install/${label}/boot.json`,
-    peerKernelArgs: [
-      `root=live:http://{master}/${isoPath}`,
-      "rd.live.image",
-      // The whole squashfs is fetched once and kept in RAM: the peer never depends on the
-      // master's HTTP service again after boot (dracut livenet, LAB-FACTS: one GET).
-      "rd.live.ram=1",
-      "ip=dhcp",
-      "rd.neednet=1",
-      "initrd=initrd",
-      ...recipe.kernelArgs,
-    ],
+    imageKernelArgs: recipe.kernelArgs,
   };
 }
 
@@ -82,7 +75,7 @@ export async function applyHttpTree(
     iso: { path: plan.isoPath, sizeBytes: (await stat(isoTarget)).size, sha256: await sha256File(isoTarget) },
     kernel: { path: plan.kernelPath, sizeBytes: (await stat(kernel)).size },
     initrd: { path: plan.initrdPath, sizeBytes: (await stat(initrd)).size },
-    peerKernelArgs: plan.peerKernelArgs,
+    imageKernelArgs: plan.imageKernelArgs,
   };
   await writeFileAtomic(join(httpDir, plan.bootConfigPath), `${JSON.stringify(bootConfig, null, 2)}\n`);
   return { files: [isoTarget, kernel, initrd, join(httpDir, plan.bootConfigPath)] };

@@ -14,6 +14,7 @@ export type ErrorCode =
   | "KIWI_FAILED"
   | "ARTEFACT_MISSING"
   | "IO"
+  | "NETWORK_UNAVAILABLE"
   | "CONFIG_INVALID"
   | "UPLOAD_REJECTED"
   | "NOT_FOUND"

@@ -120,7 +120,7 @@ describe("the debian-12 live ISO", () => {
     const config = JSON.parse(await readFile(join(httpDir, "install", recipe, "boot.json"), "utf8"));
     expect(config.iso.path).toBe(`isos/${recipe}.iso`);
     expect(config.iso.sha256).toBe(await sha256(iso));
-    expect(config.peerKernelArgs).toEqual(expect.arrayContaining([`root=live:http://{master}/isos/${recipe}.iso`, "rd.live.ram=1", "ip=dhcp"]));
+    expect(config.imageKernelArgs).toEqual(["console=tty0", "console=ttyS0,115200n8", "systemd.show_status=1"]);
     const kernel = join(work, "linux");
     await extract(iso, ISO_KERNEL, kernel);
     expect(await sha256(join(httpDir, "install", recipe, "linux"))).toBe(await sha256(kernel));

@@ -1,0 +1,269 @@
+/**
+ * `recon master`: the composition root of the master role. Reads the site config, brings the
+ * provisioning network up, decides the DHCP mode (never a rogue server), starts the HTTP service
+ * and dnsmasq, and keeps probing for foreign DHCP servers while authoritative. One AbortSignal
+ * stops everything; a fatal subsystem error stops the others.
+ */
+import { access, chmod, mkdir, readFile, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { BootServer } from "../boot/plan-boot.js";
+import { ReconError } from "../lib/errors.js";
+import type { Logger } from "../lib/log.js";
+import { runChecked, type CommandRunner } from "../lib/run.js";
+import { applyKernelOverrides, formatIpv4, parseIpv4, parseIpv4Cidr, parseSiteConfig, type SiteConfig } from "./config/site-config.js";
+import { decideDhcpMode, decideOnForeignServer, type DhcpMode, type ProbeFindings } from "./dhcp/decide-dhcp-mode.js";
+import { probeForDhcpServers } from "./dhcp/probe.js";
+import { planDhcpHosts, renderDhcpHostsFile, renderDnsmasqConf } from "./dhcp/render-dnsmasq.js";
+import { superviseDnsmasq } from "./dhcp/supervisor.js";
+import { nodeEventFromDnsmasq } from "./dnsmasq-events.js";
+import { createApp } from "./http/app.js";
+import { startHttpServer } from "./http/server.js";
+import { chooseInterface, IP_ADDR_ARGS, IP_ROUTE_ARGS, parseIpAddr, parseIpRoutes, pickDefaultSubnet } from "./net/ip.js";
+import { EMPTY_FLEET, reduceFleet, type FleetState, type NodeEvent } from "./state/node-state.js";
+import { createStore } from "./store/store.js";
+
+export interface MasterOptions {
+  /** site.yaml; a missing file means every default. */
+  configPath: string;
+  /** The store: the stick's data partition (or tmpfs). */
+  dataDir: string;
+  /** dnsmasq.conf, leases, host files: volatile. */
+  runDir: string;
+  /** isos/<label>.iso and install/<label>/{linux,initrd,boot.json}, as the `http` target lays out. */
+  httpRoot: string;
+  imageLabel: string;
+  /** iPXE binaries served by TFTP (Debian: /usr/lib/ipxe). */
+  tftpRoot: string;
+  cmdline: Map<string, string[]>;
+  probeTimeoutMs?: number;
+  /** How often to look for a foreign DHCP server while authoritative; 0 = never. */
+  reprobeIntervalMs?: number;
+  /**
+   * Off the recon appliance (a workstation, a CI machine) recon never picks an interface by
+   * itself: serving DHCP on a machine's own uplink is exactly the rogue server this tool must
+   * never be. The site config must then name the interface.
+   */
+  requireExplicitInterface?: boolean;
+}
+
+export interface MasterDeps {
+  runner: CommandRunner;
+  log: Logger;
+  signal: AbortSignal;
+  now?: () => Date;
+}
+
+async function exists(path: string): Promise<boolean> {
+  return access(path).then(
+    () => true,
+    () => false,
+  );
+}
+
+export async function loadSiteConfig(path: string, cmdline: Map<string, string[]>, log: Logger): Promise<SiteConfig> {
+  let text = "";
+  if (await exists(path)) text = await readFile(path, "utf8");
+  else log.info("no site config; using defaults", { path, hint: "write that file to set interface, address, dhcp mode, hosts" });
+  const { config, applied } = applyKernelOverrides(parseSiteConfig(text, path), cmdline);
+  for (const override of applied) log.info("kernel command line overrides the site config", { override: String(override) });
+  return config;
+}
+
+interface Provisioning {
+  interface: string;
+  mac: string;
+  address: string;
+  prefix: number;
+  network: string;
+}
+
+/** Interface with carrier (or the configured one), and an address: configured, present, or a free default /24. */
+export async function bringUpNetwork(config: SiteConfig, runner: CommandRunner, log: Logger): Promise<Provisioning> {
+  const interfaces = parseIpAddr((await runChecked(runner, "ip", IP_ADDR_ARGS)).stdout);
+  const chosen = chooseInterface(interfaces, config.interface);
+  if (!chosen || !chosen.mac) {
+    throw new ReconError("NETWORK_UNAVAILABLE", config.interface ? `interface ${config.interface} (from the site config) does not exist or has no MAC` : "no Ethernet interface with a carrier (link)", {
+      hint: `interfaces seen: ${interfaces.map((i) => `${i.name}${i.carrier ? "(link)" : ""}`).join(", ")}; plug the provisioning network in or set interface: in the site config`,
+    });
+  }
+  await runChecked(runner, "ip", ["link", "set", chosen.name, "up"]);
+  let cidr = config.address;
+  if (!cidr && chosen.ipv4[0]) cidr = `${chosen.ipv4[0].address}/${chosen.ipv4[0].prefix}`;
+  if (!cidr) {
+    const routes = parseIpRoutes((await runChecked(runner, "ip", IP_ROUTE_ARGS)).stdout);
+    const subnet = pickDefaultSubnet(routes, interfaces);
+    if (!subnet) throw new ReconError("NETWORK_UNAVAILABLE", "every default provisioning subnet collides with a route on this node", { hint: "set address: in the site config" });
+    cidr = subnet.replace(/\.0\/24$/, ".1/24");
+    log.warn("no address configured or present: using a default private subnet", { address: cidr, interface: chosen.name });
+  }
+  const parsed = parseIpv4Cidr(cidr)!;
+  if (!chosen.ipv4.some((a) => a.address === parsed.address)) {
+    await runChecked(runner, "ip", ["addr", "add", cidr, "dev", chosen.name]);
+  }
+  log.info("provisioning network up", { interface: chosen.name, address: cidr });
+  return { interface: chosen.name, mac: chosen.mac, address: parsed.address, prefix: parsed.prefix, network: parsed.network };
+}
+
+/** dhcp.pool, else .100–.250 of a /24 (or the upper part of any other subnet). */
+export function defaultPool(net: Provisioning): { start: string; end: string } {
+  const base = parseIpv4(net.network)!;
+  const size = 2 ** (32 - net.prefix);
+  const start = base + Math.min(100, Math.floor(size / 2));
+  const end = base + Math.min(250, size - 2);
+  return { start: formatIpv4(start), end: formatIpv4(end) };
+}
+
+async function probe(net: Provisioning, timeoutMs: number): Promise<ProbeFindings> {
+  try {
+    const result = await probeForDhcpServers({ mac: net.mac, timeoutMs, interfaceAddress: net.address });
+    return { servers: result.servers };
+  } catch (error) {
+    return { servers: [], error: error instanceof Error ? error.message : String(error) };
+  }
+}
+
+export async function runMaster(options: MasterOptions, deps: MasterDeps): Promise<void> {
+  const { runner, log, signal } = deps;
+  const now = deps.now ?? (() => new Date());
+  const config = await loadSiteConfig(options.configPath, options.cmdline, log);
+  if (options.requireExplicitInterface && !config.interface) {
+    throw new ReconError("USAGE", "refusing to choose a provisioning interface: this machine is not the recon appliance", {
+      hint: `name the interface that faces the nodes to provision in ${options.configPath} (interface: eth1), on a network where serving DHCP/proxyDHCP is intended`,
+      exitCode: 2,
+    });
+  }
+  const net = await bringUpNetwork(config, runner, log.child({ component: "net" }));
+
+  let mode: DhcpMode = config.dhcp.mode === "off" ? "off" : "proxy";
+  if (config.dhcp.mode !== "off" && config.dhcp.mode !== "proxy") {
+    const findings = await probe(net, options.probeTimeoutMs ?? 3000);
+    const decision = decideDhcpMode(config.dhcp.mode, findings, [net.address]);
+    mode = decision.mode;
+    log.info("dhcp mode decided", { mode, reason: decision.reason });
+    for (const warning of decision.warnings) log.warn(warning);
+  }
+
+  // Store and fleet state: replay the stored events so a restarted master knows its nodes.
+  const store = await createStore(options.dataDir, { log: log.child({ component: "store" }) });
+  const secret = await store.secret();
+  let fleet: FleetState = (await store.readEvents()).reduce(reduceFleet, EMPTY_FLEET);
+  const onEvent = async (event: NodeEvent) => {
+    fleet = reduceFleet(fleet, event);
+    await store.appendEvent(event);
+  };
+
+  const bootJson = join(options.httpRoot, "install", options.imageLabel, "boot.json");
+  const imageKernelArgs = (await exists(bootJson))
+    ? ((JSON.parse(await readFile(bootJson, "utf8")) as { imageKernelArgs?: string[] }).imageKernelArgs ?? [])
+    : [];
+  const server: BootServer = {
+    address: net.address,
+    httpPort: config.http.port,
+    imageLabel: options.imageLabel,
+    imageArch: "x86_64",
+    imageKernelArgs,
+    arm64Firmware: await exists(join(options.tftpRoot, "ipxe-arm64.efi")),
+  };
+  const app = createApp({ config, store, httpRoot: options.httpRoot, server, fleet: () => fleet, onEvent, secret, log: log.child({ component: "http" }), now });
+  const http = await startHttpServer(app, { host: "0.0.0.0", port: config.http.port });
+  log.info("http service listening", { url: `http://${net.address}:${http.port}/`, httpRoot: options.httpRoot });
+
+  const stopAll = new AbortController();
+  if (signal.aborted) stopAll.abort();
+  signal.addEventListener("abort", () => stopAll.abort(), { once: true });
+  const hostsDir = join(options.runDir, "hosts");
+  const confFile = join(options.runDir, "dnsmasq.conf");
+  // dnsmasq drops root for `nobody` after start and re-reads the hosts dir then: world-readable.
+  await mkdir(hostsDir, { recursive: true, mode: 0o755 });
+  await chmod(options.runDir, 0o755);
+  await chmod(hostsDir, 0o755);
+
+  async function startDnsmasq(currentMode: Exclude<DhcpMode, "off">, stop: AbortSignal) {
+    const efiFirmware = config.defaults.firmwareFile ?? "ipxe.efi";
+    await writeFile(
+      confFile,
+      renderDnsmasqConf({
+        mode: currentMode,
+        interface: net.interface,
+        address: net.address,
+        network: net.network,
+        prefix: net.prefix,
+        pool: currentMode === "authoritative" ? (config.dhcp.pool ?? defaultPool(net)) : undefined,
+        leaseTime: config.dhcp.leaseTime,
+        ipv6Prefix: config.ipv6Prefix,
+        dns: config.dns,
+        httpHost: config.http.port === 80 ? net.address : `${net.address}:${config.http.port}`,
+        efiFirmware,
+        arm64Firmware: server.arm64Firmware,
+        paths: {
+          tftpRoot: options.tftpRoot,
+          leaseFile: join(options.runDir, "dnsmasq.leases"),
+          pidFile: join(options.runDir, "dnsmasq.pid"),
+          hostsDir,
+        },
+      }),
+    );
+    await writeFile(join(hostsDir, "recon.hosts"), renderDhcpHostsFile(planDhcpHosts(config), efiFirmware));
+    return superviseDnsmasq({
+      runner,
+      confFile,
+      logger: log.child({ component: "dnsmasq" }),
+      signal: stop,
+      onEvent: (event) => {
+        if (event.type !== "dnsmasq") return;
+        const nodeEvent = nodeEventFromDnsmasq(event.event, event.at);
+        if (nodeEvent) void onEvent(nodeEvent).catch((error: unknown) => log.error("event not stored", { error: String(error) }));
+      },
+    });
+  }
+
+  let dnsmasqStop = new AbortController();
+  let dnsmasqDone: Promise<void> = Promise.resolve();
+  let failure: unknown;
+  // A supervisor that gives up is fatal: it stops every other subsystem (house style 8).
+  const watch = (done: Promise<void>) =>
+    done.catch((error: unknown) => {
+      if (stopAll.signal.aborted) return;
+      failure = error;
+      log.error("dnsmasq gave up; stopping the master", { error: error instanceof Error ? error.message : String(error) });
+      stopAll.abort();
+    });
+  try {
+    if (mode !== "off") {
+      dnsmasqDone = (await startDnsmasq(mode, dnsmasqStop.signal)).done;
+      void watch(dnsmasqDone);
+    }
+    log.info("master ready", { mode, interface: net.interface, address: net.address, http: http.port });
+
+    const interval = options.reprobeIntervalMs ?? 60_000;
+    while (!stopAll.signal.aborted) {
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, interval > 0 ? interval : 2 ** 31 - 1);
+        stopAll.signal.addEventListener("abort", () => {
+          clearTimeout(timer);
+          resolve();
+        }, { once: true });
+      });
+      if (stopAll.signal.aborted || mode !== "authoritative" || interval <= 0) continue;
+      const decision = decideOnForeignServer(mode, await probe(net, options.probeTimeoutMs ?? 3000), [net.address]);
+      if (decision.action === "fallback-to-proxy") {
+        log.error("FOREIGN DHCP SERVER on the provisioning network: recon stops handing out addresses", { reason: decision.reason });
+        mode = "proxy";
+        dnsmasqStop.abort();
+        await dnsmasqDone.catch(() => undefined);
+        dnsmasqStop = new AbortController();
+        dnsmasqDone = (await startDnsmasq("proxy", dnsmasqStop.signal)).done;
+        void watch(dnsmasqDone);
+        log.info("master ready", { mode, interface: net.interface, address: net.address, http: http.port });
+      }
+    }
+    if (failure !== undefined) throw failure;
+  } finally {
+    stopAll.abort();
+    dnsmasqStop.abort();
+    await dnsmasqDone.catch(() => undefined);
+    await http.close();
+    await store.close();
+    log.info("master stopped");
+  }
+}

@@ -1,0 +1,164 @@
+/**
+ * `recon master` as a real process inside a network namespace made for this run (the safety
+ * rule: its dnsmasq binds only the lab bridge), with simulated peers in their own namespaces:
+ * BIOS, UEFI and iPXE clients get the right file or URL from the master's real dnsmasq, the
+ * iPXE script carries a per-boot token, an upload with that token is stored and the node's
+ * state moves to `uploaded`. SIGTERM (by PID) stops the master and its dnsmasq.
+ */
+import { createHash } from "node:crypto";
+import { chmod, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { execa, type ResultPromise } from "execa";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createLab, runInNetns, type Lab, type SimulatedHost } from "../../src/lab/netns.js";
+import { leaseWithUdhcpc } from "../../src/lab/simulated-peer.js";
+import { execaRunner } from "../../src/lib/run.js";
+import { repoRoot, reconBin } from "../helpers/repo.js";
+import { packFiles } from "../helpers/tarballs.js";
+
+const PREFIX = `rcn-m${process.pid % 100000}`;
+const MASTER = "10.78.0.1";
+const URL = `http://${MASTER}:8080`;
+const UDHCPC_SCRIPT = join(repoRoot, "test/integration/helpers/udhcpc-report.sh");
+const mac = (n: number) => `52:54:00:78:00:${n.toString(16).padStart(2, "0")}`;
+
+let work: string;
+let lab: Lab | undefined;
+let master: ResultPromise | undefined;
+let masterLog = "";
+let masterExited = false;
+const peers: Record<string, SimulatedHost> = {};
+
+async function waitFor(predicate: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`${what} did not happen within ${timeoutMs} ms; master log:\n${masterLog.slice(-3000)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+/** curl inside a peer's namespace: the request crosses the lab bridge like a real peer's. */
+async function peerCurl(peer: SimulatedHost, args: string[]) {
+  return runInNetns(execaRunner, peer.ns, ["curl", "--silent", "--show-error", "--max-time", "10", ...args]);
+}
+
+beforeAll(async () => {
+  work = await mkdtemp(join(tmpdir(), "recon-master-netns-"));
+  // dnsmasq runs as nobody after start and must still read the run dir below this one.
+  await chmod(work, 0o755);
+  const httpRoot = join(work, "http");
+  await mkdir(join(httpRoot, "isos"), { recursive: true });
+  await mkdir(join(httpRoot, "install", "test"), { recursive: true });
+  await writeFile(join(httpRoot, "isos", "test.iso"), Buffer.alloc(1024 * 1024, 7));
+  await writeFile(join(httpRoot, "install", "test", "linux"), Buffer.alloc(4096, 1));
+  await writeFile(join(httpRoot, "install", "test", "initrd"), Buffer.alloc(8192, 2));
+  await writeFile(join(httpRoot, "install", "test", "boot.json"), JSON.stringify({ imageKernelArgs: ["console=ttyS0,115200n8"] }));
+  await writeFile(
+    join(work, "site.yaml"),
+    ["interface: rcnbr1", `address: ${MASTER}/24`, "dhcp:", "  mode: auto", "http:", "  port: 8080", ""].join("\n"),
+  );
+  lab = await createLab(execaRunner, { prefix: PREFIX, bridge: "rcnbr1" });
+  for (const [name, n] of [["bios", 1], ["uefi", 2], ["ipxe", 3]] as const) {
+    peers[name] = await lab.addHost({ name, mac: mac(n) });
+  }
+  master = execa(
+    "ip",
+    ["netns", "exec", lab.ns, reconBin, "master", "--config", join(work, "site.yaml"), "--data-dir", join(work, "data"),
+      "--run-dir", join(work, "run"), "--http-root", httpRoot, "--image-label", "test", "--tftp-root", "/usr/lib/ipxe",
+      "--cmdline", "/dev/null", "--probe-timeout-ms", "1500", "--reprobe-interval-ms", "0"],
+    { reject: false, all: true, cwd: repoRoot },
+  );
+  master.all?.on("data", (chunk: Buffer) => {
+    masterLog += chunk.toString("utf8");
+  });
+  void master.then(() => {
+    masterExited = true;
+  });
+  await waitFor(() => /msg="master ready"/.test(masterLog) || masterExited, 30_000, "master ready");
+  expect(masterLog).toMatch(/msg="master ready" mode=authoritative/);
+}, 60_000);
+
+afterAll(async () => {
+  try {
+    if (master?.pid !== undefined && !masterExited) {
+      try {
+        process.kill(master.pid, "SIGKILL");
+      } catch {
+        // already gone
+      }
+      await master;
+    }
+  } finally {
+    await lab?.destroy();
+    if (work) await rm(work, { recursive: true, force: true });
+  }
+});
+
+describe("recon master in a network namespace", () => {
+  it("probed, found no other DHCP server and serves addresses (authoritative)", () => {
+    expect(masterLog).toMatch(/msg="dhcp mode decided" mode=authoritative/);
+    expect(masterLog).not.toMatch(/bad dynamic directory/);
+    expect(masterLog).toMatch(/msg="http service listening"/);
+  });
+
+  it.each([
+    ["bios", "undionly.kpxe"],
+    ["uefi", "ipxe.efi"],
+    ["ipxe", `${URL}/boot.ipxe`],
+  ] as const)("a %s client gets %s from the master", async (name, bootFile) => {
+    const outcome = await leaseWithUdhcpc(execaRunner, peers[name]!.ns, { dev: peers[name]!.dev, firmware: name, script: UDHCPC_SCRIPT }, { attempts: 3, attemptTimeoutMs: 10_000 });
+    expect(outcome.lease, outcome.output).toBeDefined();
+    expect(outcome.lease!.serverId).toBe(MASTER);
+    expect(outcome.lease!.bootFile).toBe(bootFile);
+  });
+
+  it("serves the TFTP file byte-identical to Debian's iPXE binary", async () => {
+    const out = join(work, "undionly.kpxe");
+    const result = await runInNetns(execaRunner, peers.bios!.ns, ["curl", "--silent", "--max-time", "10", "--output", out, `tftp://${MASTER}/undionly.kpxe`]);
+    expect(result.exitCode, result.stderr).toBe(0);
+    const hash = async (f: string) => createHash("sha256").update(await readFile(f)).digest("hex");
+    expect(await hash(out)).toBe(await hash("/usr/lib/ipxe/undionly.kpxe"));
+  });
+
+  it("gives the iPXE peer a per-MAC script with a token, and stores its upload made with that token", async () => {
+    const peer = peers.ipxe!;
+    const chain = await peerCurl(peer, [`${URL}/boot.ipxe`]);
+    expect(chain.stdout).toMatch(/^#!ipxe/);
+    const hexhyp = peer.mac.replace(/:/g, "-");
+    const script = await peerCurl(peer, [`${URL}/boot/${hexhyp}.ipxe`]);
+    expect(script.stdout).toContain(`kernel --name linux ${URL}/install/test/linux`);
+    expect(script.stdout).toContain(`root=live:${URL}/isos/test.iso`);
+    const token = /recon\.token=(\S+)/.exec(script.stdout)?.[1];
+    expect(token).toBeDefined();
+    expect(masterLog).not.toContain(token!);
+
+    const tarball = join(work, "upload.tar.gz");
+    await writeFile(tarball, await packFiles(join(work, "pack"), { "lshw.json": '{"id":"test"}\n', "collector.log": "ok\n" }));
+    const denied = await peerCurl(peer, ["-o", "/dev/null", "-w", "%{http_code}", "-X", "POST", "-H", "Content-Type: application/gzip", "--data-binary", `@${tarball}`, `${URL}/api/v1/nodes/${peer.mac}/inventory`]);
+    expect(denied.stdout).toBe("401");
+    const upload = await peerCurl(peer, ["-w", "\n%{http_code}", "-X", "POST", "-H", `Authorization: Bearer ${token}`, "-H", "Content-Type: application/gzip", "--data-binary", `@${tarball}`, `${URL}/api/v1/nodes/${peer.mac}/inventory`]);
+    expect(upload.stdout.trim().split("\n").at(-1)).toBe("201");
+    const node = JSON.parse((await peerCurl(peer, [`${URL}/api/v1/nodes/${peer.mac}`])).stdout);
+    expect(JSON.stringify(node)).toContain('"phase":"uploaded"');
+    const stored = await readdir(join(work, "data", "nodes", hexhyp, "uploads"));
+    expect(stored).toHaveLength(1);
+  });
+
+  it("tracked the DHCP leases from dnsmasq's log as node state", async () => {
+    const nodes = JSON.parse((await peerCurl(peers.bios!, [`${URL}/api/v1/nodes`])).stdout);
+    const text = JSON.stringify(nodes);
+    for (const n of [1, 2, 3]) expect(text).toContain(mac(n));
+  });
+
+  it("stops with its dnsmasq on SIGTERM", async () => {
+    const pidFile = join(work, "run", "dnsmasq.pid");
+    const dnsmasqPid = Number((await readFile(pidFile, "utf8").catch(() => "0")).trim());
+    process.kill(master!.pid!, "SIGTERM");
+    const result = await master!;
+    expect(result.signal, masterLog.slice(-2000)).toBeUndefined();
+    expect(result.exitCode).toBe(0);
+    expect(masterLog).toContain('msg="master stopped"');
+    if (dnsmasqPid > 0) expect(() => process.kill(dnsmasqPid, 0)).toThrow();
+  });
+});
