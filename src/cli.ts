@@ -13,6 +13,7 @@ import { applyHttpTree, planHttpTree } from "./build/http-tree.js";
 import { PROFILES, type Profile } from "./build/recipe.js";
 import { writeFileAtomic } from "./lib/atomic-write.js";
 import { execaRunner } from "./lib/run.js";
+import { prepareLiveHttpRoot } from "./master/live-image.js";
 import { runMaster } from "./master/main.js";
 import { LSBLK_ARGS, prepareDataDir } from "./master/store/data-partition.js";
 import { listRecipes } from "./build/sources.js";
@@ -112,18 +113,31 @@ async function main(argv: string[]): Promise<number> {
           JSON.stringify({ at: new Date().toISOString(), persistent: data.persistent, reason: data.reason, lsblk: JSON.parse(devices.stdout || "{}") }, null, 2),
         );
         bootLog.info("data directory ready", { dir: data.dir, persistent: data.persistent, device: data.device });
+        const live = await prepareLiveHttpRoot(execaRunner, { httpRoot: values["http-root"], volumeLabel });
+        bootLog.info("serving the boot medium to peers", { label: live.label, iso: live.isoDevice.path, sizeBytes: live.isoDevice.sizeBytes });
+        const controller = stopOnSignals();
+        await runMaster(
+          {
+            configPath: values.config ?? join(data.dir, "site.yaml"),
+            dataDir: data.dir,
+            runDir: values["run-dir"],
+            httpRoot: live.httpRoot,
+            imageLabel: live.label,
+            tftpRoot: values["tftp-root"],
+            cmdline: args,
+            isoDevice: live.isoDevice,
+            waitForNetwork: true,
+          },
+          { runner: execaRunner, log: createLogger({ component: "master" }, { write: (line) => console.log(line) }), signal: controller.signal },
+        );
       }
+      // The peer role (the agent) comes with its own issue; until then a peer only logs its role.
       return 0;
     }
     case "build":
       return await runBuild(rest, values, log);
     case "master": {
-      const controller = new AbortController();
-      const stop = () => controller.abort();
-      // `on`, not `once`: execa's exit cleanup (signal-exit) re-raises a signal when it finds no
-      // other listener left, which killed the master before it could stop dnsmasq cleanly.
-      process.on("SIGTERM", stop);
-      process.on("SIGINT", stop);
+      const controller = stopOnSignals();
       const cmdlineArgs = parseCmdline(await readFile(values.cmdline, "utf8").catch(() => ""));
       await runMaster(
         {
@@ -252,6 +266,17 @@ async function runBuild(rest: string[], values: Values, log: ReturnType<typeof c
     default:
       throw new ReconError("USAGE", `unknown build action '${action}'`, { hint: "actions: describe, image, http, clean" });
   }
+}
+
+/** SIGTERM/SIGINT abort the returned controller's signal (systemd stop, Ctrl-C). */
+function stopOnSignals(): AbortController {
+  const controller = new AbortController();
+  const stop = () => controller.abort();
+  // `on`, not `once`: execa's exit cleanup (signal-exit) re-raises a signal when it finds no
+  // other listener left, which killed the master before it could stop dnsmasq cleanly.
+  process.on("SIGTERM", stop);
+  process.on("SIGINT", stop);
+  return controller;
 }
 
 function readDebugFlag(argv: string[]): boolean {

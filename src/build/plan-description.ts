@@ -52,6 +52,9 @@ export function planDescription(inputs: DescriptionInputs): DescriptionFile[] {
     imageVersion: recipe.imageVersion,
     reconVersion: inputs.reconVersion,
     distribution: recipe.distribution,
+    // The master reads these on the appliance: what peers boot with, which label to look for.
+    kernelArgs: recipe.kernelArgs,
+    volumeId: recipe.volumeId,
   };
   root.set("etc/recon/build.json", {
     path: "etc/recon/build.json",

@@ -44,6 +44,10 @@ export interface MasterOptions {
    * never be. The site config must then name the interface.
    */
   requireExplicitInterface?: boolean;
+  /** On the appliance: the ISO is served from the boot device (see live-image.ts). */
+  isoDevice?: { path: string; sizeBytes: number } | undefined;
+  /** Keep retrying network bring-up (no link yet) instead of failing: the appliance waits for a cable. */
+  waitForNetwork?: boolean;
 }
 
 export interface MasterDeps {
@@ -104,6 +108,31 @@ export async function bringUpNetwork(config: SiteConfig, runner: CommandRunner, 
   return { interface: chosen.name, mac: chosen.mac, address: parsed.address, prefix: parsed.prefix, network: parsed.network };
 }
 
+/** Retries while there is no link (every 10 s, a log line a minute) until it works or `signal` stops it. */
+async function bringUpNetworkPatiently(config: SiteConfig, runner: CommandRunner, log: Logger, signal: AbortSignal, wait: boolean): Promise<Provisioning | undefined> {
+  let lastLogged = 0;
+  for (;;) {
+    try {
+      return await bringUpNetwork(config, runner, log);
+    } catch (error) {
+      if (!wait || !(error instanceof ReconError) || error.code !== "NETWORK_UNAVAILABLE") throw error;
+      if (Date.now() - lastLogged >= 60_000) {
+        log.warn("waiting for the provisioning network", { reason: error.message, hint: error.hint });
+        lastLogged = Date.now();
+      }
+    }
+    const stopped = await new Promise<boolean>((resolve) => {
+      if (signal.aborted) return resolve(true);
+      const timer = setTimeout(() => resolve(false), 10_000);
+      signal.addEventListener("abort", () => {
+        clearTimeout(timer);
+        resolve(true);
+      }, { once: true });
+    });
+    if (stopped) return undefined;
+  }
+}
+
 /** dhcp.pool, else .100–.250 of a /24 (or the upper part of any other subnet). */
 export function defaultPool(net: Provisioning): { start: string; end: string } {
   const base = parseIpv4(net.network)!;
@@ -132,7 +161,9 @@ export async function runMaster(options: MasterOptions, deps: MasterDeps): Promi
       exitCode: 2,
     });
   }
-  const net = await bringUpNetwork(config, runner, log.child({ component: "net" }));
+  const up = await bringUpNetworkPatiently(config, runner, log.child({ component: "net" }), signal, options.waitForNetwork ?? false);
+  if (!up) return;
+  const net: Provisioning = up;
 
   let mode: DhcpMode = config.dhcp.mode === "off" ? "off" : "proxy";
   if (config.dhcp.mode !== "off" && config.dhcp.mode !== "proxy") {
@@ -164,7 +195,7 @@ export async function runMaster(options: MasterOptions, deps: MasterDeps): Promi
     imageKernelArgs,
     arm64Firmware: await exists(join(options.tftpRoot, "ipxe-arm64.efi")),
   };
-  const app = createApp({ config, store, httpRoot: options.httpRoot, server, fleet: () => fleet, onEvent, secret, log: log.child({ component: "http" }), now });
+  const app = createApp({ config, store, httpRoot: options.httpRoot, isoDevice: options.isoDevice, server, fleet: () => fleet, onEvent, secret, log: log.child({ component: "http" }), now });
   const http = await startHttpServer(app, { host: "0.0.0.0", port: config.http.port });
   log.info("http service listening", { url: `http://${net.address}:${http.port}/`, httpRoot: options.httpRoot });
 

@@ -54,6 +54,7 @@ export interface TestMasterOptions {
   limits?: Partial<AppLimits>;
   log?: Logger;
   onSync?: (path: string) => void;
+  isoDevice?: { path: string; sizeBytes: number };
 }
 
 export async function startTestMaster(options: TestMasterOptions): Promise<TestMaster> {
@@ -78,6 +79,7 @@ export async function startTestMaster(options: TestMasterOptions): Promise<TestM
     secret,
     log,
     limits: options.limits,
+    isoDevice: options.isoDevice,
   });
   let running: RunningServer | undefined = await startHttpServer(app, { host: "127.0.0.1", port: 0 });
   const port = running.port;

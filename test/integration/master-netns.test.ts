@@ -113,12 +113,12 @@ describe("recon master in a network namespace", () => {
     expect(outcome.lease!.bootFile).toBe(bootFile);
   });
 
-  it("serves the TFTP file byte-identical to Debian's iPXE binary", async () => {
-    const out = join(work, "undionly.kpxe");
-    const result = await runInNetns(execaRunner, peers.bios!.ns, ["curl", "--silent", "--max-time", "10", "--output", out, `tftp://${MASTER}/undionly.kpxe`]);
+  it.each(["undionly.kpxe", "ipxe.efi", "snponly.efi"])("serves %s by TFTP byte-identical to Debian's iPXE binary (symlinks too)", async (file) => {
+    const out = join(work, file);
+    const result = await runInNetns(execaRunner, peers.bios!.ns, ["curl", "--silent", "--max-time", "10", "--output", out, `tftp://${MASTER}/${file}`]);
     expect(result.exitCode, result.stderr).toBe(0);
     const hash = async (f: string) => createHash("sha256").update(await readFile(f)).digest("hex");
-    expect(await hash(out)).toBe(await hash("/usr/lib/ipxe/undionly.kpxe"));
+    expect(await hash(out)).toBe(await hash(`/usr/lib/ipxe/${file}`));
   });
 
   it("gives the iPXE peer a per-MAC script with a token, and stores its upload made with that token", async () => {

@@ -5,6 +5,7 @@
  * Prometheus metrics. It never writes the data directory itself: uploads go through the store,
  * node events through `onEvent`. Binding a port is the caller's job (server.ts).
  */
+import { createReadStream } from "node:fs";
 import { join } from "node:path";
 import express, { type NextFunction, type Request, type Response } from "express";
 import { archFromIpxe, masterHost, planBoot, type BootServer } from "../../boot/plan-boot.js";
@@ -47,6 +48,12 @@ export interface AppDeps {
   fleet: () => FleetState;
   /** Node events seen by HTTP; awaited for uploads, so it may make them durable first. */
   onEvent: (event: NodeEvent) => void | Promise<void>;
+  /**
+   * On the appliance the ISO peers boot is the master's own boot medium: the first `sizeBytes`
+   * of a block device (a stick holds the data partition after it). Served as
+   * /isos/<label>.iso with ranges, straight from the device: no copy, no RAM.
+   */
+  isoDevice?: { path: string; sizeBytes: number } | undefined;
   /** The master secret that signs peer tokens. */
   secret: Uint8Array;
   log: Logger;
@@ -197,6 +204,36 @@ export function createApp(deps: AppDeps): express.Express {
   // send streams from disk (no whole-file buffering) and answers Range requests (206/416).
   // fallthrough: a missing file reaches the JSON 404 below rather than an HTML page.
   const staticOptions = { index: false, redirect: false, dotfiles: "ignore", fallthrough: true, etag: true } as const;
+  if (deps.isoDevice) {
+    const device = deps.isoDevice;
+    app.get(`/isos/${server.imageLabel}.iso`, track("isos"), (req, res) => {
+      const size = device.sizeBytes;
+      res.setHeader("Accept-Ranges", "bytes");
+      res.setHeader("Content-Type", "application/octet-stream");
+      const ranges = req.headers.range ? req.range(size) : undefined;
+      if (ranges === -1) {
+        res.status(416).setHeader("Content-Range", `bytes */${size}`).end();
+        return;
+      }
+      // One range is what dracut's curl and iPXE ask for; several (or a malformed header) get
+      // the whole image, which RFC 9110 allows.
+      const range = Array.isArray(ranges) && ranges.length === 1 ? ranges[0]! : undefined;
+      const start = range?.start ?? 0;
+      const end = range?.end ?? size - 1;
+      if (range) res.status(206).setHeader("Content-Range", `bytes ${start}-${end}/${size}`);
+      res.setHeader("Content-Length", String(end - start + 1));
+      if (req.method === "HEAD") {
+        res.end();
+        return;
+      }
+      const stream = createReadStream(device.path, { start, end });
+      stream.on("error", (error) => {
+        log.error("reading the boot medium failed", { device: device.path, error: error.message });
+        res.destroy(error);
+      });
+      stream.pipe(res);
+    });
+  }
   app.use("/isos", track("isos"), express.static(join(deps.httpRoot, "isos"), staticOptions));
   app.use("/install", track("install"), express.static(join(deps.httpRoot, "install"), staticOptions));
   if (deps.tftpRoot !== undefined) app.use("/tftp", track("tftp"), express.static(deps.tftpRoot, staticOptions));
