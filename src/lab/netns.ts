@@ -55,6 +55,11 @@ export function vethAddArgs(ns: string, local: string, peerNs: string, peer: str
   return inside(ns, ["link", "add", "name", checkInterfaceName(local), "type", "veth", "peer", ...peerPart, "netns", checkNetnsName(peerNs)]);
 }
 
+/** A tap device for a qemu VM, in the wire namespace (qemu runs there through `ip netns exec`). */
+export function tapAddArgs(ns: string, tap: string): string[] {
+  return ["-n", ns, "tuntap", "add", "dev", checkInterfaceName(tap), "mode", "tap"];
+}
+
 export function linkSetMasterArgs(ns: string, dev: string, bridge: string): string[] {
   return inside(ns, ["link", "set", "dev", checkInterfaceName(dev), "master", checkInterfaceName(bridge)]);
 }
@@ -143,6 +148,8 @@ export interface Lab {
   readonly ns: string;
   readonly bridge: string;
   addHost(spec: HostSpec): Promise<SimulatedHost>;
+  /** A tap on the bridge for a VM; qemu must run inside `ns` to open it. */
+  addTap(name: string): Promise<string>;
   /** Removes every namespace this lab made (and with them their veths and the bridge). Idempotent. */
   destroy(): Promise<void>;
 }
@@ -199,6 +206,12 @@ export async function createLab(runner: CommandRunner, spec: LabSpec): Promise<L
       if (host.address !== undefined) await ip(runner, addressAddArgs(ns, dev, host.address));
       await ip(runner, linkUpArgs(ns, dev));
       return { ns, dev, mac: checkMac(host.mac) };
+    },
+    async addTap(name) {
+      await ip(runner, tapAddArgs(wire, name));
+      await ip(runner, linkSetMasterArgs(wire, name, spec.bridge));
+      await ip(runner, linkUpArgs(wire, name));
+      return name;
     },
     destroy,
   };
