@@ -23,6 +23,7 @@ import {
   initrdToCpio,
   readMbr,
 } from "../helpers/image-inspect.js";
+import { buildLiveIso } from "../helpers/live-iso.js";
 import { repoRoot } from "../helpers/repo.js";
 
 const recipe = "debian-12";
@@ -35,18 +36,12 @@ const sha256 = async (path: string) => createHash("sha256").update(await readFil
 
 beforeAll(async () => {
   work = await mkdtemp(join("/var/tmp", "recon-e2e-iso-"));
-  const result = await execa(join(repoRoot, "make-recipe-target"), [recipe, "target"], {
-    cwd: repoRoot,
-    reject: false,
-    all: true,
-    env: { RECON_IMAGE_CACHE: process.env.RECON_IMAGE_CACHE ?? "/var/cache/recon/images" },
-  });
-  buildOutput = result.all ?? "";
+  const built = await buildLiveIso(recipe);
+  buildOutput = built.output;
   // Show the build's own progress lines in the test log.
   process.stdout.write(`${buildOutput.split("\n").filter((l) => /msg=(progress|"image)/.test(l)).join("\n")}\n`);
-  expect(result.exitCode, buildOutput.slice(-3000)).toBe(0);
-  const stamp = JSON.parse(await readFile(join(buildDir, "image-DracutLive.json"), "utf8")) as { image: string };
-  iso = join(repoRoot, stamp.image);
+  expect(built.exitCode, buildOutput.slice(-3000)).toBe(0);
+  iso = built.iso;
 });
 
 afterAll(async () => {

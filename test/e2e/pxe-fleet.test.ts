@@ -13,6 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLab, netnsWrapper, type Lab } from "../../src/lab/netns.js";
 import { startVm, type RunningVm } from "../../src/lab/vm.js";
 import { execaRunner } from "../../src/lib/run.js";
+import { buildLiveIso } from "../helpers/live-iso.js";
 import { repoRoot } from "../helpers/repo.js";
 
 const recipe = "debian-12";
@@ -31,15 +32,9 @@ const vms: RunningVm[] = [];
 beforeAll(async () => {
   await mkdir(artefacts, { recursive: true });
   work = await mkdtemp(join("/var/tmp", "recon-e2e-fleet-"));
-  const built = await execa(join(repoRoot, "make-recipe-target"), [recipe, "target"], {
-    cwd: repoRoot,
-    reject: false,
-    all: true,
-    env: { RECON_IMAGE_CACHE: process.env.RECON_IMAGE_CACHE ?? "/var/cache/recon/images" },
-  });
-  expect(built.exitCode, built.all?.slice(-3000)).toBe(0);
-  const stamp = JSON.parse(await readFile(join(repoRoot, "build", recipe, "image-DracutLive.json"), "utf8")) as { image: string };
-  iso = join(repoRoot, stamp.image);
+  const built = await buildLiveIso(recipe);
+  expect(built.exitCode, built.output.slice(-3000)).toBe(0);
+  iso = built.iso;
   lab = await createLab(execaRunner, { prefix: `rcn-e${process.pid % 100000}`, bridge: "rcnbr2" });
   await lab.addTap("rcntapm");
   await lab.addTap("rcntapp");
