@@ -18,6 +18,7 @@ import { superviseDnsmasq } from "./dhcp/supervisor.js";
 import { nodeEventFromDnsmasq } from "./dnsmasq-events.js";
 import { createApp } from "./http/app.js";
 import { startHttpServer } from "./http/server.js";
+import { acquireLease, stopDhclient } from "./net/dhclient.js";
 import { chooseInterface, IP_ADDR_ARGS, IP_ROUTE_ARGS, parseIpAddr, parseIpRoutes, pickDefaultSubnet } from "./net/ip.js";
 import { EMPTY_FLEET, reduceFleet, type FleetState, type NodeEvent } from "./state/node-state.js";
 import { createStore } from "./store/store.js";
@@ -82,8 +83,8 @@ interface Provisioning {
 }
 
 /** Interface with carrier (or the configured one), and an address: configured, present, or a free default /24. */
-export async function bringUpNetwork(config: SiteConfig, runner: CommandRunner, log: Logger): Promise<Provisioning> {
-  const interfaces = parseIpAddr((await runChecked(runner, "ip", IP_ADDR_ARGS)).stdout);
+export async function bringUpNetwork(config: SiteConfig, runner: CommandRunner, log: Logger, runDir: string): Promise<Provisioning> {
+  let interfaces = parseIpAddr((await runChecked(runner, "ip", IP_ADDR_ARGS)).stdout);
   const chosen = chooseInterface(interfaces, config.interface);
   if (!chosen || !chosen.mac) {
     throw new ReconError("NETWORK_UNAVAILABLE", config.interface ? `interface ${config.interface} (from the site config) does not exist or has no MAC` : "no Ethernet interface with a carrier (link)", {
@@ -94,6 +95,18 @@ export async function bringUpNetwork(config: SiteConfig, runner: CommandRunner, 
   let cidr = config.address;
   if (!cidr && chosen.ipv4[0]) cidr = `${chosen.ipv4[0].address}/${chosen.ipv4[0].prefix}`;
   if (!cidr) {
+    // A site DHCP server on this segment gives the address its peers can reach.
+    await mkdir(runDir, { recursive: true });
+    if (await acquireLease(runner, runDir, chosen.name, 10)) {
+      interfaces = parseIpAddr((await runChecked(runner, "ip", IP_ADDR_ARGS)).stdout);
+      const leased = interfaces.find((i) => i.name === chosen.name)?.ipv4[0];
+      if (leased) {
+        cidr = `${leased.address}/${leased.prefix}`;
+        log.info("address leased from the site's DHCP server", { interface: chosen.name, address: cidr });
+      }
+    }
+  }
+  if (!cidr) {
     const routes = parseIpRoutes((await runChecked(runner, "ip", IP_ROUTE_ARGS)).stdout);
     const subnet = pickDefaultSubnet(routes, interfaces);
     if (!subnet) throw new ReconError("NETWORK_UNAVAILABLE", "every default provisioning subnet collides with a route on this node", { hint: "set address: in the site config" });
@@ -101,7 +114,8 @@ export async function bringUpNetwork(config: SiteConfig, runner: CommandRunner, 
     log.warn("no address configured or present: using a default private subnet", { address: cidr, interface: chosen.name });
   }
   const parsed = parseIpv4Cidr(cidr)!;
-  if (!chosen.ipv4.some((a) => a.address === parsed.address)) {
+  const present = interfaces.find((i) => i.name === chosen.name)?.ipv4 ?? [];
+  if (!present.some((a) => a.address === parsed.address)) {
     await runChecked(runner, "ip", ["addr", "add", cidr, "dev", chosen.name]);
   }
   log.info("provisioning network up", { interface: chosen.name, address: cidr });
@@ -109,11 +123,11 @@ export async function bringUpNetwork(config: SiteConfig, runner: CommandRunner, 
 }
 
 /** Retries while there is no link (every 10 s, a log line a minute) until it works or `signal` stops it. */
-async function bringUpNetworkPatiently(config: SiteConfig, runner: CommandRunner, log: Logger, signal: AbortSignal, wait: boolean): Promise<Provisioning | undefined> {
+async function bringUpNetworkPatiently(config: SiteConfig, runner: CommandRunner, log: Logger, runDir: string, signal: AbortSignal, wait: boolean): Promise<Provisioning | undefined> {
   let lastLogged = 0;
   for (;;) {
     try {
-      return await bringUpNetwork(config, runner, log);
+      return await bringUpNetwork(config, runner, log, runDir);
     } catch (error) {
       if (!wait || !(error instanceof ReconError) || error.code !== "NETWORK_UNAVAILABLE") throw error;
       if (Date.now() - lastLogged >= 60_000) {
@@ -161,9 +175,19 @@ export async function runMaster(options: MasterOptions, deps: MasterDeps): Promi
       exitCode: 2,
     });
   }
-  const up = await bringUpNetworkPatiently(config, runner, log.child({ component: "net" }), signal, options.waitForNetwork ?? false);
+  const up = await bringUpNetworkPatiently(config, runner, log.child({ component: "net" }), options.runDir, signal, options.waitForNetwork ?? false);
   if (!up) return;
-  const net: Provisioning = up;
+  try {
+    await serve(options, deps, config, up);
+  } finally {
+    // The dhclient recon may have started to hold a lease: it ends with the master.
+    await stopDhclient(options.runDir);
+  }
+}
+
+async function serve(options: MasterOptions, deps: MasterDeps, config: SiteConfig, net: Provisioning): Promise<void> {
+  const { runner, log, signal } = deps;
+  const now = deps.now ?? (() => new Date());
 
   let mode: DhcpMode = config.dhcp.mode === "off" ? "off" : "proxy";
   if (config.dhcp.mode !== "off" && config.dhcp.mode !== "proxy") {

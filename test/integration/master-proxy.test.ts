@@ -1,0 +1,126 @@
+/**
+ * `recon master` on a segment that already has a DHCP server (the usual data centre): with no
+ * address configured it leases one from that server (dhclient, recon's own script), its probe
+ * hears the server, it serves proxyDHCP only, and no peer ever gets an address from recon.
+ * Everything runs in namespaces made here; the "site" server is a plain dnsmasq in its own.
+ */
+import { chmod, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { execa, type ResultPromise } from "execa";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createLab, type Lab, type SimulatedHost } from "../../src/lab/netns.js";
+import { leaseWithUdhcpc } from "../../src/lab/simulated-peer.js";
+import { execaRunner } from "../../src/lib/run.js";
+import { repoRoot, reconBin } from "../helpers/repo.js";
+
+const PREFIX = `rcn-p${process.pid % 100000}`;
+const SITE_SERVER = "10.79.0.2";
+const UDHCPC_SCRIPT = join(repoRoot, "test/integration/helpers/udhcpc-report.sh");
+const mac = (n: number) => `52:54:00:79:00:${n.toString(16).padStart(2, "0")}`;
+
+let work: string;
+let lab: Lab | undefined;
+let site: SimulatedHost;
+const peers: SimulatedHost[] = [];
+const children: ResultPromise[] = [];
+let masterLog = "";
+let masterExited = false;
+
+async function waitFor(predicate: () => boolean, timeoutMs: number, what: string): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  while (!predicate()) {
+    if (Date.now() > deadline) throw new Error(`${what} did not happen within ${timeoutMs} ms; master log:\n${masterLog.slice(-3000)}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+}
+
+beforeAll(async () => {
+  work = await mkdtemp(join(tmpdir(), "recon-master-proxy-"));
+  await chmod(work, 0o755);
+  lab = await createLab(execaRunner, { prefix: PREFIX, bridge: "rcnbr3" });
+  site = await lab.addHost({ name: "site", mac: mac(0xfe), address: `${SITE_SERVER}/24` });
+  for (let n = 1; n <= 3; n++) peers.push(await lab.addHost({ name: `p${n}`, mac: mac(n) }));
+  // The site's own DHCP server: addresses only, no PXE.
+  await writeFile(
+    join(work, "site-dnsmasq.conf"),
+    ["port=0", "interface=eth0", "bind-interfaces", "no-ping", "dhcp-range=10.79.0.100,10.79.0.150,255.255.255.0,1h",
+      `dhcp-leasefile=${join(work, "site.leases")}`, `pid-file=${join(work, "site.pid")}`, "dhcp-authoritative", ""].join("\n"),
+  );
+  const siteServer = execa("ip", ["netns", "exec", site.ns, "dnsmasq", "--keep-in-foreground", "--log-facility=-", `--conf-file=${join(work, "site-dnsmasq.conf")}`], { reject: false });
+  children.push(siteServer);
+  await writeFile(join(work, "site.yaml"), ["interface: rcnbr3", "dhcp:", "  mode: auto", "http:", "  port: 8080", ""].join("\n"));
+  await new Promise((r) => setTimeout(r, 500));
+  const master = execa(
+    "ip",
+    ["netns", "exec", lab.ns, reconBin, "master", "--config", join(work, "site.yaml"), "--data-dir", join(work, "data"),
+      "--run-dir", join(work, "run"), "--http-root", join(work, "http"), "--image-label", "test", "--tftp-root", "/usr/lib/ipxe",
+      "--cmdline", "/dev/null", "--probe-timeout-ms", "2000", "--reprobe-interval-ms", "0"],
+    { reject: false, all: true, cwd: repoRoot },
+  );
+  children.push(master);
+  master.all?.on("data", (chunk: Buffer) => {
+    masterLog += chunk.toString("utf8");
+  });
+  void master.then(() => {
+    masterExited = true;
+  });
+  await waitFor(() => /msg="master ready"/.test(masterLog) || masterExited, 60_000, "master ready");
+}, 90_000);
+
+afterAll(async () => {
+  try {
+    for (const child of children.reverse()) {
+      if (child.pid === undefined) continue;
+      try {
+        process.kill(child.pid, "SIGTERM");
+      } catch {
+        // already gone
+      }
+      await Promise.race([child, new Promise((r) => setTimeout(r, 5000))]);
+      try {
+        process.kill(child.pid, "SIGKILL");
+      } catch {
+        // gone
+      }
+    }
+  } finally {
+    await lab?.destroy();
+    if (work) await rm(work, { recursive: true, force: true });
+  }
+});
+
+describe("recon master beside a site DHCP server", () => {
+  it("leases its own address from the site server", () => {
+    expect(masterLog).toMatch(/msg="address leased from the site's DHCP server" interface=rcnbr3 address=10\.79\.0\.1[0-5]\d\/24/);
+  });
+
+  it("hears the site server and serves proxyDHCP only", () => {
+    expect(masterLog).toMatch(/msg="dhcp mode decided" mode=proxy .*10\.79\.0\.2/);
+    expect(masterLog).toMatch(/msg="master ready" mode=proxy/);
+  });
+
+  it("leaves every peer's address to the site server", async () => {
+    for (const peer of peers) {
+      const outcome = await leaseWithUdhcpc(execaRunner, peer.ns, { dev: peer.dev, firmware: "os", script: UDHCPC_SCRIPT }, { attempts: 3, attemptTimeoutMs: 10_000 });
+      expect(outcome.lease, outcome.output).toBeDefined();
+      expect(outcome.lease!.serverId).toBe(SITE_SERVER);
+    }
+    const recons = await readFile(join(work, "run", "dnsmasq.leases"), "utf8").catch(() => "");
+    expect(recons.trim()).toBe("");
+    expect(masterLog).not.toMatch(/component=dnsmasq .*DHCPACK/);
+  });
+
+  it("stops its dhclient and dnsmasq on SIGTERM", async () => {
+    const master = children.find((c) => c.spawnargs.includes("master"))!;
+    const dhclientPid = Number((await readFile(join(work, "run", "dhclient.pid"), "utf8")).trim());
+    expect(dhclientPid).toBeGreaterThan(1);
+    process.kill(master.pid!, "SIGTERM");
+    const result = await master;
+    expect(result.exitCode).toBe(0);
+    await new Promise((r) => setTimeout(r, 500));
+    // Gone, or a zombie waiting for init to reap it (the daemonized dhclient's parent is init).
+    const state = await readFile(`/proc/${dhclientPid}/stat`, "utf8").then((t) => t.split(") ")[1]?.[0], () => "gone");
+    expect(["gone", "Z"]).toContain(state);
+  });
+});
