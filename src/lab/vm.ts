@@ -2,6 +2,7 @@
  * Starts a qemu VM and watches its serial log. The caller always calls stop(), which ends
  * exactly the process it started (by PID) and waits for it.
  */
+import { writeFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { execa, type ResultPromise } from "execa";
 import { ReconError } from "../lib/errors.js";
@@ -22,6 +23,8 @@ export interface StartVmOptions {
 }
 
 export function startVm(spec: VmSpec, options: StartVmOptions = {}): RunningVm {
+  // A serial log left by an earlier run must not answer for this one: start from empty.
+  writeFileSync(spec.serialLog, "");
   const argv = ["qemu-system-x86_64", ...qemuArgs(spec)];
   const [command, ...args] = options.wrapper ? [...options.wrapper, ...argv] : argv;
   const child: ResultPromise = execa(command!, args, { reject: false, stdin: "ignore", all: true });
