@@ -85,6 +85,14 @@ interface Provisioning {
 /** Interface with carrier (or the configured one), and an address: configured, present, or a free default /24. */
 export async function bringUpNetwork(config: SiteConfig, runner: CommandRunner, log: Logger, runDir: string): Promise<Provisioning> {
   let interfaces = parseIpAddr((await runChecked(runner, "ip", IP_ADDR_ARGS)).stdout);
+  // A port that is administratively down shows no carrier: bring the Ethernet ports up (the
+  // configured one only, if there is one) and give the links a moment to negotiate.
+  const down = interfaces.filter((i) => !i.loopback && i.mac !== undefined && !i.up && (!config.interface || i.name === config.interface));
+  if (down.length > 0) {
+    for (const i of down) await runner.run("ip", ["link", "set", i.name, "up"]);
+    await new Promise((resolve) => setTimeout(resolve, 3000));
+    interfaces = parseIpAddr((await runChecked(runner, "ip", IP_ADDR_ARGS)).stdout);
+  }
   const chosen = chooseInterface(interfaces, config.interface);
   if (!chosen || !chosen.mac) {
     throw new ReconError("NETWORK_UNAVAILABLE", config.interface ? `interface ${config.interface} (from the site config) does not exist or has no MAC` : "no Ethernet interface with a carrier (link)", {

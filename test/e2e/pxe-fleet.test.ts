@@ -60,7 +60,7 @@ describe("a master booted from the stick PXE-boots a diskless peer with the same
       {
         name: "recon-fleet-master",
         memoryMiB: 2048,
-        cpus: 1,
+        cpus: 2,
         firmware: "bios",
         disks: [{ file: stick, format: "raw", as: "usb" }],
         nics: [{ tap: "rcntapm", mac: MASTER_MAC }],
@@ -81,7 +81,7 @@ describe("a master booted from the stick PXE-boots a diskless peer with the same
       {
         name: "recon-fleet-peer",
         memoryMiB: 2048,
-        cpus: 1,
+        cpus: 2,
         firmware: "bios",
         disks: [],
         nics: [{ tap: "rcntapp", mac: PEER_MAC }],
