@@ -275,6 +275,8 @@ async function serve(options: MasterOptions, deps: MasterDeps, config: SiteConfi
       onEvent: (event) => {
         if (event.type !== "dnsmasq") return;
         const nodeEvent = nodeEventFromDnsmasq(event.event, event.at);
+        // The master's own probe (its MAC) gets offers from its own dnsmasq: not a node.
+        if (nodeEvent && "mac" in nodeEvent && nodeEvent.mac === net.mac.toLowerCase()) return;
         if (nodeEvent) void onEvent(nodeEvent).catch((error: unknown) => log.error("event not stored", { error: String(error) }));
       },
     });

@@ -97,10 +97,17 @@ describe("a master booted from the stick PXE-boots a diskless peer with the same
     expect(serial).toMatch(/recon\.token=\S+/);
   });
 
-  it("the master saw the peer lease, fetch its script, kernel and initrd", async () => {
-    const master = vms[0]!;
-    const text = await master.waitForSerial(/msg=\S*.*52:54:00:5e:00:02/, 60_000).catch(() => "");
-    masterSerial = text || (await readFile(join(artefacts, "master.serial.log"), "utf8"));
-    expect(masterSerial).toContain(PEER_MAC);
+  it("the master tracked the peer: lease, script, kernel, initrd and image bytes, in its API", async () => {
+    masterSerial = await readFile(join(artefacts, "master.serial.log"), "utf8");
+    expect(masterSerial).toMatch(/message=ACK interface=\S+ mac=52:54:00:5e:00:02 ip=172\.30\.213\.\d+/);
+    expect(masterSerial).toMatch(/msg="boot script served" mac=52:54:00:5e:00:02 .*plan=boot/);
+    // An observer on the lab network (static address outside the pool) asks the master's API.
+    const observer = await lab!.addHost({ name: "obs", mac: "52:54:00:5e:00:fe", address: "172.30.213.20/24" });
+    const result = await execa("ip", ["netns", "exec", observer.ns, "curl", "--silent", "--max-time", "10", `http://172.30.213.1/api/v1/nodes/${PEER_MAC}`], { reject: false });
+    expect(result.exitCode, result.stderr).toBe(0);
+    const node = JSON.parse(result.stdout) as { node?: { phase: string; phases: Record<string, string>; imageBytes: number } } & { phase?: string; phases?: Record<string, string>; imageBytes?: number };
+    const state = node.node ?? node;
+    expect(Object.keys(state.phases ?? {})).toEqual(expect.arrayContaining(["leased", "ipxe", "kernel", "image"]));
+    expect(state.imageBytes).toBeGreaterThan(100_000_000);
   });
 });
