@@ -29,6 +29,8 @@ let master: ResultPromise | undefined;
 let masterLog = "";
 let masterExited = false;
 const peers: Record<string, SimulatedHost> = {};
+const FLEET = 20;
+const fleet: SimulatedHost[] = [];
 
 async function waitFor(predicate: () => boolean, timeoutMs: number, what: string): Promise<void> {
   const deadline = Date.now() + timeoutMs;
@@ -62,6 +64,7 @@ beforeAll(async () => {
   for (const [name, n] of [["bios", 1], ["uefi", 2], ["ipxe", 3]] as const) {
     peers[name] = await lab.addHost({ name, mac: mac(n) });
   }
+  for (let n = 0; n < FLEET; n++) fleet.push(await lab.addHost({ name: `f${n}`, mac: mac(0x40 + n) }));
   master = execa(
     "ip",
     ["netns", "exec", lab.ns, reconBin, "master", "--config", join(work, "site.yaml"), "--data-dir", join(work, "data"),
@@ -145,10 +148,31 @@ describe("recon master in a network namespace", () => {
     expect(stored).toHaveLength(1);
   });
 
+  it(`${FLEET} BIOS peers at once all get a lease and a byte-identical undionly.kpxe from recon master`, async () => {
+    const expected = createHash("sha256").update(await readFile("/usr/lib/ipxe/undionly.kpxe")).digest("hex");
+    const started = Date.now();
+    const results = await Promise.all(
+      fleet.map(async (peer, index) => {
+        // LAB-FACTS: with no-ping, a few of 20 simultaneous clients may get DHCPNAK and retry.
+        const outcome = await leaseWithUdhcpc(execaRunner, peer.ns, { dev: peer.dev, firmware: "bios", script: UDHCPC_SCRIPT }, { attempts: 4, attemptTimeoutMs: 10_000 });
+        if (!outcome.lease) return { ok: false, why: outcome.output };
+        const out = join(work, `fleet-${index}.kpxe`);
+        const tftp = await runInNetns(execaRunner, peer.ns, ["curl", "--silent", "--max-time", "20", "--output", out, `tftp://${MASTER}/${outcome.lease.bootFile}`]);
+        if (tftp.exitCode !== 0) return { ok: false, why: tftp.stderr };
+        const hash = createHash("sha256").update(await readFile(out)).digest("hex");
+        return { ok: hash === expected, why: `sha256 ${hash}` };
+      }),
+    );
+    const failed = results.filter((r) => !r.ok);
+    expect(failed, JSON.stringify(failed).slice(0, 2000)).toEqual([]);
+    process.stdout.write(`${JSON.stringify({ figure: "recon-master-fleet", peers: FLEET, wallMs: Date.now() - started })}\n`);
+  });
+
   it("tracked the DHCP leases from dnsmasq's log as node state", async () => {
     const nodes = JSON.parse((await peerCurl(peers.bios!, [`${URL}/api/v1/nodes`])).stdout);
     const text = JSON.stringify(nodes);
     for (const n of [1, 2, 3]) expect(text).toContain(mac(n));
+    for (const peer of fleet) expect(text).toContain(peer.mac);
   });
 
   it("stops with its dnsmasq on SIGTERM", async () => {
