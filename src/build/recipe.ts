@@ -82,6 +82,15 @@ export const recipeSchema = z
     profilePackages: profilePackages.default({}),
     /** Shell lines added to config.sh, common to all profiles, run after recon's own setup. */
     configShell: z.array(z.string()).default([]),
+    /** Shell lines for one profile only (its branch of config.sh), after the common ones. */
+    profileConfigShell: z
+      .object({
+        DracutLive: z.array(z.string()).default([]),
+        Virtual: z.array(z.string()).default([]),
+        Disk: z.array(z.string()).default([]),
+      })
+      .strict()
+      .default({}),
     /** Services config.sh enables with systemctl. */
     enableServices: z.array(z.string().regex(/^[A-Za-z0-9@._-]+$/, "a systemd unit name")).default([]),
     /** Notes shown in docs and the generated description (why a recipe differs). */

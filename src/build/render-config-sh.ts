@@ -9,6 +9,20 @@ function shellQuote(value: string): string {
   return `'${value.replace(/'/g, `'\\''`)}'`;
 }
 
+/** Recipe lines inside a case branch; heredoc bodies and terminators must stay unindented. */
+function indent(lines: string[]): string[] {
+  let inHeredoc: string | undefined;
+  return lines.map((line) => {
+    if (inHeredoc !== undefined) {
+      if (line === inHeredoc) inHeredoc = undefined;
+      return line;
+    }
+    const heredoc = /<<-?'?([A-Z_]+)'?\s*$/.exec(line);
+    if (heredoc) inHeredoc = heredoc[1];
+    return `    ${line}`;
+  });
+}
+
 export function renderConfigSh(recipe: Recipe): string {
   const lines: string[] = [
     "#!/bin/bash",
@@ -47,12 +61,15 @@ export function renderConfigSh(recipe: Recipe): string {
     "    # KIWI builds the live initrd itself; the one the distribution's kernel hook left in /boot",
     "    # (Debian: initrd.img-*, ~58 MB) is never booted and would only fatten the squashfs.",
     "    rm -f /boot/initrd.img-*",
+    ...indent(recipe.profileConfigShell.DracutLive),
     "    ;;",
     "  *Virtual*)",
     "    echo virtual > /etc/recon/image-kind",
+    ...indent(recipe.profileConfigShell.Virtual),
     "    ;;",
     "  *Disk*)",
     "    echo disk > /etc/recon/image-kind",
+    ...indent(recipe.profileConfigShell.Disk),
     "    ;;",
     "esac",
     "",

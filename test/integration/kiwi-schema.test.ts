@@ -43,6 +43,12 @@ describe.each(recipes)("%s", (recipe) => {
     expect(result.exitCode).toBe(0);
   });
 
+  it("config.sh is valid bash (heredocs inside the profile branches included)", async () => {
+    const result = await execa("bash", ["-n", join(work, recipe, "config.sh")], { reject: false });
+    expect(result.stderr).toBe("");
+    expect(result.exitCode).toBe(0);
+  });
+
   it.each(profiles)("kiwi-ng loads profile %s as type %s", async (profile, type) => {
     const result = await execa(
       "kiwi-ng",

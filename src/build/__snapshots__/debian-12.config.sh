@@ -18,13 +18,6 @@ systemctl enable recon.service
 systemctl enable var-log.mount var-tmp.mount
 
 # From the recipe (debian-12):
-# livenet on Debian's dracut 059 needs the network-legacy backend: with systemd-networkd
-# /sbin/netroot is never called and root=live:http://... never downloads (LAB-FACTS).
-mkdir -p /etc/dracut.conf.d
-cat > /etc/dracut.conf.d/20-recon-livenet.conf <<'DRACUT'
-add_dracutmodules+=" dmsquash-live livenet network-legacy "
-omit_dracutmodules+=" systemd-networkd "
-DRACUT
 # smartd and lldpd are used on demand by the agent; they need not run on the master.
 systemctl disable smartmontools.service lldpd.service || true
 # nginx-light is here to serve the large files (ISO, kernel, initrd) beside the Node service;
@@ -39,6 +32,13 @@ case "${kiwi_profiles}" in
     # KIWI builds the live initrd itself; the one the distribution's kernel hook left in /boot
     # (Debian: initrd.img-*, ~58 MB) is never booted and would only fatten the squashfs.
     rm -f /boot/initrd.img-*
+    # livenet on Debian's dracut 059 needs the network-legacy backend: with systemd-networkd
+    # /sbin/netroot is never called and root=live:http://... never downloads (LAB-FACTS).
+    mkdir -p /etc/dracut.conf.d
+    cat > /etc/dracut.conf.d/20-recon-livenet.conf <<'DRACUT'
+add_dracutmodules+=" dmsquash-live livenet network-legacy "
+omit_dracutmodules+=" systemd-networkd "
+DRACUT
     ;;
   *Virtual*)
     echo virtual > /etc/recon/image-kind

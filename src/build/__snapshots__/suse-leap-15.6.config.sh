@@ -17,12 +17,6 @@ systemctl enable recon.service
 # State that must not fill the live overlay (RAM) lives on size-limited tmpfs mounts.
 systemctl enable var-log.mount var-tmp.mount
 
-# From the recipe (suse-leap-15.6):
-mkdir -p /etc/dracut.conf.d
-cat > /etc/dracut.conf.d/20-recon-livenet.conf <<'DRACUT'
-add_dracutmodules+=" dmsquash-live livenet "
-DRACUT
-
 case "${kiwi_profiles}" in
   *DracutLive*)
     # Peers boot this image over HTTP; the master serves it. Both start as live systems.
@@ -30,6 +24,10 @@ case "${kiwi_profiles}" in
     # KIWI builds the live initrd itself; the one the distribution's kernel hook left in /boot
     # (Debian: initrd.img-*, ~58 MB) is never booted and would only fatten the squashfs.
     rm -f /boot/initrd.img-*
+    mkdir -p /etc/dracut.conf.d
+    cat > /etc/dracut.conf.d/20-recon-livenet.conf <<'DRACUT'
+add_dracutmodules+=" dmsquash-live livenet "
+DRACUT
     ;;
   *Virtual*)
     echo virtual > /etc/recon/image-kind
