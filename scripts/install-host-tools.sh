@@ -6,7 +6,7 @@ set -euo pipefail
 
 build_pkgs=(
   kiwi kiwi-systemdeps-iso-media kiwi-systemdeps-disk-images
-  xorriso squashfs-tools dosfstools mtools rsync gnupg debian-archive-keyring
+  debootstrap xorriso squashfs-tools dosfstools mtools rsync gnupg debian-archive-keyring
   grub-pc-bin grub-efi-amd64-bin grub2-common e2fsprogs qemu-utils
   libxml2-utils cpio zstd xz-utils fdisk
 )
