@@ -9,12 +9,12 @@ import { createHash } from "node:crypto";
 import { chmod, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { execa, type ResultPromise } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLab, runInNetns, type Lab, type SimulatedHost } from "../../src/lab/netns.js";
 import { leaseWithUdhcpc } from "../../src/lab/simulated-peer.js";
 import { execaRunner } from "../../src/lib/run.js";
-import { repoRoot, reconBin } from "../helpers/repo.js";
+import { startMasterInNetns, waitForMaster, type MasterProcess } from "../helpers/master-process.js";
+import { repoRoot } from "../helpers/repo.js";
 import { packFiles } from "../helpers/tarballs.js";
 
 const PREFIX = `rcn-m${process.pid % 100000}`;
@@ -25,20 +25,10 @@ const mac = (n: number) => `52:54:00:78:00:${n.toString(16).padStart(2, "0")}`;
 
 let work: string;
 let lab: Lab | undefined;
-let master: ResultPromise | undefined;
-let masterLog = "";
-let masterExited = false;
+let proc: MasterProcess | undefined;
 const peers: Record<string, SimulatedHost> = {};
 const FLEET = 20;
 const fleet: SimulatedHost[] = [];
-
-async function waitFor(predicate: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`${what} did not happen within ${timeoutMs} ms; master log:\n${masterLog.slice(-3000)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 /** curl inside a peer's namespace: the request crosses the lab bridge like a real peer's. */
 async function peerCurl(peer: SimulatedHost, args: string[]) {
@@ -65,26 +55,17 @@ beforeAll(async () => {
     peers[name] = await lab.addHost({ name, mac: mac(n) });
   }
   for (let n = 0; n < FLEET; n++) fleet.push(await lab.addHost({ name: `f${n}`, mac: mac(0x40 + n) }));
-  master = execa(
-    "ip",
-    ["netns", "exec", lab.ns, reconBin, "master", "--config", join(work, "site.yaml"), "--data-dir", join(work, "data"),
-      "--run-dir", join(work, "run"), "--http-root", httpRoot, "--image-label", "test", "--tftp-root", "/usr/lib/ipxe",
-      "--cmdline", "/dev/null", "--probe-timeout-ms", "1500", "--reprobe-interval-ms", "0"],
-    { reject: false, all: true, cwd: repoRoot },
-  );
-  master.all?.on("data", (chunk: Buffer) => {
-    masterLog += chunk.toString("utf8");
-  });
-  void master.then(() => {
-    masterExited = true;
-  });
-  await waitFor(() => /msg="master ready"/.test(masterLog) || masterExited, 30_000, "master ready");
-  expect(masterLog).toMatch(/msg="master ready" mode=authoritative/);
+  proc = startMasterInNetns(lab.ns, ["--config", join(work, "site.yaml"), "--data-dir", join(work, "data"),
+    "--run-dir", join(work, "run"), "--http-root", httpRoot, "--image-label", "test", "--tftp-root", "/usr/lib/ipxe",
+    "--cmdline", "/dev/null", "--probe-timeout-ms", "1500", "--reprobe-interval-ms", "0"]);
+  await waitForMaster(proc, /msg="master ready"/, 30_000);
+  expect(proc!.log()).toMatch(/msg="master ready" mode=authoritative/);
 }, 60_000);
 
 afterAll(async () => {
   try {
-    if (master?.pid !== undefined && !masterExited) {
+    const master = proc?.child;
+    if (master?.pid !== undefined && !proc!.exited()) {
       try {
         process.kill(master.pid, "SIGKILL");
       } catch {
@@ -100,9 +81,9 @@ afterAll(async () => {
 
 describe("recon master in a network namespace", () => {
   it("probed, found no other DHCP server and serves addresses (authoritative)", () => {
-    expect(masterLog).toMatch(/msg="dhcp mode decided" mode=authoritative/);
-    expect(masterLog).not.toMatch(/bad dynamic directory/);
-    expect(masterLog).toMatch(/msg="http service listening"/);
+    expect(proc!.log()).toMatch(/msg="dhcp mode decided" mode=authoritative/);
+    expect(proc!.log()).not.toMatch(/bad dynamic directory/);
+    expect(proc!.log()).toMatch(/msg="http service listening"/);
   });
 
   it.each([
@@ -134,7 +115,7 @@ describe("recon master in a network namespace", () => {
     expect(script.stdout).toContain(`root=live:${URL}/isos/test.iso`);
     const token = /recon\.token=(\S+)/.exec(script.stdout)?.[1];
     expect(token).toBeDefined();
-    expect(masterLog).not.toContain(token!);
+    expect(proc!.log()).not.toContain(token!);
 
     const tarball = join(work, "upload.tar.gz");
     await writeFile(tarball, await packFiles(join(work, "pack"), { "lshw.json": '{"id":"test"}\n', "collector.log": "ok\n" }));
@@ -178,11 +159,11 @@ describe("recon master in a network namespace", () => {
   it("stops with its dnsmasq on SIGTERM", async () => {
     const pidFile = join(work, "run", "dnsmasq.pid");
     const dnsmasqPid = Number((await readFile(pidFile, "utf8").catch(() => "0")).trim());
-    process.kill(master!.pid!, "SIGTERM");
-    const result = await master!;
-    expect(result.signal, masterLog.slice(-2000)).toBeUndefined();
+    process.kill(proc!.child.pid!, "SIGTERM");
+    const result = await proc!.child;
+    expect(result.signal, proc!.log().slice(-2000)).toBeUndefined();
     expect(result.exitCode).toBe(0);
-    expect(masterLog).toContain('msg="master stopped"');
+    expect(proc!.log()).toContain('msg="master stopped"');
     if (dnsmasqPid > 0) expect(() => process.kill(dnsmasqPid, 0)).toThrow();
   });
 });

@@ -12,7 +12,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLab, type Lab, type SimulatedHost } from "../../src/lab/netns.js";
 import { leaseWithUdhcpc } from "../../src/lab/simulated-peer.js";
 import { execaRunner } from "../../src/lib/run.js";
-import { repoRoot, reconBin } from "../helpers/repo.js";
+import { startMasterInNetns, waitForMaster, type MasterProcess } from "../helpers/master-process.js";
+import { repoRoot } from "../helpers/repo.js";
 
 const PREFIX = `rcn-p${process.pid % 100000}`;
 const SITE_SERVER = "10.79.0.2";
@@ -24,16 +25,7 @@ let lab: Lab | undefined;
 let site: SimulatedHost;
 const peers: SimulatedHost[] = [];
 const children: ResultPromise[] = [];
-let masterLog = "";
-let masterExited = false;
-
-async function waitFor(predicate: () => boolean, timeoutMs: number, what: string): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`${what} did not happen within ${timeoutMs} ms; master log:\n${masterLog.slice(-3000)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
+let proc: MasterProcess | undefined;
 
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), "recon-master-proxy-"));
@@ -51,21 +43,11 @@ beforeAll(async () => {
   children.push(siteServer);
   await writeFile(join(work, "site.yaml"), ["interface: rcnbr3", "dhcp:", "  mode: auto", "http:", "  port: 8080", ""].join("\n"));
   await new Promise((r) => setTimeout(r, 500));
-  const master = execa(
-    "ip",
-    ["netns", "exec", lab.ns, reconBin, "master", "--config", join(work, "site.yaml"), "--data-dir", join(work, "data"),
-      "--run-dir", join(work, "run"), "--http-root", join(work, "http"), "--image-label", "test", "--tftp-root", "/usr/lib/ipxe",
-      "--cmdline", "/dev/null", "--probe-timeout-ms", "2000", "--reprobe-interval-ms", "0"],
-    { reject: false, all: true, cwd: repoRoot },
-  );
-  children.push(master);
-  master.all?.on("data", (chunk: Buffer) => {
-    masterLog += chunk.toString("utf8");
-  });
-  void master.then(() => {
-    masterExited = true;
-  });
-  await waitFor(() => /msg="master ready"/.test(masterLog) || masterExited, 60_000, "master ready");
+  proc = startMasterInNetns(lab.ns, ["--config", join(work, "site.yaml"), "--data-dir", join(work, "data"),
+    "--run-dir", join(work, "run"), "--http-root", join(work, "http"), "--image-label", "test", "--tftp-root", "/usr/lib/ipxe",
+    "--cmdline", "/dev/null", "--probe-timeout-ms", "2000", "--reprobe-interval-ms", "0"]);
+  children.push(proc.child);
+  await waitForMaster(proc, /msg="master ready"/, 60_000);
 }, 90_000);
 
 afterAll(async () => {
@@ -92,12 +74,12 @@ afterAll(async () => {
 
 describe("recon master beside a site DHCP server", () => {
   it("leases its own address from the site server", () => {
-    expect(masterLog).toMatch(/msg="address leased from the site's DHCP server" interface=rcnbr3 address=10\.79\.0\.1[0-5]\d\/24/);
+    expect(proc!.log()).toMatch(/msg="address leased from the site's DHCP server" interface=rcnbr3 address=10\.79\.0\.1[0-5]\d\/24/);
   });
 
   it("hears the site server and serves proxyDHCP only", () => {
-    expect(masterLog).toMatch(/msg="dhcp mode decided" mode=proxy .*10\.79\.0\.2/);
-    expect(masterLog).toMatch(/msg="master ready" mode=proxy/);
+    expect(proc!.log()).toMatch(/msg="dhcp mode decided" mode=proxy .*10\.79\.0\.2/);
+    expect(proc!.log()).toMatch(/msg="master ready" mode=proxy/);
   });
 
   it("leaves every peer's address to the site server", async () => {
@@ -108,11 +90,11 @@ describe("recon master beside a site DHCP server", () => {
     }
     const recons = await readFile(join(work, "run", "dnsmasq.leases"), "utf8").catch(() => "");
     expect(recons.trim()).toBe("");
-    expect(masterLog).not.toMatch(/component=dnsmasq .*DHCPACK/);
+    expect(proc!.log()).not.toMatch(/component=dnsmasq .*DHCPACK/);
   });
 
   it("stops its dhclient and dnsmasq on SIGTERM", async () => {
-    const master = children.find((c) => c.spawnargs.includes("master"))!;
+    const master = proc!.child;
     const dhclientPid = Number((await readFile(join(work, "run", "dhclient.pid"), "utf8")).trim());
     expect(dhclientPid).toBeGreaterThan(1);
     process.kill(master.pid!, "SIGTERM");
