@@ -140,7 +140,13 @@ describe("upload durability across kill -9", () => {
     const bodies = new Map(attempts.map((attempt) => [createHash("sha256").update(attempt.body).digest("hex"), attempt]));
     let onDisk = 0;
     for (const node of await readdir(join(storeDir, "nodes"))) {
-      for (const id of await readdir(join(storeDir, "nodes", node, "uploads"))) {
+      // A kill between creating nodes/<mac>/ and nodes/<mac>/uploads/ leaves the node directory
+      // alone; that is a legal crash state (nothing was acknowledged for it), so read it as empty.
+      const uploadIds = await readdir(join(storeDir, "nodes", node, "uploads")).catch((error: NodeJS.ErrnoException) => {
+        if (error.code === "ENOENT") return [] as string[];
+        throw error;
+      });
+      for (const id of uploadIds) {
         onDisk += 1;
         const dir = join(storeDir, "nodes", node, "uploads", id);
         expect((await readdir(dir)).sort()).toEqual(["extracted", "meta.json", "raw.tar.gz"]);
