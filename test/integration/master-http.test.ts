@@ -152,9 +152,10 @@ describe("inventory upload", () => {
     expect(stored).toMatchObject({ entries: 4, bytes: inventory.length });
     const dir = join(storeDir, "nodes", MAC_HYP, "uploads", stored.id);
     expect((await readFile(join(dir, "raw.tar.gz"))).equals(inventory)).toBe(true);
-    expect(await readFile(join(dir, "extracted", "raw", "dmidecode.txt"), "utf8")).toContain("QEMU");
-    // Synced before the answer: the raw file, meta.json, the extracted files, the new parent.
-    for (const suffix of ["/raw.tar.gz", "/meta.json", "/extracted/raw/lshw.json", `/nodes/${MAC_HYP}/uploads`]) {
+    // Nothing is extracted onto the stick: the raw tar is the only copy of the files.
+    expect((await readdir(dir)).sort()).toEqual(["meta.json", "raw.tar.gz"]);
+    // Synced before the answer: the raw file, meta.json, the new parent.
+    for (const suffix of ["/raw.tar.gz", "/meta.json", `/nodes/${MAC_HYP}/uploads`]) {
       expect(synced.some((path) => path.endsWith(suffix)), suffix).toBe(true);
     }
     expect(await readdir(join(storeDir, "tmp"))).toEqual([]);
@@ -172,8 +173,12 @@ describe("inventory upload", () => {
     const raw = await get(`/nodes/${MAC_HYP}/${stored.id}/raw.tar.gz`);
     expect(raw.status).toBe(200);
     expect(raw.body.equals(inventory)).toBe(true);
-    const file = await get(`/nodes/${MAC}/${stored.id}/extracted/inventory.json`);
+    const file = await get(`/nodes/${MAC}/${stored.id}/files/inventory.json`);
     expect(file.body.toString()).toBe('{"schema":1}\n');
+    expect(file.headers["x-content-type-options"]).toBe("nosniff");
+    const dmi = await get(`/nodes/${MAC_HYP}/${stored.id}/files/raw/dmidecode.txt`);
+    expect(dmi.body.toString()).toContain("QEMU");
+    expect((await get(`/nodes/${MAC_HYP}/${stored.id}/files/raw/absent.txt`)).status).toBe(404);
     const put = await rawRequest(master.url, { method: "PUT", path: `/nodes/${MAC_HYP}/${stored.id}/raw.tar.gz`, body: Buffer.from("x") });
     expect(put.status).toBe(404);
 
@@ -238,7 +243,9 @@ describe("hostile requests", () => {
     {
       name: "oversize body (chunked, no length)",
       request: async () =>
-        rawRequest(master.url, { method: "POST", path: `/api/v1/nodes/${MAC_HYP}/inventory`, headers: uploadHeaders(), body: randomBytes(2 * LIMITS.maxBodyBytes), chunked: true }),
+        rawRequest(master.url, { method: "POST", path: `/api/v1/nodes/${MAC_HYP}/inventory`, headers: uploadHeaders(), chunked: true,
+          // A well-formed upload (the checks that run as it arrives pass) that is simply too big.
+          body: rawTarGz([0, 1, 2, 3].map((index) => ({ path: `raw/random-${index}.bin`, body: randomBytes(250_000) }))) }),
       status: 413,
       code: "PAYLOAD_TOO_LARGE",
     },

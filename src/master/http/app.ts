@@ -336,6 +336,16 @@ export function createApp(deps: AppDeps): express.Express {
     const dir = await store.uploadDir(mac, params.id);
     if (dir === undefined) throw new ReconError("NOT_FOUND", `no upload ${params.id.slice(0, 60)} for ${mac}`);
     const path = params.path.join("/");
+    // The upload's files are served out of raw.tar.gz (nothing is extracted on the stick).
+    if (params.path[0] === "files" && params.path.length > 1) {
+      const inner = params.path.slice(1).join("/");
+      const content = await store.readUploadFile(mac, params.id, inner);
+      if (content === undefined) throw new ReconError("NOT_FOUND", `no file ${inner.slice(0, 120)} in upload ${params.id}`);
+      // Hardware strings are untrusted: never let a browser render an upload as HTML.
+      res.set({ "X-Content-Type-Options": "nosniff", "Content-Security-Policy": "default-src 'none'", "Content-Disposition": "inline" });
+      res.type(inner.endsWith(".json") ? "application/json" : "text/plain").send(content);
+      return;
+    }
     await new Promise<void>((resolve, reject) =>
       res.sendFile(path, { root: dir, dotfiles: "deny", headers: { "X-Content-Type-Options": "nosniff" } }, (error) => {
         if (error === undefined || res.headersSent) resolve();

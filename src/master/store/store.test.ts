@@ -69,20 +69,23 @@ describe("store layout", () => {
 });
 
 describe("ingestUpload", () => {
-  it("stores raw, extracted and meta, all fsynced, and leaves no temp", async () => {
+  it("stores raw and meta, both fsynced, lists the files, and leaves no temp", async () => {
     const body = await inventory();
     const meta = await store.ingestUpload(mac, Readable.from([body]), ingestOptions);
     expect(meta).toMatchObject({ mac, rawBytes: body.length, entries: 2 });
     const dir = join(root, "nodes", "52-54-00-12-34-56", "uploads", meta.id);
     expect((await readFile(join(dir, "raw.tar.gz"))).equals(body)).toBe(true);
     expect((await stat(join(dir, "raw.tar.gz"))).mode & 0o777).toBe(0o444);
-    expect(await readFile(join(dir, "extracted", "raw", "lshw.json"), "utf8")).toBe('{"id":"node"}\n');
+    expect(await readdir(dir)).toEqual(["meta.json", "raw.tar.gz"].sort());
+    expect(meta.files.map((file) => file.path).sort()).toEqual(["raw/dmidecode.txt", "raw/lshw.json"]);
+    expect((await store.readUploadFile(mac, meta.id, "raw/lshw.json"))?.toString()).toBe('{"id":"node"}\n');
+    expect(await store.readUploadFile(mac, meta.id, "raw/none.json")).toBeUndefined();
+    expect([...((await store.readUploadFiles(mac, meta.id)) ?? new Map()).keys()].sort()).toEqual(["raw/dmidecode.txt", "raw/lshw.json"]);
     expect(JSON.parse(await readFile(join(dir, "meta.json"), "utf8"))).toEqual(meta);
     expect(await readdir(join(root, "tmp"))).toEqual([]);
     // The temp copies were synced before the rename, and the new name's parent after it.
     expect(synced.some((path) => path.endsWith("/raw.tar.gz"))).toBe(true);
     expect(synced.some((path) => path.endsWith("/meta.json"))).toBe(true);
-    expect(synced.some((path) => path.endsWith("/extracted/raw/lshw.json"))).toBe(true);
     expect(synced.at(-1)).toBe(join(root, "nodes", "52-54-00-12-34-56", "uploads"));
     expect(await store.listUploads(mac)).toEqual([meta]);
     expect(await store.uploadDir("52-54-00-12-34-56", meta.id)).toBe(dir);

@@ -6,33 +6,30 @@
  *   <root>/state/events.jsonl                       NodeEvents, appended and fsynced
  *   <root>/nodes/<52-54-00-ab-cd-ef>/uploads/<id>/  one directory per accepted upload:
  *       raw.tar.gz   the bytes the agent sent, read-only, never rewritten
- *       extracted/   its files, after the checks of upload-check.ts
- *       meta.json    id, MAC, time, sizes, sha256 of raw.tar.gz
+ *       meta.json    id, MAC, time, sizes, sha256 of raw.tar.gz, the list of its files
  *   <root>/tmp/                                     work in progress; emptied at start-up
  *
  * Directory names use the MAC with hyphens and timestamps without colons because the data
  * partition of a USB stick may be FAT/exFAT, where `:` is not allowed in names.
  *
- * An upload is built completely inside tmp/ (body streamed with a byte limit, fsynced, gzip
- * expansion bounded, extracted, every file and directory fsynced, meta.json written) and then
- * renamed into nodes/…/uploads/ in one step, and that parent is fsynced. So after a crash an
- * upload directory under nodes/ is always complete, and anything incomplete is under tmp/,
- * which start-up recovery deletes.
+ * An upload is built completely inside tmp/ (body streamed with a byte limit and checked as it
+ * arrives — gzip expansion bounded, every tar entry through upload-check.ts — fsynced, meta.json
+ * written and fsynced) and then renamed into nodes/…/uploads/ in one step, and that parent is
+ * fsynced. So after a crash an upload directory under nodes/ is always complete, and anything
+ * incomplete is under tmp/, which start-up recovery deletes. Nothing is extracted: readers take
+ * files out of raw.tar.gz (upload-tar.ts), so the raw upload is the only copy of the evidence.
  */
 import { createHash, randomBytes } from "node:crypto";
-import { createReadStream } from "node:fs";
 import { chmod, link, mkdir, open, readdir, readFile, rename, rm, stat, truncate, type FileHandle } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { Writable, type Readable } from "node:stream";
-import { pipeline } from "node:stream/promises";
-import { createGunzip } from "node:zlib";
+import type { Readable } from "node:stream";
 import { fsyncDir } from "../../lib/atomic-write.js";
-import { ReconError, isReconError } from "../../lib/errors.js";
+import { ReconError } from "../../lib/errors.js";
 import type { Logger } from "../../lib/log.js";
 import { normalizeMac } from "../config/site-config.js";
 import type { NodeEvent } from "../state/node-state.js";
-import { extractUpload } from "./extract-upload.js";
 import { DEFAULT_UPLOAD_LIMITS, type UploadLimits } from "./upload-check.js";
+import { createUploadCheck, readUploadFile, readUploadFiles, uploadRejected, type UploadListing } from "./upload-tar.js";
 
 export interface StoreOptions {
   log: Logger;
@@ -56,9 +53,12 @@ export interface UploadMeta {
   /** Size of raw.tar.gz as received. */
   rawBytes: number;
   rawSha256: string;
+  /** Tar entries (files and directories). */
   entries: number;
-  /** Sum of the extracted files' sizes. */
-  extractedBytes: number;
+  /** Sum of the files' sizes inside the tar. */
+  contentBytes: number;
+  /** The tar's regular files (normalized path, size), in archive order. */
+  files: { path: string; size: number }[];
   remoteAddress?: string | undefined;
 }
 
@@ -85,6 +85,10 @@ export interface Store {
   listUploads(mac: string): Promise<UploadMeta[]>;
   /** Directory of a stored upload, or undefined when the MAC or id is malformed or unknown. */
   uploadDir(mac: string, id: string): Promise<string | undefined>;
+  /** One file out of a stored upload's tar; undefined when the upload or the file is unknown. */
+  readUploadFile(mac: string, id: string, path: string): Promise<Buffer | undefined>;
+  /** Every file of a stored upload's tar (for normalization); undefined when unknown. */
+  readUploadFiles(mac: string, id: string): Promise<Map<string, Buffer> | undefined>;
   /** Appends one event durably; concurrent calls share one fsync. */
   appendEvent(event: NodeEvent): Promise<void>;
   /** Every event stored so far, in order (to rebuild fleet state at start-up). */
@@ -94,7 +98,6 @@ export interface Store {
 
 const UPLOAD_ID = /^\d{8}T\d{6}(\.\d{3})?Z-[0-9a-f]{8}$/;
 const RAW = "raw.tar.gz";
-const EXTRACTED = "extracted";
 const META = "meta.json";
 
 /** `52:54:00:ab:cd:ef` → `52-54-00-ab-cd-ef` (the directory name), undefined when not a MAC. */
@@ -111,20 +114,7 @@ export function isUploadId(text: string): boolean {
   return UPLOAD_ID.test(text);
 }
 
-/**
- * Gzip expansion allowed for an upload: the entries' content limit plus tar's own overhead
- * (a 512-byte header and up to 511 bytes of padding per entry, PAX headers, the end blocks).
- */
-export function maxExpandedBytes(limits: UploadLimits): number {
-  return limits.maxTotalBytes + limits.maxEntries * 2048 + 64 * 1024;
-}
-
-function rejected(message: string, cause?: unknown): ReconError {
-  return new ReconError("UPLOAD_REJECTED", message, {
-    hint: "the agent sends one gzip-compressed tar of regular files and directories",
-    cause,
-  });
-}
+const rejected = uploadRejected;
 
 export async function createStore(rootDir: string, options: StoreOptions): Promise<Store> {
   const log = options.log.child({ component: "store" });
@@ -233,20 +223,24 @@ export async function createStore(rootDir: string, options: StoreOptions): Promi
     return read();
   }
 
-  /** Body → file, at most `maxBytes`. Does not destroy `body`, so the caller can still answer. */
-  function receiveBody(body: Readable, handle: FileHandle, maxBytes: number) {
+  /**
+   * Body → file, at most `maxBytes`, every chunk also fed to the tar check. Does not destroy
+   * `body`, so the caller can still answer; settles early when the check refuses the upload.
+   */
+  function receiveBody(body: Readable, handle: FileHandle, maxBytes: number, limits: UploadLimits) {
     const hash = createHash("sha256");
-    return new Promise<{ bytes: number; sha256: string }>((resolve, reject) => {
+    const check = createUploadCheck(limits);
+    return new Promise<{ bytes: number; sha256: string; listing: UploadListing }>((resolve, reject) => {
       let bytes = 0;
       let settled = false;
-      const settle = (error?: unknown) => {
+      const settle = (error?: unknown, listing?: UploadListing) => {
         if (settled) return;
         settled = true;
         body.off("data", onData).off("end", onEnd).off("error", onError).off("close", onClose);
         if (error !== undefined) {
           body.pause();
           reject(error);
-        } else resolve({ bytes, sha256: hash.digest("hex") });
+        } else resolve({ bytes, sha256: hash.digest("hex"), listing: listing! });
       };
       const onData = (chunk: Buffer) => {
         bytes += chunk.length;
@@ -259,6 +253,11 @@ export async function createStore(rootDir: string, options: StoreOptions): Promi
           return;
         }
         hash.update(chunk);
+        check.write(chunk);
+        if (check.failure !== undefined) {
+          settle(check.failure);
+          return;
+        }
         // One write at a time: pausing until it lands is the backpressure, and 'end' cannot
         // fire while a write is pending because a paused stream does not end.
         body.pause();
@@ -266,7 +265,7 @@ export async function createStore(rootDir: string, options: StoreOptions): Promi
           if (!settled) body.resume();
         }, settle);
       };
-      const onEnd = () => settle();
+      const onEnd = () => check.end().then((listing) => settle(undefined, listing), settle);
       const onError = (error: Error) =>
         settle(new ReconError("BAD_REQUEST", `the upload was cut short: ${error.message}`, { cause: error }));
       const onClose = () => {
@@ -277,58 +276,6 @@ export async function createStore(rootDir: string, options: StoreOptions): Promi
     });
   }
 
-  /** Decompresses once without writing, so a gzip bomb costs at most `limit` bytes of work. */
-  async function checkGzip(file: string, limit: number): Promise<void> {
-    const head = Buffer.alloc(2);
-    const handle = await open(file, "r");
-    try {
-      await handle.read(head, 0, 2, 0);
-    } finally {
-      await handle.close();
-    }
-    if (head[0] !== 0x1f || head[1] !== 0x8b) throw rejected("the upload is not gzip-compressed");
-    let expanded = 0;
-    try {
-      await pipeline(
-        createReadStream(file),
-        createGunzip(),
-        new Writable({
-          write(chunk: Buffer, _encoding, callback) {
-            expanded += chunk.length;
-            if (expanded > limit) callback(rejected(`the upload expands to more than ${limit} bytes (gzip bomb?)`));
-            else callback();
-          },
-        }),
-      );
-    } catch (error) {
-      if (isReconError(error)) throw error;
-      throw rejected(`the upload is not valid gzip: ${(error as Error).message}`, error);
-    }
-  }
-
-  /**
-   * fsync every file and directory below `dir` (and `dir` last), so the extracted tree is as
-   * durable as raw.tar.gz. The fsyncs run concurrently: the filesystem journal (ext4's jbd2)
-   * folds concurrent fsyncs into one commit, so 20 files cost about one commit, not 20.
-   */
-  async function syncTree(dir: string): Promise<void> {
-    const entries = await readdir(dir, { withFileTypes: true });
-    await Promise.all(
-      entries.map(async (entry) => {
-        const path = join(dir, entry.name);
-        if (entry.isDirectory()) return syncTree(path);
-        if (!entry.isFile()) return;
-        const handle = await open(path, "r");
-        try {
-          await syncHandle(handle, path);
-        } finally {
-          await handle.close();
-        }
-      }),
-    );
-    await syncDir(dir);
-  }
-
   async function ingestUpload(mac: string, body: Readable, ingest: IngestOptions): Promise<UploadMeta> {
     const macDir = macDirName(mac);
     if (macDir === undefined) throw new ReconError("BAD_REQUEST", `'${mac.slice(0, 40)}' is not a MAC address`);
@@ -337,44 +284,28 @@ export async function createStore(rootDir: string, options: StoreOptions): Promi
     const id = newUploadId(receivedAt);
     const work = join(dirs.tmp, `upload-${id}`);
     const raw = join(work, RAW);
-    const extracted = join(work, EXTRACTED);
     await mkdir(work);
     try {
-      const handle = await open(raw, "wx", 0o644);
-      let received: { bytes: number; sha256: string };
+      // Read-only from creation: raw uploads are immutable evidence, re-normalized later but
+      // never rewritten (the open handle may still write).
+      const handle = await open(raw, "wx", 0o444);
+      let received: { bytes: number; sha256: string; listing: UploadListing };
       try {
-        received = await receiveBody(body, handle, ingest.maxBodyBytes);
+        received = await receiveBody(body, handle, ingest.maxBodyBytes, limits);
         await syncHandle(handle, raw);
       } finally {
         await handle.close();
       }
       if (received.bytes === 0) throw rejected("the upload is empty");
-      await checkGzip(raw, maxExpandedBytes(limits));
-      await mkdir(extracted);
-      let result;
-      try {
-        result = await extractUpload(raw, extracted, limits);
-      } catch (error) {
-        if (isReconError(error)) throw error;
-        const code = (error as NodeJS.ErrnoException).code ?? "";
-        // Entries that clash on disk (a file where a directory follows, …) are the upload's
-        // fault; a full or failing disk is ours.
-        if (code.startsWith("TAR_") || ["ENOTDIR", "EEXIST", "EISDIR", "ENAMETOOLONG"].includes(code)) {
-          throw rejected(`the upload could not be extracted: ${(error as Error).message}`, error);
-        }
-        throw error;
-      }
-      await syncTree(extracted);
-      // Read-only: raw uploads are immutable evidence, re-normalized later but never rewritten.
-      await chmod(raw, 0o444);
       const meta: UploadMeta = {
         id,
         mac: normalizeMac(mac)!,
         receivedAt: receivedAt.toISOString(),
         rawBytes: received.bytes,
         rawSha256: received.sha256,
-        entries: result.entries,
-        extractedBytes: result.totalBytes,
+        entries: received.listing.entries,
+        contentBytes: received.listing.totalBytes,
+        files: received.listing.files,
         ...(ingest.remoteAddress !== undefined && { remoteAddress: ingest.remoteAddress }),
       };
       const metaHandle = await open(join(work, META), "wx", 0o444);
@@ -407,6 +338,16 @@ export async function createStore(rootDir: string, options: StoreOptions): Promi
     const dir = join(dirs.nodes, macDir, "uploads", id);
     const info = await stat(dir).catch(() => undefined);
     return info?.isDirectory() ? dir : undefined;
+  }
+
+  async function readFileOf(mac: string, id: string, path: string): Promise<Buffer | undefined> {
+    const dir = await uploadDir(mac, id);
+    return dir === undefined ? undefined : readUploadFile(join(dir, RAW), path);
+  }
+
+  async function readFilesOf(mac: string, id: string): Promise<Map<string, Buffer> | undefined> {
+    const dir = await uploadDir(mac, id);
+    return dir === undefined ? undefined : readUploadFiles(join(dir, RAW));
   }
 
   async function listUploads(mac: string): Promise<UploadMeta[]> {
@@ -476,6 +417,8 @@ export async function createStore(rootDir: string, options: StoreOptions): Promi
     ingestUpload,
     listUploads,
     uploadDir,
+    readUploadFile: readFileOf,
+    readUploadFiles: readFilesOf,
     appendEvent,
     readEvents,
     async close() {

@@ -67,7 +67,16 @@ describe("checkUploadEntry", () => {
   });
 
   it("does not change the tally on rejection", () => {
-    const tally: UploadTally = { entries: 1, totalBytes: 10, paths: new Set(["a"]) };
+    const tally: UploadTally = { ...EMPTY_TALLY, entries: 1, totalBytes: 10, paths: new Set(["a"]) };
     expect(checkUploadEntry(file("/abs"), tally, limits).tally).toBe(tally);
+  });
+
+  it("refuses a path below a file, and a file where a directory already is", () => {
+    const afterFile = checkUploadEntry(file("raw/a"), EMPTY_TALLY, limits);
+    expect(afterFile.accept).toBe(true);
+    expect(checkUploadEntry(file("raw/a/b"), afterFile.tally, limits)).toMatchObject({ accept: false, reason: expect.stringContaining("below a regular file") });
+    const afterDeep = checkUploadEntry(file("raw/x/y"), EMPTY_TALLY, limits);
+    expect(checkUploadEntry(file("raw/x"), afterDeep.tally, limits)).toMatchObject({ accept: false, reason: expect.stringContaining("where the archive has a directory") });
+    expect(checkUploadEntry(file("raw/z"), afterDeep.tally, limits).accept).toBe(true);
   });
 });

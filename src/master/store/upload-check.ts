@@ -36,9 +36,13 @@ export interface UploadTally {
   totalBytes: number;
   /** Normalized paths seen, to refuse a second entry that would overwrite the first. */
   paths: ReadonlySet<string>;
+  /** Paths of regular files seen: nothing may live below one. */
+  files: ReadonlySet<string>;
+  /** Every ancestor directory of a path seen: no regular file may take one of these names. */
+  parents: ReadonlySet<string>;
 }
 
-export const EMPTY_TALLY: UploadTally = { entries: 0, totalBytes: 0, paths: new Set() };
+export const EMPTY_TALLY: UploadTally = { entries: 0, totalBytes: 0, paths: new Set(), files: new Set(), parents: new Set() };
 
 export type EntryVerdict =
   | { accept: true; path: string; tally: UploadTally }
@@ -106,5 +110,20 @@ export function checkUploadEntry(
   if (header.mode !== undefined && (header.mode & 0o7000) !== 0) return reject("setuid, setgid or sticky mode");
   const path = normalizeEntryPath(header.path);
   if (tally.paths.has(path)) return reject("duplicate path (a second entry would overwrite the first)");
-  return { accept: true, path, tally: { entries, totalBytes, paths: new Set([...tally.paths, path]) } };
+  // The archive must describe one tree: "a" as a file and "a/b" cannot both exist.
+  const ancestors = path.split("/").slice(0, -1).map((_part, index, parts) => parts.slice(0, index + 1).join("/"));
+  if (ancestors.some((ancestor) => tally.files.has(ancestor))) return reject("path below a regular file");
+  const isFile = FILE_TYPES.has(header.type);
+  if (isFile && tally.parents.has(path)) return reject("regular file where the archive has a directory");
+  return {
+    accept: true,
+    path,
+    tally: {
+      entries,
+      totalBytes,
+      paths: new Set([...tally.paths, path]),
+      files: isFile ? new Set([...tally.files, path]) : tally.files,
+      parents: ancestors.every((ancestor) => tally.parents.has(ancestor)) ? tally.parents : new Set([...tally.parents, ...ancestors]),
+    },
+  };
 }
