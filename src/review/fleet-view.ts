@@ -1,0 +1,141 @@
+/**
+ * The fleet as the review UI, the CLI and the CSV export see it: one flat row per node, made
+ * from the master's boot state (node-state.ts) and the node's normalized inventory, plus the
+ * class analysis. Pure: the caller reads the store.
+ */
+import type { Inventory } from "../inventory/schema.js";
+import { PHASES, type FleetState, type NodeState, type Phase } from "../master/state/node-state.js";
+import { formatGB, formatGiB, physicalNics, type FleetAnalysis, type OutlierReason, type Severity } from "./classes.js";
+
+export interface FleetRow {
+  mac: string;
+  /** Hostname from the inventory, else from the DHCP lease, else null. */
+  name: string | null;
+  ip: string | null;
+  vendor: string | null;
+  model: string | null;
+  serial: string | null;
+  cpu: string | null;
+  cpu_sockets: number | null;
+  cpu_cores: number | null;
+  memory_bytes: number | null;
+  /** "8×32GiB" */
+  memory: string;
+  disk_count: number;
+  disk_bytes: number;
+  /** "sda ssd 960GB, nvme0n1 nvme 3840GB" */
+  disks: string;
+  nic_count: number;
+  /** "eno1 ixgbe 10000Mb/s, eno2 ixgbe" */
+  nics: string;
+  bmc_address: string | null;
+  bios_version: string | null;
+  phase: Phase | "unknown";
+  /** When each phase of the current boot was first reached. */
+  phases: Partial<Record<Phase, string>>;
+  last_seen: string | null;
+  last_error: string | null;
+  has_inventory: boolean;
+  collected_at: string | null;
+  collector_errors: number;
+  class_id: string | null;
+  /** Worst severity among the reasons, null when none. */
+  outlier: Severity | null;
+  reasons: OutlierReason[];
+}
+
+export interface FleetSummary {
+  total: number;
+  /** Nodes per phase ("unknown" = an inventory in the store but no boot state). */
+  by_phase: Record<string, number>;
+  inventories: number;
+  outliers: number;
+  classes: number;
+}
+
+export interface FleetView {
+  summary: FleetSummary;
+  rows: FleetRow[];
+}
+
+const SEVERITY_ORDER: Severity[] = ["error", "warning", "info"];
+
+export function worstSeverity(reasons: OutlierReason[]): Severity | null {
+  for (const severity of SEVERITY_ORDER) if (reasons.some((r) => r.severity === severity)) return severity;
+  return null;
+}
+
+/** "16×32GiB" or "12×16GiB+4×32GiB" for mixed DIMMs; "" without DIMM data. */
+export function memoryLayout(inv: Inventory): string {
+  const counts = new Map<string, number>();
+  for (const dimm of inv.memory.dimms) {
+    if (dimm.size_bytes === null || dimm.size_bytes <= 0) continue;
+    const key = formatGiB(dimm.size_bytes);
+    counts.set(key, (counts.get(key) ?? 0) + 1);
+  }
+  return [...counts].map(([size, n]) => `${n}×${size}`).join("+");
+}
+
+export function diskSummary(inv: Inventory): string {
+  return inv.disks.map((disk) => `${disk.name} ${disk.kind ?? "disk"} ${formatGB(disk.size_bytes)}`).join(", ");
+}
+
+export function nicSummary(inv: Inventory): string {
+  return physicalNics(inv.interfaces)
+    .map((nic) => [nic.name, nic.driver, nic.speed_mbps === null ? null : `${nic.speed_mbps}Mb/s`].filter(Boolean).join(" "))
+    .join(", ");
+}
+
+export function fleetRow(mac: string, state: NodeState | undefined, inv: Inventory | undefined, analysis: FleetAnalysis): FleetRow {
+  const finding = analysis.nodes[mac];
+  const reasons = finding?.reasons ?? [];
+  return {
+    mac,
+    name: inv?.hostname ?? state?.hostname ?? null,
+    ip: state?.ip ?? null,
+    vendor: inv?.system_vendor.manufacturer ?? null,
+    model: inv?.system_vendor.product_name ?? null,
+    serial: inv?.system_vendor.serial_number ?? null,
+    cpu: inv?.cpu.model_name ?? null,
+    cpu_sockets: inv?.cpu.sockets ?? null,
+    cpu_cores: inv?.cpu.cores ?? null,
+    memory_bytes: inv ? (inv.memory.total_bytes ?? (inv.memory.physical_mb === null ? null : inv.memory.physical_mb * 1024 * 1024)) : null,
+    memory: inv ? memoryLayout(inv) : "",
+    disk_count: inv?.disks.length ?? 0,
+    disk_bytes: inv?.disks.reduce((sum, disk) => sum + (disk.size_bytes ?? 0), 0) ?? 0,
+    disks: inv ? diskSummary(inv) : "",
+    nic_count: inv ? physicalNics(inv.interfaces).length : 0,
+    nics: inv ? nicSummary(inv) : "",
+    bmc_address: inv?.bmc.address ?? null,
+    bios_version: inv?.firmware.version ?? null,
+    phase: state?.phase ?? "unknown",
+    phases: state?.phases ?? {},
+    last_seen: state?.lastSeen ?? null,
+    last_error: state?.lastError?.message ?? null,
+    has_inventory: inv !== undefined,
+    collected_at: inv?.collected_at ?? null,
+    collector_errors: inv?.errors.length ?? 0,
+    class_id: finding?.class_id ?? null,
+    outlier: worstSeverity(reasons),
+    reasons,
+  };
+}
+
+/** Every node that has boot state or an inventory, sorted by MAC. */
+export function buildFleetView(fleet: FleetState, inventories: ReadonlyMap<string, Inventory>, analysis: FleetAnalysis): FleetView {
+  const macs = [...new Set([...Object.keys(fleet.nodes), ...inventories.keys()])].sort();
+  const rows = macs.map((mac) => fleetRow(mac, fleet.nodes[mac], inventories.get(mac), analysis));
+  return { summary: summarize(rows, analysis), rows };
+}
+
+export function summarize(rows: FleetRow[], analysis: FleetAnalysis): FleetSummary {
+  const by_phase: Record<string, number> = Object.fromEntries([...PHASES, "error", "unknown"].map((phase) => [phase, 0]));
+  for (const row of rows) by_phase[row.phase] = (by_phase[row.phase] ?? 0) + 1;
+  return {
+    total: rows.length,
+    by_phase,
+    inventories: rows.filter((row) => row.has_inventory).length,
+    outliers: rows.filter((row) => row.outlier !== null).length,
+    classes: analysis.classes.length,
+  };
+}
