@@ -15,6 +15,8 @@ import { writeFileAtomic } from "./lib/atomic-write.js";
 import { execaRunner } from "./lib/run.js";
 import { prepareLiveHttpRoot } from "./master/live-image.js";
 import { runMaster } from "./master/main.js";
+import { runAgentCollect } from "./agent/main.js";
+import { bootMacFromCmdline } from "./agent/agent-config.js";
 import { LSBLK_ARGS, prepareDataDir } from "./master/store/data-partition.js";
 import { listRecipes } from "./build/sources.js";
 import { isReconError, ReconError } from "./lib/errors.js";
@@ -32,6 +34,8 @@ commands:
   master [--config FILE] [--data-dir DIR] [--http-root DIR] [--image-label L] [--tftp-root DIR]
                                         run the master: network, DHCP/proxyDHCP + TFTP (dnsmasq), HTTP
   boot [--cmdline FILE]                 detect and log this machine's role (run by recon.service)
+  agent collect --out FILE.tar.gz [--lldp-wait-s N] [--collector-timeout-s N] [--lldp-socket PATH]
+                                        collect the raw inventory into a tar.gz (no network)
   role [--cmdline FILE] [--json]        print the role the kernel command line gives
   version                               print recon's version
 
@@ -64,6 +68,9 @@ async function main(argv: string[]): Promise<number> {
       "tftp-root": { type: "string", default: "/usr/lib/ipxe" },
       "probe-timeout-ms": { type: "string", default: "3000" },
       "reprobe-interval-ms": { type: "string", default: "60000" },
+      "lldp-wait-s": { type: "string", default: "60" },
+      "collector-timeout-s": { type: "string", default: "120" },
+      "lldp-socket": { type: "string" },
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -133,6 +140,29 @@ async function main(argv: string[]): Promise<number> {
       }
       // The peer role (the agent) comes with its own issue; until then a peer only logs its role.
       return 0;
+    }
+    case "agent": {
+      const cmdlineArgs = parseCmdline(await readFile(values.cmdline, "utf8").catch(() => ""));
+      const seconds = (name: "lldp-wait-s" | "collector-timeout-s") => {
+        const value = Number(values[name]);
+        if (!Number.isFinite(value) || value < 0) throw new ReconError("USAGE", `--${name} must be a number of seconds, not '${values[name]}'`, { exitCode: 2 });
+        return Math.round(value * 1000);
+      };
+      const common = {
+        agentVersion: VERSION,
+        lldpWaitMs: seconds("lldp-wait-s"),
+        collectorTimeoutMs: seconds("collector-timeout-s"),
+        lldpSocket: values["lldp-socket"],
+      };
+      const io = { runner: execaRunner, status: (line: string) => console.log(`recon-agent: ${line}`) };
+      if (rest[0] === "collect") {
+        if (values.out === undefined) throw new ReconError("USAGE", "agent collect needs --out FILE.tar.gz", { hint: USAGE, exitCode: 2 });
+        const controller = stopOnSignals();
+        const built = await runAgentCollect({ ...common, outPath: values.out, bootMac: bootMacFromCmdline(cmdlineArgs) ?? null, signal: controller.signal }, io);
+        console.log(built.path);
+        return 0;
+      }
+      throw new ReconError("USAGE", `unknown agent action '${rest[0] ?? ""}'`, { hint: "recon agent collect --out FILE.tar.gz", exitCode: 2 });
     }
     case "build":
       return await runBuild(rest, values, log);

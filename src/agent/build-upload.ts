@@ -1,0 +1,91 @@
+/**
+ * One collection, start to end: discover → plan → run → pack. What `recon agent collect` does on
+ * its own and what `recon agent` does before it uploads. Staging happens in a private temporary
+ * directory that is removed afterwards; the tar.gz is the only thing left.
+ */
+import { mkdtemp, rm } from "node:fs/promises";
+import { hostname, release, tmpdir } from "node:os";
+import { join } from "node:path";
+import type { CommandRunner } from "../lib/run.js";
+import { packUpload, renderCollectorLog, runCollectors, type CollectorRecord, type Manifest } from "./collect.js";
+import { DEFAULT_LLDP_SOCKET, planCollectors, usableFacts, type CollectorSpec } from "./collectors.js";
+import { discoverFacts } from "./discover.js";
+
+export interface BuildUploadOptions {
+  outPath: string;
+  agentVersion: string;
+  /** BOOTIF's MAC (aa:bb:…) or null when the kernel command line had none. */
+  bootMac: string | null;
+  lldpWaitMs: number;
+  collectorTimeoutMs: number;
+  lldpSocket?: string;
+  concurrency?: number;
+  /** Replaces the discovered plan (tests). */
+  plan?: CollectorSpec[];
+  env?: Record<string, string>;
+  sysRoot?: string;
+  tmpDir?: string;
+  signal?: AbortSignal;
+  /** Progress lines for the console. */
+  status?: (line: string) => void;
+  now?: () => Date;
+}
+
+export interface BuiltUpload {
+  path: string;
+  bytes: number;
+  manifest: Manifest;
+  wallMs: number;
+}
+
+export async function buildUpload(runner: CommandRunner, options: BuildUploadOptions): Promise<BuiltUpload> {
+  const started = performance.now();
+  const status = options.status ?? (() => undefined);
+  const collectedAt = (options.now ?? (() => new Date()))().toISOString();
+  const notes: string[] = [];
+  let plan = options.plan;
+  if (plan === undefined) {
+    const discovered = await discoverFacts(runner, { ...(options.sysRoot && { root: options.sysRoot }), ...(options.env && { env: options.env }) });
+    const { facts, skipped } = usableFacts(discovered);
+    notes.push(
+      `found: interfaces ${facts.interfaces.join(" ") || "none"}; disks ${facts.disks.join(" ") || "none"}; nvme ${facts.nvmeControllers.join(" ") || "none"}; ipmi ${facts.ipmiDevice ? "/dev/ipmi0" : "none"}; nvidia-smi ${facts.nvidiaSmi ? "yes" : "no"}`,
+    );
+    if (skipped.length > 0) notes.push(`skipped: ${skipped.join(", ")}`);
+    plan = planCollectors(facts, {
+      lldpWaitMs: options.lldpWaitMs,
+      collectorTimeoutMs: options.collectorTimeoutMs,
+      lldpSocket: options.lldpSocket ?? DEFAULT_LLDP_SOCKET,
+    });
+  }
+  for (const note of notes) status(note);
+  const lldp = plan.find((spec) => spec.kind === "lldp");
+  status(`collecting: ${plan.length} collectors${lldp ? `, listening for LLDP/CDP for ${Math.round(lldp.kind === "lldp" ? lldp.waitMs / 1000 : 0)} s` : ""}`);
+  const stagingDir = await mkdtemp(join(options.tmpDir ?? tmpdir(), "recon-agent-"));
+  try {
+    const records: CollectorRecord[] = await runCollectors(plan, {
+      stagingDir,
+      ...(options.concurrency !== undefined && { concurrency: options.concurrency }),
+      ...(options.sysRoot !== undefined && { sysRoot: options.sysRoot }),
+      ...(options.env !== undefined && { env: options.env }),
+      ...(options.signal !== undefined && { signal: options.signal }),
+      onRecord: (record) => {
+        if (record.error !== undefined) status(`collector ${record.id}: ${record.timed_out ? "timed out" : "failed"}: ${record.error.split("\n")[0]}`);
+      },
+    });
+    const manifest: Manifest = {
+      format: "recon-raw/1",
+      agent_version: options.agentVersion,
+      collected_at: collectedAt,
+      boot_mac: options.bootMac,
+      hostname: hostname(),
+      kernel: release(),
+      collectors: records,
+    };
+    const bytes = await packUpload(stagingDir, manifest, renderCollectorLog(manifest, notes), options.outPath);
+    const failed = records.filter((r) => r.error !== undefined).length;
+    status(`collected: ${records.length} collectors (${failed} with errors), ${bytes} bytes packed`);
+    return { path: options.outPath, bytes, manifest, wallMs: Math.round(performance.now() - started) };
+  } finally {
+    await rm(stagingDir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,186 @@
+/**
+ * The collection plan (house style 3: plan, then apply). Pure: the facts discovered about this
+ * machine in, the list of collectors out, exactly per the raw-upload contract
+ * (docs/raw-upload.md). Each collector runs one tool (or reads one place in /proc or /sys) and
+ * keeps its output as-is under raw/; parsing belongs to src/inventory.
+ */
+
+/** What discovery found on this machine (src/agent/discover.ts reads it). */
+export interface HostFacts {
+  /** Network interfaces from /sys/class/net, without lo. */
+  interfaces: string[];
+  /** Whole disks (lsblk TYPE=disk), kernel names such as `sda`, `nvme0n1`. */
+  disks: string[];
+  /** NVMe controllers from /sys/class/nvme, such as `nvme0`. */
+  nvmeControllers: string[];
+  /** /dev/ipmi0 exists: an in-band BMC is reachable. */
+  ipmiDevice: boolean;
+  /** nvidia-smi is on PATH. */
+  nvidiaSmi: boolean;
+}
+
+export interface PlanOptions {
+  /** How long lldpd listens before lldpctl is asked (contract default 60 s). */
+  lldpWaitMs: number;
+  /** The time limit of every collector (the LLDP one gets it on top of its wait). */
+  collectorTimeoutMs: number;
+  /** The control socket of the agent's own lldpd, so it never talks to another lldpd. */
+  lldpSocket: string;
+}
+
+export const DEFAULT_LLDP_WAIT_MS = 60_000;
+export const DEFAULT_COLLECTOR_TIMEOUT_MS = 120_000;
+export const DEFAULT_LLDP_SOCKET = "/run/recon/lldpd.socket";
+
+interface CollectorBase {
+  /** Stable name in the manifest, e.g. `lshw`, `ethtool.eth0`, `smartctl.sda`. */
+  id: string;
+  /** Paths inside the upload this collector writes (raw/...). */
+  files: string[];
+  timeoutMs: number;
+}
+
+/** Runs argv (cwd = the staging directory); its stdout goes to `stdout` when set. */
+export interface CommandCollector extends CollectorBase {
+  kind: "command";
+  argv: string[];
+  /** null: the tool writes its file itself (dmidecode --dump-bin <file>). */
+  stdout: string | null;
+}
+
+/** Tries each argv in turn and keeps the first that exits 0 (ipmitool lan print 1..9). */
+export interface FirstAnswerCollector extends CollectorBase {
+  kind: "first-answer";
+  /** In order; `files` is empty in the plan and becomes the answering one's stdout file. */
+  candidates: { argv: string[]; stdout: string }[];
+}
+
+/** Starts a receive-only lldpd, listens `waitMs`, then asks lldpctl; stops the lldpd. */
+export interface LldpCollector extends CollectorBase {
+  kind: "lldp";
+  daemonArgv: string[];
+  /** lldpd's control socket (its directory is made before the start). */
+  controlSocket: string;
+  argv: string[];
+  waitMs: number;
+  stdout: string;
+}
+
+/** Reads /proc or /sys directly (no tool): argv is [] and exit_code null in the manifest. */
+export interface BuiltinCollector extends CollectorBase {
+  kind: "builtin";
+  reader: "efi" | "meminfo" | "edac";
+  stdout: string;
+}
+
+export type CollectorSpec = CommandCollector | FirstAnswerCollector | LldpCollector | BuiltinCollector;
+
+/** A kernel name as a file-name part: `cciss/c0d0` → `cciss!c0d0` (the way sysfs spells it). */
+export function fileSafeName(name: string): string {
+  return name.replace(/\//g, "!");
+}
+
+// Interface and disk names become argv and file names: anything unusual is left out rather than
+// quoted (Linux refuses "/", whitespace and ":"-free oddities in ifnames anyway).
+const SAFE_INTERFACE = /^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,14}$/;
+const SAFE_DISK = /^[A-Za-z0-9][A-Za-z0-9_.:!+/-]{0,63}$/;
+// RAM-backed "disks" have no SMART and would only add a failure per boot.
+const NOT_A_DRIVE = /^(zram|ram|loop)\d+$/;
+
+/** The interfaces and disks the plan will use, sorted; the rest is reported as skipped. */
+export function usableFacts(facts: HostFacts): { facts: HostFacts; skipped: string[] } {
+  const skipped: string[] = [];
+  const keep = (names: string[], ok: (name: string) => boolean, what: string) =>
+    [...new Set(names)].sort().filter((name) => {
+      if (ok(name)) return true;
+      skipped.push(`${what} ${JSON.stringify(name)}`);
+      return false;
+    });
+  return {
+    facts: {
+      ...facts,
+      interfaces: keep(facts.interfaces, (n) => n !== "lo" && SAFE_INTERFACE.test(n), "interface"),
+      disks: keep(facts.disks, (n) => SAFE_DISK.test(n) && !n.includes("..") && !NOT_A_DRIVE.test(n), "disk"),
+      nvmeControllers: keep(facts.nvmeControllers, (n) => /^nvme\d+$/.test(n), "nvme controller"),
+    },
+    skipped,
+  };
+}
+
+export function planCollectors(input: HostFacts, options: PlanOptions): CollectorSpec[] {
+  const { facts } = usableFacts(input);
+  const timeoutMs = options.collectorTimeoutMs;
+  const command = (id: string, argv: string[], file: string): CommandCollector => ({
+    kind: "command",
+    id,
+    argv,
+    stdout: `raw/${file}`,
+    files: [`raw/${file}`],
+    timeoutMs,
+  });
+  const builtin = (id: string, reader: BuiltinCollector["reader"], file: string): BuiltinCollector => ({
+    kind: "builtin",
+    id,
+    reader,
+    stdout: `raw/${file}`,
+    files: [`raw/${file}`],
+    timeoutMs,
+  });
+
+  const plan: CollectorSpec[] = [
+    command("lshw", ["lshw", "-json"], "lshw.json"),
+    command("dmidecode", ["dmidecode", "-t", "0,1,2,3,4,17,38"], "dmidecode.txt"),
+    // --dump-bin writes the file itself (the path is relative to the staging directory).
+    { kind: "command", id: "dmidecode-bin", argv: ["dmidecode", "--dump-bin", "raw/dmidecode.bin"], stdout: null, files: ["raw/dmidecode.bin"], timeoutMs },
+    command("lscpu", ["lscpu", "-J"], "lscpu.json"),
+    command("lsblk", ["lsblk", "-J", "-O", "-b"], "lsblk.json"),
+    command("lspci", ["lspci", "-vmm", "-nn", "-k"], "lspci.txt"),
+    command("ip-link", ["ip", "-j", "link"], "ip-link.json"),
+    command("ip-addr", ["ip", "-j", "addr"], "ip-addr.json"),
+  ];
+  for (const name of facts.interfaces) {
+    plan.push(command(`ethtool-i.${name}`, ["ethtool", "-i", name], `ethtool-i.${name}.txt`));
+    plan.push(command(`ethtool.${name}`, ["ethtool", name], `ethtool.${name}.txt`));
+  }
+  for (const disk of facts.disks) {
+    const safe = fileSafeName(disk);
+    plan.push(command(`smartctl.${safe}`, ["smartctl", "-j", "-a", `/dev/${disk}`], `smartctl.${safe}.json`));
+  }
+  plan.push(command("nvme-list", ["nvme", "list", "-o", "json"], "nvme-list.json"));
+  for (const ctrl of facts.nvmeControllers) {
+    plan.push(command(`nvme-id-ctrl.${ctrl}`, ["nvme", "id-ctrl", `/dev/${ctrl}`, "-o", "json"], `nvme-id-ctrl.${ctrl}.json`));
+  }
+  plan.push({
+    kind: "lldp",
+    id: "lldpctl",
+    // -d foreground (the agent owns and stops it), -r receive only (listen, send nothing),
+    // -c also decode CDP (many switches ship with LLDP off), -u a private control socket.
+    daemonArgv: ["lldpd", "-d", "-r", "-c", "-u", options.lldpSocket],
+    controlSocket: options.lldpSocket,
+    argv: ["lldpctl", "-u", options.lldpSocket, "-f", "json"],
+    waitMs: options.lldpWaitMs,
+    stdout: "raw/lldpctl.json",
+    files: ["raw/lldpctl.json"],
+    timeoutMs: options.lldpWaitMs + timeoutMs,
+  });
+  if (facts.ipmiDevice) {
+    plan.push(command("ipmitool-mc-info", ["ipmitool", "mc", "info"], "ipmitool-mc-info.txt"));
+    plan.push({
+      kind: "first-answer",
+      id: "ipmitool-lan-print",
+      // The BMC's LAN channel is 1 on most boards, but 2, 3 or 8 on others.
+      candidates: Array.from({ length: 9 }, (_, i) => ({
+        argv: ["ipmitool", "lan", "print", String(i + 1)],
+        stdout: `raw/ipmitool-lan-print.${i + 1}.txt`,
+      })),
+      files: [],
+      timeoutMs,
+    });
+    plan.push(command("ipmitool-fru", ["ipmitool", "fru"], "ipmitool-fru.txt"));
+  }
+  plan.push(builtin("efi", "efi", "efi.json"));
+  plan.push(builtin("meminfo", "meminfo", "meminfo.txt"));
+  plan.push(builtin("edac", "edac", "edac.json"));
+  if (facts.nvidiaSmi) plan.push(command("nvidia-smi", ["nvidia-smi", "-q", "-x"], "nvidia-smi.xml"));
+  return plan;
+}

@@ -1,0 +1,106 @@
+/**
+ * The builtin collectors: what the kernel exposes in /proc and /sys without a tool. Each reader
+ * returns the text of its raw file. `root` is "/" on a machine; tests point it at a directory
+ * laid out like /sys. The shaping functions are pure.
+ */
+import { readdir, readFile } from "node:fs/promises";
+import { join } from "node:path";
+
+// The EFI global-variable GUID (UEFI spec, "Globally Defined Variables").
+const EFI_GLOBAL = "8be4df61-93ca-11d2-aa0d-e98c0e4a8c3e";
+
+export interface EfiState {
+  efi: boolean;
+  secure_boot: boolean | null;
+  setup_mode: boolean | null;
+}
+
+/** efivarfs content is 4 bytes of attributes, then the value: one byte for these two. */
+export function efiFlag(content: Buffer | undefined): boolean | null {
+  if (content === undefined || content.length < 5) return null;
+  return content[4] === 1;
+}
+
+export function efiState(efiDirExists: boolean, secureBoot: Buffer | undefined, setupMode: Buffer | undefined): EfiState {
+  if (!efiDirExists) return { efi: false, secure_boot: null, setup_mode: null };
+  return { efi: true, secure_boot: efiFlag(secureBoot), setup_mode: efiFlag(setupMode) };
+}
+
+const readOrUndefined = (path: string) => readFile(path).catch(() => undefined);
+
+export async function readEfi(root: string): Promise<string> {
+  const efiDir = join(root, "sys/firmware/efi");
+  const exists = await readdir(efiDir).then(() => true, () => false);
+  const vars = join(efiDir, "efivars");
+  const state = efiState(
+    exists,
+    await readOrUndefined(join(vars, `SecureBoot-${EFI_GLOBAL}`)),
+    await readOrUndefined(join(vars, `SetupMode-${EFI_GLOBAL}`)),
+  );
+  return `${JSON.stringify(state)}\n`;
+}
+
+export async function readMeminfo(root: string): Promise<string> {
+  return readFile(join(root, "proc/meminfo"), "utf8");
+}
+
+type Counters = Record<string, string | number>;
+
+/** A sysfs attribute as a number when it is one, else its trimmed text; absent → omitted. */
+function attribute(value: string | undefined): string | number | undefined {
+  if (value === undefined) return undefined;
+  const text = value.trim();
+  return /^-?\d+$/.test(text) ? Number(text) : text;
+}
+
+async function readAttributes(dir: string, names: Record<string, string>): Promise<Counters> {
+  const out: Counters = {};
+  for (const [file, key] of Object.entries(names)) {
+    const value = attribute(await readFile(join(dir, file), "utf8").catch(() => undefined));
+    if (value !== undefined) out[key] = value;
+  }
+  return out;
+}
+
+const byNumber = (prefix: string) => (a: string, b: string) => Number(a.slice(prefix.length)) - Number(b.slice(prefix.length));
+
+/**
+ * EDAC memory-controller counters (Documentation/admin-guide/ras.rst): corrected (ce) and
+ * uncorrected (ue) errors per controller and per DIMM (`dimm*`, or `rank*` on older drivers).
+ */
+export async function readEdac(root: string): Promise<string> {
+  const base = join(root, "sys/devices/system/edac/mc");
+  const names = await readdir(base).catch(() => undefined);
+  const controllers = [];
+  for (const mc of (names ?? []).filter((n) => /^mc\d+$/.test(n)).sort(byNumber("mc"))) {
+    const dir = join(base, mc);
+    const counters = await readAttributes(dir, {
+      mc_name: "mc_name",
+      size_mb: "size_mb",
+      ce_count: "ce_count",
+      ue_count: "ue_count",
+      ce_noinfo_count: "ce_noinfo_count",
+      ue_noinfo_count: "ue_noinfo_count",
+    });
+    const entries = await readdir(dir).catch(() => [] as string[]);
+    const dimms = [];
+    for (const prefix of ["dimm", "rank"]) {
+      for (const dimm of entries.filter((n) => new RegExp(`^${prefix}\\d+$`).test(n)).sort(byNumber(prefix))) {
+        dimms.push({
+          name: dimm,
+          ...(await readAttributes(join(dir, dimm), {
+            dimm_label: "label",
+            dimm_location: "location",
+            size: "size_mb",
+            dimm_mem_type: "mem_type",
+            dimm_edac_mode: "edac_mode",
+            dimm_ce_count: "ce_count",
+            dimm_ue_count: "ue_count",
+          })),
+        });
+      }
+    }
+    controllers.push({ name: mc, ...counters, dimms });
+  }
+  return `${JSON.stringify({ edac: names !== undefined, mc: controllers }, null, 2)}\n`;
+}
