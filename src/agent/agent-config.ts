@@ -28,9 +28,12 @@ export interface AgentConfigOverrides {
 
 const HINT = "the master writes these on the kernel command line when it PXE-boots a peer; boot the node from a recon master (or pass --cmdline FILE)";
 
-/** `01-aa-bb-cc-dd-ee-ff` (pxelinux/iPXE form, 01 = Ethernet) → `aa:bb:cc:dd:ee:ff`. */
+/**
+ * `01-aa-bb-cc-dd-ee-ff` (pxelinux/iPXE form, 01 = Ethernet) → `aa:bb:cc:dd:ee:ff`. The type
+ * prefix is required: without it `01-52-54-00-aa-00` (a truncated value) would read as a MAC.
+ */
 export function macFromBootif(value: string): string | undefined {
-  const match = /^(?:01-)?([0-9a-f]{2}(?:-[0-9a-f]{2}){5})$/i.exec(value.trim());
+  const match = /^01-([0-9a-f]{2}(?:-[0-9a-f]{2}){5})$/i.exec(value.trim());
   return match ? normalizeMac(match[1]!) : undefined;
 }
 

@@ -1,0 +1,89 @@
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { dirname, join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { efiFlag, efiState, readEdac, readEfi } from "./sysfs.js";
+
+const GUID = "8be4df61-93ca-11d2-aa0d-e98c0e4a8c3e";
+// efivarfs: 4 attribute bytes (NV|BS|RT = 0x07) then the one-byte value.
+const efivar = (value: number) => Buffer.from([0x06, 0, 0, 0, value]);
+
+let root: string | undefined;
+afterEach(async () => {
+  if (root) await rm(root, { recursive: true, force: true });
+  root = undefined;
+});
+
+async function tree(files: Record<string, string | Buffer>): Promise<string> {
+  root = await mkdtemp(join(tmpdir(), "recon-sysfs-"));
+  for (const [path, content] of Object.entries(files)) {
+    await mkdir(dirname(join(root, path)), { recursive: true });
+    await writeFile(join(root, path), content);
+  }
+  return root;
+}
+
+describe("EFI state", () => {
+  it("reads the flag byte after the attributes, and null when the variable is short or absent", () => {
+    expect(efiFlag(efivar(1))).toBe(true);
+    expect(efiFlag(efivar(0))).toBe(false);
+    expect(efiFlag(Buffer.from([7, 0, 0, 0]))).toBeNull();
+    expect(efiFlag(undefined)).toBeNull();
+  });
+
+  it("is all null on a BIOS boot", () => {
+    expect(efiState(false, efivar(1), efivar(1))).toEqual({ efi: false, secure_boot: null, setup_mode: null });
+  });
+
+  it("reads SecureBoot and SetupMode from efivars", async () => {
+    const dir = await tree({
+      [`sys/firmware/efi/efivars/SecureBoot-${GUID}`]: efivar(1),
+      [`sys/firmware/efi/efivars/SetupMode-${GUID}`]: efivar(0),
+    });
+    expect(JSON.parse(await readEfi(dir))).toEqual({ efi: true, secure_boot: true, setup_mode: false });
+  });
+
+  it("says EFI without knowing Secure Boot when efivarfs is not mounted", async () => {
+    const dir = await tree({ "sys/firmware/efi/systab": "ACPI20=0x7fb7e014\n" });
+    expect(JSON.parse(await readEfi(dir))).toEqual({ efi: true, secure_boot: null, setup_mode: null });
+  });
+});
+
+describe("EDAC counters", () => {
+  it("lists controllers and DIMMs in numeric order with numbers as numbers", async () => {
+    const dir = await tree({
+      "sys/devices/system/edac/mc/mc10/ce_count": "0\n",
+      "sys/devices/system/edac/mc/mc10/ue_count": "0\n",
+      "sys/devices/system/edac/mc/mc2/mc_name": "Skylake Socket#0 IMC#0\n",
+      "sys/devices/system/edac/mc/mc2/ce_count": "3\n",
+      "sys/devices/system/edac/mc/mc2/ue_count": "0\n",
+      "sys/devices/system/edac/mc/mc2/dimm10/dimm_ce_count": "1\n",
+      "sys/devices/system/edac/mc/mc2/dimm2/dimm_label": "CPU_SrcID#0_MC#0_Chan#0_DIMM#0\n",
+      "sys/devices/system/edac/mc/mc2/dimm2/size": "16384\n",
+      "sys/devices/system/edac/mc/mc2/dimm2/dimm_ce_count": "2\n",
+      "sys/devices/system/edac/mc/mc2/dimm2/dimm_ue_count": "0\n",
+      "sys/devices/system/edac/mc/power/control": "auto\n",
+    });
+    expect(JSON.parse(await readEdac(dir))).toEqual({
+      edac: true,
+      mc: [
+        {
+          name: "mc2",
+          mc_name: "Skylake Socket#0 IMC#0",
+          ce_count: 3,
+          ue_count: 0,
+          dimms: [
+            { name: "dimm2", label: "CPU_SrcID#0_MC#0_Chan#0_DIMM#0", size_mb: 16384, ce_count: 2, ue_count: 0 },
+            { name: "dimm10", ce_count: 1 },
+          ],
+        },
+        { name: "mc10", ce_count: 0, ue_count: 0, dimms: [] },
+      ],
+    });
+  });
+
+  it("says edac false when the kernel has no EDAC driver", async () => {
+    const dir = await tree({ "sys/devices/system/cpu/online": "0-1\n" });
+    expect(JSON.parse(await readEdac(dir))).toEqual({ edac: false, mc: [] });
+  });
+});
