@@ -251,7 +251,7 @@ const TIMED_OUT = 124;
 
 const PATTERNS: Array<[IpmiFailure, RegExp]> = [
   // RAKP: the BMC refused the user name or the HMAC keyed with the password.
-  ["AUTH", /RAKP \d+ HMAC is invalid|unauthorized name|invalid user name|insufficient privilege|password/i],
+  ["AUTH", /RAKP \d+ HMAC is invalid|unauthorized name|invalid user name|insufficient privilege/i],
   // RMCP+ open session: the BMC does not offer the suite asked for.
   ["CIPHER", /invalid (authentication|integrity|confidentiality) algorithm|no matching cipher suite|Invalid Cipher suite|Unable to Get Channel Cipher Suites/i],
   ["UNREACHABLE", /Get Auth Capabilities error|Error issuing Get Channel Authentication Capabilities|Could not open socket|Address lookup for .* failed|No response from remote controller|Network is unreachable|No route to host/i],
@@ -267,7 +267,9 @@ const PATTERNS: Array<[IpmiFailure, RegExp]> = [
  */
 export function classifyIpmitoolResult(result: Pick<RunResult, "exitCode" | "stderr" | "stdout">): IpmiFailure | undefined {
   if (result.exitCode === TIMED_OUT && /timed out/i.test(result.stderr)) return "TIMEOUT";
-  const failedLines = result.stderr.split("\n").filter((line) => / failed: /.test(line));
+  // Only a failed *Set* counts on exit 0: `lan print -v` reports optional parameters a BMC lacks
+  // as `Get LAN Parameter '…' command failed: Unsupported parameter` and still succeeds.
+  const failedLines = result.stderr.split("\n").filter((line) => /^Set .* failed: /.test(line));
   if (result.exitCode === 0 && failedLines.length === 0) return undefined;
   const text = result.exitCode === 0 ? failedLines.join("\n") : result.stderr.replace(/^Invalid completion code received: Invalid command$/gm, "");
   for (const [failure, pattern] of PATTERNS) if (pattern.test(text)) return failure;

@@ -43,6 +43,30 @@ describe("qemuArgs", () => {
     );
   });
 
+  it("a PXE peer: NIC first in the boot order, an empty disk with a serial, SMBIOS strings and an external BMC", () => {
+    expect(
+      qemuArgs({
+        name: "peer1",
+        memoryMiB: 2048,
+        cpus: 1,
+        firmware: "bios",
+        disks: [{ file: "/lab/peer1.disk", format: "raw", as: "virtio", bootIndex: 1, serial: "RCN-DISK-1" }],
+        nics: [{ tap: "rcntap1", mac: "52:54:00:00:00:11", bootIndex: 0 }],
+        serialLog: "/lab/peer1.log",
+        smbios: { manufacturer: "Recon Lab, Inc.", product: "LabServer 1", serial: "RCN-0001" },
+        ipmiBmcPort: 9101,
+      }).join(" "),
+    ).toBe(
+      "-name peer1 -accel tcg,thread=multi -machine q35 -cpu max -smp 1 -m 2048 -display none -monitor none " +
+        "-serial file:/lab/peer1.log -drive if=none,id=disk0,format=raw,file=/lab/peer1.disk " +
+        "-device virtio-blk-pci,drive=disk0,bootindex=1,serial=RCN-DISK-1 " +
+        "-netdev tap,id=n0,ifname=rcntap1,script=no,downscript=no -device virtio-net-pci,netdev=n0,mac=52:54:00:00:00:11,bootindex=0 " +
+        "-smbios type=1,manufacturer=Recon Lab,, Inc.,product=LabServer 1,serial=RCN-0001 " +
+        "-smbios type=2,manufacturer=Recon Lab,, Inc.,product=LabServer 1 -smbios type=3,manufacturer=Recon Lab,, Inc.,serial=RCN-0001 " +
+        "-chardev socket,id=ipmi0,host=127.0.0.1,port=9101,reconnect=10 -device ipmi-bmc-extern,chardev=ipmi0,id=bmc0 -device isa-ipmi-kcs,bmc=bmc0",
+    );
+  });
+
   it("refuses UEFI without firmware files", () => {
     expect(() =>
       qemuArgs({ name: "x", memoryMiB: 256, cpus: 1, firmware: "uefi", disks: [], nics: [], serialLog: "/s" }),

@@ -10,6 +10,10 @@ export interface DiskSpec {
   /** How the guest sees it: a CD-ROM, a USB stick or a plain virtio disk. */
   as: "cdrom" | "usb" | "virtio";
   readonly?: boolean;
+  /** Firmware boot order; the disk's index in `disks` when absent. */
+  bootIndex?: number;
+  /** The serial number the guest sees (virtio/usb), e.g. in lsblk. */
+  serial?: string;
 }
 
 export interface NicSpec {
@@ -17,6 +21,19 @@ export interface NicSpec {
   tap: string;
   mac: string;
   model?: "virtio-net-pci" | "e1000e" | "rtl8139";
+  /** Firmware boot order: a PXE peer gives its NIC 0 so it boots from the network first. */
+  bootIndex?: number;
+}
+
+/** SMBIOS type 1 (system) and type 2/3 strings the guest's dmidecode shows. */
+export interface SmbiosSpec {
+  manufacturer?: string;
+  product?: string;
+  version?: string;
+  serial?: string;
+  uuid?: string;
+  sku?: string;
+  family?: string;
 }
 
 export interface VmSpec {
@@ -32,7 +49,28 @@ export interface VmSpec {
   serialLog: string;
   /** Exit instead of rebooting (not for VMs whose power a BMC controls). */
   noReboot?: boolean;
+  smbios?: SmbiosSpec;
+  /** Joins an external BMC (ipmi_sim) on 127.0.0.1:<port>: in-band /dev/ipmi0 plus out-of-band power. */
+  ipmiBmcPort?: number;
   extra?: string[];
+}
+
+/** qemu's option syntax: a comma inside a value is written twice. */
+function optionValue(text: string): string {
+  if (/[\0-\x1f]/.test(text)) throw new Error(`qemu option value has a control character: ${JSON.stringify(text)}`);
+  return text.replace(/,/g, ",,");
+}
+
+export function smbiosArgs(smbios: SmbiosSpec): string[] {
+  const type1 = Object.entries(smbios)
+    .filter(([, value]) => value !== undefined)
+    .map(([key, value]) => `${key}=${optionValue(String(value))}`);
+  if (type1.length === 0) return [];
+  const args = ["-smbios", `type=1,${type1.join(",")}`];
+  // The baseboard and chassis carry the vendor too, as on real machines.
+  if (smbios.manufacturer) args.push("-smbios", `type=2,manufacturer=${optionValue(smbios.manufacturer)}${smbios.product ? `,product=${optionValue(smbios.product)}` : ""}`);
+  if (smbios.manufacturer) args.push("-smbios", `type=3,manufacturer=${optionValue(smbios.manufacturer)}${smbios.serial ? `,serial=${optionValue(smbios.serial)}` : ""}`);
+  return args;
 }
 
 export function qemuArgs(spec: VmSpec): string[] {
@@ -58,17 +96,19 @@ export function qemuArgs(spec: VmSpec): string[] {
   spec.disks.forEach((disk, index) => {
     const id = `disk${index}`;
     const ro = disk.readonly ? ",readonly=on" : "";
+    const boot = disk.bootIndex ?? index;
+    const serial = disk.serial ? `,serial=${optionValue(disk.serial)}` : "";
     if (disk.as === "cdrom") {
       args.push("-drive", `if=none,id=${id},media=cdrom,format=${disk.format},file=${disk.file}${ro}`);
-      args.push("-device", `ide-cd,drive=${id},bootindex=${index}`);
+      args.push("-device", `ide-cd,drive=${id},bootindex=${boot}`);
     } else if (disk.as === "usb") {
       if (!usb) args.push("-device", "qemu-xhci,id=xhci");
       usb = true;
       args.push("-drive", `if=none,id=${id},format=${disk.format},file=${disk.file}${ro}`);
-      args.push("-device", `usb-storage,bus=xhci.0,drive=${id},bootindex=${index}`);
+      args.push("-device", `usb-storage,bus=xhci.0,drive=${id},bootindex=${boot}${serial}`);
     } else {
       args.push("-drive", `if=none,id=${id},format=${disk.format},file=${disk.file}${ro}`);
-      args.push("-device", `virtio-blk-pci,drive=${id},bootindex=${index}`);
+      args.push("-device", `virtio-blk-pci,drive=${id},bootindex=${boot}${serial}`);
     }
   });
   if (spec.nics.length === 0) {
@@ -76,8 +116,18 @@ export function qemuArgs(spec: VmSpec): string[] {
   }
   spec.nics.forEach((nic, index) => {
     args.push("-netdev", `tap,id=n${index},ifname=${nic.tap},script=no,downscript=no`);
-    args.push("-device", `${nic.model ?? "virtio-net-pci"},netdev=n${index},mac=${nic.mac}`);
+    const boot = nic.bootIndex === undefined ? "" : `,bootindex=${nic.bootIndex}`;
+    args.push("-device", `${nic.model ?? "virtio-net-pci"},netdev=n${index},mac=${nic.mac}${boot}`);
   });
+  if (spec.smbios) args.push(...smbiosArgs(spec.smbios));
+  if (spec.ipmiBmcPort !== undefined) {
+    // LAB-FACTS "IPMI": the VM connects to ipmi_sim's VM-codec port and retries every 10 s.
+    args.push(
+      "-chardev", `socket,id=ipmi0,host=127.0.0.1,port=${spec.ipmiBmcPort},reconnect=10`,
+      "-device", "ipmi-bmc-extern,chardev=ipmi0,id=bmc0",
+      "-device", "isa-ipmi-kcs,bmc=bmc0",
+    );
+  }
   if (spec.noReboot) args.push("-no-reboot");
   args.push(...(spec.extra ?? []));
   return args;
