@@ -21,7 +21,8 @@ export type ErrorCode =
   | "UNAUTHORIZED"
   | "BAD_REQUEST"
   | "PAYLOAD_TOO_LARGE"
-  | "UNSUPPORTED_MEDIA_TYPE";
+  | "UNSUPPORTED_MEDIA_TYPE"
+  | "NGINX_FAILED";
 
 /**
  * The status the master's error middleware answers with when a handler throws this code and

@@ -16,8 +16,8 @@ import { probeForDhcpServers } from "./dhcp/probe.js";
 import { planDhcpHosts, renderDhcpHostsFile, renderDnsmasqConf } from "./dhcp/render-dnsmasq.js";
 import { superviseDnsmasq } from "./dhcp/supervisor.js";
 import { nodeEventFromDnsmasq } from "./dnsmasq-events.js";
-import { createApp } from "./http/app.js";
-import { startHttpServer } from "./http/server.js";
+import { createApp, DEFAULT_APP_LIMITS } from "./http/app.js";
+import { startHttpFront } from "./http/front.js";
 import { acquireLease, stopDhclient } from "./net/dhclient.js";
 import { chooseInterface, IP_ADDR_ARGS, IP_ROUTE_ARGS, parseIpAddr, parseIpRoutes, pickDefaultSubnet } from "./net/ip.js";
 import { EMPTY_FLEET, reduceFleet, type FleetState, type NodeEvent } from "./state/node-state.js";
@@ -228,8 +228,17 @@ async function serve(options: MasterOptions, deps: MasterDeps, config: SiteConfi
     arm64Firmware: await exists(join(options.tftpRoot, "ipxe-arm64.efi")),
   };
   const app = createApp({ config, store, httpRoot: options.httpRoot, isoDevice: options.isoDevice, server, fleet: () => fleet, onEvent, secret, log: log.child({ component: "http" }), now });
-  const http = await startHttpServer(app, { host: "0.0.0.0", port: config.http.port });
-  log.info("http service listening", { url: `http://${net.address}:${http.port}/`, httpRoot: options.httpRoot });
+  const http = await startHttpFront(app, {
+    wanted: config.http.server,
+    port: config.http.port,
+    httpRoot: options.httpRoot,
+    runDir: options.runDir,
+    maxBodyBytes: DEFAULT_APP_LIMITS.maxBodyBytes,
+    runner,
+    log: log.child({ component: "http" }),
+    signal,
+  });
+  log.info("http service listening", { url: `http://${net.address}:${http.port}/`, httpRoot: options.httpRoot, server: http.server });
 
   const stopAll = new AbortController();
   if (signal.aborted) stopAll.abort();
@@ -286,13 +295,14 @@ async function serve(options: MasterOptions, deps: MasterDeps, config: SiteConfi
   let dnsmasqDone: Promise<void> = Promise.resolve();
   let failure: unknown;
   // A supervisor that gives up is fatal: it stops every other subsystem (house style 8).
-  const watch = (done: Promise<void>) =>
+  const watch = (done: Promise<void>, what = "dnsmasq") =>
     done.catch((error: unknown) => {
       if (stopAll.signal.aborted) return;
       failure = error;
-      log.error("dnsmasq gave up; stopping the master", { error: error instanceof Error ? error.message : String(error) });
+      log.error(`${what} gave up; stopping the master`, { error: error instanceof Error ? error.message : String(error) });
       stopAll.abort();
     });
+  void watch(http.done, "nginx");
   try {
     if (mode !== "off") {
       dnsmasqDone = (await startDnsmasq(mode, dnsmasqStop.signal)).done;

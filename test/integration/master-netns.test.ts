@@ -149,6 +149,39 @@ describe("recon master in a network namespace", () => {
     process.stdout.write(`${JSON.stringify({ figure: "recon-master-fleet", peers: FLEET, wallMs: Date.now() - started })}\n`);
   });
 
+  it("sends kernel, initrd and ISO through nginx (ranges, byte-identical) and turns its access log into node state", async () => {
+    expect(proc!.log()).toMatch(/msg="http service listening".* server=nginx/);
+    const peer = peers.bios!; // leased above: the master knows its IP
+    const iso = await readFile(join(work, "http", "isos", "test.iso"));
+    // In boot order: kernel and initrd (iPXE), then the ISO (dracut's livenet).
+    for (const file of ["linux", "initrd"]) {
+      const got = await runInNetns(execaRunner, peer.ns, ["curl", "--silent", "--fail", "--max-time", "10", "--output", join(work, file), `${URL}/install/test/${file}`]);
+      expect(got.exitCode, got.stderr).toBe(0);
+      expect((await readFile(join(work, file))).equals(await readFile(join(work, "http", "install", "test", file)))).toBe(true);
+    }
+    const full = await runInNetns(execaRunner, peer.ns, ["curl", "--silent", "--fail", "--max-time", "10", "--output", join(work, "got.iso"), `${URL}/isos/test.iso`]);
+    expect(full.exitCode, full.stderr).toBe(0);
+    expect((await readFile(join(work, "got.iso"))).equals(iso)).toBe(true);
+    const range = await runInNetns(execaRunner, peer.ns, ["curl", "--silent", "--fail", "--max-time", "10", "-D", "-", "-r", "1000-1099", "--output", join(work, "part.iso"), `${URL}/isos/test.iso`]);
+    expect(range.stdout).toMatch(/^HTTP\/1\.1 206/);
+    expect(range.stdout).toMatch(/Content-Range: bytes 1000-1099\/1048576/i);
+    expect((await readFile(join(work, "part.iso"))).equals(iso.subarray(1000, 1100))).toBe(true);
+    // A missing static file falls through to recon's JSON 404, not nginx's HTML page.
+    const missing = await peerCurl(peer, ["-w", "\n%{http_code}", `${URL}/isos/absent.iso`]);
+    expect(missing.stdout.trim().split("\n").at(-1)).toBe("404");
+    expect(missing.stdout).toContain('"code":"NOT_FOUND"');
+    // nginx's access log reaches recon (syslog on loopback): kernel and initrd sent, image bytes counted.
+    const deadline = Date.now() + 10_000;
+    let node: { phases: Record<string, string>; imageBytes: number } | undefined;
+    while (Date.now() < deadline) {
+      node = JSON.parse((await peerCurl(peer, [`${URL}/api/v1/nodes/${peer.mac}`])).stdout).node;
+      if (node?.phases.kernel !== undefined && node.imageBytes >= iso.length + 100) break;
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(node?.phases, JSON.stringify(node)).toMatchObject({ kernel: expect.any(String), image: expect.any(String) });
+    expect(node?.imageBytes).toBe(iso.length + 100);
+  });
+
   it("tracked the DHCP leases from dnsmasq's log as node state", async () => {
     const nodes = JSON.parse((await peerCurl(peers.bios!, [`${URL}/api/v1/nodes`])).stdout);
     const text = JSON.stringify(nodes);
@@ -159,11 +192,15 @@ describe("recon master in a network namespace", () => {
   it("stops with its dnsmasq on SIGTERM", async () => {
     const pidFile = join(work, "run", "dnsmasq.pid");
     const dnsmasqPid = Number((await readFile(pidFile, "utf8").catch(() => "0")).trim());
+    // nginx removes its pid file when it stops: read it first.
+    const nginxPid = Number((await readFile(join(work, "run", "nginx.pid"), "utf8").catch(() => "0")).trim());
+    expect(nginxPid).toBeGreaterThan(0);
     process.kill(proc!.child.pid!, "SIGTERM");
     const result = await proc!.child;
     expect(result.signal, proc!.log().slice(-2000)).toBeUndefined();
     expect(result.exitCode).toBe(0);
     expect(proc!.log()).toContain('msg="master stopped"');
     if (dnsmasqPid > 0) expect(() => process.kill(dnsmasqPid, 0)).toThrow();
+    expect(() => process.kill(nginxPid, 0)).toThrow();
   });
 });

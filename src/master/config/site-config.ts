@@ -184,7 +184,14 @@ const siteConfigSchema = z
       .strict()
       .default({}),
     http: z
-      .object({ port: z.number().int().min(1).max(65535).default(80) })
+      .object({
+        port: z.number().int().min(1).max(65535).default(80),
+        /**
+         * Who sends the big static files: nginx (sendfile; express behind it on loopback), node
+         * (express alone), or auto (nginx when it is installed and can read the files).
+         */
+        server: z.enum(["auto", "nginx", "node"]).default("auto"),
+      })
       .strict()
       .default({}),
     defaults: nodeSettingsSchema.default({}),

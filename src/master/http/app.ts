@@ -54,6 +54,8 @@ export interface AppDeps {
    * /isos/<label>.iso with ranges, straight from the device: no copy, no RAM.
    */
   isoDevice?: { path: string; sizeBytes: number } | undefined;
+  /** nginx serves the static trees and proxies the rest from loopback (X-Real-IP is trusted). */
+  behindNginx?: boolean | undefined;
   /** The master secret that signs peer tokens. */
   secret: Uint8Array;
   log: Logger;
@@ -66,9 +68,37 @@ const TREES = ["isos", "install", "tftp", "post", "nodes"] as const;
 type Tree = (typeof TREES)[number];
 
 /** Requests arrive on an IPv6 socket as `::ffff:10.20.0.5`; leases and TFTP logs say `10.20.0.5`. */
-function clientIp(req: Request): string {
+function socketIp(req: Request): string {
   return (req.socket.remoteAddress ?? "").replace(/^::ffff:/, "");
 }
+
+/**
+ * The peer's address. Behind recon's own nginx (which connects from loopback) it is nginx's
+ * X-Real-IP; the header is believed only from loopback, so a peer cannot claim another's address.
+ */
+function clientIp(req: Request): string {
+  const direct = socketIp(req);
+  if (req.app.locals.behindNginx === true && (direct === "127.0.0.1" || direct === "::1")) {
+    const real = req.get("x-real-ip");
+    if (real !== undefined && /^[0-9a-fA-F.:]{2,45}$/.test(real)) return real.replace(/^::ffff:/, "");
+  }
+  return direct;
+}
+
+/** A static file transfer that finished (or was cut off), from express or from nginx's log. */
+export interface Transfer {
+  tree: "isos" | "install" | "tftp" | "post" | "nodes";
+  /** Path below the tree, starting with "/". */
+  path: string;
+  ip: string;
+  status: number;
+  method: string;
+  bytes: number;
+  complete: boolean;
+}
+
+/** The express app plus the hook nginx's access log feeds (see nginx.ts). */
+export type ReconApp = express.Express & { recordTransfer(transfer: Transfer): void };
 
 function macParam(text: string | undefined): string {
   const mac = text === undefined ? undefined : normalizeMac(text);
@@ -122,7 +152,7 @@ function statusCode(code: string, status: number): ErrorCode | "INTERNAL" | "RAN
   return "INTERNAL";
 }
 
-export function createApp(deps: AppDeps): express.Express {
+export function createApp(deps: AppDeps): ReconApp {
   const { store, log, server } = deps;
   const limits: AppLimits = { ...DEFAULT_APP_LIMITS, ...deps.limits };
   const now = deps.now ?? (() => new Date());
@@ -145,7 +175,8 @@ export function createApp(deps: AppDeps): express.Express {
     }
   };
 
-  const app = express();
+  const app = express() as ReconApp;
+  app.locals.behindNginx = deps.behindNginx === true;
   app.disable("x-powered-by");
   app.set("etag", false);
   app.use(refuseTraversal);
@@ -181,23 +212,27 @@ export function createApp(deps: AppDeps): express.Express {
 
   // ---- static trees ---------------------------------------------------------------------------
   /** Counts bytes sent and turns finished kernel/initrd/ISO transfers into node events. */
+  const recordTransfer = (transfer: Transfer): void => {
+    if (transfer.status !== 200 && transfer.status !== 206) return;
+    if (transfer.method === "HEAD") return;
+    const { tree, bytes } = transfer;
+    counters.bytesServed.set(tree, (counters.bytesServed.get(tree) ?? 0) + bytes);
+    const mac = macOf(transfer.ip);
+    if (mac === undefined) return;
+    const at = now().toISOString();
+    const label = server.imageLabel;
+    if (tree === "isos") void emit({ type: "image-bytes", at, mac, bytes });
+    else if (tree === "install" && transfer.path === `/${label}/linux` && transfer.complete) void emit({ type: "kernel-sent", at, mac });
+    else if (tree === "install" && transfer.path === `/${label}/initrd` && transfer.complete) void emit({ type: "initrd-sent", at, mac });
+  };
   const track = (tree: Tree) => (req: Request, res: Response, next: NextFunction) => {
     const startBytes = req.socket.bytesWritten;
     res.on("close", () => {
-      if (res.statusCode !== 200 && res.statusCode !== 206) return;
       // A finished response sent exactly its Content-Length; an aborted one is estimated from
       // the socket (which includes the header bytes, close enough for a progress figure).
       const length = Number(res.getHeader("content-length"));
       const bytes = res.writableFinished && Number.isFinite(length) ? length : Math.max(0, req.socket.bytesWritten - startBytes);
-      if (req.method === "HEAD") return;
-      counters.bytesServed.set(tree, (counters.bytesServed.get(tree) ?? 0) + bytes);
-      const mac = macOf(clientIp(req));
-      if (mac === undefined) return;
-      const at = now().toISOString();
-      const label = server.imageLabel;
-      if (tree === "isos") void emit({ type: "image-bytes", at, mac, bytes });
-      else if (tree === "install" && req.path === `/${label}/linux` && res.writableFinished) void emit({ type: "kernel-sent", at, mac });
-      else if (tree === "install" && req.path === `/${label}/initrd` && res.writableFinished) void emit({ type: "initrd-sent", at, mac });
+      recordTransfer({ tree, path: req.path, ip: clientIp(req), status: res.statusCode, method: req.method, bytes, complete: res.writableFinished });
     });
     next();
   };
@@ -409,5 +444,6 @@ export function createApp(deps: AppDeps): express.Express {
     res.status(status).json({ error: code, code, message });
   });
 
+  app.recordTransfer = recordTransfer;
   return app;
 }

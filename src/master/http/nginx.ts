@@ -1,0 +1,228 @@
+/**
+ * nginx in front of recon's HTTP service: the big static files (ISO, kernel, initrd) go out with
+ * sendfile(2) from nginx; every other request is proxied, unbuffered, to express on loopback.
+ * Node cannot sendfile, and the ISO is most of the bytes a fleet boot moves (bench/iso-serving).
+ *
+ * One module per tool: the config renderer and the access-log parser are pure; the runner starts
+ * nginx in the foreground through the CommandRunner and restarts it with backoff, bounded. The
+ * access log (one JSON object per static transfer) arrives as syslog over loopback UDP.
+ */
+import { ReconError } from "../../lib/errors.js";
+import type { Logger } from "../../lib/log.js";
+import type { CommandRunner } from "../../lib/run.js";
+
+export interface NginxPlan {
+  /** Address and port peers use (the master's public HTTP port). */
+  listenPort: number;
+  /** express on loopback. */
+  upstreamPort: number;
+  /** Holds isos/ and install/ (served directly; a missing file falls through to express). */
+  httpRoot: string;
+  /** nginx's pid file and temp dirs live here. */
+  runDir: string;
+  /** Worker user when nginx starts as root (it drops privileges like dnsmasq does). */
+  workerUser?: string | undefined;
+  /** Upload bodies beyond this are refused by express; nginx only must not refuse them first. */
+  maxBodyBytes: number;
+  /**
+   * recon's UDP port on loopback for the access log (nginx's syslog output). A pipe would be
+   * simpler but nginx cannot open /dev/stdout when stdout is a socket, as it is under Node.
+   */
+  accessLogPort: number;
+}
+
+/** Quotes a path for nginx.conf; recon's own paths never hold quotes, but refuse if one does. */
+function quote(value: string): string {
+  if (/["\\\n\r;{}$]/.test(value)) {
+    throw new ReconError("CONFIG_INVALID", `path ${JSON.stringify(value)} cannot be written into nginx.conf`, {
+      hint: "use a directory path without quotes, backslashes, braces, '$' or ';'",
+    });
+  }
+  return `"${value}"`;
+}
+
+/** The complete nginx.conf (pure; full-text snapshot tested). */
+export function renderNginxConf(plan: NginxPlan): string {
+  const temp = (name: string) => quote(`${plan.runDir}/nginx-${name}`);
+  const proxy = [
+    `      proxy_pass http://recon;`,
+    `      proxy_http_version 1.1;`,
+    `      proxy_set_header Connection "";`,
+    `      proxy_set_header Host $host;`,
+    `      proxy_set_header X-Real-IP $remote_addr;`,
+    // Streams both ways: uploads reach express (which fsyncs and acknowledges) as they arrive,
+    // and server-sent events reach browsers as they happen.
+    `      proxy_request_buffering off;`,
+    `      proxy_buffering off;`,
+    `      proxy_read_timeout 1h;`,
+    `      access_log off;`,
+  ];
+  const staticTree = (tree: string) => [
+    `    location /${tree}/ {`,
+    `      access_log syslog:server=127.0.0.1:${plan.accessLogPort},facility=local7,tag=recon,nohostname recon;`,
+    `      try_files $uri @recon;`,
+    `    }`,
+  ];
+  return [
+    `# Written by recon master; regenerated at every start.`,
+    `daemon off;`,
+    `master_process on;`,
+    `worker_processes auto;`,
+    `pid ${quote(`${plan.runDir}/nginx.pid`)};`,
+    `error_log stderr warn;`,
+    ...(plan.workerUser !== undefined ? [`user ${plan.workerUser};`] : []),
+    `events { worker_connections 4096; }`,
+    `http {`,
+    `  types { application/octet-stream iso; application/gzip tgz gz; application/json json; text/plain txt; }`,
+    `  default_type application/octet-stream;`,
+    `  sendfile on;`,
+    `  tcp_nopush on;`,
+    `  server_tokens off;`,
+    // iPXE fetches kernel, initrd, then dracut the ISO: a long keep-alive spares handshakes.
+    `  keepalive_timeout 30s;`,
+    `  client_max_body_size ${plan.maxBodyBytes + 1024 * 1024};`,
+    `  client_body_temp_path ${temp("body")};`,
+    `  proxy_temp_path ${temp("proxy")};`,
+    `  fastcgi_temp_path ${temp("fastcgi")};`,
+    `  uwsgi_temp_path ${temp("uwsgi")};`,
+    `  scgi_temp_path ${temp("scgi")};`,
+    `  log_format recon escape=json '{"remote":"$remote_addr","status":"$status","method":"$request_method","uri":"$uri","bytes":"$body_bytes_sent","complete":"$request_completion"}';`,
+    `  access_log off;`,
+    `  upstream recon {`,
+    `    server 127.0.0.1:${plan.upstreamPort};`,
+    `    keepalive 32;`,
+    `  }`,
+    `  server {`,
+    `    listen ${plan.listenPort} reuseport;`,
+    `    root ${quote(plan.httpRoot)};`,
+    `    disable_symlinks off;`,
+    ...staticTree("isos"),
+    ...staticTree("install"),
+    `    location @recon {`,
+    ...proxy,
+    `    }`,
+    `    location / {`,
+    ...proxy,
+    `    }`,
+    `  }`,
+    `}`,
+    ``,
+  ].join("\n");
+}
+
+/** `nginx -c <conf>`: the config says daemon off and logs errors to stderr. */
+export function nginxArgs(confFile: string): string[] {
+  return ["-c", confFile];
+}
+
+export interface StaticTransfer {
+  remote: string;
+  status: number;
+  method: string;
+  uri: string;
+  bytes: number;
+  /** nginx's $request_completion: the whole response was sent. */
+  complete: boolean;
+}
+
+/**
+ * One access-log message (log_format recon, as nginx sends it to syslog: `<190>Nov 22 00:52:06
+ * recon: {…}`) → a transfer, or undefined for anything else.
+ */
+export function parseNginxAccessLine(line: string): StaticTransfer | undefined {
+  const start = line.indexOf("{");
+  if (start < 0) return undefined;
+  const text = line.slice(start).trim();
+  let raw: Record<string, unknown>;
+  try {
+    raw = JSON.parse(text) as Record<string, unknown>;
+  } catch {
+    return undefined;
+  }
+  const status = Number(raw.status);
+  const bytes = Number(raw.bytes);
+  if (typeof raw.remote !== "string" || typeof raw.uri !== "string" || typeof raw.method !== "string") return undefined;
+  if (!Number.isInteger(status) || !Number.isFinite(bytes)) return undefined;
+  return { remote: raw.remote, status, method: raw.method, uri: raw.uri, bytes, complete: raw.complete === "OK" };
+}
+
+export interface NginxRun {
+  /** Resolves once nginx answers on its port; rejects when it exits first. */
+  ready: Promise<void>;
+  /** Settles when nginx stopped for good (abort, or too many restarts). */
+  done: Promise<void>;
+}
+
+/**
+ * Runs nginx in the foreground until `signal` aborts, restarting it with exponential backoff
+ * (at most `maxRestarts` in a row). Access-log lines become `onTransfer` calls; stderr lines are
+ * logged. Readiness is probed by `probe` (the caller connects to the port), bounded.
+ */
+export function superviseNginx(options: {
+  runner: CommandRunner;
+  confFile: string;
+  log: Logger;
+  signal: AbortSignal;
+  probe: () => Promise<boolean>;
+  maxRestarts?: number;
+  binary?: string;
+}): NginxRun {
+  const { runner, log, signal } = options;
+  const maxRestarts = options.maxRestarts ?? 5;
+  let markReady!: () => void;
+  let failReady!: (error: unknown) => void;
+  const ready = new Promise<void>((resolve, reject) => {
+    markReady = resolve;
+    failReady = reject;
+  });
+  ready.catch(() => {});
+  let isReady = false;
+
+  const onLine = (line: string) => {
+    if (line.trim() !== "") log.warn("nginx", { line: line.slice(0, 500) });
+  };
+
+  const runOnce = async () => {
+    const child = runner.run(options.binary ?? "nginx", nginxArgs(options.confFile), { signal, onLine, buffer: false });
+    // Readiness: bounded polling of the port while the process lives.
+    let exited = false;
+    const finished = child.then((result) => {
+      exited = true;
+      return result;
+    });
+    if (!isReady) {
+      for (let attempt = 0; attempt < 100 && !exited && !signal.aborted; attempt += 1) {
+        if (await options.probe()) {
+          isReady = true;
+          markReady();
+          log.info("nginx serving static files", { conf: options.confFile });
+          break;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    }
+    return finished;
+  };
+
+  const done = (async () => {
+    let restarts = 0;
+    for (;;) {
+      const result = await runOnce();
+      if (signal.aborted) return;
+      if (!isReady) {
+        const error = new ReconError("NGINX_FAILED", `nginx did not start (exit ${result.exitCode})`, {
+          hint: `check ${options.confFile} and the nginx lines above; set http.server: node in the site config to serve without nginx`,
+        });
+        failReady(error);
+        throw error;
+      }
+      restarts += 1;
+      if (restarts > maxRestarts) throw new ReconError("NGINX_FAILED", `nginx exited ${restarts} times in a row; giving up`);
+      const delay = Math.min(10_000, 250 * 2 ** restarts);
+      log.warn("nginx exited; restarting", { exitCode: result.exitCode, restart: restarts, delayMs: delay });
+      await new Promise((resolve) => setTimeout(resolve, delay));
+      if (signal.aborted) return;
+    }
+  })();
+  return { ready, done };
+}
