@@ -21,6 +21,8 @@ import { LSBLK_ARGS, prepareDataDir } from "./master/store/data-partition.js";
 import { listRecipes } from "./build/sources.js";
 import { isReconError, ReconError } from "./lib/errors.js";
 import { createLogger } from "./lib/log.js";
+import { normalizeRaw } from "./inventory/normalize.js";
+import { readRawUpload } from "./inventory/read-upload.js";
 
 const VERSION = "0.1.0";
 
@@ -37,6 +39,8 @@ commands:
   agent collect --out FILE.tar.gz [--lldp-wait-s N] [--collector-timeout-s N] [--lldp-socket PATH]
                                         collect the raw inventory into a tar.gz (no network)
   role [--cmdline FILE] [--json]        print the role the kernel command line gives
+  inventory normalize <DIR | FILE.tar.gz>
+                                        print the normalized inventory (JSON) of a raw upload
   version                               print recon's version
 
 common options: --descriptions DIR (default descriptions), --overlay DIR (default overlay),
@@ -163,6 +167,14 @@ async function main(argv: string[]): Promise<number> {
         return 0;
       }
       throw new ReconError("USAGE", `unknown agent action '${rest[0] ?? ""}'`, { hint: "recon agent collect --out FILE.tar.gz", exitCode: 2 });
+    }
+    case "inventory": {
+      if (rest[0] !== "normalize" || rest[1] === undefined) {
+        throw new ReconError("USAGE", "inventory needs 'normalize <dir | tar.gz>'", { hint: "recon inventory normalize <DIR | FILE.tar.gz>", exitCode: 2 });
+      }
+      const inventory = normalizeRaw(await readRawUpload(rest[1]));
+      console.log(JSON.stringify(inventory, null, 2));
+      return 0;
     }
     case "build":
       return await runBuild(rest, values, log);

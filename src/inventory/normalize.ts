@@ -1,0 +1,227 @@
+/**
+ * Raw upload → Inventory. Pure: the files of one upload (keyed by their path inside the tar,
+ * e.g. "raw/lshw.json") in, one schema-valid inventory out; the same code runs on the master
+ * after each upload and in `recon inventory normalize`. It never throws on odd input: every
+ * file that is missing where it was expected, unreadable or odd is reported in `errors`.
+ *
+ * Precedence, field by field (first source with a non-null value wins; docs/inventory.md):
+ *   system_vendor, firmware   dmidecode > lshw > ipmitool fru (system_vendor only)
+ *   cpu                       lscpu > dmidecode type 4 > lshw
+ *   memory.total_bytes        /proc/meminfo;  dimms: dmidecode type 17 > lshw banks
+ *   disks (the list)          lsblk, else nvme list + smartctl files + lshw
+ *   disk identity             smartctl > nvme (id-ctrl, list) > lsblk > lshw; size: lsblk first
+ *   interfaces (the list)     ip link (Ethernet, not stacked, not a virtual driver), else lshw
+ *   interface details         ethtool -i / ethtool > ip > lshw; lldp from lldpctl
+ *   bmc                       ipmitool lan print (address, mac) and mc info (firmware)
+ *   boot                      efi.json; pxe_interface = the interface whose MAC is the BOOTIF
+ */
+import { emptyInventory, inventorySchema, type Disk, type Inventory, type InventoryError, type NetworkInterface } from "./schema.js";
+import { parseDmidecode } from "./parse/dmidecode.js";
+import { parseEdac } from "./parse/edac.js";
+import { parseEfi } from "./parse/efi.js";
+import { parseEthtool, parseEthtoolDriver } from "./parse/ethtool.js";
+import { parseIpAddr, parseIpLink } from "./parse/ip.js";
+import { parseIpmiFru, parseIpmiLanPrint, parseIpmiMcInfo } from "./parse/ipmitool.js";
+import { parseLldpctl } from "./parse/lldpctl.js";
+import { parseLsblk } from "./parse/lsblk.js";
+import { parseLscpu } from "./parse/lscpu.js";
+import { parseLshw } from "./parse/lshw.js";
+import { parseLspci } from "./parse/lspci.js";
+import { parseManifest } from "./parse/manifest.js";
+import { parseMeminfo } from "./parse/meminfo.js";
+import { parseNvmeIdCtrl, parseNvmeList, type NvmeController } from "./parse/nvme.js";
+import { parseSmartctl, type SmartctlDisk } from "./parse/smartctl.js";
+import type { Parsed } from "./parse/common.js";
+
+/** Drivers of interfaces that are not ports of the machine (kernel-made or software devices). */
+const VIRTUAL_DRIVERS = new Set(["ifb", "bridge", "veth", "tun", "dummy", "bonding", "802.1Q VLAN Support", "macvlan", "ipvlan", "vxlan", "openvswitch", "team", "wireguard", "nlmon", "vrf"]);
+
+/** The first non-null value. */
+function first<T>(...values: Array<T | null | undefined>): T | null {
+  for (const value of values) if (value !== null && value !== undefined) return value;
+  return null;
+}
+
+/** Keys as they appear inside the tar, without a leading "./". */
+function normalizeKeys(files: Map<string, Buffer>): Map<string, string> {
+  const texts = new Map<string, string>();
+  for (const [key, buffer] of files) texts.set(key.replace(/^(\.\/)+/, ""), buffer.toString("utf8"));
+  return texts;
+}
+
+export function normalizeRaw(files: Map<string, Buffer>): Inventory {
+  const texts = normalizeKeys(files);
+  const inventory = emptyInventory();
+  const errors: InventoryError[] = [];
+  const read = <T>(path: string, parse: (text: string) => Parsed<T>): T | null => {
+    const text = texts.get(path);
+    if (text === undefined) return null;
+    try {
+      const parsed = parse(text);
+      errors.push(...parsed.errors);
+      return parsed.value;
+    } catch (error) {
+      // Parsers are written not to throw; this keeps one bug from losing the whole inventory.
+      errors.push({ source: path, message: `parser failed: ${(error as Error).message}` });
+      return null;
+    }
+  };
+  const byPrefix = (prefix: string, suffix: string) =>
+    [...texts.keys()].filter((key) => key.startsWith(prefix) && key.endsWith(suffix)).map((key) => ({ key, id: key.slice(prefix.length, key.length - suffix.length) })).sort((a, b) => a.key.localeCompare(b.key));
+
+  // Identity of the upload.
+  const manifest = read("manifest.json", parseManifest);
+  if (manifest === null) errors.push({ source: "manifest.json", message: "missing: the upload does not say who collected it or which collectors failed" });
+  inventory.collected_at = manifest?.collected_at ?? null;
+  inventory.boot_mac = manifest?.boot_mac ?? null;
+  inventory.hostname = manifest?.hostname ?? null;
+  inventory.agent_version = manifest?.agent_version ?? null;
+  inventory.kernel = manifest?.kernel ?? null;
+
+  const dmi = read("raw/dmidecode.txt", parseDmidecode);
+  const lshw = read("raw/lshw.json", parseLshw);
+  const fru = read("raw/ipmitool-fru.txt", parseIpmiFru);
+
+  // System and firmware.
+  for (const key of ["manufacturer", "product_name", "serial_number", "uuid", "sku"] as const) {
+    inventory.system_vendor[key] = first(dmi?.system_vendor[key], lshw?.system_vendor[key], fru?.[key]);
+  }
+  for (const key of ["vendor", "version", "build_date"] as const) {
+    inventory.firmware[key] = first(dmi?.firmware[key], lshw?.firmware[key]);
+  }
+
+  // CPU.
+  const lscpu = read("raw/lscpu.json", parseLscpu);
+  const sockets = dmi?.processors.filter((processor) => processor.populated) ?? [];
+  const sumOf = (values: Array<number | null>) => (values.length > 0 && values.every((value) => value !== null) ? values.reduce<number>((a, b) => a + (b ?? 0), 0) : null);
+  inventory.cpu = {
+    model_name: first(lscpu?.model_name, sockets[0]?.version, lshw?.cpu_model),
+    architecture: first(lscpu?.architecture),
+    sockets: first(lscpu?.sockets, sockets.length > 0 ? sockets.length : null),
+    cores: first(lscpu?.cores, sumOf(sockets.map((socket) => socket.core_count))),
+    threads: first(lscpu?.threads, sumOf(sockets.map((socket) => socket.thread_count))),
+    frequency_mhz: first(lscpu?.frequency_mhz, sockets[0]?.max_speed_mhz, lscpu?.current_mhz),
+    flags: lscpu?.flags ?? [],
+  };
+
+  // Memory.
+  const meminfo = read("raw/meminfo.txt", parseMeminfo);
+  const edac = read("raw/edac.json", parseEdac);
+  const dimms = dmi && dmi.dimms.length > 0 ? dmi.dimms : (lshw?.dimms ?? []);
+  const installed = sumOf(dimms.map((dimm) => dimm.size_bytes));
+  inventory.memory = {
+    total_bytes: meminfo?.total_bytes ?? null,
+    physical_mb: dimms.length > 0 && installed !== null ? Math.round(installed / 1024 ** 2) : null,
+    dimms,
+    correctable_errors: edac?.correctable_errors ?? null,
+    uncorrectable_errors: edac?.uncorrectable_errors ?? null,
+  };
+
+  // Disks.
+  const smart = new Map<string, SmartctlDisk>();
+  for (const { key, id } of byPrefix("raw/smartctl.", ".json")) {
+    const value = read(key, (text) => parseSmartctl(text, key));
+    if (value) smart.set(id, value);
+  }
+  const nvmeList = read("raw/nvme-list.json", parseNvmeList) ?? [];
+  const controllers = new Map<string, NvmeController>();
+  for (const { key, id } of byPrefix("raw/nvme-id-ctrl.", ".json")) {
+    const value = read(key, (text) => parseNvmeIdCtrl(text, key));
+    if (value) controllers.set(id, value);
+  }
+  const lsblk = read("raw/lsblk.json", parseLsblk);
+  const names = lsblk
+    ? lsblk.map((disk) => disk.name)
+    : [...new Set([...nvmeList.map((namespace) => namespace.name), ...smart.keys(), ...(lshw?.disks.map((disk) => disk.name) ?? [])])].sort();
+  inventory.disks = names.map((name): Disk => {
+    const block = lsblk?.find((disk) => disk.name === name);
+    const smartctl = smart.get(name);
+    const namespace = nvmeList.find((entry) => entry.name === name);
+    const controller = controllers.get(/^(nvme\d+)n\d+$/.exec(name)?.[1] ?? "");
+    const hw = lshw?.disks.find((disk) => disk.name === name);
+    const nvme = name.startsWith("nvme") || block?.transport === "nvme" || smartctl?.protocol === "NVMe";
+    const rotational = nvme ? false : first(smartctl?.rotation_rate != null ? smartctl.rotation_rate > 0 : null, block?.rotational);
+    return {
+      name,
+      model: first(smartctl?.model, controller?.model, namespace?.model, block?.model, hw?.model),
+      vendor: first(smartctl?.vendor, block?.vendor, hw?.vendor),
+      serial: first(smartctl?.serial, controller?.serial, namespace?.serial, block?.serial, hw?.serial),
+      wwn: first(smartctl?.wwn, block?.wwn),
+      size_bytes: first(block?.size_bytes, smartctl?.size_bytes, namespace?.size_bytes, hw?.size_bytes),
+      rotational,
+      kind: nvme ? "nvme" : rotational === null ? null : rotational ? "hdd" : "ssd",
+      smart_passed: smartctl?.smart_passed ?? null,
+      // No collector of the raw-upload contract records /dev/disk/by-path yet.
+      by_path: null,
+    };
+  });
+
+  // Interfaces.
+  const links = read("raw/ip-link.json", (text) => parseIpLink(text)) ?? [];
+  const addresses = read("raw/ip-addr.json", parseIpAddr) ?? new Map<string, string>();
+  const lldp = read("raw/lldpctl.json", parseLldpctl) ?? new Map();
+  const candidates = links.length > 0 ? links.filter((link) => link.kind === null && link.parent === null).map((link) => link.name) : (lshw?.networks.map((network) => network.name) ?? []);
+  const interfaces: NetworkInterface[] = [];
+  for (const name of candidates) {
+    const link = links.find((entry) => entry.name === name);
+    const hw = lshw?.networks.find((network) => network.name === name);
+    const driverKey = `raw/ethtool-i.${name}.txt`;
+    const settingsKey = `raw/ethtool.${name}.txt`;
+    const driverText = texts.get(driverKey);
+    const driver = driverText === undefined ? null : parseEthtoolDriver(driverText, driverKey);
+    if (driver?.value.driver && VIRTUAL_DRIVERS.has(driver.value.driver)) continue;
+    if (driver) errors.push(...driver.errors);
+    const settings = read(settingsKey, (text) => parseEthtool(text, settingsKey));
+    interfaces.push({
+      name,
+      mac_address: first(link?.mac_address, hw?.mac_address),
+      driver: first(driver?.value.driver, hw?.driver),
+      firmware_version: first(driver?.value.firmware_version, hw?.firmware_version),
+      speed_mbps: first(settings?.speed_mbps, hw?.speed_mbps),
+      link: first(settings?.link, link?.up ? link.lower_up : null, hw?.link),
+      ipv4_address: first(addresses.get(name), hw?.ipv4_address),
+      lldp: lldp.get(name) ?? null,
+    });
+  }
+  inventory.interfaces = interfaces;
+
+  // PCI devices and GPUs (display controllers, PCI class 03xx).
+  inventory.pci_devices = read("raw/lspci.txt", parseLspci) ?? [];
+  inventory.gpus = inventory.pci_devices
+    .filter((device) => device.class_id?.startsWith("03"))
+    .map((device) => ({ vendor: device.vendor, product: device.product, pci_slot: device.slot, driver: device.driver, memory_bytes: null }));
+
+  // BMC: the first LAN channel the agent found answering, plus mc info.
+  const lanKey = byPrefix("raw/ipmitool-lan-print.", ".txt")[0]?.key;
+  const lan = lanKey ? read(lanKey, (text) => parseIpmiLanPrint(text, lanKey)) : null;
+  const mc = read("raw/ipmitool-mc-info.txt", parseIpmiMcInfo);
+  inventory.bmc = { address: lan?.address ?? null, v6address: lan?.v6address ?? null, mac: lan?.mac ?? null, firmware_version: mc?.firmware_version ?? null };
+
+  // Boot.
+  const efi = read("raw/efi.json", parseEfi);
+  inventory.boot = {
+    current_boot_mode: efi?.current_boot_mode ?? null,
+    secure_boot: efi?.secure_boot ?? null,
+    pxe_interface: inventory.boot_mac ? (interfaces.find((entry) => entry.mac_address === inventory.boot_mac)?.name ?? null) : null,
+  };
+
+  inventory.errors = mergeErrors(manifest?.collector_errors ?? [], errors);
+  // The schema check is a guard against a parser returning a wrong type; it must never fail.
+  return inventorySchema.parse(inventory);
+}
+
+/**
+ * A failed collector is reported once: when the parser of its output file already said what
+ * was wrong (smartctl's JSON explains its own exit status), the bare exit status is dropped.
+ */
+function mergeErrors(collectorErrors: InventoryError[], parserErrors: InventoryError[]): InventoryError[] {
+  const explained = new Set(parserErrors.map((error) => error.source.replace(/^raw\//, "").replace(/\.(json|txt)$/, "")));
+  const kept = collectorErrors.filter((error) => !explained.has(error.source.replace(/^collector:/, "")));
+  const seen = new Set<string>();
+  return [...kept, ...parserErrors].filter((error) => {
+    const key = `${error.source}\u0000${error.message}`;
+    if (seen.has(key)) return false;
+    seen.add(key);
+    return true;
+  });
+}
