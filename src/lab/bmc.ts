@@ -22,6 +22,7 @@ import { join } from "node:path";
 import { execa, type ResultPromise } from "execa";
 import { ReconError } from "../lib/errors.js";
 import type { CommandRunner } from "../lib/run.js";
+import { signalPid, terminateChild } from "./child.js";
 import { netnsExecArgv } from "./netns.js";
 
 export interface LabBmcSpec {
@@ -213,20 +214,11 @@ export async function readPid(file: string): Promise<number | undefined> {
 
 /** SIGTERM, then SIGKILL after `graceMs`; resolves when the process is gone (bounded). */
 export async function killPid(pid: number, name: RegExp, graceMs = 5000): Promise<void> {
-  if (!(await processIs(pid, name))) return;
-  try {
-    process.kill(pid, "SIGTERM");
-  } catch {
-    return;
-  }
+  if (!(await processIs(pid, name)) || !signalPid(pid, "SIGTERM")) return;
   const deadline = Date.now() + graceMs;
   while (await processIs(pid, name)) {
     if (Date.now() > deadline) {
-      try {
-        process.kill(pid, "SIGKILL");
-      } catch {
-        // gone
-      }
+      signalPid(pid, "SIGKILL");
       await new Promise((r) => setTimeout(r, 200));
       return;
     }
@@ -274,22 +266,7 @@ export async function startLabBmc(runner: CommandRunner, ns: string, spec: LabBm
     async stop() {
       const vm = await vmPid();
       if (vm !== undefined) await killPid(vm, /qemu|sleep|sh$/);
-      if (!done) {
-        try {
-          process.kill(pid, "SIGTERM");
-        } catch {
-          // gone
-        }
-        const timer = setTimeout(() => {
-          try {
-            process.kill(pid, "SIGKILL");
-          } catch {
-            // gone
-          }
-        }, 5000);
-        await finished;
-        clearTimeout(timer);
-      }
+      if (!done) await terminateChild(pid, finished);
     },
   };
   try {

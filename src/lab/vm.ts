@@ -6,6 +6,7 @@ import { writeFileSync } from "node:fs";
 import { readFile } from "node:fs/promises";
 import { execa, type ResultPromise } from "execa";
 import { ReconError } from "../lib/errors.js";
+import { terminateChild } from "./child.js";
 import { qemuArgs, type VmSpec } from "./qemu.js";
 
 export interface RunningVm {
@@ -63,20 +64,7 @@ export function startVm(spec: VmSpec, options: StartVmOptions = {}): RunningVm {
     },
     async stop() {
       if (done) return;
-      try {
-        process.kill(pid, "SIGTERM");
-      } catch {
-        // already gone
-      }
-      const timer = setTimeout(() => {
-        try {
-          process.kill(pid, "SIGKILL");
-        } catch {
-          // already gone
-        }
-      }, 5000);
-      await finished;
-      clearTimeout(timer);
+      await terminateChild(pid, finished);
     },
   };
 }
