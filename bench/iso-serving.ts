@@ -43,19 +43,9 @@ async function load(url: string): Promise<{ seconds: number; gbps: number }> {
 
 const log = createLogger({}, { write: () => {} });
 const store = await createStore(join(work, "store"), { log });
-const app = createApp({
-  config: parseSiteConfig(""),
-  store,
-  httpRoot: http,
-  server: { address: "127.0.0.1", httpPort: 0, imageLabel: "bench", imageArch: "x86_64", imageKernelArgs: [], arm64Firmware: false },
-  fleet: () => EMPTY_FLEET,
-  onEvent: () => undefined,
-  secret: await store.secret(),
-  log,
-});
-const nodeOnly = await startHttpServer(app, { host: "127.0.0.1", port: 0 });
-const stopFront = new AbortController();
-const front = await startHttpFront(
+const secret = await store.secret();
+// Two apps: one bound directly (express alone), one behind the front's nginx.
+const makeApp = () =>
   createApp({
     config: parseSiteConfig(""),
     store,
@@ -63,9 +53,13 @@ const front = await startHttpFront(
     server: { address: "127.0.0.1", httpPort: 0, imageLabel: "bench", imageArch: "x86_64", imageKernelArgs: [], arm64Firmware: false },
     fleet: () => EMPTY_FLEET,
     onEvent: () => undefined,
-    secret: await store.secret(),
+    secret,
     log,
-  }),
+  });
+const nodeOnly = await startHttpServer(makeApp(), { host: "127.0.0.1", port: 0 });
+const stopFront = new AbortController();
+const front = await startHttpFront(
+  makeApp(),
   { wanted: "nginx", port: 19000 + (process.pid % 1000), httpRoot: http, runDir: join(work, "front"), maxBodyBytes: 1 << 20, runner: execaRunner, log, signal: stopFront.signal },
 );
 
