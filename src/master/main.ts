@@ -17,6 +17,7 @@ import { planDhcpHosts, renderDhcpHostsFile, renderDnsmasqConf } from "./dhcp/re
 import { superviseDnsmasq } from "./dhcp/supervisor.js";
 import { nodeEventFromDnsmasq } from "./dnsmasq-events.js";
 import { createApp, DEFAULT_APP_LIMITS } from "./http/app.js";
+import { createReviewService } from "../review/review-service.js";
 import { startHttpFront } from "./http/front.js";
 import { acquireLease, stopDhclient } from "./net/dhclient.js";
 import { chooseInterface, IP_ADDR_ARGS, IP_ROUTE_ARGS, parseIpAddr, parseIpRoutes, pickDefaultSubnet } from "./net/ip.js";
@@ -210,9 +211,12 @@ async function serve(options: MasterOptions, deps: MasterDeps, config: SiteConfi
   const store = await createStore(options.dataDir, { log: log.child({ component: "store" }) });
   const secret = await store.secret();
   let fleet: FleetState = (await store.readEvents()).reduce(reduceFleet, EMPTY_FLEET);
+  // The review (#6): UI, read API, live events; shows the admin token on the appliance's console.
+  const review = await createReviewService({ dataDir: options.dataDir, fleet: () => fleet, log: log.child({ component: "review" }), announce: options.isoDevice ? "/dev/console" : "tty" });
   const onEvent = async (event: NodeEvent) => {
     fleet = reduceFleet(fleet, event);
     await store.appendEvent(event);
+    review.publish(event);
   };
 
   const bootJson = join(options.httpRoot, "install", options.imageLabel, "boot.json");
@@ -227,7 +231,7 @@ async function serve(options: MasterOptions, deps: MasterDeps, config: SiteConfi
     imageKernelArgs,
     arm64Firmware: await exists(join(options.tftpRoot, "ipxe-arm64.efi")),
   };
-  const app = createApp({ config, store, httpRoot: options.httpRoot, isoDevice: options.isoDevice, server, fleet: () => fleet, onEvent, secret, log: log.child({ component: "http" }), now });
+  const app = createApp({ config, store, httpRoot: options.httpRoot, isoDevice: options.isoDevice, server, fleet: () => fleet, onEvent, secret, log: log.child({ component: "http" }), now, review: review.router });
   const http = await startHttpFront(app, {
     wanted: config.http.server,
     port: config.http.port,
@@ -338,6 +342,7 @@ async function serve(options: MasterOptions, deps: MasterDeps, config: SiteConfi
     dnsmasqStop.abort();
     await dnsmasqDone.catch(() => undefined);
     await http.close();
+    review.close();
     await store.close();
     log.info("master stopped");
   }

@@ -54,6 +54,8 @@ export interface AppDeps {
    * /isos/<label>.iso with ranges, straight from the device: no copy, no RAM.
    */
   isoDevice?: { path: string; sizeBytes: number } | undefined;
+  /** The review (UI, read API, event stream, exports: review-routes.ts), mounted before the routes below. */
+  review?: express.Router | undefined;
   /** nginx serves the static trees and proxies the rest from loopback (X-Real-IP is trusted). */
   behindNginx?: boolean | undefined;
   /** The master secret that signs peer tokens. */
@@ -180,6 +182,7 @@ export function createApp(deps: AppDeps): ReconApp {
   app.disable("x-powered-by");
   app.set("etag", false);
   app.use(refuseTraversal);
+  if (deps.review !== undefined) app.use(deps.review);
 
   // ---- iPXE ---------------------------------------------------------------------------------
   app.get("/boot.ipxe", (_req, res) => {

@@ -1,0 +1,192 @@
+/**
+ * The review part of the master's HTTP service (issue #6): the UI at `/`, the read API for
+ * the fleet, inventories and classes, the live event stream (SSE), export downloads, and the
+ * access rule for all of it (src/review/access.ts). Mounted by createApp before its own routes;
+ * paths it does not know fall through.
+ */
+import { promisify } from "node:util";
+import { gzip } from "node:zlib";
+import express, { type NextFunction, type Request, type Response } from "express";
+import { ReconError } from "../../lib/errors.js";
+import type { Logger } from "../../lib/log.js";
+import { ADMIN_COOKIE, decideAccess, isLocalRequest, presentedToken, type AccessNeed } from "../../review/access.js";
+import type { EventBus } from "../../review/event-bus.js";
+import { renderAnsibleExport } from "../../review/exports/export-ansible.js";
+import { renderCsvExport } from "../../review/exports/export-csv.js";
+import { renderJsonExport } from "../../review/exports/export-json.js";
+import { DEFAULT_NETBOX_OPTIONS, renderNetboxExport, slugify, type NetboxOptions } from "../../review/exports/export-netbox.js";
+import type { FleetRow } from "../../review/fleet-view.js";
+import type { ReviewModel } from "../../review/review-model.js";
+import { UI_FILES } from "../../review/ui/embedded.js";
+import { normalizeMac } from "../config/site-config.js";
+
+const gzipAsync = promisify(gzip);
+
+/** What the event stream carries: a node's row after a boot event, rows whose inventory changed. */
+export type ReviewEvent = { type: "node"; event: string; row: FleetRow } | { type: "inventory"; rows: FleetRow[] };
+
+export interface ReviewRouteDeps {
+  model: ReviewModel;
+  bus: EventBus<ReviewEvent>;
+  adminToken: string;
+  log: Logger;
+  now?: () => Date;
+  /** SSE keep-alive comment interval. */
+  heartbeatMs?: number;
+}
+
+/**
+ * No inline script or style, nothing from elsewhere: even if a hardware string slipped into the
+ * DOM as markup, the browser would not run it.
+ */
+const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+
+function macParam(text: string | undefined): string {
+  const mac = text === undefined ? undefined : normalizeMac(text);
+  if (mac === undefined) throw new ReconError("BAD_REQUEST", `'${(text ?? "").slice(0, 40)}' is not a MAC address`, { hint: "write it as 52-54-00-12-34-56" });
+  return mac;
+}
+
+/** JSON, gzipped when large and the client accepts it (the fleet list of 5,000 nodes is megabytes). */
+async function sendJson(req: Request, res: Response, value: unknown): Promise<void> {
+  const body = Buffer.from(JSON.stringify(value));
+  res.set("Cache-Control", "no-store").type("application/json");
+  if (body.length > 32 * 1024 && /\bgzip\b/.test(req.get("accept-encoding") ?? "")) {
+    res.set({ "Content-Encoding": "gzip", Vary: "Accept-Encoding" }).send(await gzipAsync(body, { level: 4 }));
+    return;
+  }
+  res.send(body);
+}
+
+function netboxOptions(req: Request): NetboxOptions {
+  const text = (name: string, fallback: string) => {
+    const value = req.query[name];
+    if (value === undefined) return fallback;
+    if (typeof value !== "string" || value.trim() === "" || value.length > 100) throw new ReconError("BAD_REQUEST", `?${name}= must be one non-empty name of at most 100 characters`);
+    return value.trim();
+  };
+  const status = text("status", DEFAULT_NETBOX_OPTIONS.status);
+  const statuses = ["offline", "active", "planned", "staged", "failed", "inventory", "decommissioning"];
+  if (!statuses.includes(status)) throw new ReconError("BAD_REQUEST", `?status= must be one of ${statuses.join(", ")}`);
+  return { site: text("site", DEFAULT_NETBOX_OPTIONS.site), role: text("role", DEFAULT_NETBOX_OPTIONS.role), status: status as NetboxOptions["status"] };
+}
+
+export function createReviewRouter(deps: ReviewRouteDeps): express.Router {
+  const { model, bus, adminToken, log } = deps;
+  const now = deps.now ?? (() => new Date());
+  const router = express.Router();
+
+  const guard = (need: AccessNeed) => (req: Request, _res: Response, next: NextFunction) => {
+    const decision = decideAccess(need, isLocalRequest(req), presentedToken(req), adminToken);
+    if (decision.allowed) return next();
+    throw new ReconError("UNAUTHORIZED", decision.reason === "token-missing" ? "the review needs the admin token from the network" : "the admin token is not valid", {
+      hint: "the master prints the admin token on its console; it is also in <data dir>/admin-token",
+    });
+  };
+
+  // ---- the UI shell: static code, no data (the data routes below are guarded) ---------------
+  const sendAsset = (name: string) => (_req: Request, res: Response) => {
+    const file = UI_FILES[name];
+    if (file === undefined) throw new ReconError("NOT_FOUND", `no UI file ${name}`);
+    res.set({ "Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer", "Cache-Control": "no-cache" });
+    res.type(file.type).send(file.body);
+  };
+  router.get("/", sendAsset("index.html"));
+  router.get("/ui/:file", (req, res) => sendAsset(String(req.params.file))(req, res));
+
+  router.get("/api/v1/access", (req, res) => {
+    const presented = presentedToken(req);
+    res.set("Cache-Control", "no-store").json({
+      local: isLocalRequest(req),
+      token: presented !== undefined && decideAccess("act", false, presented, adminToken).allowed,
+    });
+  });
+
+  // A cookie lets EventSource and download links carry the token (they cannot send headers).
+  // HttpOnly and SameSite=Strict: page scripts cannot read it, other sites cannot use it.
+  router.post("/api/v1/session", guard("act"), (_req, res) => {
+    res.set("Set-Cookie", `${ADMIN_COOKIE}=${encodeURIComponent(adminToken)}; Path=/; HttpOnly; SameSite=Strict`).status(204).end();
+  });
+  router.delete("/api/v1/session", (_req, res) => {
+    res.set("Set-Cookie", `${ADMIN_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0`).status(204).end();
+  });
+
+  // ---- read API ----------------------------------------------------------------------------------
+  router.get("/api/v1/fleet", guard("read"), async (req, res) => {
+    await sendJson(req, res, await model.fleet());
+  });
+
+  router.get("/api/v1/classes", guard("read"), async (req, res) => {
+    await model.refresh();
+    const analysis = model.analysis();
+    await sendJson(req, res, { classes: analysis.classes, nodes: analysis.nodes });
+  });
+
+  router.get("/api/v1/nodes/:mac/inventory", guard("read"), async (req, res) => {
+    const mac = macParam(String(req.params.mac));
+    const detail = await model.detail(mac);
+    if (detail === undefined) throw new ReconError("NOT_FOUND", `no node ${mac} is known`);
+    await sendJson(req, res, detail);
+  });
+
+  // Raw uploads (served by createApp) hold every hardware detail: the same rule applies.
+  router.get("/nodes/*path", guard("read"), (_req, _res, next) => next());
+
+  router.get("/api/v1/events", guard("read"), (req, res) => {
+    const send = (event: string, data: unknown) => res.write(`event: ${event}\ndata: ${JSON.stringify(data)}\n\n`);
+    const unsubscribe = bus.subscribe((message) => send(message.type, message));
+    if (unsubscribe === undefined) throw new ReconError("IO", "too many open event streams", { httpStatus: 503, hint: "close other review tabs" });
+    res.writeHead(200, {
+      "Content-Type": "text/event-stream; charset=utf-8",
+      "Cache-Control": "no-store",
+      Connection: "keep-alive",
+      // nginx (when it fronts the master) would otherwise buffer the stream.
+      "X-Accel-Buffering": "no",
+    });
+    res.write("retry: 3000\n\n");
+    send("ready", { at: now().toISOString() });
+    const heartbeat = setInterval(() => res.write(": keep-alive\n\n"), deps.heartbeatMs ?? 15_000);
+    res.on("close", () => {
+      clearInterval(heartbeat);
+      unsubscribe();
+    });
+  });
+
+  // ---- exports -----------------------------------------------------------------------------------
+  const stamp = () => now().toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+  const attachment = (res: Response, name: string, type: string, body: string) => {
+    res.set({ "Content-Disposition": `attachment; filename="${name}"`, "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff" }).type(type).send(body);
+  };
+
+  router.get("/export/netbox/:file", guard("read"), async (req, res) => {
+    const files = renderNetboxExport(await model.exportInput(now().toISOString()), netboxOptions(req));
+    const name = String(req.params.file);
+    const body = files.get(name);
+    if (body === undefined) throw new ReconError("NOT_FOUND", `no NetBox file ${name.slice(0, 60)}`, { hint: `files: ${[...files.keys()].join(", ")}` });
+    attachment(res, name, name.endsWith(".csv") ? "text/csv; charset=utf-8" : "text/plain; charset=utf-8", body);
+  });
+
+  router.get("/export/:format", guard("read"), async (req, res) => {
+    const input = await model.exportInput(now().toISOString());
+    switch (req.params.format) {
+      case "json":
+        return attachment(res, `recon-fleet-${stamp()}.json`, "application/json", renderJsonExport(input));
+      case "csv":
+        return attachment(res, `recon-fleet-${stamp()}.csv`, "text/csv; charset=utf-8", renderCsvExport(input));
+      case "ansible":
+        return attachment(res, `recon-inventory-${stamp()}.yml`, "application/yaml", renderAnsibleExport(input));
+      case "netbox": {
+        const options = netboxOptions(req);
+        const query = new URLSearchParams({ site: options.site, role: options.role, status: options.status }).toString();
+        const files = [...renderNetboxExport(input, options).keys()];
+        res.set("Cache-Control", "no-store").json({ site: slugify(options.site), files: files.map((name) => ({ name, url: `/export/netbox/${name}?${query}` })) });
+        return;
+      }
+      default:
+        throw new ReconError("NOT_FOUND", `no export format '${String(req.params.format).slice(0, 30)}'`, { hint: "formats: json, csv, netbox, ansible" });
+    }
+  });
+
+  log.debug("review routes ready");
+  return router;
+}

@@ -1,0 +1,90 @@
+/**
+ * Who may read the review and who may act. Read-only access needs no token from the master
+ * itself (loopback, or a connection from one of the master's own addresses: its console
+ * browser); from the network every review request needs the admin token. Actions (power) need
+ * the token always, wherever they come from.
+ *
+ * The admin token lives in <store>/admin-token (mode 600) so it leaves with the stick and
+ * survives restarts; it is created at the first master start and shown on the console, never
+ * logged (only its fingerprint) and never sent by any API.
+ */
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
+import type { Request } from "express";
+import { writeFileAtomic } from "../lib/atomic-write.js";
+
+export const ADMIN_TOKEN_FILE = "admin-token";
+export const ADMIN_COOKIE = "recon_admin";
+
+export type AccessNeed = "read" | "act";
+export type AccessDecision = { allowed: true; via: "local" | "token" } | { allowed: false; reason: "token-missing" | "token-invalid" };
+
+const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1)$/;
+
+/** Pure: the rule above. */
+export function decideAccess(need: AccessNeed, local: boolean, presented: string | undefined, adminToken: string): AccessDecision {
+  if (presented !== undefined && tokenMatches(presented, adminToken)) return { allowed: true, via: "token" };
+  // A stale cookie must not lock the master's own console out of reading.
+  if (need === "read" && local) return { allowed: true, via: "local" };
+  return { allowed: false, reason: presented === undefined ? "token-missing" : "token-invalid" };
+}
+
+export function tokenMatches(presented: string, adminToken: string): boolean {
+  const a = createHash("sha256").update(presented).digest();
+  const b = createHash("sha256").update(adminToken).digest();
+  return timingSafeEqual(a, b);
+}
+
+/** Safe to log: identifies the token without revealing it. */
+export function adminTokenFingerprint(token: string): string {
+  return createHash("sha256").update(`recon-admin:${token}`).digest("hex").slice(0, 12);
+}
+
+function stripMapped(address: string | undefined): string {
+  return (address ?? "").replace(/^::ffff:/, "");
+}
+
+/**
+ * Whether the request comes from the master itself. Behind recon's own nginx (which connects
+ * from loopback and sets X-Real-IP) the client is the X-Real-IP address; the header counts only
+ * on a loopback connection and only when the app says it is behind nginx.
+ */
+export function isLocalRequest(req: Request): boolean {
+  const remote = stripMapped(req.socket.remoteAddress);
+  const local = stripMapped(req.socket.localAddress);
+  let client = remote;
+  if (req.app?.locals?.behindNginx === true && LOOPBACK.test(remote)) {
+    const real = req.get("x-real-ip");
+    if (real !== undefined) client = stripMapped(real.trim());
+    // nginx listens on the master's addresses; a client on the master itself connects from one.
+    return LOOPBACK.test(client);
+  }
+  return LOOPBACK.test(client) || (client !== "" && client === local);
+}
+
+/** The token a request presents: `Authorization: Bearer …`, else the session cookie. */
+export function presentedToken(req: Request): string | undefined {
+  const header = req.get("authorization");
+  const bearer = header === undefined ? undefined : /^Bearer\s+(\S+)$/i.exec(header)?.[1];
+  if (bearer !== undefined) return bearer;
+  for (const part of (req.get("cookie") ?? "").split(";")) {
+    const [name, ...value] = part.trim().split("=");
+    if (name === ADMIN_COOKIE && value.length > 0) return decodeURIComponent(value.join("="));
+  }
+  return undefined;
+}
+
+/** Reads <dataDir>/admin-token, creating it (mode 600) when absent. */
+export async function loadOrCreateAdminToken(dataDir: string): Promise<{ token: string; created: boolean; path: string }> {
+  const path = join(dataDir, ADMIN_TOKEN_FILE);
+  try {
+    const token = (await readFile(path, "utf8")).trim();
+    if (/^[A-Za-z0-9_-]{16,}$/.test(token)) return { token, created: false, path };
+  } catch (error) {
+    if ((error as NodeJS.ErrnoException).code !== "ENOENT") throw error;
+  }
+  const token = randomBytes(24).toString("base64url");
+  await writeFileAtomic(path, `${token}\n`, 0o600);
+  return { token, created: true, path };
+}

@@ -1,0 +1,101 @@
+/**
+ * Wires the review into a running master: the read model over the store, the event bus behind
+ * /api/v1/events, the admin token, and the router createApp mounts. main.ts creates it once
+ * and hands it every node event (`publish`).
+ */
+import { open } from "node:fs/promises";
+import type express from "express";
+import type { Logger } from "../lib/log.js";
+import { createReviewRouter, type ReviewEvent } from "../master/http/review-routes.js";
+import type { FleetState, NodeEvent } from "../master/state/node-state.js";
+import { adminTokenFingerprint, loadOrCreateAdminToken } from "./access.js";
+import { createEventBus } from "./event-bus.js";
+import { createReviewModel, type ReviewModel } from "./review-model.js";
+
+export interface ReviewServiceOptions {
+  dataDir: string;
+  fleet: () => FleetState;
+  log: Logger;
+  /**
+   * Where to show the admin token: a console device (the appliance: /dev/console), "tty" =
+   * stdout only when it is a terminal, or "none". Never the log.
+   */
+  announce: string | "tty" | "none";
+  /** Delays after an upload at which the store is rescanned for its new inventory.json. */
+  rescanDelaysMs?: number[];
+}
+
+export interface ReviewService {
+  router: express.Router;
+  model: ReviewModel;
+  publish(event: NodeEvent): void;
+  close(): void;
+}
+
+async function announceToken(target: string, text: string): Promise<boolean> {
+  if (target === "none") return false;
+  if (target === "tty") {
+    if (!process.stdout.isTTY) return false;
+    process.stdout.write(text);
+    return true;
+  }
+  try {
+    const handle = await open(target, "w");
+    try {
+      await handle.write(text);
+    } finally {
+      await handle.close();
+    }
+    return true;
+  } catch {
+    return false;
+  }
+}
+
+export async function createReviewService(options: ReviewServiceOptions): Promise<ReviewService> {
+  const { log } = options;
+  const admin = await loadOrCreateAdminToken(options.dataDir);
+  const shown = await announceToken(
+    options.announce,
+    `\n  recon review: open http://<this master>/ — admin token (needed from the network and for power):\n\n      ${admin.token}\n\n`,
+  );
+  log.info(admin.created ? "admin token created" : "admin token loaded", { path: admin.path, fingerprint: adminTokenFingerprint(admin.token), shown });
+
+  const model = createReviewModel({ dataDir: options.dataDir, fleet: options.fleet });
+  await model.rescan();
+  const bus = createEventBus<ReviewEvent>();
+  const router = createReviewRouter({ model, bus, adminToken: admin.token, log });
+  const timers = new Set<NodeJS.Timeout>();
+  const delays = options.rescanDelaysMs ?? [500, 2000, 5000, 15000];
+
+  const rescanSoon = () => {
+    for (const delay of delays) {
+      const timer = setTimeout(() => {
+        timers.delete(timer);
+        model
+          .rescan()
+          .then((changed) => {
+            if (changed.length > 0 && bus.size > 0) bus.publish({ type: "inventory", rows: changed.map((mac) => model.row(mac)) });
+          })
+          .catch((error: unknown) => log.warn("inventory rescan failed", { error: (error as Error).message }));
+      }, delay);
+      timer.unref();
+      timers.add(timer);
+    }
+  };
+
+  return {
+    router,
+    model,
+    publish(event) {
+      if (event.type === "upload-stored") rescanSoon();
+      if (bus.size === 0) return;
+      const mac = event.type === "tftp-sent" ? options.fleet().macByIp[event.ip] : event.mac.toLowerCase();
+      if (mac !== undefined) bus.publish({ type: "node", event: event.type, row: model.row(mac) });
+    },
+    close() {
+      for (const timer of timers) clearTimeout(timer);
+      timers.clear();
+    },
+  };
+}

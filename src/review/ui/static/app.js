@@ -1,0 +1,588 @@
+// recon review UI: one ES module, no framework, no build step (docs/decisions.md says why).
+//
+// Safety rule: every string that came from a machine is untrusted (DMI strings can hold
+// anything). This file never uses innerHTML, outerHTML, insertAdjacentHTML or document.write:
+// all text goes through `el()` as text nodes, attributes through setAttribute with values we
+// build. The server adds a CSP that forbids inline script as a second line of defence.
+
+const PHASES = ["leased", "ipxe", "kernel", "image", "agent", "uploaded", "off"];
+const ROW_HEIGHT = 30;
+const OVERSCAN = 12;
+
+const state = {
+  access: { local: false, token: false },
+  rows: new Map(), // mac -> row
+  classes: [],
+  filtered: [],
+  search: "",
+  phase: "",
+  classId: "",
+  outliersOnly: false,
+  sort: { key: "mac", dir: 1 },
+  view: "fleet",
+  renderQueued: false,
+  refetchTimer: undefined,
+  events: undefined,
+};
+
+// ---- DOM helpers (text only) ---------------------------------------------------------------
+function el(tag, attrs, ...children) {
+  const node = document.createElement(tag);
+  for (const [name, value] of Object.entries(attrs ?? {})) {
+    if (value === undefined || value === null || value === false) continue;
+    if (name === "onclick" || name === "oninput" || name === "onchange" || name === "onsubmit") node.addEventListener(name.slice(2), value);
+    else node.setAttribute(name, value === true ? "" : String(value));
+  }
+  append(node, children);
+  return node;
+}
+
+function append(node, children) {
+  for (const child of children.flat()) {
+    if (child === undefined || child === null || child === false) continue;
+    node.append(child instanceof Node ? child : document.createTextNode(String(child)));
+  }
+}
+
+function text(value) {
+  return value === null || value === undefined || value === "" ? "—" : String(value);
+}
+
+function clear(node) {
+  while (node.firstChild) node.removeChild(node.firstChild);
+}
+
+const $ = (id) => document.getElementById(id);
+const macDir = (mac) => mac.replace(/:/g, "-");
+
+function bytes(n, unit = 1024) {
+  if (n === null || n === undefined) return "—";
+  const names = unit === 1024 ? ["B", "KiB", "MiB", "GiB", "TiB", "PiB"] : ["B", "kB", "MB", "GB", "TB", "PB"];
+  let i = 0;
+  let value = n;
+  while (value >= unit && i < names.length - 1) {
+    value /= unit;
+    i += 1;
+  }
+  return `${value >= 100 || Number.isInteger(value) ? Math.round(value) : value.toFixed(1)} ${names[i]}`;
+}
+
+// ---- API -----------------------------------------------------------------------------------
+function token() {
+  return sessionStorage.getItem("recon.token") ?? undefined;
+}
+
+async function api(path, options = {}) {
+  const headers = { accept: "application/json", ...(options.headers ?? {}) };
+  const response = await fetch(path, { ...options, headers, credentials: "same-origin" });
+  if (response.status === 401) {
+    const body = await response.json().catch(() => ({}));
+    const error = new Error(body.message ?? "unauthorized");
+    error.status = 401;
+    throw error;
+  }
+  if (!response.ok) {
+    const body = await response.json().catch(() => ({}));
+    const error = new Error(body.message ?? `${response.status} ${response.statusText}`);
+    error.status = response.status;
+    throw error;
+  }
+  return response.status === 204 ? undefined : response.json();
+}
+
+async function login(value) {
+  await api("/api/v1/session", { method: "POST", headers: { authorization: `Bearer ${value}` } });
+  sessionStorage.setItem("recon.token", value);
+}
+
+// ---- rows ----------------------------------------------------------------------------------
+function haystack(row) {
+  return [row.mac, row.name, row.ip, row.vendor, row.model, row.serial, row.cpu, row.memory, row.disks, row.nics, row.bmc_address, row.phase, row.class_id, row.bios_version, ...row.reasons.map((r) => r.kind)]
+    .filter((v) => v !== null && v !== undefined)
+    .join(" ")
+    .toLowerCase();
+}
+
+function putRow(row) {
+  const old = state.rows.get(row.mac);
+  // Events may arrive out of order with the initial fetch: keep the newest boot state.
+  if (old && old.last_seen && row.last_seen && row.last_seen < old.last_seen && row.has_inventory === old.has_inventory) return;
+  row._text = haystack(row);
+  state.rows.set(row.mac, row);
+}
+
+const COLUMNS = [
+  { key: "mac", label: "MAC", value: (r) => r.mac },
+  { key: "name", label: "Name", value: (r) => r.name },
+  { key: "vendor", label: "Vendor / model", value: (r) => [r.vendor, r.model].filter(Boolean).join(" ") || null },
+  { key: "serial", label: "Serial", value: (r) => r.serial },
+  { key: "cpu", label: "CPU", value: (r) => (r.cpu ? `${r.cpu_sockets ?? "?"}× ${r.cpu}` : null) },
+  { key: "memory_bytes", label: "Memory", value: (r) => (r.memory_bytes === null ? null : `${bytes(r.memory_bytes)}${r.memory ? ` (${r.memory})` : ""}`) },
+  { key: "disk_bytes", label: "Disks", value: (r) => (r.disk_count ? `${r.disk_count}: ${r.disks}` : null) },
+  { key: "nic_count", label: "NICs", value: (r) => (r.nic_count ? `${r.nic_count}: ${r.nics}` : null) },
+  { key: "bmc_address", label: "BMC", value: (r) => r.bmc_address },
+  { key: "phase", label: "State", value: (r) => r.phase },
+  { key: "outlier", label: "Findings", value: (r) => r.outlier },
+];
+
+const PHASE_RANK = Object.fromEntries([...PHASES, "error", "unknown"].map((p, i) => [p, i]));
+const SEVERITY_RANK = { error: 0, warning: 1, info: 2 };
+
+function compare(key) {
+  if (key === "phase") return (a, b) => PHASE_RANK[a.phase] - PHASE_RANK[b.phase];
+  if (key === "outlier") return (a, b) => (SEVERITY_RANK[a.outlier] ?? 9) - (SEVERITY_RANK[b.outlier] ?? 9);
+  if (["memory_bytes", "disk_bytes", "nic_count"].includes(key)) return (a, b) => (a[key] ?? -1) - (b[key] ?? -1);
+  const column = COLUMNS.find((c) => c.key === key);
+  return (a, b) => String(column.value(a) ?? "\uffff").localeCompare(String(column.value(b) ?? "\uffff"));
+}
+
+function applyFilter() {
+  const terms = state.search.toLowerCase().split(/\s+/).filter(Boolean);
+  const out = [];
+  for (const row of state.rows.values()) {
+    if (state.phase && row.phase !== state.phase) continue;
+    if (state.classId && row.class_id !== state.classId) continue;
+    if (state.outliersOnly && row.outlier === null) continue;
+    if (terms.length && !terms.every((t) => row._text.includes(t))) continue;
+    out.push(row);
+  }
+  const cmp = compare(state.sort.key);
+  const mac = compare("mac");
+  out.sort((a, b) => cmp(a, b) * state.sort.dir || mac(a, b));
+  state.filtered = out;
+}
+
+// ---- summary -------------------------------------------------------------------------------
+function renderSummary() {
+  const counts = Object.fromEntries([...PHASES, "error", "unknown"].map((p) => [p, 0]));
+  let outliers = 0;
+  for (const row of state.rows.values()) {
+    counts[row.phase] = (counts[row.phase] ?? 0) + 1;
+    if (row.outlier) outliers += 1;
+  }
+  const total = state.rows.size;
+  const done = counts.uploaded + counts.off;
+  const summary = $("summary");
+  clear(summary);
+  const bar = el("div", { class: "progress", role: "img", "aria-label": `${done} of ${total} nodes reported` });
+  for (const phase of [...PHASES, "error"]) {
+    if (!counts[phase]) continue;
+    bar.append(el("span", { class: `seg phase-${phase}`, style: `flex-grow:${counts[phase]}`, title: `${phase}: ${counts[phase]}` }));
+  }
+  summary.append(
+    el("div", { class: "totals", id: "summary-totals" }, el("strong", {}, `${done} / ${total}`), " nodes reported", outliers ? el("span", { class: "badge warning" }, `${outliers} outliers`) : null),
+    bar,
+    el(
+      "ul",
+      { class: "phases", id: "summary-phases" },
+      [...PHASES, "error", "unknown"].filter((p) => counts[p]).map((p) => el("li", { class: `phase-${p}`, "data-phase": p }, `${p} `, el("b", {}, String(counts[p])))),
+    ),
+  );
+}
+
+// ---- fleet view ----------------------------------------------------------------------------
+let fleetDom;
+
+function phaseCell(row) {
+  const cell = el("span", { class: `state phase-${row.phase}`, title: row.last_error ?? Object.entries(row.phases).map(([p, at]) => `${p} ${at}`).join("\n") });
+  const steps = el("span", { class: "steps", "aria-hidden": "true" });
+  const rank = PHASES.indexOf(row.phase);
+  PHASES.forEach((p, i) => steps.append(el("i", { class: i <= rank ? "on" : row.phases[p] ? "on" : "" })));
+  cell.append(steps, el("span", { class: "label" }, row.phase === "error" ? `error: ${row.last_error ?? ""}` : row.phase));
+  return cell;
+}
+
+function findingsCell(row) {
+  if (!row.outlier) return "";
+  return el("span", { class: `badge ${row.outlier}`, title: row.reasons.map((r) => r.kind).join(", ") }, `${row.reasons.length} ${row.outlier}`);
+}
+
+function buildFleetView() {
+  const main = $("main");
+  clear(main);
+  const phaseSelect = el("select", { id: "filter-phase", "aria-label": "phase", onchange: (e) => { state.phase = e.target.value; scheduleRender(true); } }, el("option", { value: "" }, "all states"), [...PHASES, "error", "unknown"].map((p) => el("option", { value: p }, p)));
+  phaseSelect.value = state.phase;
+  const classSelect = el("select", { id: "filter-class", "aria-label": "class", onchange: (e) => { state.classId = e.target.value; scheduleRender(true); } }, el("option", { value: "" }, "all classes"));
+  for (const c of state.classes) classSelect.append(el("option", { value: c.id }, `${c.id} ${c.signature.product_name ?? "?"} (${c.members.length})`));
+  classSelect.value = state.classId;
+  const search = el("input", { id: "search", type: "search", placeholder: "Search MAC, name, serial, model, CPU…", value: state.search, "aria-label": "search", oninput: (e) => { state.search = e.target.value; scheduleRender(true); } });
+  const outliers = el("input", { id: "filter-outliers", type: "checkbox", onchange: (e) => { state.outliersOnly = e.target.checked; scheduleRender(true); } });
+  outliers.checked = state.outliersOnly;
+  const count = el("span", { class: "count", id: "row-count" });
+  const header = el("div", { class: "row head", role: "row" });
+  for (const column of COLUMNS) {
+    const arrow = state.sort.key === column.key ? (state.sort.dir > 0 ? " ▲" : " ▼") : "";
+    header.append(el("button", { class: `cell col-${column.key}`, role: "columnheader", "data-key": column.key, onclick: () => { state.sort = { key: column.key, dir: state.sort.key === column.key ? -state.sort.dir : 1 }; buildFleetView(); scheduleRender(true); } }, column.label + arrow));
+  }
+  const spacer = el("div", { class: "spacer" });
+  const body = el("div", { class: "rows", role: "rowgroup", id: "rows" });
+  const viewport = el("div", { class: "viewport", id: "viewport" }, spacer, body);
+  viewport.addEventListener("scroll", () => scheduleRender(false), { passive: true });
+  main.append(el("div", { class: "controls" }, search, phaseSelect, classSelect, el("label", {}, outliers, " outliers only"), count), el("div", { class: "table", role: "table", "aria-label": "fleet" }, header, viewport));
+  fleetDom = { viewport, spacer, body, count, first: -1, last: -1 };
+}
+
+function renderRows(force) {
+  if (!fleetDom) return;
+  const { viewport, spacer, body, count } = fleetDom;
+  const total = state.filtered.length;
+  spacer.style.height = `${total * ROW_HEIGHT}px`;
+  count.textContent = `${total} of ${state.rows.size} nodes`;
+  const first = Math.max(0, Math.floor(viewport.scrollTop / ROW_HEIGHT) - OVERSCAN);
+  const last = Math.min(total, Math.ceil((viewport.scrollTop + viewport.clientHeight) / ROW_HEIGHT) + OVERSCAN);
+  if (!force && first === fleetDom.first && last === fleetDom.last) return;
+  fleetDom.first = first;
+  fleetDom.last = last;
+  // Only the visible rows exist in the DOM (5,000 nodes stay smooth).
+  const fragment = document.createDocumentFragment();
+  for (let i = first; i < last; i++) {
+    const row = state.filtered[i];
+    const line = el("a", { class: `row${row.outlier ? ` outlier-${row.outlier}` : ""}`, role: "row", href: `#/node/${macDir(row.mac)}`, "data-mac": row.mac, style: `transform:translateY(${i * ROW_HEIGHT}px)` });
+    for (const column of COLUMNS) {
+      let content;
+      if (column.key === "phase") content = phaseCell(row);
+      else if (column.key === "outlier") content = findingsCell(row);
+      else content = text(column.value(row));
+      const cell = el("span", { class: `cell col-${column.key}`, role: "cell" }, content);
+      if (typeof content === "string") cell.title = content;
+      line.append(cell);
+    }
+    fragment.append(line);
+  }
+  clear(body);
+  body.append(fragment);
+}
+
+function scheduleRender(refilter) {
+  if (refilter) state.needFilter = true;
+  if (state.renderQueued) return;
+  state.renderQueued = true;
+  requestAnimationFrame(() => {
+    state.renderQueued = false;
+    const refiltered = state.needFilter;
+    if (state.needFilter) {
+      applyFilter();
+      state.needFilter = false;
+    }
+    renderSummary();
+    if (state.view === "fleet") renderRows(refiltered);
+  });
+}
+
+// ---- node detail ---------------------------------------------------------------------------
+function table(headers, rows) {
+  return el("table", {}, el("thead", {}, el("tr", {}, headers.map((h) => el("th", {}, h)))), el("tbody", {}, rows.map((r) => el("tr", {}, r.map((c) => el("td", {}, c instanceof Node ? c : text(c)))))));
+}
+
+function fields(object) {
+  return el("dl", { class: "fields" }, Object.entries(object).flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, tree(v))]));
+}
+
+/** Every field of the inventory, generically: nothing normalized is hidden. */
+function tree(value) {
+  if (value === null || value === undefined) return el("span", { class: "null" }, "null");
+  if (Array.isArray(value)) {
+    if (value.length === 0) return el("span", { class: "null" }, "[]");
+    if (value.every((v) => typeof v !== "object" || v === null)) return value.join(", ");
+    return el("ol", { class: "tree" }, value.map((v) => el("li", {}, tree(v))));
+  }
+  if (typeof value === "object") return fields(value);
+  return String(value);
+}
+
+async function powerAction(mac, action) {
+  const dialog = $("confirm");
+  $("confirm-text").textContent = `Power ${action} node ${mac}? This acts on the machine's BMC.`;
+  $("confirm-error").textContent = "";
+  $("confirm-token").value = token() ?? "";
+  dialog.showModal();
+  const confirmed = await new Promise((resolve) => {
+    $("confirm-cancel").onclick = () => {
+      dialog.close();
+      resolve(false);
+    };
+    $("confirm-form").onsubmit = (event) => {
+      event.preventDefault();
+      resolve(true);
+    };
+  });
+  if (!confirmed) return;
+  const value = $("confirm-token").value.trim();
+  try {
+    const result = await api(`/api/v1/nodes/${macDir(mac)}/power`, {
+      method: "POST",
+      headers: { authorization: `Bearer ${value}`, "content-type": "application/json" },
+      body: JSON.stringify({ action }),
+    });
+    sessionStorage.setItem("recon.token", value);
+    dialog.close();
+    $("power-result").textContent = `power ${action}: ${result && result.status ? result.status : "done"}`;
+  } catch (error) {
+    $("confirm-error").textContent = error.message;
+    // keep the dialog open for another try; a second submit goes through this function again
+    $("confirm-form").onsubmit = (event) => {
+      event.preventDefault();
+      dialog.close();
+      void powerAction(mac, action);
+    };
+  }
+}
+
+async function showNode(dir) {
+  const main = $("main");
+  clear(main);
+  fleetDom = undefined;
+  main.append(el("p", { class: "loading" }, "Loading…"));
+  let detail;
+  try {
+    detail = await api(`/api/v1/nodes/${encodeURIComponent(dir)}/inventory`);
+  } catch (error) {
+    clear(main);
+    main.append(el("p", { class: "error" }, error.message), el("a", { href: "#/" }, "back to the fleet"));
+    return;
+  }
+  clear(main);
+  const inv = detail.inventory;
+  const row = detail.row;
+  const sections = [];
+  sections.push(
+    el("h2", {}, el("a", { href: "#/" }, "Fleet"), " / ", row.name ?? row.mac, " ", el("code", {}, row.mac)),
+    el("div", { class: "node-head" }, phaseCell(row), row.ip ? el("span", {}, `IP ${row.ip}`) : null, detail.class ? el("a", { href: `#/classes/${detail.class.id}` }, `class ${detail.class.id}`) : null),
+  );
+  if (detail.reasons.length) {
+    sections.push(el("h3", {}, "Findings"), el("ul", { class: "reasons", id: "reasons" }, detail.reasons.map((r) => el("li", { class: r.severity }, el("b", {}, r.severity), " ", r.message))));
+  }
+  sections.push(
+    el("h3", {}, "Power"),
+    el(
+      "div",
+      { class: "power" },
+      ["on", "off", "cycle", "reset"].map((action) => el("button", { type: "button", "data-action": action, onclick: () => powerAction(row.mac, action) }, `Power ${action}`)),
+      el("span", { id: "power-result" }),
+    ),
+  );
+  if (detail.inventory_problem) sections.push(el("p", { class: "error" }, `inventory.json is not usable: ${detail.inventory_problem}`));
+  if (inv) {
+    sections.push(
+      el("h3", {}, "System"),
+      el("div", { class: "cards" }, el("section", {}, el("h4", {}, "system_vendor"), fields(inv.system_vendor)), el("section", {}, el("h4", {}, "firmware"), fields(inv.firmware)), el("section", {}, el("h4", {}, "boot"), fields(inv.boot)), el("section", {}, el("h4", {}, "bmc"), fields(inv.bmc))),
+      el("h3", {}, "CPU"),
+      fields({ ...inv.cpu, flags: `${inv.cpu.flags.length} flags` }),
+      el("h3", {}, `Memory — ${bytes(inv.memory.total_bytes)} (${text(inv.memory.physical_mb)} MiB installed)`),
+      table(["slot", "size", "type", "speed MT/s", "manufacturer", "part number", "serial"], inv.memory.dimms.map((d) => [d.slot, bytes(d.size_bytes), d.type, d.speed_mts, d.manufacturer, d.part_number, d.serial_number])),
+      el("h3", {}, "Disks"),
+      table(["name", "kind", "size", "model", "vendor", "serial", "wwn", "SMART", "by-path"], inv.disks.map((d) => [d.name, d.kind, bytes(d.size_bytes, 1000), d.model, d.vendor, d.serial, d.wwn, d.smart_passed === null ? null : d.smart_passed ? "passed" : el("b", { class: "error" }, "FAILED"), d.by_path])),
+      el("h3", {}, "Network interfaces and LLDP neighbours"),
+      table(
+        ["name", "MAC", "driver", "firmware", "speed Mb/s", "link", "IPv4", "switch", "port", "VLAN"],
+        inv.interfaces.map((n) => [n.name, n.mac_address, n.driver, n.firmware_version, n.speed_mbps, n.link === null ? null : n.link ? "up" : "down", n.ipv4_address, n.lldp ? n.lldp.system_name ?? n.lldp.chassis_id : null, n.lldp ? [n.lldp.port_id, n.lldp.port_description].filter(Boolean).join(" — ") : null, n.lldp ? n.lldp.vlan : null]),
+      ),
+    );
+    if (inv.gpus.length) sections.push(el("h3", {}, "GPUs"), table(["vendor", "product", "PCI", "driver", "memory"], inv.gpus.map((g) => [g.vendor, g.product, g.pci_slot, g.driver, bytes(g.memory_bytes)])));
+    sections.push(
+      el("h3", {}, `Collector errors (${inv.errors.length})`),
+      inv.errors.length ? el("ul", { class: "collector-errors" }, inv.errors.map((e) => el("li", {}, el("code", {}, e.source), " ", e.message))) : el("p", {}, "none"),
+      el("h3", {}, `PCI devices (${inv.pci_devices.length})`),
+      table(["slot", "vendor", "product", "class", "driver"], inv.pci_devices.map((p) => [p.slot, p.vendor ?? p.vendor_id, p.product ?? p.product_id, p.class ?? p.class_id, p.driver])),
+    );
+  }
+  sections.push(el("h3", {}, "Raw uploads"));
+  if (detail.uploads.length === 0) sections.push(el("p", {}, "none"));
+  for (const upload of [...detail.uploads].reverse()) {
+    const base = `/nodes/${macDir(detail.mac)}/${encodeURIComponent(upload.id)}`;
+    sections.push(
+      el(
+        "details",
+        { class: "upload", open: upload === detail.uploads[detail.uploads.length - 1] },
+        el("summary", {}, `${upload.id} — ${upload.receivedAt ?? "?"} — `, el("a", { href: `${base}/raw.tar.gz`, download: true }, `raw.tar.gz (${bytes(upload.rawBytes)})`)),
+        el("ul", { class: "files" }, upload.files.map((f) => el("li", {}, el("a", { href: `${base}/files/${f.path.split("/").map(encodeURIComponent).join("/")}`, target: "_blank", rel: "noopener" }, f.path), ` ${bytes(f.size)}`))),
+      ),
+    );
+  }
+  if (inv) sections.push(el("details", { class: "all-fields" }, el("summary", {}, "Every normalized field"), tree(inv)));
+  main.append(el("article", { class: "node", id: "node-detail" }, sections));
+}
+
+// ---- classes -------------------------------------------------------------------------------
+function showClasses(focus) {
+  const main = $("main");
+  clear(main);
+  fleetDom = undefined;
+  const list = el("div", { class: "classes", id: "classes" });
+  for (const c of state.classes) {
+    const s = c.signature;
+    const outlierRows = c.outliers.map((mac) => state.rows.get(mac)).filter(Boolean);
+    list.append(
+      el(
+        "section",
+        { class: `class${focus === c.id ? " focus" : ""}`, id: `class-${c.id}` },
+        el("h3", {}, `${text(s.manufacturer)} ${text(s.product_name)} `, el("code", {}, c.id), el("span", { class: "count" }, ` ${c.members.length} nodes, ${c.outliers.length} outliers`)),
+        fields({ cpu: `${text(s.cpu_sockets)}× ${text(s.cpu_model)}`, memory: s.memory || "—", disks: s.disks || "—", nics: s.nics || "—", firmware: Object.entries(s.firmware).map(([k, v]) => `${k} ${text(v)}`).join(", ") }),
+        outlierRows.length
+          ? el(
+              "ul",
+              { class: "outliers" },
+              outlierRows.map((row) => el("li", { "data-mac": row.mac }, el("a", { href: `#/node/${macDir(row.mac)}` }, row.name ?? row.mac), " ", el("code", {}, row.mac), el("ul", {}, row.reasons.map((r) => el("li", { class: r.severity }, describe(r)))))),
+            )
+          : el("p", {}, "no outliers"),
+      ),
+    );
+  }
+  main.append(el("h2", {}, `${state.classes.length} hardware classes`), list);
+  if (focus) $(`class-${focus}`)?.scrollIntoView();
+}
+
+function gib(n) {
+  return n === null || n === undefined ? "?" : `${Math.round((n / 1024 ** 3) * 10) / 10}GiB`;
+}
+function gb(n) {
+  return n === null || n === undefined ? "?" : `${Math.round(n / 1000 ** 3)}GB`;
+}
+
+/** The same phrases as the server's describeReason, from the reason's data. */
+function describe(r) {
+  switch (r.kind) {
+    case "missing-dimm": return `DIMM missing in slot ${r.slot} (class has ${gib(r.expected_size_bytes)})`;
+    case "extra-dimm": return `extra DIMM in slot ${r.slot} (${gib(r.size_bytes)})`;
+    case "dimm-size": return `DIMM in slot ${r.slot} is ${gib(r.actual_size_bytes)}, class has ${gib(r.expected_size_bytes)}`;
+    case "missing-disk": return `${r.disk_kind ?? "disk"} of ${gb(r.expected_size_bytes)} missing`;
+    case "extra-disk": return `extra ${r.disk_kind ?? "disk"} ${r.name} (${gb(r.size_bytes)})`;
+    case "disk-size": return `disk ${r.name} is ${gb(r.actual_size_bytes)}, class has ${gb(r.expected_size_bytes)}`;
+    case "missing-nic": return `NIC ${r.name} (${r.driver ?? "?"}) missing`;
+    case "extra-nic": return `extra NIC ${r.name} (${r.driver ?? "?"})`;
+    case "nic-driver": return `NIC ${r.name} uses ${r.actual ?? "?"}, class uses ${r.expected ?? "?"}`;
+    case "firmware": return `${r.component === "nic" ? `NIC ${r.name}` : r.component.toUpperCase()} firmware ${r.actual ?? "unknown"} is ${r.relation === "different" ? "different from" : `${r.relation} than`} the class's ${r.expected ?? "unknown"}`;
+    case "smart-failed": return `SMART health check failed on ${r.name}`;
+    case "memory-errors": return `memory errors: ${r.uncorrectable ?? 0} uncorrectable, ${r.correctable ?? 0} correctable`;
+    default: return r.kind;
+  }
+}
+
+async function showNetbox() {
+  const main = $("main");
+  clear(main);
+  fleetDom = undefined;
+  const index = await api("/export/netbox");
+  main.append(
+    el("h2", {}, "NetBox import files"),
+    el("p", {}, "Import them in this order, each on its NetBox import page (NetBox 4.2 or later)."),
+    el("ol", { id: "netbox-files" }, index.files.map((f) => el("li", {}, el("a", { href: f.url, download: true }, f.name)))),
+  );
+}
+
+// ---- routing, live updates, start ----------------------------------------------------------
+async function route() {
+  const hash = location.hash || "#/";
+  document.querySelectorAll("nav a").forEach((a) => a.classList.toggle("active", (hash.startsWith("#/classes") && a.dataset.view === "classes") || ((hash === "#/" || hash === "#") && a.dataset.view === "fleet")));
+  const node = /^#\/node\/([0-9a-fA-F-]{17})$/.exec(hash);
+  const klass = /^#\/classes(?:\/(c-[0-9a-f]+))?$/.exec(hash);
+  if (node) {
+    state.view = "node";
+    await showNode(node[1]);
+  } else if (klass) {
+    state.view = "classes";
+    showClasses(klass[1]);
+  } else if (hash === "#/netbox") {
+    state.view = "netbox";
+    await showNetbox();
+  } else {
+    state.view = "fleet";
+    buildFleetView();
+    scheduleRender(true);
+  }
+}
+
+async function loadFleet() {
+  const fleet = await api("/api/v1/fleet");
+  state.classes = fleet.classes;
+  for (const row of fleet.rows) putRow(row);
+  scheduleRender(true);
+}
+
+function connectEvents() {
+  const events = new EventSource("/api/v1/events");
+  state.events = events;
+  events.addEventListener("node", (message) => {
+    const data = JSON.parse(message.data);
+    putRow(data.row);
+    scheduleRender(true);
+  });
+  events.addEventListener("inventory", (message) => {
+    const data = JSON.parse(message.data);
+    for (const row of data.rows) putRow(row);
+    scheduleRender(true);
+    // Classes may have shifted: reload the whole picture, at most every 10 s.
+    if (state.refetchTimer === undefined) {
+      state.refetchTimer = setTimeout(() => {
+        state.refetchTimer = undefined;
+        loadFleet().catch(() => undefined);
+      }, 10_000);
+    }
+  });
+  events.addEventListener("ready", () => document.body.setAttribute("data-live", "yes"));
+  events.onerror = () => document.body.setAttribute("data-live", "no");
+}
+
+function renderAccess() {
+  const box = $("access");
+  clear(box);
+  const via = token() ? "admin token" : state.access.local ? "local console (read-only)" : "";
+  box.append(el("span", { class: "badge" }, via));
+  if (token()) box.append(el("button", { type: "button", onclick: async () => { sessionStorage.removeItem("recon.token"); await api("/api/v1/session", { method: "DELETE" }); location.reload(); } }, "Forget token"));
+}
+
+function showLogin(message) {
+  const main = $("main");
+  clear(main);
+  const input = el("input", { type: "password", id: "login-token", autocomplete: "off", "aria-label": "admin token", required: true });
+  const error = el("p", { class: "error" }, message ?? "");
+  main.append(
+    el(
+      "form",
+      {
+        class: "login",
+        id: "login",
+        onsubmit: async (event) => {
+          event.preventDefault();
+          try {
+            await login(input.value.trim());
+            await start();
+          } catch (e) {
+            error.textContent = e.message;
+          }
+        },
+      },
+      el("h2", {}, "Admin token"),
+      el("p", {}, "From the network the review needs the admin token the master printed on its console (also in <data dir>/admin-token on the stick)."),
+      input,
+      el("button", { type: "submit" }, "Open the review"),
+      error,
+    ),
+  );
+}
+
+async function start() {
+  state.access = await api("/api/v1/access");
+  if (!state.access.local && !state.access.token) {
+    showLogin();
+    return;
+  }
+  renderAccess();
+  $("exports").hidden = false;
+  try {
+    await loadFleet();
+  } catch (error) {
+    if (error.status === 401) return showLogin(error.message);
+    throw error;
+  }
+  if (!state.events) connectEvents();
+  window.addEventListener("hashchange", () => void route());
+  await route();
+  document.body.setAttribute("data-ready", "yes");
+}
+
+start().catch((error) => {
+  const main = $("main");
+  clear(main);
+  main.append(el("p", { class: "error" }, `The review could not load: ${error.message}`));
+});
