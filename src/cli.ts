@@ -13,9 +13,9 @@ import { applyHttpTree, planHttpTree } from "./build/http-tree.js";
 import { PROFILES, type Profile } from "./build/recipe.js";
 import { writeFileAtomic } from "./lib/atomic-write.js";
 import { execaRunner } from "./lib/run.js";
-import { prepareLiveHttpRoot } from "./master/live-image.js";
+import { prepareLiveHttpRoot, stageIsoInRam } from "./master/live-image.js";
 import { runMaster } from "./master/main.js";
-import { runAgentCollect } from "./agent/main.js";
+import { agentMain, runAgentCollect, type AgentMainFlags } from "./agent/main.js";
 import { bootMacFromCmdline } from "./agent/agent-config.js";
 import { LSBLK_ARGS, prepareDataDir } from "./master/store/data-partition.js";
 import { listRecipes } from "./build/sources.js";
@@ -36,6 +36,10 @@ commands:
   master [--config FILE] [--data-dir DIR] [--http-root DIR] [--image-label L] [--tftp-root DIR]
                                         run the master: network, DHCP/proxyDHCP + TFTP (dnsmasq), HTTP
   boot [--cmdline FILE]                 detect and log this machine's role (run by recon.service)
+  agent [--cmdline FILE] [--master URL] [--post poweroff|reboot|stay] [--upload-budget-s N]
+        [--lldp-wait-s N] [--collector-timeout-s N] [--lldp-socket PATH]
+                                        what a peer runs: hello, collect, upload (retried), then the
+                                        post-action, only after the master acknowledged the upload
   agent collect --out FILE.tar.gz [--lldp-wait-s N] [--collector-timeout-s N] [--lldp-socket PATH]
                                         collect the raw inventory into a tar.gz (no network)
   role [--cmdline FILE] [--json]        print the role the kernel command line gives
@@ -75,6 +79,9 @@ async function main(argv: string[]): Promise<number> {
       "lldp-wait-s": { type: "string", default: "60" },
       "collector-timeout-s": { type: "string", default: "120" },
       "lldp-socket": { type: "string" },
+      master: { type: "string" },
+      post: { type: "string" },
+      "upload-budget-s": { type: "string", default: "1800" },
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -126,6 +133,9 @@ async function main(argv: string[]): Promise<number> {
         bootLog.info("data directory ready", { dir: data.dir, persistent: data.persistent, device: data.device });
         const live = await prepareLiveHttpRoot(execaRunner, { httpRoot: values["http-root"], volumeLabel });
         bootLog.info("serving the boot medium to peers", { label: live.label, iso: live.isoDevice.path, sizeBytes: live.isoDevice.sizeBytes });
+        // In the background: peers need the ISO only after kernel and initrd; until the RAM copy
+        // is in place the ISO is served from the device.
+        void stageIsoInRam(execaRunner, bootLog.child({ component: "iso" }), { httpRoot: live.httpRoot, label: live.label, isoDevice: live.isoDevice });
         const controller = stopOnSignals();
         await runMaster(
           {
@@ -142,31 +152,26 @@ async function main(argv: string[]): Promise<number> {
           { runner: execaRunner, log: createLogger({ component: "master" }, { write: (line) => console.log(line) }), signal: controller.signal },
         );
       }
-      // The peer role (the agent) comes with its own issue; until then a peer only logs its role.
+      if (decision.role === "peer") {
+        // A peer runs the agent; a failed upload exits non-zero and recon.service tries again.
+        await agentMain(args, agentFlags(values), { runner: execaRunner, insideImage: await insideReconImage(), writeStdout: (line) => console.log(line), signal: stopOnSignals().signal });
+      }
       return 0;
     }
     case "agent": {
       const cmdlineArgs = parseCmdline(await readFile(values.cmdline, "utf8").catch(() => ""));
-      const seconds = (name: "lldp-wait-s" | "collector-timeout-s") => {
-        const value = Number(values[name]);
-        if (!Number.isFinite(value) || value < 0) throw new ReconError("USAGE", `--${name} must be a number of seconds, not '${values[name]}'`, { exitCode: 2 });
-        return Math.round(value * 1000);
-      };
-      const common = {
-        agentVersion: VERSION,
-        lldpWaitMs: seconds("lldp-wait-s"),
-        collectorTimeoutMs: seconds("collector-timeout-s"),
-        lldpSocket: values["lldp-socket"],
-      };
-      const io = { runner: execaRunner, status: (line: string) => console.log(`recon-agent: ${line}`) };
+      const flags = agentFlags(values);
+      const controller = stopOnSignals();
       if (rest[0] === "collect") {
         if (values.out === undefined) throw new ReconError("USAGE", "agent collect needs --out FILE.tar.gz", { hint: USAGE, exitCode: 2 });
-        const controller = stopOnSignals();
-        const built = await runAgentCollect({ ...common, outPath: values.out, bootMac: bootMacFromCmdline(cmdlineArgs) ?? null, signal: controller.signal }, io);
+        const io = { runner: execaRunner, status: (line: string) => console.log(`recon-agent: ${line}`) };
+        const built = await runAgentCollect({ ...flags, outPath: values.out, bootMac: bootMacFromCmdline(cmdlineArgs) ?? null, signal: controller.signal }, io);
         console.log(built.path);
         return 0;
       }
-      throw new ReconError("USAGE", `unknown agent action '${rest[0] ?? ""}'`, { hint: "recon agent collect --out FILE.tar.gz", exitCode: 2 });
+      if (rest[0] !== undefined) throw new ReconError("USAGE", `unknown agent action '${rest[0]}'`, { hint: "recon agent [options] | recon agent collect --out FILE.tar.gz", exitCode: 2 });
+      await agentMain(cmdlineArgs, flags, { runner: execaRunner, insideImage: await insideReconImage(), writeStdout: (line) => console.log(line), signal: controller.signal });
+      return 0;
     }
     case "inventory": {
       if (rest[0] !== "normalize" || rest[1] === undefined) {
@@ -308,6 +313,29 @@ async function runBuild(rest: string[], values: Values, log: ReturnType<typeof c
     default:
       throw new ReconError("USAGE", `unknown build action '${action}'`, { hint: "actions: describe, image, http, clean" });
   }
+}
+
+/** /etc/recon/build.json exists only inside the image (planDescription writes it). */
+async function insideReconImage(): Promise<boolean> {
+  return readFile("/etc/recon/build.json").then(() => true, () => false);
+}
+
+function agentFlags(values: Record<string, string | boolean | undefined>): AgentMainFlags {
+  const seconds = (name: "lldp-wait-s" | "collector-timeout-s" | "upload-budget-s") => {
+    const value = Number(values[name]);
+    if (!Number.isFinite(value) || value < 0) throw new ReconError("USAGE", `--${name} must be a number of seconds, not '${String(values[name])}'`, { exitCode: 2 });
+    return Math.round(value * 1000);
+  };
+  const text = (name: string) => (typeof values[name] === "string" ? (values[name] as string) : undefined);
+  return {
+    agentVersion: VERSION,
+    masterUrl: text("master"),
+    postAction: text("post"),
+    lldpWaitMs: seconds("lldp-wait-s"),
+    collectorTimeoutMs: seconds("collector-timeout-s"),
+    lldpSocket: text("lldp-socket"),
+    uploadBudgetMs: seconds("upload-budget-s"),
+  };
 }
 
 /** SIGTERM/SIGINT abort the returned controller's signal (systemd stop, Ctrl-C). */

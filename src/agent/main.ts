@@ -1,11 +1,33 @@
 /**
- * The agent's composition root: `recon agent collect` (collection only, no network) and, later
- * in this file, `recon agent` (collect, upload, post-action). src/cli.ts reads the flags and the
- * kernel command line and hands them over; nothing below it reads flags or exits.
+ * The agent's composition root. `recon agent collect`: the collection only (no network).
+ * `recon agent`: hello → collect → upload (retried, bounded) → post-action, the latter only after
+ * the master's 201. src/cli.ts reads flags, files and the kernel command line and hands them
+ * over; nothing below it reads flags or exits.
  */
+import { access, rm } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { ReconError } from "../lib/errors.js";
 import type { CommandRunner } from "../lib/run.js";
+import { tokenFingerprint } from "../master/http/tokens.js";
+import { parseAgentConfig, type AgentConfig } from "./agent-config.js";
 import { buildUpload, type BuiltUpload } from "./build-upload.js";
+import { sleep } from "./collect.js";
 import type { CollectorSpec } from "./collectors.js";
+import { createStatusWriter, mirrorConsoles } from "./console.js";
+import { planPostAction, runPostAction, systemActionRunner, type ActionRunner, type PostActionStep } from "./post-action.js";
+import {
+  DEFAULT_HELLO_RETRY,
+  DEFAULT_UPLOAD_RETRY,
+  nodePath,
+  parseAck,
+  postOnce,
+  postWithRetry,
+  type AttemptOutcome,
+  type PostRequest,
+  type RetryPolicy,
+  type UploadAck,
+} from "./upload.js";
 
 export interface CollectCommandOptions {
   outPath: string;
@@ -14,9 +36,9 @@ export interface CollectCommandOptions {
   lldpWaitMs: number;
   collectorTimeoutMs: number;
   lldpSocket?: string | undefined;
-  plan?: CollectorSpec[];
-  env?: Record<string, string>;
-  signal?: AbortSignal;
+  plan?: CollectorSpec[] | undefined;
+  env?: Record<string, string> | undefined;
+  signal?: AbortSignal | undefined;
 }
 
 export interface AgentIo {
@@ -38,4 +60,137 @@ export async function runAgentCollect(options: CollectCommandOptions, io: AgentI
     ...(options.signal !== undefined && { signal: options.signal }),
     status: io.status,
   });
+}
+
+export interface AgentOptions extends Omit<CollectCommandOptions, "outPath" | "bootMac"> {
+  config: AgentConfig;
+  uploadRetry?: RetryPolicy;
+  helloRetry?: RetryPolicy;
+  /** Where the tar.gz is written (default: the temp dir); kept there when the upload fails. */
+  workDir?: string;
+}
+
+export interface AgentDeps extends AgentIo {
+  /** Runs the post-action steps; tests inject a recorder. */
+  actions: ActionRunner;
+  /** Whether /dev/ipmi0 exists (decides how to power off). */
+  ipmiDevice: () => Promise<boolean>;
+  post?: (req: PostRequest) => Promise<AttemptOutcome>;
+}
+
+export interface AgentResult {
+  ack: UploadAck;
+  attempts: number;
+  upload: BuiltUpload;
+  /** The post-action step that ran (undefined for stay, or when every step failed). */
+  postAction: PostActionStep | undefined;
+}
+
+const LOUD_EVERY_MS = 5 * 60_000;
+
+function seconds(ms: number): string {
+  return ms < 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms / 1000)} s`;
+}
+
+export async function runAgent(options: AgentOptions, deps: AgentDeps): Promise<AgentResult> {
+  const { config, signal } = options;
+  const status = deps.status;
+  const post = deps.post ?? postOnce;
+  const wait = (ms: number) => sleep(ms, signal);
+  status(`recon agent ${options.agentVersion}: node ${config.bootMac}, master ${config.masterUrl}, token ${tokenFingerprint(config.token)}, after upload: ${config.postAction}`);
+
+  // Hello first, best effort: it tells the master (and its UI) that this node is up and collecting.
+  const hello = await postWithRetry(
+    { url: nodePath(config.masterUrl, config.bootMac, "hello"), token: config.token },
+    options.helloRetry ?? DEFAULT_HELLO_RETRY,
+    { post, sleep: wait, now: Date.now },
+  );
+  status(hello.ok ? "hello: the master knows this node is collecting" : `hello failed (${hello.reason}); collecting anyway`);
+
+  const outPath = join(options.workDir ?? tmpdir(), `recon-inventory-${config.bootMac.replace(/:/g, "")}-${Date.now()}.tar.gz`);
+  const upload = await runAgentCollect({ ...options, outPath, bootMac: config.bootMac }, deps);
+
+  const policy = options.uploadRetry ?? DEFAULT_UPLOAD_RETRY;
+  const started = Date.now();
+  let lastLoud = -Infinity;
+  status(`uploading ${upload.bytes} bytes to ${config.masterUrl}`);
+  const result = await postWithRetry(
+    { url: nodePath(config.masterUrl, config.bootMac, "inventory"), token: config.token, bodyFile: outPath, contentType: "application/gzip" },
+    policy,
+    {
+      post,
+      sleep: wait,
+      now: Date.now,
+      onRetry: ({ attempt, reason, delayMs, budgetLeftMs }) => {
+        if (attempt >= 3 && Date.now() - lastLoud >= LOUD_EVERY_MS) {
+          lastLoud = Date.now();
+          const until = new Date(started + policy.totalBudgetMs).toISOString().slice(11, 16);
+          status(`*** UPLOAD FAILING: the master at ${config.masterUrl} has not taken the inventory (${reason}). Retrying until ${until} UTC; this machine will NOT power off until the master acknowledges. Check the master and the network. ***`);
+        }
+        status(`upload attempt ${attempt} failed: ${reason}; next try in ${seconds(delayMs)} (${Math.round(budgetLeftMs / 60_000)} min of retries left)`);
+      },
+    },
+  );
+  if (!result.ok) {
+    const what = `the upload to ${config.masterUrl} failed after ${result.attempts} attempt(s) over ${seconds(result.elapsedMs)}: ${result.reason}`;
+    status(`*** UPLOAD FAILED: ${what}. The inventory stays at ${outPath}. No post-action: the master never acknowledged. ***`);
+    throw new ReconError(result.fatal ? "UPLOAD_REJECTED" : "NETWORK_UNAVAILABLE", what, {
+      hint: result.fatal
+        ? "the master refused it: boot the node from this master again (tokens are per boot and per master)"
+        : "check that the master runs and is reachable from this node; the agent tries again when restarted",
+    });
+  }
+  const ack = parseAck(result.answer);
+  status(`uploaded: the master stored ${ack.entries} files as upload ${ack.id} (attempt ${result.attempts})`);
+  await rm(outPath, { force: true });
+
+  // Only here, after a 201 with an upload id: the post-action.
+  const steps = planPostAction(config.postAction, { ipmiDevice: await deps.ipmiDevice() });
+  if (steps.length === 0) status("done; staying up (recon.post=stay)");
+  const done = await runPostAction(steps, deps.actions, status);
+  if (steps.length > 0 && done === undefined) status(`*** ${config.postAction} failed: every way of doing it failed; the machine stays up ***`);
+  return { ack, attempts: result.attempts, upload, postAction: done };
+}
+
+export interface AgentMainFlags {
+  agentVersion: string;
+  masterUrl?: string | undefined;
+  postAction?: string | undefined;
+  lldpWaitMs: number;
+  collectorTimeoutMs: number;
+  lldpSocket?: string | undefined;
+  uploadBudgetMs?: number | undefined;
+}
+
+/**
+ * `recon agent` and `recon boot` on a peer: the real world wired in. The post-action runs for
+ * real only inside the recon image (/etc/recon/build.json exists), and only after a 201.
+ */
+export async function agentMain(
+  cmdline: Map<string, string[]>,
+  flags: AgentMainFlags,
+  env: { runner: CommandRunner; insideImage: boolean; writeStdout: (line: string) => void; signal?: AbortSignal },
+): Promise<AgentResult> {
+  const config = parseAgentConfig(cmdline, { masterUrl: flags.masterUrl, postAction: flags.postAction });
+  const status = createStatusWriter(
+    (line) => env.writeStdout(`recon-agent: ${line}`),
+    env.insideImage ? mirrorConsoles(cmdline) : [],
+  );
+  return runAgent(
+    {
+      config,
+      agentVersion: flags.agentVersion,
+      lldpWaitMs: flags.lldpWaitMs,
+      collectorTimeoutMs: flags.collectorTimeoutMs,
+      lldpSocket: flags.lldpSocket,
+      ...(flags.uploadBudgetMs !== undefined && { uploadRetry: { ...DEFAULT_UPLOAD_RETRY, totalBudgetMs: flags.uploadBudgetMs } }),
+      signal: env.signal,
+    },
+    {
+      runner: env.runner,
+      status,
+      actions: systemActionRunner(env.runner, env.insideImage, status),
+      ipmiDevice: () => access("/dev/ipmi0").then(() => true, () => false),
+    },
+  );
 }

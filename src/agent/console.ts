@@ -1,0 +1,42 @@
+/**
+ * Status lines for the people in front of the machine. stdout goes to the journal and to
+ * /dev/console (recon.service: StandardOutput=journal+console), which is only the *last*
+ * `console=` of the kernel command line — usually the serial port. The other of tty1 and ttyS0
+ * gets a copy here, so the screen and the serial line both show what the agent is doing.
+ */
+import { appendFileSync } from "node:fs";
+import { cmdlineValue } from "../boot/cmdline.js";
+
+const CONSOLES = ["tty1", "ttyS0"];
+
+/** The device /dev/console writes to: the last console= (tty0 = the foreground VT, tty1 at boot). */
+export function preferredConsole(args: Map<string, string[]>): string | undefined {
+  const value = cmdlineValue(args, "console");
+  if (value === undefined) return undefined;
+  const name = value.split(",")[0]!;
+  return name === "tty0" ? "tty1" : name;
+}
+
+/** Devices to copy status lines to: tty1 and ttyS0, except the one stdout reaches already. */
+export function mirrorConsoles(args: Map<string, string[]>): string[] {
+  const preferred = preferredConsole(args);
+  // No console= at all: the kernel's default console is the VT, which /dev/console reaches.
+  const already = preferred ?? "tty1";
+  return CONSOLES.filter((name) => name !== already).map((name) => `/dev/${name}`);
+}
+
+/** A status writer: stdout plus each mirror device; a device that cannot be written is dropped. */
+export function createStatusWriter(writeStdout: (line: string) => void, mirrors: string[]): (line: string) => void {
+  const live = new Set(mirrors);
+  return (line: string) => {
+    writeStdout(line);
+    for (const device of [...live]) {
+      try {
+        // \r\n: a raw serial line or VT may not translate a lone \n.
+        appendFileSync(device, `${line}\r\n`);
+      } catch {
+        live.delete(device);
+      }
+    }
+  };
+}
