@@ -1,7 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { isoImageBytes, parseIsoVolumeBytes } from "./live-image.js";
+import { isoImageBytes, parseIsoVolumeBytes, parseMemAvailable, planIsoStaging } from "./live-image.js";
 import { parseSfdiskJson } from "./store/data-partition.js";
 
 const fixtures = join(import.meta.dirname, "../../test/fixtures");
@@ -27,5 +27,20 @@ describe("isoImageBytes", () => {
     const withData = { ...table, partitions: [...table.partitions, { node: "/dev/loop1p3", start: 942080, size: 1155072, type: "83" }] };
     expect(isoImageBytes(460955648, withData)).toBe(941328 * 512);
     expect(isoImageBytes(500_000_000, undefined)).toBe(500_000_000);
+  });
+});
+
+describe("planIsoStaging", () => {
+  const GiB = 1024 ** 3;
+  it("stages when a GiB stays free after the copy, with a tmpfs a little larger than the ISO", () => {
+    expect(planIsoStaging({ isoBytes: 425 * 2 ** 20, memAvailableBytes: 2 * GiB })).toEqual({ stage: true, tmpfsBytes: 425 * 2 ** 20 + 16 * 2 ** 20 });
+  });
+  it("keeps serving from the device when memory is short or unknown", () => {
+    expect(planIsoStaging({ isoBytes: 425 * 2 ** 20, memAvailableBytes: 1.2 * GiB })).toMatchObject({ stage: false, reason: expect.stringContaining("would leave less than 1024 MiB") });
+    expect(planIsoStaging({ isoBytes: 1, memAvailableBytes: undefined })).toMatchObject({ stage: false });
+  });
+  it("reads MemAvailable from /proc/meminfo", () => {
+    expect(parseMemAvailable("MemTotal:       24607836 kB\nMemFree:        20000000 kB\nMemAvailable:   22912344 kB\n")).toBe(22912344 * 1024);
+    expect(parseMemAvailable("MemTotal: 1 kB\n")).toBeUndefined();
   });
 });

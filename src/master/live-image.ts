@@ -3,8 +3,11 @@
  * mounted live medium (dracut's /run/initramfs/live), the ISO straight from the boot device.
  * Parse (pure) and prepare (I/O) are separate.
  */
-import { open, mkdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
+import { createReadStream, createWriteStream } from "node:fs";
+import { open, mkdir, readFile, rename, rm, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { pipeline } from "node:stream/promises";
+import type { Logger } from "../lib/log.js";
 import { ReconError } from "../lib/errors.js";
 import { runChecked, type CommandRunner } from "../lib/run.js";
 import { findBootDisk, LSBLK_ARGS, parseLsblk, parseSfdiskJson, type SfdiskTable } from "./store/data-partition.js";
@@ -78,4 +81,79 @@ export async function prepareLiveHttpRoot(
   await symlink(join(liveDir, LIVE_INITRD), join(install, "initrd"));
   await writeFile(join(install, "boot.json"), `${JSON.stringify({ label, imageKernelArgs: info.kernelArgs ?? [] }, null, 2)}\n`);
   return { label, httpRoot: options.httpRoot, isoDevice: { path: disk.path, sizeBytes: isoImageBytes(volumeBytes, table) } };
+}
+
+/** Memory the master keeps for itself (node, dnsmasq, nginx, uploads) after staging the ISO. */
+export const STAGING_RESERVE_BYTES = 1024 * 1024 * 1024;
+
+export type IsoStagingPlan = { stage: true; tmpfsBytes: number } | { stage: false; reason: string };
+
+/**
+ * Whether to copy the ISO from the boot medium into RAM (pure). nginx cannot sendfile a block
+ * device, so from RAM the ISO goes out at nginx speed; from the device it goes through express.
+ * A node with too little memory keeps serving from the device.
+ */
+export function planIsoStaging(facts: { isoBytes: number; memAvailableBytes: number | undefined }): IsoStagingPlan {
+  if (facts.memAvailableBytes === undefined) return { stage: false, reason: "MemAvailable unknown (/proc/meminfo)" };
+  const left = facts.memAvailableBytes - facts.isoBytes;
+  if (left < STAGING_RESERVE_BYTES) {
+    return {
+      stage: false,
+      reason: `only ${Math.round(facts.memAvailableBytes / 2 ** 20)} MiB available; staging a ${Math.round(facts.isoBytes / 2 ** 20)} MiB ISO would leave less than ${STAGING_RESERVE_BYTES / 2 ** 20} MiB`,
+    };
+  }
+  // Room for the file plus tmpfs's own rounding.
+  return { stage: true, tmpfsBytes: facts.isoBytes + 16 * 1024 * 1024 };
+}
+
+/** /proc/meminfo → MemAvailable in bytes (pure). */
+export function parseMemAvailable(meminfo: string): number | undefined {
+  const kib = /^MemAvailable:\s+(\d+)\s+kB/m.exec(meminfo)?.[1];
+  return kib === undefined ? undefined : Number(kib) * 1024;
+}
+
+/**
+ * Copies the first `sizeBytes` of the boot device into a tmpfs mounted on `<httpRoot>/isos`,
+ * under a temporary name renamed into place at the end, so nginx (try_files) switches from the
+ * device route to the RAM copy atomically. Progress is logged every 10%. Any failure leaves the
+ * device route serving and is logged; it never stops the master.
+ */
+export async function stageIsoInRam(
+  runner: CommandRunner,
+  log: Logger,
+  options: { httpRoot: string; label: string; isoDevice: { path: string; sizeBytes: number }; meminfoPath?: string },
+): Promise<boolean> {
+  const meminfo = await readFile(options.meminfoPath ?? "/proc/meminfo", "utf8").catch(() => "");
+  const plan = planIsoStaging({ isoBytes: options.isoDevice.sizeBytes, memAvailableBytes: parseMemAvailable(meminfo) });
+  if (!plan.stage) {
+    log.warn("serving the ISO from the boot medium (not staged in RAM)", { reason: plan.reason });
+    return false;
+  }
+  const dir = join(options.httpRoot, "isos");
+  const partial = join(dir, `.${options.label}.iso.partial`);
+  const target = join(dir, `${options.label}.iso`);
+  const started = Date.now();
+  try {
+    await mkdir(dir, { recursive: true });
+    await runChecked(runner, "mount", ["-t", "tmpfs", "-o", `size=${plan.tmpfsBytes},mode=0755`, "recon-isos", dir]);
+    let copied = 0;
+    let nextReport = 0.1;
+    const source = createReadStream(options.isoDevice.path, { start: 0, end: options.isoDevice.sizeBytes - 1, highWaterMark: 4 * 1024 * 1024 });
+    source.on("data", (chunk) => {
+      copied += chunk.length;
+      if (copied / options.isoDevice.sizeBytes >= nextReport) {
+        log.info("staging the ISO in RAM", { percent: Math.floor((copied / options.isoDevice.sizeBytes) * 100), bytes: copied });
+        nextReport += 0.1;
+      }
+    });
+    await pipeline(source, createWriteStream(partial, { mode: 0o644 }));
+    if (copied !== options.isoDevice.sizeBytes) throw new Error(`copied ${copied} of ${options.isoDevice.sizeBytes} bytes`);
+    await rename(partial, target);
+    log.info("ISO staged in RAM; nginx now sends it with sendfile", { path: target, bytes: copied, seconds: Math.round((Date.now() - started) / 100) / 10 });
+    return true;
+  } catch (error) {
+    await rm(partial, { force: true });
+    log.warn("staging the ISO in RAM failed; serving it from the boot medium", { error: (error as Error).message });
+    return false;
+  }
 }

@@ -3,10 +3,14 @@
  * device, with the data partition after them. Here a file longer than the ISO stands in for the
  * stick (the same read path: fs streams with start/end), on loopback only.
  */
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { execa } from "execa";
+import { createLogger } from "../../src/lib/log.js";
+import { execaRunner } from "../../src/lib/run.js";
+import { stageIsoInRam } from "../../src/master/live-image.js";
 import { IMAGE_LABEL, makeHttpTree, startTestMaster, type TestMaster } from "../helpers/master-app.js";
 
 const ISO_BYTES = 2 * 1024 * 1024 + 123;
@@ -28,6 +32,8 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  // The staging test mounts a tmpfs below work/: unmount it (bounded, by path) before removing.
+  if (work) await execa("umount", [join(work, "staged", "isos")], { reject: false, timeout: 10_000 });
   await master?.close();
   if (work) await rm(work, { recursive: true, force: true });
 });
@@ -65,5 +71,31 @@ describe("/isos/<label>.iso from the boot medium", () => {
     expect(response.status).toBe(200);
     expect(response.headers.get("content-length")).toBe(String(ISO_BYTES));
     expect(response.headers.get("accept-ranges")).toBe("bytes");
+  });
+});
+
+describe("staging the ISO in RAM (nginx can then sendfile it)", () => {
+  it("copies exactly the ISO's bytes into a tmpfs on isos/, under the name nginx serves, and logs progress", async () => {
+    const lines: string[] = [];
+    const log = createLogger({ component: "iso" }, { write: (line) => lines.push(line) });
+    const httpRoot = join(work, "staged");
+    const staged = await stageIsoInRam(execaRunner, log, { httpRoot, label: IMAGE_LABEL, isoDevice: { path: join(work, "stick.img"), sizeBytes: ISO_BYTES } });
+    expect(staged, lines.join("\n")).toBe(true);
+    const mounts = await execa("findmnt", ["--json", "--target", join(httpRoot, "isos")]);
+    expect(JSON.parse(mounts.stdout).filesystems[0]).toMatchObject({ fstype: "tmpfs", target: join(httpRoot, "isos") });
+    expect((await readFile(join(httpRoot, "isos", `${IMAGE_LABEL}.iso`))).equals(device.subarray(0, ISO_BYTES))).toBe(true);
+    expect(await readdir(join(httpRoot, "isos"))).toEqual([`${IMAGE_LABEL}.iso`]);
+    expect(lines.some((line) => line.includes('msg="staging the ISO in RAM" percent='))).toBe(true);
+    expect(lines.at(-1)).toContain("ISO staged in RAM");
+  });
+
+  it("keeps the device route when memory is short, and says why", async () => {
+    const lines: string[] = [];
+    const log = createLogger({ component: "iso" }, { write: (line) => lines.push(line) });
+    const meminfo = join(work, "meminfo");
+    await writeFile(meminfo, "MemTotal: 2000000 kB\nMemAvailable:  900000 kB\n");
+    const staged = await stageIsoInRam(execaRunner, log, { httpRoot: join(work, "short"), label: IMAGE_LABEL, isoDevice: { path: join(work, "stick.img"), sizeBytes: ISO_BYTES }, meminfoPath: meminfo });
+    expect(staged).toBe(false);
+    expect(lines.join("\n")).toMatch(/not staged in RAM.*would leave less than 1024 MiB/);
   });
 });
