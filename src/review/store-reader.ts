@@ -1,12 +1,14 @@
 /**
  * Read-only access to the master's data directory for review: normalized inventories
- * (<store>/nodes/<mac-dir>/inventory.json), stored events (state/events.jsonl) and upload
+ * (<store>/nodes/<mac-dir>/inventory.json, else the latest raw upload normalized in memory), stored events (state/events.jsonl) and upload
  * metadata (nodes/<mac-dir>/uploads/<id>/meta.json). It never writes, never recovers and never
  * deletes, so `recon nodes` can read the store of a master that is running (the store module's
  * start-up recovery empties tmp/ and would break that master's uploads in flight).
  */
 import { readdir, readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
+import { normalizeRaw } from "../inventory/normalize.js";
+import { readRawUpload } from "../inventory/read-upload.js";
 import { inventorySchema, type Inventory } from "../inventory/schema.js";
 import type { NodeEvent } from "../master/state/node-state.js";
 
@@ -70,20 +72,28 @@ export function createInventoryCache(dataDir: string): InventoryCache {
       await Promise.all(
         dirs.slice(i, i + 64).map(async (dir) => {
           const mac = macFromDir(dir);
-          const path = join(nodesDir, dir, "inventory.json");
-          let info;
+          let path = join(nodesDir, dir, "inventory.json");
+          let stamp: string;
+          let load: () => Promise<unknown>;
           try {
-            info = await stat(path);
+            const info = await stat(path);
+            stamp = `${info.mtimeMs}:${info.size}`;
+            load = async () => JSON.parse(await readFile(path, "utf8"));
           } catch {
-            return;
+            // No normalized inventory written (yet): normalize the latest raw upload in memory,
+            // the same pure normalizeRaw the master uses, so review never waits on that step.
+            const latest = (await listDir(join(nodesDir, dir, "uploads"))).filter((id) => UPLOAD_ID.test(id)).sort().at(-1);
+            if (latest === undefined) return;
+            path = join(nodesDir, dir, "uploads", latest, "raw.tar.gz");
+            stamp = `upload:${latest}`;
+            load = async () => normalizeRaw(await readRawUpload(path));
           }
           present.add(mac);
-          const stamp = `${info.mtimeMs}:${info.size}`;
           if (seen.get(mac) === stamp) return;
           seen.set(mac, stamp);
           changed.push(mac);
           try {
-            const parsed = inventorySchema.safeParse(JSON.parse(await readFile(path, "utf8")));
+            const parsed = inventorySchema.safeParse(await load());
             if (parsed.success) {
               inventories.set(mac, parsed.data);
               problems.delete(mac);

@@ -51,7 +51,7 @@ function macParam(text: string | undefined): string {
 async function sendJson(req: Request, res: Response, value: unknown): Promise<void> {
   const body = Buffer.from(JSON.stringify(value));
   res.set("Cache-Control", "no-store").type("application/json");
-  if (body.length > 32 * 1024 && /\bgzip\b/.test(req.get("accept-encoding") ?? "")) {
+  if (body.length > 8 * 1024 && /\bgzip\b/.test(req.get("accept-encoding") ?? "")) {
     res.set({ "Content-Encoding": "gzip", Vary: "Accept-Encoding" }).send(await gzipAsync(body, { level: 4 }));
     return;
   }
