@@ -33,7 +33,8 @@ export function parseIpLink(text: string, source = "raw/ip-link.json"): Parsed<I
       parent: clean(link.link),
     });
   }
-  return { value: links, errors: [] };
+  // ip always lists at least lo; an empty list means the output is not what ip prints.
+  return { value: links, errors: json.value.length === 0 ? [{ source, message: "no links in the list" }] : [] };
 }
 
 /** Interface name → its first global IPv4 address. */
@@ -49,5 +50,5 @@ export function parseIpAddr(text: string): Parsed<Map<string, string>> {
     const inet = entry.addr_info.find((info) => isRecord(info) && info.family === "inet" && info.scope !== "host");
     if (isRecord(inet) && typeof inet.local === "string" && !addresses.has(entry.ifname)) addresses.set(entry.ifname, inet.local);
   }
-  return { value: addresses, errors: [] };
+  return { value: addresses, errors: json.value.length === 0 ? [{ source, message: "no interfaces in the list" }] : [] };
 }

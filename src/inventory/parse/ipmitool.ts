@@ -1,6 +1,12 @@
-/** ipmitool text: `mc info`, `lan print <channel>`, `fru` ("Key : value" lines). */
+/**
+ * ipmitool text from the in-band BMC: `mc info`, `lan print <channel>`, `fru`. The
+ * "Key : value" listings are read by src/ipmi/ipmitool.ts (the same parsers the power code
+ * uses on the out-of-band side); this file maps them into the inventory and adds what only
+ * the inventory needs (IPv6 address, FRU identity).
+ */
 import type { SystemVendor } from "../schema.js";
-import { clean, keyValueLines, normalizeMac, type Parsed } from "./common.js";
+import { parseColonListing, parseLanPrint, parseMcInfo } from "../../ipmi/ipmitool.js";
+import { clean, normalizeMac, type Parsed } from "./common.js";
 
 export interface IpmiMcInfo {
   firmware_version: string | null;
@@ -9,14 +15,10 @@ export interface IpmiMcInfo {
 }
 
 export function parseIpmiMcInfo(text: string): Parsed<IpmiMcInfo> {
-  const fields = keyValueLines(text);
-  const errors = fields.has("Firmware Revision") ? [] : [{ source: "raw/ipmitool-mc-info.txt", message: "no 'Firmware Revision' line" }];
+  const info = parseMcInfo(text);
+  const errors = info.firmwareRevision === undefined ? [{ source: "raw/ipmitool-mc-info.txt", message: "no 'Firmware Revision' line" }] : [];
   return {
-    value: {
-      firmware_version: clean(fields.get("Firmware Revision")),
-      manufacturer: clean(fields.get("Manufacturer Name")),
-      ipmi_version: clean(fields.get("IPMI Version")),
-    },
+    value: { firmware_version: clean(info.firmwareRevision), manufacturer: clean(info.manufacturerName), ipmi_version: clean(info.ipmiVersion) },
     errors,
   };
 }
@@ -28,8 +30,7 @@ export interface IpmiLan {
 }
 
 export function parseIpmiLanPrint(text: string, source: string): Parsed<IpmiLan> {
-  const fields = keyValueLines(text);
-  const address = clean(fields.get("IP Address"));
+  const lan = parseLanPrint(text);
   // IPv6 blocks ("IPv6 Static Address 0:", "IPv6 Dynamic Address 0:") hold "Address: x/len" lines.
   let v6address: string | null = null;
   let inV6Block = false;
@@ -39,24 +40,26 @@ export function parseIpmiLanPrint(text: string, source: string): Parsed<IpmiLan>
     const match = inV6Block ? /^\s+Address:\s*([0-9a-fA-F:]+)(?:\/\d+)?\s*$/.exec(line) : null;
     if (match && v6address === null && match[1] !== "::" && !/^fe80:/i.test(match[1]!)) v6address = match[1]!.toLowerCase();
   }
-  const errors = fields.has("IP Address") || fields.has("MAC Address") ? [] : [{ source, message: "no 'IP Address' or 'MAC Address' line" }];
+  const found = lan.ipAddressSource !== undefined || lan.macAddress !== undefined || /^IP Address\s*:/m.test(text);
   return {
-    value: { address: address === "0.0.0.0" ? null : address, v6address, mac: normalizeMac(fields.get("MAC Address")) },
-    errors,
+    value: { address: clean(lan.ipAddress), v6address, mac: normalizeMac(lan.macAddress) },
+    errors: found ? [] : [{ source, message: "no 'IP Address' or 'MAC Address' line" }],
   };
 }
 
 /** The builtin FRU's product/board identity: a fallback for SMBIOS system information. */
 export function parseIpmiFru(text: string): Parsed<SystemVendor> {
-  const fields = keyValueLines(text);
+  const fields = parseColonListing(text);
+  const get = (key: string) => clean(fields.get(key)?.[0]);
+  const errors = fields.size === 0 ? [{ source: "raw/ipmitool-fru.txt", message: "no 'Key : value' lines in ipmitool fru output" }] : [];
   return {
     value: {
-      manufacturer: clean(fields.get("Product Manufacturer")) ?? clean(fields.get("Board Mfg")),
-      product_name: clean(fields.get("Product Name")) ?? clean(fields.get("Board Product")),
-      serial_number: clean(fields.get("Product Serial")) ?? clean(fields.get("Board Serial")),
+      manufacturer: get("Product Manufacturer") ?? get("Board Mfg"),
+      product_name: get("Product Name") ?? get("Board Product"),
+      serial_number: get("Product Serial") ?? get("Board Serial"),
       uuid: null,
-      sku: clean(fields.get("Product Part Number")),
+      sku: get("Product Part Number"),
     },
-    errors: [],
+    errors,
   };
 }

@@ -58,7 +58,9 @@ const MEMORY_TYPE = /\b(LPDDR\d|DDR\d?|SDRAM|DRAM|RAM|FLASH)\b/i;
 export function parseLshw(text: string): Parsed<LshwInfo | null> {
   const json = parseJson(text, SOURCE);
   const root = Array.isArray(json.value) ? json.value.find(isRecord) : isRecord(json.value) ? json.value : undefined;
-  if (!root) return { value: null, errors: json.errors.length ? json.errors : [{ source: SOURCE, message: "no root node in lshw JSON" }] };
+  if (!root || typeof root.class !== "string") {
+    return { value: null, errors: json.errors.length ? json.errors : [{ source: SOURCE, message: "no root node (with a class) in lshw JSON" }] };
+  }
   const info: LshwInfo = {
     system_vendor: {
       manufacturer: clean(root.vendor),

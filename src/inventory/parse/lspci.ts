@@ -49,6 +49,7 @@ export function parseLspci(text: string): Parsed<PciDevice[]> {
       driver: clean(fields.get("Driver")),
     });
   }
-  const errors = devices.length === 0 && text.trim() !== "" ? [{ source: "raw/lspci.txt", message: "no 'Slot:' records in lspci output" }] : [];
+  // Every PCI machine has at least a host bridge: no record at all means lspci did not work.
+  const errors = devices.length === 0 ? [{ source: "raw/lspci.txt", message: text.trim() === "" ? "empty output" : "no 'Slot:' records in lspci output" }] : [];
   return { value: devices, errors };
 }

@@ -20,6 +20,7 @@ export function parseManifest(text: string): Parsed<ManifestInfo> {
   const errors = [...json.errors];
   if (json.value !== undefined && !isRecord(json.value)) errors.push({ source, message: "expected a JSON object" });
   const format = clean(manifest.format);
+  if (isRecord(json.value) && format === null) errors.push({ source, message: "no 'format' (expected recon-raw/1)" });
   if (format !== null && !format.startsWith("recon-raw/")) errors.push({ source, message: `unknown format '${format}'` });
   const collectorErrors: InventoryError[] = [];
   for (const collector of Array.isArray(manifest.collectors) ? manifest.collectors : []) {

@@ -68,6 +68,7 @@ export function parseNvmeIdCtrl(text: string, source: string): Parsed<NvmeContro
   const json = parseJson(text, source);
   if (!isRecord(json.value)) return { value: null, errors: json.errors.length ? json.errors : [{ source, message: "expected a JSON object" }] };
   const vid = toInt(json.value.vid);
+  if (vid === null && json.value.sn === undefined && json.value.mn === undefined) return { value: null, errors: [{ source, message: "no vid, sn or mn in id-ctrl JSON" }] };
   return {
     value: {
       model: clean(json.value.mn),

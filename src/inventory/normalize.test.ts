@@ -1,0 +1,81 @@
+/**
+ * normalizeRaw on every captured machine: schema-valid, the values the VM was dressed with
+ * (run-vm.sh) end up in the right fields, and the whole result matches its golden file
+ * (test/fixtures/inventory/golden/<machine>.json; `npx vitest run -u` rewrites them — review the diff).
+ */
+import { describe, expect, it } from "vitest";
+import { fixtureMachines, readFixtureFiles } from "../../test/fixtures/inventory/fixtures.js";
+import { normalizeRaw } from "./normalize.js";
+import { inventorySchema } from "./schema.js";
+
+const GiB = 1024 ** 3;
+
+describe("normalizeRaw on the captured machines", () => {
+  const machines = fixtureMachines();
+
+  it("has at least four captured machines (the host and three dressed VMs)", () => {
+    expect(machines).toEqual(expect.arrayContaining(["host", "vm-bios-dell", "vm-uefi-hpe"]));
+    expect(machines.length).toBeGreaterThanOrEqual(3);
+  });
+
+  for (const machine of machines) {
+    it(`${machine}: schema-valid and equal to its golden file`, async () => {
+      const inventory = normalizeRaw(readFixtureFiles(machine));
+      expect(inventorySchema.safeParse(inventory).success).toBe(true);
+      // Deterministic: the same raw files give byte-identical JSON.
+      expect(JSON.stringify(normalizeRaw(readFixtureFiles(machine)))).toBe(JSON.stringify(inventory));
+      await expect(`${JSON.stringify(inventory, null, 2)}\n`).toMatchFileSnapshot(`../../test/fixtures/inventory/golden/${machine}.json`);
+    });
+  }
+
+  it("vm-bios-dell: SMBIOS identity, BIOS boot, two DIMMs, SATA SSD + virtio, LLDP with VLAN", () => {
+    const inventory = normalizeRaw(readFixtureFiles("vm-bios-dell"));
+    expect(inventory.system_vendor).toEqual({
+      manufacturer: "Dell Inc.",
+      product_name: "PowerEdge R640",
+      serial_number: "CZ7R3X2",
+      uuid: "4c4c4544-0035-4e10-8052-b4c04f335832",
+      sku: "SKU=0716;ModelName=PowerEdge R640",
+    });
+    expect(inventory.boot).toEqual({ current_boot_mode: "bios", secure_boot: false, pxe_interface: "enp0s4" });
+    expect(inventory.memory.physical_mb).toBe(17 * 1024);
+    expect(inventory.cpu.frequency_mhz).toBe(3700); // lscpu has no max MHz under TCG: SMBIOS type 4 "Max Speed"
+    const disks = Object.fromEntries(inventory.disks.map((disk) => [disk.name, disk]));
+    expect(disks.sda).toMatchObject({ serial: "SATASSD-DELL-02", size_bytes: 3 * GiB, kind: "ssd", smart_passed: true });
+    expect(disks.vda).toMatchObject({ serial: "VIRTIO-DELL-0001", size_bytes: 2 * GiB, smart_passed: null });
+    expect(inventory.interfaces.map((nic) => [nic.name, nic.mac_address, nic.driver])).toEqual([
+      ["enp0s4", "52:54:00:de:11:01", "e1000e"],
+      ["enp0s5", "52:54:00:de:11:02", "virtio_net"],
+      ["enp0s6", "52:54:00:de:11:03", "virtio_net"],
+    ]);
+    expect(inventory.interfaces[0]).toMatchObject({ speed_mbps: 1000, link: true, ipv4_address: "10.0.2.15", lldp: null });
+    expect(inventory.interfaces[2]!.lldp).toEqual({ chassis_id: "52:54:00:de:11:01", system_name: "vm", port_id: "52:54:00:de:11:02", port_description: "enp0s5", vlan: 100 });
+    expect(inventory.gpus).toEqual([{ vendor: null, product: null, pci_slot: "0000:00:01.0", driver: "bochs-drm", memory_bytes: null }]);
+  });
+
+  it("vm-uefi-hpe: UEFI boot, NVMe + rotational SATA, rtl8139, in-band BMC firmware", () => {
+    const inventory = normalizeRaw(readFixtureFiles("vm-uefi-hpe"));
+    expect(inventory.system_vendor).toMatchObject({ manufacturer: "HPE", product_name: "ProLiant DL360 Gen10", serial_number: "MXQ91203K7", sku: "867959-B21" });
+    expect(inventory.firmware.vendor).toBe("EFI Development Kit II / OVMF");
+    expect(inventory.boot).toEqual({ current_boot_mode: "uefi", secure_boot: false, pxe_interface: "enp0s4" });
+    expect(inventory.cpu).toMatchObject({ sockets: 2, cores: 2, threads: 2 });
+    expect(inventory.memory.dimms.map((dimm) => [dimm.slot, dimm.size_bytes, dimm.speed_mts, dimm.part_number])).toEqual([["PROC 1 DIMM 0", 3 * GiB, 2933, "840756-091"]]);
+    const disks = Object.fromEntries(inventory.disks.map((disk) => [disk.name, disk]));
+    expect(disks.nvme0n1).toMatchObject({ serial: "NVME-HPE-0001", model: "QEMU NVMe Ctrl", size_bytes: 4 * GiB, kind: "nvme", rotational: false, smart_passed: true });
+    expect(disks.sda).toMatchObject({ serial: "ZC1234HDD", model: "ST4000NM0035-1V4107", size_bytes: 5 * GiB, kind: "hdd", rotational: true });
+    expect(inventory.interfaces.find((nic) => nic.mac_address === "52:54:00:ee:20:02")).toMatchObject({ driver: "8139cp", speed_mbps: 100 });
+    // ipmi-bmc-sim,fwrev1=2,fwrev2=0x44; it implements no LAN channel, so no address.
+    expect(inventory.bmc).toEqual({ address: null, v6address: null, mac: null, firmware_version: "2.44" });
+    expect(inventory.errors.filter((error) => error.source.startsWith("collector:ipmitool-lan-print"))).toHaveLength(9);
+  });
+
+  it("host: no SMBIOS (no /dev/mem), virtual interfaces (ifb) left out, failures listed", () => {
+    const inventory = normalizeRaw(readFixtureFiles("host"));
+    expect(inventory.system_vendor.manufacturer).toBeNull();
+    expect(inventory.interfaces.map((nic) => nic.name)).toEqual(["eth0"]);
+    expect(inventory.disks.map((disk) => disk.name)).toEqual(["vda"]);
+    expect(inventory.errors.map((error) => error.source)).toEqual(
+      expect.arrayContaining(["raw/dmidecode.txt", "collector:dmidecode-bin", "collector:nvme-list", "collector:lldpctl", "raw/smartctl.vda.json"]),
+    );
+  });
+});
