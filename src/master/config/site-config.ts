@@ -121,6 +121,30 @@ const bmcSchema = z
   })
   .strict();
 
+/**
+ * A BMC the master powers on at start ("wake the fleet") and controls through the API and
+ * `recon power`. `username`, `password`/`passwordFile` default to `defaults.bmc`. `mac` ties it
+ * to the node that PXE-boots (its boot NIC), so node events and the API can name it by MAC.
+ */
+const fleetBmcSchema = bmcSchema.extend({
+  address: z.string().regex(/^[A-Za-z0-9.:_-]{1,253}$/, "a BMC address is a host name or IP address"),
+  port: z.number().int().min(1).max(65535).optional(),
+  name: z.string().regex(/^[A-Za-z0-9._-]{1,63}$/, "a name is letters, digits, '.', '_' or '-'").optional(),
+  mac: macSchema.optional(),
+});
+export type FleetBmcSettings = z.infer<typeof fleetBmcSchema>;
+
+const powerSchema = z
+  .object({
+    /** At start, `chassis bootdev pxe` (where supported) then `power on` for every BMC in `bmcs`. */
+    wake: z.boolean().default(true),
+    bootdevPxe: z.boolean().default(true),
+    /** After a node's upload is stored: confirm it is off this long after, else power it off. 0 = never. */
+    confirmOffAfterS: z.number().int().min(0).max(86400).default(120),
+  })
+  .strict()
+  .default({});
+
 /** Settings that layer: defaults → network → group → host, the most specific last. */
 const nodeSettingsShape = {
   action: z.enum(NODE_ACTIONS).optional(),
@@ -201,6 +225,9 @@ const siteConfigSchema = z
     groups: z.record(z.string().regex(/^[A-Za-z0-9._-]+$/, "a group name is letters, digits, '.', '_' or '-'"), groupSchema).default({}),
     /** Keyed by MAC address. */
     hosts: z.record(z.string(), nodeSettingsSchema).default({}),
+    /** BMCs of the fleet (IPMI over LAN): see fleetBmcSchema. */
+    bmcs: z.array(fleetBmcSchema).default([]),
+    power: powerSchema,
   })
   .strict()
   .superRefine((config, ctx) => {
@@ -226,6 +253,23 @@ const siteConfigSchema = z
         ctx.addIssue({ code: "custom", path: ["hosts", key], message: `the same MAC as hosts.${seen.get(mac)}; merge the two` });
       } else seen.set(mac, key);
     }
+    const bmcAddresses = new Map<string, number>();
+    config.bmcs.forEach((bmc, index) => {
+      const where = `${bmc.address}:${bmc.port ?? 623}`;
+      if (bmcAddresses.has(where)) {
+        ctx.addIssue({ code: "custom", path: ["bmcs", index, "address"], message: `the same BMC as bmcs.${bmcAddresses.get(where)}; list it once` });
+      } else bmcAddresses.set(where, index);
+      if (!(bmc.username ?? config.defaults.bmc?.username)) {
+        ctx.addIssue({ code: "custom", path: ["bmcs", index, "username"], message: "missing; add username: (or defaults.bmc.username)" });
+      }
+      const password = bmc.password ?? (bmc.passwordFile ? undefined : config.defaults.bmc?.password);
+      const passwordFile = bmc.passwordFile ?? (bmc.password ? undefined : config.defaults.bmc?.passwordFile);
+      if (password !== undefined && passwordFile !== undefined) {
+        ctx.addIssue({ code: "custom", path: ["bmcs", index], message: "give password or passwordFile, not both" });
+      } else if (password === undefined && passwordFile === undefined) {
+        ctx.addIssue({ code: "custom", path: ["bmcs", index], message: "no password: add passwordFile: /path (mode 0600) or password: (or set them in defaults.bmc)" });
+      }
+    });
     const pool = config.dhcp.pool;
     if (pool) {
       const start = parseIpv4(pool.start)!;

@@ -21,7 +21,13 @@ export type NodeEvent =
   | { type: "agent-hello"; at: string; mac: string }
   | { type: "upload-stored"; at: string; mac: string; uploadId: string }
   | { type: "powered-off"; at: string; mac: string }
+  /** A BMC action on the node (src/master/power): recorded on the node, its phase unchanged. */
+  | { type: "power"; at: string; mac: string; action: PowerEventAction; by: PowerEventCause; result: "ok" | "unsupported" | "failed"; message?: string | undefined }
   | { type: "error"; at: string; mac: string; message: string; code?: string | undefined };
+
+export type PowerEventAction = "bootdev-pxe" | "on" | "off" | "cycle" | "reset" | "soft" | "status-off";
+/** wake: the master's start; confirm-off: after an upload; api/cli: an admin. */
+export type PowerEventCause = "wake" | "confirm-off" | "api" | "cli";
 
 export interface NodeState {
   mac: string;
@@ -38,6 +44,8 @@ export interface NodeState {
   imageBytes: number;
   lastError: { at: string; message: string; code?: string | undefined } | undefined;
   lastSeen: string;
+  /** The last BMC action on this node, when the master has a BMC for it. */
+  power?: { at: string; action: PowerEventAction; by: PowerEventCause; result: "ok" | "unsupported" | "failed"; message?: string | undefined } | undefined;
 }
 
 export interface FleetState {
@@ -50,7 +58,7 @@ export const EMPTY_FLEET: FleetState = { nodes: {}, macByIp: {} };
 
 const rank = (phase: Phase): number => (phase === "error" ? -1 : PHASES.indexOf(phase));
 
-function phaseOf(event: NodeEvent): Phase {
+function phaseOf(event: Exclude<NodeEvent, { type: "power" }>): Phase {
   switch (event.type) {
     case "dhcp-offer":
     case "dhcp-ack":
@@ -101,6 +109,10 @@ function startsNewCycle(node: NodeState, target: Phase): boolean {
 }
 
 export function reduceNode(current: NodeState | undefined, mac: string, event: NodeEvent): NodeState {
+  if (event.type === "power") {
+    const { type: _type, mac: _mac, ...power } = event;
+    return { ...(current ?? newNode(mac, event.at)), power, lastSeen: event.at };
+  }
   const target = phaseOf(event);
   let node = current ?? newNode(mac, event.at);
   if (startsNewCycle(node, target)) {

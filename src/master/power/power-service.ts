@@ -1,0 +1,211 @@
+/**
+ * The master's power control over the fleet's BMCs: status of all, one action on one, "wake the
+ * fleet" at start (`chassis bootdev pxe` where supported, then `power on`), and after a node's
+ * upload is stored, confirming within `confirmOffAfterMs` that it powered itself off — or
+ * powering it off. Every action on a node with a known MAC becomes a node event; BMCs without a
+ * MAC are only logged. The IPMI client is injected (tests use a scripted one, the master the
+ * real ipmitool).
+ */
+import type { IpmiClient, PowerAction, PowerState } from "../../ipmi/ipmitool.js";
+import { IpmiError } from "../../ipmi/ipmitool.js";
+import { ReconError } from "../../lib/errors.js";
+import type { Logger } from "../../lib/log.js";
+import type { NodeEvent, PowerEventAction, PowerEventCause } from "../state/node-state.js";
+import { describeBmc, findBmc, type FleetBmc } from "./bmcs.js";
+
+export interface PowerServiceOptions {
+  bmcs: readonly FleetBmc[];
+  ipmi: IpmiClient;
+  log: Logger;
+  emit: (event: NodeEvent) => void | Promise<void>;
+  now?: () => Date;
+  /** After an upload: how long a node has to power itself off. 0 = never check. */
+  confirmOffAfterMs: number;
+  bootdevPxe: boolean;
+  /** After the master's own power off: how long to wait for the BMC to report off. */
+  offWaitMs?: number;
+  /** BMCs asked at once (status of the fleet, wake). */
+  concurrency?: number;
+}
+
+export interface BmcStatus {
+  name: string;
+  mac: string | null;
+  address: string;
+  port: number;
+  username: string;
+  credentials: "password" | "passwordFile";
+  state: PowerState | "unknown";
+  error?: { failure: string; message: string };
+}
+
+export interface PowerService {
+  readonly bmcs: readonly FleetBmc[];
+  /** Every BMC's power state (failures are reported per BMC, not thrown). */
+  statusAll(): Promise<BmcStatus[]>;
+  /** Throws NOT_FOUND for an unknown node/BMC, IpmiError when the BMC fails. */
+  status(key: string): Promise<BmcStatus>;
+  act(key: string, action: PowerAction, by: PowerEventCause): Promise<{ bmc: FleetBmc; answer: string }>;
+  /** bootdev pxe + power on for every BMC; resolves when all were asked. */
+  wakeFleet(signal?: AbortSignal): Promise<void>;
+  /** Feed every node event: an upload-stored schedules the confirm-off check. */
+  observe(event: NodeEvent): void;
+  /** Cancels pending confirm-off checks and waits for running ones. */
+  stop(): Promise<void>;
+}
+
+/** Runs `task` over `items`, at most `size` at once. */
+async function eachLimited<T, R>(items: readonly T[], size: number, task: (item: T) => Promise<R>): Promise<R[]> {
+  const results: R[] = new Array(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const index = next++;
+      results[index] = await task(items[index]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(size, items.length) }, worker));
+  return results;
+}
+
+function sleep(ms: number, signal?: AbortSignal): Promise<boolean> {
+  return new Promise((resolve) => {
+    if (signal?.aborted) return resolve(false);
+    const timer = setTimeout(() => resolve(true), ms);
+    signal?.addEventListener("abort", () => {
+      clearTimeout(timer);
+      resolve(false);
+    }, { once: true });
+  });
+}
+
+export function createPowerService(options: PowerServiceOptions): PowerService {
+  const { bmcs, ipmi, log } = options;
+  const now = options.now ?? (() => new Date());
+  const stopping = new AbortController();
+  const pending = new Set<Promise<void>>();
+  const scheduled = new Map<string, AbortController>();
+
+  const record = async (bmc: FleetBmc, action: PowerEventAction, by: PowerEventCause, result: "ok" | "unsupported" | "failed", message?: string) => {
+    const fields = { bmc: bmc.name, address: bmc.address, action, by, result, ...(message && { error: message }) };
+    if (result === "failed") log.warn("bmc action failed", fields);
+    else log.info("bmc action", fields);
+    if (bmc.mac === undefined) return;
+    try {
+      await options.emit({ type: "power", at: now().toISOString(), mac: bmc.mac, action, by, result, ...(message && { message }) });
+    } catch (error) {
+      log.error("power event not recorded", { bmc: bmc.name, error: (error as Error).message });
+    }
+  };
+
+  const lookup = (key: string): FleetBmc => {
+    const bmc = findBmc(bmcs, key);
+    if (!bmc) {
+      throw new ReconError("NOT_FOUND", `no BMC for '${key.slice(0, 60)}' in the site config`, {
+        hint: `known: ${bmcs.map((b) => b.mac ?? b.address).join(", ") || "none"}; add it under bmcs: (address, username, passwordFile, mac)`,
+      });
+    }
+    return bmc;
+  };
+
+  const statusOf = async (bmc: FleetBmc): Promise<BmcStatus> => {
+    try {
+      return { ...describeBmc(bmc), state: await ipmi.powerStatus(bmc) };
+    } catch (error) {
+      if (!(error instanceof IpmiError)) throw error;
+      return { ...describeBmc(bmc), state: "unknown", error: { failure: error.failure, message: error.message } };
+    }
+  };
+
+  /** The confirm-off check of one node: its BMC says off by the deadline, else the master powers it off. */
+  const confirmOff = async (bmc: FleetBmc, signal: AbortSignal) => {
+    if (!(await sleep(options.confirmOffAfterMs, signal))) return;
+    try {
+      if ((await ipmi.powerStatus(bmc)) === "off") {
+        log.info("node powered itself off after its upload", { bmc: bmc.name, mac: bmc.mac });
+        await record(bmc, "status-off", "confirm-off", "ok");
+        if (bmc.mac) await options.emit({ type: "powered-off", at: now().toISOString(), mac: bmc.mac });
+        return;
+      }
+      log.warn("node still on after its upload; powering it off through its BMC", { bmc: bmc.name, mac: bmc.mac, afterS: Math.round(options.confirmOffAfterMs / 1000) });
+      await ipmi.power(bmc, "off");
+      await record(bmc, "off", "confirm-off", "ok");
+      const deadline = Date.now() + (options.offWaitMs ?? 60_000);
+      while (Date.now() < deadline && !signal.aborted) {
+        if ((await ipmi.powerStatus(bmc)) === "off") {
+          if (bmc.mac) await options.emit({ type: "powered-off", at: now().toISOString(), mac: bmc.mac });
+          return;
+        }
+        await sleep(2000, signal);
+      }
+      if (!signal.aborted) await record(bmc, "off", "confirm-off", "failed", `the BMC still reports on ${Math.round((options.offWaitMs ?? 60_000) / 1000)} s after power off`);
+    } catch (error) {
+      await record(bmc, "off", "confirm-off", "failed", (error as Error).message);
+    }
+  };
+
+  const track = (work: Promise<void>) => {
+    pending.add(work);
+    void work.finally(() => pending.delete(work));
+  };
+
+  return {
+    bmcs,
+    statusAll: () => eachLimited(bmcs, options.concurrency ?? 8, statusOf),
+    async status(key) {
+      const bmc = lookup(key);
+      return { ...describeBmc(bmc), state: await ipmi.powerStatus(bmc) };
+    },
+    async act(key, action, by) {
+      const bmc = lookup(key);
+      try {
+        const answer = await ipmi.power(bmc, action);
+        await record(bmc, action, by, "ok");
+        return { bmc, answer };
+      } catch (error) {
+        await record(bmc, action, by, error instanceof IpmiError && error.failure === "UNSUPPORTED" ? "unsupported" : "failed", (error as Error).message);
+        throw error;
+      }
+    },
+    async wakeFleet(signal) {
+      log.info("waking the fleet", { bmcs: bmcs.length, bootdevPxe: options.bootdevPxe });
+      await eachLimited(bmcs, options.concurrency ?? 8, async (bmc) => {
+        if (signal?.aborted || stopping.signal.aborted) return;
+        if (options.bootdevPxe) {
+          try {
+            await ipmi.bootdevPxe(bmc);
+            await record(bmc, "bootdev-pxe", "wake", "ok");
+          } catch (error) {
+            // Not every BMC takes a boot device; the node may boot from the network anyway.
+            const unsupported = error instanceof IpmiError && error.failure === "UNSUPPORTED";
+            await record(bmc, "bootdev-pxe", "wake", unsupported ? "unsupported" : "failed", (error as Error).message);
+            if (!unsupported && error instanceof IpmiError && (error.failure === "AUTH" || error.failure === "UNREACHABLE")) return;
+          }
+        }
+        try {
+          await ipmi.power(bmc, "on");
+          await record(bmc, "on", "wake", "ok");
+        } catch (error) {
+          await record(bmc, "on", "wake", "failed", (error as Error).message);
+        }
+      });
+    },
+    observe(event) {
+      if (event.type !== "upload-stored" || options.confirmOffAfterMs <= 0) return;
+      const bmc = bmcs.find((b) => b.mac === event.mac.toLowerCase());
+      if (!bmc || stopping.signal.aborted) return;
+      // A second upload restarts the clock for that node.
+      scheduled.get(bmc.address)?.abort();
+      const controller = new AbortController();
+      stopping.signal.addEventListener("abort", () => controller.abort(), { once: true });
+      scheduled.set(bmc.address, controller);
+      track(confirmOff(bmc, controller.signal).finally(() => {
+        if (scheduled.get(bmc.address) === controller) scheduled.delete(bmc.address);
+      }));
+    },
+    async stop() {
+      stopping.abort();
+      await Promise.allSettled([...pending]);
+    },
+  };
+}
