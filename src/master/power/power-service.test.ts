@@ -140,7 +140,7 @@ describe("power service", () => {
     await new Promise((r) => setTimeout(r, 200));
     await power.stop();
     expect(calls).toEqual(["10.77.0.201 status", "10.77.0.202 status", "10.77.0.202 off", "10.77.0.202 status"]);
-    expect(events.map((e) => (e.type === "power" ? `${e.mac} ${e.action} ${e.by} ${e.result}` : `${e.mac} ${e.type}`))).toEqual([
+    expect(events.map((e) => (e.type === "power" ? `${e.mac} ${e.action} ${e.by} ${e.result}` : `${"mac" in e ? e.mac : ""} ${e.type}`))).toEqual([
       "52:54:00:77:00:11 status-off confirm-off ok",
       "52:54:00:77:00:11 powered-off",
       "52:54:00:77:00:12 off confirm-off ok",
