@@ -1,7 +1,7 @@
 /**
- * `lshw -json` → the fallback source for most sections. lshw ≥ B.02.19 prints a list holding
- * the root node, older versions the root object (IPA handles both the same way); some old
- * versions print invalid JSON, which ends up in `errors`.
+ * `lshw -json` → the fallback source for most sections. Debian 12's lshw (02.19) prints the
+ * root object; other versions print a list holding it (IPA handles both the same way); some
+ * old versions print invalid JSON, which ends up in `errors`.
  */
 import type { Dimm, Firmware, SystemVendor } from "../schema.js";
 import { clean, isRecord, isoDate, normalizeMac, parseJson, toBool, toInt, type Parsed } from "./common.js";

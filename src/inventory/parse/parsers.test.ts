@@ -4,13 +4,17 @@
  * (run-vm.sh: SMBIOS strings, disk serials and sizes, NIC models and MACs), so a parser that
  * reads the wrong field fails here.
  */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { fixtureText, fixturesWith } from "../../../test/fixtures/inventory/fixtures.js";
+import { fixtureText, fixturesWith, INVENTORY_FIXTURES } from "../../../test/fixtures/inventory/fixtures.js";
 import { parseDmidecode } from "./dmidecode.js";
 import { parseEdac } from "./edac.js";
 import { parseEfi } from "./efi.js";
 import { parseEthtool, parseEthtoolDriver } from "./ethtool.js";
 import { parseIpAddr, parseIpLink } from "./ip.js";
+import { parseIpmiFru, parseIpmiLanPrint, parseIpmiMcInfo } from "./ipmitool.js";
+import { parseNvmeIdCtrl, parseNvmeList } from "./nvme.js";
 import { parseLldpctl } from "./lldpctl.js";
 import { parseLsblk } from "./lsblk.js";
 import { parseLscpu } from "./lscpu.js";
@@ -174,5 +178,38 @@ describe("small files", () => {
     const manifest = parseManifest(text("vm-bios-dell", "manifest.json"));
     expect(manifest.value).toMatchObject({ format: "recon-raw/1", boot_mac: "52:54:00:de:11:01", kernel: "6.1.0-56-amd64" });
     expect(manifest.value.collector_errors.map((error) => error.source)).toEqual(["collector:smartctl.vda", "collector:smartctl.vdb"]);
+  });
+});
+
+describe("nvme", () => {
+  it("reads nvme list (nvme-cli 2.3) and id-ctrl with the serial qemu's -device nvme was given", () => {
+    const list = parseNvmeList(text("vm-uefi-hpe", "raw/nvme-list.json"));
+    expect(list).toEqual({ value: [{ name: "nvme0n1", model: "QEMU NVMe Ctrl", serial: "NVME-HPE-0001", firmware_version: "7.2.22", size_bytes: 4 * GiB }], errors: [] });
+    // No NVMe in the Dell VM: an empty list is an answer, not an error.
+    expect(parseNvmeList(text("vm-bios-dell", "raw/nvme-list.json"))).toEqual({ value: [], errors: [] });
+    const ctrl = parseNvmeIdCtrl(text("vm-uefi-hpe", "raw/nvme-id-ctrl.nvme0.json"), "x");
+    expect(ctrl.value).toEqual({ model: "QEMU NVMe Ctrl", serial: "NVME-HPE-0001", firmware_version: "7.2.22", vendor_id: "1b36" });
+  });
+
+  it("smartctl on NVMe and on a rotating SATA disk", () => {
+    expect(parseSmartctl(text("vm-uefi-hpe", "raw/smartctl.nvme0n1.json"), "x").value).toMatchObject({ protocol: "NVMe", serial: "NVME-HPE-0001", size_bytes: 4 * GiB, rotation_rate: null, smart_passed: true });
+    expect(parseSmartctl(text("vm-uefi-hpe", "raw/smartctl.sda.json"), "x").value).toMatchObject({ model: "ST4000NM0035-1V4107", serial: "ZC1234HDD", size_bytes: 5 * GiB, rotation_rate: 7200 });
+  });
+});
+
+describe("ipmitool", () => {
+  const ipmiSim = (name: string) => readFileSync(join(INVENTORY_FIXTURES, "..", "ipmi", name), "utf8");
+
+  it("mc info from qemu's ipmi-bmc-sim (fwrev 2.44, HP) and from OpenIPMI's ipmi_sim", () => {
+    expect(parseIpmiMcInfo(text("vm-uefi-hpe", "raw/ipmitool-mc-info.txt"))).toEqual({ value: { firmware_version: "2.44", manufacturer: "Hewlett-Packard", ipmi_version: "2.0" }, errors: [] });
+    expect(parseIpmiMcInfo(ipmiSim("ipmi-sim.mc-info.txt")).value).toEqual({ firmware_version: "9.08", manufacturer: "MontaVista Software, Inc.", ipmi_version: "2.0" });
+  });
+
+  it("lan print from ipmi_sim gives the BMC's address and MAC", () => {
+    expect(parseIpmiLanPrint(ipmiSim("ipmi-sim.lan-print-1.txt"), "x")).toEqual({ value: { address: "10.99.0.10", v6address: null, mac: "52:54:00:b0:00:01" }, errors: [] });
+  });
+
+  it("an FRU listing with only its description line (ipmi-bmc-sim has no FRU data) gives no identity", () => {
+    expect(parseIpmiFru(text("vm-uefi-hpe", "raw/ipmitool-fru.txt")).value).toEqual({ manufacturer: null, product_name: null, serial_number: null, uuid: null, sku: null });
   });
 });
