@@ -31,6 +31,8 @@ function el(tag, attrs, ...children) {
   for (const [name, value] of Object.entries(attrs ?? {})) {
     if (value === undefined || value === null || value === false) continue;
     if (name === "onclick" || name === "oninput" || name === "onchange" || name === "onsubmit") node.addEventListener(name.slice(2), value);
+    // Through CSSOM: the CSP (style-src 'self') blocks style attributes, not style properties.
+    else if (name === "style") Object.assign(node.style, value);
     else node.setAttribute(name, value === true ? "" : String(value));
   }
   append(node, children);
@@ -167,7 +169,7 @@ function renderSummary() {
   const bar = el("div", { class: "progress", role: "img", "aria-label": `${done} of ${total} nodes reported` });
   for (const phase of [...PHASES, "error"]) {
     if (!counts[phase]) continue;
-    bar.append(el("span", { class: `seg phase-${phase}`, style: `flex-grow:${counts[phase]}`, title: `${phase}: ${counts[phase]}` }));
+    bar.append(el("span", { class: `seg phase-${phase}`, style: { flexGrow: String(counts[phase]) }, title: `${phase}: ${counts[phase]}` }));
   }
   summary.append(
     el("div", { class: "totals", id: "summary-totals" }, el("strong", {}, `${done} / ${total}`), " nodes reported", outliers ? el("span", { class: "badge warning" }, `${outliers} outliers`) : null),
@@ -237,7 +239,7 @@ function renderRows(force) {
   const fragment = document.createDocumentFragment();
   for (let i = first; i < last; i++) {
     const row = state.filtered[i];
-    const line = el("a", { class: `row${row.outlier ? ` outlier-${row.outlier}` : ""}`, role: "row", href: `#/node/${macDir(row.mac)}`, "data-mac": row.mac, style: `transform:translateY(${i * ROW_HEIGHT}px)` });
+    const line = el("a", { class: `row${row.outlier ? ` outlier-${row.outlier}` : ""}`, role: "row", href: `#/node/${macDir(row.mac)}`, "data-mac": row.mac, style: { transform: `translateY(${i * ROW_HEIGHT}px)` } });
     for (const column of COLUMNS) {
       let content;
       if (column.key === "phase") content = phaseCell(row);

@@ -1,0 +1,244 @@
+/**
+ * The review UI in a real browser against a real `recon master` (issue #6): Debian's chromium
+ * driven by playwright-core, the master inside a lab network namespace (its HTTP front as the
+ * appliance runs it), its store pre-populated with the sample fleet plus the real captured
+ * inventories of test/fixtures/inventory normalized by recon's own normalizer.
+ *
+ * The browser runs in namespaces too (a wrapper script execs chromium under `ip netns exec`):
+ * in the master's own namespace at 127.0.0.1 it is the master's local (read-only, no token);
+ * in a lab host's namespace it is a network client and must present the admin token.
+ * Screenshots go to test-results/review-ui/.
+ */
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { chromium, type Browser, type Page } from "playwright-core";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { normalizeRaw } from "../../src/inventory/normalize.js";
+import { createLab, runInNetns, type Lab, type SimulatedHost } from "../../src/lab/netns.js";
+import { execaRunner } from "../../src/lib/run.js";
+import { issueToken } from "../../src/master/http/tokens.js";
+import { HOSTILE_TEXT, sampleEvents, sampleFleet } from "../../src/review/sample-fleet.js";
+import { fixtureMachines, readFixtureFiles } from "../fixtures/inventory/fixtures.js";
+import { startMasterInNetns, waitForMaster, type MasterProcess } from "../helpers/master-process.js";
+import { makeHttpTree } from "../helpers/master-app.js";
+import { repoRoot } from "../helpers/repo.js";
+import { writeReviewStore } from "../helpers/review-store.js";
+import { packFiles } from "../helpers/tarballs.js";
+
+const PREFIX = `rcn-u${process.pid % 100000}`;
+const BRIDGE = "rcnbru";
+const MASTER = "10.79.0.1";
+const SHOTS = join(repoRoot, "test-results", "review-ui");
+const CHROMIUM = "/usr/bin/chromium";
+const LIVE_MAC = "52:54:00:7a:00:01";
+
+let work: string;
+let dataDir: string;
+let lab: Lab | undefined;
+let admin: SimulatedHost;
+let proc: MasterProcess | undefined;
+const browsers: Browser[] = [];
+let local: Page;
+let dialogs: string[] = [];
+const fleet = sampleFleet();
+const realMacs: string[] = [];
+
+async function browserIn(ns: string): Promise<Browser> {
+  const wrapper = join(work, `chromium-${ns}.sh`);
+  // exec keeps the pipes playwright talks over (--remote-debugging-pipe, fds 3 and 4).
+  await writeFile(wrapper, `#!/bin/sh\nexec ip netns exec ${ns} ${CHROMIUM} "$@"\n`, { mode: 0o755 });
+  const browser = await chromium.launch({ executablePath: wrapper, args: ["--no-sandbox", "--disable-gpu", "--disable-dev-shm-usage"], timeout: 30_000 });
+  browsers.push(browser);
+  return browser;
+}
+
+async function openPage(browser: Browser, url: string): Promise<Page> {
+  const page = await browser.newPage({ viewport: { width: 1600, height: 900 } });
+  page.on("dialog", (dialog) => {
+    dialogs.push(dialog.message());
+    void dialog.dismiss();
+  });
+  page.setDefaultTimeout(15_000);
+  await page.goto(url);
+  return page;
+}
+
+const shot = (page: Page, name: string) => page.screenshot({ path: join(SHOTS, `${name}.png`), fullPage: false });
+const rowCount = (page: Page) => page.locator(".rows .row").count();
+
+/** curl inside a namespace (the master is reachable only there). */
+async function curl(ns: string, args: string[]) {
+  return runInNetns(execaRunner, ns, ["curl", "--silent", "--show-error", "--max-time", "10", ...args]);
+}
+
+beforeAll(async () => {
+  work = await mkdtemp(join(tmpdir(), "recon-ui-browser-"));
+  await chmod(work, 0o755);
+  await mkdir(SHOTS, { recursive: true });
+  dataDir = join(work, "data");
+  // Real inventories: every captured fixture machine, normalized by recon itself.
+  const real = fixtureMachines().map((machine, i) => {
+    const mac = `52:54:00:5e:00:${(i + 1).toString(16).padStart(2, "0")}`;
+    realMacs.push(mac);
+    return { mac, inventory: normalizeRaw(readFixtureFiles(machine)) };
+  });
+  expect(real.length).toBeGreaterThanOrEqual(2);
+  const nodes = [...fleet, ...real];
+  await writeReviewStore(dataDir, nodes, sampleEvents(nodes));
+  await makeHttpTree(join(work, "http"), 4096);
+  await writeFile(join(work, "site.yaml"), [`interface: ${BRIDGE}`, `address: ${MASTER}/24`, "dhcp:", "  mode: off", "http:", "  port: 8080", ""].join("\n"));
+  lab = await createLab(execaRunner, { prefix: PREFIX, bridge: BRIDGE });
+  admin = await lab.addHost({ name: "admin", mac: "52:54:00:7a:ff:01", address: "10.79.0.50/24" });
+  proc = startMasterInNetns(lab.ns, ["--config", join(work, "site.yaml"), "--data-dir", dataDir, "--run-dir", join(work, "run"), "--http-root", join(work, "http"),
+    "--image-label", "test", "--tftp-root", "/usr/lib/ipxe", "--cmdline", "/dev/null", "--reprobe-interval-ms", "0"]);
+  await waitForMaster(proc, /msg="master ready"/, 30_000);
+  local = await openPage(await browserIn(lab.ns), "http://127.0.0.1:8080/");
+  await local.waitForSelector("body[data-ready=yes]");
+}, 90_000);
+
+afterAll(async () => {
+  try {
+    for (const browser of browsers) await browser.close().catch(() => undefined);
+    const child = proc?.child;
+    if (child?.pid !== undefined && !proc!.exited()) {
+      process.kill(child.pid, "SIGTERM");
+      await Promise.race([child, new Promise((resolve) => setTimeout(resolve, 10_000))]);
+      if (!proc!.exited()) process.kill(child.pid, "SIGKILL");
+      await child;
+    }
+  } finally {
+    await lab?.destroy();
+    if (work) await rm(work, { recursive: true, force: true });
+  }
+}, 60_000);
+
+describe("review UI in chromium", () => {
+  it("renders the fleet table and the progress summary from the master's local without a token", async () => {
+    const total = fleet.length + realMacs.length;
+    await expect.poll(() => local.locator("#row-count").textContent()).toBe(`${total} of ${total} nodes`);
+    expect(await rowCount(local)).toBe(total);
+    // Rows are laid out one below the other (positioned through CSSOM, which the CSP allows).
+    const first = await local.locator(".rows .row").nth(0).boundingBox();
+    const second = await local.locator(".rows .row").nth(1).boundingBox();
+    expect(second!.y - first!.y).toBeGreaterThanOrEqual(29);
+    const progress = await local.locator("#summary .progress .seg").first().boundingBox();
+    expect(progress!.width).toBeGreaterThan(100);
+    expect(await local.locator("#summary-totals").textContent()).toContain(`${total} / ${total}`);
+    // A real captured machine shows its real DMI strings.
+    const dell = local.locator(`.rows .row[data-mac="${realMacs[fixtureMachines().indexOf("vm-bios-dell")]}"]`);
+    expect(await dell.locator(".col-vendor").textContent()).toMatch(/Dell/);
+    expect(await local.locator("#access").textContent()).toContain("read-only");
+    await shot(local, "fleet");
+  });
+
+  it("filters by search as you type", async () => {
+    await local.fill("#search", "SN010004");
+    await expect.poll(() => rowCount(local)).toBe(1);
+    expect(await local.locator(".rows .row").getAttribute("data-mac")).toBe("52:54:00:01:00:04");
+    await local.fill("#search", "supermicro");
+    await expect.poll(() => rowCount(local)).toBe(4);
+    await shot(local, "search");
+    await local.fill("#search", "");
+    await expect.poll(() => rowCount(local)).toBe(fleet.length + realMacs.length);
+  });
+
+  it("flags the outliers in the table and explains them in the classes view", async () => {
+    const row = local.locator('.rows .row[data-mac="52:54:00:01:00:02"]');
+    expect(await row.getAttribute("class")).toContain("outlier-warning");
+    expect(await row.locator(".col-outlier").textContent()).toBe("1 warning");
+    expect(await local.locator('.rows .row[data-mac="52:54:00:01:00:04"]').getAttribute("class")).toContain("outlier-error");
+    await local.check("#filter-outliers");
+    await expect.poll(() => rowCount(local)).toBe(3);
+    await local.uncheck("#filter-outliers");
+    await local.click('nav a[data-view="classes"]');
+    const outlier = local.locator('#classes li[data-mac="52:54:00:01:00:02"]');
+    await outlier.waitFor();
+    expect(await outlier.textContent()).toMatch(/DIMM missing in slot DIMM_\w+ \(class has 16GiB\)/);
+    expect(await local.locator('#classes li[data-mac="52:54:00:01:00:03"]').textContent()).toMatch(/BIOS firmware 1\.0\.0 is older than the class's/);
+    await shot(local, "classes");
+    await local.click('nav a[data-view="fleet"]');
+    await local.waitForSelector(".rows .row");
+  });
+
+  it("shows hostile DMI strings as text: no script runs, no markup appears", async () => {
+    await local.fill("#search", "evil");
+    await expect.poll(() => rowCount(local)).toBe(1);
+    const row = local.locator(".rows .row");
+    expect(await row.locator(".col-vendor").textContent()).toContain(`Evil ${HOSTILE_TEXT}`);
+    await row.click();
+    await local.waitForSelector("#node-detail");
+    const detail = await local.locator("#node-detail").textContent();
+    expect(detail).toContain(HOSTILE_TEXT);
+    expect(detail).toContain("<img src=x onerror=alert(2)>");
+    expect(detail).toContain("<b>bold</b>");
+    await shot(local, "node-hostile");
+    const dom = await local.evaluate(() => ({
+      scripts: document.querySelectorAll("script").length,
+      images: document.querySelectorAll("img").length,
+      boldFromData: [...document.querySelectorAll("b")].filter((b) => b.textContent === "bold").length,
+    }));
+    expect(dom).toEqual({ scripts: 1, images: 0, boldFromData: 0 });
+    expect(dialogs).toEqual([]);
+    await local.goto("http://127.0.0.1:8080/#/");
+    await local.fill("#search", "");
+    await expect.poll(() => rowCount(local)).toBe(fleet.length + realMacs.length);
+  });
+
+  it("shows a node's detail: LLDP per NIC, raw outputs, power buttons behind a confirmation that asks for the token", async () => {
+    await local.goto(`http://127.0.0.1:8080/#/node/${realMacs[0]!.replace(/:/g, "-")}`);
+    await local.waitForSelector("#node-detail");
+    expect(await local.locator("#node-detail h3", { hasText: "LLDP" }).count()).toBe(1);
+    await local.click('button[data-action="off"]');
+    const dialog = local.locator("dialog#confirm");
+    await dialog.waitFor({ state: "visible" });
+    expect(await local.locator("#confirm-text").textContent()).toContain(`Power off node ${realMacs[0]}`);
+    expect(await local.locator("#confirm-token").inputValue()).toBe("");
+    await shot(local, "power-confirm");
+    await local.click("#confirm-cancel");
+    await dialog.waitFor({ state: "hidden" });
+    expect(await local.locator("#power-result").textContent()).toBe("");
+  });
+
+  it("updates a node's boot progress live when a new event arrives", async () => {
+    await local.goto("http://127.0.0.1:8080/#/");
+    await local.waitForSelector("body[data-live=yes]");
+    const before = await rowCount(local);
+    const secret = await readFile(join(dataDir, "secret"));
+    const token = issueToken(secret, LIVE_MAC, "browsertest");
+    const path = LIVE_MAC.replace(/:/g, "-");
+    const hello = await curl(lab!.ns, ["-o", "/dev/null", "-w", "%{http_code}", "-X", "POST", "-H", `Authorization: Bearer ${token}`, `http://127.0.0.1:8080/api/v1/nodes/${path}/hello`]);
+    expect(hello.stdout).toBe("204");
+    const row = local.locator(`.rows .row[data-mac="${LIVE_MAC}"]`);
+    await row.waitFor();
+    expect(await row.locator(".col-phase").textContent()).toContain("agent");
+    expect(await rowCount(local)).toBe(before + 1);
+    // Then its inventory arrives: a real captured upload, normalized by the master's review.
+    const tarball = join(work, "upload.tar.gz");
+    await writeFile(tarball, await packFiles(join(work, "agent"), Object.fromEntries(readFixtureFiles("vm-bios-dell"))));
+    const upload = await curl(lab!.ns, ["-o", "/dev/null", "-w", "%{http_code}", "-X", "POST", "-H", `Authorization: Bearer ${token}`, "-H", "Content-Type: application/gzip", "--data-binary", `@${tarball}`, `http://127.0.0.1:8080/api/v1/nodes/${path}/inventory`]);
+    expect(upload.stdout).toBe("201");
+    await expect.poll(() => row.locator(".col-phase").textContent(), { timeout: 10_000 }).toContain("uploaded");
+    await expect.poll(() => row.locator(".col-vendor").textContent(), { timeout: 15_000 }).toMatch(/Dell/);
+    await shot(local, "live-update");
+  });
+
+  it("asks a network client for the admin token before showing anything", async () => {
+    const unauthorized = await curl(admin.ns, ["-o", "/dev/null", "-w", "%{http_code}", `http://${MASTER}:8080/api/v1/fleet`]);
+    expect(unauthorized.stdout).toBe("401");
+    const page = await openPage(await browserIn(admin.ns), `http://${MASTER}:8080/`);
+    await page.waitForSelector("#login");
+    expect(await page.locator(".rows .row").count()).toBe(0);
+    await page.fill("#login-token", "not-the-token-000000");
+    await page.click("#login button[type=submit]");
+    await expect.poll(() => page.locator("#login .error").textContent()).toContain("not valid");
+    await shot(page, "network-login");
+    await page.fill("#login-token", (await readFile(join(dataDir, "admin-token"), "utf8")).trim());
+    await page.click("#login button[type=submit]");
+    await page.waitForSelector("body[data-ready=yes]");
+    expect(await page.locator(".rows .row").count()).toBeGreaterThan(fleet.length);
+    const csv = await curl(admin.ns, ["-o", "/dev/null", "-w", "%{http_code}", `http://${MASTER}:8080/export/csv`]);
+    expect(csv.stdout).toBe("401");
+    expect(dialogs).toEqual([]);
+  });
+});
