@@ -13,6 +13,7 @@ build_pkgs=(
 test_pkgs=(
   qemu-system-x86 ovmf ipxe ipxe-qemu dnsmasq-base busybox-static tftp-hpa
   ipmitool openipmi curl iproute2 nginx-light isc-dhcp-client
+  lshw pciutils ethtool smartmontools nvme-cli lldpd
   chromium
 )
 
