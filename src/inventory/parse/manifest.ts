@@ -26,14 +26,7 @@ export function parseManifest(text: string): Parsed<ManifestInfo> {
   for (const collector of Array.isArray(manifest.collectors) ? manifest.collectors : []) {
     if (!isRecord(collector)) continue;
     const id = clean(collector.id) ?? "collector";
-    const exitCode = collector.exit_code;
-    let message: string | null = null;
-    if (collector.timed_out === true) message = `timed out after ${String(collector.duration_ms ?? "?")} ms`;
-    else if (typeof exitCode === "number" && exitCode !== 0) message = `exit code ${exitCode}`;
-    else if (exitCode === null) message = "did not run";
-    if (typeof collector.error === "string" && collector.error.trim()) {
-      message = message ? `${message}: ${collector.error.trim().split("\n")[0]!.slice(0, 300)}` : collector.error.trim().slice(0, 300);
-    }
+    const message = collectorProblem(collector);
     if (message) collectorErrors.push({ source: `collector:${id}`, message });
   }
   return {
@@ -48,4 +41,23 @@ export function parseManifest(text: string): Parsed<ManifestInfo> {
     },
     errors,
   };
+}
+
+/**
+ * What went wrong with one collector, or null. The agent writes `error` as "exit N: <stderr>",
+ * "timed out after N ms …" or "<tool>: spawn <tool> ENOENT"; builtin readers (efi, meminfo,
+ * edac) have `argv: []` and `exit_code: null` and are not failures.
+ */
+function collectorProblem(collector: Record<string, unknown>): string | null {
+  const exitCode = typeof collector.exit_code === "number" ? collector.exit_code : null;
+  const argv = Array.isArray(collector.argv) ? collector.argv : [];
+  const error = typeof collector.error === "string" ? collector.error.split("\n").map((line) => line.trim()).find(Boolean)?.slice(0, 300) : undefined;
+  if (error !== undefined) {
+    // capture.mjs-era manifests hold bare stderr; say the exit status too.
+    return exitCode !== null && exitCode !== 0 && !/^exit \d+/.test(error) ? `exit code ${exitCode}: ${error}` : error;
+  }
+  if (collector.timed_out === true) return `timed out after ${String(collector.duration_ms ?? "?")} ms`;
+  if (exitCode !== null && exitCode !== 0) return `exit code ${exitCode}`;
+  if (collector.exit_code === null && argv.length > 0) return "no exit status (not started or killed by a signal)";
+  return null;
 }
