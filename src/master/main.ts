@@ -23,6 +23,7 @@ import { acquireLease, stopDhclient } from "./net/dhclient.js";
 import { chooseInterface, IP_ADDR_ARGS, IP_ROUTE_ARGS, parseIpAddr, parseIpRoutes, pickDefaultSubnet } from "./net/ip.js";
 import { EMPTY_FLEET, reduceFleet, type FleetState, type NodeEvent } from "./state/node-state.js";
 import { createStore } from "./store/store.js";
+import { createInventoryNormalizer } from "./inventories.js";
 
 export interface MasterOptions {
   /** site.yaml; a missing file means every default. */
@@ -213,11 +214,16 @@ async function serve(options: MasterOptions, deps: MasterDeps, config: SiteConfi
   let fleet: FleetState = (await store.readEvents()).reduce(reduceFleet, EMPTY_FLEET);
   // The review (#6): UI, read API, live events; shows the admin token on the appliance's console.
   const review = await createReviewService({ dataDir: options.dataDir, fleet: () => fleet, log: log.child({ component: "review" }), announce: options.isoDevice ? "/dev/console" : "tty" });
+  const inventories = createInventoryNormalizer(store, log.child({ component: "inventory" }));
   const onEvent = async (event: NodeEvent) => {
     fleet = reduceFleet(fleet, event);
     await store.appendEvent(event);
+    if (event.type === "upload-stored") inventories.enqueue(event.mac);
     review.publish(event);
   };
+  // In the background: a store from an older recon (or a crash before normalizing) gets its
+  // inventories rebuilt from the raw uploads without delaying DHCP or HTTP.
+  const rebuilding = inventories.rebuildMissing();
 
   const bootJson = join(options.httpRoot, "install", options.imageLabel, "boot.json");
   const imageKernelArgs = (await exists(bootJson))
@@ -343,6 +349,8 @@ async function serve(options: MasterOptions, deps: MasterDeps, config: SiteConfi
     await dnsmasqDone.catch(() => undefined);
     await http.close();
     review.close();
+    await rebuilding;
+    await inventories.idle();
     await store.close();
     log.info("master stopped");
   }

@@ -118,7 +118,15 @@ describe("recon master in a network namespace", () => {
     expect(proc!.log()).not.toContain(token!);
 
     const tarball = join(work, "upload.tar.gz");
-    await writeFile(tarball, await packFiles(join(work, "pack"), { "lshw.json": '{"id":"test"}\n', "collector.log": "ok\n" }));
+    // A real agent upload (captured from a VM dressed as a Dell R640; test/fixtures/inventory).
+    const fixture = join(repoRoot, "test/fixtures/inventory/vm-bios-dell");
+    const files: Record<string, Buffer> = {};
+    for (const path of await readdir(fixture, { recursive: true })) {
+      if (path === "qemu-argv.txt") continue;
+      const content = await readFile(join(fixture, path)).catch(() => undefined);
+      if (content !== undefined) files[path] = content;
+    }
+    await writeFile(tarball, await packFiles(join(work, "pack"), files));
     const denied = await peerCurl(peer, ["-o", "/dev/null", "-w", "%{http_code}", "-X", "POST", "-H", "Content-Type: application/gzip", "--data-binary", `@${tarball}`, `${URL}/api/v1/nodes/${peer.mac}/inventory`]);
     expect(denied.stdout).toBe("401");
     const upload = await peerCurl(peer, ["-w", "\n%{http_code}", "-X", "POST", "-H", `Authorization: Bearer ${token}`, "-H", "Content-Type: application/gzip", "--data-binary", `@${tarball}`, `${URL}/api/v1/nodes/${peer.mac}/inventory`]);
@@ -127,6 +135,18 @@ describe("recon master in a network namespace", () => {
     expect(JSON.stringify(node)).toContain('"phase":"uploaded"');
     const stored = await readdir(join(work, "data", "nodes", hexhyp, "uploads"));
     expect(stored).toHaveLength(1);
+    // Normalized after the acknowledgement (derived data), from the stored raw upload.
+    const inventoryPath = join(work, "data", "nodes", hexhyp, "inventory.json");
+    const deadline = Date.now() + 10_000;
+    let inventory: { schema_version: number; system_vendor: Record<string, unknown> } | undefined;
+    while (inventory === undefined && Date.now() < deadline) {
+      inventory = await readFile(inventoryPath, "utf8").then((text) => JSON.parse(text), () => undefined);
+      if (inventory === undefined) await new Promise((r) => setTimeout(r, 100));
+    }
+    expect(inventory?.schema_version).toBe(1);
+    expect(inventory?.system_vendor).toMatchObject({ manufacturer: "Dell Inc.", product_name: "PowerEdge R640", serial_number: "CZ7R3X2" });
+    // The log line follows the write.
+    await waitForMaster(proc!, /msg="inventory normalized" mac=52:54:00:78:00:03/, 5_000);
   });
 
   it(`${FLEET} BIOS peers at once all get a lease and a byte-identical undionly.kpxe from recon master`, async () => {

@@ -7,6 +7,8 @@
  *   <root>/nodes/<52-54-00-ab-cd-ef>/uploads/<id>/  one directory per accepted upload:
  *       raw.tar.gz   the bytes the agent sent, read-only, never rewritten
  *       meta.json    id, MAC, time, sizes, sha256 of raw.tar.gz, the list of its files
+ *   <root>/nodes/<52-54-00-ab-cd-ef>/inventory.json  normalized from the latest upload; derived,
+ *                                                   rebuilt when missing or of an older schema
  *   <root>/tmp/                                     work in progress; emptied at start-up
  *
  * Directory names use the MAC with hyphens and timestamps without colons because the data
@@ -23,7 +25,7 @@ import { createHash, randomBytes } from "node:crypto";
 import { chmod, link, mkdir, open, readdir, readFile, rename, rm, stat, truncate, type FileHandle } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import type { Readable } from "node:stream";
-import { fsyncDir } from "../../lib/atomic-write.js";
+import { fsyncDir, writeFileAtomic } from "../../lib/atomic-write.js";
 import { ReconError } from "../../lib/errors.js";
 import type { Logger } from "../../lib/log.js";
 import { normalizeMac } from "../config/site-config.js";
@@ -89,6 +91,15 @@ export interface Store {
   readUploadFile(mac: string, id: string, path: string): Promise<Buffer | undefined>;
   /** Every file of a stored upload's tar (for normalization); undefined when unknown. */
   readUploadFiles(mac: string, id: string): Promise<Map<string, Buffer> | undefined>;
+  /**
+   * Writes the node's normalized inventory (derived from its raw uploads, rebuildable) as
+   * nodes/<mac>/inventory.json, atomically.
+   */
+  writeInventory(mac: string, inventory: unknown): Promise<void>;
+  /** The node's inventory.json as text, or undefined when there is none. */
+  readInventory(mac: string): Promise<string | undefined>;
+  /** MACs that have a node directory (uploads or not), sorted. */
+  listNodeMacs(): Promise<string[]>;
   /** Appends one event durably; concurrent calls share one fsync. */
   appendEvent(event: NodeEvent): Promise<void>;
   /** Every event stored so far, in order (to rebuild fleet state at start-up). */
@@ -99,6 +110,7 @@ export interface Store {
 const UPLOAD_ID = /^\d{8}T\d{6}(\.\d{3})?Z-[0-9a-f]{8}$/;
 const RAW = "raw.tar.gz";
 const META = "meta.json";
+const INVENTORY = "inventory.json";
 
 /** `52:54:00:ab:cd:ef` → `52-54-00-ab-cd-ef` (the directory name), undefined when not a MAC. */
 export function macDirName(mac: string): string | undefined {
@@ -350,6 +362,27 @@ export async function createStore(rootDir: string, options: StoreOptions): Promi
     return dir === undefined ? undefined : readUploadFiles(join(dir, RAW));
   }
 
+  async function writeInventory(mac: string, inventory: unknown): Promise<void> {
+    const macDir = macDirName(mac);
+    if (macDir === undefined) throw new ReconError("BAD_REQUEST", `'${mac.slice(0, 40)}' is not a MAC address`);
+    await ensureDir(join(dirs.nodes, macDir));
+    await writeFileAtomic(join(dirs.nodes, macDir, INVENTORY), `${JSON.stringify(inventory, null, 2)}\n`);
+  }
+
+  async function readInventory(mac: string): Promise<string | undefined> {
+    const macDir = macDirName(mac);
+    if (macDir === undefined) return undefined;
+    return readFile(join(dirs.nodes, macDir, INVENTORY), "utf8").catch(() => undefined);
+  }
+
+  async function listNodeMacs(): Promise<string[]> {
+    const names = await readdir(dirs.nodes).catch(() => [] as string[]);
+    return names
+      .map((name) => normalizeMac(name))
+      .filter((mac): mac is string => mac !== undefined)
+      .sort();
+  }
+
   async function listUploads(mac: string): Promise<UploadMeta[]> {
     const macDir = macDirName(mac);
     if (macDir === undefined) return [];
@@ -419,6 +452,9 @@ export async function createStore(rootDir: string, options: StoreOptions): Promi
     uploadDir,
     readUploadFile: readFileOf,
     readUploadFiles: readFilesOf,
+    writeInventory,
+    readInventory,
+    listNodeMacs,
     appendEvent,
     readEvents,
     async close() {
