@@ -18,6 +18,8 @@ import { superviseDnsmasq } from "./dhcp/supervisor.js";
 import { nodeEventFromDnsmasq } from "./dnsmasq-events.js";
 import { createApp, DEFAULT_APP_LIMITS } from "./http/app.js";
 import { createReviewService } from "../review/review-service.js";
+import { loadOrCreateAdminToken } from "../review/access.js";
+import { createFleetPower } from "./power/fleet-power.js";
 import { startHttpFront } from "./http/front.js";
 import { acquireLease, stopDhclient } from "./net/dhclient.js";
 import { chooseInterface, IP_ADDR_ARGS, IP_ROUTE_ARGS, parseIpAddr, parseIpRoutes, pickDefaultSubnet } from "./net/ip.js";
@@ -215,9 +217,12 @@ async function serve(options: MasterOptions, deps: MasterDeps, config: SiteConfi
   // The review (#6): UI, read API, live events; shows the admin token on the appliance's console.
   const review = await createReviewService({ dataDir: options.dataDir, fleet: () => fleet, log: log.child({ component: "review" }), announce: options.isoDevice ? "/dev/console" : "tty" });
   const inventories = createInventoryNormalizer(store, log.child({ component: "inventory" }));
+  // Power (#5): the site config's BMCs — wake the fleet, confirm off after uploads, the power API.
+  const power = createFleetPower({ config, runner, log: log.child({ component: "power" }), emit: (event) => onEvent(event), adminToken: (await loadOrCreateAdminToken(options.dataDir)).token, fleet: () => fleet });
   const onEvent = async (event: NodeEvent) => {
     fleet = reduceFleet(fleet, event);
     await store.appendEvent(event);
+    power.observe(event);
     if (event.type === "upload-stored") inventories.enqueue(event.mac);
     review.publish(event);
   };
@@ -237,7 +242,7 @@ async function serve(options: MasterOptions, deps: MasterDeps, config: SiteConfi
     imageKernelArgs,
     arm64Firmware: await exists(join(options.tftpRoot, "ipxe-arm64.efi")),
   };
-  const app = createApp({ config, store, httpRoot: options.httpRoot, isoDevice: options.isoDevice, server, fleet: () => fleet, onEvent, secret, log: log.child({ component: "http" }), now, review: review.router });
+  const app = createApp({ config, store, httpRoot: options.httpRoot, isoDevice: options.isoDevice, server, fleet: () => fleet, onEvent, secret, log: log.child({ component: "http" }), now, review: review.router, power: power.router });
   const http = await startHttpFront(app, {
     wanted: config.http.server,
     port: config.http.port,
@@ -319,6 +324,7 @@ async function serve(options: MasterOptions, deps: MasterDeps, config: SiteConfi
       void watch(dnsmasqDone);
     }
     log.info("master ready", { mode, interface: net.interface, address: net.address, http: http.port });
+    power.wake(stopAll.signal);
 
     const interval = options.reprobeIntervalMs ?? 60_000;
     while (!stopAll.signal.aborted) {
@@ -349,6 +355,7 @@ async function serve(options: MasterOptions, deps: MasterDeps, config: SiteConfi
     await dnsmasqDone.catch(() => undefined);
     await http.close();
     review.close();
+    await power.stop();
     await rebuilding;
     await inventories.idle();
     await store.close();

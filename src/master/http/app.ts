@@ -56,6 +56,8 @@ export interface AppDeps {
   isoDevice?: { path: string; sizeBytes: number } | undefined;
   /** The review (UI, read API, event stream, exports: review-routes.ts), mounted before the routes below. */
   review?: express.Router | undefined;
+  /** The power API (power-routes.ts), mounted like the review. */
+  power?: express.Router | undefined;
   /** nginx serves the static trees and proxies the rest from loopback (X-Real-IP is trusted). */
   behindNginx?: boolean | undefined;
   /** The master secret that signs peer tokens. */
@@ -183,6 +185,7 @@ export function createApp(deps: AppDeps): ReconApp {
   app.set("etag", false);
   app.use(refuseTraversal);
   if (deps.review !== undefined) app.use(deps.review);
+  if (deps.power !== undefined) app.use(deps.power);
 
   // ---- iPXE ---------------------------------------------------------------------------------
   app.get("/boot.ipxe", (_req, res) => {

@@ -7,7 +7,6 @@
  * Responses never carry BMC passwords (describeBmc shows only which kind of credential is set).
  * BMC failures answer 502/501/504 with the IpmiError's message, which names the BMC and the class.
  */
-import { createHash, timingSafeEqual } from "node:crypto";
 import express, { type Request } from "express";
 import { POWER_ACTIONS, type PowerAction } from "../../ipmi/ipmitool.js";
 import { ReconError } from "../../lib/errors.js";
@@ -17,23 +16,8 @@ export type PowerAccess = "read" | "act";
 
 export interface PowerRoutesDeps {
   power: PowerService;
-  /** Throws UNAUTHORIZED when `req` may not do `need`. */
+  /** Throws UNAUTHORIZED when `req` may not do `need` (the master uses the review's rule: fleet-power.ts). */
   authorize: (req: Request, need: PowerAccess) => void;
-}
-
-/** The default rule: reads are open like /api/v1/nodes; actions need `Authorization: Bearer <adminToken>`. */
-export function bearerAuthorizer(adminToken: string): PowerRoutesDeps["authorize"] {
-  const digest = (text: string) => createHash("sha256").update(text).digest();
-  const expected = digest(adminToken);
-  return (req, need) => {
-    if (need === "read") return;
-    const presented = /^Bearer\s+(\S+)$/i.exec(req.get("authorization") ?? "")?.[1];
-    if (presented === undefined || !timingSafeEqual(digest(presented), expected)) {
-      throw new ReconError("UNAUTHORIZED", presented === undefined ? "power actions need the admin token" : "the admin token is not valid", {
-        hint: "send Authorization: Bearer <the admin token shown on the master's console>",
-      });
-    }
-  };
 }
 
 export function createPowerRouter(deps: PowerRoutesDeps): express.Router {

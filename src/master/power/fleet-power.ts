@@ -9,8 +9,10 @@ import { createIpmiClient } from "../../ipmi/ipmitool.js";
 import type { Logger } from "../../lib/log.js";
 import type { CommandRunner } from "../../lib/run.js";
 import type { SiteConfig } from "../config/site-config.js";
-import { bearerAuthorizer, createPowerRouter, type PowerAccess } from "../http/power-routes.js";
-import type { NodeEvent } from "../state/node-state.js";
+import { ReconError } from "../../lib/errors.js";
+import { decideAccess, isLocalRequest, presentedToken } from "../../review/access.js";
+import { createPowerRouter, type PowerAccess } from "../http/power-routes.js";
+import type { FleetState, NodeEvent } from "../state/node-state.js";
 import { fleetBmcs } from "./bmcs.js";
 import { createPowerService, type PowerService } from "./power-service.js";
 
@@ -19,9 +21,21 @@ export interface FleetPowerOptions {
   runner: CommandRunner;
   log: Logger;
   emit: (event: NodeEvent) => void | Promise<void>;
-  /** The admin token actions need (Authorization: Bearer …), unless `authorize` is given. */
+  /** The admin token (review/access.ts): actions always need it, reads need it from the network. */
   adminToken: string;
-  authorize?: (req: Request, need: PowerAccess) => void;
+  /** Nodes whose inventory is stored are not woken again (unless `reinventory` is set for them). */
+  fleet: () => FleetState;
+}
+
+/** The review's access rule (src/review/access.ts) as the power router's check. */
+export function adminAuthorizer(adminToken: string): (req: Request, need: PowerAccess) => void {
+  return (req, need) => {
+    const decision = decideAccess(need, isLocalRequest(req), presentedToken(req), adminToken);
+    if (decision.allowed) return;
+    throw new ReconError("UNAUTHORIZED", decision.reason === "token-missing" ? `this ${need === "act" ? "power action" : "request"} needs the admin token` : "the admin token is not valid", {
+      hint: "send Authorization: Bearer <the admin token shown on the master's console>",
+    });
+  };
 }
 
 export interface FleetPower {
@@ -42,11 +56,17 @@ export function createFleetPower(options: FleetPowerOptions): FleetPower {
     emit: options.emit,
     confirmOffAfterMs: config.power.confirmOffAfterS * 1000,
     bootdevPxe: config.power.bootdevPxe,
+    skipWake: (bmc) => {
+      const node = bmc.mac === undefined ? undefined : options.fleet().nodes[bmc.mac];
+      if (!node || node.uploads === 0) return undefined;
+      if (config.hosts[bmc.mac!]?.reinventory || config.defaults.reinventory) return undefined;
+      return `its inventory is stored (${node.uploads} upload${node.uploads === 1 ? "" : "s"})`;
+    },
   });
   let waking: Promise<void> = Promise.resolve();
   return {
     service,
-    router: createPowerRouter({ power: service, authorize: options.authorize ?? bearerAuthorizer(options.adminToken) }),
+    router: createPowerRouter({ power: service, authorize: adminAuthorizer(options.adminToken) }),
     observe: (event) => service.observe(event),
     wake(signal) {
       if (!config.power.wake || service.bmcs.length === 0) return;

@@ -5,7 +5,8 @@ import { IpmiError, type BmcTarget, type IpmiClient, type PowerAction, type Powe
 import { isReconError } from "../../lib/errors.js";
 import { createLogger } from "../../lib/log.js";
 import { parseSiteConfig } from "../config/site-config.js";
-import { bearerAuthorizer, createPowerRouter } from "../http/power-routes.js";
+import { createPowerRouter } from "../http/power-routes.js";
+import { adminAuthorizer } from "./fleet-power.js";
 import { EMPTY_FLEET, reduceFleet, type NodeEvent } from "../state/node-state.js";
 import { describeBmc, fleetBmcs, findBmc } from "./bmcs.js";
 import { createPowerService } from "./power-service.js";
@@ -98,7 +99,7 @@ function fakeIpmi(states: Record<string, PowerState>, failures: Record<string, P
   return { client, calls };
 }
 
-function service(states: Record<string, PowerState>, failures: Parameters<typeof fakeIpmi>[1] = {}, confirmOffAfterMs = 0) {
+function service(states: Record<string, PowerState>, failures: Parameters<typeof fakeIpmi>[1] = {}, confirmOffAfterMs = 0, skipWake?: (address: string) => string | undefined) {
   const events: NodeEvent[] = [];
   const { client, calls } = fakeIpmi(states, failures);
   const power = createPowerService({
@@ -110,6 +111,7 @@ function service(states: Record<string, PowerState>, failures: Parameters<typeof
     confirmOffAfterMs,
     bootdevPxe: true,
     offWaitMs: 50,
+    ...(skipWake && { skipWake: (bmc: { address: string }) => skipWake(bmc.address) }),
   });
   return { power, events, calls };
 }
@@ -130,6 +132,13 @@ describe("power service", () => {
       "52:54:00:77:00:12 on ok",
       "52:54:00:77:00:13 bootdev-pxe failed",
     ]);
+  });
+
+  it("does not wake a node the caller says to skip (its inventory is stored)", async () => {
+    const { power, calls } = service({}, {}, 0, (address) => (address === "10.77.0.202" ? "inventory stored" : undefined));
+    await power.wakeFleet();
+    expect(calls.filter((c) => c.startsWith("10.77.0.202"))).toEqual([]);
+    expect(calls.filter((c) => c.endsWith(" on")).sort()).toEqual(["10.77.0.201 on", "10.77.0.203 on"]);
   });
 
   it("after an upload: a node that powered itself off is confirmed; one still on is powered off", async () => {
@@ -160,7 +169,7 @@ describe("power API", () => {
   async function withApp(run: (url: string, calls: string[]) => Promise<void>) {
     const { power, calls } = service({ "10.77.0.201": "on" }, { "10.77.0.202": { status: new IpmiError("UNREACHABLE", "52:54:00:77:00:12 (10.77.0.202)", "chassis power status", "Get Auth Capabilities error") } });
     const app = express();
-    app.use(createPowerRouter({ power, authorize: bearerAuthorizer("admin-token-0123456789") }));
+    app.use(createPowerRouter({ power, authorize: adminAuthorizer("admin-token-0123456789") }));
     app.use((error: Error & { httpStatus?: number; code?: string }, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
       res.status(error.httpStatus ?? 500).json({ code: error.code, message: error.message });
     });

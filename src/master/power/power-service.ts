@@ -24,6 +24,8 @@ export interface PowerServiceOptions {
   bootdevPxe: boolean;
   /** After the master's own power off: how long to wait for the BMC to report off. */
   offWaitMs?: number;
+  /** A reason not to wake this BMC's node (e.g. its inventory is already stored), or undefined. */
+  skipWake?: (bmc: FleetBmc) => string | undefined;
   /** BMCs asked at once (status of the fleet, wake). */
   concurrency?: number;
 }
@@ -171,6 +173,11 @@ export function createPowerService(options: PowerServiceOptions): PowerService {
       log.info("waking the fleet", { bmcs: bmcs.length, bootdevPxe: options.bootdevPxe });
       await eachLimited(bmcs, options.concurrency ?? 8, async (bmc) => {
         if (signal?.aborted || stopping.signal.aborted) return;
+        const skip = options.skipWake?.(bmc);
+        if (skip !== undefined) {
+          log.info("not waking a node", { bmc: bmc.name, mac: bmc.mac, reason: skip });
+          return;
+        }
         if (options.bootdevPxe) {
           try {
             await ipmi.bootdevPxe(bmc);
