@@ -4,7 +4,7 @@
  * `console=` of the kernel command line — usually the serial port. The other of tty1 and ttyS0
  * gets a copy here, so the screen and the serial line both show what the agent is doing.
  */
-import { appendFileSync } from "node:fs";
+import { closeSync, constants, openSync, writeSync } from "node:fs";
 import { cmdlineValue } from "../boot/cmdline.js";
 
 const CONSOLES = ["tty1", "ttyS0"];
@@ -32,8 +32,16 @@ export function createStatusWriter(writeStdout: (line: string) => void, mirrors:
     writeStdout(line);
     for (const device of [...live]) {
       try {
-        // \r\n: a raw serial line or VT may not translate a lone \n.
-        appendFileSync(device, `${line}\r\n`);
+        // O_NOCTTY: the service is a session leader without a terminal; opening a tty without it
+        // would make that tty ours, and getty's hangup of tty1 would then SIGHUP the agent.
+        // O_NONBLOCK: a serial line held by flow control must not stall the agent.
+        const fd = openSync(device, constants.O_WRONLY | constants.O_APPEND | constants.O_NOCTTY | constants.O_NONBLOCK);
+        try {
+          // \r\n: a raw serial line or VT may not translate a lone \n.
+          writeSync(fd, `${line}\r\n`);
+        } finally {
+          closeSync(fd);
+        }
       } catch {
         live.delete(device);
       }

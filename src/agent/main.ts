@@ -96,7 +96,14 @@ export async function runAgent(options: AgentOptions, deps: AgentDeps): Promise<
   const { config, signal } = options;
   const status = deps.status;
   const post = deps.post ?? postOnce;
-  const wait = (ms: number) => sleep(ms, signal);
+  const stopped = () =>
+    new ReconError("NETWORK_UNAVAILABLE", "the agent was stopped (SIGTERM/SIGINT) before the master acknowledged the upload; no post-action", {
+      hint: "systemctl start recon (or reboot the node) to run it again",
+    });
+  const wait = async (ms: number) => {
+    await sleep(ms, signal);
+    if (signal?.aborted) throw stopped();
+  };
   status(`recon agent ${options.agentVersion}: node ${config.bootMac}, master ${config.masterUrl}, token ${tokenFingerprint(config.token)}, after upload: ${config.postAction}`);
 
   // Hello first, best effort: it tells the master (and its UI) that this node is up and collecting.
@@ -109,6 +116,7 @@ export async function runAgent(options: AgentOptions, deps: AgentDeps): Promise<
 
   const outPath = join(options.workDir ?? tmpdir(), `recon-inventory-${config.bootMac.replace(/:/g, "")}-${Date.now()}.tar.gz`);
   const upload = await runAgentCollect({ ...options, outPath, bootMac: config.bootMac }, deps);
+  if (signal?.aborted) throw stopped();
 
   const policy = options.uploadRetry ?? DEFAULT_UPLOAD_RETRY;
   const started = Date.now();

@@ -1,5 +1,8 @@
 import { describe, expect, it } from "vitest";
-import { mirrorConsoles, preferredConsole } from "./console.js";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { createStatusWriter, mirrorConsoles, preferredConsole } from "./console.js";
 import { parseCmdline } from "../boot/cmdline.js";
 import { planPostAction, runPostAction, systemActionRunner, type PostActionStep } from "./post-action.js";
 import type { CommandRunner } from "../lib/run.js";
@@ -65,5 +68,21 @@ describe("console mirrors", () => {
   it("copies to the serial port when the VT is /dev/console, and when console= is absent", () => {
     expect(mirrorConsoles(parseCmdline("console=ttyS0,115200 console=tty0"))).toEqual(["/dev/ttyS0"]);
     expect(mirrorConsoles(parseCmdline("quiet"))).toEqual(["/dev/ttyS0"]);
+  });
+
+  it("writes each line to stdout and every mirror, and drops a mirror that cannot be opened", async () => {
+    const dir = await mkdtemp(join(tmpdir(), "recon-console-"));
+    try {
+      const mirror = join(dir, "tty1");
+      await writeFile(mirror, "");
+      const stdout: string[] = [];
+      const status = createStatusWriter((line) => stdout.push(line), [join(dir, "missing", "ttyS0"), mirror]);
+      status("collecting");
+      status("uploaded");
+      expect(stdout).toEqual(["collecting", "uploaded"]);
+      expect(await readFile(mirror, "utf8")).toBe("collecting\r\nuploaded\r\n");
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
   });
 });
