@@ -5,13 +5,14 @@
 import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
 import { cmdlineValue, detectRole, parseCmdline } from "./boot/cmdline.js";
-import { rm } from "node:fs/promises";
+import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { buildImage, readStamp } from "./build/build-image.js";
 import { describe, planFromDisk } from "./build/describe.js";
 import { applyHttpTree, planHttpTree } from "./build/http-tree.js";
 import { PROFILES, type Profile } from "./build/recipe.js";
 import { writeFileAtomic } from "./lib/atomic-write.js";
+import { acquireLock } from "./lib/lock-file.js";
 import { execaRunner } from "./lib/run.js";
 import { prepareLiveHttpRoot, stageIsoInRam } from "./master/live-image.js";
 import { runMaster } from "./master/main.js";
@@ -264,23 +265,32 @@ async function runBuild(rest: string[], values: Values, log: ReturnType<typeof c
       }
       const recipeBuildDir = join(values["build-dir"], recipeName);
       const descriptionDir = join(recipeBuildDir, "description");
-      const planned = await describe(options, descriptionDir);
-      log.info("description written", { recipe: recipeName, dir: descriptionDir, sha256: planned.hash });
-      const result = await buildImage(
-        {
-          recipe: recipeName,
-          profile,
-          descriptionDir,
-          descriptionHash: planned.hash,
-          recipeBuildDir,
-          sharedCacheDir: process.env.KIWI_SHARED_CACHE_DIR ?? "/var/cache/kiwi",
-          imageCacheDir: process.env.RECON_IMAGE_CACHE || undefined,
-          force: values.force || process.env.FORCE === "1",
-        },
-        { runner: execaRunner, log },
-      );
-      console.log(result.image);
-      return 0;
+      // One build per recipe directory at a time: a second one would rewrite the description
+      // and kiwi's target under the first. It waits (bounded, logged), then usually finds the
+      // image the first one built.
+      await mkdir(recipeBuildDir, { recursive: true });
+      const lock = await acquireLock(join(recipeBuildDir, ".build.lock"), { log, what: `the ${recipeName} build directory` });
+      try {
+        const planned = await describe(options, descriptionDir);
+        log.info("description written", { recipe: recipeName, dir: descriptionDir, sha256: planned.hash });
+        const result = await buildImage(
+          {
+            recipe: recipeName,
+            profile,
+            descriptionDir,
+            descriptionHash: planned.hash,
+            recipeBuildDir,
+            sharedCacheDir: process.env.KIWI_SHARED_CACHE_DIR ?? "/var/cache/kiwi",
+            imageCacheDir: process.env.RECON_IMAGE_CACHE || undefined,
+            force: values.force || process.env.FORCE === "1",
+          },
+          { runner: execaRunner, log },
+        );
+        console.log(result.image);
+        return 0;
+      } finally {
+        await lock.release();
+      }
     }
     case "http": {
       const recipeBuildDir = join(values["build-dir"], recipeName);
