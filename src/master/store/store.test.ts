@@ -183,3 +183,12 @@ describe("events", () => {
     expect(logSyncs).toBeLessThan(events.length);
   });
 });
+
+describe("one master per store", () => {
+  it("refuses a second open of a store in use, and allows it after close", async () => {
+    await expect(createStore(root, { log })).rejects.toThrow(/another recon master is using the store/);
+    await store.close();
+    store = await createStore(root, { log });
+    expect(store.root).toBe(root);
+  });
+});

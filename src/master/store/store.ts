@@ -2,6 +2,7 @@
  * The master's data directory, and the only code that writes it (ARCHITECTURE: "the store is the
  * only code that writes the data partition"). Layout:
  *
+ *   <root>/master.lock                              PID of the master using this store
  *   <root>/secret                                   32 random bytes, mode 600, created once
  *   <root>/state/events.jsonl                       NodeEvents, appended and fsynced
  *   <root>/nodes/<52-54-00-ab-cd-ef>/uploads/<id>/  one directory per accepted upload:
@@ -27,6 +28,7 @@ import { dirname, join } from "node:path";
 import type { Readable } from "node:stream";
 import { fsyncDir, writeFileAtomic } from "../../lib/atomic-write.js";
 import { ReconError } from "../../lib/errors.js";
+import { acquireLock } from "../../lib/lock-file.js";
 import type { Logger } from "../../lib/log.js";
 import { normalizeMac } from "../config/site-config.js";
 import type { NodeEvent } from "../state/node-state.js";
@@ -160,6 +162,13 @@ export async function createStore(rootDir: string, options: StoreOptions): Promi
   };
 
   await mkdir(rootDir, { recursive: true });
+  // One master per store: start-up recovery empties tmp/, which would destroy the uploads a
+  // second, running master has in flight. A lock left by a killed master is taken over.
+  const lock = await acquireLock(join(rootDir, "master.lock"), { log, what: `the store ${rootDir}`, timeoutMs: 0 }).catch((error: unknown) => {
+    throw new ReconError("IO", `another recon master is using the store ${rootDir}: ${(error as Error).message}`, {
+      hint: "stop the other master first (its PID is in master.lock), or give this one another --data-dir",
+    });
+  });
   for (const dir of Object.values(dirs)) await ensureDir(dir);
   const recovery = await recover();
 
@@ -461,6 +470,7 @@ export async function createStore(rootDir: string, options: StoreOptions): Promi
       await flushing;
       await eventsHandle?.close();
       eventsHandle = undefined;
+      await lock.release();
     },
   };
 }
