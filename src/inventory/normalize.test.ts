@@ -14,8 +14,7 @@ describe("normalizeRaw on the captured machines", () => {
   const machines = fixtureMachines();
 
   it("has at least four captured machines (the host and three dressed VMs)", () => {
-    expect(machines).toEqual(expect.arrayContaining(["host", "vm-bios-dell", "vm-uefi-hpe"]));
-    expect(machines.length).toBeGreaterThanOrEqual(3);
+    expect(machines).toEqual(expect.arrayContaining(["host", "vm-bios-dell", "vm-uefi-hpe", "vm-bios-supermicro"]));
   });
 
   for (const machine of machines) {
@@ -67,6 +66,33 @@ describe("normalizeRaw on the captured machines", () => {
     // ipmi-bmc-sim,fwrev1=2,fwrev2=0x44; it implements no LAN channel, so no address.
     expect(inventory.bmc).toEqual({ address: null, v6address: null, mac: null, firmware_version: "2.44" });
     expect(inventory.errors.filter((error) => error.source.startsWith("collector:ipmitool-lan-print"))).toHaveLength(9);
+  });
+
+  it("vm-bios-supermicro (captured by recon agent collect): O.E.M. placeholders are null, two NVMe, agent manifest", () => {
+    const inventory = normalizeRaw(readFixtureFiles("vm-bios-supermicro"));
+    expect(inventory.agent_version).toBe("0.1.0");
+    expect(inventory.system_vendor).toEqual({
+      manufacturer: "Supermicro",
+      product_name: "SYS-1029U-TRT",
+      serial_number: "S292395X9A12345",
+      uuid: "00000000-0000-0000-0000-ac1f6b4a2b3c",
+      sku: null, // "To be filled by O.E.M."
+    });
+    expect(inventory.firmware).toEqual({ vendor: "American Megatrends Inc.", version: "3.3", build_date: "2020-02-21" });
+    expect(inventory.cpu).toMatchObject({ sockets: 2, cores: 4, threads: 4, frequency_mhz: 3900 });
+    expect(inventory.disks.map((disk) => [disk.name, disk.serial, disk.size_bytes, disk.kind])).toEqual([
+      ["vda", "VIRTIO-SMC-0003", 1 * GiB, "hdd"],
+      ["vdb", "RECONCAP", 96 * 1024 ** 2, "hdd"],
+      ["nvme0n1", "S4EWNX0N123456", 6 * GiB, "nvme"],
+      ["nvme1n1", "S4EWNX0N654321", 7 * GiB, "nvme"],
+    ]);
+    expect(inventory.boot.pxe_interface).toBe("enp0s5");
+    expect(inventory.interfaces.find((nic) => nic.name === "enp0s5")).toMatchObject({ mac_address: "52:54:00:5a:30:01", driver: "virtio_net", ipv4_address: "10.0.2.15" });
+    expect(inventory.interfaces.find((nic) => nic.name === "enp0s7")?.lldp).toMatchObject({ port_id: "52:54:00:5a:30:02", port_description: "enp0s6" });
+    expect(inventory.bmc.firmware_version).toBe("1.73");
+    // The agent's builtin readers (efi, meminfo, edac: exit_code null) are not failures; the
+    // failed smartctl runs are explained by their JSON, so only that entry is kept.
+    expect(inventory.errors.map((error) => error.source)).toEqual(["collector:ipmitool-lan-print", "raw/smartctl.vda.json", "raw/smartctl.vdb.json"]);
   });
 
   it("host: no SMBIOS (no /dev/mem), virtual interfaces (ifb) left out, failures listed", () => {
