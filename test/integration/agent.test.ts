@@ -30,6 +30,8 @@ let lab: Lab | undefined;
 let master: MasterProcess | undefined;
 let masterArgs: string[];
 let peer: SimulatedHost;
+/** A transmitting lldpd on the lab bridge: the "switch" the peer's agent should hear. */
+let lldpSwitch: ResultPromise | undefined;
 
 async function startMaster(): Promise<void> {
   master = startMasterInNetns(lab!.ns, masterArgs);
@@ -124,23 +126,33 @@ async function actions(name: string): Promise<{ at: string; argv: string[]; mast
   return text.split("\n").filter(Boolean).map((line) => JSON.parse(line));
 }
 
-/** The manifest of a stored upload, read out of the raw.tar.gz the master keeps. */
-async function storedManifest(hostMac: string, id: string): Promise<{ boot_mac: string; collectors: { id: string; files: string[]; exit_code: number | null; timed_out: boolean; error?: string; duration_ms: number }[] }> {
+interface StoredManifest {
+  boot_mac: string;
+  collectors: { id: string; files: string[]; exit_code: number | null; timed_out: boolean; error?: string; duration_ms: number }[];
+}
+
+/** The files of a stored upload, read out of the raw.tar.gz the master keeps. */
+async function storedFiles(hostMac: string, id: string): Promise<Map<string, string>> {
   const file = join(work, "data", "nodes", hostMac.replace(/:/g, "-"), "uploads", id, "raw.tar.gz");
-  let manifest = "";
+  const files = new Map<string, string>();
   const entries: string[] = [];
   await list({
     file,
     onReadEntry: (entry) => {
       entries.push(`${entry.type} ${entry.path}`);
-      if (entry.path === "manifest.json") entry.on("data", (chunk: Buffer) => (manifest += chunk.toString()));
-      else entry.resume();
+      let text = "";
+      entry.on("data", (chunk: Buffer) => (text += chunk.toString()));
+      entry.on("end", () => files.set(entry.path, text));
     },
   });
   // The contract: regular files only, manifest and log first.
   expect(entries.slice(0, 2)).toEqual(["File manifest.json", "File collector.log"]);
   expect(entries.every((e) => e.startsWith("File "))).toBe(true);
-  return JSON.parse(manifest);
+  return files;
+}
+
+async function storedManifest(hostMac: string, id: string): Promise<StoredManifest> {
+  return JSON.parse((await storedFiles(hostMac, id)).get("manifest.json")!);
 }
 
 function resultOf(run: AgentRun): { ack: { id: string; entries: number; bytes: number }; attempts: number; postAction: string[] | null } {
@@ -166,11 +178,27 @@ beforeAll(async () => {
     "--image-label", "test", "--tftp-root", "/usr/lib/ipxe", "--cmdline", "/dev/null", "--probe-timeout-ms", "1000", "--reprobe-interval-ms", "0"];
   lab = await createLab(execaRunner, { prefix: PREFIX, bridge: "rcnbr1" });
   peer = await lab.addHost({ name: "peer", mac: mac(1), address: "10.79.0.10/24" });
+  const switchSocket = join(work, "switch.lldpd.socket");
+  lldpSwitch = execa("ip", ["netns", "exec", lab.ns, "lldpd", "-d", "-u", switchSocket, "-I", "rcnbr1"], { reject: false, all: true });
+  // Bounded wait for its control socket, then a name to recognise and a 1 s transmit interval.
+  for (let i = 0; i < 50 && !(await readFile(switchSocket).then(() => true, (e) => e.code !== "ENOENT")); i++) await new Promise((r) => setTimeout(r, 100));
+  for (const args of [["configure", "system", "hostname", "recon-test-switch"], ["configure", "lldp", "tx-interval", "1"]]) {
+    const result = await runInNetns(execaRunner, lab.ns, ["lldpcli", "-u", switchSocket, ...args]);
+    expect(result.exitCode, result.stderr).toBe(0);
+  }
   await startMaster();
 }, 60_000);
 
 afterAll(async () => {
   try {
+    if (lldpSwitch?.pid !== undefined) {
+      try {
+        process.kill(lldpSwitch.pid, "SIGTERM");
+      } catch {
+        // already gone
+      }
+      await lldpSwitch;
+    }
     await stopMaster();
   } finally {
     await lab?.destroy();
@@ -182,7 +210,8 @@ describe("recon agent against a real recon master in a netns", () => {
   it("uploads; the master lists the upload; the post-action comes only after the 201", async () => {
     const cmdline = await peerCmdline(peer, "first");
     expect(await readFile(cmdline, "utf8")).toMatch(new RegExp(`BOOTIF=01-${peer.mac.replace(/:/g, "-")} .*recon\\.master=${MASTER}:8080 recon\\.token=\\S+ recon\\.post=poweroff`));
-    const run = startAgent(cmdline, "first");
+    // 2.5 s: the test switch sends every second.
+    const run = startAgent(cmdline, "first", { lldpWaitMs: 2500 });
     const done = await run.child;
     expect(done.exitCode, run.output()).toBe(0);
     const result = resultOf(run);
@@ -200,14 +229,17 @@ describe("recon agent against a real recon master in a netns", () => {
     expect(recorded[0]!.masterSaw).toContain(result.ack.id);
     expect(run.output().indexOf("uploaded: the master stored")).toBeLessThan(run.output().indexOf("powering off"));
 
-    const manifest = await storedManifest(peer.mac, result.ack.id);
+    const files = await storedFiles(peer.mac, result.ack.id);
+    const manifest = JSON.parse(files.get("manifest.json")!) as StoredManifest;
     expect(manifest.boot_mac).toBe(peer.mac);
     const ids = manifest.collectors.map((c) => c.id);
     for (const id of ["lshw", "lscpu", "lsblk", "ip-link", "ip-addr", "ethtool.eth0", "lldpctl", "efi", "meminfo", "edac"]) expect(ids).toContain(id);
-    // The agent's own namespace: eth0 is the peer's veth, and lldpd ran there and answered.
+    // The agent's receive-only lldpd heard the test switch on the peer's eth0.
     const lldp = manifest.collectors.find((c) => c.id === "lldpctl")!;
     expect(lldp.error, JSON.stringify(lldp)).toBeUndefined();
     expect(lldp.files).toEqual(["raw/lldpctl.json"]);
+    const neighbours = JSON.parse(files.get("raw/lldpctl.json")!);
+    expect(Object.keys(neighbours.lldp.interface.eth0.chassis)).toEqual(["recon-test-switch"]);
     // The token reached neither the agent's output nor the master's log.
     const token = /recon\.token=(\S+)/.exec(await readFile(cmdline, "utf8"))![1]!;
     expect(run.output()).not.toContain(token);
