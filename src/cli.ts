@@ -24,6 +24,7 @@ import { isReconError, ReconError } from "./lib/errors.js";
 import { createLogger } from "./lib/log.js";
 import { normalizeRaw } from "./inventory/normalize.js";
 import { readRawUpload } from "./inventory/read-upload.js";
+import { runNodes } from "./review/cli-nodes.js";
 
 const VERSION = "0.1.0";
 
@@ -46,6 +47,9 @@ commands:
   role [--cmdline FILE] [--json]        print the role the kernel command line gives
   inventory normalize <DIR | FILE.tar.gz>
                                         print the normalized inventory (JSON) of a raw upload
+  nodes list|show <mac>|classes [--json] | nodes export --format json|csv|netbox|ansible [--out DIR]
+                                        review the fleet: from --data-dir (the store) or --master URL
+                                        (admin token in RECON_TOKEN or --token)
   version                               print recon's version
 
 common options: --descriptions DIR (default descriptions), --overlay DIR (default overlay),
@@ -83,6 +87,10 @@ async function main(argv: string[]): Promise<number> {
       master: { type: "string" },
       post: { type: "string" },
       "upload-budget-s": { type: "string", default: "1800" },
+      token: { type: "string" },
+      format: { type: "string" },
+      site: { type: "string" },
+      role: { type: "string" },
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -182,6 +190,8 @@ async function main(argv: string[]): Promise<number> {
       console.log(JSON.stringify(inventory, null, 2));
       return 0;
     }
+    case "nodes":
+      return await runNodes(rest, { dataDir: values["data-dir"], master: values.master, token: values.token ?? process.env.RECON_TOKEN, json: values.json, format: values.format, out: values.out, site: values.site, role: values.role }, { write: (text) => process.stdout.write(text), now: () => new Date() });
     case "build":
       return await runBuild(rest, values, log);
     case "master": {

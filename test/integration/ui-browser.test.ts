@@ -12,6 +12,7 @@
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import { execa } from "execa";
 import { chromium, type Browser, type Page } from "playwright-core";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { normalizeRaw } from "../../src/inventory/normalize.js";
@@ -22,7 +23,7 @@ import { HOSTILE_TEXT, sampleEvents, sampleFleet } from "../../src/review/sample
 import { fixtureMachines, readFixtureFiles } from "../fixtures/inventory/fixtures.js";
 import { startMasterInNetns, waitForMaster, type MasterProcess } from "../helpers/master-process.js";
 import { makeHttpTree } from "../helpers/master-app.js";
-import { repoRoot } from "../helpers/repo.js";
+import { reconBin, repoRoot } from "../helpers/repo.js";
 import { writeReviewStore } from "../helpers/review-store.js";
 import { packFiles } from "../helpers/tarballs.js";
 
@@ -136,7 +137,7 @@ describe("review UI in chromium", () => {
     await local.fill("#search", "SN010004");
     await expect.poll(() => rowCount(local)).toBe(1);
     expect(await local.locator(".rows .row").getAttribute("data-mac")).toBe("52:54:00:01:00:04");
-    await local.fill("#search", "supermicro");
+    await local.fill("#search", "node-02");
     await expect.poll(() => rowCount(local)).toBe(4);
     await shot(local, "search");
     await local.fill("#search", "");
@@ -203,7 +204,8 @@ describe("review UI in chromium", () => {
   it("updates a node's boot progress live when a new event arrives", async () => {
     await local.goto("http://127.0.0.1:8080/#/");
     await local.waitForSelector("body[data-live=yes]");
-    const before = await rowCount(local);
+    const before = fleet.length + realMacs.length;
+    await expect.poll(() => rowCount(local)).toBe(before);
     const secret = await readFile(join(dataDir, "secret"));
     const token = issueToken(secret, LIVE_MAC, "browsertest");
     const path = LIVE_MAC.replace(/:/g, "-");
@@ -240,5 +242,24 @@ describe("review UI in chromium", () => {
     const csv = await curl(admin.ns, ["-o", "/dev/null", "-w", "%{http_code}", `http://${MASTER}:8080/export/csv`]);
     expect(csv.stdout).toBe("401");
     expect(dialogs).toEqual([]);
+  });
+
+  it("answers `recon nodes` over HTTP from a lab host only with the admin token (taken from RECON_TOKEN)", async () => {
+    const token = (await readFile(join(dataDir, "admin-token"), "utf8")).trim();
+    const run = (args: string[], env: Record<string, string>) =>
+      execa("ip", ["netns", "exec", admin.ns, "env", ...Object.entries(env).map(([k, v]) => `${k}=${v}`), reconBin, "nodes", ...args, "--master", `http://${MASTER}:8080`], { reject: false, cwd: repoRoot });
+    const refused = await run(["list"], {});
+    expect(refused.exitCode).toBe(1);
+    expect(refused.stderr).toContain("needs the admin token");
+    const listed = await run(["list", "--json"], { RECON_TOKEN: token });
+    expect(listed.exitCode, listed.stderr).toBe(0);
+    expect((JSON.parse(listed.stdout) as { nodes: Array<{ mac: string }> }).nodes.map((n) => n.mac)).toContain(LIVE_MAC);
+    const shown = await run(["show", "52:54:00:01:00:02"], { RECON_TOKEN: token });
+    expect(shown.stdout).toMatch(/DIMM missing in slot/);
+    const out = join(work, "remote-export");
+    const exported = await run(["export", "--format", "netbox", "--out", out], { RECON_TOKEN: token });
+    expect(exported.exitCode, exported.stderr).toBe(0);
+    expect(await readFile(join(out, "netbox", "05-devices.csv"), "utf8")).toMatch(/^name,role,manufacturer,device_type,status,site,serial/);
+    expect((await run(["show", "52:54:00:99:99:99"], { RECON_TOKEN: token })).exitCode).toBe(1);
   });
 });
