@@ -297,6 +297,17 @@ describe("recon agent against a real recon master in a netns", () => {
     await expect(readFile(join(work, "guard-called.txt"), "utf8")).rejects.toThrow(/ENOENT/);
   });
 
+  it("recon boot on a network-booted peer detects role=peer and runs the agent", async () => {
+    const cmdline = await peerCmdline(peer, "boot");
+    expect(await readFile(cmdline, "utf8")).toMatch(/root=live:http:\/\//);
+    const run = await execa("ip", ["netns", "exec", peer.ns, reconBin, "boot", "--cmdline", cmdline, "--post", "stay", "--lldp-wait-s", "1", "--lldp-socket", join(work, "boot.lldpd.socket")],
+      { reject: false, all: true, cwd: repoRoot });
+    expect(run.exitCode, run.all).toBe(0);
+    expect(run.all).toMatch(/msg="role detected" role=peer/);
+    expect(run.all).toMatch(/recon-agent: uploaded: the master stored \d+ files as upload/);
+    expect(run.all).toContain("recon-agent: done; staying up (recon.post=stay)");
+  });
+
   it("retries while the master is down (stopped mid-run) and succeeds once it is back on the same store", async () => {
     const cmdline = await peerCmdline(peer, "restart");
     const run = startAgent(cmdline, "restart", { lldpWaitMs: 3000 });
