@@ -213,3 +213,32 @@ describe("ipmitool", () => {
     expect(parseIpmiFru(text("vm-uefi-hpe", "raw/ipmitool-fru.txt")).value).toEqual({ manufacturer: null, product_name: null, serial_number: null, uuid: null, sku: null });
   });
 });
+
+describe("other tool versions' shapes (derived from the captured outputs)", () => {
+  it("lshw printing a list holding the root node (newer lshw) reads the same as the bare object", () => {
+    const object = text("vm-bios-dell", "raw/lshw.json");
+    expect(parseLshw(`[${object}]`)).toEqual(parseLshw(object));
+  });
+
+  it("lsblk of older util-linux (numbers and booleans as strings) reads the same", () => {
+    const json = JSON.parse(text("vm-bios-dell", "raw/lsblk.json")) as { blockdevices: Array<Record<string, unknown>> };
+    const stringly = { blockdevices: json.blockdevices.map((device) => ({ ...device, size: String(device.size), rota: device.rota ? "1" : "0", rm: device.rm ? "1" : "0" })) };
+    expect(parseLsblk(JSON.stringify(stringly))).toEqual(parseLsblk(text("vm-bios-dell", "raw/lsblk.json")));
+  });
+
+  it("lscpu with nested children (util-linux ≥ 2.38) reads the same as the flat list", () => {
+    const flat = JSON.parse(text("vm-bios-dell", "raw/lscpu.json")) as { lscpu: Array<{ field: string }> };
+    const [head, ...rest] = flat.lscpu;
+    const nested = { lscpu: [{ ...head, children: rest }] };
+    expect(parseLscpu(JSON.stringify(nested))).toEqual(parseLscpu(text("vm-bios-dell", "raw/lscpu.json")));
+  });
+
+  it("lldpctl with one interface (an object, not a list) and a VLAN list", () => {
+    const json = JSON.parse(text("vm-bios-dell", "raw/lldpctl.json")) as { lldp: { interface: Array<Record<string, Record<string, unknown>>> } };
+    const single = json.lldp.interface[1]!;
+    single.enp0s6!.vlan = [{ "vlan-id": "200", pvid: false }, single.enp0s6!.vlan];
+    const parsed = parseLldpctl(JSON.stringify({ lldp: { interface: single } }));
+    expect([...parsed.value.keys()]).toEqual(["enp0s6"]);
+    expect(parsed.value.get("enp0s6")?.vlan).toBe(200);
+  });
+});
