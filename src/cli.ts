@@ -22,6 +22,8 @@ import { LSBLK_ARGS, prepareDataDir } from "./master/store/data-partition.js";
 import { listRecipes } from "./build/sources.js";
 import { isReconError, ReconError } from "./lib/errors.js";
 import { createLogger } from "./lib/log.js";
+import { runLabCli } from "./lab/lab-cli.js";
+import { runPowerCli } from "./master/power/power-cli.js";
 import { normalizeRaw } from "./inventory/normalize.js";
 import { readRawUpload } from "./inventory/read-upload.js";
 import { runNodes } from "./review/cli-nodes.js";
@@ -50,6 +52,14 @@ commands:
   nodes list|show <mac>|classes [--json] | nodes export --format json|csv|netbox|ansible [--out DIR]
                                         review the fleet: from --data-dir (the store) or --master URL
                                         (admin token in RECON_TOKEN or --token)
+  power status|on|off|cycle|reset|soft [<node-mac|bmc-address>] [--config FILE] [--json]
+                                        drive the site config's BMCs with ipmitool (default config
+                                        <data-dir>/site.yaml); status without a node lists every BMC
+  lab up [--peers N] [--firmware bios|uefi|mixed] [--iso PATH] [--dir DIR] [--debug]
+                                        a virtual data centre in a netns: the master VM boots the ISO
+                                        as a USB stick, N PXE peers behind ipmi_sim BMCs (--debug:
+                                        rd.debug on peers); runs until Ctrl-C, then removes it all
+  lab status|down [--dir DIR] [--json]  show a lab's VMs and BMCs / remove everything it left
   version                               print recon's version
 
 common options: --descriptions DIR (default descriptions), --overlay DIR (default overlay),
@@ -91,6 +101,11 @@ async function main(argv: string[]): Promise<number> {
       format: { type: "string" },
       site: { type: "string" },
       role: { type: "string" },
+      dir: { type: "string" },
+      peers: { type: "string" },
+      firmware: { type: "string" },
+      iso: { type: "string" },
+      recipe: { type: "string", default: "debian-12" },
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -192,6 +207,10 @@ async function main(argv: string[]): Promise<number> {
     }
     case "nodes":
       return await runNodes(rest, { dataDir: values["data-dir"], master: values.master, token: values.token ?? process.env.RECON_TOKEN, json: values.json, format: values.format, out: values.out, site: values.site, role: values.role }, { write: (text) => process.stdout.write(text), now: () => new Date() });
+    case "power":
+      return await runPowerCli(rest, { configPath: values.config ?? join(values["data-dir"], "site.yaml"), json: values.json }, { runner: execaRunner, write: (line) => console.log(line) });
+    case "lab":
+      return await runLabCli(rest, { dir: values.dir, peers: values.peers, firmware: values.firmware, iso: values.iso, recipe: values.recipe, buildDir: values["build-dir"], debug: values.debug, json: values.json }, { runner: execaRunner, log, write: (line) => console.log(line), signal: stopOnSignals().signal });
     case "build":
       return await runBuild(rest, values, log);
     case "master": {

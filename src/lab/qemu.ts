@@ -23,6 +23,8 @@ export interface NicSpec {
   model?: "virtio-net-pci" | "e1000e" | "rtl8139";
   /** Firmware boot order: a PXE peer gives its NIC 0 so it boots from the network first. */
   bootIndex?: number;
+  /** Option ROM; "" = none (UEFI then uses OVMF's own network stack instead of iPXE's). */
+  romfile?: string;
 }
 
 /** SMBIOS type 1 (system) and type 2/3 strings the guest's dmidecode shows. */
@@ -117,7 +119,8 @@ export function qemuArgs(spec: VmSpec): string[] {
   spec.nics.forEach((nic, index) => {
     args.push("-netdev", `tap,id=n${index},ifname=${nic.tap},script=no,downscript=no`);
     const boot = nic.bootIndex === undefined ? "" : `,bootindex=${nic.bootIndex}`;
-    args.push("-device", `${nic.model ?? "virtio-net-pci"},netdev=n${index},mac=${nic.mac}${boot}`);
+    const rom = nic.romfile === undefined ? "" : `,romfile=${nic.romfile}`;
+    args.push("-device", `${nic.model ?? "virtio-net-pci"},netdev=n${index},mac=${nic.mac}${boot}${rom}`);
   });
   if (spec.smbios) args.push(...smbiosArgs(spec.smbios));
   if (spec.ipmiBmcPort !== undefined) {

@@ -1,0 +1,192 @@
+/**
+ * The virtual data centre, planned (pure): one lab network namespace with a bridge; a master VM
+ * booting the recon ISO as a USB stick whose data partition carries the site config; N diskless
+ * peer VMs (an empty disk each) that PXE-boot from the master, each behind an ipmi_sim BMC that
+ * listens on an address of the lab bridge. The master learns the BMCs from its site config and
+ * wakes the peers through them. `lab.ts` applies the plan.
+ *
+ * Addresses (10.77.0.0/24): master .1 (site config), DHCP pool .100–.199, BMCs .201…, the
+ * lab namespace's own address on the bridge .254 (status and tests ask the master's API from
+ * there). MACs: master 52:54:00:77:00:01, peers 52:54:00:77:00:1<n>, BMCs 52:54:00:77:b0:<n>.
+ */
+import { createHash } from "node:crypto";
+import { join } from "node:path";
+import { stringify } from "yaml";
+import { ReconError } from "../lib/errors.js";
+import type { LabBmcSpec } from "./bmc.js";
+import type { Firmware, VmSpec } from "./qemu.js";
+
+export type LabFirmware = Firmware | "mixed";
+export const LAB_FIRMWARES: readonly LabFirmware[] = ["bios", "uefi", "mixed"];
+export const MAX_LAB_PEERS = 8;
+
+export const OVMF_CODE = "/usr/share/OVMF/OVMF_CODE_4M.fd";
+export const OVMF_VARS = "/usr/share/OVMF/OVMF_VARS_4M.fd";
+
+export interface LabOptions {
+  peers: number;
+  firmware: LabFirmware;
+  /** The recon live ISO the master's stick is made from. */
+  iso: string;
+  /** Everything the lab writes lives here (and `lab down` removes it). */
+  dir: string;
+  /** Peers boot with rd.debug (dracut's full early-boot log on their serial console). */
+  debug: boolean;
+  /** How long a peer has after its upload to power itself off before the master does it. */
+  confirmOffAfterS?: number;
+  peerMemoryMiB?: number;
+  masterMemoryMiB?: number;
+}
+
+export interface LabPeerPlan {
+  name: string;
+  firmware: Firmware;
+  mac: string;
+  /** Size of the peer's empty disk, different per peer so inventories can be told apart. */
+  diskBytes: number;
+  diskFile: string;
+  tap: string;
+  serialLog: string;
+  smbios: { manufacturer: string; product: string; serial: string };
+  bmc: Omit<LabBmcSpec, "password">;
+  vm: VmSpec;
+}
+
+export interface LabPlan {
+  id: string;
+  dir: string;
+  /** Namespace prefix; createLab makes `<prefix>-m`, the namespace holding the bridge. */
+  prefix: string;
+  wireNs: string;
+  bridge: string;
+  network: string;
+  masterAddress: string;
+  /** The lab namespace's own address on the bridge (CIDR), then one per BMC. */
+  bridgeAddresses: string[];
+  labAddress: string;
+  stateFile: string;
+  master: { mac: string; tap: string; stick: string; stickBytes: number; vm: VmSpec };
+  peers: LabPeerPlan[];
+  debug: boolean;
+  confirmOffAfterS: number;
+}
+
+const NET = "10.77.0";
+
+const hex2 = (n: number) => n.toString(16).padStart(2, "0");
+
+export function labId(dir: string): string {
+  return createHash("sha256").update(dir).digest("hex").slice(0, 6);
+}
+
+export function peerFirmware(mode: LabFirmware, index: number): Firmware {
+  if (mode === "mixed") return index % 2 === 1 ? "bios" : "uefi";
+  return mode;
+}
+
+export function planLab(options: LabOptions): LabPlan {
+  if (!Number.isInteger(options.peers) || options.peers < 1 || options.peers > MAX_LAB_PEERS) {
+    throw new ReconError("USAGE", `--peers must be 1–${MAX_LAB_PEERS}, not ${options.peers}`, { hint: "each peer is a TCG VM with 2 GiB of RAM", exitCode: 2 });
+  }
+  if (!LAB_FIRMWARES.includes(options.firmware)) {
+    throw new ReconError("USAGE", `--firmware must be one of ${LAB_FIRMWARES.join(", ")}`, { exitCode: 2 });
+  }
+  const id = labId(options.dir);
+  const prefix = `rcnlab-${id}`;
+  const dir = options.dir;
+  const masterMac = "52:54:00:77:00:01";
+  const masterTap = "labtapm";
+  const stick = join(dir, "master-stick.img");
+  const master = {
+    mac: masterMac,
+    tap: masterTap,
+    stick,
+    stickBytes: 2 * 1024 ** 3,
+    vm: {
+      name: `recon-lab-master-${id}`,
+      memoryMiB: options.masterMemoryMiB ?? 2048,
+      cpus: 2,
+      firmware: "bios",
+      disks: [{ file: stick, format: "raw", as: "usb" }],
+      nics: [{ tap: masterTap, mac: masterMac }],
+      serialLog: join(dir, "master.serial.log"),
+    } satisfies VmSpec,
+  };
+  const peers: LabPeerPlan[] = [];
+  for (let n = 1; n <= options.peers; n += 1) {
+    const name = `peer${n}`;
+    const firmware = peerFirmware(options.firmware, n);
+    const mac = `52:54:00:77:00:${hex2(0x10 + n)}`;
+    const tap = `labtap${n}`;
+    const diskFile = join(dir, `${name}.disk.raw`);
+    const serialLog = join(dir, `${name}.serial.log`);
+    // 2 GiB + n GiB: each peer's disk size is its own, so a mix-up shows.
+    const diskBytes = (2 + n) * 1024 ** 3;
+    const smbios = { manufacturer: "Recon Lab", product: `LabServer ${firmware.toUpperCase()}`, serial: `RCNLAB-${id}-${n}` };
+    const vmPort = 9100 + n;
+    const bmc: LabPeerPlan["bmc"] = {
+      name,
+      address: `${NET}.${200 + n}`,
+      netmask: "255.255.255.0",
+      macAddress: `52:54:00:77:b0:${hex2(n)}`,
+      username: "admin",
+      vmPort,
+      dir: join(dir, "bmc", name),
+      poweroffWaitS: 20,
+      killWaitS: 5,
+    };
+    const vm: VmSpec = {
+      name: `recon-lab-${name}-${id}`,
+      memoryMiB: options.peerMemoryMiB ?? 2048,
+      cpus: 1,
+      firmware,
+      ...(firmware === "uefi" && { ovmfCode: OVMF_CODE, ovmfVars: join(dir, `${name}.OVMF_VARS.fd`) }),
+      disks: [{ file: diskFile, format: "raw", as: "virtio", bootIndex: 1, serial: `RCNLABDISK${n}` }],
+      // UEFI: OVMF's own PXE (no iPXE option ROM) asks as arch 7 and chains ipxe.efi (LAB-FACTS).
+      nics: [{ tap, mac, bootIndex: 0, ...(firmware === "uefi" && { romfile: "" }) }],
+      serialLog,
+      smbios,
+      ipmiBmcPort: vmPort,
+    };
+    peers.push({ name, firmware, mac, diskBytes, diskFile, tap, serialLog, smbios, bmc, vm });
+  }
+  return {
+    id,
+    dir,
+    prefix,
+    wireNs: `${prefix}-m`,
+    bridge: "labbr0",
+    network: `${NET}.0/24`,
+    masterAddress: `${NET}.1`,
+    labAddress: `${NET}.254`,
+    bridgeAddresses: [`${NET}.254/24`, ...peers.map((p) => `${p.bmc.address}/24`)],
+    stateFile: join(dir, "lab.json"),
+    master,
+    peers,
+    debug: options.debug,
+    confirmOffAfterS: options.confirmOffAfterS ?? 600,
+  };
+}
+
+/** Where the master finds a peer's BMC password on its data partition (mounted at /var/lib/recon). */
+export function masterPasswordFile(peer: string): string {
+  return `/var/lib/recon/bmc/${peer}.password`;
+}
+
+/** The master's site.yaml for the lab (pure): its address, the pool, the BMCs, power settings. */
+export function renderLabSiteConfig(plan: LabPlan): string {
+  const config = {
+    address: `${plan.masterAddress}/24`,
+    dhcp: { mode: "auto", pool: { start: `${NET}.100`, end: `${NET}.199` } },
+    defaults: { postAction: "poweroff", ...(plan.debug && { kernelArgs: ["rd.debug"] }) },
+    bmcs: plan.peers.map((peer) => ({
+      name: peer.name,
+      mac: peer.mac,
+      address: peer.bmc.address,
+      username: peer.bmc.username,
+      passwordFile: masterPasswordFile(peer.name),
+    })),
+    power: { wake: true, bootdevPxe: true, confirmOffAfterS: plan.confirmOffAfterS },
+  };
+  return `# recon lab ${plan.id}: written by 'recon lab up' (src/lab/lab-plan.ts)\n${stringify(config)}`;
+}
