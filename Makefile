@@ -7,7 +7,7 @@ RECON     := bin/recon
 BUNDLE    := dist/recon.mjs
 SOURCES   := $(shell find src -name '*.ts' ! -name '*.test.ts' 2>/dev/null)
 
-.PHONY: all help host-tools host-tools-test node-deps describe target http virtual disk clean \
+.PHONY: all help host-tools host-tools-test node-deps describe target http virtual disk lab clean \
         test test-unit test-integration test-e2e typecheck bench
 
 all help:
@@ -44,6 +44,13 @@ virtual: host-tools node-deps $(BUNDLE)
 
 disk: host-tools node-deps $(BUNDLE)
 	$(RECON) build image $(RECIPE) --profile Disk --build-dir $(BUILD_DIR)
+
+# The virtual data centre (recon lab): builds or reuses the ISO, then runs in the foreground.
+PEERS    ?= 2
+FIRMWARE ?= mixed
+LAB_DIR  ?= /var/tmp/recon-lab
+lab: target host-tools-test
+	$(RECON) lab up --recipe $(RECIPE) --build-dir $(BUILD_DIR) --peers $(PEERS) --firmware $(FIRMWARE) --dir $(LAB_DIR)
 
 clean: node-deps
 	$(RECON) build clean $(RECIPE) --build-dir $(BUILD_DIR)

@@ -40,7 +40,7 @@ describe("make-recipe-target", () => {
     const result = await run(["debian-12", "iso"]);
     expect(result.exitCode).toBe(2);
     expect(result.stderr).toContain("unknown target 'iso'");
-    expect(result.stderr).toContain("valid targets: describe target http virtual disk clean all");
+    expect(result.stderr).toContain("valid targets: describe target http virtual disk lab clean all");
   });
 
   it("describe writes the generated description into BUILD_DIR and clean removes it", async () => {
