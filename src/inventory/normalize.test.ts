@@ -14,7 +14,7 @@ describe("normalizeRaw on the captured machines", () => {
   const machines = fixtureMachines();
 
   it("has at least four captured machines (the host and three dressed VMs)", () => {
-    expect(machines).toEqual(expect.arrayContaining(["host", "vm-bios-dell", "vm-uefi-hpe", "vm-bios-supermicro"]));
+    expect(machines).toEqual(expect.arrayContaining(["host", "vm-bios-dell", "vm-uefi-hpe", "vm-bios-supermicro", "vm-uefi-lenovo"]));
   });
 
   for (const machine of machines) {
@@ -93,6 +93,36 @@ describe("normalizeRaw on the captured machines", () => {
     // The agent's builtin readers (efi, meminfo, edac: exit_code null) are not failures; the
     // failed smartctl runs are explained by their JSON, so only that entry is kept.
     expect(inventory.errors.map((error) => error.source)).toEqual(["collector:ipmitool-lan-print", "raw/smartctl.vda.json", "raw/smartctl.vdb.json"]);
+  });
+
+  it("vm-uefi-lenovo (recon agent collect, UEFI): SATA SSD + SATA HDD + NVMe, e1000e ×2 + virtio-net", () => {
+    const inventory = normalizeRaw(readFixtureFiles("vm-uefi-lenovo"));
+    expect(inventory.system_vendor).toEqual({
+      manufacturer: "Lenovo",
+      product_name: "ThinkSystem SR650 -[7X06CTO1WW]-",
+      serial_number: "J30012AB",
+      uuid: "3f1c2a4e-9b7d-11e9-8000-0a94ef5b0c21",
+      sku: "7X06CTO1WW",
+    });
+    expect(inventory.boot.current_boot_mode).toBe("uefi");
+    // The agent's efi.json has secure_boot null here (capture.mjs read false on the same OVMF):
+    // unknown stays unknown.
+    expect(inventory.boot.secure_boot).toBeNull();
+    expect(inventory.disks.map((disk) => [disk.name, disk.model, disk.serial, disk.size_bytes, disk.kind])).toEqual([
+      ["sda", "INTEL SSDSC2KG480G8", "PHYF8241021X480BGN", 2 * GiB, "ssd"],
+      ["sdb", "WDC WD40EFRX-68N32N0", "WCC4N7HV1234", 3 * GiB, "hdd"],
+      ["vda", null, "RECONCAP", 96 * 1024 ** 2, "hdd"],
+      ["nvme0n1", "QEMU NVMe Ctrl", "S4YNNE0N100200", 5 * GiB, "nvme"],
+    ]);
+    expect(inventory.interfaces.map((nic) => [nic.name, nic.mac_address, nic.driver])).toEqual([
+      ["enp0s4", "52:54:00:1e:40:01", "e1000e"],
+      ["enp0s6", "52:54:00:1e:40:03", "e1000e"],
+      ["enp0s5", "52:54:00:1e:40:02", "virtio_net"],
+    ]);
+    expect(inventory.memory.dimms).toEqual([
+      { slot: "DIMM 0", size_bytes: 2 * GiB, type: "RAM", speed_mts: 2933, manufacturer: "Micron", part_number: "36ASF4G72PZ-2G9E2", serial_number: "2B3C4D5E" },
+    ]);
+    expect(inventory.bmc.firmware_version).toBe("4.40");
   });
 
   it("host: no SMBIOS (no /dev/mem), virtual interfaces (ifb) left out, failures listed", () => {
