@@ -1,0 +1,128 @@
+/**
+ * The virtual data centre's cost: per-peer time from power-on (through its BMC) to inventory
+ * stored on the master, and the whole run's wall time, for `recon lab` with a BIOS and a UEFI
+ * peer (the e2e's set-up). Baseline, measured in the same run on the same machine: a bare
+ * busybox PXE boot — a BIOS VM that DHCPs from `recon master` (in a netns), runs iPXE, loads the
+ * image's own kernel with a 1.3 MB busybox initrd and prints a marker from /init. The ratio says
+ * how much of a peer's time is the real image (ISO download, live boot, agent) rather than PXE.
+ * Needs a built ISO (./make-recipe-target debian-12 target). Prints one JSON object.
+ *   node --import tsx bench/lab.ts [recipe]      (about 15–25 min on 2 cores under TCG)
+ */
+import { chmod, mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
+import { join } from "node:path";
+import { execa } from "execa";
+import { labUp, type RunningLab } from "../src/lab/lab.js";
+import { createLab, netnsWrapper } from "../src/lab/netns.js";
+import { startVm } from "../src/lab/vm.js";
+import { createLogger } from "../src/lib/log.js";
+import { execaRunner } from "../src/lib/run.js";
+import { extract } from "../test/helpers/image-inspect.js";
+import { startMasterInNetns, waitForMaster } from "../test/helpers/master-process.js";
+
+const recipe = process.argv[2] ?? "debian-12";
+const root = join(import.meta.dirname, "..");
+const log = createLogger({ component: "bench-lab" }, { level: "warn" });
+const stamp = JSON.parse(await readFile(join(root, "build", recipe, "image-DracutLive.json"), "utf8")) as { image: string };
+const iso = join(root, stamp.image);
+const work = await mkdtemp(join("/var/tmp", "recon-bench-lab-"));
+
+async function poll<T>(timeoutMs: number, everyMs: number, probe: () => Promise<T | undefined>): Promise<T> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const value = await probe().catch(() => undefined);
+    if (value !== undefined) return value;
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms`);
+    await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/** A bare busybox PXE boot: seconds from qemu start to the marker /init prints. */
+async function busyboxPxeBoot(): Promise<number> {
+  const dir = join(work, "busybox");
+  const http = join(dir, "http");
+  const label = "bench";
+  const install = join(http, "install", label);
+  await mkdir(join(http, "isos"), { recursive: true });
+  await mkdir(install, { recursive: true });
+  await writeFile(join(http, "isos", `${label}.iso`), Buffer.alloc(4096));
+  await extract(iso, "/boot/x86_64/loader/linux", join(install, "linux"));
+  const initrdRoot = join(dir, "initrd");
+  await mkdir(join(initrdRoot, "bin"), { recursive: true });
+  await execa("cp", ["/bin/busybox", join(initrdRoot, "bin", "busybox")]);
+  await symlink("busybox", join(initrdRoot, "bin", "sh"));
+  await writeFile(join(initrdRoot, "init"), "#!/bin/sh\n/bin/busybox mount -t devtmpfs dev /dev\necho BUSYBOX-PXE-UP > /dev/ttyS0\n/bin/busybox poweroff -f\n");
+  await chmod(join(initrdRoot, "init"), 0o755);
+  await execa("sh", ["-c", `cd ${initrdRoot} && find . | cpio -o -H newc --quiet | gzip -1 > ${join(install, "initrd")}`]);
+  await writeFile(join(install, "boot.json"), JSON.stringify({ imageKernelArgs: ["console=ttyS0,115200n8", "rdinit=/init"] }));
+  await chmod(dir, 0o755);
+  await writeFile(join(dir, "site.yaml"), "interface: benchbr0\naddress: 10.76.0.1/24\ndhcp: { mode: authoritative, pool: { start: 10.76.0.100, end: 10.76.0.150 } }\nhttp: { port: 8080 }\n");
+  const lab = await createLab(execaRunner, { prefix: `rcn-b${process.pid % 100000}`, bridge: "benchbr0" });
+  const master = startMasterInNetns(lab.ns, ["--config", join(dir, "site.yaml"), "--data-dir", join(dir, "data"), "--run-dir", join(dir, "run"), "--http-root", http, "--image-label", label, "--tftp-root", "/usr/lib/ipxe", "--cmdline", "/dev/null", "--probe-timeout-ms", "1000", "--reprobe-interval-ms", "0"]);
+  try {
+    await waitForMaster(master, /msg="master ready"/, 60_000);
+    await lab.addTap("benchtap0");
+    const begin = Date.now();
+    const vm = startVm({ name: "bench-busybox-pxe", memoryMiB: 256, cpus: 1, firmware: "bios", disks: [], nics: [{ tap: "benchtap0", mac: "52:54:00:76:00:02", bootIndex: 0 }], serialLog: join(dir, "busybox.serial.log"), noReboot: true }, { wrapper: netnsWrapper(lab.ns) });
+    try {
+      await vm.waitForSerial(/BUSYBOX-PXE-UP/, 5 * 60_000);
+      return (Date.now() - begin) / 1000;
+    } finally {
+      await vm.stop();
+    }
+  } finally {
+    if (master.child.pid) process.kill(master.child.pid, "SIGTERM");
+    await master.child;
+    await lab.destroy();
+  }
+}
+
+/** The lab: master from the stick, a BIOS and a UEFI peer woken through their BMCs. */
+async function labRun(): Promise<Record<string, unknown>> {
+  const begin = Date.now();
+  let lab: RunningLab | undefined;
+  try {
+    lab = await labUp({ peers: 2, firmware: "mixed", iso, dir: join(work, "lab"), debug: false, confirmOffAfterS: 600 }, { runner: execaRunner, log });
+    const running = lab;
+    const serial = await running.master!.waitForSerial(/msg="master ready"/, 15 * 60_000);
+    const masterReadyS = (Date.now() - begin) / 1000;
+    const token = /admin token \(needed from the network and for power\):\s+(\S+)/.exec(serial)?.[1] ?? "";
+    const peers: Record<string, { firmware: string; powerOnToInventoryS: number }> = {};
+    await Promise.all(
+      running.plan.peers.map(async (peer) => {
+        const pidFile = join(peer.bmc.dir, "vm.pid");
+        const poweredOn = await poll(5 * 60_000, 1000, async () => (await stat(pidFile)).mtimeMs);
+        await poll(30 * 60_000, 5000, async () => {
+          const result = await execa("ip", ["netns", "exec", running.plan.wireNs, "curl", "-sf", "--max-time", "10", "-H", `Authorization: Bearer ${token}`, `http://${running.plan.masterAddress}/api/v1/nodes/${peer.mac}`]);
+          return (JSON.parse(result.stdout) as { uploads: unknown[] }).uploads.length > 0 ? true : undefined;
+        });
+        peers[peer.name] = { firmware: peer.firmware, powerOnToInventoryS: Math.round((Date.now() - poweredOn) / 100) / 10 };
+      }),
+    );
+    return { masterReadyS: Math.round(masterReadyS * 10) / 10, peers, wallS: Math.round((Date.now() - begin) / 100) / 10 };
+  } finally {
+    await lab?.down();
+  }
+}
+
+try {
+  const baseline = await busyboxPxeBoot();
+  // BENCH_LAB_BASELINE_ONLY=1: the baseline alone (a minute), to check the set-up.
+  const lab = process.env.BENCH_LAB_BASELINE_ONLY === "1" ? { peers: {} } : await labRun();
+  const peers = lab.peers as Record<string, { firmware: string; powerOnToInventoryS: number }>;
+  console.log(
+    JSON.stringify(
+      {
+        bench: "lab",
+        recipe,
+        iso: stamp.image,
+        lab,
+        baseline: { name: "bare busybox PXE boot (BIOS, recon master, image kernel + busybox initrd)", seconds: Math.round(baseline * 10) / 10 },
+        ratio: Object.fromEntries(Object.entries(peers).map(([name, p]) => [name, Math.round((p.powerOnToInventoryS / baseline) * 10) / 10])),
+      },
+      null,
+      2,
+    ),
+  );
+} finally {
+  await rm(work, { recursive: true, force: true });
+}
