@@ -8,6 +8,7 @@ import { access, chmod, mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { BootServer } from "../boot/plan-boot.js";
 import { ReconError } from "../lib/errors.js";
+import { stopLeftover } from "../lib/leftover.js";
 import type { Logger } from "../lib/log.js";
 import { runChecked, type CommandRunner } from "../lib/run.js";
 import { applyKernelOverrides, formatIpv4, parseIpv4, parseIpv4Cidr, parseSiteConfig, type SiteConfig } from "./config/site-config.js";
@@ -266,6 +267,8 @@ async function serve(options: MasterOptions, deps: MasterDeps, config: SiteConfi
   await chmod(hostsDir, 0o755);
 
   async function startDnsmasq(currentMode: Exclude<DhcpMode, "off">, stop: AbortSignal) {
+    // A master killed with -9 leaves its dnsmasq serving: end it (by its pid file) first.
+    await stopLeftover(join(options.runDir, "dnsmasq.pid"), "dnsmasq", log);
     const efiFirmware = config.defaults.firmwareFile ?? "ipxe.efi";
     await writeFile(
       confFile,

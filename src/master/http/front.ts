@@ -7,6 +7,7 @@ import { createSocket } from "node:dgram";
 import { connect } from "node:net";
 import { dirname, join, resolve } from "node:path";
 import { ReconError } from "../../lib/errors.js";
+import { stopLeftover } from "../../lib/leftover.js";
 import type { Logger } from "../../lib/log.js";
 import type { CommandRunner } from "../../lib/run.js";
 import type { ReconApp } from "./app.js";
@@ -128,6 +129,8 @@ export async function startHttpFront(
   accessLog.on("error", (error) => log.warn("nginx access log socket", { error: error.message }));
   const confFile = join(options.runDir, "nginx.conf");
   await mkdir(options.runDir, { recursive: true });
+  // A master killed with -9 leaves its nginx holding the port: end it (by its pid file).
+  await stopLeftover(join(options.runDir, "nginx.pid"), "nginx", log);
   await writeFile(
     confFile,
     renderNginxConf({
