@@ -1,4 +1,7 @@
+import { join } from "node:path";
 import { execa, type ResultPromise } from "execa";
+import { stopLeftover } from "../../src/lib/leftover.js";
+import { createLogger } from "../../src/lib/log.js";
 import { reconBin, repoRoot } from "./repo.js";
 
 /** A `recon master` process started inside a network namespace, with its log collected. */
@@ -6,6 +9,17 @@ export interface MasterProcess {
   child: ResultPromise;
   log(): string;
   exited(): boolean;
+  /**
+   * Ends the master and everything it started, even when it hangs: SIGTERM, at most 10 s, then
+   * SIGKILL; then the node process itself (PID in the store's master.lock: the wrapper may not
+   * pass SIGKILL on), its nginx and its dnsmasq (their pid files in --run-dir).
+   */
+  stop(): Promise<void>;
+}
+
+function argValue(args: string[], flag: string): string | undefined {
+  const index = args.indexOf(flag);
+  return index >= 0 ? args[index + 1] : undefined;
 }
 
 export function startMasterInNetns(ns: string, args: string[]): MasterProcess {
@@ -18,7 +32,34 @@ export function startMasterInNetns(ns: string, args: string[]): MasterProcess {
   void child.then(() => {
     exited = true;
   });
-  return { child, log: () => log, exited: () => exited };
+  const stop = async () => {
+    const pid = child.pid;
+    if (pid !== undefined && !exited) {
+      try {
+        process.kill(pid, "SIGTERM");
+      } catch {
+        // gone
+      }
+      await Promise.race([child, new Promise((r) => setTimeout(r, 10_000))]);
+      if (!exited) {
+        try {
+          process.kill(pid, "SIGKILL");
+        } catch {
+          // gone
+        }
+        await Promise.race([child, new Promise((r) => setTimeout(r, 5_000))]);
+      }
+    }
+    const quiet = createLogger({}, { write: () => {} });
+    const dataDir = argValue(args, "--data-dir");
+    const runDir = argValue(args, "--run-dir");
+    if (dataDir !== undefined) await stopLeftover(join(dataDir, "master.lock"), "node", quiet);
+    if (runDir !== undefined) {
+      await stopLeftover(join(runDir, "nginx.pid"), "nginx", quiet);
+      await stopLeftover(join(runDir, "dnsmasq.pid"), "dnsmasq", quiet);
+    }
+  };
+  return { child, log: () => log, exited: () => exited, stop };
 }
 
 /** Polls every 100 ms, bounded by `timeoutMs`; the error carries the end of the master's log. */

@@ -64,15 +64,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   try {
-    const master = proc?.child;
-    if (master?.pid !== undefined && !proc!.exited()) {
-      try {
-        process.kill(master.pid, "SIGKILL");
-      } catch {
-        // already gone
-      }
-      await master;
-    }
+    await proc?.stop();
   } finally {
     await lab?.destroy();
     if (work) await rm(work, { recursive: true, force: true });

@@ -52,6 +52,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   try {
+    await proc?.stop();
     for (const child of children.reverse()) {
       if (child.pid === undefined) continue;
       try {
