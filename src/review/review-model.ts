@@ -32,6 +32,8 @@ export interface ReviewModel {
   /** Re-reads now; resolves to the MACs whose inventory changed. */
   rescan(): Promise<string[]>;
   fleet(): Promise<FleetResponse>;
+  /** What the fleet response depends on: equal keys mean an equal response (for caching). */
+  fleetKey(): { state: FleetState; version: number };
   /** One row from the cached analysis (cheap: for the event stream). */
   row(mac: string): FleetRow;
   analysis(): FleetAnalysis;
@@ -60,6 +62,7 @@ export function createReviewModel(options: { dataDir: string; fleet: () => Fleet
       const result = analysis();
       return { ...buildFleetView(options.fleet(), cache.inventories, result), classes: result.classes };
     },
+    fleetKey: () => ({ state: options.fleet(), version: cache.version }),
     row(mac) {
       return fleetRow(mac, options.fleet().nodes[mac], cache.inventories.get(mac), analysis());
     },

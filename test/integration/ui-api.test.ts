@@ -10,18 +10,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createLogger } from "../../src/lib/log.js";
-import { parseSiteConfig } from "../../src/master/config/site-config.js";
-import { createApp } from "../../src/master/http/app.js";
-import { startHttpServer, type RunningServer } from "../../src/master/http/server.js";
 import { issueToken } from "../../src/master/http/tokens.js";
-import { EMPTY_FLEET, reduceFleet, type FleetState } from "../../src/master/state/node-state.js";
-import { createStore, type Store } from "../../src/master/store/store.js";
-import { createReviewService, type ReviewService } from "../../src/review/review-service.js";
 import { HOSTILE_TEXT, sampleEvents, sampleFleet } from "../../src/review/sample-fleet.js";
 import { readFixtureFiles } from "../fixtures/inventory/fixtures.js";
 import { rawRequest } from "../helpers/http-request.js";
-import { makeHttpTree, TEST_SERVER } from "../helpers/master-app.js";
+import { startReviewMaster, type ReviewMaster } from "../helpers/review-master.js";
 import { writeReviewStore } from "../helpers/review-store.js";
 import { packFiles } from "../helpers/tarballs.js";
 
@@ -29,13 +22,10 @@ const REAL_MAC = "52:54:00:5e:00:01";
 const NETWORK = { "x-real-ip": "10.9.9.9" };
 
 let work: string;
-let store: Store;
-let review: ReviewService;
-let server: RunningServer;
+let master: ReviewMaster;
 let url: string;
 let adminToken: string;
 let secret: Buffer;
-let fleet: FleetState = EMPTY_FLEET;
 const nodes = sampleFleet();
 
 const get = (path: string, headers: Record<string, string> = {}) => rawRequest(url, { path, headers });
@@ -44,40 +34,15 @@ const bearer = () => ({ authorization: `Bearer ${adminToken}` });
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), "recon-ui-api-"));
   const dataDir = join(work, "data");
-  const events = sampleEvents(nodes);
-  await writeReviewStore(dataDir, nodes, events);
-  await makeHttpTree(join(work, "http"), 4096);
-  const log = createLogger({}, { write: () => {} });
-  store = await createStore(dataDir, { log });
-  secret = await store.secret();
-  fleet = (await store.readEvents()).reduce(reduceFleet, EMPTY_FLEET);
-  review = await createReviewService({ dataDir, fleet: () => fleet, log, announce: "none", rescanDelaysMs: [50, 300] });
-  adminToken = (await readFile(join(dataDir, "admin-token"), "utf8")).trim();
-  const app = createApp({
-    config: parseSiteConfig(""),
-    store,
-    httpRoot: join(work, "http"),
-    server: TEST_SERVER,
-    fleet: () => fleet,
-    onEvent: async (event) => {
-      fleet = reduceFleet(fleet, event);
-      await store.appendEvent(event);
-      review.publish(event);
-    },
-    secret,
-    log,
-    review: review.router,
-  });
+  await writeReviewStore(dataDir, nodes, sampleEvents(nodes));
   // As behind recon's nginx: X-Real-IP names the client (absent = the master's own console).
-  app.locals.behindNginx = true;
-  server = await startHttpServer(app, { host: "127.0.0.1", port: 0 });
-  url = `http://127.0.0.1:${server.port}`;
+  master = await startReviewMaster({ dataDir, work, behindNginx: true, rescanDelaysMs: [50, 300] });
+  ({ url, secret } = master);
+  adminToken = (await readFile(join(dataDir, "admin-token"), "utf8")).trim();
 });
 
 afterAll(async () => {
-  await server?.close();
-  review?.close();
-  await store?.close();
+  await master?.close();
   if (work) await rm(work, { recursive: true, force: true });
 });
 

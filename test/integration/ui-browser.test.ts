@@ -196,6 +196,14 @@ describe("review UI in chromium", () => {
     expect(await local.locator("#confirm-text").textContent()).toContain(`Power off node ${realMacs[0]}`);
     expect(await local.locator("#confirm-token").inputValue()).toBe("");
     await shot(local, "power-confirm");
+    // Confirmed with a wrong token: the power API refuses, the dialog says so and stays open.
+    await local.fill("#confirm-token", "wrong-token-0000000000");
+    await local.click("#confirm-ok");
+    await expect.poll(() => local.locator("#confirm-error").textContent()).toContain("not valid");
+    // With the admin token the request passes the access check (this master has no BMCs configured).
+    await local.fill("#confirm-token", (await readFile(join(dataDir, "admin-token"), "utf8")).trim());
+    await local.click("#confirm-ok");
+    await expect.poll(() => local.locator("#confirm-error").textContent()).not.toMatch(/not valid|^$/);
     await local.click("#confirm-cancel");
     await dialog.waitFor({ state: "hidden" });
     expect(await local.locator("#power-result").textContent()).toBe("");

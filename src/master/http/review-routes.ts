@@ -47,15 +47,22 @@ function macParam(text: string | undefined): string {
   return mac;
 }
 
+/** A serialized JSON body and, once asked for, its gzip (kept so a cached body is compressed once). */
+interface JsonBody {
+  body: Buffer;
+  gzip?: Buffer;
+}
+
 /** JSON, gzipped when large and the client accepts it (the fleet list of 5,000 nodes is megabytes). */
-async function sendJson(req: Request, res: Response, value: unknown): Promise<void> {
-  const body = Buffer.from(JSON.stringify(value));
+async function sendJson(req: Request, res: Response, value: unknown | JsonBody): Promise<void> {
+  const prepared = value instanceof Object && "body" in value && Buffer.isBuffer((value as JsonBody).body) ? (value as JsonBody) : { body: Buffer.from(JSON.stringify(value)) };
   res.set("Cache-Control", "no-store").type("application/json");
-  if (body.length > 8 * 1024 && /\bgzip\b/.test(req.get("accept-encoding") ?? "")) {
-    res.set({ "Content-Encoding": "gzip", Vary: "Accept-Encoding" }).send(await gzipAsync(body, { level: 4 }));
+  if (prepared.body.length > 8 * 1024 && /\bgzip\b/.test(req.get("accept-encoding") ?? "")) {
+    prepared.gzip ??= await gzipAsync(prepared.body, { level: 4 });
+    res.set({ "Content-Encoding": "gzip", Vary: "Accept-Encoding" }).send(prepared.gzip);
     return;
   }
-  res.send(body);
+  res.send(prepared.body);
 }
 
 function netboxOptions(req: Request): NetboxOptions {
@@ -112,8 +119,16 @@ export function createReviewRouter(deps: ReviewRouteDeps): express.Router {
   });
 
   // ---- read API ----------------------------------------------------------------------------------
+  // The fleet list is rebuilt only when boot state or an inventory changed (state is immutable:
+  // a new object per event), so repeated loads of a quiet 5,000-node fleet cost a memory copy.
+  let fleetCache: { key: ReturnType<ReviewModel["fleetKey"]>; json: JsonBody } | undefined;
   router.get("/api/v1/fleet", guard("read"), async (req, res) => {
-    await sendJson(req, res, await model.fleet());
+    await model.refresh();
+    const key = model.fleetKey();
+    if (fleetCache === undefined || fleetCache.key.state !== key.state || fleetCache.key.version !== key.version) {
+      fleetCache = { key, json: { body: Buffer.from(JSON.stringify(await model.fleet())) } };
+    }
+    await sendJson(req, res, fleetCache.json);
   });
 
   router.get("/api/v1/classes", guard("read"), async (req, res) => {

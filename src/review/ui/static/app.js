@@ -298,35 +298,35 @@ async function powerAction(mac, action) {
   $("confirm-error").textContent = "";
   $("confirm-token").value = token() ?? "";
   dialog.showModal();
-  const confirmed = await new Promise((resolve) => {
-    $("confirm-cancel").onclick = () => {
-      dialog.close();
-      resolve(false);
-    };
-    $("confirm-form").onsubmit = (event) => {
-      event.preventDefault();
-      resolve(true);
-    };
-  });
-  if (!confirmed) return;
-  const value = $("confirm-token").value.trim();
-  try {
-    const result = await api(`/api/v1/nodes/${macDir(mac)}/power`, {
-      method: "POST",
-      headers: { authorization: `Bearer ${value}`, "content-type": "application/json" },
-      body: JSON.stringify({ action }),
+  // Until cancelled or done: a refused token or a BMC error is shown and the admin may retry.
+  for (;;) {
+    const confirmed = await new Promise((resolve) => {
+      $("confirm-cancel").onclick = () => resolve(false);
+      dialog.oncancel = () => resolve(false);
+      $("confirm-form").onsubmit = (event) => {
+        event.preventDefault();
+        resolve(true);
+      };
     });
-    sessionStorage.setItem("recon.token", value);
-    dialog.close();
-    $("power-result").textContent = `power ${action}: ${result && result.status ? result.status : "done"}`;
-  } catch (error) {
-    $("confirm-error").textContent = error.message;
-    // keep the dialog open for another try; a second submit goes through this function again
-    $("confirm-form").onsubmit = (event) => {
-      event.preventDefault();
+    if (!confirmed) {
       dialog.close();
-      void powerAction(mac, action);
-    };
+      return;
+    }
+    const value = $("confirm-token").value.trim();
+    try {
+      const result = await api(`/api/v1/nodes/${macDir(mac)}/power`, {
+        method: "POST",
+        headers: { authorization: `Bearer ${value}`, "content-type": "application/json" },
+        body: JSON.stringify({ action }),
+      });
+      sessionStorage.setItem("recon.token", value);
+      dialog.close();
+      const answer = result && result.answer !== undefined ? result.answer : "done";
+      $("power-result").textContent = `power ${action} via BMC ${result && result.bmc ? result.bmc : "?"}: ${typeof answer === "string" ? answer : JSON.stringify(answer)}`;
+      return;
+    } catch (error) {
+      $("confirm-error").textContent = error.message;
+    }
   }
 }
 
