@@ -56,7 +56,7 @@ interface JsonBody {
 /** JSON, gzipped when large and the client accepts it (the fleet list of 5,000 nodes is megabytes). */
 async function sendJson(req: Request, res: Response, value: unknown | JsonBody): Promise<void> {
   const prepared = value instanceof Object && "body" in value && Buffer.isBuffer((value as JsonBody).body) ? (value as JsonBody) : { body: Buffer.from(JSON.stringify(value)) };
-  res.set("Cache-Control", "no-store").type("application/json");
+  res.set({ "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff" }).type("application/json");
   if (prepared.body.length > 8 * 1024 && /\bgzip\b/.test(req.get("accept-encoding") ?? "")) {
     prepared.gzip ??= await gzipAsync(prepared.body, { level: 4 });
     res.set({ "Content-Encoding": "gzip", Vary: "Accept-Encoding" }).send(prepared.gzip);
@@ -93,7 +93,7 @@ export function createReviewRouter(deps: ReviewRouteDeps): express.Router {
 
   // ---- the UI shell: static code, no data (the data routes below are guarded) ---------------
   const sendAsset = (name: string) => (_req: Request, res: Response) => {
-    const file = UI_FILES[name];
+    const file = Object.hasOwn(UI_FILES, name) ? UI_FILES[name] : undefined;
     if (file === undefined) throw new ReconError("NOT_FOUND", `no UI file ${name}`);
     res.set({ "Content-Security-Policy": CSP, "X-Content-Type-Options": "nosniff", "Referrer-Policy": "no-referrer", "Cache-Control": "no-cache" });
     res.type(file.type).send(file.body);
