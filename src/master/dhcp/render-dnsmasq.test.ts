@@ -131,11 +131,15 @@ describe("renderDnsmasqConf", () => {
       dhcp-boot=tag:!ipxe,tag:efi64,tag:fw-alt,ipxe.efi,,10.20.0.1
       dhcp-boot=tag:!ipxe,tag:arm64,ipxe-arm64.efi,,10.20.0.1
       pxe-service=tag:!ipxe,x86PC,"recon",undionly.kpxe,10.20.0.1
+      pxe-service=tag:ipxe,x86PC,"recon",http://10.20.0.1:8080/boot.ipxe
+      pxe-service=tag:ipxe,x86-64_EFI,"recon",http://10.20.0.1:8080/boot.ipxe
+      pxe-service=tag:ipxe,BC_EFI,"recon",http://10.20.0.1:8080/boot.ipxe
       pxe-service=tag:!ipxe,tag:!fw-alt,x86-64_EFI,"recon",snponly.efi,10.20.0.1
       pxe-service=tag:!ipxe,tag:fw-alt,x86-64_EFI,"recon",ipxe.efi,10.20.0.1
       pxe-service=tag:!ipxe,tag:!fw-alt,BC_EFI,"recon",snponly.efi,10.20.0.1
       pxe-service=tag:!ipxe,tag:fw-alt,BC_EFI,"recon",ipxe.efi,10.20.0.1
       pxe-service=tag:!ipxe,ARM64_EFI,"recon",ipxe-arm64.efi,10.20.0.1
+      pxe-service=tag:ipxe,ARM64_EFI,"recon",http://10.20.0.1:8080/boot.ipxe
 
       # TFTP: only the iPXE binaries live here; everything else is HTTP.
       enable-tftp

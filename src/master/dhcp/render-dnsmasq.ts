@@ -144,12 +144,23 @@ function bootSection(options: DnsmasqOptions): string[] {
       // (pxe_uefi_workaround). iPXE matches none, so dnsmasq sends the dhcp-boot URL instead
       // ("discovery control 8", rfc2131.c).
       `pxe-service=tag:!ipxe,x86PC,"recon",undionly.kpxe,${master}`,
+      // iPXE doing its own DHCP (an iPXE NIC ROM, or ipxe.efi without cached PXE packets)
+      // takes its boot file from a ProxyDHCP offer only through a matching service; a full
+      // URL as the "basename" has a '.' (so no layer suffix) and iPXE fetches it by HTTP.
+      `pxe-service=tag:ipxe,x86PC,"recon",http://${options.httpHost}/boot.ipxe`,
+      `pxe-service=tag:ipxe,x86-64_EFI,"recon",http://${options.httpHost}/boot.ipxe`,
+      `pxe-service=tag:ipxe,BC_EFI,"recon",http://${options.httpHost}/boot.ipxe`,
       `pxe-service=tag:!ipxe,tag:!fw-alt,x86-64_EFI,"recon",${options.efiFirmware},${master}`,
       `pxe-service=tag:!ipxe,tag:fw-alt,x86-64_EFI,"recon",${alt},${master}`,
       `pxe-service=tag:!ipxe,tag:!fw-alt,BC_EFI,"recon",${options.efiFirmware},${master}`,
       `pxe-service=tag:!ipxe,tag:fw-alt,BC_EFI,"recon",${alt},${master}`,
     );
-    if (options.arm64Firmware) lines.push(`pxe-service=tag:!ipxe,ARM64_EFI,"recon",ipxe-arm64.efi,${master}`);
+    if (options.arm64Firmware) {
+      lines.push(
+        `pxe-service=tag:!ipxe,ARM64_EFI,"recon",ipxe-arm64.efi,${master}`,
+        `pxe-service=tag:ipxe,ARM64_EFI,"recon",http://${options.httpHost}/boot.ipxe`,
+      );
+    }
   }
   lines.push("", "# TFTP: only the iPXE binaries live here; everything else is HTTP.", "enable-tftp", `tftp-root=${options.paths.tftpRoot}`, "");
   return lines;
