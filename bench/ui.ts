@@ -71,14 +71,16 @@ try {
   await writeReviewStore(dataDir, nodes, events);
 
   // ---- the master's HTTP service with the review ---------------------------------------------
-  const startedReview = performance.now();
   const master = await startReviewMaster({ dataDir, work });
-  const scanMs = performance.now() - startedReview;
   closers.push(() => master.close());
   const reconUrl = master.url;
 
   // ---- the baseline server: a precomputed file read and sent per request -------------------
+  // The first list after start waits for the store scan (every inventory.json parsed and
+  // validated), the class analysis and the serialization.
+  const startedCold = performance.now();
   const fleetBody = (await timedGetBody(`${reconUrl}/api/v1/fleet`)).toString();
+  const coldMs = performance.now() - startedCold;
   const fleetJson = JSON.parse(fleetBody) as { rows: Array<Record<string, unknown>> };
   await writeFile(join(work, "fleet.json"), fleetBody);
   const columns = ["mac", "name", "vendor", "model", "serial", "cpu", "memory", "disks", "nics", "bmc_address", "phase", "outlier"];
@@ -170,7 +172,7 @@ try {
     bench: "ui",
     nodes: NODES,
     runs: RUNS,
-    store_scan_and_analysis_ms: Math.round(scanMs),
+    cold_first_list_ms: Math.round(coldMs),
     classes: (fleetJson as unknown as { classes: unknown[] }).classes.length,
     api_list: {
       recon_p50_ms: reconApi.p50,

@@ -62,16 +62,20 @@ export async function createReviewService(options: ReviewServiceOptions): Promis
   log.info(admin.created ? "admin token created" : "admin token loaded", { path: admin.path, fingerprint: adminTokenFingerprint(admin.token), shown });
 
   const model = createReviewModel({ dataDir: options.dataDir, fleet: options.fleet });
-  await model.rescan();
+  // In the background: with thousands of uploads to normalize in memory this takes a while, and
+  // the master must not wait for it to serve DHCP and boots. The first fleet request waits.
+  void model.rescan().catch((error: unknown) => log.warn("inventory scan failed", { error: (error as Error).message }));
   const bus = createEventBus<ReviewEvent>();
   const router = createReviewRouter({ model, bus, adminToken: admin.token, log });
-  const timers = new Set<NodeJS.Timeout>();
+  const timers = new Map<number, NodeJS.Timeout>();
   const delays = options.rescanDelaysMs ?? [500, 2000, 5000, 15000];
 
+  // At most one pending rescan per delay: a burst of 5,000 uploads costs a few scans, not 20,000.
   const rescanSoon = () => {
     for (const delay of delays) {
+      if (timers.has(delay)) continue;
       const timer = setTimeout(() => {
-        timers.delete(timer);
+        timers.delete(delay);
         model
           .rescan()
           .then((changed) => {
@@ -80,7 +84,7 @@ export async function createReviewService(options: ReviewServiceOptions): Promis
           .catch((error: unknown) => log.warn("inventory rescan failed", { error: (error as Error).message }));
       }, delay);
       timer.unref();
-      timers.add(timer);
+      timers.set(delay, timer);
     }
   };
 
@@ -94,7 +98,7 @@ export async function createReviewService(options: ReviewServiceOptions): Promis
       if (mac !== undefined) bus.publish({ type: "node", event: event.type, row: model.row(mac) });
     },
     close() {
-      for (const timer of timers) clearTimeout(timer);
+      for (const timer of timers.values()) clearTimeout(timer);
       timers.clear();
     },
   };
