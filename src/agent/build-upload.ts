@@ -22,6 +22,10 @@ export interface BuildUploadOptions {
   concurrency?: number;
   /** Replaces the discovered plan (tests). */
   plan?: CollectorSpec[];
+  /** Run recon's own collectors (default true; a workload may turn them off). */
+  builtin?: boolean;
+  /** Collectors from the master's workload (post.tgz), run with the others. */
+  extraPlan?: CollectorSpec[];
   env?: Record<string, string>;
   sysRoot?: string;
   tmpDir?: string;
@@ -43,7 +47,7 @@ export async function buildUpload(runner: CommandRunner, options: BuildUploadOpt
   const status = options.status ?? (() => undefined);
   const collectedAt = (options.now ?? (() => new Date()))().toISOString();
   const notes: string[] = [];
-  let plan = options.plan;
+  let plan = options.plan ?? (options.builtin === false ? [] : undefined);
   if (plan === undefined) {
     const discovered = await discoverFacts(runner, { ...(options.sysRoot && { root: options.sysRoot }), ...(options.env && { env: options.env }) });
     const { facts, skipped } = usableFacts(discovered);
@@ -56,6 +60,10 @@ export async function buildUpload(runner: CommandRunner, options: BuildUploadOpt
       collectorTimeoutMs: options.collectorTimeoutMs,
       lldpSocket: options.lldpSocket ?? DEFAULT_LLDP_SOCKET,
     });
+  }
+  if (options.extraPlan !== undefined && options.extraPlan.length > 0) {
+    plan = [...plan, ...options.extraPlan];
+    notes.push(`workload: ${options.extraPlan.map((spec) => spec.id).join(" ")}`);
   }
   for (const note of notes) status(note);
   const lldp = plan.find((spec) => spec.kind === "lldp");

@@ -259,6 +259,10 @@ async function runLldp(spec: Extract<CollectorSpec, { kind: "lldp" }>, options: 
 /** Runs the plan; the records come back in plan order whatever order they finished in. */
 export async function runCollectors(plan: CollectorSpec[], options: CollectOptions): Promise<CollectorRecord[]> {
   await mkdir(join(options.stagingDir, "raw"), { recursive: true });
+  // Workload collectors write below raw/workload/: every output's directory exists first.
+  for (const dir of new Set(plan.flatMap((spec) => spec.files.map((file) => dirname(join(options.stagingDir, file)))))) {
+    await mkdir(dir, { recursive: true });
+  }
   const records = new Array<CollectorRecord>(plan.length);
   const settle = async (index: number) => {
     const record = await runCollector(plan[index]!, options);

@@ -4,7 +4,7 @@
  * the master's 201. src/cli.ts reads flags, files and the kernel command line and hands them
  * over; nothing below it reads flags or exits.
  */
-import { access, rm } from "node:fs/promises";
+import { access, mkdtemp, rm } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ReconError } from "../lib/errors.js";
@@ -15,6 +15,7 @@ import { buildUpload, type BuiltUpload } from "./build-upload.js";
 import { sleep } from "./collect.js";
 import type { CollectorSpec } from "./collectors.js";
 import { createStatusWriter, mirrorConsoles } from "./console.js";
+import { fetchWorkload } from "./workload-fetch.js";
 import { planPostAction, runPostAction, systemActionRunner, type ActionRunner, type PostActionStep } from "./post-action.js";
 import {
   DEFAULT_HELLO_RETRY,
@@ -37,6 +38,10 @@ export interface CollectCommandOptions {
   collectorTimeoutMs: number;
   lldpSocket?: string | undefined;
   plan?: CollectorSpec[] | undefined;
+  /** Run recon's own collectors (a workload may turn them off). */
+  builtin?: boolean | undefined;
+  /** The workload's collectors (post.tgz). */
+  extraPlan?: CollectorSpec[] | undefined;
   env?: Record<string, string> | undefined;
   signal?: AbortSignal | undefined;
 }
@@ -56,6 +61,8 @@ export async function runAgentCollect(options: CollectCommandOptions, io: AgentI
     collectorTimeoutMs: options.collectorTimeoutMs,
     ...(options.lldpSocket !== undefined && { lldpSocket: options.lldpSocket }),
     ...(options.plan !== undefined && { plan: options.plan }),
+    ...(options.builtin !== undefined && { builtin: options.builtin }),
+    ...(options.extraPlan !== undefined && { extraPlan: options.extraPlan }),
     ...(options.env !== undefined && { env: options.env }),
     ...(options.signal !== undefined && { signal: options.signal }),
     status: io.status,
@@ -68,6 +75,8 @@ export interface AgentOptions extends Omit<CollectCommandOptions, "outPath" | "b
   helloRetry?: RetryPolicy;
   /** Where the tar.gz is written (default: the temp dir); kept there when the upload fails. */
   workDir?: string;
+  /** false: do not ask the master for post.tgz (tests). */
+  workload?: boolean;
 }
 
 export interface AgentDeps extends AgentIo {
@@ -114,8 +123,27 @@ export async function runAgent(options: AgentOptions, deps: AgentDeps): Promise<
   );
   status(hello.ok ? "hello: the master knows this node is collecting" : `hello failed (${hello.reason}); collecting anyway`);
 
+  // The master's workload (post.tgz), if it has one: extra collectors without a new ISO.
+  const workloadDir = await mkdtemp(join(options.workDir ?? tmpdir(), "recon-workload-"));
+  let upload: BuiltUpload;
   const outPath = join(options.workDir ?? tmpdir(), `recon-inventory-${config.bootMac.replace(/:/g, "")}-${Date.now()}.tar.gz`);
-  const upload = await runAgentCollect({ ...options, outPath, bootMac: config.bootMac }, deps);
+  try {
+    const workload = options.workload === false ? ({ kind: "none" } as const) : await fetchWorkload(config.masterUrl, workloadDir);
+    if (workload.kind === "none") status("no workload on the master (post.tgz): recon's own collectors");
+    else if (workload.kind === "failed") status(`*** workload not used: ${workload.reason}; running recon's own collectors ***`);
+    else status(`workload from the master: ${workload.collectors.length} collector(s)${workload.manifest.builtin_collectors ? " plus recon's own" : " only (builtin_collectors: false)"}`);
+    upload = await runAgentCollect(
+      {
+        ...options,
+        outPath,
+        bootMac: config.bootMac,
+        ...(workload.kind === "loaded" && { builtin: workload.manifest.builtin_collectors, extraPlan: workload.collectors }),
+      },
+      deps,
+    );
+  } finally {
+    await rm(workloadDir, { recursive: true, force: true });
+  }
   if (signal?.aborted) throw stopped();
 
   const policy = options.uploadRetry ?? DEFAULT_UPLOAD_RETRY;

@@ -27,6 +27,7 @@ import { chooseInterface, IP_ADDR_ARGS, IP_ROUTE_ARGS, parseIpAddr, parseIpRoute
 import { EMPTY_FLEET, reduceFleet, type FleetState, type NodeEvent } from "./state/node-state.js";
 import { createStore } from "./store/store.js";
 import { createInventoryNormalizer } from "./inventories.js";
+import { prepareWorkload } from "./workload.js";
 
 export interface MasterOptions {
   /** site.yaml; a missing file means every default. */
@@ -243,7 +244,9 @@ async function serve(options: MasterOptions, deps: MasterDeps, config: SiteConfi
     imageKernelArgs,
     arm64Firmware: await exists(join(options.tftpRoot, "ipxe-arm64.efi")),
   };
-  const app = createApp({ config, store, httpRoot: options.httpRoot, isoDevice: options.isoDevice, server, fleet: () => fleet, onEvent, secret, log: log.child({ component: "http" }), now, review: review.router, power: power.router });
+  await mkdir(options.runDir, { recursive: true });
+  const postTgzPath = await prepareWorkload(options.dataDir, options.runDir, log.child({ component: "workload" }));
+  const app = createApp({ config, store, httpRoot: options.httpRoot, isoDevice: options.isoDevice, postTgzPath, server, fleet: () => fleet, onEvent, secret, log: log.child({ component: "http" }), now, review: review.router, power: power.router });
   const http = await startHttpFront(app, {
     wanted: config.http.server,
     port: config.http.port,
