@@ -14,7 +14,7 @@ describe("normalizeRaw on the captured machines", () => {
   const machines = fixtureMachines();
 
   it("has at least four captured machines (the host and three dressed VMs)", () => {
-    expect(machines).toEqual(expect.arrayContaining(["host", "vm-bios-dell", "vm-uefi-hpe", "vm-bios-supermicro", "vm-uefi-lenovo"]));
+    expect(machines).toEqual(expect.arrayContaining(["host", "vm-bios-dell", "vm-uefi-hpe", "vm-bios-supermicro", "vm-uefi-lenovo", "vm-bios-fujitsu"]));
   });
 
   for (const machine of machines) {
@@ -123,6 +123,22 @@ describe("normalizeRaw on the captured machines", () => {
       { slot: "DIMM 0", size_bytes: 2 * GiB, type: "RAM", speed_mts: 2933, manufacturer: "Micron", part_number: "36ASF4G72PZ-2G9E2", serial_number: "2B3C4D5E" },
     ]);
     expect(inventory.bmc.firmware_version).toBe("4.40");
+  });
+
+  it("vm-bios-fujitsu (recon agent collect, lab BMC with a LAN channel): BMC address, SCSI disks, e1000", () => {
+    const inventory = normalizeRaw(readFixtureFiles("vm-bios-fujitsu"));
+    expect(inventory.system_vendor).toMatchObject({ manufacturer: "FUJITSU", product_name: "PRIMERGY RX2540 M5", serial_number: "YM5K004321", sku: "S26361-K1659-Vxxx" });
+    expect(inventory.firmware).toEqual({ vendor: "FUJITSU // American Megatrends Inc.", version: "V5.0.0.14 R1.22.0 for D3384-B1x", build_date: "2021-06-11" });
+    // capture-lan-bmc.ts: ipmi_sim at 10.213.77.10 reporting MAC d0:50:99:f5:50:99; ipmi_sim's own firmware 9.08.
+    expect(inventory.bmc).toEqual({ address: "10.213.77.10", v6address: null, mac: "d0:50:99:f5:50:99", firmware_version: "9.08" });
+    expect(inventory.disks.map((disk) => [disk.name, disk.vendor, disk.model, disk.serial, disk.size_bytes, disk.kind, disk.smart_passed])).toEqual([
+      // scsi-hd,vendor=FUJITSU,product=ETERNUS_DXL,rotation_rate=10000: SCSI identity from smartctl's scsi_vendor/scsi_product.
+      ["sda", "FUJITSU", "ETERNUS_DXL", "FJSCSI0001", 2 * GiB, "hdd", null],
+      ["sdb", "QEMU", "QEMU HARDDISK", "FJSCSI0002", 1 * GiB, "ssd", null],
+      ["sdc", "ATA", "SAMSUNG MZ7LH480HAHQ-00005", "S3Z8NB0K123456", 3 * GiB, "ssd", true],
+      ["vda", "0x1af4", null, "RECONCAP", 96 * 1024 ** 2, "hdd", null],
+    ]);
+    expect(inventory.interfaces.find((nic) => nic.name === "enp0s4")).toMatchObject({ mac_address: "52:54:00:f5:50:01", driver: "e1000", speed_mbps: 1000 });
   });
 
   it("host: no SMBIOS (no /dev/mem), virtual interfaces (ifb) left out, failures listed", () => {

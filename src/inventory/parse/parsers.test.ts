@@ -205,8 +205,9 @@ describe("ipmitool", () => {
     expect(parseIpmiMcInfo(ipmiSim("ipmi-sim.mc-info.txt")).value).toEqual({ firmware_version: "9.08", manufacturer: "MontaVista Software, Inc.", ipmi_version: "2.0" });
   });
 
-  it("lan print from ipmi_sim gives the BMC's address and MAC", () => {
+  it("lan print from ipmi_sim (out of band, and in band through KCS) gives the BMC's address and MAC", () => {
     expect(parseIpmiLanPrint(ipmiSim("ipmi-sim.lan-print-1.txt"), "x")).toEqual({ value: { address: "10.99.0.10", v6address: null, mac: "52:54:00:b0:00:01" }, errors: [] });
+    expect(parseIpmiLanPrint(text("vm-bios-fujitsu", "raw/ipmitool-lan-print.1.txt"), "x")).toEqual({ value: { address: "10.213.77.10", v6address: null, mac: "d0:50:99:f5:50:99" }, errors: [] });
   });
 
   it("an FRU listing with only its description line (ipmi-bmc-sim has no FRU data) gives no identity", () => {
