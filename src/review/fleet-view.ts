@@ -5,7 +5,7 @@
  */
 import type { Inventory } from "../inventory/schema.js";
 import { PHASES, type FleetState, type NodeState, type Phase } from "../master/state/node-state.js";
-import { formatGB, formatGiB, physicalNics, type FleetAnalysis, type OutlierReason, type Severity } from "./classes.js";
+import { describeReason, formatGB, formatGiB, physicalNics, type FleetAnalysis, type OutlierReason, type Severity } from "./classes.js";
 
 export interface FleetRow {
   mac: string;
@@ -41,7 +41,8 @@ export interface FleetRow {
   class_id: string | null;
   /** Worst severity among the reasons, null when none. */
   outlier: Severity | null;
-  reasons: OutlierReason[];
+  /** The findings, each with its English phrase (describeReason) so no client re-implements it. */
+  reasons: Array<OutlierReason & { message: string }>;
 }
 
 export interface FleetSummary {
@@ -117,7 +118,7 @@ export function fleetRow(mac: string, state: NodeState | undefined, inv: Invento
     collector_errors: inv?.errors.length ?? 0,
     class_id: finding?.class_id ?? null,
     outlier: worstSeverity(reasons),
-    reasons,
+    reasons: reasons.map((reason) => ({ ...reason, message: describeReason(reason) })),
   };
 }
 

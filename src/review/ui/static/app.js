@@ -196,7 +196,7 @@ function phaseCell(row) {
 
 function findingsCell(row) {
   if (!row.outlier) return "";
-  return el("span", { class: `badge ${row.outlier}`, title: row.reasons.map((r) => r.kind).join(", ") }, `${row.reasons.length} ${row.outlier}`);
+  return el("span", { class: `badge ${row.outlier}`, title: row.reasons.map((r) => r.message).join("\n") }, `${row.reasons.length} ${row.outlier}`);
 }
 
 function buildFleetView() {
@@ -424,7 +424,7 @@ function showClasses(focus) {
           ? el(
               "ul",
               { class: "outliers" },
-              outlierRows.map((row) => el("li", { "data-mac": row.mac }, el("a", { href: `#/node/${macDir(row.mac)}` }, row.name ?? row.mac), " ", el("code", {}, row.mac), el("ul", {}, row.reasons.map((r) => el("li", { class: r.severity }, describe(r)))))),
+              outlierRows.map((row) => el("li", { "data-mac": row.mac }, el("a", { href: `#/node/${macDir(row.mac)}` }, row.name ?? row.mac), " ", el("code", {}, row.mac), el("ul", {}, row.reasons.map((r) => el("li", { class: r.severity }, r.message))))),
             )
           : el("p", {}, "no outliers"),
       ),
@@ -432,32 +432,6 @@ function showClasses(focus) {
   }
   main.append(el("h2", {}, `${state.classes.length} hardware classes`), list);
   if (focus) $(`class-${focus}`)?.scrollIntoView();
-}
-
-function gib(n) {
-  return n === null || n === undefined ? "?" : `${Math.round((n / 1024 ** 3) * 10) / 10}GiB`;
-}
-function gb(n) {
-  return n === null || n === undefined ? "?" : `${Math.round(n / 1000 ** 3)}GB`;
-}
-
-/** The same phrases as the server's describeReason, from the reason's data. */
-function describe(r) {
-  switch (r.kind) {
-    case "missing-dimm": return `DIMM missing in slot ${r.slot} (class has ${gib(r.expected_size_bytes)})`;
-    case "extra-dimm": return `extra DIMM in slot ${r.slot} (${gib(r.size_bytes)})`;
-    case "dimm-size": return `DIMM in slot ${r.slot} is ${gib(r.actual_size_bytes)}, class has ${gib(r.expected_size_bytes)}`;
-    case "missing-disk": return `${r.disk_kind ?? "disk"} of ${gb(r.expected_size_bytes)} missing`;
-    case "extra-disk": return `extra ${r.disk_kind ?? "disk"} ${r.name} (${gb(r.size_bytes)})`;
-    case "disk-size": return `disk ${r.name} is ${gb(r.actual_size_bytes)}, class has ${gb(r.expected_size_bytes)}`;
-    case "missing-nic": return `NIC ${r.name} (${r.driver ?? "?"}) missing`;
-    case "extra-nic": return `extra NIC ${r.name} (${r.driver ?? "?"})`;
-    case "nic-driver": return `NIC ${r.name} uses ${r.actual ?? "?"}, class uses ${r.expected ?? "?"}`;
-    case "firmware": return `${r.component === "nic" ? `NIC ${r.name}` : r.component.toUpperCase()} firmware ${r.actual ?? "unknown"} is ${r.relation === "different" ? "different from" : `${r.relation} than`} the class's ${r.expected ?? "unknown"}`;
-    case "smart-failed": return `SMART health check failed on ${r.name}`;
-    case "memory-errors": return `memory errors: ${r.uncorrectable ?? 0} uncorrectable, ${r.correctable ?? 0} correctable`;
-    default: return r.kind;
-  }
 }
 
 async function showNetbox() {
