@@ -243,3 +243,13 @@ describe("other tool versions' shapes (derived from the captured outputs)", () =
     expect(parsed.value.get("enp0s6")?.vlan).toBe(200);
   });
 });
+
+describe("edac sums (pure logic; no capture machine has an EDAC driver with controllers)", () => {
+  it("sums ce/ue over controllers and keeps null when a controller lacks a count", () => {
+    const two = JSON.stringify({ edac: true, mc: [{ name: "mc0", ce_count: 3, ue_count: 0, dimms: [] }, { name: "mc1", ce_count: 2, ue_count: 1, dimms: [] }] });
+    expect(parseEdac(two)).toEqual({ value: { correctable_errors: 5, uncorrectable_errors: 1 }, errors: [] });
+    const partial = JSON.stringify({ edac: true, mc: [{ name: "mc0", ce_count: 3 }] });
+    expect(parseEdac(partial).value).toEqual({ correctable_errors: 3, uncorrectable_errors: null });
+    expect(parseEdac(text("vm-uefi-lenovo", "raw/edac.json"))).toEqual({ value: { correctable_errors: null, uncorrectable_errors: null }, errors: [] });
+  });
+});
