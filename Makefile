@@ -79,6 +79,6 @@ typecheck: node-deps
 	npx tsc --noEmit
 
 # One JSON object per benchmark; build-image takes ~15 min (cold + cached build).
-BENCH ?= firmware-cost ingest iso-serving fleet-sim agent ui build-image
+BENCH ?= firmware-cost ingest iso-serving fleet-sim agent ui inventory-normalize build-image
 bench: host-tools-test node-deps $(BUNDLE)
 	@for b in $(BENCH); do node --import tsx bench/$$b.ts || exit 1; done
