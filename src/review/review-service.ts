@@ -21,6 +21,8 @@ export interface ReviewServiceOptions {
    * stdout only when it is a terminal, or "none". Never the log.
    */
   announce: string | "tty" | "none";
+  /** The review's address, for the console message. */
+  url?: string | undefined;
   /** Delays after an upload at which the store is rescanned for its new inventory.json. */
   rescanDelaysMs?: number[];
 }
@@ -57,7 +59,7 @@ export async function createReviewService(options: ReviewServiceOptions): Promis
   const admin = await loadOrCreateAdminToken(options.dataDir);
   const shown = await announceToken(
     options.announce,
-    `\n  recon review: open http://<this master>/ — admin token (needed from the network and for power):\n\n      ${admin.token}\n\n`,
+    `\n  recon review: ${options.url ?? "http://<this master>/"} — admin token (needed from the network and for power):\n\n      ${admin.token}\n\n`,
   );
   log.info(admin.created ? "admin token created" : "admin token loaded", { path: admin.path, fingerprint: adminTokenFingerprint(admin.token), shown });
 
