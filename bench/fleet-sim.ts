@@ -1,24 +1,25 @@
 /**
- * Fleet simulation: N peers (default 50, `--peers N`) at once do DHCP (busybox udhcpc) → TFTP
- * (undionly.kpxe) → HTTP download of a test file, against recon's dnsmasq (authoritative, run by
- * the supervisor) and a tiny Node HTTP server, all inside network namespaces made for this run.
- * Baseline measured in the same run: one peer downloading the file alone (single-stream
- * throughput); the transfer bound is N × bytes / that throughput. Prints one JSON object.
+ * Fleet simulation against the real master: N peers (default 50, `--peers N`) at once do DHCP
+ * (busybox udhcpc) → TFTP (undionly.kpxe) → their per-MAC iPXE script (token) → the image over
+ * HTTP (`--size-mib`, default 16) → an inventory upload with that token, against one `recon
+ * master` process (its own dnsmasq, authoritative; its nginx front; its store with fsync), all
+ * inside network namespaces made for this run. Baseline measured in the same run: one peer
+ * downloading the image alone (single-stream throughput); the transfer bound is
+ * N × bytes / that throughput. Prints one JSON object.
  *
  *   npx tsx bench/fleet-sim.ts [--peers 50] [--size-mib 16]
  */
 import { createHash, randomBytes } from "node:crypto";
 import { setMaxListeners } from "node:events";
-import { chmod, copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
-import { createLab, netnsWrapper, runInNetns, type Lab, type SimulatedHost } from "../src/lab/netns.js";
+import { createLab, runInNetns, type Lab, type SimulatedHost } from "../src/lab/netns.js";
 import { curlGetArgv, leaseWithUdhcpc } from "../src/lab/simulated-peer.js";
-import { createLogger } from "../src/lib/log.js";
 import { execaRunner } from "../src/lib/run.js";
-import { renderDnsmasqConf } from "../src/master/dhcp/render-dnsmasq.js";
-import { superviseDnsmasq, type SupervisorEvent } from "../src/master/dhcp/supervisor.js";
+import { startMasterInNetns, waitForMaster, type MasterProcess } from "../test/helpers/master-process.js";
+import { packFiles } from "../test/helpers/tarballs.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const SCRIPT = resolve(here, "../test/integration/helpers/udhcpc-report.sh");
@@ -34,11 +35,12 @@ function arg(name: string, fallback: number): number {
 
 const peersWanted = Math.min(arg("peers", 50), 200);
 const sizeBytes = Math.round(arg("size-mib", 16) * 1024 * 1024);
-const prefix = `rcn-b${process.pid}`;
+const prefix = `rcn-b${process.pid % 100000}`;
 const stopAll = new AbortController();
-// Every child (dnsmasq, HTTP server, 2 × peers curl/udhcpc) listens on this one signal.
+// Every peer's curl/udhcpc listens on this one signal.
 setMaxListeners(0, stopAll.signal);
 let lab: Lab | undefined;
+let master: MasterProcess | undefined;
 let work = "";
 
 async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
@@ -47,28 +49,41 @@ async function timed<T>(fn: () => Promise<T>): Promise<[T, number]> {
   return [value, performance.now() - started];
 }
 
+async function inNetns(peer: SimulatedHost, argv: string[]) {
+  const result = await runInNetns(execaRunner, peer.ns, argv, { signal: stopAll.signal, timeoutMs: 70_000 });
+  if (result.exitCode !== 0) throw new Error(`${peer.ns}: ${argv.at(-1)}: ${result.stderr.trim()}`);
+  return result;
+}
+
 async function fetchInto(peer: SimulatedHost, url: string, out: string): Promise<void> {
-  const result = await runInNetns(execaRunner, peer.ns, curlGetArgv(url, out, 60), { signal: stopAll.signal, timeoutMs: 70_000 });
-  if (result.exitCode !== 0) throw new Error(`${peer.ns}: curl ${url}: ${result.stderr.trim()}`);
+  await inNetns(peer, curlGetArgv(url, out, 60));
 }
 
 async function main() {
   work = await mkdtemp(join(tmpdir(), "recon-fleet-sim-"));
   await chmod(work, 0o755);
-  const tftpRoot = join(work, "tftp");
   const httpRoot = join(work, "http");
-  await mkdir(tftpRoot);
-  await mkdir(httpRoot);
+  await mkdir(join(httpRoot, "isos"), { recursive: true });
+  await mkdir(join(httpRoot, "install", "test"), { recursive: true });
   await mkdir(join(work, "out"));
-  await mkdir(join(work, "hosts"));
-  await copyFile("/usr/lib/ipxe/undionly.kpxe", join(tftpRoot, "undionly.kpxe"));
-  await chmod(join(tftpRoot, "undionly.kpxe"), 0o644);
   const payload = randomBytes(sizeBytes);
-  await writeFile(join(httpRoot, "image.bin"), payload);
+  await writeFile(join(httpRoot, "isos", "test.iso"), payload);
+  await writeFile(join(httpRoot, "install", "test", "boot.json"), JSON.stringify({ imageKernelArgs: [] }));
   const payloadSha = createHash("sha256").update(payload).digest("hex");
+  // What each peer uploads: a real agent upload captured from a VM (test/fixtures/inventory).
+  const fixture = resolve(here, "../test/fixtures/inventory/vm-bios-dell");
+  const files: Record<string, Buffer> = {};
+  for (const path of await readdir(fixture, { recursive: true })) {
+    const content = await readFile(join(fixture, path)).catch(() => undefined);
+    if (content !== undefined && path !== "qemu-argv.txt") files[path] = content;
+  }
+  const inventory = join(work, "inventory.tar.gz");
+  await writeFile(inventory, await packFiles(join(work, "pack"), files));
+  await writeFile(join(work, "site.yaml"), ["interface: rcnbr0", `address: ${MASTER}/24`, "dhcp:", "  mode: authoritative",
+    "  pool: { start: 10.78.0.10, end: 10.78.0.250 }", "http:", `  port: ${HTTP_PORT}`, ""].join("\n"));
 
   const [, setupMs] = await timed(async () => {
-    lab = await createLab(execaRunner, { prefix, bridge: "rcnbr0", bridgeAddress: `${MASTER}/24` });
+    lab = await createLab(execaRunner, { prefix, bridge: "rcnbr0" });
   });
   const peers: SimulatedHost[] = [];
   const [, peersMs] = await timed(async () => {
@@ -76,91 +91,85 @@ async function main() {
       peers.push(await lab!.addHost({ name: `p${n}`, mac: `52:54:00:78:${(n >> 8).toString(16).padStart(2, "0")}:${(n & 255).toString(16).padStart(2, "0")}` }));
     }
   });
-
-  const conf = join(work, "dnsmasq.conf");
-  await writeFile(conf, renderDnsmasqConf({
-    mode: "authoritative", interface: "rcnbr0", address: MASTER, network: "10.78.0.0", prefix: 24,
-    pool: { start: "10.78.0.10", end: "10.78.0.250" }, leaseTime: "1h", dns: { enabled: false, domain: "recon.lan" },
-    httpHost: `${MASTER}:${HTTP_PORT}`, efiFirmware: "ipxe.efi", arm64Firmware: false,
-    paths: { tftpRoot, leaseFile: join(work, "leases"), pidFile: join(work, "dnsmasq.pid"), hostsDir: join(work, "hosts") },
-  }));
-  const events: SupervisorEvent[] = [];
-  const logLines: string[] = [];
-  const supervisor = await superviseDnsmasq({
-    runner: execaRunner, confFile: conf, signal: stopAll.signal, wrapper: netnsWrapper(lab!.ns),
-    logger: createLogger({}, { write: (line) => logLines.push(line) }), onEvent: (e) => events.push(e),
-  });
-
-  // A plain Node static server for one file, inside the master namespace on the bridge address.
-  let markListening: () => void = () => undefined;
-  const listening = new Promise<void>((r) => (markListening = r));
-  const server = runInNetns(execaRunner, lab!.ns, [process.execPath, "-e", `
-    const http = require("node:http"), fs = require("node:fs");
-    const file = ${JSON.stringify(join(httpRoot, "image.bin"))}, size = fs.statSync(file).size;
-    http.createServer((req, res) => {
-      if (req.url !== "/image.bin") { res.statusCode = 404; return res.end(); }
-      res.writeHead(200, { "content-length": size, "content-type": "application/octet-stream" });
-      fs.createReadStream(file).pipe(res);
-    }).listen(${HTTP_PORT}, ${JSON.stringify(MASTER)}, () => console.log("listening"));
-  `], { signal: stopAll.signal, onLine: (line) => line === "listening" && markListening() });
-  await Promise.race([listening, server.then((r) => Promise.reject(new Error(`http server exited: ${r.stderr}`)))]);
+  master = startMasterInNetns(lab!.ns, ["--config", join(work, "site.yaml"), "--data-dir", join(work, "data"), "--run-dir", join(work, "run"),
+    "--http-root", httpRoot, "--image-label", "test", "--tftp-root", "/usr/lib/ipxe", "--cmdline", "/dev/null", "--reprobe-interval-ms", "0"]);
+  await waitForMaster(master, /msg="master ready"/, 60_000);
+  const front = /msg="http service listening".* server=(\w+)/.exec(master.log())?.[1] ?? "unknown";
+  const url = `http://${MASTER}:${HTTP_PORT}`;
 
   // Baseline: one peer alone (its lease first; the download is timed).
   const solo = peers[0]!;
   const soloLease = await leaseWithUdhcpc(execaRunner, solo.ns, { dev: solo.dev, firmware: "bios", script: SCRIPT }, { attempts: 3, attemptTimeoutMs: 10_000, signal: stopAll.signal });
   if (!soloLease.lease) throw new Error(`baseline peer got no lease: ${soloLease.output}`);
-  const [, soloMs] = await timed(() => fetchInto(solo, `http://${MASTER}:${HTTP_PORT}/image.bin`, join(work, "out", "solo.bin")));
+  const [, soloMs] = await timed(() => fetchInto(solo, `${url}/isos/test.iso`, join(work, "out", "solo.bin")));
+  await rm(join(work, "out", "solo.bin"));
   const singleStreamBytesPerS = sizeBytes / (soloMs / 1000);
 
   // The fleet, all at once.
   const [results, wallMs] = await timed(() =>
     Promise.all(
       peers.map(async (peer) => {
-        const t0 = performance.now();
-        const lease = await leaseWithUdhcpc(execaRunner, peer.ns, { dev: peer.dev, firmware: "bios", script: SCRIPT }, { attempts: 4, attemptTimeoutMs: 10_000, signal: stopAll.signal });
-        if (!lease.lease) return { ok: false as const, error: `no lease: ${lease.output.slice(-200)}` };
-        const t1 = performance.now();
-        const kpxe = join(work, "out", `${peer.ns}.kpxe`);
-        await fetchInto(peer, `tftp://${lease.lease.nextServer}/${lease.lease.bootFile}`, kpxe);
-        const t2 = performance.now();
-        const image = join(work, "out", `${peer.ns}.bin`);
-        await fetchInto(peer, `http://${MASTER}:${HTTP_PORT}/image.bin`, image);
-        const t3 = performance.now();
-        const sha = createHash("sha256").update(await readFile(image)).digest("hex");
-        await rm(image);
-        return { ok: sha === payloadSha, attempts: lease.attempts, dhcpMs: t1 - t0, tftpMs: t2 - t1, httpMs: t3 - t2, ...(sha !== payloadSha && { error: "checksum mismatch" }) };
+        try {
+          const t0 = performance.now();
+          const lease = await leaseWithUdhcpc(execaRunner, peer.ns, { dev: peer.dev, firmware: "bios", script: SCRIPT }, { attempts: 4, attemptTimeoutMs: 10_000, signal: stopAll.signal });
+          if (!lease.lease) return { ok: false as const, error: `no lease: ${lease.output.slice(-200)}` };
+          const t1 = performance.now();
+          await fetchInto(peer, `tftp://${lease.lease.nextServer}/${lease.lease.bootFile}`, join(work, "out", `${peer.ns}.kpxe`));
+          const t2 = performance.now();
+          const hexhyp = peer.mac.replace(/:/g, "-");
+          const script = await inNetns(peer, ["curl", "--silent", "--fail", "--max-time", "20", `${url}/boot/${hexhyp}.ipxe`]);
+          const token = /recon\.token=(\S+)/.exec(script.stdout)?.[1];
+          if (token === undefined) return { ok: false as const, error: "no token in the iPXE script" };
+          const image = join(work, "out", `${peer.ns}.bin`);
+          await fetchInto(peer, `${url}/isos/test.iso`, image);
+          const t3 = performance.now();
+          const sha = createHash("sha256").update(await readFile(image)).digest("hex");
+          await rm(image);
+          const upload = await inNetns(peer, ["curl", "--silent", "--max-time", "60", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST",
+            "-H", `Authorization: Bearer ${token}`, "-H", "Content-Type: application/gzip", "--data-binary", `@${inventory}`, `${url}/api/v1/nodes/${hexhyp}/inventory`]);
+          const t4 = performance.now();
+          const ok = sha === payloadSha && upload.stdout === "201";
+          return { ok, attempts: lease.attempts, dhcpMs: t1 - t0, tftpMs: t2 - t1, httpMs: t3 - t2, uploadMs: t4 - t3, ...(!ok && { error: sha !== payloadSha ? "checksum mismatch" : `upload HTTP ${upload.stdout}` }) };
+        } catch (error) {
+          return { ok: false as const, error: (error as Error).message.slice(0, 300) };
+        }
       }),
     ),
   );
 
   const ok = results.filter((r) => r.ok);
-  const pick = (key: "dhcpMs" | "tftpMs" | "httpMs") => {
+  const pick = (key: "dhcpMs" | "tftpMs" | "httpMs" | "uploadMs") => {
     const values = ok.map((r) => ("dhcpMs" in r ? r[key] : NaN)).sort((a, b) => a - b);
     const at = (q: number) => Math.round(values[Math.min(values.length - 1, Math.floor(q * values.length))] ?? NaN);
     return { p50: at(0.5), p95: at(0.95), max: Math.round(values.at(-1) ?? NaN) };
   };
   const transferBoundMs = (peersWanted * sizeBytes) / singleStreamBytesPerS * 1000;
-  const naks = events.filter((e) => e.type === "dnsmasq" && e.event.kind === "dhcp" && e.event.message === "NAK").length;
+  const log = master.log();
+  // What the master recorded: one stored upload per peer, every node uploaded.
+  const nodes = JSON.parse((await inNetns(solo, ["curl", "--silent", "--max-time", "10", `${url}/api/v1/nodes`])).stdout) as { nodes: { phase: string; uploads: number }[] };
   process.stdout.write(`${JSON.stringify({
     bench: "fleet-sim",
+    master: { process: "recon master", httpFront: front },
     peers: peersWanted,
     fileBytes: sizeBytes,
     succeeded: ok.length,
     failed: results.filter((r) => !r.ok).map((r) => r.error).slice(0, 5),
+    masterStoredUploads: nodes.nodes.reduce((sum, node) => sum + node.uploads, 0),
     wallMs: Math.round(wallMs),
     baseline: { singleStreamMs: Math.round(soloMs), singleStreamMBps: Math.round(singleStreamBytesPerS / 1e6) },
     transferBoundMs: Math.round(transferBoundMs),
     wallOverBound: Number((wallMs / transferBoundMs).toFixed(2)),
-    phases: { dhcp: pick("dhcpMs"), tftp: pick("tftpMs"), http: pick("httpMs") },
-    dhcp: { naks, retriedPeers: ok.filter((r) => "attempts" in r && r.attempts > 1).length },
+    phases: { dhcp: pick("dhcpMs"), tftp: pick("tftpMs"), image: pick("httpMs"), upload: pick("uploadMs") },
+    dhcp: { naks: (log.match(/DHCPNAK|message=NAK/g) ?? []).length, retriedPeers: ok.filter((r) => "attempts" in r && r.attempts > 1).length },
     setup: { labMs: Math.round(setupMs), peersMs: Math.round(peersMs) },
-    dnsmasqStarts: supervisor.starts(),
   })}\n`);
 }
 
 async function cleanup() {
   stopAll.abort();
-  // Aborting ends dnsmasq, the HTTP server and any curl/udhcpc (each by its own PID, via execa).
+  // Aborting ends any curl/udhcpc (each by its own PID, via execa); the master stops with its
+  // dnsmasq and nginx (MasterProcess.stop, by PID and pid files).
+  await master?.stop();
   await new Promise((r) => setTimeout(r, 300));
   await lab?.destroy().catch((error: unknown) => process.stderr.write(`cleanup: ${(error as Error).message}\n`));
   if (work) await rm(work, { recursive: true, force: true });
