@@ -150,4 +150,56 @@ describe("normalizeRaw on the captured machines", () => {
       expect.arrayContaining(["raw/dmidecode.txt", "collector:dmidecode-bin", "collector:nvme-list", "collector:lldpctl", "raw/smartctl.vda.json"]),
     );
   });
+
+  describe("precedence (the Dell VM's real files, one source changed or taken away)", () => {
+    const dell = () => readFixtureFiles("vm-bios-dell");
+    const editJson = (files: Map<string, Buffer>, path: string, edit: (value: any) => void) => {
+      const value = JSON.parse(files.get(path)!.toString("utf8"));
+      edit(value);
+      files.set(path, Buffer.from(JSON.stringify(value)));
+    };
+
+    it("disk serial: smartctl over lsblk; lsblk when smartctl is missing. Size: lsblk over smartctl", () => {
+      const files = dell();
+      editJson(files, "raw/lsblk.json", (value) => {
+        const sda = value.blockdevices.find((device: { name: string }) => device.name === "sda");
+        sda.serial = "FROM-LSBLK";
+      });
+      editJson(files, "raw/smartctl.sda.json", (value) => {
+        value.user_capacity.bytes = 1;
+      });
+      const both = normalizeRaw(files).disks.find((disk) => disk.name === "sda")!;
+      expect(both.serial).toBe("SATASSD-DELL-02");
+      expect(both.size_bytes).toBe(3 * GiB);
+      files.delete("raw/smartctl.sda.json");
+      const lsblkOnly = normalizeRaw(files).disks.find((disk) => disk.name === "sda")!;
+      expect(lsblkOnly).toMatchObject({ serial: "FROM-LSBLK", smart_passed: null, kind: "ssd" });
+    });
+
+    it("system and firmware: dmidecode over lshw; lshw (with its appended SKU) when dmidecode is missing", () => {
+      const files = dell();
+      files.delete("raw/dmidecode.txt");
+      const inventory = normalizeRaw(files);
+      expect(inventory.system_vendor.product_name).toBe("PowerEdge R640 (SKU=0716;ModelName=PowerEdge R640)");
+      expect(inventory.firmware).toEqual({ vendor: "Dell Inc.", version: "2.17.0", build_date: "2023-03-15" });
+      // The DIMMs then come from lshw's memory banks.
+      expect(inventory.memory.dimms.map((dimm) => dimm.size_bytes)).toEqual([16 * GiB, 1 * GiB]);
+      expect(inventory.cpu.frequency_mhz).toBeNull(); // neither lscpu max MHz nor SMBIOS type 4
+    });
+
+    it("interfaces: ethtool over ip over lshw; without ip-link the list comes from lshw", () => {
+      const files = dell();
+      for (const key of [...files.keys()]) if (key.startsWith("raw/ethtool")) files.delete(key);
+      const noEthtool = normalizeRaw(files).interfaces[0]!;
+      expect(noEthtool).toMatchObject({ name: "enp0s4", driver: "e1000e", link: true, speed_mbps: 1000 }); // lshw's driver and size
+      files.delete("raw/ip-link.json");
+      expect(normalizeRaw(files).interfaces.map((nic) => nic.mac_address).sort()).toEqual(["52:54:00:de:11:01", "52:54:00:de:11:02", "52:54:00:de:11:03"]);
+    });
+
+    it("boot mode is unknown without efi.json, never guessed", () => {
+      const files = dell();
+      files.delete("raw/efi.json");
+      expect(normalizeRaw(files).boot).toEqual({ current_boot_mode: null, secure_boot: null, pxe_interface: "enp0s4" });
+    });
+  });
 });
