@@ -6,13 +6,14 @@
  * it confirms the node is off through its BMC and, as the node stayed on, powers it off; the
  * power API needs the admin token for actions and never shows a password.
  */
-import { chmod, mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { processIs, readPid, startLabBmc, writeLabBmc, type LabBmcSpec, type RunningBmc } from "../../src/lab/bmc.js";
 import { addressAddArgs, createLab, runInNetns, type Lab } from "../../src/lab/netns.js";
 import { execaRunner, runChecked } from "../../src/lib/run.js";
+import { IMAGE_LABEL, makeHttpTree } from "../helpers/master-app.js";
 import { startMasterInNetns, waitForMaster, type MasterProcess } from "../helpers/master-process.js";
 import { repoRoot } from "../helpers/repo.js";
 import { packFiles } from "../helpers/tarballs.js";
@@ -50,11 +51,7 @@ beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), "recon-ipmi-master-"));
   await chmod(work, 0o755);
   const httpRoot = join(work, "http");
-  await mkdir(join(httpRoot, "isos"), { recursive: true });
-  await mkdir(join(httpRoot, "install", "test"), { recursive: true });
-  await writeFile(join(httpRoot, "isos", "test.iso"), Buffer.alloc(4096));
-  await writeFile(join(httpRoot, "install", "test", "linux"), Buffer.alloc(4096));
-  await writeFile(join(httpRoot, "install", "test", "initrd"), Buffer.alloc(4096));
+  await makeHttpTree(httpRoot, 4096);
   lab = await createLab(execaRunner, { prefix: PREFIX, bridge: "rcnbrp" });
   const specs: LabBmcSpec[] = [1, 2].map((n) => ({
     name: `peer${n}`,
@@ -90,7 +87,7 @@ beforeAll(async () => {
       "",
     ].join("\n"),
   );
-  proc = startMasterInNetns(lab.ns, ["--config", join(work, "site.yaml"), "--data-dir", join(work, "data"), "--run-dir", join(work, "run"), "--http-root", httpRoot, "--image-label", "test", "--tftp-root", "/usr/lib/ipxe", "--cmdline", "/dev/null", "--probe-timeout-ms", "1000", "--reprobe-interval-ms", "0"]);
+  proc = startMasterInNetns(lab.ns, ["--config", join(work, "site.yaml"), "--data-dir", join(work, "data"), "--run-dir", join(work, "run"), "--http-root", httpRoot, "--image-label", IMAGE_LABEL, "--tftp-root", "/usr/lib/ipxe", "--cmdline", "/dev/null", "--probe-timeout-ms", "1000", "--reprobe-interval-ms", "0"]);
   await waitForMaster(proc, /msg="master ready"/, 30_000);
 }, 90_000);
 
