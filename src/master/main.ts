@@ -218,7 +218,7 @@ async function serve(options: MasterOptions, deps: MasterDeps, config: SiteConfi
   let fleet: FleetState = (await store.readEvents()).reduce(reduceFleet, EMPTY_FLEET);
   // The review (#6): UI, read API, live events; shows the admin token on the appliance's console.
   const review = await createReviewService({ dataDir: options.dataDir, fleet: () => fleet, log: log.child({ component: "review" }), announce: options.isoDevice ? "/dev/console" : "tty", url: `http://${net.address}${config.http.port === 80 ? "" : `:${config.http.port}`}/` });
-  const inventories = createInventoryNormalizer(store, log.child({ component: "inventory" }));
+  const inventories = createInventoryNormalizer(store, log.child({ component: "inventory" }), (mac) => review.inventoryWritten(mac));
   // Power (#5): the site config's BMCs — wake the fleet, confirm off after uploads, the power API.
   const power = createFleetPower({ config, runner, log: log.child({ component: "power" }), emit: (event) => onEvent(event), adminToken: (await loadOrCreateAdminToken(options.dataDir)).token, fleet: () => fleet });
   const onEvent = async (event: NodeEvent) => {

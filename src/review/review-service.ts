@@ -31,6 +31,8 @@ export interface ReviewService {
   router: express.Router;
   model: ReviewModel;
   publish(event: NodeEvent): void;
+  /** The master wrote a node's inventory.json: rescan soon and tell the browsers. */
+  inventoryWritten(mac: string): void;
   close(): void;
 }
 
@@ -73,8 +75,8 @@ export async function createReviewService(options: ReviewServiceOptions): Promis
   const delays = options.rescanDelaysMs ?? [500, 2000, 5000, 15000];
 
   // At most one pending rescan per delay: a burst of 5,000 uploads costs a few scans, not 20,000.
-  const rescanSoon = () => {
-    for (const delay of delays) {
+  const rescanSoon = (slots: number[] = delays) => {
+    for (const delay of slots) {
       if (timers.has(delay)) continue;
       const timer = setTimeout(() => {
         timers.delete(delay);
@@ -98,6 +100,10 @@ export async function createReviewService(options: ReviewServiceOptions): Promis
       if (bus.size === 0) return;
       const mac = event.type === "tftp-sent" ? options.fleet().macByIp[event.ip] : event.mac.toLowerCase();
       if (mac !== undefined) bus.publish({ type: "node", event: event.type, row: model.row(mac) });
+    },
+    inventoryWritten() {
+      // Coalesced: a burst of normalizations ends in one scan per 100 ms slot.
+      rescanSoon([100]);
     },
     close() {
       for (const timer of timers.values()) clearTimeout(timer);
