@@ -4,7 +4,7 @@ import { dirname, join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { efiFlag, efiState, readEdac, readEfi } from "./sysfs.js";
 
-const GUID = "8be4df61-93ca-11d2-aa0d-e98c0e4a8c3e";
+const GUID = "8be4df61-93ca-11d2-aa0d-00e098032b8c";
 // efivarfs: 4 attribute bytes (NV|BS|RT = 0x07) then the one-byte value.
 const efivar = (value: number) => Buffer.from([0x06, 0, 0, 0, value]);
 

@@ -7,7 +7,7 @@ import { readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 
 // The EFI global-variable GUID (UEFI spec, "Globally Defined Variables").
-const EFI_GLOBAL = "8be4df61-93ca-11d2-aa0d-e98c0e4a8c3e";
+const EFI_GLOBAL = "8be4df61-93ca-11d2-aa0d-00e098032b8c";
 
 export interface EfiState {
   efi: boolean;
