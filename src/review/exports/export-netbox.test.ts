@@ -45,6 +45,17 @@ describe("NetBox import files", () => {
     for (const row of found!.rows) expect(row).toHaveLength(found!.header.length);
   });
 
+  it("keeps inventory item names unique per device (repeated DIMM locators get #2)", () => {
+    const nodes = sampleFleet();
+    const inv = nodes[0]!.inventory;
+    inv.memory.dimms = inv.memory.dimms.map((dimm) => ({ ...dimm, slot: "DIMM 0" }));
+    const inventories = new Map(nodes.map((n) => [n.mac, n.inventory]));
+    const files = planNetboxImport({ generatedAt: "x", nodes: nodes.map((n) => ({ mac: n.mac, state: undefined, inventory: n.inventory })), analysis: analyzeFleet(inventories) });
+    const items = files.find((f) => f.name === "09-inventory-items.csv")!.rows.filter((row) => row[0] === "node-010001").map((row) => String(row[1]));
+    expect(new Set(items).size).toBe(items.length);
+    expect(items).toContain("DIMM 0 #2");
+  });
+
   it("covers every file it writes", () => {
     expect(plan().map((f) => f.name)).toEqual(Object.keys(FORM_OF_FILE));
   });

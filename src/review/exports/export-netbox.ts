@@ -124,22 +124,30 @@ export function planNetboxImport(input: ExportInput, options: NetboxOptions = DE
       macs.push([inv.bmc.mac, node.name, "bmc", true, null]);
     }
 
+    // NetBox keeps inventory item names unique per device (and parent): some boards repeat a
+    // DIMM locator across banks, so a repeated name gets " #2", " #3".
+    const itemNames = new Map<string, number>();
+    const itemName = (name: string) => {
+      const seen = (itemNames.get(name) ?? 0) + 1;
+      itemNames.set(name, seen);
+      return seen === 1 ? name : `${name} #${seen}`;
+    };
     const sockets = inv.cpu.sockets ?? (inv.cpu.model_name === null ? 0 : 1);
     for (let socket = 0; socket < sockets; socket++) {
-      items.push([node.name, `CPU ${socket + 1}`, "active", "CPU", null, inv.cpu.model_name, null, true, inv.cpu.model_name]);
+      items.push([node.name, itemName(`CPU ${socket + 1}`), "active", "CPU", null, inv.cpu.model_name, null, true, inv.cpu.model_name]);
     }
     inv.memory.dimms.forEach((dimm, i) => {
       if (dimm.size_bytes === null || dimm.size_bytes <= 0) return;
       if (dimm.manufacturer !== null) manufacturers.add(dimm.manufacturer);
       const description = [formatGiB(dimm.size_bytes), dimm.type, dimm.speed_mts && `${dimm.speed_mts}MT/s`].filter(Boolean).join(" ");
-      items.push([node.name, dimm.slot ?? `DIMM #${i}`, "active", "Memory", dimm.manufacturer, dimm.part_number, dimm.serial_number, true, description]);
+      items.push([node.name, itemName(dimm.slot ?? `DIMM ${i}`), "active", "Memory", dimm.manufacturer, dimm.part_number, dimm.serial_number, true, description]);
     });
     for (const disk of inv.disks) {
-      items.push([node.name, disk.name, "active", "Disk", null, disk.model, disk.serial, true, `${disk.kind ?? "disk"} ${formatGB(disk.size_bytes)}${disk.wwn ? ` wwn ${disk.wwn}` : ""}`]);
+      items.push([node.name, itemName(disk.name), "active", "Disk", null, disk.model, disk.serial, true, `${disk.kind ?? "disk"} ${formatGB(disk.size_bytes)}${disk.wwn ? ` wwn ${disk.wwn}` : ""}`]);
     }
     inv.gpus.forEach((gpu, i) => {
       if (gpu.vendor !== null) manufacturers.add(gpu.vendor);
-      items.push([node.name, `GPU ${gpu.pci_slot ?? i}`, "active", "GPU", gpu.vendor, gpu.product, null, true, gpu.memory_bytes === null ? null : formatGiB(gpu.memory_bytes)]);
+      items.push([node.name, itemName(`GPU ${gpu.pci_slot ?? i}`), "active", "GPU", gpu.vendor, gpu.product, null, true, gpu.memory_bytes === null ? null : formatGiB(gpu.memory_bytes)]);
     });
   }
 
