@@ -14,7 +14,7 @@ import { join } from "node:path";
 import { buildUpload } from "../src/agent/build-upload.js";
 import { planCollectors, usableFacts, type CollectorSpec } from "../src/agent/collectors.js";
 import { discoverFacts } from "../src/agent/discover.js";
-import { readEdac, readEfi, readMeminfo } from "../src/agent/sysfs.js";
+import { BUILTIN_READERS } from "../src/agent/sysfs.js";
 import { postOnce } from "../src/agent/upload.js";
 import { execaRunner } from "../src/lib/run.js";
 import { issueToken } from "../src/master/http/tokens.js";
@@ -46,7 +46,7 @@ async function sequential(plan: CollectorSpec[], dir: string): Promise<number> {
         if (result.exitCode === 0) break;
       }
     } else if (spec.kind === "builtin") {
-      await writeFile(join(dir, spec.stdout), await { efi: readEfi, meminfo: readMeminfo, edac: readEdac }[spec.reader]("/"));
+      await writeFile(join(dir, spec.stdout), await BUILTIN_READERS[spec.reader]("/"));
     }
   }
   return performance.now() - started;

@@ -15,7 +15,7 @@ import { dirname, join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { create } from "tar";
 import type { CollectorSpec } from "./collectors.js";
-import { readEdac, readEfi, readMeminfo } from "./sysfs.js";
+import { BUILTIN_READERS } from "./sysfs.js";
 
 export interface CollectorRecord {
   id: string;
@@ -202,7 +202,7 @@ async function runCollector(spec: CollectorSpec, options: CollectOptions): Promi
       return runLldp(spec, options, started);
     case "builtin": {
       const root = options.sysRoot ?? "/";
-      const read = { efi: readEfi, meminfo: readMeminfo, edac: readEdac }[spec.reader];
+      const read = BUILTIN_READERS[spec.reader];
       try {
         await writeFile(at(spec.stdout), await read(root));
         return finish([], undefined, spec.files);

@@ -69,7 +69,7 @@ export interface LldpCollector extends CollectorBase {
 /** Reads /proc or /sys directly (no tool): argv is [] and exit_code null in the manifest. */
 export interface BuiltinCollector extends CollectorBase {
   kind: "builtin";
-  reader: "efi" | "meminfo" | "edac";
+  reader: "efi" | "meminfo" | "edac" | "disk-by-path";
   stdout: string;
 }
 
@@ -181,6 +181,7 @@ export function planCollectors(input: HostFacts, options: PlanOptions): Collecto
   plan.push(builtin("efi", "efi", "efi.json"));
   plan.push(builtin("meminfo", "meminfo", "meminfo.txt"));
   plan.push(builtin("edac", "edac", "edac.json"));
+  plan.push(builtin("disk-by-path", "disk-by-path", "disk-by-path.json"));
   if (facts.nvidiaSmi) plan.push(command("nvidia-smi", ["nvidia-smi", "-q", "-x"], "nvidia-smi.xml"));
   return plan;
 }

@@ -1,8 +1,8 @@
-import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { efiFlag, efiState, readEdac, readEfi } from "./sysfs.js";
+import { diskByPath, efiFlag, efiState, readDiskByPath, readEdac, readEfi } from "./sysfs.js";
 
 const GUID = "8be4df61-93ca-11d2-aa0d-00e098032b8c";
 // efivarfs: 4 attribute bytes (NV|BS|RT = 0x07) then the one-byte value.
@@ -85,5 +85,33 @@ describe("EDAC counters", () => {
   it("says edac false when the kernel has no EDAC driver", async () => {
     const dir = await tree({ "sys/devices/system/cpu/online": "0-1\n" });
     expect(JSON.parse(await readEdac(dir))).toEqual({ edac: false, mc: [] });
+  });
+});
+
+describe("diskByPath", () => {
+  it("maps whole disks to their by-path names, sorted, leaving partitions out", () => {
+    expect(
+      diskByPath([
+        { name: "pci-0000:00:1f.2-ata-1", target: "../../sda" },
+        { name: "pci-0000:00:1f.2-ata-1-part1", target: "../../sda1" },
+        { name: "pci-0000:00:1f.2-ata-1.0", target: "../../sda" },
+        { name: "pci-0000:5e:00.0-nvme-1", target: "../../nvme0n1" },
+      ]),
+    ).toEqual({ by_path: { nvme0n1: ["pci-0000:5e:00.0-nvme-1"], sda: ["pci-0000:00:1f.2-ata-1", "pci-0000:00:1f.2-ata-1.0"] } });
+  });
+});
+
+describe("readDiskByPath", () => {
+  it("reads the symlinks of <root>/dev/disk/by-path, and an empty map when there is none", async () => {
+    const root = await mkdtemp(join(tmpdir(), "recon-bypath-"));
+    try {
+      expect(JSON.parse(await readDiskByPath(root))).toEqual({ by_path: {} });
+      await mkdir(join(root, "dev/disk/by-path"), { recursive: true });
+      await symlink("../../vda", join(root, "dev/disk/by-path/pci-0000:00:04.0"));
+      await symlink("../../vda1", join(root, "dev/disk/by-path/pci-0000:00:04.0-part1"));
+      expect(JSON.parse(await readDiskByPath(root))).toEqual({ by_path: { vda: ["pci-0000:00:04.0"] } });
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
   });
 });

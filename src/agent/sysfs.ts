@@ -3,7 +3,7 @@
  * returns the text of its raw file. `root` is "/" on a machine; tests point it at a directory
  * laid out like /sys. The shaping functions are pure.
  */
-import { readdir, readFile } from "node:fs/promises";
+import { readdir, readFile, readlink } from "node:fs/promises";
 import { join } from "node:path";
 
 // The EFI global-variable GUID (UEFI spec, "Globally Defined Variables").
@@ -104,3 +104,38 @@ export async function readEdac(root: string): Promise<string> {
   }
   return `${JSON.stringify({ edac: names !== undefined, mc: controllers }, null, 2)}\n`;
 }
+
+/**
+ * /dev/disk/by-path → {"by_path": {"sda": ["pci-0000:00:1f.2-ata-1", …]}}: the stable
+ * bus-position names udev gives each whole disk (partitions left out), sorted. Pure shaping.
+ */
+export function diskByPath(links: { name: string; target: string }[]): { by_path: Record<string, string[]> } {
+  const byDisk: Record<string, string[]> = {};
+  for (const link of links) {
+    if (/-part\d+$/.test(link.name)) continue;
+    const disk = link.target.split("/").at(-1);
+    if (disk === undefined || disk === "" || disk === "..") continue;
+    (byDisk[disk] ??= []).push(link.name);
+  }
+  for (const names of Object.values(byDisk)) names.sort();
+  return { by_path: Object.fromEntries(Object.entries(byDisk).sort(([a], [b]) => a.localeCompare(b))) };
+}
+
+export async function readDiskByPath(root: string): Promise<string> {
+  const dir = join(root, "dev/disk/by-path");
+  const names = await readdir(dir).catch(() => [] as string[]);
+  const links: { name: string; target: string }[] = [];
+  for (const name of names) {
+    const target = await readlink(join(dir, name)).catch(() => undefined);
+    if (target !== undefined) links.push({ name, target });
+  }
+  return `${JSON.stringify(diskByPath(links))}\n`;
+}
+
+/** The builtin collectors by reader name (collectors.ts plans them, collect.ts runs them). */
+export const BUILTIN_READERS: Record<"efi" | "meminfo" | "edac" | "disk-by-path", (root: string) => Promise<string>> = {
+  efi: readEfi,
+  meminfo: readMeminfo,
+  edac: readEdac,
+  "disk-by-path": readDiskByPath,
+};

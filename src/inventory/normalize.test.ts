@@ -203,3 +203,16 @@ describe("normalizeRaw on the captured machines", () => {
     });
   });
 });
+
+describe("disks[].by_path", () => {
+  it("comes from raw/disk-by-path.json (the agent's builtin reader); null without it", () => {
+    const files = readFixtureFiles("vm-bios-dell");
+    const without = normalizeRaw(files);
+    expect(without.disks.every((disk) => disk.by_path === null)).toBe(true);
+    const name = without.disks[0]!.name;
+    files.set("raw/disk-by-path.json", Buffer.from(JSON.stringify({ by_path: { [name]: ["pci-0000:00:1f.2-ata-2", "pci-0000:00:1f.2-ata-2.0"] } })));
+    const withPaths = normalizeRaw(files);
+    expect(withPaths.disks[0]!.by_path).toBe("pci-0000:00:1f.2-ata-2");
+    expect(withPaths.disks.slice(1).every((disk) => disk.by_path === null)).toBe(true);
+  });
+});

@@ -15,6 +15,7 @@
  *   bmc                       ipmitool lan print (address, mac) and mc info (firmware)
  *   boot                      efi.json; pxe_interface = the interface whose MAC is the BOOTIF
  */
+import { parseDiskByPath } from "./parse/disk-by-path.js";
 import { emptyInventory, inventorySchema, type Disk, type Inventory, type InventoryError, type NetworkInterface } from "./schema.js";
 import { parseDmidecode } from "./parse/dmidecode.js";
 import { parseEdac } from "./parse/edac.js";
@@ -130,6 +131,7 @@ export function normalizeRaw(files: Map<string, Buffer>): Inventory {
     if (value) controllers.set(id, value);
   }
   const lsblk = read("raw/lsblk.json", parseLsblk);
+  const byPath = read("raw/disk-by-path.json", parseDiskByPath);
   const names = lsblk
     ? lsblk.map((disk) => disk.name)
     : [...new Set([...nvmeList.map((namespace) => namespace.name), ...smart.keys(), ...(lshw?.disks.map((disk) => disk.name) ?? [])])].sort();
@@ -151,8 +153,8 @@ export function normalizeRaw(files: Map<string, Buffer>): Inventory {
       rotational,
       kind: nvme ? "nvme" : rotational === null ? null : rotational ? "hdd" : "ssd",
       smart_passed: smartctl?.smart_passed ?? null,
-      // No collector of the raw-upload contract records /dev/disk/by-path yet.
-      by_path: null,
+      // udev's bus-position name; the first sorted one when a disk has several (ata and sas).
+      by_path: byPath?.get(name)?.[0] ?? null,
     };
   });
 
