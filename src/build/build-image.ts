@@ -2,8 +2,10 @@
  * The apply step of an image build: run kiwi-ng on a written description, report progress by
  * stage, keep the full log in a file, and reuse a result whose description hash is unchanged.
  */
+import { createHash } from "node:crypto";
+import { createReadStream } from "node:fs";
 import { copyFile, link, mkdir, readdir, readFile, rm, stat } from "node:fs/promises";
-import { join } from "node:path";
+import { basename, join } from "node:path";
 import { writeFileAtomic } from "../lib/atomic-write.js";
 import { ReconError } from "../lib/errors.js";
 import type { Logger } from "../lib/log.js";
@@ -86,6 +88,23 @@ async function findResult(targetDir: string, profile: Profile): Promise<string |
   return matches.length ? join(targetDir, matches.sort()[0]!) : undefined;
 }
 
+/** sha256 of a file, streamed (a 425 MB ISO takes about a second). */
+export async function sha256File(path: string): Promise<string> {
+  const hash = createHash("sha256");
+  for await (const chunk of createReadStream(path, { highWaterMark: 4 * 1024 * 1024 })) hash.update(chunk as Buffer);
+  return hash.digest("hex");
+}
+
+/**
+ * An image reused from the cache or the build dir must still be the bytes kiwi wrote: a VM given
+ * the file instead of a copy, or a crash mid-copy, would otherwise hand every later run (and CI)
+ * a broken ISO. The digest is written next to the image when it is built.
+ */
+async function intact(image: string): Promise<boolean> {
+  const recorded = (await readFile(`${image}.sha256`, "utf8").catch(() => "")).trim().split(/\s+/)[0];
+  return recorded !== undefined && recorded.length === 64 && recorded === (await sha256File(image));
+}
+
 async function linkOrCopy(from: string, to: string): Promise<void> {
   await rm(to, { force: true });
   try {
@@ -107,19 +126,27 @@ export async function buildImage(
   const log = deps.log.child({ recipe: options.recipe, profile });
 
   const stamp = await readStamp(recipeBuildDir, profile);
-  if (!options.force && stamp?.descriptionHash === options.descriptionHash && (await exists(stamp.image))) {
+  if (!options.force && stamp?.descriptionHash === options.descriptionHash && (await exists(stamp.image)) && !(await intact(stamp.image))) {
+    log.warn("the built image no longer matches its recorded sha256; rebuilding", { image: stamp.image });
+  } else if (!options.force && stamp?.descriptionHash === options.descriptionHash && (await exists(stamp.image))) {
     log.info("image up to date (same description hash); use FORCE=1 to rebuild", { image: stamp.image });
     return { image: stamp.image, logFile, reused: "build-dir", durationMs: 0, sizeBytes: (await stat(stamp.image)).size };
   }
 
   const cached = options.imageCacheDir ? join(options.imageCacheDir, options.descriptionHash) : undefined;
   if (!options.force && cached) {
-    const image = await findResult(cached, profile);
+    let image = await findResult(cached, profile);
+    if (image && !(await intact(image))) {
+      log.warn("the cached image does not match its recorded sha256 (changed after it was built, or cached by an older recon); dropping it", { image });
+      await rm(cached, { recursive: true, force: true });
+      image = undefined;
+    }
     if (image) {
       await rm(targetDir, { recursive: true, force: true });
       await mkdir(targetDir, { recursive: true });
       const local = join(targetDir, image.slice(cached.length + 1));
       await linkOrCopy(image, local);
+      await linkOrCopy(`${image}.sha256`, `${local}.sha256`);
       await writeStampFile(recipeBuildDir, { recipe: options.recipe, profile, descriptionHash: options.descriptionHash, image: local, durationMs: 0, finishedAt: new Date().toISOString() });
       log.info("image taken from the image cache (same description hash)", { image: local, cache: cached });
       return { image: local, logFile, reused: "image-cache", durationMs: now() - started, sizeBytes: (await stat(local)).size };
@@ -177,10 +204,14 @@ export async function buildImage(
       hint: `see ${logFile}`,
     });
   }
+  const digest = await sha256File(image);
+  await writeFileAtomic(`${image}.sha256`, `${digest}  ${basename(image)}\n`);
   await writeStampFile(recipeBuildDir, { recipe: options.recipe, profile, descriptionHash: options.descriptionHash, image, durationMs, finishedAt: new Date().toISOString() });
   if (cached) {
     await mkdir(cached, { recursive: true });
     const cachedImage = join(cached, image.slice(targetDir.length + 1));
+    // Digest first: an image in the cache without one is never reused.
+    await linkOrCopy(`${image}.sha256`, `${cachedImage}.sha256`);
     await linkOrCopy(image, cachedImage);
   }
   const sizeBytes = (await stat(image)).size;
