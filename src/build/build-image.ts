@@ -7,6 +7,7 @@ import { createReadStream } from "node:fs";
 import { copyFile, link, mkdir, readdir, readFile, rm, stat } from "node:fs/promises";
 import { basename, join } from "node:path";
 import { writeFileAtomic } from "../lib/atomic-write.js";
+import { acquireLock } from "../lib/lock-file.js";
 import { ReconError } from "../lib/errors.js";
 import type { Logger } from "../lib/log.js";
 import { lastLines, type CommandRunner } from "../lib/run.js";
@@ -162,6 +163,10 @@ export async function buildImage(
   const gnupgHome = join(recipeBuildDir, "gnupg");
   await mkdir(gnupgHome, { recursive: true, mode: 0o700 });
 
+  // kiwi's package cache is shared by every build on this machine (other recipes, other
+  // clones): one kiwi at a time, so two apt runs never write the same cached package.
+  await mkdir(options.sharedCacheDir, { recursive: true });
+  const cacheLock = await acquireLock(join(options.sharedCacheDir, ".recon-build.lock"), { log, what: `kiwi's shared cache ${options.sharedCacheDir}` });
   log.info("kiwi-ng build started", { log: logFile, target: targetDir });
   let progress: BuildProgress = { stage: "starting", packagesDone: 0 };
   let lastShown = "";
@@ -190,7 +195,7 @@ export async function buildImage(
       }
     },
     { GNUPGHOME: gnupgHome },
-  );
+  ).finally(() => cacheLock.release());
   const durationMs = now() - started;
   if (result.exitCode !== 0) {
     const tail = await readFile(logFile, "utf8").then((t) => lastLines(t, 25), () => lastLines(result.stdout + result.stderr, 25));
