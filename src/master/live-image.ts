@@ -4,7 +4,7 @@
  * Parse (pure) and prepare (I/O) are separate.
  */
 import { createReadStream, createWriteStream } from "node:fs";
-import { open, mkdir, readFile, rename, rm, symlink, writeFile } from "node:fs/promises";
+import { chmod, copyFile, open, mkdir, readFile, rename, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import type { Logger } from "../lib/log.js";
@@ -34,6 +34,22 @@ export function isoImageBytes(volumeBytes: number, table: SfdiskTable | undefine
 }
 
 export const LIVE_DIR = "/run/initramfs/live";
+
+/**
+ * Puts a file of the live medium under the http root: a symlink when everyone may read it, else
+ * a world-readable copy. dracut writes the initrd mode 0600 and the ISO keeps that mode, but the
+ * nginx front's workers run as nobody (the copy costs ~64 MB of /run; the kernel is 0644).
+ */
+export async function placeForPeers(source: string, target: string): Promise<"link" | "copy"> {
+  const info = await stat(source);
+  if ((info.mode & 0o004) !== 0) {
+    await symlink(source, target);
+    return "link";
+  }
+  await copyFile(source, target);
+  await chmod(target, 0o644);
+  return "copy";
+}
 export const LIVE_KERNEL = "boot/x86_64/loader/linux";
 export const LIVE_INITRD = "boot/x86_64/loader/initrd";
 
@@ -77,8 +93,8 @@ export async function prepareLiveHttpRoot(
   await rm(options.httpRoot, { recursive: true, force: true });
   await mkdir(install, { recursive: true });
   await mkdir(join(options.httpRoot, "isos"), { recursive: true });
-  await symlink(join(liveDir, LIVE_KERNEL), join(install, "linux"));
-  await symlink(join(liveDir, LIVE_INITRD), join(install, "initrd"));
+  await placeForPeers(join(liveDir, LIVE_KERNEL), join(install, "linux"));
+  await placeForPeers(join(liveDir, LIVE_INITRD), join(install, "initrd"));
   await writeFile(join(install, "boot.json"), `${JSON.stringify({ label, imageKernelArgs: info.kernelArgs ?? [] }, null, 2)}\n`);
   return { label, httpRoot: options.httpRoot, isoDevice: { path: disk.path, sizeBytes: isoImageBytes(volumeBytes, table) } };
 }

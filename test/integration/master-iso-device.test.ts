@@ -3,14 +3,14 @@
  * device, with the data partition after them. Here a file longer than the ISO stands in for the
  * stick (the same read path: fs streams with start/end), on loopback only.
  */
-import { mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
+import { lstat, mkdtemp, readFile, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { execa } from "execa";
 import { createLogger } from "../../src/lib/log.js";
 import { execaRunner } from "../../src/lib/run.js";
-import { stageIsoInRam } from "../../src/master/live-image.js";
+import { placeForPeers, stageIsoInRam } from "../../src/master/live-image.js";
 import { IMAGE_LABEL, makeHttpTree, startTestMaster, type TestMaster } from "../helpers/master-app.js";
 
 const ISO_BYTES = 2 * 1024 * 1024 + 123;
@@ -97,5 +97,20 @@ describe("staging the ISO in RAM (nginx can then sendfile it)", () => {
     const staged = await stageIsoInRam(execaRunner, log, { httpRoot: join(work, "short"), label: IMAGE_LABEL, isoDevice: { path: join(work, "stick.img"), sizeBytes: ISO_BYTES }, meminfoPath: meminfo });
     expect(staged).toBe(false);
     expect(lines.join("\n")).toMatch(/not staged in RAM.*would leave less than 1024 MiB/);
+  });
+});
+
+describe("kernel and initrd for the nginx front", () => {
+  it("links a world-readable file and copies a 0600 one (dracut's initrd) as 0644", async () => {
+    const dir = join(work, "place");
+    await execa("mkdir", ["-p", join(dir, "live"), join(dir, "http")]);
+    await writeFile(join(dir, "live", "linux"), "kernel", { mode: 0o644 });
+    await writeFile(join(dir, "live", "initrd"), "initrd bytes", { mode: 0o600 });
+    expect(await placeForPeers(join(dir, "live", "linux"), join(dir, "http", "linux"))).toBe("link");
+    expect(await placeForPeers(join(dir, "live", "initrd"), join(dir, "http", "initrd"))).toBe("copy");
+    const copied = await stat(join(dir, "http", "initrd"));
+    expect(copied.mode & 0o777).toBe(0o644);
+    expect(await readFile(join(dir, "http", "initrd"), "utf8")).toBe("initrd bytes");
+    expect((await lstat(join(dir, "http", "linux"))).isSymbolicLink()).toBe(true);
   });
 });
