@@ -178,6 +178,13 @@ describe("recon master in a network namespace", () => {
     expect(range.stdout).toMatch(/^HTTP\/1\.1 206/);
     expect(range.stdout).toMatch(/Content-Range: bytes 1000-1099\/1048576/i);
     expect((await readFile(join(work, "part.iso"))).equals(iso.subarray(1000, 1100))).toBe(true);
+    // A file nginx's workers may not read (dracut's initrd is 0600) still reaches the peer, via recon.
+    const privateFile = join(work, "http", "install", "test", "private.bin");
+    await writeFile(privateFile, Buffer.alloc(5000, 9), { mode: 0o600 });
+    await chmod(privateFile, 0o600);
+    const viaRecon = await runInNetns(execaRunner, peer.ns, ["curl", "--silent", "--fail", "--max-time", "10", "--output", join(work, "private.got"), `${URL}/install/test/private.bin`]);
+    expect(viaRecon.exitCode, viaRecon.stderr).toBe(0);
+    expect((await readFile(join(work, "private.got"))).equals(Buffer.alloc(5000, 9))).toBe(true);
     // A missing static file falls through to recon's JSON 404, not nginx's HTML page.
     const missing = await peerCurl(peer, ["-w", "\n%{http_code}", `${URL}/isos/absent.iso`]);
     expect(missing.stdout.trim().split("\n").at(-1)).toBe("404");

@@ -61,6 +61,8 @@ export function renderNginxConf(plan: NginxPlan): string {
     `    location /${tree}/ {`,
     `      access_log syslog:server=127.0.0.1:${plan.accessLogPort},facility=local7,tag=recon,nohostname recon;`,
     `      try_files $uri @recon;`,
+    // A file nginx's workers (nobody) may not read is still recon's to send.
+    `      error_page 403 = @recon;`,
     `    }`,
   ];
   return [
