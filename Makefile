@@ -78,7 +78,7 @@ test-e2e: host-tools-test node-deps $(BUNDLE)
 typecheck: node-deps
 	npx tsc --noEmit
 
-# One JSON object per benchmark; build-image takes ~15 min (cold + cached build).
-BENCH ?= firmware-cost ingest iso-serving fleet-sim agent ui inventory-normalize build-image
+# One JSON object per benchmark; build-image takes ~15 min (cold + cached build), lab ~15 min.
+BENCH ?= firmware-cost ingest iso-serving fleet-sim agent ui inventory-normalize lab build-image
 bench: host-tools-test node-deps $(BUNDLE)
 	@for b in $(BENCH); do node --import tsx bench/$$b.ts || exit 1; done
