@@ -220,7 +220,7 @@ async function serve(options: MasterOptions, deps: MasterDeps, config: SiteConfi
   const review = await createReviewService({ dataDir: options.dataDir, fleet: () => fleet, log: log.child({ component: "review" }), announce: options.isoDevice ? "/dev/console" : "tty", url: `http://${net.address}${config.http.port === 80 ? "" : `:${config.http.port}`}/` });
   const inventories = createInventoryNormalizer(store, log.child({ component: "inventory" }), (mac) => review.inventoryWritten(mac));
   // Power (#5): the site config's BMCs — wake the fleet, confirm off after uploads, the power API.
-  const power = createFleetPower({ config, runner, log: log.child({ component: "power" }), emit: (event) => onEvent(event), adminToken: (await loadOrCreateAdminToken(options.dataDir)).token, fleet: () => fleet });
+  const power = createFleetPower({ config, runner, log: log.child({ component: "power" }), emit: (event) => onEvent(event), adminToken: (await loadOrCreateAdminToken(options.dataDir)).token, fleet: () => fleet, dataDir: options.dataDir });
   const onEvent = async (event: NodeEvent) => {
     fleet = reduceFleet(fleet, event);
     await store.appendEvent(event);

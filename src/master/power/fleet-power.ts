@@ -3,6 +3,8 @@
  * the power service over the site config's BMCs, and the API router. main.ts feeds it every
  * node event (`observe`), starts `wake` once DHCP serves, and `stop`s it on the way out.
  */
+import { readFile } from "node:fs/promises";
+import { join } from "node:path";
 import type express from "express";
 import type { Request } from "express";
 import { createIpmiClient } from "../../ipmi/ipmitool.js";
@@ -13,6 +15,7 @@ import { ReconError } from "../../lib/errors.js";
 import { decideAccess, isLocalRequest, presentedToken } from "../../review/access.js";
 import { createPowerRouter, type PowerAccess } from "../http/power-routes.js";
 import type { FleetState, NodeEvent } from "../state/node-state.js";
+import { macDirName } from "../store/store.js";
 import { fleetBmcs } from "./bmcs.js";
 import { createPowerService, type PowerService } from "./power-service.js";
 
@@ -25,6 +28,18 @@ export interface FleetPowerOptions {
   adminToken: string;
   /** Nodes whose inventory is stored are not woken again (unless `reinventory` is set for them). */
   fleet: () => FleetState;
+  /** The store: nodes/<mac>/inventory.json tells which BMC a node found in-band. */
+  dataDir?: string | undefined;
+}
+
+/** `bmc.address` of a node's normalized inventory, if it exists yet. */
+async function inventoryBmcAddress(dataDir: string, mac: string): Promise<string | undefined> {
+  const dir = macDirName(mac);
+  if (dir === undefined) return undefined;
+  const text = await readFile(join(dataDir, "nodes", dir, "inventory.json"), "utf8").catch(() => undefined);
+  if (text === undefined) return undefined;
+  const address = (JSON.parse(text) as { bmc?: { address?: unknown } }).bmc?.address;
+  return typeof address === "string" && address !== "" ? address : undefined;
 }
 
 /** The review's access rule (src/review/access.ts) as the power router's check. */
@@ -56,6 +71,7 @@ export function createFleetPower(options: FleetPowerOptions): FleetPower {
     emit: options.emit,
     confirmOffAfterMs: config.power.confirmOffAfterS * 1000,
     bootdevPxe: config.power.bootdevPxe,
+    ...(options.dataDir !== undefined && { inventoryBmcAddress: (mac: string) => inventoryBmcAddress(options.dataDir!, mac) }),
     skipWake: (bmc) => {
       const node = bmc.mac === undefined ? undefined : options.fleet().nodes[bmc.mac];
       if (!node || node.uploads === 0) return undefined;

@@ -157,6 +157,31 @@ describe("power service", () => {
     ]);
   });
 
+  it("a BMC listed without a MAC is attached to the node whose agent found its address in-band", async () => {
+    const events: NodeEvent[] = [];
+    const { client, calls } = fakeIpmi({ "10.77.0.209": "off" });
+    const power = createPowerService({
+      bmcs: fleetBmcs(parseSiteConfig("bmcs:\n  - { address: 10.77.0.209, username: admin, password: x }\n  - { address: 10.77.0.210, username: admin, password: y }\n")),
+      ipmi: client,
+      log: silent,
+      emit: (event) => void events.push(event),
+      confirmOffAfterMs: 10,
+      bootdevPxe: false,
+      inventoryBmcAddress: async (mac) => (mac === "52:54:00:77:00:99" ? "10.77.0.209" : mac === "52:54:00:77:00:98" ? "10.99.9.9" : undefined),
+      inBandWaitMs: 50,
+    });
+    power.observe({ type: "upload-stored", at: "t", mac: "52:54:00:77:00:99", uploadId: "a" });
+    power.observe({ type: "upload-stored", at: "t", mac: "52:54:00:77:00:98", uploadId: "b" });
+    await new Promise((r) => setTimeout(r, 150));
+    await power.stop();
+    expect(power.bmcs.map((b) => [b.address, b.mac, b.name])).toEqual([
+      ["10.77.0.209", "52:54:00:77:00:99", "52:54:00:77:00:99"],
+      ["10.77.0.210", undefined, "10.77.0.210"],
+    ]);
+    expect(calls).toEqual(["10.77.0.209 status"]);
+    expect(events.map((e) => e.type)).toEqual(["power", "powered-off"]);
+  });
+
   it("stop() cancels confirm-off checks that have not run yet", async () => {
     const { power, calls } = service({ "10.77.0.201": "on" }, {}, 60_000);
     power.observe({ type: "upload-stored", at: "t", mac: "52:54:00:77:00:11", uploadId: "a" });

@@ -26,6 +26,14 @@ export interface PowerServiceOptions {
   offWaitMs?: number;
   /** A reason not to wake this BMC's node (e.g. its inventory is already stored), or undefined. */
   skipWake?: (bmc: FleetBmc) => string | undefined;
+  /**
+   * The BMC address a node's agent found in-band (`ipmitool lan print`, in its normalized
+   * inventory), if any yet. A `bmcs:` entry without `mac` whose address matches is attached to
+   * that node, so the confirm-off check covers it too.
+   */
+  inventoryBmcAddress?: (mac: string) => Promise<string | undefined>;
+  /** How long to look for that inventory after an upload (it is normalized after the ack). */
+  inBandWaitMs?: number;
   /** BMCs asked at once (status of the fleet, wake). */
   concurrency?: number;
 }
@@ -198,21 +206,51 @@ export function createPowerService(options: PowerServiceOptions): PowerService {
       });
     },
     observe(event) {
-      if (event.type !== "upload-stored" || options.confirmOffAfterMs <= 0) return;
-      const bmc = bmcs.find((b) => b.mac === event.mac.toLowerCase());
-      if (!bmc || stopping.signal.aborted) return;
-      // A second upload restarts the clock for that node.
-      scheduled.get(bmc.address)?.abort();
-      const controller = new AbortController();
-      stopping.signal.addEventListener("abort", () => controller.abort(), { once: true });
-      scheduled.set(bmc.address, controller);
-      track(confirmOff(bmc, controller.signal).finally(() => {
-        if (scheduled.get(bmc.address) === controller) scheduled.delete(bmc.address);
-      }));
+      if (event.type !== "upload-stored" || stopping.signal.aborted) return;
+      const mac = event.mac.toLowerCase();
+      const bmc = bmcs.find((b) => b.mac === mac);
+      if (!bmc) {
+        if (options.inventoryBmcAddress) track(attachInBand(mac));
+        return;
+      }
+      scheduleConfirmOff(bmc);
     },
     async stop() {
       stopping.abort();
       await Promise.allSettled([...pending]);
     },
   };
+
+  /** Finds the node's in-band BMC address in its inventory and attaches a matching entry. */
+  async function attachInBand(mac: string): Promise<void> {
+    const deadline = Date.now() + (options.inBandWaitMs ?? 60_000);
+    while (!stopping.signal.aborted) {
+      const address = await options.inventoryBmcAddress!(mac).catch(() => undefined);
+      if (address !== undefined) {
+        const entry = bmcs.find((b) => b.address === address);
+        if (entry === undefined) {
+          log.info("node reports a BMC recon has no credentials for", { mac, bmc: address, hint: "add it under bmcs: (address, username, passwordFile) to control it" });
+        } else if (entry.mac === undefined) {
+          entry.mac = mac;
+          if (entry.name === entry.address) entry.name = mac;
+          log.info("BMC found in-band attached to its node", { mac, bmc: address });
+          scheduleConfirmOff(entry);
+        }
+        return;
+      }
+      if (Date.now() > deadline || !(await sleep(2000, stopping.signal))) return;
+    }
+  }
+
+  function scheduleConfirmOff(bmc: FleetBmc): void {
+    if (options.confirmOffAfterMs <= 0 || stopping.signal.aborted) return;
+    // A second upload restarts the clock for that node.
+    scheduled.get(bmc.address)?.abort();
+    const controller = new AbortController();
+    stopping.signal.addEventListener("abort", () => controller.abort(), { once: true });
+    scheduled.set(bmc.address, controller);
+    track(confirmOff(bmc, controller.signal).finally(() => {
+      if (scheduled.get(bmc.address) === controller) scheduled.delete(bmc.address);
+    }));
+  }
 }
