@@ -135,7 +135,7 @@ describe("recon lab: a USB master wakes a BIOS and a UEFI peer through IPMI and 
       });
       expect(inventory.boot_mac).toBe(peer.mac);
       expect(inventory.system_vendor).toMatchObject({ manufacturer: "Recon Lab", product_name: peer.smbios.product, serial_number: peer.smbios.serial });
-      expect(inventory.disks.find((d) => d.serial === `RCNLABDISK${peer.name.slice(4)}`)?.size_bytes).toBe(peer.diskBytes);
+      expect(inventory.disks.find((d) => d.serial === `RCNLABDISK${peer.name.slice(4)}`)?.size_bytes, JSON.stringify(inventory.disks)).toBe(peer.diskBytes);
       expect(inventory.boot.current_boot_mode).toBe(peer.firmware === "uefi" ? "uefi" : "bios");
       // In-band `lan print` found the node's BMC (ipmi_sim reports its lab address).
       expect(inventory.bmc.address).toBe(peer.bmc.address);
