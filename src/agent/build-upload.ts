@@ -11,6 +11,9 @@ import { packUpload, renderCollectorLog, runCollectors, type CollectorRecord, ty
 import { DEFAULT_LLDP_SOCKET, planCollectors, usableFacts, type CollectorSpec } from "./collectors.js";
 import { discoverFacts } from "./discover.js";
 
+/** Waits (at most 30 s) until udev has processed every queued device event. */
+export const UDEV_SETTLE_ARGS = ["settle", "--timeout=30"];
+
 export interface BuildUploadOptions {
   outPath: string;
   agentVersion: string;
@@ -49,6 +52,10 @@ export async function buildUpload(runner: CommandRunner, options: BuildUploadOpt
   const notes: string[] = [];
   let plan = options.plan ?? (options.builtin === false ? [] : undefined);
   if (plan === undefined) {
+    // udev fills in what lsblk reports (SERIAL, WWN, MODEL); on a busy early boot its queue may
+    // still be running, and a disk would then be listed without its serial. Bounded wait.
+    const settled = await runner.run("udevadm", UDEV_SETTLE_ARGS, { timeoutMs: 35_000 }).catch((error: unknown) => ({ exitCode: -1, stderr: String(error) }));
+    if (settled.exitCode !== 0) notes.push(`udevadm settle did not finish cleanly (exit ${settled.exitCode}); disk details may be incomplete`);
     const discovered = await discoverFacts(runner, { ...(options.sysRoot && { root: options.sysRoot }), ...(options.env && { env: options.env }) });
     const { facts, skipped } = usableFacts(discovered);
     notes.push(
