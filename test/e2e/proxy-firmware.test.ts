@@ -16,6 +16,7 @@ import { startVm, type RunningVm } from "../../src/lab/vm.js";
 import { execaRunner } from "../../src/lib/run.js";
 import { startMasterInNetns, waitForMaster, type MasterProcess } from "../helpers/master-process.js";
 import { repoRoot } from "../helpers/repo.js";
+import { stopChild } from "../helpers/stop-child.js";
 
 const PREFIX = `rcn-x${process.pid % 100000}`;
 const SITE_SERVER = "10.81.0.2";
@@ -67,20 +68,7 @@ afterAll(async () => {
   try {
     await proc?.stop();
     for (const vm of vms) await vm.stop();
-    for (const child of children.reverse()) {
-      if (child.pid === undefined) continue;
-      try {
-        process.kill(child.pid, "SIGTERM");
-      } catch {
-        // already gone
-      }
-      await Promise.race([child, new Promise((r) => setTimeout(r, 5000))]);
-      try {
-        process.kill(child.pid, "SIGKILL");
-      } catch {
-        // gone
-      }
-    }
+    for (const child of children.reverse()) await stopChild(child);
   } finally {
     if (proc) await writeFile(join(artefacts, "master.log"), proc.log()).catch(() => undefined);
     await lab?.destroy();

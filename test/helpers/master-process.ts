@@ -3,6 +3,7 @@ import { execa, type ResultPromise } from "execa";
 import { stopLeftover } from "../../src/lib/leftover.js";
 import { createLogger } from "../../src/lib/log.js";
 import { reconBin, repoRoot } from "./repo.js";
+import { stopChild } from "./stop-child.js";
 
 /** A `recon master` process started inside a network namespace, with its log collected. */
 export interface MasterProcess {
@@ -33,23 +34,7 @@ export function startMasterInNetns(ns: string, args: string[]): MasterProcess {
     exited = true;
   });
   const stop = async () => {
-    const pid = child.pid;
-    if (pid !== undefined && !exited) {
-      try {
-        process.kill(pid, "SIGTERM");
-      } catch {
-        // gone
-      }
-      await Promise.race([child, new Promise((r) => setTimeout(r, 10_000))]);
-      if (!exited) {
-        try {
-          process.kill(pid, "SIGKILL");
-        } catch {
-          // gone
-        }
-        await Promise.race([child, new Promise((r) => setTimeout(r, 5_000))]);
-      }
-    }
+    if (!exited) await stopChild(child, 10_000);
     const quiet = createLogger({}, { write: () => {} });
     const dataDir = argValue(args, "--data-dir");
     const runDir = argValue(args, "--run-dir");

@@ -14,6 +14,7 @@ import { leaseWithUdhcpc } from "../../src/lab/simulated-peer.js";
 import { execaRunner } from "../../src/lib/run.js";
 import { startMasterInNetns, waitForMaster, type MasterProcess } from "../helpers/master-process.js";
 import { repoRoot } from "../helpers/repo.js";
+import { stopChild } from "../helpers/stop-child.js";
 
 const PREFIX = `rcn-p${process.pid % 100000}`;
 const SITE_SERVER = "10.79.0.2";
@@ -53,20 +54,7 @@ beforeAll(async () => {
 afterAll(async () => {
   try {
     await proc?.stop();
-    for (const child of children.reverse()) {
-      if (child.pid === undefined) continue;
-      try {
-        process.kill(child.pid, "SIGTERM");
-      } catch {
-        // already gone
-      }
-      await Promise.race([child, new Promise((r) => setTimeout(r, 5000))]);
-      try {
-        process.kill(child.pid, "SIGKILL");
-      } catch {
-        // gone
-      }
-    }
+    for (const child of children.reverse()) await stopChild(child);
   } finally {
     await lab?.destroy();
     if (work) await rm(work, { recursive: true, force: true });
