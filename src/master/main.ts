@@ -7,13 +7,15 @@
 import { access, chmod, mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { BootServer } from "../boot/plan-boot.js";
+import { sleep, untilAborted } from "../lib/abortable-sleep.js";
 import { ReconError } from "../lib/errors.js";
 import { stopLeftover } from "../lib/leftover.js";
 import type { Logger } from "../lib/log.js";
 import { runChecked, type CommandRunner } from "../lib/run.js";
 import { applyKernelOverrides, formatIpv4, parseIpv4, parseIpv4Cidr, parseSiteConfig, type SiteConfig } from "./config/site-config.js";
-import { decideDhcpMode, decideOnForeignServer, type DhcpMode, type ProbeFindings } from "./dhcp/decide-dhcp-mode.js";
+import { decideDhcpMode, type DhcpMode, type ProbeFindings } from "./dhcp/decide-dhcp-mode.js";
 import { probeForDhcpServers } from "./dhcp/probe.js";
+import { watchForForeignDhcp } from "./dhcp/reprobe.js";
 import { planDhcpHosts, renderDhcpHostsFile, renderDnsmasqConf } from "./dhcp/render-dnsmasq.js";
 import { superviseDnsmasq } from "./dhcp/supervisor.js";
 import { nodeEventFromDnsmasq } from "./dnsmasq-events.js";
@@ -149,15 +151,7 @@ async function bringUpNetworkPatiently(config: SiteConfig, runner: CommandRunner
         lastLogged = Date.now();
       }
     }
-    const stopped = await new Promise<boolean>((resolve) => {
-      if (signal.aborted) return resolve(true);
-      const timer = setTimeout(() => resolve(false), 10_000);
-      signal.addEventListener("abort", () => {
-        clearTimeout(timer);
-        resolve(true);
-      }, { once: true });
-    });
-    if (stopped) return undefined;
+    if (!(await sleep(10_000, signal))) return undefined;
   }
 }
 
@@ -333,27 +327,20 @@ async function serve(options: MasterOptions, deps: MasterDeps, config: SiteConfi
     power.wake(stopAll.signal);
 
     const interval = options.reprobeIntervalMs ?? 60_000;
-    while (!stopAll.signal.aborted) {
-      await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, interval > 0 ? interval : 2 ** 31 - 1);
-        stopAll.signal.addEventListener("abort", () => {
-          clearTimeout(timer);
-          resolve();
-        }, { once: true });
-      });
-      if (stopAll.signal.aborted || mode !== "authoritative" || interval <= 0) continue;
-      const decision = decideOnForeignServer(mode, await probe(net, options.probeTimeoutMs ?? 3000), [net.address]);
-      if (decision.action === "fallback-to-proxy") {
-        log.error("FOREIGN DHCP SERVER on the provisioning network: recon stops handing out addresses", { reason: decision.reason });
-        mode = "proxy";
-        dnsmasqStop.abort();
-        await dnsmasqDone.catch(() => undefined);
-        dnsmasqStop = new AbortController();
-        dnsmasqDone = (await startDnsmasq("proxy", dnsmasqStop.signal)).done;
-        void watch(dnsmasqDone);
-        log.info("master ready", { mode, interface: net.interface, address: net.address, http: http.port });
-      }
+    const foreign = mode === "authoritative"
+      ? await watchForForeignDhcp({ intervalMs: interval, signal: stopAll.signal, probe: () => probe(net, options.probeTimeoutMs ?? 3000), ownAddresses: [net.address] })
+      : undefined;
+    if (foreign !== undefined) {
+      log.error("FOREIGN DHCP SERVER on the provisioning network: recon stops handing out addresses", { reason: foreign.reason });
+      mode = "proxy";
+      dnsmasqStop.abort();
+      await dnsmasqDone.catch(() => undefined);
+      dnsmasqStop = new AbortController();
+      dnsmasqDone = (await startDnsmasq("proxy", dnsmasqStop.signal)).done;
+      void watch(dnsmasqDone);
+      log.info("master ready", { mode, interface: net.interface, address: net.address, http: http.port });
     }
+    await untilAborted(stopAll.signal);
     if (failure !== undefined) throw failure;
   } finally {
     stopAll.abort();

@@ -7,6 +7,7 @@
  * `maxRestarts` times in a row; then `done` rejects so the master can stop the other subsystems.
  * Stopping is the caller's AbortSignal: dnsmasq gets SIGTERM (by its own PID, through the runner).
  */
+import { sleep } from "../../lib/abortable-sleep.js";
 import { ReconError } from "../../lib/errors.js";
 import type { Logger, LogFields } from "../../lib/log.js";
 import type { CommandRunner, RunResult } from "../../lib/run.js";
@@ -231,17 +232,6 @@ export async function superviseDnsmasq(options: SuperviseDnsmasqOptions): Promis
     return { ready, exit };
   };
 
-  const sleep = (ms: number) =>
-    new Promise<void>((resolve) => {
-      const timer = setTimeout(done, ms);
-      function done() {
-        clearTimeout(timer);
-        options.signal.removeEventListener("abort", done);
-        resolve();
-      }
-      options.signal.addEventListener("abort", done, { once: true });
-    });
-
   // Fail fast: the first start must succeed.
   if (options.signal.aborted) throw new ReconError("COMMAND_FAILED", "dnsmasq not started: already stopped");
   const first = startRun();
@@ -274,7 +264,7 @@ export async function superviseDnsmasq(options: SuperviseDnsmasqOptions): Promis
       const delay = restartDelayMs(failures, policy);
       log.warn("exited, restarting", { exitCode: result.exitCode, cause, restartInMs: delay, failures });
       emit({ type: "exited", run: starts, exitCode: result.exitCode, cause, restartInMs: delay, at: new Date() });
-      await sleep(delay);
+      await sleep(delay, options.signal);
       if (options.signal.aborted) return;
       current = startRun();
     }

@@ -182,6 +182,27 @@ describe("power service", () => {
     expect(events.map((e) => e.type)).toEqual(["power", "powered-off"]);
   });
 
+  it("50 confirm-off checks in a row leave no abort listener behind (no MaxListenersExceededWarning)", async () => {
+    const warnings: string[] = [];
+    const onWarning = (warning: Error) => void warnings.push(`${warning.name}: ${warning.message}`);
+    process.on("warning", onWarning);
+    try {
+      const { power, events } = service({ "10.77.0.201": "off" }, {}, 1);
+      for (let n = 0; n < 50; n++) {
+        power.observe({ type: "upload-stored", at: "t", mac: "52:54:00:77:00:11", uploadId: `u${n}` });
+        const deadline = Date.now() + 2000;
+        while (events.filter((e) => e.type === "powered-off").length <= n && Date.now() < deadline) await new Promise((r) => setTimeout(r, 2));
+      }
+      await power.stop();
+      expect(events.filter((e) => e.type === "powered-off")).toHaveLength(50);
+      // Node emits the warning on the next tick after the 11th listener.
+      await new Promise((r) => setTimeout(r, 20));
+      expect(warnings.filter((w) => w.startsWith("MaxListenersExceededWarning"))).toEqual([]);
+    } finally {
+      process.off("warning", onWarning);
+    }
+  });
+
   it("stop() cancels confirm-off checks that have not run yet", async () => {
     const { power, calls } = service({ "10.77.0.201": "on" }, {}, 60_000);
     power.observe({ type: "upload-stored", at: "t", mac: "52:54:00:77:00:11", uploadId: "a" });

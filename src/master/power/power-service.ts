@@ -8,6 +8,7 @@
  */
 import type { IpmiClient, PowerAction, PowerState } from "../../ipmi/ipmitool.js";
 import { IpmiError } from "../../ipmi/ipmitool.js";
+import { sleep } from "../../lib/abortable-sleep.js";
 import { ReconError } from "../../lib/errors.js";
 import type { Logger } from "../../lib/log.js";
 import type { NodeEvent, PowerEventAction, PowerEventCause } from "../state/node-state.js";
@@ -76,17 +77,6 @@ async function eachLimited<T, R>(items: readonly T[], size: number, task: (item:
   };
   await Promise.all(Array.from({ length: Math.min(size, items.length) }, worker));
   return results;
-}
-
-function sleep(ms: number, signal?: AbortSignal): Promise<boolean> {
-  return new Promise((resolve) => {
-    if (signal?.aborted) return resolve(false);
-    const timer = setTimeout(() => resolve(true), ms);
-    signal?.addEventListener("abort", () => {
-      clearTimeout(timer);
-      resolve(false);
-    }, { once: true });
-  });
 }
 
 export function createPowerService(options: PowerServiceOptions): PowerService {
@@ -247,9 +237,13 @@ export function createPowerService(options: PowerServiceOptions): PowerService {
     // A second upload restarts the clock for that node.
     scheduled.get(bmc.address)?.abort();
     const controller = new AbortController();
-    stopping.signal.addEventListener("abort", () => controller.abort(), { once: true });
+    // One listener per check on the service-long signal, removed when the check ends (else
+    // every upload leaves one behind: MaxListenersExceededWarning after 11, issue #9).
+    const cancel = () => controller.abort();
+    stopping.signal.addEventListener("abort", cancel, { once: true });
     scheduled.set(bmc.address, controller);
     track(confirmOff(bmc, controller.signal).finally(() => {
+      stopping.signal.removeEventListener("abort", cancel);
       if (scheduled.get(bmc.address) === controller) scheduled.delete(bmc.address);
     }));
   }
