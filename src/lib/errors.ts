@@ -10,6 +10,7 @@ export type ErrorCode =
   | "TARGET_UNKNOWN"
   | "PROFILE_UNKNOWN"
   | "APT_SOURCES"
+  | "REPOSITORY_UNREACHABLE"
   | "COMMAND_FAILED"
   | "KIWI_FAILED"
   | "ARTEFACT_MISSING"
@@ -22,7 +23,9 @@ export type ErrorCode =
   | "BAD_REQUEST"
   | "PAYLOAD_TOO_LARGE"
   | "UNSUPPORTED_MEDIA_TYPE"
-  | "NGINX_FAILED";
+  | "NGINX_FAILED"
+  | "LOCKED"
+  | "DATA_PARTITION";
 
 /**
  * The status the master's error middleware answers with when a handler throws this code and

@@ -3,9 +3,11 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import {
   findBootDisk,
+  parseFindmnt,
   parseLsblk,
   parseSfdiskJson,
   planDataPartition,
+  planMountStep,
   type BlockDevice,
 } from "./data-partition.js";
 
@@ -86,5 +88,42 @@ describe("planDataPartition", () => {
     const plan = planDataPartition(devices, "RECON", table);
     expect(plan.action).toBe("tmpfs");
     expect(plan.reason).toMatch(reason);
+  });
+});
+
+describe("planMountStep (start-up is idempotent)", () => {
+  // Real outputs: findmnt and lsblk of an ext4 image on /dev/loop0 mounted at a data dir, and of
+  // recon's own tmpfs; findmnt prints nothing (exit 1) for a directory that is no mount point.
+  const target = "/tmp/fm/var/lib/recon";
+  const dataPlan = { action: "mount" as const, device: "/dev/loop0", reason: "found RECON_DATA on /dev/loop0" };
+  const tmpfsPlan = { action: "tmpfs" as const, reason: "a CD" };
+
+  it("mounts when nothing is mounted there", async () => {
+    const devices = parseLsblk((await read("lsblk-mounted-data-loop.json")).replace(/"mountpoint": "[^"]*"/, '"mountpoint": null'));
+    expect(planMountStep(dataPlan, target, parseFindmnt(""), devices)).toEqual({ kind: "mount" });
+  });
+
+  it("reuses the data partition already mounted where recon wants it (a second start)", async () => {
+    const devices = parseLsblk(await read("lsblk-mounted-data-loop.json"));
+    const step = planMountStep(dataPlan, target, parseFindmnt(await read("findmnt-ext4-loop.json")), devices);
+    expect(step).toEqual({ kind: "reuse", reason: `/dev/loop0 is already mounted at ${target} (an earlier start)` });
+  });
+
+  it("refuses a data partition mounted elsewhere, saying where and what to do", async () => {
+    const devices = parseLsblk(await read("lsblk-mounted-data-loop.json"));
+    const step = planMountStep(dataPlan, "/var/lib/recon", undefined, devices);
+    expect(step).toEqual({
+      kind: "conflict",
+      message: `the data partition /dev/loop0 is already mounted at ${target}, not at /var/lib/recon where recon keeps its data`,
+      hint: `unmount it (umount ${target}) and start recon again (systemctl restart recon)`,
+    });
+  });
+
+  it("reuses recon's own tmpfs, and refuses to mount over something else", async () => {
+    const tmpfs = parseFindmnt(await read("findmnt-recon-tmpfs.json"));
+    expect(planMountStep(tmpfsPlan, "/tmp/fm", tmpfs, [])).toMatchObject({ kind: "reuse" });
+    const ext4 = parseFindmnt(await read("findmnt-ext4-loop.json"));
+    expect(planMountStep(tmpfsPlan, target, ext4, [])).toMatchObject({ kind: "conflict", message: `${target} already has /dev/loop0 (ext4) mounted; recon wants recon's tmpfs there` });
+    expect(planMountStep({ action: "create", disk: "/dev/sda", startSector: 2048, reason: "" }, target, tmpfs, [])).toMatchObject({ kind: "conflict" });
   });
 });

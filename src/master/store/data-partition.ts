@@ -97,6 +97,58 @@ export function planDataPartition(
   return { action: "create", disk: disk.path, startSector, reason: `${Math.floor(free / 1048576)} MiB free on ${disk.path} after the image` };
 }
 
+/** A file system mounted at a directory (findmnt's view). */
+export interface MountedFs {
+  source: string;
+  fstype: string;
+  target: string;
+}
+
+export const FINDMNT_ARGS = (dir: string) => ["-J", "-o", "SOURCE,FSTYPE,TARGET", "--mountpoint", dir];
+
+/** findmnt -J output; findmnt prints nothing and exits 1 when the directory is no mount point. */
+export function parseFindmnt(json: string): MountedFs | undefined {
+  if (json.trim() === "") return undefined;
+  const entries = (JSON.parse(json) as { filesystems?: MountedFs[] }).filesystems ?? [];
+  // Stacked mounts list the top one last: that is what the directory shows.
+  return entries.at(-1);
+}
+
+/** The tmpfs recon mounts when there is no persistent medium: its source name marks it as ours. */
+const TMPFS_SOURCE = "recon-data";
+
+export type MountStep = { kind: "mount" } | { kind: "reuse"; reason: string } | { kind: "conflict"; message: string; hint: string };
+
+/**
+ * Pure: what to do at `target` given what is mounted there already. Start-up is idempotent: the
+ * data partition (or recon's own tmpfs) already mounted where recon wants it is used as it is;
+ * anything else is a clear error, never a second mount on top (that would hide the data).
+ */
+export function planMountStep(plan: DataPartitionPlan, target: string, atTarget: MountedFs | undefined, devices: BlockDevice[]): MountStep {
+  const device = plan.action === "mount" ? plan.device : undefined;
+  if (device !== undefined) {
+    const mountpoint = devices.find((d) => d.path === device)?.mountpoint ?? null;
+    if (mountpoint !== null && mountpoint !== target) {
+      return {
+        kind: "conflict",
+        message: `the data partition ${device} is already mounted at ${mountpoint}, not at ${target} where recon keeps its data`,
+        hint: `unmount it (umount ${mountpoint}) and start recon again (systemctl restart recon)`,
+      };
+    }
+  }
+  if (atTarget === undefined) return { kind: "mount" };
+  if (device !== undefined && atTarget.source === device) return { kind: "reuse", reason: `${device} is already mounted at ${target} (an earlier start)` };
+  if (plan.action === "tmpfs" && atTarget.fstype === "tmpfs" && atTarget.source === TMPFS_SOURCE) {
+    return { kind: "reuse", reason: `recon's tmpfs is already mounted at ${target} (an earlier start)` };
+  }
+  const wanted = device ?? (plan.action === "create" ? `a new ${DATA_LABEL} partition on ${plan.disk}` : "recon's tmpfs");
+  return {
+    kind: "conflict",
+    message: `${target} already has ${atTarget.source} (${atTarget.fstype}) mounted; recon wants ${wanted} there`,
+    hint: `unmount it (umount ${target}) and start recon again (systemctl restart recon), or give recon another data directory`,
+  };
+}
+
 export interface PreparedDataDir {
   dir: string;
   persistent: boolean;
@@ -123,6 +175,15 @@ export async function prepareDataDir(
   }
   const plan = planDataPartition(devices, options.volumeLabel, table);
   log.info("data partition plan", { action: plan.action, reason: plan.reason });
+  const atTarget = parseFindmnt((await runner.run("findmnt", FINDMNT_ARGS(mountPoint))).stdout);
+  const step = planMountStep(plan, mountPoint, atTarget, devices);
+  if (step.kind === "conflict") throw new ReconError("DATA_PARTITION", step.message, { hint: step.hint, exitCode: 3 });
+  if (step.kind === "reuse") {
+    log.info("data directory already mounted", { dir: mountPoint, reason: step.reason });
+    if (plan.action === "mount") return { dir: mountPoint, persistent: true, device: plan.device, reason: plan.reason };
+    warnNoPersistence(log, plan.reason, mountPoint);
+    return { dir: mountPoint, persistent: false, reason: plan.reason };
+  }
   let device: string | undefined;
   if (plan.action === "create") {
     // Append one Linux partition in the free space; --no-reread because the ISO partition is in
@@ -145,10 +206,11 @@ export async function prepareDataDir(
     log.info("data partition mounted", { device, dir: mountPoint });
     return { dir: mountPoint, persistent: true, device, reason: plan.reason };
   }
-  await runChecked(runner, "mount", ["-t", "tmpfs", "-o", "mode=0700,size=50%", "recon-data", mountPoint]);
-  log.warn("NO PERSISTENT STORAGE: inventories are kept in RAM only and are lost at power-off; copy them off before shutting down", {
-    reason: plan.reason,
-    dir: mountPoint,
-  });
+  await runChecked(runner, "mount", ["-t", "tmpfs", "-o", "mode=0700,size=50%", TMPFS_SOURCE, mountPoint]);
+  warnNoPersistence(log, plan.reason, mountPoint);
   return { dir: mountPoint, persistent: false, reason: plan.reason };
+}
+
+function warnNoPersistence(log: Logger, reason: string, dir: string): void {
+  log.warn("NO PERSISTENT STORAGE: inventories are kept in RAM only and are lost at power-off; copy them off before shutting down", { reason, dir });
 }

@@ -27,7 +27,7 @@ import { chmod, link, mkdir, open, readdir, readFile, rename, rm, stat, truncate
 import { dirname, join } from "node:path";
 import type { Readable } from "node:stream";
 import { fsyncDir, writeFileAtomic } from "../../lib/atomic-write.js";
-import { ReconError } from "../../lib/errors.js";
+import { isReconError, ReconError } from "../../lib/errors.js";
 import { acquireLock } from "../../lib/lock-file.js";
 import type { Logger } from "../../lib/log.js";
 import { normalizeMac } from "../config/site-config.js";
@@ -163,11 +163,18 @@ export async function createStore(rootDir: string, options: StoreOptions): Promi
 
   await mkdir(rootDir, { recursive: true });
   // One master per store: start-up recovery empties tmp/, which would destroy the uploads a
-  // second, running master has in flight. A lock left by a killed master is taken over.
-  const lock = await acquireLock(join(rootDir, "master.lock"), { log, what: `the store ${rootDir}`, timeoutMs: 0 }).catch((error: unknown) => {
-    throw new ReconError("IO", `another recon master is using the store ${rootDir}: ${(error as Error).message}`, {
-      hint: "stop the other master first (its PID is in master.lock), or give this one another --data-dir",
-    });
+  // second, running master has in flight. The lock is the kernel's (lib/lock-file.ts): it dies
+  // with its holder, so a killed master, a power cut or a reboot never leaves it held.
+  const lock = await acquireLock(join(rootDir, "master.lock"), {
+    log,
+    what: `the store ${rootDir}`,
+    timeoutMs: 0,
+    hint: "another recon master runs on this data directory right now: stop it first (master.lock names it), or give this one another --data-dir",
+  }).catch((error: unknown) => {
+    if (isReconError(error) && error.code === "LOCKED") {
+      throw new ReconError("LOCKED", `another recon master is using the store ${rootDir}: ${error.message}`, { hint: error.hint, exitCode: 3 });
+    }
+    throw error;
   });
   for (const dir of Object.values(dirs)) await ensureDir(dir);
   const recovery = await recover();
