@@ -12,10 +12,20 @@ import { qemuArgs, type VmSpec } from "./qemu.js";
 export interface RunningVm {
   pid: number;
   spec: VmSpec;
-  /** Resolves with the serial text once `pattern` appears; rejects on timeout or VM exit. */
+  /**
+   * Resolves with the serial text once `pattern` appears; rejects at the timeout, or within a
+   * moment of qemu exiting (also after a deliberate stop()), with the end of the serial log.
+   */
   waitForSerial(pattern: RegExp, timeoutMs: number): Promise<string>;
+  /** The serial log's last `lines` lines (default 15). */
+  serialTail(lines?: number): Promise<string>;
   stop(): Promise<void>;
   exited: () => boolean;
+}
+
+/** The last `count` lines of a serial log, for an error. */
+function lastLines(text: string, count = 15): string {
+  return text.split("\n").slice(-count).join("\n");
 }
 
 export interface StartVmOptions {
@@ -34,9 +44,13 @@ export function startVm(spec: VmSpec, options: StartVmOptions = {}): RunningVm {
   child.all?.on("data", (chunk: Buffer) => {
     output = (output + chunk.toString("utf8")).slice(-4000);
   });
-  const finished = child.then(() => {
+  let status = "";
+  const finished = child.then((result) => {
+    status = result.signal ? `signal ${result.signal}` : `exit code ${result.exitCode ?? "?"}`;
     done = true;
   });
+  const readSerial = () => readFile(spec.serialLog, "utf8").catch(() => "");
+  const exitStatus = () => status || "exited";
   if (child.pid === undefined) throw new ReconError("COMMAND_FAILED", `qemu for ${spec.name} did not start`);
   const pid = child.pid;
 
@@ -47,20 +61,26 @@ export function startVm(spec: VmSpec, options: StartVmOptions = {}): RunningVm {
     async waitForSerial(pattern, timeoutMs) {
       const deadline = Date.now() + timeoutMs;
       for (;;) {
-        const text = await readFile(spec.serialLog, "utf8").catch(() => "");
+        // Read after looking at `done`: a line printed just before qemu exited still counts.
+        const exitedBefore = done;
+        const text = await readSerial();
         if (pattern.test(text)) return text;
-        if (done) {
-          throw new ReconError("COMMAND_FAILED", `VM ${spec.name} exited before ${pattern} appeared on its serial console`, {
-            hint: `qemu said: ${output.trim().slice(-500) || "(nothing)"}; serial log: ${spec.serialLog}`,
+        if (exitedBefore) {
+          throw new ReconError("COMMAND_FAILED", `VM ${spec.name} exited (${exitStatus()}) before ${pattern} appeared on its serial console; qemu said: ${output.trim().slice(-500) || "(nothing)"}; last lines of ${spec.serialLog}:\n${lastLines(text)}`, {
+            hint: `serial log: ${spec.serialLog}`,
           });
         }
         if (Date.now() > deadline) {
-          throw new ReconError("COMMAND_FAILED", `VM ${spec.name}: ${pattern} did not appear on the serial console within ${Math.round(timeoutMs / 1000)} s`, {
-            hint: `serial log: ${spec.serialLog}; last lines:\n${text.split("\n").slice(-15).join("\n")}`,
+          throw new ReconError("COMMAND_FAILED", `VM ${spec.name}: ${pattern} did not appear on the serial console within ${Math.round(timeoutMs / 1000)} s; last lines of ${spec.serialLog}:\n${lastLines(text)}`, {
+            hint: `serial log: ${spec.serialLog}`,
           });
         }
-        await new Promise((r) => setTimeout(r, 2000));
+        // Woken early when qemu exits, so a dead VM fails its wait at once.
+        await Promise.race([finished, new Promise((r) => setTimeout(r, 2000))]);
       }
+    },
+    async serialTail(lines = 15) {
+      return lastLines(await readSerial(), lines);
     },
     async stop() {
       if (done) return;

@@ -1,19 +1,24 @@
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { execa, type ResultPromise } from "execa";
 import { stopLeftover } from "../../src/lib/leftover.js";
 import { createLogger } from "../../src/lib/log.js";
 import { reconBin, repoRoot } from "./repo.js";
-import { stopChild } from "./stop-child.js";
+import { stopChild, stopPid } from "./stop-child.js";
+import { waitUntil, type WaitSubject } from "./wait.js";
 
 /** A `recon master` process started inside a network namespace, with its log collected. */
 export interface MasterProcess {
   child: ResultPromise;
   log(): string;
   exited(): boolean;
+  /** The master as a wait's subject: a wait on it fails once it exited, with its log's end. */
+  subject: WaitSubject;
   /**
    * Ends the master and everything it started, even when it hangs: SIGTERM, at most 10 s, then
-   * SIGKILL; then the node process itself (PID in the store's master.lock: the wrapper may not
-   * pass SIGKILL on), its nginx and its dnsmasq (their pid files in --run-dir).
+   * SIGKILL; then the node process itself (its PID from the store's master.lock, JSON `pid` or
+   * a bare number: the wrapper may not pass SIGKILL on), its nginx and its dnsmasq (their pid
+   * files in --run-dir). Each PID is ended only when /proc says it is that program.
    */
   stop(): Promise<void>;
 }
@@ -21,6 +26,21 @@ export interface MasterProcess {
 function argValue(args: string[], flag: string): string | undefined {
   const index = args.indexOf(flag);
   return index >= 0 ? args[index + 1] : undefined;
+}
+
+/** The PID a lock or pid file records: `{"pid":123,…}` or a bare `123`; undefined otherwise. */
+export function recordedPid(text: string): number | undefined {
+  const trimmed = text.trim();
+  let value: unknown = trimmed;
+  if (trimmed.startsWith("{")) {
+    try {
+      value = (JSON.parse(trimmed) as { pid?: unknown }).pid;
+    } catch {
+      return undefined;
+    }
+  }
+  const pid = Number(value);
+  return Number.isInteger(pid) && pid > 1 ? pid : undefined;
 }
 
 export function startMasterInNetns(ns: string, args: string[]): MasterProcess {
@@ -38,20 +58,30 @@ export function startMasterInNetns(ns: string, args: string[]): MasterProcess {
     const quiet = createLogger({}, { write: () => {} });
     const dataDir = argValue(args, "--data-dir");
     const runDir = argValue(args, "--run-dir");
-    if (dataDir !== undefined) await stopLeftover(join(dataDir, "master.lock"), "node", quiet);
+    if (dataDir !== undefined) {
+      const pid = recordedPid(await readFile(join(dataDir, "master.lock"), "utf8").catch(() => ""));
+      if (pid !== undefined) await stopPid(pid, "node");
+    }
     if (runDir !== undefined) {
       await stopLeftover(join(runDir, "nginx.pid"), "nginx", quiet);
       await stopLeftover(join(runDir, "dnsmasq.pid"), "dnsmasq", quiet);
     }
   };
-  return { child, log: () => log, exited: () => exited, stop };
+  const subject: WaitSubject = {
+    name: `recon master (pid ${child.pid ?? "?"})`,
+    exited: () => exited,
+    tail: () => `${log.slice(-3000)}${exited ? `\n(exit code ${child.exitCode ?? "?"}${child.signalCode ? `, signal ${child.signalCode}` : ""})` : ""}`,
+  };
+  return { child, log: () => log, exited: () => exited, subject, stop };
 }
 
-/** Polls every 100 ms, bounded by `timeoutMs`; the error carries the end of the master's log. */
-export async function waitForMaster(master: MasterProcess, pattern: RegExp, timeoutMs: number): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!pattern.test(master.log()) && !master.exited()) {
-    if (Date.now() > deadline) throw new Error(`${pattern} did not appear within ${timeoutMs} ms; master log:\n${master.log().slice(-3000)}`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
+/**
+ * Polls the master's log every 100 ms for `pattern`, bounded by `timeoutMs`; fails as soon as
+ * the master (or any of `also`, e.g. the VM whose request is awaited) exited. The error carries
+ * the end of that subject's log.
+ */
+export async function waitForMaster(master: MasterProcess, pattern: RegExp, timeoutMs: number, also: WaitSubject[] = []): Promise<void> {
+  await waitUntil({ what: `${pattern} in the master's log`, timeoutMs, everyMs: 100, subjects: [master.subject, ...also] }, () =>
+    pattern.test(master.log()) ? true : undefined,
+  );
 }

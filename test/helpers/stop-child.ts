@@ -1,3 +1,4 @@
+import { readFile } from "node:fs/promises";
 import type { ResultPromise } from "execa";
 
 function signal(pid: number, name: NodeJS.Signals): void {
@@ -25,4 +26,24 @@ export async function stopChild(child: ResultPromise, graceMs = 5000): Promise<v
   if (exited) return;
   signal(pid, "SIGKILL");
   await Promise.race([done, new Promise((r) => setTimeout(r, 5000))]);
+}
+
+/** The PID's /proc comm, or undefined when no such process (or a zombie) exists. */
+async function liveComm(pid: number): Promise<string | undefined> {
+  const stat = await readFile(`/proc/${pid}/stat`, "utf8").catch(() => undefined);
+  if (stat === undefined || /^\d+ \(.*\) Z /.test(stat)) return undefined;
+  return (await readFile(`/proc/${pid}/comm`, "utf8").catch(() => "")).trim();
+}
+
+/**
+ * Ends a process that is not this test's child (a grandchild whose PID a file recorded), only
+ * when /proc says it is `program`: SIGTERM, at most `graceMs`, then SIGKILL. Bounded.
+ */
+export async function stopPid(pid: number, program: string, graceMs = 5000): Promise<boolean> {
+  if (pid === process.pid || (await liveComm(pid)) !== program) return false;
+  signal(pid, "SIGTERM");
+  const deadline = Date.now() + graceMs;
+  while ((await liveComm(pid)) !== undefined && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  if ((await liveComm(pid)) !== undefined) signal(pid, "SIGKILL");
+  return true;
 }
