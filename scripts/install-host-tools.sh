@@ -9,7 +9,7 @@ build_pkgs=(
   debootstrap xorriso squashfs-tools dosfstools mtools rsync gnupg debian-archive-keyring
   grub-pc-bin grub-efi-amd64-bin grub2-common e2fsprogs qemu-utils
   libxml2-utils cpio zstd xz-utils fdisk
-  rpm zypper
+  rpm zypper curl
 )
 test_pkgs=(
   qemu-system-x86 ovmf ipxe ipxe-qemu dnsmasq-base busybox-static tftp-hpa

@@ -275,6 +275,7 @@ async function runBuild(rest: string[], values: Values, log: ReturnType<typeof c
     aptMirrors: {
       main: values["apt-mirror"] ?? process.env.RECON_APT_MIRROR,
       security: process.env.RECON_APT_SECURITY_MIRROR,
+      zypper: process.env.RECON_ZYPPER_MIRROR || undefined,
     },
   };
   switch (action) {
@@ -312,6 +313,7 @@ async function runBuild(rest: string[], values: Values, log: ReturnType<typeof c
             sharedCacheDir: process.env.KIWI_SHARED_CACHE_DIR ?? "/var/cache/kiwi",
             imageCacheDir: process.env.RECON_IMAGE_CACHE || undefined,
             force: values.force || process.env.FORCE === "1",
+            repositories: { recipe: planned.recipe, resolved: planned.repositories },
           },
           { runner: execaRunner, log },
         );

@@ -19,7 +19,9 @@ import {
   runKiwi,
   type BuildProgress,
 } from "./kiwi.js";
-import type { Profile } from "./recipe.js";
+import type { Profile, Recipe } from "./recipe.js";
+import type { ResolvedRepository } from "./render-config-xml.js";
+import { checkRepositories, unreachableRepositoryError } from "./repository-reach.js";
 
 export interface BuildImageOptions {
   recipe: string;
@@ -32,6 +34,11 @@ export interface BuildImageOptions {
   /** Optional cache of finished images keyed by description hash (outside the work tree). */
   imageCacheDir?: string;
   force?: boolean;
+  /**
+   * The recipe and its resolved repositories: probed (curl, bounded) before kiwi runs, and named
+   * with the mirror hint when kiwi's own log says a repository failed.
+   */
+  repositories?: { recipe: Recipe; resolved: ResolvedRepository[] };
 }
 
 export interface BuildImageResult {
@@ -154,6 +161,11 @@ export async function buildImage(
     }
   }
 
+  // Seconds, not a kiwi run, to learn that a repository is out of reach (or moved: EOL releases).
+  if (options.repositories) {
+    await checkRepositories(options.repositories.recipe, options.repositories.resolved, { runner: deps.runner, log }, `build ${options.recipe}/${profile} stopped in stage 'prepare'`);
+  }
+
   // kiwi refuses an existing root tree; the package cache (sharedCacheDir) is kept.
   await rm(targetDir, { recursive: true, force: true });
   await rm(stampPath(recipeBuildDir, profile), { force: true });
@@ -199,6 +211,11 @@ export async function buildImage(
   const durationMs = now() - started;
   if (result.exitCode !== 0) {
     const tail = await readFile(logFile, "utf8").then((t) => lastLines(t, 25), () => lastLines(result.stdout + result.stderr, 25));
+    if (progress.failedRepositories?.length && options.repositories) {
+      const failed = progress.failedRepositories.map((r) => ({ ...r, reason: "zypper: valid metadata not found" }));
+      const error = unreachableRepositoryError(options.repositories.recipe, failed, `kiwi-ng stopped ${options.recipe}/${profile} after ${formatDuration(durationMs)} (exit ${result.exitCode}) in stage '${progress.stage}'`);
+      throw new ReconError(error.code, `${error.message}\n--- last lines of ${logFile} ---\n${tail}`, { hint: `${error.hint}; the full kiwi log is ${logFile}` });
+    }
     throw new ReconError("KIWI_FAILED", `kiwi-ng failed for ${options.recipe}/${profile} after ${formatDuration(durationMs)} (exit ${result.exitCode}) in stage '${progress.stage}'${progress.lastError ? `: ${progress.lastError}` : ""}\n--- last lines of ${logFile} ---\n${tail}`, {
       hint: `the full kiwi log is ${logFile}`,
     });

@@ -6,6 +6,7 @@ import { join } from "node:path";
 import { ReconError } from "../lib/errors.js";
 import { hashDescription, planDescription, type DescriptionFile } from "./plan-description.js";
 import type { Recipe } from "./recipe.js";
+import type { ResolvedRepository } from "./render-config-xml.js";
 import {
   loadRecipe,
   readHostAptSources,
@@ -28,6 +29,8 @@ export interface PlannedDescription {
   recipe: Recipe;
   files: DescriptionFile[];
   hash: string;
+  /** The repositories with the URLs written into config.xml (mirror overrides applied). */
+  repositories: ResolvedRepository[];
 }
 
 export async function planFromDisk(options: DescribeOptions): Promise<PlannedDescription> {
@@ -53,7 +56,7 @@ export async function planFromDisk(options: DescribeOptions): Promise<PlannedDes
     runtime,
     reconVersion: options.reconVersion,
   });
-  return { recipe, files, hash: hashDescription(files) };
+  return { recipe, files, hash: hashDescription(files), repositories };
 }
 
 export async function describe(options: DescribeOptions, outDir: string): Promise<PlannedDescription> {

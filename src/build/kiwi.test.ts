@@ -76,3 +76,31 @@ describe("classifyKiwiLine on real kiwi output", () => {
     expect(classifyKiwiLine("random text")).toBeUndefined();
   });
 });
+
+// Lines cut from a real suse-leap-15.1 build here, with no openSUSE host reachable.
+const unreachable = await readFile(
+  join(import.meta.dirname, "../../test/fixtures/kiwi/suse-leap-15.1-unreachable.excerpt.log"),
+  "utf8",
+);
+
+describe("classifyKiwiLine on a zypper build whose repositories cannot be read", () => {
+  const events = unreachable.split("\n").filter(Boolean).map(classifyKiwiLine).filter((e): e is KiwiEvent => e !== undefined);
+
+  it("names each repository zypper found no metadata for, after kiwi's error", () => {
+    expect(events).toEqual([
+      { kind: "error", message: "KiwiBootStrapPhaseFailed: Bootstrap package installation failed: Repository 'leap-15.1-oss' is invalid." },
+      { kind: "repository-failed", alias: "leap-15.1-oss", url: "http://download.opensuse.org/distribution/leap/15.1/repo/oss/" },
+      { kind: "repository-failed", alias: "leap-15.1-update-oss", url: "http://download.opensuse.org/update/leap/15.1/oss/" },
+    ]);
+  });
+
+  it("keeps the failed repositories in the progress, each once", () => {
+    let progress: BuildProgress = { stage: "prepare", packagesDone: 0 };
+    for (const event of [...events, ...events]) progress = reduceBuildProgress(progress, event);
+    expect(progress.stage).toBe("prepare");
+    expect(progress.failedRepositories).toEqual([
+      { alias: "leap-15.1-oss", url: "http://download.opensuse.org/distribution/leap/15.1/repo/oss/" },
+      { alias: "leap-15.1-update-oss", url: "http://download.opensuse.org/update/leap/15.1/oss/" },
+    ]);
+  });
+});

@@ -34,6 +34,7 @@ export type KiwiEvent =
   | { kind: "packages-total"; total: number }
   | { kind: "package-done"; name: string }
   | { kind: "error"; message: string }
+  | { kind: "repository-failed"; alias: string; url: string }
   | { kind: "result"; path: string };
 
 /** `[ INFO    ]: 22:41:56 | text` → `text`; other lines (apt, dpkg output) stay as they are. */
@@ -59,6 +60,9 @@ const STAGE_PATTERNS: Array<[RegExp, BuildStage]> = [
 export function classifyKiwiLine(line: string): KiwiEvent | undefined {
   const { level, text } = stripKiwiPrefix(line);
   if (level === "ERROR") return { kind: "error", message: text };
+  // zypper, inside kiwi's error: "[leap-15.1-oss|http://…/repo/oss/] Valid metadata not found at specified URL"
+  const repo = /^\[([^|\]]+)\|([^\]]+)\] Valid metadata not found at specified URL/.exec(text);
+  if (repo) return { kind: "repository-failed", alias: repo[1]!, url: repo[2]! };
   for (const [pattern, stage] of STAGE_PATTERNS) {
     if (pattern.test(text)) return { kind: "stage", stage, detail: text };
   }
@@ -77,6 +81,8 @@ export interface BuildProgress {
   packagesDone: number;
   packagesTotal?: number;
   lastError?: string;
+  /** Repositories zypper could not read metadata from (kiwi's log, in stage prepare). */
+  failedRepositories?: Array<{ alias: string; url: string }>;
 }
 
 export function reduceBuildProgress(progress: BuildProgress, event: KiwiEvent): BuildProgress {
@@ -92,6 +98,10 @@ export function reduceBuildProgress(progress: BuildProgress, event: KiwiEvent): 
       return progress.stage === "packages" ? { ...progress, packagesDone: progress.packagesDone + 1 } : progress;
     case "error":
       return { ...progress, lastError: event.message };
+    case "repository-failed":
+      return progress.failedRepositories?.some((r) => r.url === event.url)
+        ? progress
+        : { ...progress, failedRepositories: [...(progress.failedRepositories ?? []), { alias: event.alias, url: event.url }] };
     case "result":
       return progress;
   }

@@ -5,7 +5,7 @@ import { parseDeb822Sources } from "./apt-sources.js";
 import { hashDescription, planDescription, RUNTIME_PATH, type DescriptionInputs } from "./plan-description.js";
 import { renderConfigSh } from "./render-config-sh.js";
 import { renderConfigXml } from "./render-config-xml.js";
-import { listRecipes, loadRecipe, readOverlay, resolveRepositories } from "./sources.js";
+import { listRecipes, loadRecipe, readOverlay, resolveRepositories, rewriteToMirror } from "./sources.js";
 
 const root = join(import.meta.dirname, "..", "..");
 const descriptions = join(root, "descriptions");
@@ -67,6 +67,30 @@ describe("resolveRepositories", () => {
       security: "http://mirror.example/debian-security",
     });
     expect(repos.map((r) => r.url)).toEqual(["http://mirror.example/debian", "http://mirror.example/debian-security"]);
+  });
+
+  it("moves a zypper recipe's sources below its mirrorBase to RECON_ZYPPER_MIRROR", async () => {
+    const recipe = await loadRecipe(descriptions, "suse-leap-15.1");
+    expect(resolveRepositories(recipe, [], { zypper: "http://mirror.example/opensuse/discontinued/" }).map((r) => r.url)).toEqual([
+      "http://mirror.example/opensuse/discontinued/distribution/leap/15.1/repo/oss/",
+      "http://mirror.example/opensuse/discontinued/update/leap/15.1/oss/",
+    ]);
+    expect(resolveRepositories(recipe, []).map((r) => r.url)).toEqual(recipe.repositories.map((r) => r.source));
+  });
+
+  it("leaves sources outside mirrorBase and apt recipes alone", async () => {
+    expect(rewriteToMirror("https://other.example/repo/", "http://download.opensuse.org/", "http://m/")).toBe("https://other.example/repo/");
+    const debian = await loadRecipe(descriptions, "debian-12");
+    expect(resolveRepositories(debian, hostSources, { zypper: "http://mirror.example/" }).map((r) => r.url)).toEqual([
+      "http://deb.debian.org/debian",
+      "http://deb.debian.org/debian-security",
+    ]);
+  });
+
+  it("refuses a zypper mirror for a recipe without mirrorBase, and a mirror that is not a URL", async () => {
+    const recipe = await loadRecipe(descriptions, "suse-leap-15.1");
+    expect(() => resolveRepositories({ ...recipe, mirrorBase: undefined }, [], { zypper: "http://m/" })).toThrow(/names no `mirrorBase`/);
+    expect(() => resolveRepositories(recipe, [], { zypper: "mirror.example" })).toThrow(/is not an http\(s\) URL/);
   });
 
   it("explains what to do when the host has no source for the suite", async () => {

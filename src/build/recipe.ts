@@ -77,6 +77,12 @@ export const recipeSchema = z
     kernelArgs: z.array(z.string().regex(/^\S+$/, "one kernel argument per entry, no spaces")),
     bootloaderTimeoutSeconds: z.number().int().min(0).max(60).default(5),
     repositories: z.array(repositorySchema).min(1),
+    /**
+     * The URL prefix of `repositories[].source` that RECON_ZYPPER_MIRROR replaces (zypper
+     * recipes), e.g. `http://download.opensuse.org/`: a mirror of that tree holds the same paths
+     * below its own base. Sources outside this prefix are never rewritten.
+     */
+    mirrorBase: z.string().regex(/^https?:\/\/.+\/$/, "an http(s) URL ending in /").optional(),
     bootstrapPackages: z.array(packageName).min(1),
     imagePackages: z.array(packageName).min(1),
     profilePackages: profilePackages.default({}),

@@ -116,13 +116,44 @@ export async function readHostAptSources(): Promise<AptSourceEntry[]> {
 
 /**
  * Gives every repository its URL. `host-apt` sources take the host's mirror for the suite,
- * unless the admin overrides it (RECON_APT_MIRROR / --apt-mirror).
+ * unless the admin overrides it (RECON_APT_MIRROR / --apt-mirror); a zypper recipe's sources
+ * below its `mirrorBase` move to RECON_ZYPPER_MIRROR.
  */
 export interface AptMirrorOverrides {
   /** The main archive (RECON_APT_MIRROR). */
   main?: string | undefined;
   /** The security archive, suites `*-security` (RECON_APT_SECURITY_MIRROR). */
   security?: string | undefined;
+  /** Replaces the recipe's `mirrorBase` in rpm-md sources (RECON_ZYPPER_MIRROR). */
+  zypper?: string | undefined;
+}
+
+export const ZYPPER_MIRROR_ENV = "RECON_ZYPPER_MIRROR";
+
+/**
+ * `http://download.opensuse.org/distribution/leap/15.1/repo/oss/` with base
+ * `http://download.opensuse.org/` and mirror `http://mirror.example/opensuse` →
+ * `http://mirror.example/opensuse/distribution/leap/15.1/repo/oss/`. Pure.
+ */
+export function rewriteToMirror(source: string, base: string, mirror: string): string {
+  if (!source.startsWith(base)) return source;
+  return `${mirror.replace(/\/+$/, "")}/${source.slice(base.length)}`;
+}
+
+function zypperMirrorFor(recipe: Recipe, mirror: string | undefined): string | undefined {
+  if (!mirror || recipe.packageManager !== "zypper") return undefined;
+  if (!/^https?:\/\/[^/]/.test(mirror)) {
+    throw new ReconError("USAGE", `${ZYPPER_MIRROR_ENV}=${mirror} is not an http(s) URL`, {
+      hint: `${ZYPPER_MIRROR_ENV}=http://<mirror>/<path to the tree that holds distribution/ and update/>`,
+      exitCode: 2,
+    });
+  }
+  if (!recipe.mirrorBase) {
+    throw new ReconError("RECIPE_INVALID", `${ZYPPER_MIRROR_ENV} is set, and recipe ${recipe.name} names no \`mirrorBase\` (the part of its repository URLs a mirror replaces)`, {
+      hint: `add "mirrorBase": "<common prefix of the sources>/" to descriptions/${recipe.name}/recipe.json, or edit each repository's \`source\``,
+    });
+  }
+  return mirror;
 }
 
 export function resolveRepositories(
@@ -130,8 +161,12 @@ export function resolveRepositories(
   hostSources: AptSourceEntry[],
   overrides: AptMirrorOverrides = {},
 ): ResolvedRepository[] {
+  const zypperMirror = zypperMirrorFor(recipe, overrides.zypper);
   return recipe.repositories.map((repo) => {
-    if (repo.source !== "host-apt") return { ...repo, url: repo.source };
+    if (repo.source !== "host-apt") {
+      const url = zypperMirror && repo.type === "rpm-md" ? rewriteToMirror(repo.source, recipe.mirrorBase!, zypperMirror) : repo.source;
+      return { ...repo, url };
+    }
     const override = repo.distribution!.endsWith("-security") ? overrides.security : overrides.main;
     const url = override?.replace(/\/+$/, "") ?? findMirror(hostSources, repo.distribution!);
     if (!url) {
