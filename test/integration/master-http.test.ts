@@ -7,11 +7,13 @@
 import { existsSync } from "node:fs";
 import { mkdtemp, readdir, readFile, rm } from "node:fs/promises";
 import { Agent } from "node:http";
+import { Readable } from "node:stream";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { list } from "tar";
+import { createLogger } from "../../src/lib/log.js";
 import { issueToken, verifyToken } from "../../src/master/http/tokens.js";
 import { gzipBomb, packFiles, rawTar, rawTarGz, type RawEntry } from "../helpers/tarballs.js";
 import { rawRequest, type RawResponse } from "../helpers/http-request.js";
@@ -24,6 +26,7 @@ const LIMITS = {
   maxBodyBytes: 512 * 1024,
   upload: { maxEntries: 20, maxEntryBytes: 256 * 1024, maxTotalBytes: 1024 * 1024, maxPathLength: 255, maxDepth: 8 },
   maxConcurrentUploads: 4,
+  drainTimeoutMs: 1000,
 };
 
 let work: string;
@@ -31,6 +34,7 @@ let storeDir: string;
 let master: TestMaster;
 let iso: Buffer;
 let synced: string[] = [];
+const logLines: string[] = [];
 let inventory: Buffer;
 let stored: { id: string; entries: number; bytes: number };
 
@@ -53,6 +57,7 @@ beforeAll(async () => {
     httpRoot: join(work, "http"),
     limits: LIMITS,
     onSync: (path) => synced.push(path),
+    log: createLogger({}, { write: (line) => logLines.push(line) }),
   });
   inventory = await packFiles(join(work, "agent"), {
     "raw/lshw.json": JSON.stringify({ id: "node", children: Array.from({ length: 50 }, (_, i) => ({ id: `c${i}` })) }),
@@ -300,5 +305,44 @@ describe("hostile requests", () => {
     const text = (await get("/metrics")).body.toString();
     expect(text).toMatch(/^recon_uploads_total 2$/m);
     expect(text).toMatch(/^recon_uploads_rejected_total\{code="UPLOAD_REJECTED"\} \d+$/m);
+  });
+});
+
+describe("refused upload bodies", () => {
+  it("are read to their end before the 4xx, so the connection stays usable (no Connection: close)", async () => {
+    const agent = new Agent({ keepAlive: true, maxSockets: 1 });
+    try {
+      const refused = await rawRequest(master.url, { method: "POST", path: `/api/v1/nodes/${MAC_HYP}/inventory`, headers: uploadHeaders("x.y"), body: randomBytes(LIMITS.maxBodyBytes), agent });
+      expect(refused.status).toBe(401);
+      expect(refused.headers.connection).not.toBe("close");
+      const bomb = await rawRequest(master.url, { method: "POST", path: `/api/v1/nodes/${MAC_HYP}/inventory`, headers: uploadHeaders(), body: await gzipBomb(64 * 1024 * 1024), agent });
+      expect(bomb.status).toBe(422);
+      expect(bomb.headers.connection).not.toBe("close");
+      expect((await rawRequest(master.url, { path: "/boot.ipxe", agent })).status).toBe(200);
+    } finally {
+      agent.destroy();
+    }
+  });
+
+  it("that never end are given up after the drain time (drainTimeoutMs), not read forever", async () => {
+    let sent = 0;
+    // 1 KiB every 50 ms for at most 10 s: a client that keeps sending after its refusal.
+    const trickle = new Readable({
+      read() {
+        if (sent >= 200) return void this.push(null);
+        sent += 1;
+        setTimeout(() => this.push(Buffer.alloc(1024, 1)), 50);
+      },
+    });
+    const started = Date.now();
+    const outcome = await rawRequest(master.url, { method: "POST", path: `/api/v1/nodes/${MAC_HYP}/inventory`, headers: uploadHeaders("x.y"), body: trickle, chunked: true, timeoutMs: 15_000 })
+      .then((res) => `HTTP ${res.status}`, (error: Error) => error.message);
+    const elapsed = Date.now() - started;
+    trickle.destroy();
+    expect(outcome).toMatch(/^(HTTP 401|.*(ECONNRESET|socket hang up|EPIPE).*)$/);
+    expect(elapsed).toBeGreaterThanOrEqual(LIMITS.drainTimeoutMs - 100);
+    expect(elapsed).toBeLessThan(LIMITS.drainTimeoutMs + 3000);
+    expect(sent).toBeLessThan(200);
+    expect(logLines.join("")).toMatch(/msg="refused upload not drained; closing" code=UNAUTHORIZED reason=timeout/);
   });
 });

@@ -16,7 +16,10 @@ import { normalizeMac, type SiteConfig } from "../config/site-config.js";
 import { PHASES, type FleetState, type NodeEvent } from "../state/node-state.js";
 import { macDirName, type Store } from "../store/store.js";
 import { DEFAULT_UPLOAD_LIMITS, type UploadLimits } from "../store/upload-check.js";
+import { drainBody } from "./drain-body.js";
+import { nginxBodyLimit } from "./nginx.js";
 import { issueToken, newNonce, tokenFingerprint, verifyToken } from "./tokens.js";
+import { RUN_HEADER } from "./readiness.js";
 
 export interface AppLimits {
   /** Compressed upload bytes; checked against Content-Length first, then while streaming. */
@@ -25,15 +28,20 @@ export interface AppLimits {
   upload: UploadLimits;
   /** Uploads ingested at once; more wait their turn (bounds temp space and open files). */
   maxConcurrentUploads: number;
+  /** A refused upload's remaining body is read and discarded for at most this long (drain-body.ts). */
+  drainTimeoutMs: number;
 }
 
 export const DEFAULT_APP_LIMITS: AppLimits = {
   maxBodyBytes: 32 * 1024 * 1024,
   upload: DEFAULT_UPLOAD_LIMITS,
   maxConcurrentUploads: 16,
+  drainTimeoutMs: 15_000,
 };
 
 export interface AppDeps {
+  /** This run's id, sent on every response as X-Recon-Run: readiness checks the front with it. */
+  runId?: string;
   config: SiteConfig;
   store: Store;
   /** The build's `http` target: isos/<label>.iso, install/<label>/{linux,initrd,boot.json}. */
@@ -161,6 +169,8 @@ export function createApp(deps: AppDeps): ReconApp {
   const limits: AppLimits = { ...DEFAULT_APP_LIMITS, ...deps.limits };
   const now = deps.now ?? (() => new Date());
   const limitUploads = createLimiter(limits.maxConcurrentUploads);
+  // Beyond nginx's own body limit, so behind nginx every body it lets through can be drained.
+  const refusedBodyDrain = { maxBytes: nginxBodyLimit(limits.maxBodyBytes) + 1024 * 1024, timeoutMs: limits.drainTimeoutMs };
   const counters = {
     uploadsStored: 0,
     uploadsRejected: new Map<string, number>(),
@@ -183,6 +193,13 @@ export function createApp(deps: AppDeps): ReconApp {
   app.locals.behindNginx = deps.behindNginx === true;
   app.disable("x-powered-by");
   app.set("etag", false);
+  const runId = deps.runId;
+  if (runId !== undefined) {
+    app.use((_req, res, next) => {
+      res.setHeader(RUN_HEADER, runId);
+      next();
+    });
+  }
   app.use(refuseTraversal);
   if (deps.review !== undefined) app.use(deps.review);
   if (deps.power !== undefined) app.use(deps.power);
@@ -352,6 +369,13 @@ export function createApp(deps: AppDeps): ReconApp {
     } catch (error) {
       const code = isReconError(error) ? error.code : "INTERNAL";
       counters.uploadsRejected.set(code, (counters.uploadsRejected.get(code) ?? 0) + 1);
+      // Refused before the body was all read: read the rest (bounded) so the 4xx is not lost in
+      // a reset that nginx would turn into a 502 (drain-body.ts). Nothing of it is stored.
+      if (!req.readableEnded) {
+        const declared = Number(req.get("content-length"));
+        const drain = await drainBody(req, refusedBodyDrain, Number.isFinite(declared) ? declared : undefined);
+        if (!drain.drained) log.info("refused upload not drained; closing", { code, reason: drain.reason, bytes: drain.bytes });
+      }
       throw error;
     }
   });
@@ -445,7 +469,8 @@ export function createApp(deps: AppDeps): ReconApp {
     }
     if (status >= 500) log.error("request failed", { method: req.method, path: req.path, error: (error as Error)?.message });
     else log.info("request refused", { method: req.method, path: req.path.slice(0, 200), status, code });
-    // A refused upload may leave body bytes unread; closing is cheaper than draining them.
+    // Body bytes still unread (an upload not drained within its bounds): this connection cannot
+    // carry another request.
     if (!req.complete) res.set("Connection", "close");
     res.status(status).json({ error: code, code, message });
   });

@@ -31,6 +31,14 @@ export interface NginxPlan {
   accessLogPort: number;
 }
 
+/**
+ * nginx's client_max_body_size for recon's body limit: a little above it, so that express, not
+ * nginx, refuses the bodies just over the limit (with its JSON reason); larger ones get nginx's 413.
+ */
+export function nginxBodyLimit(maxBodyBytes: number): number {
+  return maxBodyBytes + 1024 * 1024;
+}
+
 /** Quotes a path for nginx.conf; recon's own paths never hold quotes, but refuse if one does. */
 function quote(value: string): string {
   if (/["\\\n\r;{}$]/.test(value)) {
@@ -71,6 +79,9 @@ export function renderNginxConf(plan: NginxPlan): string {
     `master_process on;`,
     `worker_processes auto;`,
     `pid ${quote(`${plan.runDir}/nginx.pid`)};`,
+    // Marks this nginx's workers as recon's: they outlive a master killed with SIGKILL, and the
+    // next start finds them by this working directory (lib/leftover.ts) and ends them.
+    `working_directory ${quote(plan.runDir)};`,
     `error_log stderr warn;`,
     ...(plan.workerUser !== undefined ? [`user ${plan.workerUser};`] : []),
     `events { worker_connections 4096; }`,
@@ -82,7 +93,7 @@ export function renderNginxConf(plan: NginxPlan): string {
     `  server_tokens off;`,
     // iPXE fetches kernel, initrd, then dracut the ISO: a long keep-alive spares handshakes.
     `  keepalive_timeout 30s;`,
-    `  client_max_body_size ${plan.maxBodyBytes + 1024 * 1024};`,
+    `  client_max_body_size ${nginxBodyLimit(plan.maxBodyBytes)};`,
     `  client_body_temp_path ${temp("body")};`,
     `  proxy_temp_path ${temp("proxy")};`,
     `  fastcgi_temp_path ${temp("fastcgi")};`,
