@@ -4,11 +4,13 @@
  * Node cannot sendfile, and the ISO is most of the bytes a fleet boot moves (bench/iso-serving).
  *
  * One module per tool: the config renderer and the access-log parser are pure; the runner starts
- * nginx in the foreground through the CommandRunner and restarts it with backoff, bounded. The
- * access log (one JSON object per static transfer) arrives as syslog over loopback UDP.
+ * nginx in the foreground through the CommandRunner and restarts it with backoff, bounded by a
+ * window of restarts (N within M minutes). The access log (one JSON object per static transfer)
+ * arrives as syslog over loopback UDP.
  */
 import { ReconError } from "../../lib/errors.js";
 import type { Logger } from "../../lib/log.js";
+import { recordRestart, type RestartWindowPolicy } from "../../lib/restart-window.js";
 import type { CommandRunner } from "../../lib/run.js";
 
 export interface NginxPlan {
@@ -166,10 +168,14 @@ export interface NginxRun {
   done: Promise<void>;
 }
 
+/** nginx may be restarted 5 times within 10 minutes; a 6th exit in that window stops the master. */
+export const NGINX_RESTARTS: RestartWindowPolicy = { maxRestarts: 5, windowMs: 10 * 60_000 };
+
 /**
  * Runs nginx in the foreground until `signal` aborts, restarting it with exponential backoff
- * (at most `maxRestarts` in a row). Access-log lines become `onTransfer` calls; stderr lines are
- * logged. Readiness is probed by `probe` (the caller connects to the port), bounded.
+ * (by the restarts in the window) until more than `restarts.maxRestarts` fall within
+ * `restarts.windowMs` (restart-window.ts; older ones are forgotten). stderr lines are logged.
+ * Readiness is probed by `probe` (the caller connects to the port), bounded.
  */
 export function superviseNginx(options: {
   runner: CommandRunner;
@@ -177,11 +183,14 @@ export function superviseNginx(options: {
   log: Logger;
   signal: AbortSignal;
   probe: () => Promise<boolean>;
-  maxRestarts?: number;
+  restarts?: RestartWindowPolicy;
+  /** The clock for the restart window (ms); tests inject one. */
+  now?: () => number;
   binary?: string;
 }): NginxRun {
   const { runner, log, signal } = options;
-  const maxRestarts = options.maxRestarts ?? 5;
+  const policy = options.restarts ?? NGINX_RESTARTS;
+  const now = options.now ?? Date.now;
   let markReady!: () => void;
   let failReady!: (error: unknown) => void;
   const ready = new Promise<void>((resolve, reject) => {
@@ -218,7 +227,7 @@ export function superviseNginx(options: {
   };
 
   const done = (async () => {
-    let restarts = 0;
+    let history: number[] = [];
     for (;;) {
       const result = await runOnce();
       if (signal.aborted) return;
@@ -229,10 +238,16 @@ export function superviseNginx(options: {
         failReady(error);
         throw error;
       }
-      restarts += 1;
-      if (restarts > maxRestarts) throw new ReconError("NGINX_FAILED", `nginx exited ${restarts} times in a row; giving up`);
-      const delay = Math.min(10_000, 250 * 2 ** restarts);
-      log.warn("nginx exited; restarting", { exitCode: result.exitCode, restart: restarts, delayMs: delay });
+      const verdict = recordRestart(history, now(), policy);
+      history = verdict.history;
+      const windowMin = Math.round(policy.windowMs / 60_000);
+      if (verdict.giveUp) {
+        throw new ReconError("NGINX_FAILED", `nginx exited ${verdict.inWindow} times within ${windowMin} min; giving up`, {
+          hint: "see the nginx lines above; set http.server: node in the site config to serve without nginx",
+        });
+      }
+      const delay = Math.min(10_000, 250 * 2 ** verdict.inWindow);
+      log.warn("nginx exited; restarting", { exitCode: result.exitCode, restartsInWindow: verdict.inWindow, windowMin, delayMs: delay });
       await new Promise((resolve) => setTimeout(resolve, delay));
       if (signal.aborted) return;
     }
