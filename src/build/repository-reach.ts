@@ -2,7 +2,7 @@
  * Can this host reach a recipe's package repositories? A quick probe with curl before kiwi runs,
  * so that an unreachable or moved repository is reported in seconds with its URL and how to point
  * the recipe at a mirror — instead of kiwi's "Repository … is invalid" deep in its log.
- * curl, not fetch: it honours http_proxy/https_proxy the way zypper (libcurl) does.
+ * curl, not fetch: curl reads http_proxy/https_proxy from the environment (Node 18/20 fetch does not).
  * Argument builder, parser and hint are pure; only checkRepositories runs anything.
  */
 import { ReconError } from "../lib/errors.js";

@@ -27,6 +27,7 @@ describe("make-recipe-target", () => {
     for (const target of ["describe", "target", "http", "virtual", "disk", "clean"]) {
       expect(result.stdout).toMatch(new RegExp(`^  ${target} `, "m"));
     }
+    expect(result.stdout).toContain("RECON_ZYPPER_MIRROR=URL");
   });
 
   it("rejects an unknown recipe with the valid names and exit 2", async () => {
