@@ -12,8 +12,9 @@
  *
  * Time budget (2 cores, TCG, cached ISO): master boot 2–4 min, peers to upload 4–12 min in
  * parallel, confirm-off 1 min, master reboot 1–4 min: 10–25 min; +6 min when the ISO is built.
- * Measured: 697 s in all (126 s of it waiting for the image). Bounds below are generous so a
- * slow CI run fails with a reason, not a hang.
+ * Measured: 697 s in all (126 s of it waiting for the image). Each wait is bounded from those
+ * figures (about 2x the slowest measured) and clamped to the e2e tier's budget; each fails at
+ * once when the VM, master or peer it waits on has exited (docs/testing.md).
  */
 import { copyFile, mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -25,15 +26,21 @@ import { listNetns } from "../../src/lab/netns.js";
 import { createLogger } from "../../src/lib/log.js";
 import { execaRunner } from "../../src/lib/run.js";
 import { debugfs } from "../helpers/image-inspect.js";
-import { buildLiveIso } from "../helpers/live-iso.js";
+import { BUILD_TIMEOUT_MS, buildLiveIso } from "../helpers/live-iso.js";
 import { repoRoot } from "../helpers/repo.js";
+import { budgetMs } from "../helpers/tier-budget.js";
+import { vmSubject, waitUntil, type WaitSubject } from "../helpers/wait.js";
 
 const recipe = "debian-12";
 const artefacts = join(repoRoot, "test-results", "e2e-lab");
 const MASTER_READY = /msg="master ready"/;
-const MASTER_TIMEOUT_MS = 15 * 60_000;
-const UPLOAD_TIMEOUT_MS = 30 * 60_000;
+// Measured: master ready 64-178 s after lab up, reboot 64 s; peer power-on to inventory 195-312 s.
+const MASTER_TIMEOUT_MS = 6 * 60_000;
+const WAKE_TIMEOUT_MS = 2 * 60_000;
+const UPLOAD_TIMEOUT_MS = 10 * 60_000;
 const CONFIRM_OFF_S = 60;
+/** A peer VM seen gone this long with no upload stored has died (it powers off only after). */
+const PEER_GONE_MS = 30_000;
 
 let lab: RunningLab | undefined;
 let labDir: string;
@@ -47,14 +54,36 @@ interface NodeDetail {
   uploads: Array<{ id: string; receivedAt: string }>;
 }
 
-async function poll<T>(what: string, timeoutMs: number, everyMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe().catch(() => undefined);
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${Math.round(timeoutMs / 1000)} s`);
-    await new Promise((r) => setTimeout(r, everyMs));
-  }
+/** Polls `probe` (bounded, clamped to the tier's budget); fails at once when the master VM exited. */
+async function poll<T>(what: string, timeoutMs: number, everyMs: number, probe: () => Promise<T | undefined>, subjects: WaitSubject[] = []): Promise<T> {
+  return waitUntil({ what, timeoutMs: budgetMs(timeoutMs), everyMs, subjects: [vmSubject(lab!.master!), ...subjects] }, probe);
+}
+
+/** A peer's qemu (started by its BMC; PID in vm.pid) as a subject: gone for PEER_GONE_MS = exited. */
+function peerSubject(peer: RunningLab["plan"]["peers"][number]): WaitSubject {
+  let goneSince: number | undefined;
+  let alive = true;
+  const vmPidFile = join(peer.bmc.dir, "vm.pid");
+  const check = async () => {
+    const pid = await readPid(vmPidFile);
+    alive = pid !== undefined && (await processIs(pid, /qemu-system/));
+    goneSince = alive ? undefined : (goneSince ?? Date.now());
+  };
+  const timer = setInterval(() => void check().catch(() => undefined), 2000);
+  timer.unref();
+  void check().catch(() => undefined);
+  return {
+    name: `peer ${peer.name}'s VM`,
+    exited: () => !alive && goneSince !== undefined && Date.now() - goneSince > PEER_GONE_MS,
+    tail: async () => (await readFile(peer.serialLog, "utf8").catch((e: Error) => `(no serial log: ${e.message})`)).split("\n").slice(-40).join("\n"),
+  };
+}
+
+let masterReady = false;
+/** Later steps need the master the first step saw ready: without it they fail at once. */
+function needMaster(): void {
+  expect(masterReady, "the master never became ready (see the first test)").toBe(true);
+  expect(lab!.master!.exited(), "the master VM exited").toBe(false);
 }
 
 /** GET from the master's API over the lab bridge, with the admin token (read from its console). */
@@ -79,7 +108,7 @@ beforeAll(async () => {
   timings.isoReadyS = Math.round((Date.now() - started) / 1000);
   labDir = join("/var/tmp", `recon-e2e-lab-${process.pid}`);
   lab = await labUp({ peers: 2, firmware: "mixed", iso: built.iso, dir: labDir, debug: false, confirmOffAfterS: CONFIRM_OFF_S }, { runner: execaRunner, log });
-});
+}, BUILD_TIMEOUT_MS + 3 * 60_000);
 
 afterAll(async () => {
   await keepSerialLogs("");
@@ -89,7 +118,8 @@ afterAll(async () => {
 
 describe("recon lab: a USB master wakes a BIOS and a UEFI peer through IPMI and stores both inventories", () => {
   it("the master boots from the stick, reads the lab's site config and wakes both peers through their BMCs", async () => {
-    const serial = await lab!.master!.waitForSerial(MASTER_READY, MASTER_TIMEOUT_MS);
+    const serial = await lab!.master!.waitForSerial(MASTER_READY, budgetMs(MASTER_TIMEOUT_MS));
+    masterReady = true;
     timings.masterReadyS = Math.round((Date.now() - started) / 1000);
     expect(serial).toMatch(/msg="data partition plan" action=mount reason="found RECON_DATA on \/dev\/sd[a-z]3"/);
     expect(serial).toMatch(/msg="master ready" mode=authoritative interface=\S+ address=10\.77\.0\.1/);
@@ -98,14 +128,15 @@ describe("recon lab: a USB master wakes a BIOS and a UEFI peer through IPMI and 
     // Both BMCs are asked at once: wait for both lines, in whichever order they come.
     const woken = await lab!.master!.waitForSerial(
       /(?=[\s\S]*component=power msg="bmc action" bmc=peer1 address=10\.77\.0\.201 action=on by=wake result=ok)(?=[\s\S]*component=power msg="bmc action" bmc=peer2 address=10\.77\.0\.202 action=on by=wake result=ok)/,
-      5 * 60_000,
+      budgetMs(WAKE_TIMEOUT_MS),
     );
     // ipmi_sim has no chassis_control here: bootdev pxe is reported unsupported and skipped.
     expect(woken).toMatch(/msg="bmc action" bmc=peer1 address=10\.77\.0\.201 action=bootdev-pxe by=wake result=unsupported/);
     for (const peer of lab!.plan.peers) expect(await lab!.powerStatus(peer.name)).toBe("on");
-  });
+  }, MASTER_TIMEOUT_MS + WAKE_TIMEOUT_MS + 60_000);
 
   it("both peers PXE-boot, run the agent and their inventories are stored under their MACs", async () => {
+    needMaster();
     const poweredOnAt = new Map<string, number>();
     for (const peer of lab!.plan.peers) {
       // The BMC's start script writes vm.pid at the instant of power on.
@@ -116,7 +147,7 @@ describe("recon lab: a USB master wakes a BIOS and a UEFI peer through IPMI and 
         const detail = await poll(`${peer.name}'s upload`, UPLOAD_TIMEOUT_MS, 10_000, async () => {
           const body = (await api(`/api/v1/nodes/${peer.mac}`)) as NodeDetail;
           return body.uploads.length > 0 ? body : undefined;
-        });
+        }, [peerSubject(peer)]);
         const seconds = Math.round((Date.now() - poweredOnAt.get(peer.name)!) / 1000);
         timings[`${peer.name}PowerOnToInventoryS`] = seconds;
         log.info("inventory stored", { peer: peer.name, firmware: peer.firmware, seconds });
@@ -140,23 +171,26 @@ describe("recon lab: a USB master wakes a BIOS and a UEFI peer through IPMI and 
       // In-band `lan print` found the node's BMC (ipmi_sim reports its lab address).
       expect(inventory.bmc.address).toBe(peer.bmc.address);
     }
-  });
+  }, UPLOAD_TIMEOUT_MS + 2 * 2 * 60_000 + 60_000);
 
   it("both peers end up off according to their BMCs, and the master recorded it", async () => {
+    needMaster();
+    // Both at once: the bound is paid once, not once per peer.
+    await Promise.all(lab!.plan.peers.map((peer) => poll(`${peer.name} off per its BMC`, (CONFIRM_OFF_S + 120) * 1000, 5000, async () => ((await lab!.powerStatus(peer.name)) === "off" ? true : undefined))));
     for (const peer of lab!.plan.peers) {
-      await poll(`${peer.name} off per its BMC`, (CONFIRM_OFF_S + 180) * 1000, 5000, async () => ((await lab!.powerStatus(peer.name)) === "off" ? true : undefined));
       const vm = await readPid(join(peer.bmc.dir, "vm.pid"));
       expect(vm === undefined || !(await processIs(vm, /qemu-system/))).toBe(true);
-      const detail = await poll(`${peer.name} confirmed off by the master`, (CONFIRM_OFF_S + 120) * 1000, 5000, async () => {
+      const detail = await poll(`${peer.name} confirmed off by the master`, (CONFIRM_OFF_S + 60) * 1000, 5000, async () => {
         const body = (await api(`/api/v1/nodes/${peer.mac}`)) as NodeDetail;
         return body.node?.phase === "off" ? body : undefined;
       });
       expect(detail.node!.power).toMatchObject({ by: "confirm-off", result: "ok" });
       timings[`${peer.name}OffBy`] = detail.node!.power!.action === "status-off" ? "itself" : "master";
     }
-  });
+  }, (CONFIRM_OFF_S + 120 + 2 * (CONFIRM_OFF_S + 60)) * 1000 + 60_000);
 
   it("the master, powered off and booted again from the same stick, still has both inventories and leaves the peers off", async () => {
+    needMaster();
     await keepSerialLogs(".boot1");
     await lab!.stopMaster();
     // Read the stick while the master is off: the data partition holds both inventories.
@@ -176,7 +210,7 @@ describe("recon lab: a USB master wakes a BIOS and a UEFI peer through IPMI and 
 
     const rebootStarted = Date.now();
     const master = await lab!.startMaster();
-    const serial = await master.waitForSerial(MASTER_READY, MASTER_TIMEOUT_MS);
+    const serial = await master.waitForSerial(MASTER_READY, budgetMs(MASTER_TIMEOUT_MS));
     timings.masterRebootS = Math.round((Date.now() - rebootStarted) / 1000);
     expect(serial).toMatch(/msg="data partition plan" action=mount reason="found RECON_DATA/);
     adminToken = /admin token \(needed from the network and for power\):\s+(\S+)/.exec(serial)?.[1] ?? adminToken;
@@ -186,9 +220,9 @@ describe("recon lab: a USB master wakes a BIOS and a UEFI peer through IPMI and 
       const inventory = (await api(`/api/v1/nodes/${peer.mac}/inventory`)) as { inventory?: InventoryLike } & InventoryLike;
       expect((inventory.inventory ?? inventory).system_vendor.serial_number).toBe(peer.smbios.serial);
     }
-    await master.waitForSerial(/(?=[\s\S]*msg="not waking a node" bmc=peer1 mac=52:54:00:77:00:11 reason="its inventory is stored)(?=[\s\S]*msg="not waking a node" bmc=peer2 mac=52:54:00:77:00:12 reason="its inventory is stored)/, 2 * 60_000);
+    await master.waitForSerial(/(?=[\s\S]*msg="not waking a node" bmc=peer1 mac=52:54:00:77:00:11 reason="its inventory is stored)(?=[\s\S]*msg="not waking a node" bmc=peer2 mac=52:54:00:77:00:12 reason="its inventory is stored)/, budgetMs(WAKE_TIMEOUT_MS));
     for (const peer of lab!.plan.peers) expect(await lab!.powerStatus(peer.name)).toBe("off");
-  });
+  }, MASTER_TIMEOUT_MS + WAKE_TIMEOUT_MS + 2 * 60_000);
 
   it("lab down leaves no namespace, process or file", async () => {
     await keepSerialLogs("");

@@ -5,6 +5,8 @@
  * dead subject fails its test in one poll interval instead of at the timeout.
  */
 
+import type { RunningVm } from "../../src/lab/vm.js";
+
 /** Something a wait depends on: when it has exited, the wait cannot succeed any more. */
 export interface WaitSubject {
   name: string;
@@ -68,5 +70,25 @@ export async function waitUntil<T>(options: WaitOptions, probe: () => T | undefi
       throw new WaitError("WAIT_TIMEOUT", `${what}: not within ${Math.round(timeoutMs / 1000)} s${lastError ? ` (last probe: ${lastError})` : ""}${logs.length ? `\n${logs.join("\n")}` : ""}`);
     }
     await new Promise((r) => setTimeout(r, everyMs));
+  }
+}
+
+/** A VM as a wait's subject: its qemu process, and its serial log's end as the tail. */
+export function vmSubject(vm: RunningVm): WaitSubject {
+  return { name: `VM ${vm.spec.name}`, exited: () => vm.exited(), tail: () => vm.serialTail(40) };
+}
+
+/**
+ * `wait` (e.g. a VM's own waitForSerial), failed early when one of `subjects` it depends on (the
+ * master that serves that VM) exits first. Checked every second; the wait keeps its own bound.
+ */
+export async function whileAlive<T>(what: string, subjects: WaitSubject[], wait: Promise<T>): Promise<T> {
+  let settled = false;
+  const watch = waitUntil({ what, timeoutMs: Number.MAX_SAFE_INTEGER / 2, everyMs: 1000, subjects }, () => (settled ? true : undefined));
+  try {
+    return await Promise.race([wait, watch.then(() => wait)]);
+  } finally {
+    settled = true;
+    await watch.catch(() => undefined);
   }
 }

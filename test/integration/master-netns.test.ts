@@ -210,16 +210,18 @@ describe("recon master in a network namespace", () => {
 
   it("stops with its dnsmasq on SIGTERM", async () => {
     const pidFile = join(work, "run", "dnsmasq.pid");
-    const dnsmasqPid = Number((await readFile(pidFile, "utf8").catch(() => "0")).trim());
+    // Both pid files must be there: a missing one fails here instead of skipping the check below.
+    const dnsmasqPid = Number((await readFile(pidFile, "utf8")).trim());
+    expect(dnsmasqPid).toBeGreaterThan(1);
     // nginx removes its pid file when it stops: read it first.
-    const nginxPid = Number((await readFile(join(work, "run", "nginx.pid"), "utf8").catch(() => "0")).trim());
-    expect(nginxPid).toBeGreaterThan(0);
+    const nginxPid = Number((await readFile(join(work, "run", "nginx.pid"), "utf8")).trim());
+    expect(nginxPid).toBeGreaterThan(1);
     process.kill(proc!.child.pid!, "SIGTERM");
     const result = await proc!.child;
     expect(result.signal, proc!.log().slice(-2000)).toBeUndefined();
     expect(result.exitCode).toBe(0);
     expect(proc!.log()).toContain('msg="master stopped"');
-    if (dnsmasqPid > 0) expect(() => process.kill(dnsmasqPid, 0)).toThrow();
+    expect(() => process.kill(dnsmasqPid, 0)).toThrow();
     expect(() => process.kill(nginxPid, 0)).toThrow();
   });
 });

@@ -11,7 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startVm } from "../../src/lab/vm.js";
 import { recordedPid, startMasterInNetns, waitForMaster } from "../helpers/master-process.js";
 import { stopChild, stopPid } from "../helpers/stop-child.js";
-import { waitUntil, type WaitSubject } from "../helpers/wait.js";
+import { vmSubject, waitUntil, whileAlive, type WaitSubject } from "../helpers/wait.js";
 
 let work: string;
 
@@ -178,6 +178,23 @@ describe("RunningVm.waitForSerial", () => {
     const { ms, error } = await pending;
     expect((error as Error).message).toMatch(/VM recon-wait-stopped exited \(signal SIGTERM\)/);
     expect(ms).toBeLessThan(10_000);
+  });
+});
+
+describe("whileAlive", () => {
+  it("fails a VM's wait once the master it depends on exited, with the master's output", async () => {
+    const peer = startVm({ name: "recon-wait-peer", memoryMiB: 64, cpus: 1, firmware: "bios", disks: [], nics: [], serialLog: join(work, "peer.serial.log") }, { wrapper: ["sh", "-c", "exec sleep 60", "sh"] });
+    const master = childSubject([process.execPath, "-e", "console.log('master: dnsmasq failed'); setTimeout(() => process.exit(1), 300)"]);
+    try {
+      const { ms, error } = await elapsed(() => whileAlive("the peer's role line", [master.subject, vmSubject(peer)], peer.waitForSerial(/role=peer/, 120_000)));
+      expect((error as { code?: string }).code).toBe("SUBJECT_EXITED");
+      expect((error as Error).message).toMatch(/the peer's role line: \S*node \(pid \d+\) exited[\s\S]*master: dnsmasq failed/);
+      expect(ms).toBeLessThan(10_000);
+      expect(peer.exited()).toBe(false);
+    } finally {
+      await peer.stop();
+      await stopChild(master.child);
+    }
   });
 });
 
