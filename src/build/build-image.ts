@@ -15,6 +15,7 @@ import {
   classifyKiwiLine,
   formatDuration,
   formatProgress,
+  kiwiErrorHint,
   reduceBuildProgress,
   runKiwi,
   type BuildProgress,
@@ -217,7 +218,7 @@ export async function buildImage(
       throw new ReconError(error.code, `${error.message}\n--- last lines of ${logFile} ---\n${tail}`, { hint: `${error.hint}; the full kiwi log is ${logFile}` });
     }
     throw new ReconError("KIWI_FAILED", `kiwi-ng failed for ${options.recipe}/${profile} after ${formatDuration(durationMs)} (exit ${result.exitCode}) in stage '${progress.stage}'${progress.lastError ? `: ${progress.lastError}` : ""}\n--- last lines of ${logFile} ---\n${tail}`, {
-      hint: `the full kiwi log is ${logFile}`,
+      hint: `${kiwiErrorHint(progress.lastError)}the full kiwi log is ${logFile}`,
     });
   }
   const image = await findResult(targetDir, profile);

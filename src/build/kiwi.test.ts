@@ -5,6 +5,7 @@ import {
   classifyKiwiLine,
   formatProgress,
   kiwiBuildArgs,
+  kiwiErrorHint,
   reduceBuildProgress,
   type BuildProgress,
   type KiwiEvent,
@@ -102,5 +103,14 @@ describe("classifyKiwiLine on a zypper build whose repositories cannot be read",
       { alias: "leap-15.1-oss", url: "http://download.opensuse.org/distribution/leap/15.1/repo/oss/" },
       { alias: "leap-15.1-update-oss", url: "http://download.opensuse.org/update/leap/15.1/oss/" },
     ]);
+  });
+});
+
+describe("kiwiErrorHint", () => {
+  it("points a missing host command at the host-tools script", () => {
+    // kiwi's error as issue #9 item 11 quotes it (suse-leap-15.1 on a host without rpm).
+    expect(kiwiErrorHint('KiwiCommandNotFound: Command "rpmdb" not found')).toContain("lacks 'rpmdb': run scripts/install-host-tools.sh build");
+    expect(kiwiErrorHint("KiwiCommandError: chroot: stderr: Locale en_US.UTF-8 is not installed.")).toBe("");
+    expect(kiwiErrorHint(undefined)).toBe("");
   });
 });

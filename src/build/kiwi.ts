@@ -76,6 +76,16 @@ export function classifyKiwiLine(line: string): KiwiEvent | undefined {
   return undefined;
 }
 
+/**
+ * What to do about kiwi's last error, when recon knows (with a trailing "; "), else "". Pure.
+ * kiwi checks for the host tools a package manager needs only when it gets there: on a host
+ * without rpm, a zypper recipe stops with `KiwiCommandNotFound: Command "rpmdb" not found`.
+ */
+export function kiwiErrorHint(lastError: string | undefined): string {
+  const missing = lastError && /^KiwiCommandNotFound: Command "([^"]+)" not found/.exec(lastError);
+  return missing ? `the build host lacks '${missing[1]}': run scripts/install-host-tools.sh build as root (it installs what kiwi needs, rpm and zypper included); ` : "";
+}
+
 export interface BuildProgress {
   stage: BuildStage | "starting";
   packagesDone: number;

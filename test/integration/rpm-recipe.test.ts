@@ -3,11 +3,12 @@
  * suse-leap-15.1 target` stops in stage prepare within seconds, names every repository URL and the
  * RECON_ZYPPER_MIRROR override, exit 1 — before kiwi runs (curl probe), and, when the probe passes
  * but zypper still finds no metadata, from kiwi's own log. No external host: the mirror is a
- * closed port on loopback, or a loopback HTTP server made by the test.
+ * closed port on loopback, or a loopback HTTP server made by the test. And the issue's first
+ * symptom: kiwi without rpmdb on the host is told where the host tools come from.
  */
 import { createServer, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, readdir, readFile, rm, symlink } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
@@ -28,10 +29,24 @@ afterEach(async () => {
   }
 });
 
-async function buildDirs(): Promise<{ build: string; cache: string }> {
+async function buildDirs(): Promise<{ dir: string; build: string; cache: string }> {
   const dir = await mkdtemp(join(tmpdir(), `recon-rpm-${process.pid}-`));
   dirs.push(dir);
-  return { build: join(dir, "build"), cache: join(dir, "kiwi-cache") };
+  return { dir, build: join(dir, "build"), cache: join(dir, "kiwi-cache") };
+}
+
+/** A loopback "mirror" on an ephemeral port; `answer` gives the status for a request. */
+async function loopbackMirror(answer: (userAgent: string, url: string) => number): Promise<{ url: string; requests: string[] }> {
+  const requests: string[] = [];
+  const server = createServer((req, res) => {
+    const userAgent = req.headers["user-agent"] ?? "";
+    requests.push(`${userAgent} ${req.url ?? ""}`);
+    res.writeHead(answer(userAgent, req.url ?? ""), { "content-type": "text/plain" });
+    res.end("recon test mirror");
+  });
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/`, requests };
 }
 
 function makeTarget(recipe: string, env: Record<string, string>) {
@@ -66,16 +81,7 @@ describe("an RPM recipe with its repositories out of reach", () => {
     const { build, cache } = await buildDirs();
     // Answers the probe (curl) with 200 and zypper (libzypp's own user agent) with 404, as a
     // mirror that lost its tree between the probe and the build would.
-    const requests: string[] = [];
-    const server = createServer((req, res) => {
-      requests.push(`${req.headers["user-agent"] ?? ""} ${req.url ?? ""}`);
-      const fromCurl = /^curl\//.test(req.headers["user-agent"] ?? "");
-      res.writeHead(fromCurl && req.url?.endsWith("/repodata/repomd.xml") ? 200 : 404, { "content-type": "text/plain" });
-      res.end(fromCurl ? "probe" : "gone");
-    });
-    servers.push(server);
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    const mirror = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+    const { url: mirror, requests } = await loopbackMirror((userAgent, url) => (/^curl\//.test(userAgent) && url.endsWith("/repodata/repomd.xml") ? 200 : 404));
     const result = await makeTarget("suse-leap-15.1", { BUILD_DIR: build, KIWI_SHARED_CACHE_DIR: cache, RECON_ZYPPER_MIRROR: mirror });
     const output = result.all ?? "";
     expect(result.exitCode, output).toBe(1);
@@ -86,5 +92,20 @@ describe("an RPM recipe with its repositories out of reach", () => {
     expect(output).toContain(`  leap-15.1-oss: ${mirror}distribution/leap/15.1/repo/oss/ (zypper: valid metadata not found)`);
     expect(output).toContain(`  leap-15.1-update-oss: ${mirror}update/leap/15.1/oss/ (zypper: valid metadata not found)`);
     expect(output).toMatch(/recon: hint: check this host's network\/proxy \(http_proxy\), or set RECON_ZYPPER_MIRROR=.*; the full kiwi log is .*kiwi-DracutLive\.log/);
+  });
+
+  it("on a host without rpm, kiwi's KiwiCommandNotFound for rpmdb points at the host-tools script", async () => {
+    const { dir, build, cache } = await buildDirs();
+    const { url: mirror } = await loopbackMirror(() => 200);
+    // This host's /usr/bin without rpmdb, the tool kiwi asked for on the issue's fresh machine.
+    const bin = join(dir, "bin");
+    await mkdir(bin);
+    for (const name of await readdir("/usr/bin")) if (name !== "rpmdb") await symlink(join("/usr/bin", name), join(bin, name));
+    const result = await makeTarget("suse-leap-15.1", { BUILD_DIR: build, KIWI_SHARED_CACHE_DIR: cache, RECON_ZYPPER_MIRROR: mirror, PATH: `${bin}:/usr/sbin` });
+    const output = result.all ?? "";
+    expect(result.exitCode, output).toBe(1);
+    expect(output).toContain(`recon: error: kiwi-ng failed for suse-leap-15.1/DracutLive`);
+    expect(output).toContain(`in stage 'prepare': KiwiCommandNotFound: Command "rpmdb" not found`);
+    expect(output).toContain("recon: hint: the build host lacks 'rpmdb': run scripts/install-host-tools.sh build as root");
   });
 });
