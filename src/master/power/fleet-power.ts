@@ -10,11 +10,13 @@ import type { Request } from "express";
 import { createIpmiClient } from "../../ipmi/ipmitool.js";
 import type { Logger } from "../../lib/log.js";
 import type { CommandRunner } from "../../lib/run.js";
+import { refuseBoot } from "../../boot/plan-boot.js";
+import { resolveNodeSettings } from "../config/resolve-node-settings.js";
 import type { SiteConfig } from "../config/site-config.js";
 import { ReconError } from "../../lib/errors.js";
 import { decideAccess, isLocalRequest, presentedToken } from "../../review/access.js";
 import { createPowerRouter, type PowerAccess } from "../http/power-routes.js";
-import type { FleetState, NodeEvent } from "../state/node-state.js";
+import type { FleetState, NodeEvent, NodeState } from "../state/node-state.js";
 import { macDirName } from "../store/store.js";
 import { fleetBmcs } from "./bmcs.js";
 import { createPowerService, type PowerService } from "./power-service.js";
@@ -53,6 +55,19 @@ export function adminAuthorizer(adminToken: string): (req: Request, need: PowerA
   };
 }
 
+/**
+ * Why the wake step leaves a node off, or undefined to wake it: planBoot's own rule (refuseBoot)
+ * over the same layered settings (defaults → networks → groups → host), so a node that would be
+ * booted again (reinventory from any layer) is woken, and one it would ignore is not.
+ */
+export function reasonNotToWake(config: SiteConfig, mac: string, node: NodeState | undefined): string | undefined {
+  const settings = resolveNodeSettings(config, { mac, ip: node?.ip, hostname: node?.hostname });
+  const refusal = refuseBoot(settings, node);
+  if (refusal === undefined) return undefined;
+  if (refusal.why === "config-ignore") return refusal.reason;
+  return `its inventory is stored (${refusal.uploads} upload${refusal.uploads === 1 ? "" : "s"}); set reinventory: true for this node to wake it again`;
+}
+
 export interface FleetPower {
   service: PowerService;
   router: express.Router;
@@ -72,12 +87,7 @@ export function createFleetPower(options: FleetPowerOptions): FleetPower {
     confirmOffAfterMs: config.power.confirmOffAfterS * 1000,
     bootdevPxe: config.power.bootdevPxe,
     ...(options.dataDir !== undefined && { inventoryBmcAddress: (mac: string) => inventoryBmcAddress(options.dataDir!, mac) }),
-    skipWake: (bmc) => {
-      const node = bmc.mac === undefined ? undefined : options.fleet().nodes[bmc.mac];
-      if (!node || node.uploads === 0) return undefined;
-      if (config.hosts[bmc.mac!]?.reinventory || config.defaults.reinventory) return undefined;
-      return `its inventory is stored (${node.uploads} upload${node.uploads === 1 ? "" : "s"})`;
-    },
+    skipWake: (bmc) => (bmc.mac === undefined ? undefined : reasonNotToWake(config, bmc.mac, options.fleet().nodes[bmc.mac])),
   });
   let waking: Promise<void> = Promise.resolve();
   return {
