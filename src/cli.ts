@@ -27,6 +27,8 @@ import { runPowerCli } from "./master/power/power-cli.js";
 import { normalizeRaw } from "./inventory/normalize.js";
 import { readRawUpload } from "./inventory/read-upload.js";
 import { runNodes } from "./review/cli-nodes.js";
+import { createStatusWriter, mirrorConsoles } from "./agent/console.js";
+import { classifyStartFailure, renderStartFailureBanner } from "./master/start-failure.js";
 
 const VERSION = "0.1.0";
 
@@ -142,39 +144,16 @@ async function main(argv: string[]): Promise<number> {
         bootif: cmdlineValue(args, "BOOTIF"),
       });
       if (decision.role === "master") {
-        const root = cmdlineValue(args, "root") ?? "";
-        const volumeLabel = /^live:CDLABEL=(.+)$/.exec(root)?.[1] ?? "RECON";
-        const data = await prepareDataDir(execaRunner, bootLog.child({ component: "data" }), {
-          volumeLabel,
-          mountPoint: values["data-dir"],
-        });
-        // What recon saw, kept with the data: explains on the stick itself why it chose as it did.
-        const devices = await execaRunner.run("lsblk", LSBLK_ARGS);
-        await writeFileAtomic(
-          join(data.dir, "boot-devices.json"),
-          JSON.stringify({ at: new Date().toISOString(), persistent: data.persistent, reason: data.reason, lsblk: JSON.parse(devices.stdout || "{}") }, null, 2),
-        );
-        bootLog.info("data directory ready", { dir: data.dir, persistent: data.persistent, device: data.device });
-        const live = await prepareLiveHttpRoot(execaRunner, { httpRoot: values["http-root"], volumeLabel });
-        bootLog.info("serving the boot medium to peers", { label: live.label, iso: live.isoDevice.path, sizeBytes: live.isoDevice.sizeBytes });
-        // In the background: peers need the ISO only after kernel and initrd; until the RAM copy
-        // is in place the ISO is served from the device.
-        void stageIsoInRam(execaRunner, bootLog.child({ component: "iso" }), { httpRoot: live.httpRoot, label: live.label, isoDevice: live.isoDevice });
-        const controller = stopOnSignals();
-        await runMaster(
-          {
-            configPath: values.config ?? join(data.dir, "site.yaml"),
-            dataDir: data.dir,
-            runDir: values["run-dir"],
-            httpRoot: live.httpRoot,
-            imageLabel: live.label,
-            tftpRoot: values["tftp-root"],
-            cmdline: args,
-            isoDevice: live.isoDevice,
-            waitForNetwork: true,
-          },
-          { runner: execaRunner, log: createLogger({ component: "master" }, { write: (line) => console.log(line) }), signal: controller.signal },
-        );
+        try {
+          await startApplianceMaster(args, values, bootLog);
+        } catch (error) {
+          // One banner on the serial line and the screen; exit 3 stops recon.service's restarts.
+          const failure = classifyStartFailure(error);
+          const status = createStatusWriter((line) => console.error(line), mirrorConsoles(args));
+          for (const line of renderStartFailureBanner(failure)) status(line);
+          bootLog.error("master cannot start", { error: failure.message, exitCode: failure.exitCode, retried: failure.retried });
+          return failure.exitCode;
+        }
       }
       if (decision.role === "peer") {
         // A peer runs the agent; a failed upload exits non-zero and recon.service tries again.
@@ -355,6 +334,51 @@ async function runBuild(rest: string[], values: Values, log: ReturnType<typeof c
       throw new ReconError("USAGE", `unknown build action '${action}'`, { hint: "actions: describe, image, http, clean" });
   }
 }
+
+/** The appliance's master start (recon.service on the stick): data partition, live image, master. */
+interface ApplianceValues {
+  "data-dir": string;
+  "http-root": string;
+  "run-dir": string;
+  "tftp-root": string;
+  config?: string | undefined;
+}
+
+async function startApplianceMaster(args: Map<string, string[]>, values: ApplianceValues, bootLog: ReturnType<typeof createLogger>): Promise<void> {
+  const root = cmdlineValue(args, "root") ?? "";
+  const volumeLabel = /^live:CDLABEL=(.+)$/.exec(root)?.[1] ?? "RECON";
+  const data = await prepareDataDir(execaRunner, bootLog.child({ component: "data" }), {
+    volumeLabel,
+    mountPoint: values["data-dir"],
+  });
+  // What recon saw, kept with the data: explains on the stick itself why it chose as it did.
+  const devices = await execaRunner.run("lsblk", LSBLK_ARGS);
+  await writeFileAtomic(
+    join(data.dir, "boot-devices.json"),
+    JSON.stringify({ at: new Date().toISOString(), persistent: data.persistent, reason: data.reason, lsblk: JSON.parse(devices.stdout || "{}") }, null, 2),
+  );
+  bootLog.info("data directory ready", { dir: data.dir, persistent: data.persistent, device: data.device });
+  const live = await prepareLiveHttpRoot(execaRunner, { httpRoot: values["http-root"], volumeLabel });
+  bootLog.info("serving the boot medium to peers", { label: live.label, iso: live.isoDevice.path, sizeBytes: live.isoDevice.sizeBytes });
+  // In the background: peers need the ISO only after kernel and initrd; until the RAM copy
+  // is in place the ISO is served from the device.
+  void stageIsoInRam(execaRunner, bootLog.child({ component: "iso" }), { httpRoot: live.httpRoot, label: live.label, isoDevice: live.isoDevice });
+  const controller = stopOnSignals();
+  await runMaster(
+    {
+      configPath: values.config ?? join(data.dir, "site.yaml"),
+      dataDir: data.dir,
+      runDir: values["run-dir"],
+      httpRoot: live.httpRoot,
+      imageLabel: live.label,
+      tftpRoot: values["tftp-root"],
+      cmdline: args,
+      isoDevice: live.isoDevice,
+      waitForNetwork: true,
+    },
+    { runner: execaRunner, log: createLogger({ component: "master" }, { write: (line) => console.log(line) }), signal: controller.signal },
+  );
+      }
 
 /** /etc/recon/build.json exists only inside the image (planDescription writes it). */
 async function insideReconImage(): Promise<boolean> {

@@ -3,7 +3,8 @@
  * are not told). It is found only through the pid file recon itself wrote in its own run
  * directory, and ended only when /proc says that PID really is that program.
  */
-import { readFile } from "node:fs/promises";
+import { readdir, readFile, readlink } from "node:fs/promises";
+import { join, resolve } from "node:path";
 import type { Logger } from "./log.js";
 import { processAlive } from "./lock-file.js";
 
@@ -18,4 +19,49 @@ export async function stopLeftover(pidFile: string, program: string, log: Logger
   while (processAlive(pid) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
   if (processAlive(pid)) process.kill(pid, "SIGKILL");
   return true;
+}
+
+/**
+ * Processes named `program` whose working directory is `dir`: how recon recognises the workers
+ * of an nginx it started in an earlier run (its conf sets `working_directory` to recon's run
+ * dir). nginx's workers outlive a master killed with SIGKILL, keep the listening socket and
+ * answer with a dead upstream; their pid is in no file. Only this PID namespace's /proc is seen.
+ */
+export async function findByWorkingDir(program: string, dir: string, procRoot = "/proc"): Promise<number[]> {
+  const wanted = resolve(dir);
+  const found: number[] = [];
+  for (const name of await readdir(procRoot).catch(() => [] as string[])) {
+    if (!/^\d+$/.test(name)) continue;
+    const pid = Number(name);
+    if (pid === process.pid) continue;
+    const comm = (await readFile(join(procRoot, name, "comm"), "utf8").catch(() => "")).trim();
+    if (comm !== program) continue;
+    const cwd = await readlink(join(procRoot, name, "cwd")).catch(() => "");
+    if (cwd === wanted) found.push(pid);
+  }
+  return found;
+}
+
+/** Ends the given processes: SIGTERM, at most `waitMs` for all of them, then SIGKILL. */
+export async function endProcesses(pids: number[], waitMs = 5000): Promise<void> {
+  const signal = (pid: number, name: NodeJS.Signals) => {
+    try {
+      process.kill(pid, name);
+    } catch {
+      // already gone
+    }
+  };
+  for (const pid of pids) signal(pid, "SIGTERM");
+  const deadline = Date.now() + waitMs;
+  while (pids.some(processAlive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  for (const pid of pids.filter(processAlive)) signal(pid, "SIGKILL");
+}
+
+/** The orphaned workers of an nginx recon started with `working_directory dir`, ended. */
+export async function stopLeftoverWorkers(program: string, dir: string, log: Logger): Promise<number[]> {
+  const pids = await findByWorkingDir(program, dir);
+  if (pids.length === 0) return [];
+  log.warn(`stopping ${program} processes left over from an earlier run`, { pids: pids.join(","), dir });
+  await endProcesses(pids);
+  return pids;
 }

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import type { BootServer } from "../boot/plan-boot.js";
 import { sleep, untilAborted } from "../lib/abortable-sleep.js";
 import { ReconError } from "../lib/errors.js";
-import { stopLeftover } from "../lib/leftover.js";
+import { stopLeftover, stopLeftoverWorkers } from "../lib/leftover.js";
 import type { Logger } from "../lib/log.js";
 import { runChecked, type CommandRunner } from "../lib/run.js";
 import { applyKernelOverrides, formatIpv4, parseIpv4, parseIpv4Cidr, parseSiteConfig, type SiteConfig } from "./config/site-config.js";
@@ -30,6 +30,7 @@ import { EMPTY_FLEET, reduceFleet, type FleetState, type NodeEvent } from "./sta
 import { createStore } from "./store/store.js";
 import { createInventoryNormalizer } from "./inventories.js";
 import { prepareWorkload } from "./workload.js";
+import { confirmFrontAnswers, newRunId } from "./http/readiness.js";
 
 export interface MasterOptions {
   /** site.yaml; a missing file means every default. */
@@ -239,8 +240,13 @@ async function serve(options: MasterOptions, deps: MasterDeps, config: SiteConfi
     arm64Firmware: await exists(join(options.tftpRoot, "ipxe-arm64.efi")),
   };
   await mkdir(options.runDir, { recursive: true });
+  // dnsmasq (as nobody) re-reads the hosts dir and nginx's workers chdir here: world-traversable.
+  await chmod(options.runDir, 0o755);
+  const runId = newRunId();
   const postTgzPath = await prepareWorkload(options.dataDir, options.runDir, log.child({ component: "workload" }));
-  const app = createApp({ config, store, httpRoot: options.httpRoot, isoDevice: options.isoDevice, postTgzPath, server, fleet: () => fleet, onEvent, secret, log: log.child({ component: "http" }), now, review: review.router, power: power.router });
+  const app = createApp({ runId, config, store, httpRoot: options.httpRoot, isoDevice: options.isoDevice, postTgzPath, server, fleet: () => fleet, onEvent, secret, log: log.child({ component: "http" }), now, review: review.router, power: power.router });
+  // nginx workers of a run killed with -9 still hold the port and answer 502: end them first.
+  await stopLeftoverWorkers("nginx", options.runDir, log.child({ component: "http" }));
   const http = await startHttpFront(app, {
     wanted: config.http.server,
     port: config.http.port,
@@ -251,7 +257,14 @@ async function serve(options: MasterOptions, deps: MasterDeps, config: SiteConfi
     log: log.child({ component: "http" }),
     signal,
   });
-  log.info("http service listening", { url: `http://${net.address}:${http.port}/`, httpRoot: options.httpRoot, server: http.server });
+  // Ready means this run answers on the port peers use, not a leftover that holds it.
+  try {
+    await confirmFrontAnswers({ port: http.port, runId, timeoutMs: 30_000, log: log.child({ component: "http" }), signal });
+  } catch (error) {
+    await http.close();
+    throw error;
+  }
+  log.info("http service listening", { url: `http://${net.address}:${http.port}/`, httpRoot: options.httpRoot, server: http.server, run: runId });
 
   const stopAll = new AbortController();
   if (signal.aborted) stopAll.abort();
@@ -260,7 +273,6 @@ async function serve(options: MasterOptions, deps: MasterDeps, config: SiteConfi
   const confFile = join(options.runDir, "dnsmasq.conf");
   // dnsmasq drops root for `nobody` after start and re-reads the hosts dir then: world-readable.
   await mkdir(hostsDir, { recursive: true, mode: 0o755 });
-  await chmod(options.runDir, 0o755);
   await chmod(hostsDir, 0o755);
 
   async function startDnsmasq(currentMode: Exclude<DhcpMode, "off">, stop: AbortSignal) {
