@@ -97,6 +97,20 @@ export interface AgentResult {
 
 const LOUD_EVERY_MS = 5 * 60_000;
 
+/**
+ * Exit status of an upload the master refused: recon.service has RestartPreventExitStatus=3, so
+ * systemd does not run the agent again to be refused again (exit 1, a master not reached, is
+ * restarted).
+ */
+export const REFUSED_EXIT = 3;
+
+/** What the admin at the console can do about a refusal, by the master's status. */
+export function refusalHint(status: number | undefined): string {
+  if (status === 401 || status === 403) return "tokens are per boot and per master: PXE-boot this node from this master again";
+  if (status === 413 || status === 422) return "the master's upload limits refused what this node collected (the reason says which); see docs/raw-upload.md";
+  return "the agent and the master may be different recon versions; boot this node from this master again";
+}
+
 function seconds(ms: number): string {
   return ms < 10_000 ? `${(ms / 1000).toFixed(1)} s` : `${Math.round(ms / 1000)} s`;
 }
@@ -167,13 +181,19 @@ export async function runAgent(options: AgentOptions, deps: AgentDeps): Promise<
       },
     },
   );
+  if (!result.ok && result.fatal) {
+    // The master said no (a 4xx other than 408/425/429): the same upload would be refused again,
+    // so no retry and no restart (exit 3), and no post-action: the machine stays on with the
+    // reason on its console for whoever walks up to it.
+    const what = `the master at ${config.masterUrl} refused the upload: ${result.reason}`;
+    status(`*** UPLOAD REFUSED: ${what}. Not retrying. This machine stays on (no ${config.postAction}); the inventory stays at ${outPath}. ***`);
+    throw new ReconError("UPLOAD_REJECTED", what, { hint: refusalHint(result.answer?.status), exitCode: REFUSED_EXIT });
+  }
   if (!result.ok) {
     const what = `the upload to ${config.masterUrl} failed after ${result.attempts} attempt(s) over ${seconds(result.elapsedMs)}: ${result.reason}`;
     status(`*** UPLOAD FAILED: ${what}. The inventory stays at ${outPath}. No post-action: the master never acknowledged. ***`);
-    throw new ReconError(result.fatal ? "UPLOAD_REJECTED" : "NETWORK_UNAVAILABLE", what, {
-      hint: result.fatal
-        ? "the master refused it: boot the node from this master again (tokens are per boot and per master)"
-        : "check that the master runs and is reachable from this node; the agent tries again when restarted",
+    throw new ReconError("NETWORK_UNAVAILABLE", what, {
+      hint: "check that the master runs and is reachable from this node; the agent tries again when restarted",
     });
   }
   const ack = parseAck(result.answer);

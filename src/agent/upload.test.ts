@@ -50,8 +50,17 @@ describe("classifyOutcome", () => {
     [answer(503), "retry"],
     [answer(500), "retry"],
     [answer(429), "retry"],
+    [answer(408), "retry"],
+    [answer(425), "retry"],
+    // nginx's own answers while express is down or restarting: the master comes back.
+    [answer(502), "retry"],
+    [answer(504), "retry"],
+    [answer(400), "fatal"],
     [answer(401), "fatal"],
+    [answer(403), "fatal"],
+    [answer(404), "fatal"],
     [answer(413), "fatal"],
+    [answer(415), "fatal"],
     [answer(422), "fatal"],
   ] as const)("%j → %s", (outcome, verdict) => {
     expect(classifyOutcome(outcome)).toBe(verdict);
@@ -81,6 +90,17 @@ describe("postWithRetry", () => {
     const { post } = scripted([refused, answer(401, '{"code":"UNAUTHORIZED","message":"bad token"}')], clock);
     const result = await postWithRetry({ url: "http://m/x", token: "t" }, POLICY, { post, sleep: clock.sleep, now: clock.now, random: () => 1 });
     expect(result).toMatchObject({ ok: false, fatal: true, attempts: 2, reason: "HTTP 401 UNAUTHORIZED: bad token" });
+  });
+
+  it("returns a refusal after its first attempt with the master's reason and answer (a gzip bomb's 422)", async () => {
+    const clock = fakeClock();
+    // The body the master sends through nginx for the 4 GiB bomb (test/integration/nginx-reject.test.ts).
+    const body = '{"error":"UPLOAD_REJECTED","code":"UPLOAD_REJECTED","message":"upload refused: entry larger than 16777216 bytes: \\"raw/huge.bin\\""}';
+    const { post } = scripted([answer(422, body), ACK], clock);
+    const result = await postWithRetry({ url: "http://m/x", token: "t" }, POLICY, { post, sleep: clock.sleep, now: clock.now, random: () => 1 });
+    expect(result).toMatchObject({ ok: false, fatal: true, attempts: 1, reason: 'HTTP 422 UPLOAD_REJECTED: upload refused: entry larger than 16777216 bytes: "raw/huge.bin"' });
+    expect(result.ok === false && result.answer?.status).toBe(422);
+    expect(clock.sleeps).toEqual([]);
   });
 
   it("gives up after maxAttempts", async () => {

@@ -270,15 +270,17 @@ describe("recon agent against a real recon master in a netns", () => {
     }
   });
 
-  it("stops after a refusal it cannot fix (a token for another MAC): no retries, no post-action", async () => {
+  it("stops after a refusal it cannot fix (a token for another MAC): no retries, the reason on the console, exit 3, no post-action", async () => {
     const cmdline = await peerCmdline(peer, "wrong");
     const other = await readFile(cmdline, "utf8");
     // A token minted for this MAC, presented as another node.
     await writeFile(cmdline, other.replace(/BOOTIF=01-\S+/, `BOOTIF=01-${mac(2).replace(/:/g, "-")}`));
     const run = startAgent(cmdline, "wrong");
     const done = await run.child;
-    expect(done.exitCode).toBe(1);
-    expect(run.output()).toMatch(/UPLOAD FAILED: the upload to .* failed after 1 attempt\(s\) .*HTTP 401 UNAUTHORIZED/);
+    // 3: recon.service's RestartPreventExitStatus, so systemd does not run it into the same refusal.
+    expect(done.exitCode, run.output()).toBe(3);
+    expect(run.output()).toMatch(/\*\*\* UPLOAD REFUSED: the master at http:\/\/10\.79\.0\.1:8080 refused the upload: HTTP 401 UNAUTHORIZED: the token is not valid for 52:54:00:79:00:02\. Not retrying\. This machine stays on \(no poweroff\)/);
+    expect(run.output()).not.toMatch(/upload attempt \d+ failed/);
     expect(await actions("wrong")).toEqual([]);
   });
 

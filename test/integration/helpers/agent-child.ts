@@ -15,6 +15,7 @@ import { parseCmdline } from "../../../src/boot/cmdline.js";
 import { parseAgentConfig } from "../../../src/agent/agent-config.js";
 import { runAgent } from "../../../src/agent/main.js";
 import type { CollectorSpec } from "../../../src/agent/collectors.js";
+import { isReconError } from "../../../src/lib/errors.js";
 import { execaRunner } from "../../../src/lib/run.js";
 
 const [cmdlineFile, recordFile, optionsJson] = process.argv.slice(2);
@@ -86,5 +87,6 @@ try {
   process.stdout.write(`${stamp()} RESULT ${JSON.stringify({ ack: result.ack, attempts: result.attempts, postAction: result.postAction?.argv ?? null })}\n`);
 } catch (error) {
   process.stdout.write(`${stamp()} ERROR ${error instanceof Error ? error.message : String(error)}\n`);
-  process.exitCode = 1;
+  // The exit status the CLI would give (src/cli.ts): 3 for a refusal, 1 for a master not reached.
+  process.exitCode = isReconError(error) ? error.exitCode : 1;
 }
