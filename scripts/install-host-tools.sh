@@ -25,12 +25,48 @@ case "${1:-all}" in
   *) echo "usage: $0 build|test|all" >&2; exit 2 ;;
 esac
 
+# Node.js: the build needs >= 18.19 (tsx, esbuild, execa 9), which Debian 12's own nodejs package
+# gives; the tests need >= 20.19 (vitest 4 runs on vite 7: ^20.19 || >=22.12), which Debian 12 does
+# not ship. The image itself always runs Debian's Node 18 (the runtime is bundled for node18).
+node_min_build=18.19.0
+node_min_test=20.19.0
+case "${1:-all}" in build) node_min=$node_min_build ;; *) node_min=$node_min_test ;; esac
+node_version() { node --version 2>/dev/null | sed 's/^v//'; }
+version_ge() { [ "$(printf '%s\n%s\n' "$2" "$1" | sort -V | head -n1)" = "$2" ]; }
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  # Debian's nodejs + npm are enough to build; for the tests the check below says what else to do.
+  build_pkgs+=(nodejs npm)
+  test_pkgs+=(nodejs npm)
+  case "${1:-all}" in build) want=("${build_pkgs[@]}") ;; *) want=("${build_pkgs[@]}" "${test_pkgs[@]}") ;; esac
+fi
+
+check_node() {
+  local have
+  have=$(node_version)
+  if [ -z "$have" ] || ! version_ge "$have" "$node_min"; then
+    {
+      echo "host tools: Node.js ${have:-(none)} is too old: ${1:-all} needs Node.js >= $node_min."
+      if [ "$node_min" = "$node_min_test" ]; then
+        echo "  The tests run on vitest 4, whose vite 7 needs Node.js ^20.19 or >= 22.12; Debian 12 ships 18."
+        echo "  Install Node.js 20.19+ or 22.12+ so that 'node --version' prints it (for example the nodejs"
+        echo "  package of Debian 13, or NodeSource's nodejs 22.x for Debian 12), then run the command again."
+        echo "  Building the image alone (./make-recipe-target <recipe> target) works with Debian 12's Node 18."
+      else
+        echo "  Install Debian's nodejs and npm (apt-get install nodejs npm) or a newer Node.js, then run the command again."
+      fi
+    } >&2
+    exit 1
+  fi
+  echo "host tools: Node.js $have (>= $node_min)"
+}
+
 missing=()
 for p in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
 done
 if [ ${#missing[@]} -eq 0 ]; then
   echo "host tools: all ${#want[@]} packages present"
+  check_node "${1:-all}"
   exit 0
 fi
 if [ "$(id -u)" -ne 0 ]; then
@@ -42,3 +78,4 @@ export DEBIAN_FRONTEND=noninteractive
 apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null
 echo "host tools: installed ${#missing[@]} packages"
+check_node "${1:-all}"
