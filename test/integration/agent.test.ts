@@ -122,7 +122,8 @@ async function waitForOutput(run: AgentRun, pattern: RegExp, timeoutMs: number):
 }
 
 async function actions(name: string): Promise<{ at: string; argv: string[]; masterSaw: string }[]> {
-  const text = await readFile(join(work, `${name}.actions.jsonl`), "utf8").catch(() => "");
+  // No catch: the child creates the file at start, so a missing one means the agent never ran.
+  const text = await readFile(join(work, `${name}.actions.jsonl`), "utf8");
   return text.split("\n").filter(Boolean).map((line) => JSON.parse(line));
 }
 

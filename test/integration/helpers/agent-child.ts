@@ -9,7 +9,7 @@
  * test can prove the action came after the master stored the upload. The token is read from
  * the cmdline file, never taken from argv.
  */
-import { appendFileSync, readFileSync } from "node:fs";
+import { appendFileSync, readFileSync, writeFileSync } from "node:fs";
 import { get } from "node:http";
 import { parseCmdline } from "../../../src/boot/cmdline.js";
 import { parseAgentConfig } from "../../../src/agent/agent-config.js";
@@ -23,6 +23,8 @@ if (cmdlineFile === undefined || recordFile === undefined || optionsJson === und
   process.stderr.write("usage: agent-child.ts <cmdline-file> <record-file> <options-json>\n");
   process.exit(2);
 }
+// Created empty at start: "no action recorded" must differ from "the agent never ran".
+writeFileSync(recordFile, "");
 const options = JSON.parse(optionsJson) as {
   lldpWaitMs: number;
   collectorTimeoutMs: number;
