@@ -15,6 +15,7 @@ import { addressAddArgs, createLab, runInNetns, type Lab } from "../../src/lab/n
 import { execaRunner, runChecked } from "../../src/lib/run.js";
 import { IMAGE_LABEL, makeHttpTree } from "../helpers/master-app.js";
 import { startMasterInNetns, waitForMaster, type MasterProcess } from "../helpers/master-process.js";
+import { waitUntil } from "../helpers/wait.js";
 import { repoRoot } from "../helpers/repo.js";
 import { packFiles } from "../helpers/tarballs.js";
 
@@ -30,14 +31,9 @@ let lab: Lab | undefined;
 let proc: MasterProcess | undefined;
 const bmcs: RunningBmc[] = [];
 
+/** Bounded; fails at once when the master exited (with its log's end). */
 async function until<T>(what: string, timeoutMs: number, probe: () => Promise<T | undefined>): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await probe();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`${what} did not happen within ${timeoutMs} ms; master log:\n${proc?.log().slice(-2500)}`);
-    await new Promise((r) => setTimeout(r, 250));
-  }
+  return waitUntil({ what, timeoutMs, everyMs: 250, subjects: proc ? [proc.subject] : [] }, probe);
 }
 
 const vmAlive = async (bmc: RunningBmc) => {
