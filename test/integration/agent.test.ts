@@ -285,6 +285,17 @@ describe("recon agent against a real recon master in a netns", () => {
     expect(await actions("wrong")).toEqual([]);
   });
 
+  it("the real CLI exits 3 on a refusal (recon.service's RestartPreventExitStatus) with the reason on stdout and stderr", async () => {
+    const cmdline = await peerCmdline(peer, "wrong-cli");
+    await writeFile(cmdline, (await readFile(cmdline, "utf8")).replace(/BOOTIF=01-\S+/, `BOOTIF=01-${mac(2).replace(/:/g, "-")}`));
+    const run = await execa("ip", ["netns", "exec", peer.ns, reconBin, "agent", "--cmdline", cmdline, "--post", "stay",
+      "--lldp-wait-s", "1", "--lldp-socket", join(work, "wrong-cli.lldpd.socket")], { reject: false, all: true, cwd: repoRoot });
+    expect(run.exitCode, run.all).toBe(3);
+    expect(run.stdout).toMatch(/recon-agent: \*\*\* UPLOAD REFUSED: .*HTTP 401 UNAUTHORIZED: the token is not valid for 52:54:00:79:00:02\. Not retrying\./);
+    expect(run.stderr).toMatch(/recon: error: the master at http:\/\/10\.79\.0\.1:8080 refused the upload: HTTP 401 UNAUTHORIZED/);
+    expect(run.stderr).toMatch(/recon: hint: tokens are per boot and per master/);
+  });
+
   it("the real CLI on a host (no /etc/recon/build.json) never runs poweroff, even after a 201", async () => {
     const fakes = join(work, "guard-bin");
     await mkdir(fakes, { recursive: true });
