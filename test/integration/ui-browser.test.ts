@@ -233,7 +233,7 @@ describe("review UI in chromium", () => {
     await shot(local, "live-update");
   });
 
-  it("asks a network client for the admin token before showing anything", async () => {
+  it("asks a network client for the admin token before showing anything, and keeps it only in an HttpOnly cookie", async () => {
     const unauthorized = await curl(admin.ns, ["-o", "/dev/null", "-w", "%{http_code}", `http://${MASTER}:8080/api/v1/fleet`]);
     expect(unauthorized.stdout).toBe("401");
     const page = await openPage(await browserIn(admin.ns), `http://${MASTER}:8080/`);
@@ -249,6 +249,31 @@ describe("review UI in chromium", () => {
     expect(await page.locator(".rows .row").count()).toBeGreaterThan(fleet.length);
     const csv = await curl(admin.ns, ["-o", "/dev/null", "-w", "%{http_code}", `http://${MASTER}:8080/export/csv`]);
     expect(csv.stdout).toBe("401");
+    expect(dialogs).toEqual([]);
+
+    // The token lives only in the HttpOnly cookie: nothing a page script can read holds it.
+    const token = (await readFile(join(dataDir, "admin-token"), "utf8")).trim();
+    const readable = await page.evaluate(() => JSON.stringify({ session: { ...sessionStorage }, local: { ...localStorage }, cookie: document.cookie }));
+    expect(readable).toBe(JSON.stringify({ session: {}, local: {}, cookie: "" }));
+    const cookies = await page.context().cookies();
+    expect(cookies.map((c) => ({ name: c.name, httpOnly: c.httpOnly, sameSite: c.sameSite, value: c.value === encodeURIComponent(token) }))).toEqual([
+      { name: "recon_admin", httpOnly: true, sameSite: "Strict", value: true },
+    ]);
+
+    // A power action in this session: the dialog asks no token (the cookie carries it) and the
+    // request passes the access check (this master has no BMCs configured, so the BMC lookup fails).
+    await page.goto(`http://${MASTER}:8080/#/node/${realMacs[0]!.replace(/:/g, "-")}`);
+    await page.waitForSelector("#node-detail");
+    await page.click('button[data-action="off"]');
+    await page.locator("dialog#confirm").waitFor({ state: "visible" });
+    expect(await page.locator("#confirm-token").isVisible()).toBe(false);
+    expect(await page.locator("#confirm-session").isVisible()).toBe(true);
+    await page.click("#confirm-ok");
+    await expect.poll(() => page.locator("#confirm-error").textContent()).toMatch(/no BMC/);
+    await page.click("#confirm-cancel");
+    // The same cookie without the UI's header cannot act (CSRF).
+    const forged = await curl(admin.ns, ["-o", "/dev/null", "-w", "%{http_code}", "-X", "POST", "-H", `Cookie: recon_admin=${encodeURIComponent(token)}`, "-H", "Content-Type: application/json", "--data", '{"action":"off"}', `http://${MASTER}:8080/api/v1/nodes/${realMacs[0]!.replace(/:/g, "-")}/power`]);
+    expect(forged.stdout).toBe("401");
     expect(dialogs).toEqual([]);
   });
 

@@ -109,8 +109,11 @@ export function createReviewRouter(deps: ReviewRouteDeps): express.Router {
     });
   });
 
-  // A cookie lets EventSource and download links carry the token (they cannot send headers).
-  // HttpOnly and SameSite=Strict: page scripts cannot read it, other sites cannot use it.
+  // The browser's only copy of the admin token: the UI exchanges the typed token for this cookie
+  // and keeps nothing itself (no Web Storage), so it also carries the event stream and download
+  // links (they cannot send headers). HttpOnly: no page script, injected or not, can read it.
+  // SameSite=Strict: other sites' pages do not send it. Actions carried by it also need the UI's
+  // X-Recon-UI header (fleet-power.ts adminAuthorizer), which no other origin can add.
   router.post("/api/v1/session", guard("act"), (_req, res) => {
     res.set("Set-Cookie", `${ADMIN_COOKIE}=${encodeURIComponent(adminToken)}; Path=/; HttpOnly; SameSite=Strict`).status(204).end();
   });

@@ -256,6 +256,14 @@ describe("power API", () => {
       expect(ok.status).toBe(200);
       expect(await ok.json()).toEqual({ bmc: "peer1", mac: "52:54:00:77:00:11", address: "10.77.0.201", action: "off", answer: "Down/Off" });
       expect(calls).toEqual(["10.77.0.201 off"]);
+      // The session cookie alone cannot act (CSRF): only with the header the review UI sends.
+      const cookie = { cookie: "recon_admin=admin-token-0123456789" };
+      const refused = await post(cookie, { action: "on" });
+      expect(refused.status).toBe(401);
+      expect(((await refused.json()) as { message: string }).message).toContain("session cookie must come from the review UI");
+      expect(calls).toEqual(["10.77.0.201 off"]);
+      expect((await post({ ...cookie, "x-recon-ui": "1" }, { action: "on" })).status).toBe(200);
+      expect(calls).toEqual(["10.77.0.201 off", "10.77.0.201 on"]);
       const unknown = await fetch(`${url}/api/v1/nodes/52-54-00-00-00-00/power`, { method: "POST", headers: { "content-type": "application/json", ...auth }, body: '{"action":"on"}' });
       expect(unknown.status).toBe(404);
     });

@@ -70,8 +70,11 @@ function bytes(n, unit = 1024) {
 }
 
 // ---- API -----------------------------------------------------------------------------------
-function token() {
-  return sessionStorage.getItem("recon.token") ?? undefined;
+// The admin token is never kept by this page: POST /api/v1/session turns it into an HttpOnly
+// cookie (no script can read it, so an injected one could not steal it), and /api/v1/access says
+// whether this browser holds a valid one (docs/ui.md, "Access").
+function hasSession() {
+  return state.access.token === true;
 }
 
 async function api(path, options = {}) {
@@ -94,7 +97,6 @@ async function api(path, options = {}) {
 
 async function login(value) {
   await api("/api/v1/session", { method: "POST", headers: { authorization: `Bearer ${value}` } });
-  sessionStorage.setItem("recon.token", value);
 }
 
 // ---- rows ----------------------------------------------------------------------------------
@@ -296,7 +298,13 @@ async function powerAction(mac, action) {
   const dialog = $("confirm");
   $("confirm-text").textContent = `Power ${action} node ${mac}? This acts on the machine's BMC.`;
   $("confirm-error").textContent = "";
-  $("confirm-token").value = token() ?? "";
+  // With a session the cookie carries the token; without one (the master's local console) the
+  // admin types it for this one action.
+  const typed = !hasSession();
+  $("confirm-token").value = "";
+  $("confirm-token").required = typed;
+  $("confirm-token-label").hidden = !typed;
+  $("confirm-session").hidden = typed;
   dialog.showModal();
   // Until cancelled or done: a refused token or a BMC error is shown and the admin may retry.
   for (;;) {
@@ -312,14 +320,12 @@ async function powerAction(mac, action) {
       dialog.close();
       return;
     }
-    const value = $("confirm-token").value.trim();
+    // X-Recon-UI: a page on another origin cannot send a custom header without a CORS preflight
+    // the master never grants, so the session cookie alone cannot make it act (CSRF).
+    const headers = { "content-type": "application/json", "x-recon-ui": "1" };
+    if (typed) headers.authorization = `Bearer ${$("confirm-token").value.trim()}`;
     try {
-      const result = await api(`/api/v1/nodes/${macDir(mac)}/power`, {
-        method: "POST",
-        headers: { authorization: `Bearer ${value}`, "content-type": "application/json" },
-        body: JSON.stringify({ action }),
-      });
-      sessionStorage.setItem("recon.token", value);
+      const result = await api(`/api/v1/nodes/${macDir(mac)}/power`, { method: "POST", headers, body: JSON.stringify({ action }) });
       dialog.close();
       const answer = result && result.answer !== undefined ? result.answer : "done";
       $("power-result").textContent = `power ${action} via BMC ${result && result.bmc ? result.bmc : "?"}: ${typeof answer === "string" ? answer : JSON.stringify(answer)}`;
@@ -502,9 +508,9 @@ function connectEvents() {
 function renderAccess() {
   const box = $("access");
   clear(box);
-  const via = token() ? "admin token" : state.access.local ? "local console (read-only)" : "";
+  const via = hasSession() ? "admin token" : state.access.local ? "local console (read-only)" : "";
   box.append(el("span", { class: "badge" }, via));
-  if (token()) box.append(el("button", { type: "button", onclick: async () => { sessionStorage.removeItem("recon.token"); await api("/api/v1/session", { method: "DELETE" }); location.reload(); } }, "Forget token"));
+  if (hasSession()) box.append(el("button", { type: "button", onclick: async () => { await api("/api/v1/session", { method: "DELETE" }); location.reload(); } }, "Forget token"));
 }
 
 function showLogin(message) {
