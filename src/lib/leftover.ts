@@ -65,3 +65,14 @@ export async function stopLeftoverWorkers(program: string, dir: string, log: Log
   await endProcesses(pids);
   return pids;
 }
+
+/**
+ * Whether the program whose pid file this is still runs. A missing or empty pid file says nothing
+ * (true: not known to be dead); a PID that is gone or is another program says it died.
+ */
+export async function programRuns(pidFile: string, program: string): Promise<boolean> {
+  const pid = Number((await readFile(pidFile, "utf8").catch(() => "")).trim());
+  if (!Number.isInteger(pid) || pid <= 0) return true;
+  if (!processAlive(pid)) return false;
+  return (await readFile(`/proc/${pid}/comm`, "utf8").catch(() => "")).trim() === program;
+}

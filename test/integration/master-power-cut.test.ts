@@ -204,6 +204,31 @@ describe("power cuts and reboots on one data dir", () => {
     // Within one boot (no PID namespace: its PID 1 dying would take the workers with it).
     const first = boot({ sameNamespace: true });
     await waitFor(first, /msg="master ready"/, READY_MS);
+    const comm0 = async (pid: number) => (await readFile(`/proc/${pid}/comm`, "utf8").catch(() => "")).trim();
+    const nginxMasterOf = async () => {
+      for (const pid of await nsPids(lab!.ns)) {
+        if ((await comm0(pid)) === "nginx" && (await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "")).includes("master process")) return pid;
+      }
+      return undefined;
+    };
+    // First, nginx's master alone dies by SIGKILL while recon runs: recon ends the orphaned
+    // workers and restarts nginx, which then answers from this run again (not 502).
+    const firstRun = /msg="http service listening".* run=([0-9a-f-]{36})/.exec(first.log())?.[1];
+    expect(firstRun).toBeDefined();
+    const killed = await nginxMasterOf();
+    expect(killed).toBeDefined();
+    process.kill(killed!, "SIGKILL");
+    await waitFor(first, /msg="stopping nginx processes left over from an earlier run"/, 30_000);
+    await waitFor(first, /msg="nginx's master process is gone; its workers still hold the port"[\s\S]*msg="nginx exited; restarting"/, 30_000);
+    const deadlineAnswer = Date.now() + 20_000;
+    let answer = "";
+    while (!answer.toLowerCase().includes(`x-recon-run: ${firstRun}`) && Date.now() < deadlineAnswer) {
+      answer = (await peerCurl(["-D", "-", "-o", "/dev/null", `${URL}/api/v1/access`])).stdout;
+      if (first.exited()) throw new Error(`the master exited after nginx was killed:\n${first.log().slice(-3000)}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect(answer).toMatch(/^HTTP\/1\.1 200/);
+    expect(answer.toLowerCase()).toContain(`x-recon-run: ${firstRun}`);
     const pids = await nsPids(lab!.ns);
     const comm = async (pid: number) => (await readFile(`/proc/${pid}/comm`, "utf8").catch(() => "")).trim();
     const cmdline = async (pid: number) => (await readFile(`/proc/${pid}/cmdline`, "utf8").catch(() => "")).replace(/\0/g, " ");

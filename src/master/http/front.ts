@@ -7,7 +7,7 @@ import { createSocket } from "node:dgram";
 import { connect } from "node:net";
 import { dirname, join, resolve } from "node:path";
 import { ReconError } from "../../lib/errors.js";
-import { stopLeftover } from "../../lib/leftover.js";
+import { programRuns, stopLeftover, stopLeftoverWorkers } from "../../lib/leftover.js";
 import type { Logger } from "../../lib/log.js";
 import type { CommandRunner } from "../../lib/run.js";
 import type { ReconApp } from "./app.js";
@@ -152,6 +152,8 @@ export async function startHttpFront(
     log,
     signal: stop.signal,
     probe: () => portAnswers(options.port),
+    beforeRestart: () => stopLeftoverWorkers("nginx", options.runDir, log),
+    masterAlive: () => programRuns(join(options.runDir, "nginx.pid"), "nginx"),
   });
   // The master watches `done`; until it does, a failed start must not be an unhandled rejection.
   run.done.catch(() => undefined);

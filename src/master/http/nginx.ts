@@ -187,6 +187,14 @@ export function superviseNginx(options: {
   /** The clock for the restart window (ms); tests inject one. */
   now?: () => number;
   binary?: string;
+  /** Before each restart: an nginx master that died by SIGKILL leaves workers holding the port. */
+  beforeRestart?: () => Promise<unknown>;
+  /**
+   * Whether nginx's master still runs. Its workers keep our stdout/stderr pipes open, so after a
+   * SIGKILL of the master the run does not end until they do: the watch ends them instead.
+   */
+  masterAlive?: () => Promise<boolean>;
+  watchEveryMs?: number;
 }): NginxRun {
   const { runner, log, signal } = options;
   const policy = options.restarts ?? NGINX_RESTARTS;
@@ -223,6 +231,18 @@ export function superviseNginx(options: {
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
     }
+    if (options.masterAlive !== undefined && isReady) {
+      const masterAlive = options.masterAlive;
+      while (!exited && !signal.aborted) {
+        await Promise.race([finished, new Promise((resolve) => setTimeout(resolve, options.watchEveryMs ?? 1000))]);
+        if (exited || signal.aborted) break;
+        if (!(await masterAlive())) {
+          log.error("nginx's master process is gone; its workers still hold the port", { conf: options.confFile });
+          await options.beforeRestart?.();
+          break;
+        }
+      }
+    }
     return finished;
   };
 
@@ -250,6 +270,7 @@ export function superviseNginx(options: {
       log.warn("nginx exited; restarting", { exitCode: result.exitCode, restartsInWindow: verdict.inWindow, windowMin, delayMs: delay });
       await new Promise((resolve) => setTimeout(resolve, delay));
       if (signal.aborted) return;
+      await options.beforeRestart?.();
     }
   })();
   return { ready, done };
