@@ -8,7 +8,7 @@ BUNDLE    := dist/recon.mjs
 SOURCES   := $(shell find src -name '*.ts' ! -name '*.test.ts' 2>/dev/null)
 
 .PHONY: all help host-tools host-tools-test node-deps describe target http virtual disk lab clean \
-        test test-unit test-integration test-e2e typecheck bench
+        test test-unit test-integration test-e2e typecheck lint-layers bench
 
 all help:
 	@./make-recipe-target $(RECIPE) all
@@ -77,6 +77,10 @@ test-e2e: host-tools-test node-deps $(BUNDLE)
 
 typecheck: node-deps
 	npx tsc --noEmit
+
+# The layer rule (.dependency-cruiser.cjs): lib → model → boot, inventory → ipmi, review → roles → cli.ts.
+lint-layers: node-deps
+	npx depcruise src --config .dependency-cruiser.cjs --output-type err
 
 # One JSON object per benchmark; build-image takes ~15 min (cold + cached build), lab ~15 min.
 BENCH ?= firmware-cost ingest iso-serving fleet-sim agent ui inventory-normalize lab build-image
