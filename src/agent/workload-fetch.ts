@@ -11,8 +11,8 @@ import { get } from "node:http";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { extract } from "tar";
-import { checkUploadEntry, DEFAULT_UPLOAD_LIMITS, EMPTY_TALLY, type UploadTally } from "../master/store/upload-check.js";
-import { readUploadFiles } from "../master/store/upload-tar.js";
+import { checkUploadEntry, DEFAULT_UPLOAD_LIMITS, EMPTY_TALLY, type UploadTally } from "../lib/archive/tar-entry-check.js";
+import { readUploadFiles } from "../lib/archive/tar-gz.js";
 import { parseWorkloadManifest, planWorkloadCollectors, type WorkloadManifest } from "../workload/workload.js";
 import type { CommandCollector } from "./collectors.js";
 

@@ -5,7 +5,7 @@
 import { readdir, readFile, stat } from "node:fs/promises";
 import { join, relative, sep } from "node:path";
 import { isReconError, ReconError } from "../lib/errors.js";
-import { readUploadFiles } from "../master/store/upload-tar.js";
+import { readUploadFiles } from "../lib/archive/tar-gz.js";
 
 const BAD_INPUT_HINT = "give a directory holding manifest.json and raw/, or a raw upload .tar.gz as the agent sends it";
 

@@ -11,7 +11,7 @@ import { list } from "tar";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { packUpload, runCollectors, type Manifest } from "../../src/agent/collect.js";
 import type { CollectorSpec } from "../../src/agent/collectors.js";
-import { checkUploadEntry, EMPTY_TALLY, type UploadTally } from "../../src/master/store/upload-check.js";
+import { checkUploadEntry, EMPTY_TALLY, type UploadTally } from "../../src/lib/archive/tar-entry-check.js";
 import { reconBin, repoRoot } from "../helpers/repo.js";
 
 let work: string;

@@ -12,7 +12,7 @@ import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLab, runInNetns, type Lab, type SimulatedHost } from "../../src/lab/netns.js";
 import { execaRunner } from "../../src/lib/run.js";
-import { readUploadFiles } from "../../src/master/store/upload-tar.js";
+import { readUploadFiles } from "../../src/lib/archive/tar-gz.js";
 import { startMasterInNetns, waitForMaster, type MasterProcess } from "../helpers/master-process.js";
 import { repoRoot } from "../helpers/repo.js";
 

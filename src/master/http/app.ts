@@ -15,7 +15,7 @@ import type { Logger } from "../../lib/log.js";
 import { normalizeMac, type SiteConfig } from "../config/site-config.js";
 import { PHASES, type FleetState, type NodeEvent } from "../state/node-state.js";
 import { macDirName, type Store } from "../store/store.js";
-import { DEFAULT_UPLOAD_LIMITS, type UploadLimits } from "../store/upload-check.js";
+import { DEFAULT_UPLOAD_LIMITS, type UploadLimits } from "../../lib/archive/tar-entry-check.js";
 import { drainBody } from "./drain-body.js";
 import { nginxBodyLimit } from "./nginx.js";
 import { issueToken, newNonce, tokenFingerprint, verifyToken } from "./tokens.js";
@@ -24,7 +24,7 @@ import { RUN_HEADER } from "./readiness.js";
 export interface AppLimits {
   /** Compressed upload bytes; checked against Content-Length first, then while streaming. */
   maxBodyBytes: number;
-  /** Entry checks and expansion bound for an upload (upload-check.ts). */
+  /** Entry checks and expansion bound for an upload (lib/archive/tar-entry-check.ts). */
   upload: UploadLimits;
   /** Uploads ingested at once; more wait their turn (bounds temp space and open files). */
   maxConcurrentUploads: number;

@@ -7,7 +7,7 @@ import { gzipBomb, packFiles, rawTarGz } from "../../../test/helpers/tarballs.js
 import { ReconError } from "../../lib/errors.js";
 import { createLogger } from "../../lib/log.js";
 import { createStore, isUploadId, macDirName, newUploadId, type Store } from "./store.js";
-import { DEFAULT_UPLOAD_LIMITS } from "./upload-check.js";
+import { DEFAULT_UPLOAD_LIMITS } from "../../lib/archive/tar-entry-check.js";
 
 const log = createLogger({}, { write: () => {} });
 const mac = "52:54:00:12:34:56";

@@ -16,11 +16,11 @@
  * partition of a USB stick may be FAT/exFAT, where `:` is not allowed in names.
  *
  * An upload is built completely inside tmp/ (body streamed with a byte limit and checked as it
- * arrives — gzip expansion bounded, every tar entry through upload-check.ts — fsynced, meta.json
+ * arrives — gzip expansion bounded, every tar entry through lib/archive/tar-entry-check.ts — fsynced, meta.json
  * written and fsynced) and then renamed into nodes/…/uploads/ in one step, and that parent is
  * fsynced. So after a crash an upload directory under nodes/ is always complete, and anything
  * incomplete is under tmp/, which start-up recovery deletes. Nothing is extracted: readers take
- * files out of raw.tar.gz (upload-tar.ts), so the raw upload is the only copy of the evidence.
+ * files out of raw.tar.gz (lib/archive/tar-gz.ts), so the raw upload is the only copy of the evidence.
  */
 import { createHash, randomBytes } from "node:crypto";
 import { chmod, link, mkdir, open, readdir, readFile, rename, rm, stat, truncate, type FileHandle } from "node:fs/promises";
@@ -32,8 +32,8 @@ import { acquireLock } from "../../lib/lock-file.js";
 import type { Logger } from "../../lib/log.js";
 import { normalizeMac } from "../config/site-config.js";
 import type { NodeEvent } from "../state/node-state.js";
-import { DEFAULT_UPLOAD_LIMITS, type UploadLimits } from "./upload-check.js";
-import { createUploadCheck, readUploadFile, readUploadFiles, uploadRejected, type UploadListing } from "./upload-tar.js";
+import { DEFAULT_UPLOAD_LIMITS, type UploadLimits } from "../../lib/archive/tar-entry-check.js";
+import { createUploadCheck, readUploadFile, readUploadFiles, uploadRejected, type UploadListing } from "../../lib/archive/tar-gz.js";
 
 export interface StoreOptions {
   log: Logger;

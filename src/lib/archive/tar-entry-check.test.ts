@@ -6,7 +6,7 @@ import {
   type TarEntryHeader,
   type UploadLimits,
   type UploadTally,
-} from "./upload-check.js";
+} from "./tar-entry-check.js";
 
 const limits: UploadLimits = { maxEntries: 4, maxEntryBytes: 1000, maxTotalBytes: 1500, maxPathLength: 64, maxDepth: 3 };
 const file = (path: string, size = 10, extra: Partial<TarEntryHeader> = {}): TarEntryHeader => ({ path, type: "File", size, mode: 0o644, ...extra });

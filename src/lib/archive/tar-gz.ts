@@ -2,15 +2,15 @@
  * An uploaded tar.gz, checked as it arrives and read back from the store.
  *
  * The raw upload is the evidence; nothing is extracted onto the data partition. The checks of
- * upload-check.ts run in the same pass that receives the body (gunzip → tar parser, no writes),
+ * tar-entry-check.ts run in the same pass that receives the body (gunzip → tar parser, no writes),
  * so accepting an upload costs one decompression and the fsyncs, not an extraction plus an fsync
  * per file. Readers (file downloads, normalization) parse the stored tar again; it is small.
  */
 import { createReadStream } from "node:fs";
 import { createGunzip, type Gunzip } from "node:zlib";
 import { Parser, type ReadEntry } from "tar";
-import { ReconError } from "../../lib/errors.js";
-import { checkUploadEntry, DEFAULT_UPLOAD_LIMITS, EMPTY_TALLY, normalizeEntryPath, type UploadLimits, type UploadTally } from "./upload-check.js";
+import { ReconError } from "../errors.js";
+import { checkUploadEntry, DEFAULT_UPLOAD_LIMITS, EMPTY_TALLY, normalizeEntryPath, type UploadLimits, type UploadTally } from "./tar-entry-check.js";
 
 export interface UploadListing {
   /** Entries accepted (files and directories). */

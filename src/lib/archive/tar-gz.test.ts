@@ -4,9 +4,9 @@ import { join } from "node:path";
 import { gzipSync } from "node:zlib";
 import { create } from "tar";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
-import { ReconError } from "../../lib/errors.js";
-import { DEFAULT_UPLOAD_LIMITS, type UploadLimits } from "./upload-check.js";
-import { createUploadCheck, readUploadFile, readUploadFiles } from "./upload-tar.js";
+import { ReconError } from "../errors.js";
+import { DEFAULT_UPLOAD_LIMITS, type UploadLimits } from "./tar-entry-check.js";
+import { createUploadCheck, readUploadFile, readUploadFiles } from "./tar-gz.js";
 
 let work: string;
 beforeEach(async () => {
