@@ -17,7 +17,7 @@ import { discoverFacts } from "../src/agent/discover.js";
 import { BUILTIN_READERS } from "../src/agent/sysfs.js";
 import { postOnce } from "../src/agent/upload.js";
 import { execaRunner } from "../src/lib/run.js";
-import { issueToken } from "../src/master/http/tokens.js";
+import { issueToken } from "../src/model/peer-token.js";
 import { spawnMaster } from "../test/helpers/spawn-master.js";
 
 function flag(name: string, fallback: string): string {

@@ -12,7 +12,7 @@ import { Agent, request } from "node:http";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { readFile } from "node:fs/promises";
-import { issueToken } from "../src/master/http/tokens.js";
+import { issueToken } from "../src/model/peer-token.js";
 import { macDirName } from "../src/master/store/store.js";
 import { spawnMaster } from "../test/helpers/spawn-master.js";
 import { packFiles } from "../test/helpers/tarballs.js";

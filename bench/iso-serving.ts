@@ -11,12 +11,12 @@ import { chmod, mkdtemp, rm, stat, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { execa } from "execa";
 import { createLogger } from "../src/lib/log.js";
-import { parseSiteConfig } from "../src/master/config/site-config.js";
+import { parseSiteConfig } from "../src/model/site-config.js";
 import { createApp } from "../src/master/http/app.js";
 import { startHttpFront } from "../src/master/http/front.js";
 import { execaRunner } from "../src/lib/run.js";
 import { startHttpServer } from "../src/master/http/server.js";
-import { EMPTY_FLEET } from "../src/master/state/node-state.js";
+import { EMPTY_FLEET } from "../src/model/node-state.js";
 import { createStore } from "../src/master/store/store.js";
 
 const clients = Number(process.argv[3] ?? 32);

@@ -16,7 +16,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { chromium } from "playwright-core";
 import { syntheticInventory } from "../src/inventory/synthetic.js";
-import type { NodeEvent } from "../src/master/state/node-state.js";
+import type { NodeEvent } from "../src/model/node-state.js";
 import { startReviewMaster } from "../test/helpers/review-master.js";
 import { writeReviewStore } from "../test/helpers/review-store.js";
 

@@ -4,7 +4,8 @@
  */
 import { readFile } from "node:fs/promises";
 import { parseArgs } from "node:util";
-import { cmdlineValue, detectRole, parseCmdline } from "./boot/cmdline.js";
+import { detectRole } from "./boot/cmdline.js";
+import { cmdlineValue, parseCmdline } from "./model/kernel-cmdline.js";
 import { mkdir, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { buildImage, readStamp } from "./build/build-image.js";

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseCmdline } from "../boot/cmdline.js";
+import { parseCmdline } from "../model/kernel-cmdline.js";
 import { ReconError } from "../lib/errors.js";
 import { bootMacFromCmdline, macFromBootif, masterUrlFrom, parseAgentConfig } from "./agent-config.js";
 

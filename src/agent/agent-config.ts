@@ -4,9 +4,10 @@
  * BOOTIF=01-aa-bb-…, pxeaddr=…. Pure: parsed args in, a typed config or a ReconError out.
  * The token is a credential: it is kept here but never logged (use tokenFingerprint).
  */
-import { cmdlineValue } from "../boot/cmdline.js";
+import { cmdlineValue } from "../model/kernel-cmdline.js";
 import { ReconError } from "../lib/errors.js";
-import { normalizeMac, POST_ACTIONS, type PostAction } from "../master/config/site-config.js";
+import { POST_ACTIONS, type PostAction } from "../model/peer-contract.js";
+import { normalizeMac } from "../model/net-address.js";
 
 export interface AgentConfig {
   /** Base URL of the master's HTTP service, e.g. http://10.20.0.1:8080 (no trailing slash). */

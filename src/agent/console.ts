@@ -5,7 +5,7 @@
  * gets a copy here, so the screen and the serial line both show what the agent is doing.
  */
 import { closeSync, constants, openSync, writeSync } from "node:fs";
-import { cmdlineValue } from "../boot/cmdline.js";
+import { cmdlineValue } from "../model/kernel-cmdline.js";
 
 const CONSOLES = ["tty1", "ttyS0"];
 

@@ -9,7 +9,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { ReconError } from "../lib/errors.js";
 import type { CommandRunner } from "../lib/run.js";
-import { tokenFingerprint } from "../master/http/tokens.js";
+import { tokenFingerprint } from "../model/peer-token.js";
 import { parseAgentConfig, type AgentConfig } from "./agent-config.js";
 import { buildUpload, type BuiltUpload } from "./build-upload.js";
 import { sleep } from "./collect.js";

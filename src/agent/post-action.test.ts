@@ -3,7 +3,7 @@ import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { createStatusWriter, mirrorConsoles, preferredConsole } from "./console.js";
-import { parseCmdline } from "../boot/cmdline.js";
+import { parseCmdline } from "../model/kernel-cmdline.js";
 import { planPostAction, runPostAction, systemActionRunner, type PostActionStep } from "./post-action.js";
 import type { CommandRunner } from "../lib/run.js";
 

@@ -4,7 +4,7 @@
  * stay. The plan is pure; the runner is injected so tests observe it instead of acting, and the
  * real runner refuses to act outside the recon image.
  */
-import type { PostAction } from "../master/config/site-config.js";
+import type { PostAction } from "../model/peer-contract.js";
 import type { CommandRunner } from "../lib/run.js";
 
 export interface PostActionStep {

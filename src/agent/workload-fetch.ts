@@ -13,7 +13,8 @@ import { pipeline } from "node:stream/promises";
 import { extract } from "tar";
 import { checkUploadEntry, DEFAULT_UPLOAD_LIMITS, EMPTY_TALLY, type UploadTally } from "../lib/archive/tar-entry-check.js";
 import { readUploadFiles } from "../lib/archive/tar-gz.js";
-import { parseWorkloadManifest, planWorkloadCollectors, type WorkloadManifest } from "../workload/workload.js";
+import { parseWorkloadManifest, type WorkloadManifest } from "../model/workload-manifest.js";
+import { planWorkloadCollectors } from "./workload-collectors.js";
 import type { CommandCollector } from "./collectors.js";
 
 const MAX_WORKLOAD_BYTES = 64 * 1024 * 1024;

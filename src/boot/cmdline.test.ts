@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { cmdlineValue, detectRole, parseCmdline } from "./cmdline.js";
+import { detectRole } from "./cmdline.js";
+import { cmdlineValue, parseCmdline } from "../model/kernel-cmdline.js";
 
 describe("parseCmdline", () => {
   it("splits words, keeps repeats and strips quotes", () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseSiteConfig } from "../master/config/site-config.js";
+import { parseSiteConfig } from "../model/site-config.js";
 import {
   archFromClientArch,
   archFromIpxe,

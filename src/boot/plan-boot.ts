@@ -6,8 +6,10 @@
 import {
   resolveNodeSettings,
   type ResolvedNodeSettings,
-} from "../master/config/resolve-node-settings.js";
-import { normalizeMac, type PostAction, type SiteConfig } from "../master/config/site-config.js";
+} from "../model/resolve-node-settings.js";
+import { type SiteConfig } from "../model/site-config.js";
+import { type PostAction } from "../model/peer-contract.js";
+import { normalizeMac } from "../model/net-address.js";
 
 export type MachineArch = "bios" | "efi32" | "efi64" | "arm64" | "unknown";
 

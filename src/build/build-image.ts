@@ -23,6 +23,7 @@ import {
 import type { Profile, Recipe } from "./recipe.js";
 import type { ResolvedRepository } from "./render-config-xml.js";
 import { checkRepositories, unreachableRepositoryError } from "./repository-reach.js";
+import { REQUIRED_ROOT_PATHS, verifyLiveRoot } from "./verify-live-root.js";
 
 export interface BuildImageOptions {
   recipe: string;
@@ -125,7 +126,13 @@ async function linkOrCopy(from: string, to: string): Promise<void> {
 
 export async function buildImage(
   options: BuildImageOptions,
-  deps: { runner: CommandRunner; log: Logger; now?: () => number },
+  deps: {
+    runner: CommandRunner;
+    log: Logger;
+    now?: () => number;
+    /** The finished-ISO check (verify-live-root.ts); unit tests of the cache logic replace it. */
+    verifyLiveRoot?: (runner: CommandRunner, iso: string, workDir: string) => Promise<void>;
+  },
 ): Promise<BuildImageResult> {
   const now = deps.now ?? Date.now;
   const started = now();
@@ -226,6 +233,11 @@ export async function buildImage(
     throw new ReconError("ARTEFACT_MISSING", `kiwi-ng finished but left no ${RESULT_SUFFIX[profile].source} file in ${targetDir}`, {
       hint: `see ${logFile}`,
     });
+  }
+  // An ISO whose root is empty must never be recorded, cached or booted (verify-live-root.ts).
+  if (profile === "DracutLive") {
+    await (deps.verifyLiveRoot ?? verifyLiveRoot)(deps.runner, image, recipeBuildDir);
+    log.info("image root checked", { image, paths: REQUIRED_ROOT_PATHS.length });
   }
   const digest = await sha256File(image);
   await writeFileAtomic(`${image}.sha256`, `${digest}  ${basename(image)}\n`);

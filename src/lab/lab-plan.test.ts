@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { parseSiteConfig } from "../master/config/site-config.js";
+import { parseSiteConfig } from "../model/site-config.js";
 import { fleetBmcs } from "../master/power/bmcs.js";
 import { qemuArgs } from "./qemu.js";
 import { planLab, renderLabSiteConfig } from "./lab-plan.js";

@@ -2,7 +2,7 @@
  * dnsmasq's log events → node events (pure). Only what moves a node's state is kept.
  */
 import type { DnsmasqLogEvent } from "./dhcp/parse-dnsmasq-log.js";
-import type { NodeEvent } from "./state/node-state.js";
+import type { NodeEvent } from "../model/node-state.js";
 
 export function nodeEventFromDnsmasq(event: DnsmasqLogEvent, at: Date): NodeEvent | undefined {
   const time = at.toISOString();

@@ -8,7 +8,7 @@ import { access, readdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { create } from "tar";
 import type { Logger } from "../lib/log.js";
-import { parseWorkloadManifest } from "../workload/workload.js";
+import { parseWorkloadManifest } from "../model/workload-manifest.js";
 
 export async function prepareWorkload(dataDir: string, runDir: string, log: Logger): Promise<string | undefined> {
   const dir = join(dataDir, "workload");

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { EMPTY_FLEET, reduceFleet } from "../master/state/node-state.js";
+import { EMPTY_FLEET, reduceFleet } from "../model/node-state.js";
 import { analyzeFleet } from "./classes.js";
 import { renderClassList, renderNodeList, renderTable, runNodes, terminalSafe, type ReviewSource } from "./cli-nodes.js";
 import { buildFleetView } from "./fleet-view.js";

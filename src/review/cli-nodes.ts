@@ -8,8 +8,8 @@
 import { access, mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import { ReconError } from "../lib/errors.js";
-import { normalizeMac } from "../master/config/site-config.js";
-import { EMPTY_FLEET, reduceFleet, type FleetState } from "../master/state/node-state.js";
+import { normalizeMac } from "../model/net-address.js";
+import { EMPTY_FLEET, reduceFleet, type FleetState } from "../model/node-state.js";
 import type { FleetAnalysis, HardwareClass } from "./classes.js";
 import { describeReason } from "./classes.js";
 import { renderAnsibleExport } from "./exports/export-ansible.js";

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { syntheticInventory } from "../inventory/synthetic.js";
-import { EMPTY_FLEET, reduceFleet } from "../master/state/node-state.js";
+import { EMPTY_FLEET, reduceFleet } from "../model/node-state.js";
 import { analyzeFleet } from "./classes.js";
 import { buildFleetView, memoryLayout, nicSummary } from "./fleet-view.js";
 

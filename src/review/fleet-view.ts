@@ -4,7 +4,7 @@
  * class analysis. Pure: the caller reads the store.
  */
 import type { Inventory } from "../inventory/schema.js";
-import { PHASES, type FleetState, type NodeState, type Phase } from "../master/state/node-state.js";
+import { PHASES, type FleetState, type NodeState, type Phase } from "../model/node-state.js";
 import { describeReason, formatGB, formatGiB, physicalNics, type FleetAnalysis, type OutlierReason, type Severity } from "./classes.js";
 
 export interface FleetRow {

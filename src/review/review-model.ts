@@ -4,7 +4,7 @@
  * cached until an inventory changes. The master and the CLI use the same model.
  */
 import type { Inventory } from "../inventory/schema.js";
-import type { FleetState, NodeState } from "../master/state/node-state.js";
+import type { FleetState, NodeState } from "../model/node-state.js";
 import { analyzeFleet, describeReason, type FleetAnalysis, type HardwareClass, type OutlierReason } from "./classes.js";
 import { exportNodes, type ExportInput } from "./exports/export-input.js";
 import { buildFleetView, fleetRow, type FleetRow, type FleetView } from "./fleet-view.js";

@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { createLogger } from "../lib/log.js";
-import { EMPTY_FLEET } from "../master/state/node-state.js";
+import { EMPTY_FLEET } from "../model/node-state.js";
 import { adminTokenFingerprint } from "./access.js";
 import { createReviewService } from "./review-service.js";
 

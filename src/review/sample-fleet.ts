@@ -7,7 +7,7 @@
  */
 import type { Inventory } from "../inventory/schema.js";
 import { syntheticInventory } from "../inventory/synthetic.js";
-import type { NodeEvent } from "../master/state/node-state.js";
+import type { NodeEvent } from "../model/node-state.js";
 
 export const HOSTILE_TEXT = `<script>alert(1)</script>`;
 

@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { normalizeRaw } from "../inventory/normalize.js";
 import { readRawUpload } from "../inventory/read-upload.js";
 import { inventorySchema, type Inventory } from "../inventory/schema.js";
-import type { NodeEvent } from "../master/state/node-state.js";
+import type { NodeEvent } from "../model/node-state.js";
 
 const MAC_DIR = /^[0-9a-f]{2}(-[0-9a-f]{2}){5}$/;
 const UPLOAD_ID = /^\d{8}T\d{6}(\.\d{3})?Z-[0-9a-f]{8}$/;

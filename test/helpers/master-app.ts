@@ -7,10 +7,10 @@ import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { BootServer } from "../../src/boot/plan-boot.js";
 import { createLogger, type Logger } from "../../src/lib/log.js";
-import { parseSiteConfig } from "../../src/master/config/site-config.js";
+import { parseSiteConfig } from "../../src/model/site-config.js";
 import { createApp, type AppLimits } from "../../src/master/http/app.js";
 import { startHttpServer, type RunningServer } from "../../src/master/http/server.js";
-import { EMPTY_FLEET, reduceFleet, type FleetState, type NodeEvent } from "../../src/master/state/node-state.js";
+import { EMPTY_FLEET, reduceFleet, type FleetState, type NodeEvent } from "../../src/model/node-state.js";
 import { createStore, type Store } from "../../src/master/store/store.js";
 
 export const IMAGE_LABEL = "test";

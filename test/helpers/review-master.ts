@@ -5,10 +5,10 @@
  */
 import { join } from "node:path";
 import { createLogger } from "../../src/lib/log.js";
-import { parseSiteConfig } from "../../src/master/config/site-config.js";
+import { parseSiteConfig } from "../../src/model/site-config.js";
 import { createApp } from "../../src/master/http/app.js";
 import { startHttpServer } from "../../src/master/http/server.js";
-import { EMPTY_FLEET, reduceFleet, type NodeEvent } from "../../src/master/state/node-state.js";
+import { EMPTY_FLEET, reduceFleet, type NodeEvent } from "../../src/model/node-state.js";
 import { createStore, type Store } from "../../src/master/store/store.js";
 import { createReviewService, type ReviewService } from "../../src/review/review-service.js";
 import { makeHttpTree, TEST_SERVER } from "./master-app.js";

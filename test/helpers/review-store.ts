@@ -6,7 +6,7 @@
 import { mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
 import type { Inventory } from "../../src/inventory/schema.js";
-import type { NodeEvent } from "../../src/master/state/node-state.js";
+import type { NodeEvent } from "../../src/model/node-state.js";
 
 export const macDirOf = (mac: string) => mac.toLowerCase().replace(/:/g, "-");
 

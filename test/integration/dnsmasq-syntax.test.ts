@@ -8,7 +8,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { parseSiteConfig } from "../../src/master/config/site-config.js";
+import { parseSiteConfig } from "../../src/model/site-config.js";
 import {
   planDhcpHosts,
   renderDhcpHostsFile,

@@ -14,7 +14,7 @@ import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { list } from "tar";
 import { createLogger } from "../../src/lib/log.js";
-import { issueToken, verifyToken } from "../../src/master/http/tokens.js";
+import { issueToken, verifyToken } from "../../src/model/peer-token.js";
 import { gzipBomb, packFiles, rawTar, rawTarGz, type RawEntry } from "../helpers/tarballs.js";
 import { rawRequest, type RawResponse } from "../helpers/http-request.js";
 import { IMAGE_LABEL, makeHttpTree, startTestMaster, type TestMaster } from "../helpers/master-app.js";

@@ -10,7 +10,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { issueToken } from "../../src/master/http/tokens.js";
+import { issueToken } from "../../src/model/peer-token.js";
 import { HOSTILE_TEXT, sampleEvents, sampleFleet } from "../../src/review/sample-fleet.js";
 import { readFixtureFiles } from "../fixtures/inventory/fixtures.js";
 import { rawRequest } from "../helpers/http-request.js";

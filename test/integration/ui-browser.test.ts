@@ -18,7 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { normalizeRaw } from "../../src/inventory/normalize.js";
 import { createLab, runInNetns, type Lab, type SimulatedHost } from "../../src/lab/netns.js";
 import { execaRunner } from "../../src/lib/run.js";
-import { issueToken } from "../../src/master/http/tokens.js";
+import { issueToken } from "../../src/model/peer-token.js";
 import { HOSTILE_TEXT, sampleEvents, sampleFleet } from "../../src/review/sample-fleet.js";
 import { fixtureMachines, readFixtureFiles } from "../fixtures/inventory/fixtures.js";
 import { startMasterInNetns, waitForMaster, type MasterProcess } from "../helpers/master-process.js";

@@ -11,7 +11,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { list } from "tar";
-import { issueToken } from "../../src/master/http/tokens.js";
+import { issueToken } from "../../src/model/peer-token.js";
 import { macDirName, type UploadMeta } from "../../src/master/store/store.js";
 import { rawRequest } from "../helpers/http-request.js";
 import { spawnMaster, type SpawnedMaster } from "../helpers/spawn-master.js";

@@ -3,8 +3,8 @@
  * them and starts dnsmasq with `--conf-file=<this> --keep-in-foreground`. Every tuned option
  * comes from a measurement in /work/shared/LAB-FACTS.md; the comments say which.
  */
-import { resolveNodeSettings } from "../config/resolve-node-settings.js";
-import type { SiteConfig, UefiFirmwareFile } from "../config/site-config.js";
+import { resolveNodeSettings } from "../../model/resolve-node-settings.js";
+import type { SiteConfig, UefiFirmwareFile } from "../../model/site-config.js";
 
 export interface DnsmasqPaths {
   tftpRoot: string;

@@ -12,13 +12,14 @@ import { archFromIpxe, masterHost, planBoot, type BootServer } from "../../boot/
 import { renderChainScript, renderIpxeScript } from "../../boot/render-ipxe.js";
 import { ReconError, isReconError, type ErrorCode } from "../../lib/errors.js";
 import type { Logger } from "../../lib/log.js";
-import { normalizeMac, type SiteConfig } from "../config/site-config.js";
-import { PHASES, type FleetState, type NodeEvent } from "../state/node-state.js";
+import { type SiteConfig } from "../../model/site-config.js";
+import { normalizeMac } from "../../model/net-address.js";
+import { PHASES, type FleetState, type NodeEvent } from "../../model/node-state.js";
 import { macDirName, type Store } from "../store/store.js";
 import { DEFAULT_UPLOAD_LIMITS, type UploadLimits } from "../../lib/archive/tar-entry-check.js";
 import { drainBody } from "./drain-body.js";
 import { nginxBodyLimit } from "./nginx.js";
-import { issueToken, newNonce, tokenFingerprint, verifyToken } from "./tokens.js";
+import { issueToken, newNonce, tokenFingerprint, verifyToken } from "../../model/peer-token.js";
 import { RUN_HEADER } from "./readiness.js";
 
 export interface AppLimits {

@@ -18,7 +18,7 @@ import { DEFAULT_NETBOX_OPTIONS, renderNetboxExport, slugify, type NetboxOptions
 import type { FleetRow } from "../../review/fleet-view.js";
 import type { ReviewModel } from "../../review/review-model.js";
 import { UI_FILES } from "../../review/ui/embedded.js";
-import { normalizeMac } from "../config/site-config.js";
+import { normalizeMac } from "../../model/net-address.js";
 
 const gzipAsync = promisify(gzip);
 

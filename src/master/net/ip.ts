@@ -2,7 +2,7 @@
  * `ip -j addr` / `ip -j route` parsers and the pure choices of network bring-up: which interface
  * provisions, and which private /24 to use when nobody gave one.
  */
-import { parseIpv4, parseIpv4Cidr } from "../config/site-config.js";
+import { parseIpv4, parseIpv4Cidr } from "../../model/net-address.js";
 
 export interface Interface {
   name: string;

@@ -4,7 +4,8 @@
  * host's MAC). Lookup by node MAC, BMC address or name.
  */
 import type { BmcTarget } from "../../ipmi/ipmitool.js";
-import { normalizeMac, type SiteConfig } from "../config/site-config.js";
+import { type SiteConfig } from "../../model/site-config.js";
+import { normalizeMac } from "../../model/net-address.js";
 
 export interface FleetBmc extends BmcTarget {
   /** How the fleet names it: the entry's name, else the node's MAC, else the address. */

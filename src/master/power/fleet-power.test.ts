@@ -1,7 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { planBoot, type BootServer } from "../../boot/plan-boot.js";
-import { parseSiteConfig } from "../config/site-config.js";
-import type { NodeState } from "../state/node-state.js";
+import { parseSiteConfig } from "../../model/site-config.js";
+import type { NodeState } from "../../model/node-state.js";
 import { reasonNotToWake } from "./fleet-power.js";
 
 const server: BootServer = { address: "10.90.0.1", httpPort: 80, imageLabel: "test", imageArch: "x86_64", imageKernelArgs: [], arm64Firmware: false };

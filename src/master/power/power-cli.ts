@@ -8,7 +8,7 @@ import { readFile } from "node:fs/promises";
 import { bmcLabel, createIpmiClient, IpmiError, POWER_ACTIONS, type PowerAction } from "../../ipmi/ipmitool.js";
 import { ReconError } from "../../lib/errors.js";
 import type { CommandRunner } from "../../lib/run.js";
-import { parseSiteConfig } from "../config/site-config.js";
+import { parseSiteConfig } from "../../model/site-config.js";
 import { fleetBmcs, findBmc } from "./bmcs.js";
 
 export const POWER_USAGE = "recon power status [<node-mac|bmc-address>] | recon power on|off|cycle|reset|soft <node-mac|bmc-address> [--config FILE] [--json]";

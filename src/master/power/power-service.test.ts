@@ -4,10 +4,10 @@ import { describe, expect, it } from "vitest";
 import { IpmiError, type BmcTarget, type IpmiClient, type PowerAction, type PowerState } from "../../ipmi/ipmitool.js";
 import { isReconError } from "../../lib/errors.js";
 import { createLogger } from "../../lib/log.js";
-import { parseSiteConfig } from "../config/site-config.js";
+import { parseSiteConfig } from "../../model/site-config.js";
 import { createPowerRouter } from "../http/power-routes.js";
 import { adminAuthorizer } from "./fleet-power.js";
-import { EMPTY_FLEET, reduceFleet, type NodeEvent } from "../state/node-state.js";
+import { EMPTY_FLEET, reduceFleet, type NodeEvent } from "../../model/node-state.js";
 import { describeBmc, fleetBmcs, findBmc } from "./bmcs.js";
 import { createPowerService } from "./power-service.js";
 

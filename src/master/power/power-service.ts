@@ -11,7 +11,7 @@ import { IpmiError } from "../../ipmi/ipmitool.js";
 import { sleep } from "../../lib/abortable-sleep.js";
 import { ReconError } from "../../lib/errors.js";
 import type { Logger } from "../../lib/log.js";
-import type { NodeEvent, PowerEventAction, PowerEventCause } from "../state/node-state.js";
+import type { NodeEvent, PowerEventAction, PowerEventCause } from "../../model/node-state.js";
 import { describeBmc, findBmc, type FleetBmc } from "./bmcs.js";
 
 export interface PowerServiceOptions {

@@ -30,8 +30,8 @@ import { fsyncDir, writeFileAtomic } from "../../lib/atomic-write.js";
 import { isReconError, ReconError } from "../../lib/errors.js";
 import { acquireLock } from "../../lib/lock-file.js";
 import type { Logger } from "../../lib/log.js";
-import { normalizeMac } from "../config/site-config.js";
-import type { NodeEvent } from "../state/node-state.js";
+import { normalizeMac } from "../../model/net-address.js";
+import type { NodeEvent } from "../../model/node-state.js";
 import { DEFAULT_UPLOAD_LIMITS, type UploadLimits } from "../../lib/archive/tar-entry-check.js";
 import { createUploadCheck, readUploadFile, readUploadFiles, uploadRejected, type UploadListing } from "../../lib/archive/tar-gz.js";
 

@@ -3,7 +3,7 @@
  * missing), the class analysis and the export time. Renderers are pure string functions.
  */
 import type { Inventory } from "../../inventory/schema.js";
-import type { FleetState, NodeState } from "../../master/state/node-state.js";
+import type { FleetState, NodeState } from "../../model/node-state.js";
 import type { FleetAnalysis } from "../classes.js";
 
 export interface ExportNode {

@@ -8,7 +8,7 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { parse as parseYaml } from "yaml";
-import { EMPTY_FLEET, reduceFleet } from "../../master/state/node-state.js";
+import { EMPTY_FLEET, reduceFleet } from "../../model/node-state.js";
 import { analyzeFleet } from "../classes.js";
 import { sampleEvents, sampleFleet } from "../sample-fleet.js";
 import { csvCell, renderCsv } from "./csv.js";

@@ -11,7 +11,7 @@
  */
 import { appendFileSync, readFileSync, writeFileSync } from "node:fs";
 import { get } from "node:http";
-import { parseCmdline } from "../../../src/boot/cmdline.js";
+import { parseCmdline } from "../../../src/model/kernel-cmdline.js";
 import { parseAgentConfig } from "../../../src/agent/agent-config.js";
 import { runAgent } from "../../../src/agent/main.js";
 import type { CollectorSpec } from "../../../src/agent/collectors.js";

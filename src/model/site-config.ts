@@ -7,8 +7,8 @@
  */
 import { parseDocument } from "yaml";
 import { z } from "zod";
-import { ReconError } from "../../lib/errors.js";
-import { cmdlineValue } from "../../boot/cmdline.js";
+import { ReconError } from "../lib/errors.js";
+import { cmdlineValue } from "./kernel-cmdline.js";
 
 /** A value that prints as `[redacted]` everywhere: String(), JSON, util.inspect, template strings. */
 export class Secret {

@@ -8,7 +8,7 @@
  * of the node it belongs to. `tokenFingerprint` is what logs may carry.
  */
 import { createHash, createHmac, randomBytes, timingSafeEqual } from "node:crypto";
-import { normalizeMac } from "../config/site-config.js";
+import { normalizeMac } from "./net-address.js";
 
 const NONCE = /^[A-Za-z0-9_-]{8,64}$/;
 // Domain separation: the same secret may sign other things later (e.g. session cookies), and

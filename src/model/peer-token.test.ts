@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { issueToken, newNonce, tokenFingerprint, verifyToken } from "./tokens.js";
+import { issueToken, newNonce, tokenFingerprint, verifyToken } from "./peer-token.js";
 
 const secret = Buffer.alloc(32, 7);
 const other = Buffer.alloc(32, 8);

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
-import { parseWorkloadManifest, planWorkloadCollectors } from "./workload.js";
+import { parseWorkloadManifest } from "./workload-manifest.js";
+import { planWorkloadCollectors } from "../agent/workload-collectors.js";
 
 describe("parseWorkloadManifest", () => {
   it("reads a manifest with defaults filled in", () => {

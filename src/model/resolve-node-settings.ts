@@ -3,16 +3,9 @@
  * order) → host, the most specific last. Pure; planBoot, the dnsmasq host file and the UI all
  * call it so they cannot disagree.
  */
-import {
-  ipv4InCidr,
-  normalizeMac,
-  parseIpv4Cidr,
-  type NodeSettings,
-  type PostAction,
-  type Secret,
-  type SiteConfig,
-  type UefiFirmwareFile,
-} from "./site-config.js";
+import { type NodeSettings, type Secret, type SiteConfig, type UefiFirmwareFile } from "./site-config.js";
+import { type PostAction } from "./peer-contract.js";
+import { ipv4InCidr, normalizeMac, parseIpv4Cidr } from "./net-address.js";
 
 export interface NodeIdentity {
   mac: string;

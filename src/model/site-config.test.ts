@@ -1,15 +1,9 @@
 import { inspect } from "node:util";
 import { describe, expect, it } from "vitest";
-import { parseCmdline } from "../../boot/cmdline.js";
-import { ReconError } from "../../lib/errors.js";
-import {
-  applyKernelOverrides,
-  normalizeMac,
-  parseIpv4Cidr,
-  parseSiteConfig,
-  Secret,
-  type SiteConfig,
-} from "./site-config.js";
+import { parseCmdline } from "./kernel-cmdline.js";
+import { ReconError } from "../lib/errors.js";
+import { applyKernelOverrides, parseSiteConfig, Secret, type SiteConfig } from "./site-config.js";
+import { normalizeMac, parseIpv4Cidr } from "./net-address.js";
 
 function configError(text: string): ReconError {
   try {
