@@ -6,7 +6,7 @@
  */
 import { cmdlineValue } from "../model/kernel-cmdline.js";
 import { ReconError } from "../lib/errors.js";
-import { POST_ACTIONS, type PostAction } from "../model/peer-contract.js";
+import { PEER_KERNEL_ARGS, POST_ACTIONS, type PostAction } from "../model/peer-contract.js";
 import { normalizeMac } from "../model/net-address.js";
 
 export interface AgentConfig {
@@ -69,20 +69,20 @@ export function parseAgentConfig(args: Map<string, string[]>, overrides: AgentCo
   if (bootMac === undefined) throw invalid(`BOOTIF=${bootif.slice(0, 40)} is not of the form 01-aa-bb-cc-dd-ee-ff`);
 
   const pxeAddress = cmdlineValue(args, "pxeaddr") || undefined;
-  const masterText = overrides.masterUrl ?? cmdlineValue(args, "recon.master") ?? pxeAddress;
+  const masterText = overrides.masterUrl ?? cmdlineValue(args, PEER_KERNEL_ARGS.master) ?? pxeAddress;
   if (masterText === undefined || masterText === "") {
     throw invalid("neither recon.master= nor pxeaddr= is on the kernel command line: the agent does not know its master");
   }
   const masterUrl = masterUrlFrom(masterText);
   if (masterUrl === undefined) throw invalid(`the master address '${masterText.slice(0, 80)}' is not host[:port] or an http URL`);
 
-  const token = cmdlineValue(args, "recon.token");
+  const token = cmdlineValue(args, PEER_KERNEL_ARGS.token);
   if (token === undefined || token === "") throw invalid("recon.token= is missing from the kernel command line: the master would refuse the upload");
   // The token never appears in a message, only whether it is well formed.
   if (!/^[A-Za-z0-9_.-]{1,200}$/.test(token)) throw invalid("recon.token= is malformed (expected one word of base64url characters)");
 
   // No recon.post: stay. The agent never powers a machine off unless it was told to.
-  const post = overrides.postAction ?? cmdlineValue(args, "recon.post") ?? "stay";
+  const post = overrides.postAction ?? cmdlineValue(args, PEER_KERNEL_ARGS.post) ?? "stay";
   if (!(POST_ACTIONS as readonly string[]).includes(post)) {
     throw invalid(`recon.post=${post.slice(0, 40)} is not one of ${POST_ACTIONS.join(", ")}`);
   }

@@ -10,6 +10,7 @@ import { createReadStream } from "node:fs";
 import { stat } from "node:fs/promises";
 import { request } from "node:http";
 import { ReconError } from "../lib/errors.js";
+import { peerNodePath } from "../model/peer-contract.js";
 
 export interface RetryPolicy {
   maxAttempts: number;
@@ -178,7 +179,7 @@ export async function postWithRetry(req: Omit<PostRequest, "timeoutMs">, policy:
 
 /** `52:54:00:aa:00:01` → the URL path segment the master expects (`52-54-00-aa-00-01`). */
 export function nodePath(masterUrl: string, mac: string, what: "hello" | "inventory"): string {
-  return `${masterUrl}/api/v1/nodes/${mac.replace(/:/g, "-")}/${what}`;
+  return `${masterUrl}${peerNodePath(mac, what)}`;
 }
 
 export interface UploadAck {

@@ -15,6 +15,7 @@ import { checkUploadEntry, DEFAULT_UPLOAD_LIMITS, EMPTY_TALLY, type UploadTally 
 import { readUploadFiles } from "../lib/archive/tar-gz.js";
 import { parseWorkloadManifest, type WorkloadManifest } from "../model/workload-manifest.js";
 import { planWorkloadCollectors } from "./workload-collectors.js";
+import { WORKLOAD_PATH } from "../model/peer-contract.js";
 import type { CommandCollector } from "./collectors.js";
 
 const MAX_WORKLOAD_BYTES = 64 * 1024 * 1024;
@@ -56,7 +57,7 @@ export async function fetchWorkload(
   let lastError = "";
   for (let attempt = 1; attempt <= attempts; attempt += 1) {
     try {
-      const status = await download(`${masterUrl}/post.tgz`, file, options.timeoutMs ?? 30_000);
+      const status = await download(`${masterUrl}${WORKLOAD_PATH}`, file, options.timeoutMs ?? 30_000);
       if (status === 404) return { kind: "none" };
       if (status !== 200) throw new Error(`HTTP ${status}`);
       return await unpack(file, join(workDir, "workload"));
@@ -65,7 +66,7 @@ export async function fetchWorkload(
       if (attempt < attempts) await new Promise((resolve) => setTimeout(resolve, options.retryDelayMs ?? 2000));
     }
   }
-  return { kind: "failed", reason: `GET ${masterUrl}/post.tgz: ${lastError}` };
+  return { kind: "failed", reason: `GET ${masterUrl}${WORKLOAD_PATH}: ${lastError}` };
 }
 
 async function unpack(file: string, dir: string): Promise<WorkloadOutcome> {

@@ -4,7 +4,7 @@
  * call it so they cannot disagree.
  */
 import { type NodeSettings, type Secret, type SiteConfig, type UefiFirmwareFile } from "./site-config.js";
-import { type PostAction } from "./peer-contract.js";
+import type { PostAction } from "./peer-contract.js";
 import { ipv4InCidr, normalizeMac, parseIpv4Cidr } from "./net-address.js";
 
 export interface NodeIdentity {

@@ -14,12 +14,11 @@
  *
  * Each collector's stdout lands in the upload as `raw/workload/<id>.out`, and it appears in the
  * upload's manifest as `workload.<id>` (errors and time-outs like any other collector). argv[0]
- * starting with "./" is a file of the workload; anything else is looked up on PATH. Pure.
+ * starting with "./" is a file of the workload; anything else is looked up on PATH. Pure; the
+ * agent turns a manifest into collectors (agent/workload-collectors.ts).
  */
-import { join } from "node:path";
 import { z } from "zod";
 import { ReconError } from "../lib/errors.js";
-import type { CommandCollector } from "../agent/collectors.js";
 
 export const WORKLOAD_FORMAT = "recon-workload/1";
 
@@ -67,20 +66,4 @@ export function parseWorkloadManifest(text: string, where: string): WorkloadMani
     });
   }
   return parsed.data;
-}
-
-/** The manifest's collectors as agent collector specs, run from `workloadDir`. */
-export function planWorkloadCollectors(manifest: WorkloadManifest, workloadDir: string): CommandCollector[] {
-  return manifest.collectors.map((collector) => {
-    const [program, ...args] = collector.argv;
-    const file = `raw/workload/${collector.id}.out`;
-    return {
-      kind: "command",
-      id: `workload.${collector.id}`,
-      argv: [program!.startsWith("./") ? join(workloadDir, program!) : program!, ...args],
-      files: [file],
-      stdout: file,
-      timeoutMs: collector.timeout_s * 1000,
-    };
-  });
 }

@@ -2,6 +2,7 @@
  * Helpers every tool parser shares. Parsers are pure and never throw on odd input: whatever
  * they cannot read becomes an entry in `errors` and the rest is still returned.
  */
+import { normalizeMac } from "../../model/net-address.js";
 import type { InventoryError } from "../schema.js";
 
 export interface Parsed<T> {
@@ -71,12 +72,11 @@ export function toBool(value: unknown): boolean | null {
   return null;
 }
 
-/** A MAC address in lower case with colons, or null (also for all-zero addresses). */
-export function normalizeMac(value: unknown): string | null {
+/** A MAC address as model/net-address.ts writes it, or null: not a string, not a MAC, all zeros. */
+export function macOrNull(value: unknown): string | null {
   if (typeof value !== "string") return null;
-  const hex = value.trim().toLowerCase().replace(/[:\-.]/g, "");
-  if (!/^[0-9a-f]{12}$/.test(hex) || /^0+$/.test(hex)) return null;
-  return hex.match(/../g)!.join(":");
+  const mac = normalizeMac(value.trim());
+  return mac === undefined || mac === "00:00:00:00:00:00" ? null : mac;
 }
 
 export function isRecord(value: unknown): value is Record<string, unknown> {

@@ -1,5 +1,5 @@
 /** `ip -j link` and `ip -j addr` (iproute2 JSON) → Ethernet interfaces with MAC, carrier, IPv4. */
-import { clean, isRecord, normalizeMac, parseJson, type Parsed } from "./common.js";
+import { clean, isRecord, macOrNull, parseJson, type Parsed } from "./common.js";
 
 export interface IpLink {
   name: string;
@@ -25,7 +25,7 @@ export function parseIpLink(text: string, source = "raw/ip-link.json"): Parsed<I
     const flags = Array.isArray(link.flags) ? link.flags.filter((flag): flag is string => typeof flag === "string") : [];
     links.push({
       name: link.ifname,
-      mac_address: normalizeMac(link.address),
+      mac_address: macOrNull(link.address),
       lower_up: flags.includes("LOWER_UP"),
       up: flags.includes("UP"),
       operstate: clean(link.operstate),

@@ -6,7 +6,7 @@
  */
 import type { SystemVendor } from "../schema.js";
 import { parseColonListing, parseLanPrint, parseMcInfo } from "../../ipmi/ipmitool.js";
-import { clean, normalizeMac, type Parsed } from "./common.js";
+import { clean, macOrNull, type Parsed } from "./common.js";
 
 export interface IpmiMcInfo {
   firmware_version: string | null;
@@ -42,7 +42,7 @@ export function parseIpmiLanPrint(text: string, source: string): Parsed<IpmiLan>
   }
   const found = lan.ipAddressSource !== undefined || lan.macAddress !== undefined || /^IP Address\s*:/m.test(text);
   return {
-    value: { address: clean(lan.ipAddress), v6address, mac: normalizeMac(lan.macAddress) },
+    value: { address: clean(lan.ipAddress), v6address, mac: macOrNull(lan.macAddress) },
     errors: found ? [] : [{ source, message: "no 'IP Address' or 'MAC Address' line" }],
   };
 }

@@ -4,7 +4,7 @@
  * old versions print invalid JSON, which ends up in `errors`.
  */
 import type { Dimm, Firmware, SystemVendor } from "../schema.js";
-import { clean, isRecord, isoDate, normalizeMac, parseJson, toBool, toInt, type Parsed } from "./common.js";
+import { clean, isRecord, isoDate, macOrNull, parseJson, toBool, toInt, type Parsed } from "./common.js";
 
 type Node = Record<string, unknown>;
 
@@ -101,7 +101,7 @@ export function parseLshw(text: string): Parsed<LshwInfo | null> {
         const bits = toInt(node.size);
         info.networks.push({
           name,
-          mac_address: normalizeMac(node.serial),
+          mac_address: macOrNull(node.serial),
           driver: clean(conf.driver),
           firmware_version: clean(conf.firmware),
           speed_mbps: bits !== null && node.units === "bit/s" ? Math.round(bits / 1e6) : null,

@@ -1,6 +1,6 @@
 /** manifest.json of a raw upload (docs/raw-upload.md): who collected it, when, and which collectors failed. */
 import type { InventoryError } from "../schema.js";
-import { clean, isRecord, normalizeMac, parseJson, type Parsed } from "./common.js";
+import { clean, isRecord, macOrNull, parseJson, type Parsed } from "./common.js";
 
 export interface ManifestInfo {
   format: string | null;
@@ -34,7 +34,7 @@ export function parseManifest(text: string): Parsed<ManifestInfo> {
       format,
       agent_version: clean(manifest.agent_version),
       collected_at: clean(manifest.collected_at),
-      boot_mac: normalizeMac(manifest.boot_mac),
+      boot_mac: macOrNull(manifest.boot_mac),
       hostname: clean(manifest.hostname),
       kernel: clean(manifest.kernel),
       collector_errors: collectorErrors,

@@ -12,8 +12,9 @@ import { archFromIpxe, masterHost, planBoot, type BootServer } from "../../boot/
 import { renderChainScript, renderIpxeScript } from "../../boot/render-ipxe.js";
 import { ReconError, isReconError, type ErrorCode } from "../../lib/errors.js";
 import type { Logger } from "../../lib/log.js";
-import { type SiteConfig } from "../../model/site-config.js";
+import type { SiteConfig } from "../../model/site-config.js";
 import { normalizeMac } from "../../model/net-address.js";
+import { WORKLOAD_PATH } from "../../model/peer-contract.js";
 import { PHASES, type FleetState, type NodeEvent } from "../../model/node-state.js";
 import { macDirName, type Store } from "../store/store.js";
 import { DEFAULT_UPLOAD_LIMITS, type UploadLimits } from "../../lib/archive/tar-entry-check.js";
@@ -297,7 +298,7 @@ export function createApp(deps: AppDeps): ReconApp {
   app.use("/install", track("install"), express.static(join(deps.httpRoot, "install"), staticOptions));
   if (deps.tftpRoot !== undefined) app.use("/tftp", track("tftp"), express.static(deps.tftpRoot, staticOptions));
 
-  app.get("/post.tgz", track("post"), async (_req, res) => {
+  app.get(WORKLOAD_PATH, track("post"), async (_req, res) => {
     if (deps.postTgzPath === undefined) {
       throw new ReconError("NOT_FOUND", "no peer workload is configured on this master", {
         hint: "peers only collect inventory; put a post.tgz in place to run a workload",

@@ -4,7 +4,7 @@
  * host's MAC). Lookup by node MAC, BMC address or name.
  */
 import type { BmcTarget } from "../../ipmi/ipmitool.js";
-import { type SiteConfig } from "../../model/site-config.js";
+import type { SiteConfig } from "../../model/site-config.js";
 import { normalizeMac } from "../../model/net-address.js";
 
 export interface FleetBmc extends BmcTarget {
