@@ -3,6 +3,7 @@ import { parseSiteConfig } from "../model/site-config.js";
 import {
   archFromClientArch,
   archFromIpxe,
+  imageArchFromBootJson,
   planBoot,
   type BootPlan,
   type BootServer,
@@ -70,6 +71,14 @@ describe("planBoot", () => {
       ],
       postAction: "poweroff",
       firmwareFile: "ipxe.efi",
+      firstStage: {
+        bios: { via: "tftp", file: "undionly.kpxe" },
+        efi64: { via: "tftp", file: "ipxe.efi" },
+        arm64: undefined,
+        ipxe: { via: "http", url: "http://10.20.0.1/boot.ipxe" },
+      },
+      scriptUrl: "http://10.20.0.1/boot/52-54-00-00-00-01.ipxe",
+      wake: { wake: true },
       sources: ["defaults", "networks.10.20.0.0/24"],
     });
   });
@@ -157,5 +166,17 @@ describe("arch detection", () => {
     ["efi", "riscv64", "unknown"],
   ])("iPXE %s/%s → %s", (platform, buildarch, arch) => {
     expect(archFromIpxe(platform, buildarch)).toBe(arch);
+  });
+});
+
+describe("the image's arch from boot.json", () => {
+  it("reads arch, and takes a boot.json without one (older trees) as x86_64", () => {
+    expect(imageArchFromBootJson({ arch: "aarch64" })).toBe("aarch64");
+    expect(imageArchFromBootJson({ arch: "x86_64" })).toBe("x86_64");
+    expect(imageArchFromBootJson({})).toBe("x86_64");
+  });
+
+  it("refuses an arch recon cannot boot", () => {
+    expect(() => imageArchFromBootJson({ arch: "riscv64" })).toThrow('boot.json names arch "riscv64"');
   });
 });

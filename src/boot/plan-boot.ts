@@ -1,13 +1,17 @@
 /**
  * The one decision of what a machine boots (house style 1, after pixiecore's BootSpec). Pure:
- * the machine as the network saw it, the site config and the node's record in, a BootPlan out.
- * The iPXE route, the dnsmasq host file and the UI all ask this function.
+ * the machine as the network saw it, the site config and the node's record in, a BootPlan out:
+ * ignore or boot, what each kind of firmware is handed first, the script iPXE then fetches, the
+ * kernel, initrd, root and arguments, and whether the wake step powers the machine on. The iPXE
+ * route renders it, dnsmasq's config and host file are rendered from plans (plan-dhcp.ts), the
+ * wake step consults `wake`, and the UI may show it. A new boot chain is a new case here.
  */
 import {
   resolveNodeSettings,
   type ResolvedNodeSettings,
 } from "../model/resolve-node-settings.js";
-import { type SiteConfig } from "../model/site-config.js";
+import { ReconError } from "../lib/errors.js";
+import { type SiteConfig, type UefiFirmwareFile } from "../model/site-config.js";
 import { type PostAction } from "../model/peer-contract.js";
 import { normalizeMac } from "../model/net-address.js";
 
@@ -28,6 +32,21 @@ export interface NodeBootRecord {
   uploads: number;
 }
 
+export const IMAGE_ARCHES = ["x86_64", "aarch64"] as const;
+export type ImageArch = (typeof IMAGE_ARCHES)[number];
+
+/**
+ * The image's architecture from its boot.json (`arch`, written by the http target and the
+ * appliance). Trees written before boot.json named it hold x86_64 images, the only kind built then.
+ */
+export function imageArchFromBootJson(bootJson: { arch?: unknown }): ImageArch {
+  const arch = bootJson.arch ?? "x86_64";
+  if (typeof arch === "string" && (IMAGE_ARCHES as readonly string[]).includes(arch)) return arch as ImageArch;
+  throw new ReconError("CONFIG_INVALID", `the image's boot.json names arch ${JSON.stringify(arch)}; recon boots ${IMAGE_ARCHES.join(" or ")} images`, {
+    hint: "rebuild the http tree with this recon (make-recipe-target <recipe> http)",
+  });
+}
+
 /** What the master serves, decided at start-up; planBoot only reads it. */
 export interface BootServer {
   /** The master's IPv4 address on the provisioning network (no port). */
@@ -35,8 +54,8 @@ export interface BootServer {
   httpPort: number;
   /** The http tree's label: isos/<label>.iso, install/<label>/linux and …/initrd. */
   imageLabel: string;
-  /** What the kernel in the image runs on. */
-  imageArch: "x86_64" | "aarch64";
+  /** What the kernel in the image runs on (boot.json's `arch`). */
+  imageArch: ImageArch;
   /** Args the image's recipe adds for network boot (boot.json), before the site's own. */
   imageKernelArgs: readonly string[];
   /** Whether an arm64 iPXE binary is in the TFTP root. */
@@ -45,23 +64,56 @@ export interface BootServer {
 
 export type FirmwareFile = "undionly.kpxe" | "ipxe.efi" | "snponly.efi" | "ipxe-arm64.efi";
 
+/** What a machine's firmware is handed first: an iPXE binary over TFTP, or (iPXE already runs) a script URL. */
+export type FirstStage = { via: "tftp"; file: FirmwareFile } | { via: "http"; url: string };
+
+/**
+ * The first stage per kind of firmware. DHCP answers before it knows which kind the MAC will
+ * show (the answer goes by option 93 and user class), so the plan holds every kind. efi32 gets
+ * nothing (no 32-bit iPXE is served); arm64 only when its iPXE binary is in the TFTP root.
+ */
+export interface FirstStages {
+  bios: { via: "tftp"; file: "undionly.kpxe" };
+  efi64: { via: "tftp"; file: UefiFirmwareFile };
+  arm64: { via: "tftp"; file: "ipxe-arm64.efi" } | undefined;
+  /** User class iPXE (an iPXE NIC ROM, or the binary above once it runs): the chain script. */
+  ipxe: { via: "http"; url: string };
+}
+
+/** Whether the wake step powers the machine on through its BMC. */
+export type WakePlan = { wake: true } | { wake: false; reason: string };
+
+interface PlanCommon {
+  mac: string;
+  arch: MachineArch;
+  hostname: string | undefined;
+  /**
+   * What each firmware is handed if DHCP answers. An ignored machine still gets it (its iPXE
+   * prints why and returns to the firmware); only a MAC the site config ignores (`why:
+   * "config-ignore"`) gets no DHCP answer at all.
+   */
+  firstStage: FirstStages;
+  wake: WakePlan;
+  /** Config layers that applied, for the UI and logs. */
+  sources: string[];
+}
+
+export type IgnoreWhy = BootRefusal["why"] | "arch";
+
 export type BootPlan =
-  | {
+  | (PlanCommon & {
       kind: "boot";
-      mac: string;
-      arch: MachineArch;
-      hostname: string | undefined;
+      /** The first stage this machine's firmware (its `arch`) gets over TFTP. */
+      firmwareFile: FirmwareFile;
+      /** The per-machine script the chain script sends iPXE to. */
+      scriptUrl: string;
       kernelUrl: string;
       initrdUrl: string;
       isoUrl: string;
       kernelArgs: string[];
       postAction: PostAction;
-      /** What TFTP hands this machine's firmware before iPXE runs. */
-      firmwareFile: FirmwareFile;
-      /** Config layers that applied, for the UI and logs. */
-      sources: string[];
-    }
-  | { kind: "ignore"; mac: string; arch: MachineArch; reason: string; sources: string[] };
+    })
+  | (PlanCommon & { kind: "ignore"; why: IgnoreWhy; reason: string });
 
 /** DHCP option 93 (client system architecture, RFC 4578 + IANA registry) → arch. */
 export function archFromClientArch(code: number): MachineArch {
@@ -98,10 +150,29 @@ export function masterHost(server: Pick<BootServer, "address" | "httpPort">): st
   return server.httpPort === 80 ? server.address : `${server.address}:${server.httpPort}`;
 }
 
-function firmwareFor(arch: MachineArch, settings: ResolvedNodeSettings): FirmwareFile {
-  if (arch === "bios") return "undionly.kpxe";
-  if (arch === "arm64") return "ipxe-arm64.efi";
-  return settings.firmwareFile;
+function firstStagesFor(settings: ResolvedNodeSettings, server: BootServer): FirstStages {
+  return {
+    bios: { via: "tftp", file: "undionly.kpxe" },
+    efi64: { via: "tftp", file: settings.firmwareFile },
+    arm64: server.arm64Firmware ? { via: "tftp", file: "ipxe-arm64.efi" } : undefined,
+    ipxe: { via: "http", url: `http://${masterHost(server)}/boot.ipxe` },
+  };
+}
+
+function firmwareFor(arch: MachineArch, stages: FirstStages): FirmwareFile {
+  if (arch === "bios") return stages.bios.file;
+  // Reached only with the arm64 binary present (unsupportedArch refuses arm64 without it).
+  if (arch === "arm64") return stages.arm64?.file ?? "ipxe-arm64.efi";
+  return stages.efi64.file;
+}
+
+function wakeFor(config: SiteConfig, refusal: BootRefusal | undefined): WakePlan {
+  if (refusal?.why === "config-ignore") return { wake: false, reason: refusal.reason };
+  if (refusal?.why === "inventory-stored") {
+    return { wake: false, reason: `its inventory is stored (${refusal.uploads} upload${refusal.uploads === 1 ? "" : "s"}); set reinventory: true for this node to wake it again` };
+  }
+  if (!config.power.wake) return { wake: false, reason: "the site config does not wake the fleet (power.wake: false)" };
+  return { wake: true };
 }
 
 function unsupportedArch(arch: MachineArch, server: BootServer): string | undefined {
@@ -121,8 +192,8 @@ export type BootRefusal =
 
 /**
  * The rule deciding from a node's resolved settings (defaults → networks → groups → host) and
- * its record whether recon boots it at all. planBoot asks it for every boot, and the master's
- * wake step asks it before powering a node on, so the two never disagree about `reinventory`.
+ * its record whether recon boots it at all, whatever its firmware. planBoot asks it for every
+ * plan, so the boot and the wake (the plan's `wake`) never disagree about `reinventory`.
  */
 export function refuseBoot(settings: Pick<ResolvedNodeSettings, "action" | "reinventory" | "sources">, record: NodeBootRecord | undefined): BootRefusal | undefined {
   if (settings.action === "ignore") return { why: "config-ignore", reason: `the site config says ignore (${settings.sources.join(" → ")})` };
@@ -133,25 +204,37 @@ export function refuseBoot(settings: Pick<ResolvedNodeSettings, "action" | "rein
 }
 
 /**
+ * Decides everything one machine is told. DHCP and the wake step ask before the machine's
+ * firmware has shown its arch (`arch: "unknown"`, no token); the iPXE route asks with both.
+ *
  * @param token per-boot secret the agent presents on upload; generated by the caller (this
  *   function is pure). It ends up on the peer's kernel command line, so it must be one word.
+ *   Without one the plan's kernel args carry no `recon.token=` (no machine is sent them then).
  */
 export function planBoot(
   machine: Machine,
   config: SiteConfig,
   record: NodeBootRecord | undefined,
   server: BootServer,
-  token: string,
+  token?: string,
 ): BootPlan {
   const mac = normalizeMac(machine.mac) ?? machine.mac.toLowerCase();
   const settings = resolveNodeSettings(config, { mac, ip: machine.ip, hostname: machine.hostname });
-  const ignore = (reason: string): BootPlan => ({ kind: "ignore", mac, arch: machine.arch, reason, sources: settings.sources });
-
   const refusal = refuseBoot(settings, record);
-  if (refusal?.why === "config-ignore") return ignore(refusal.reason);
+  const common = {
+    mac,
+    arch: machine.arch,
+    hostname: settings.hostname,
+    firstStage: firstStagesFor(settings, server),
+    wake: wakeFor(config, refusal),
+    sources: settings.sources,
+  };
+  const ignore = (why: IgnoreWhy, reason: string, wake: WakePlan = common.wake): BootPlan => ({ ...common, kind: "ignore", why, reason, wake });
+
+  if (refusal?.why === "config-ignore") return ignore(refusal.why, refusal.reason);
   const unsupported = unsupportedArch(machine.arch, server);
-  if (unsupported !== undefined) return ignore(unsupported);
-  if (refusal !== undefined) return ignore(refusal.reason);
+  if (unsupported !== undefined) return ignore("arch", unsupported, { wake: false, reason: unsupported });
+  if (refusal !== undefined) return ignore(refusal.why, refusal.reason);
 
   const host = masterHost(server);
   const isoUrl = `http://${host}/isos/${server.imageLabel}.iso`;
@@ -167,7 +250,7 @@ export function planBoot(
     "BOOTIF=01-${mac:hexhyp}",
     `pxeaddr=${server.address}`,
     `recon.master=${host}`,
-    `recon.token=${token}`,
+    ...(token === undefined ? [] : [`recon.token=${token}`]),
     `recon.post=${settings.postAction}`,
     // Debian's 2019 ipxe.efi needs initrd=<name> or the EFI stub finds no initrd and the
     // kernel panics with "VFS: Unable to mount root fs" (LAB-FACTS). BIOS does not read it.
@@ -177,16 +260,15 @@ export function planBoot(
     ...settings.kernelArgs,
   ];
   return {
+    ...common,
     kind: "boot",
-    mac,
-    arch: machine.arch,
-    hostname: settings.hostname,
+    firmwareFile: firmwareFor(machine.arch, common.firstStage),
+    // The form iPXE's ${mac:hexhyp} gives the chain script (render-ipxe.ts).
+    scriptUrl: `http://${host}/boot/${mac.replaceAll(":", "-")}.ipxe`,
     kernelUrl: `http://${host}/install/${server.imageLabel}/linux`,
     initrdUrl: `http://${host}/install/${server.imageLabel}/initrd`,
     isoUrl,
     kernelArgs,
     postAction: settings.postAction,
-    firmwareFile: firmwareFor(machine.arch, settings),
-    sources: settings.sources,
   };
 }

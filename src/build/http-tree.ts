@@ -11,9 +11,14 @@ import type { CommandRunner } from "../lib/run.js";
 import type { Recipe } from "./recipe.js";
 import { extractFromIso } from "./xorriso.js";
 
-/** Where KIWI puts the kernel and initrd inside a live ISO (x86_64). */
-export const ISO_KERNEL = "/boot/x86_64/loader/linux";
-export const ISO_INITRD = "/boot/x86_64/loader/initrd";
+/**
+ * What the images recon builds run on. KIWI builds for the build host's architecture and puts
+ * the kernel and initrd of a live ISO under /boot/<arch>/loader; recon's recipes are x86_64.
+ */
+export const IMAGE_ARCH = "x86_64";
+/** Where KIWI puts the kernel and initrd inside a live ISO. */
+export const ISO_KERNEL = `/boot/${IMAGE_ARCH}/loader/linux`;
+export const ISO_INITRD = `/boot/${IMAGE_ARCH}/loader/initrd`;
 
 export interface HttpTreePlan {
   label: string;
@@ -21,6 +26,8 @@ export interface HttpTreePlan {
   kernelPath: string;
   initrdPath: string;
   bootConfigPath: string;
+  /** The image's architecture; boot.json's `arch`, which the master's boot decision reads. */
+  arch: typeof IMAGE_ARCH;
   /**
    * The recipe's own kernel args (consoles …). What a peer boots with is decided by planBoot on
    * the master, which adds these; the tree does not repeat that decision.
@@ -37,6 +44,7 @@ export function planHttpTree(recipe: Recipe): HttpTreePlan {
     kernelPath: `install/${label}/linux`,
     initrdPath: `install/${label}/initrd`,
     bootConfigPath: `install/${label}/boot.json`,
+    arch: IMAGE_ARCH,
     imageKernelArgs: recipe.kernelArgs,
   };
 }
@@ -72,6 +80,7 @@ export async function applyHttpTree(
   ]);
   const bootConfig = {
     label: plan.label,
+    arch: plan.arch,
     iso: { path: plan.isoPath, sizeBytes: (await stat(isoTarget)).size, sha256: await sha256File(isoTarget) },
     kernel: { path: plan.kernelPath, sizeBytes: (await stat(kernel)).size },
     initrd: { path: plan.initrdPath, sizeBytes: (await stat(initrd)).size },

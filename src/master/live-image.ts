@@ -50,8 +50,10 @@ export async function placeForPeers(source: string, target: string): Promise<"li
   await chmod(target, 0o644);
   return "copy";
 }
-export const LIVE_KERNEL = "boot/x86_64/loader/linux";
-export const LIVE_INITRD = "boot/x86_64/loader/initrd";
+/** The live medium's kernel and initrd: KIWI puts them under boot/<arch>/loader. */
+export const LIVE_ARCH = "x86_64";
+export const LIVE_KERNEL = `boot/${LIVE_ARCH}/loader/linux`;
+export const LIVE_INITRD = `boot/${LIVE_ARCH}/loader/initrd`;
 
 export interface LiveImage {
   label: string;
@@ -95,7 +97,7 @@ export async function prepareLiveHttpRoot(
   await mkdir(join(options.httpRoot, "isos"), { recursive: true });
   await placeForPeers(join(liveDir, LIVE_KERNEL), join(install, "linux"));
   await placeForPeers(join(liveDir, LIVE_INITRD), join(install, "initrd"));
-  await writeFile(join(install, "boot.json"), `${JSON.stringify({ label, imageKernelArgs: info.kernelArgs ?? [] }, null, 2)}\n`);
+  await writeFile(join(install, "boot.json"), `${JSON.stringify({ label, arch: LIVE_ARCH, imageKernelArgs: info.kernelArgs ?? [] }, null, 2)}\n`);
   return { label, httpRoot: options.httpRoot, isoDevice: { path: disk.path, sizeBytes: isoImageBytes(volumeBytes, table) } };
 }
 

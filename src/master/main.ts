@@ -6,7 +6,8 @@
  */
 import { access, chmod, mkdir, readFile, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { BootServer } from "../boot/plan-boot.js";
+import { imageArchFromBootJson, type BootServer } from "../boot/plan-boot.js";
+import { planDhcpBoot } from "../boot/plan-dhcp.js";
 import { sleep, untilAborted } from "../lib/abortable-sleep.js";
 import { ReconError } from "../lib/errors.js";
 import { stopLeftover, stopLeftoverWorkers } from "../lib/leftover.js";
@@ -17,7 +18,7 @@ import { formatIpv4, parseIpv4, parseIpv4Cidr } from "../model/net-address.js";
 import { decideDhcpMode, type DhcpMode, type ProbeFindings } from "./dhcp/decide-dhcp-mode.js";
 import { probeForDhcpServers } from "./dhcp/probe.js";
 import { watchForForeignDhcp } from "./dhcp/reprobe.js";
-import { planDhcpHosts, renderDhcpHostsFile, renderDnsmasqConf } from "./dhcp/render-dnsmasq.js";
+import { renderDhcpHostsFile, renderDnsmasqConf } from "./dhcp/render-dnsmasq.js";
 import { superviseDnsmasq } from "./dhcp/supervisor.js";
 import { nodeEventFromDnsmasq } from "./dnsmasq-events.js";
 import { createApp, DEFAULT_APP_LIMITS } from "./http/app.js";
@@ -215,8 +216,22 @@ async function serve(options: MasterOptions, deps: MasterDeps, config: SiteConfi
   // The review (#6): UI, read API, live events; shows the admin token on the appliance's console.
   const review = await createReviewService({ dataDir: options.dataDir, fleet: () => fleet, log: log.child({ component: "review" }), announce: options.isoDevice ? "/dev/console" : "tty", url: `http://${net.address}${config.http.port === 80 ? "" : `:${config.http.port}`}/` });
   const inventories = createInventoryNormalizer(store, log.child({ component: "inventory" }), (mac) => review.inventoryWritten(mac));
+  // What the boot decision serves: the image's boot.json (http target or appliance) says its
+  // kernel args and architecture (none: an older tree, x86_64).
+  const bootJsonPath = join(options.httpRoot, "install", options.imageLabel, "boot.json");
+  const bootJson = (await exists(bootJsonPath))
+    ? (JSON.parse(await readFile(bootJsonPath, "utf8")) as { imageKernelArgs?: string[]; arch?: unknown })
+    : {};
+  const server: BootServer = {
+    address: net.address,
+    httpPort: config.http.port,
+    imageLabel: options.imageLabel,
+    imageArch: imageArchFromBootJson(bootJson),
+    imageKernelArgs: bootJson.imageKernelArgs ?? [],
+    arm64Firmware: await exists(join(options.tftpRoot, "ipxe-arm64.efi")),
+  };
   // Power (#5): the site config's BMCs — wake the fleet, confirm off after uploads, the power API.
-  const power = createFleetPower({ config, runner, log: log.child({ component: "power" }), emit: (event) => onEvent(event), adminToken: (await loadOrCreateAdminToken(options.dataDir)).token, fleet: () => fleet, dataDir: options.dataDir });
+  const power = createFleetPower({ config, runner, log: log.child({ component: "power" }), emit: (event) => onEvent(event), adminToken: (await loadOrCreateAdminToken(options.dataDir)).token, fleet: () => fleet, server, dataDir: options.dataDir });
   const onEvent = async (event: NodeEvent) => {
     fleet = reduceFleet(fleet, event);
     await store.appendEvent(event);
@@ -228,18 +243,6 @@ async function serve(options: MasterOptions, deps: MasterDeps, config: SiteConfi
   // inventories rebuilt from the raw uploads without delaying DHCP or HTTP.
   const rebuilding = inventories.rebuildMissing();
 
-  const bootJson = join(options.httpRoot, "install", options.imageLabel, "boot.json");
-  const imageKernelArgs = (await exists(bootJson))
-    ? ((JSON.parse(await readFile(bootJson, "utf8")) as { imageKernelArgs?: string[] }).imageKernelArgs ?? [])
-    : [];
-  const server: BootServer = {
-    address: net.address,
-    httpPort: config.http.port,
-    imageLabel: options.imageLabel,
-    imageArch: "x86_64",
-    imageKernelArgs,
-    arm64Firmware: await exists(join(options.tftpRoot, "ipxe-arm64.efi")),
-  };
   await mkdir(options.runDir, { recursive: true });
   // dnsmasq (as nobody) re-reads the hosts dir and nginx's workers chdir here: world-traversable.
   await chmod(options.runDir, 0o755);
@@ -279,7 +282,7 @@ async function serve(options: MasterOptions, deps: MasterDeps, config: SiteConfi
   async function startDnsmasq(currentMode: Exclude<DhcpMode, "off">, stop: AbortSignal) {
     // A master killed with -9 leaves its dnsmasq serving: end it (by its pid file) first.
     await stopLeftover(join(options.runDir, "dnsmasq.pid"), "dnsmasq", log);
-    const efiFirmware = config.defaults.firmwareFile ?? "ipxe.efi";
+    const dhcpBoot = planDhcpBoot(config, server);
     await writeFile(
       confFile,
       renderDnsmasqConf({
@@ -292,9 +295,7 @@ async function serve(options: MasterOptions, deps: MasterDeps, config: SiteConfi
         leaseTime: config.dhcp.leaseTime,
         ipv6Prefix: config.ipv6Prefix,
         dns: config.dns,
-        httpHost: config.http.port === 80 ? net.address : `${net.address}:${config.http.port}`,
-        efiFirmware,
-        arm64Firmware: server.arm64Firmware,
+        firstStage: dhcpBoot.firstStage,
         paths: {
           tftpRoot: options.tftpRoot,
           leaseFile: join(options.runDir, "dnsmasq.leases"),
@@ -303,7 +304,7 @@ async function serve(options: MasterOptions, deps: MasterDeps, config: SiteConfi
         },
       }),
     );
-    await writeFile(join(hostsDir, "recon.hosts"), renderDhcpHostsFile(planDhcpHosts(config), efiFirmware));
+    await writeFile(join(hostsDir, "recon.hosts"), renderDhcpHostsFile(dhcpBoot.hosts));
     return superviseDnsmasq({
       runner,
       confFile,

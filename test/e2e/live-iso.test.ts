@@ -121,6 +121,7 @@ describe("the debian-12 live ISO", () => {
     expect(result.exitCode, result.all).toBe(0);
     const config = JSON.parse(await readFile(join(httpDir, "install", recipe, "boot.json"), "utf8"));
     expect(config.iso.path).toBe(`isos/${recipe}.iso`);
+    expect(config.arch).toBe("x86_64");
     expect(config.iso.sha256).toBe(await sha256(iso));
     expect(config.imageKernelArgs).toEqual(["console=tty0", "console=ttyS0,115200n8", "systemd.show_status=1"]);
     const kernel = join(work, "linux");

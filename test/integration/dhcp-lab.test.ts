@@ -22,6 +22,8 @@ import { createLogger } from "../../src/lib/log.js";
 import { execaRunner, runChecked } from "../../src/lib/run.js";
 import { decideDhcpMode, decideOnForeignServer } from "../../src/master/dhcp/decide-dhcp-mode.js";
 import type { ProbeResult } from "../../src/master/dhcp/probe.js";
+import { planDhcpBoot } from "../../src/boot/plan-dhcp.js";
+import { parseSiteConfig } from "../../src/model/site-config.js";
 import { renderDnsmasqConf, type DnsmasqOptions } from "../../src/master/dhcp/render-dnsmasq.js";
 import { DnsmasqStartError, superviseDnsmasq, type DnsmasqSupervisor, type SupervisorEvent } from "../../src/master/dhcp/supervisor.js";
 
@@ -64,9 +66,7 @@ async function writeConf(name: string, mode: DnsmasqOptions["mode"]): Promise<{ 
       pool: mode === "authoritative" ? { start: "10.77.0.100", end: "10.77.0.199" } : undefined,
       leaseTime: "1h",
       dns: { enabled: false, domain: "recon.lan" },
-      httpHost: `${MASTER}:8080`,
-      efiFirmware: "ipxe.efi",
-      arm64Firmware: false,
+      firstStage: planDhcpBoot(parseSiteConfig(""), { address: MASTER, httpPort: 8080, imageLabel: "test", imageArch: "x86_64", imageKernelArgs: [], arm64Firmware: false }).firstStage,
       paths,
     }),
   );

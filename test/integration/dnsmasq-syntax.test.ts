@@ -8,9 +8,10 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import type { BootServer } from "../../src/boot/plan-boot.js";
+import { planDhcpBoot } from "../../src/boot/plan-dhcp.js";
 import { parseSiteConfig } from "../../src/model/site-config.js";
 import {
-  planDhcpHosts,
   renderDhcpHostsFile,
   renderDnsmasqConf,
   type DnsmasqOptions,
@@ -24,6 +25,8 @@ afterAll(async () => {
   await rm(work, { recursive: true, force: true });
 });
 
+const SERVER: BootServer = { address: "10.20.0.1", httpPort: 8080, imageLabel: "test", imageArch: "x86_64", imageKernelArgs: [], arm64Firmware: true };
+
 function optionsFor(mode: DnsmasqOptions["mode"], dir: string): DnsmasqOptions {
   return {
     mode,
@@ -35,9 +38,7 @@ function optionsFor(mode: DnsmasqOptions["mode"], dir: string): DnsmasqOptions {
     leaseTime: "1h",
     ipv6Prefix: "fd00:20::",
     dns: { enabled: mode === "authoritative", domain: "recon.lan" },
-    httpHost: "10.20.0.1:8080",
-    efiFirmware: "ipxe.efi",
-    arm64Firmware: true,
+    firstStage: planDhcpBoot(parseSiteConfig(""), SERVER).firstStage,
     paths: {
       tftpRoot: join(dir, "tftp"),
       leaseFile: join(dir, "leases"),
@@ -63,7 +64,7 @@ hosts:
   52:54:00:00:00:02: { action: ignore }
   52:54:00:00:00:03: { hostname: db-1 }
 `);
-    const hosts = renderDhcpHostsFile(planDhcpHosts(config), options.efiFirmware);
+    const hosts = renderDhcpHostsFile(planDhcpBoot(config, SERVER).hosts);
     // dhcp-hostsdir files are read only by a running server; as dhcp-host= lines the same
     // values go through the same parser under --test.
     const asOptions = hosts

@@ -3,8 +3,7 @@
  * them and starts dnsmasq with `--conf-file=<this> --keep-in-foreground`. Every tuned option
  * comes from a measurement in /work/shared/LAB-FACTS.md; the comments say which.
  */
-import { resolveNodeSettings } from "../../model/resolve-node-settings.js";
-import type { SiteConfig, UefiFirmwareFile } from "../../model/site-config.js";
+import type { DhcpBootPlan, DhcpHostEntry } from "../../boot/plan-dhcp.js";
 
 export interface DnsmasqPaths {
   tftpRoot: string;
@@ -28,23 +27,17 @@ export interface DnsmasqOptions {
   /** A /64 prefix (`fd00:20::`) to announce with RA, or undefined. */
   ipv6Prefix?: string | undefined;
   dns: { enabled: boolean; domain: string };
-  /** `10.20.0.1` or `10.20.0.1:8080`: where iPXE fetches /boot.ipxe. */
-  httpHost: string;
-  /** What UEFI machines get unless their host entry sets the `fw-alt` tag. */
-  efiFirmware: UefiFirmwareFile;
-  /** Only when an arm64 iPXE binary is in the TFTP root: otherwise arm64 machines get nothing. */
-  arm64Firmware: boolean;
+  /**
+   * What each firmware tag is handed (planDhcpBoot): the BIOS and UEFI binaries (UEFI's other
+   * one for hosts tagged `fw-alt`), arm64's only when present, and the script URL for iPXE.
+   */
+  firstStage: DhcpBootPlan["firstStage"];
   paths: DnsmasqPaths;
 }
 
 export function prefixToNetmask(prefix: number): string {
   const bits = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
   return [24, 16, 8, 0].map((shift) => (bits >>> shift) & 255).join(".");
-}
-
-/** The UEFI binary other than the default; hosts tagged `fw-alt` get it. */
-export function alternateEfiFirmware(firmware: UefiFirmwareFile): UefiFirmwareFile {
-  return firmware === "ipxe.efi" ? "snponly.efi" : "ipxe.efi";
 }
 
 function processSection(options: DnsmasqOptions): string[] {
@@ -114,8 +107,9 @@ function dhcpSection(options: DnsmasqOptions): string[] {
 }
 
 function bootSection(options: DnsmasqOptions): string[] {
+  // The TFTP server of every first stage: this master.
   const master = options.address;
-  const alt = alternateEfiFirmware(options.efiFirmware);
+  const { bios, efi64, efi64Alternate, arm64, ipxe } = options.firstStage;
   const lines = [
     "# Boot: firmware gets an iPXE binary by TFTP, iPXE gets the script by HTTP.",
     // DHCP option 93; RFC 4578 and the IANA registry disagree on 7 and 9, both are x86-64 UEFI in practice.
@@ -123,7 +117,7 @@ function bootSection(options: DnsmasqOptions): string[] {
     "dhcp-match=set:efi64,option:client-arch,7",
     "dhcp-match=set:efi64,option:client-arch,9",
   ];
-  if (options.arm64Firmware) lines.push("dhcp-match=set:arm64,option:client-arch,11");
+  if (arm64) lines.push("dhcp-match=set:arm64,option:client-arch,11");
   lines.push("dhcp-userclass=set:ipxe,iPXE");
   if (options.mode === "authoritative") {
     // iPXE option 175.176 (no-pxedhcp): otherwise iPXE waits ~3 s for ProxyDHCP offers
@@ -131,34 +125,34 @@ function bootSection(options: DnsmasqOptions): string[] {
     lines.push("dhcp-option=tag:ipxe,encap:175,176,1");
   }
   lines.push(
-    `dhcp-boot=tag:ipxe,http://${options.httpHost}/boot.ipxe`,
-    `dhcp-boot=tag:!ipxe,tag:bios,undionly.kpxe,,${master}`,
-    `dhcp-boot=tag:!ipxe,tag:efi64,tag:!fw-alt,${options.efiFirmware},,${master}`,
-    `dhcp-boot=tag:!ipxe,tag:efi64,tag:fw-alt,${alt},,${master}`,
+    `dhcp-boot=tag:ipxe,${ipxe.url}`,
+    `dhcp-boot=tag:!ipxe,tag:bios,${bios.file},,${master}`,
+    `dhcp-boot=tag:!ipxe,tag:efi64,tag:!fw-alt,${efi64.file},,${master}`,
+    `dhcp-boot=tag:!ipxe,tag:efi64,tag:fw-alt,${efi64Alternate.file},,${master}`,
   );
-  if (options.arm64Firmware) lines.push(`dhcp-boot=tag:!ipxe,tag:arm64,ipxe-arm64.efi,,${master}`);
+  if (arm64) lines.push(`dhcp-boot=tag:!ipxe,tag:arm64,${arm64.file},,${master}`);
   if (options.mode === "proxy") {
     lines.push(
       // In proxy mode dnsmasq answers no PXE client unless a pxe-service (or pxe-prompt) exists.
       // One service per client type means no menu: UEFI clients get the file on port 4011
       // (pxe_uefi_workaround). iPXE matches none, so dnsmasq sends the dhcp-boot URL instead
       // ("discovery control 8", rfc2131.c).
-      `pxe-service=tag:!ipxe,x86PC,"recon",undionly.kpxe,${master}`,
+      `pxe-service=tag:!ipxe,x86PC,"recon",${bios.file},${master}`,
       // iPXE doing its own DHCP (an iPXE NIC ROM, or ipxe.efi without cached PXE packets)
       // takes its boot file from a ProxyDHCP offer only through a matching service; a full
       // URL as the "basename" has a '.' (so no layer suffix) and iPXE fetches it by HTTP.
-      `pxe-service=tag:ipxe,x86PC,"recon",http://${options.httpHost}/boot.ipxe`,
-      `pxe-service=tag:ipxe,x86-64_EFI,"recon",http://${options.httpHost}/boot.ipxe`,
-      `pxe-service=tag:ipxe,BC_EFI,"recon",http://${options.httpHost}/boot.ipxe`,
-      `pxe-service=tag:!ipxe,tag:!fw-alt,x86-64_EFI,"recon",${options.efiFirmware},${master}`,
-      `pxe-service=tag:!ipxe,tag:fw-alt,x86-64_EFI,"recon",${alt},${master}`,
-      `pxe-service=tag:!ipxe,tag:!fw-alt,BC_EFI,"recon",${options.efiFirmware},${master}`,
-      `pxe-service=tag:!ipxe,tag:fw-alt,BC_EFI,"recon",${alt},${master}`,
+      `pxe-service=tag:ipxe,x86PC,"recon",${ipxe.url}`,
+      `pxe-service=tag:ipxe,x86-64_EFI,"recon",${ipxe.url}`,
+      `pxe-service=tag:ipxe,BC_EFI,"recon",${ipxe.url}`,
+      `pxe-service=tag:!ipxe,tag:!fw-alt,x86-64_EFI,"recon",${efi64.file},${master}`,
+      `pxe-service=tag:!ipxe,tag:fw-alt,x86-64_EFI,"recon",${efi64Alternate.file},${master}`,
+      `pxe-service=tag:!ipxe,tag:!fw-alt,BC_EFI,"recon",${efi64.file},${master}`,
+      `pxe-service=tag:!ipxe,tag:fw-alt,BC_EFI,"recon",${efi64Alternate.file},${master}`,
     );
-    if (options.arm64Firmware) {
+    if (arm64) {
       lines.push(
-        `pxe-service=tag:!ipxe,ARM64_EFI,"recon",ipxe-arm64.efi,${master}`,
-        `pxe-service=tag:ipxe,ARM64_EFI,"recon",http://${options.httpHost}/boot.ipxe`,
+        `pxe-service=tag:!ipxe,ARM64_EFI,"recon",${arm64.file},${master}`,
+        `pxe-service=tag:ipxe,ARM64_EFI,"recon",${ipxe.url}`,
       );
     }
   }
@@ -178,41 +172,18 @@ export function renderDnsmasqConf(options: DnsmasqOptions): string {
   ].join("\n");
 }
 
-export interface DhcpHostEntry {
-  mac: string;
-  hostname?: string | undefined;
-  /** dnsmasq never answers this MAC: its firmware falls through to the next boot device. */
-  ignore?: boolean | undefined;
-  efiFirmware?: UefiFirmwareFile | undefined;
-}
-
-/** One file in `dhcp-hostsdir`: one dhcp-host value per line, without the `dhcp-host=` key. */
-export function renderDhcpHostsFile(entries: readonly DhcpHostEntry[], defaultEfiFirmware: UefiFirmwareFile): string {
+/** One file in `dhcp-hostsdir` (the host entries of planDhcpBoot): one dhcp-host value per line, without the `dhcp-host=` key. */
+export function renderDhcpHostsFile(entries: readonly DhcpHostEntry[]): string {
   const lines = ["# Generated by recon from the site config (hosts and groups); edits are lost."];
   for (const entry of [...entries].sort((a, b) => (a.mac < b.mac ? -1 : a.mac > b.mac ? 1 : 0))) {
     const fields = [entry.mac];
     if (entry.ignore) {
       fields.push("ignore");
     } else {
-      if (entry.efiFirmware !== undefined && entry.efiFirmware !== defaultEfiFirmware) fields.push("set:fw-alt");
+      if (entry.efiAlternate) fields.push("set:fw-alt");
       if (entry.hostname !== undefined) fields.push(entry.hostname);
     }
     lines.push(fields.join(","));
   }
   return `${lines.join("\n")}\n`;
-}
-
-/**
- * Host entries for every MAC the site config names (hosts and group `macs`), settled through
- * the same layering planBoot uses, so DHCP and the iPXE route agree.
- */
-export function planDhcpHosts(config: SiteConfig): DhcpHostEntry[] {
-  const macs = new Set<string>(Object.keys(config.hosts));
-  for (const group of Object.values(config.groups)) for (const mac of group.macs ?? []) macs.add(mac);
-  return [...macs].sort().map((mac) => {
-    const settings = resolveNodeSettings(config, { mac });
-    return settings.action === "ignore"
-      ? { mac, ignore: true }
-      : { mac, hostname: settings.hostname, efiFirmware: settings.firmwareFile };
-  });
 }

@@ -48,16 +48,16 @@ describe("the wake step and planBoot share one reinventory rule", () => {
     ["stored, the host says no over defaults", allAgain, node("52:54:00:90:00:09", 1), false],
   ] as const)("%s", (_name, config, state, booted) => {
     const plan = planBoot({ mac: state.mac, arch: "bios", ip: state.ip, hostname: state.hostname }, config, state, server, "tok");
-    const skip = reasonNotToWake(config, state.mac, state);
+    const skip = reasonNotToWake(config, server, state.mac, state);
     expect(plan.kind).toBe(booted ? "boot" : "ignore");
     expect(skip === undefined, `wake: ${skip ?? "wakes"}; boot: ${plan.kind === "ignore" ? plan.reason : "boots"}`).toBe(booted);
   });
 
   it("says why it leaves a node off", () => {
-    expect(reasonNotToWake(layered, "52:54:00:90:00:01", node("52:54:00:90:00:01", 2))).toBe(
+    expect(reasonNotToWake(layered, server, "52:54:00:90:00:01", node("52:54:00:90:00:01", 2))).toBe(
       "its inventory is stored (2 uploads); set reinventory: true for this node to wake it again",
     );
-    expect(reasonNotToWake(layered, "52:54:00:90:00:08", undefined)).toBe("the site config says ignore (defaults → hosts.52:54:00:90:00:08)");
-    expect(reasonNotToWake(layered, "52:54:00:90:00:01", undefined)).toBeUndefined();
+    expect(reasonNotToWake(layered, server, "52:54:00:90:00:08", undefined)).toBe("the site config says ignore (defaults → hosts.52:54:00:90:00:08)");
+    expect(reasonNotToWake(layered, server, "52:54:00:90:00:01", undefined)).toBeUndefined();
   });
 });

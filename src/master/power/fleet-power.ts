@@ -10,8 +10,7 @@ import type { Request } from "express";
 import { createIpmiClient } from "../../ipmi/ipmitool.js";
 import type { Logger } from "../../lib/log.js";
 import type { CommandRunner } from "../../lib/run.js";
-import { refuseBoot } from "../../boot/plan-boot.js";
-import { resolveNodeSettings } from "../../model/resolve-node-settings.js";
+import { planBoot, type BootServer } from "../../boot/plan-boot.js";
 import type { SiteConfig } from "../../model/site-config.js";
 import { ReconError } from "../../lib/errors.js";
 import { decideAccess, isLocalRequest, presentedToken } from "../../review/access.js";
@@ -30,6 +29,8 @@ export interface FleetPowerOptions {
   adminToken: string;
   /** Nodes whose inventory is stored are not woken again (unless `reinventory` is set for them). */
   fleet: () => FleetState;
+  /** What the boot decision serves (main.ts): the wake asks it, as the iPXE route does. */
+  server: BootServer;
   /** The store: nodes/<mac>/inventory.json tells which BMC a node found in-band. */
   dataDir?: string | undefined;
 }
@@ -69,16 +70,14 @@ export function adminAuthorizer(adminToken: string): (req: Request, need: PowerA
 }
 
 /**
- * Why the wake step leaves a node off, or undefined to wake it: planBoot's own rule (refuseBoot)
- * over the same layered settings (defaults → networks → groups → host), so a node that would be
- * booted again (reinventory from any layer) is woken, and one it would ignore is not.
+ * Why the wake step leaves a node off, or undefined to wake it: the `wake` of the node's boot
+ * plan (planBoot, over the same layered settings and its record), so a node that would be booted
+ * again (reinventory from any layer) is woken, and one it would ignore is not. Its firmware has
+ * not asked yet, so its arch is unknown.
  */
-export function reasonNotToWake(config: SiteConfig, mac: string, node: NodeState | undefined): string | undefined {
-  const settings = resolveNodeSettings(config, { mac, ip: node?.ip, hostname: node?.hostname });
-  const refusal = refuseBoot(settings, node);
-  if (refusal === undefined) return undefined;
-  if (refusal.why === "config-ignore") return refusal.reason;
-  return `its inventory is stored (${refusal.uploads} upload${refusal.uploads === 1 ? "" : "s"}); set reinventory: true for this node to wake it again`;
+export function reasonNotToWake(config: SiteConfig, server: BootServer, mac: string, node: NodeState | undefined): string | undefined {
+  const { wake } = planBoot({ mac, arch: "unknown", ip: node?.ip, hostname: node?.hostname }, config, node, server);
+  return wake.wake ? undefined : wake.reason;
 }
 
 export interface FleetPower {
@@ -100,7 +99,7 @@ export function createFleetPower(options: FleetPowerOptions): FleetPower {
     confirmOffAfterMs: config.power.confirmOffAfterS * 1000,
     bootdevPxe: config.power.bootdevPxe,
     ...(options.dataDir !== undefined && { inventoryBmcAddress: (mac: string) => inventoryBmcAddress(options.dataDir!, mac) }),
-    skipWake: (bmc) => (bmc.mac === undefined ? undefined : reasonNotToWake(config, bmc.mac, options.fleet().nodes[bmc.mac])),
+    skipWake: (bmc) => (bmc.mac === undefined ? undefined : reasonNotToWake(config, options.server, bmc.mac, options.fleet().nodes[bmc.mac])),
   });
   let waking: Promise<void> = Promise.resolve();
   return {
