@@ -2,18 +2,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import type { CommandRunner, RunOptions, RunResult } from "../lib/run.js";
-import {
-  classifyIpmitoolResult,
-  createIpmiClient,
-  ipmitoolArgs,
-  ipmitoolDiagnostic,
-  IpmiError,
-  parseLanPrint,
-  parseMcInfo,
-  parsePowerControl,
-  parsePowerStatus,
-  type BmcTarget,
-} from "./ipmitool.js";
+import { classifyIpmitoolResult, createIpmiClient, ipmitoolArgs, ipmitoolDiagnostic, IpmiError, type BmcTarget } from "./ipmitool.js";
 
 const fixture = (name: string) => readFileSync(join(import.meta.dirname, "../../test/fixtures/ipmi", name), "utf8");
 const secret = (value: string) => ({ reveal: () => value, toString: () => "[redacted]" });
@@ -38,44 +27,6 @@ describe("ipmitoolArgs", () => {
     expect(() => ipmitoolArgs({ ...bmc, passwordFile: "/x" }, ["mc", "info"], { cipherSuite: 3 })).toThrow(/not both/);
     expect(() => ipmitoolArgs({ ...bmc, address: "-H x" }, ["mc", "info"], { cipherSuite: 3 })).toThrow(/not a host name/);
     expect(() => ipmitoolArgs({ ...bmc, username: "has space" }, ["mc", "info"], { cipherSuite: 3 })).toThrow(/username/);
-  });
-});
-
-describe("parsers on ipmi_sim outputs", () => {
-  it("power status and power control", () => {
-    expect(parsePowerStatus(fixture("ipmi-sim.power-status-on.txt"))).toBe("on");
-    expect(parsePowerStatus(fixture("ipmi-sim.power-status-off.txt"))).toBe("off");
-    expect(parsePowerStatus("garbage")).toBeUndefined();
-    expect(parsePowerControl(fixture("ipmi-sim.power-on.txt"))).toBe("Up/On");
-    expect(parsePowerControl(fixture("ipmi-sim.power-off.txt"))).toBe("Down/Off");
-    expect(parsePowerControl(fixture("ipmi-sim.power-cycle.txt"))).toBe("Cycle");
-  });
-
-  it("lan print 1", () => {
-    expect(parseLanPrint(fixture("ipmi-sim.lan-print-1.txt"))).toEqual({
-      ipAddressSource: "Static Address",
-      ipAddress: "10.99.0.10",
-      subnetMask: "255.255.255.0",
-      macAddress: "52:54:00:b0:00:01",
-      defaultGatewayIp: undefined,
-      vlanId: null,
-      cipherSuites: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 15],
-    });
-  });
-
-  it("mc info", () => {
-    expect(parseMcInfo(fixture("ipmi-sim.mc-info.txt"))).toEqual({
-      deviceId: 0,
-      deviceRevision: 3,
-      firmwareRevision: "9.08",
-      ipmiVersion: "2.0",
-      manufacturerId: 4753,
-      manufacturerName: "MontaVista Software, Inc.",
-      productId: 3842,
-      productName: "Unknown (0xF02)",
-      deviceAvailable: true,
-      additionalDeviceSupport: ["Sensor Device", "SDR Repository Device", "SEL Device", "FRU Inventory Device", "IPMB Event Receiver", "Chassis Device"],
-    });
   });
 });
 

@@ -1,8 +1,9 @@
 /**
- * ipmitool, out of band (house style 4): a pure argument builder, pure parsers for the outputs
- * recon reads (`chassis power status`, `lan print`, `mc info`), a pure classifier of ipmitool's
+ * ipmitool, out of band (house style 4): a pure argument builder, a pure classifier of ipmitool's
  * stderr into failure classes, and a thin client that runs it through the injected
- * CommandRunner with timeouts, bounded retries and the cipher-suite fallback.
+ * CommandRunner with timeouts, bounded retries and the cipher-suite fallback. The parsers of the
+ * outputs recon reads (`chassis power status`, `lan print`, `mc info`) are in
+ * src/inventory/parse/ipmitool-text.ts, shared with the in-band inventory.
  *
  * The BMC password never enters argv (where `ps` and /proc/<pid>/cmdline show it to every user):
  * it goes through the environment (`-E` reads IPMI_PASSWORD) or a file (`-f`, mode 0600).
@@ -16,6 +17,7 @@
 import { stat } from "node:fs/promises";
 import { ReconError } from "../lib/errors.js";
 import type { CommandRunner, RunResult } from "../lib/run.js";
+import { parseLanPrint, parseMcInfo, parsePowerControl, parsePowerStatus, type LanPrint, type McInfo, type PowerState } from "../inventory/parse/ipmitool-text.js";
 
 /** Anything that reveals a password on request and prints as `[redacted]` otherwise. */
 export interface SecretValue {
@@ -41,7 +43,6 @@ export const CIPHER_SUITES: readonly CipherSuite[] = [17, 3];
 
 export type PowerAction = "on" | "off" | "cycle" | "reset" | "soft";
 export const POWER_ACTIONS: readonly PowerAction[] = ["on", "off", "cycle", "reset", "soft"];
-export type PowerState = "on" | "off";
 
 /**
  * Why a call failed. CIPHER is internal (it triggers the fallback to the next suite); the rest
@@ -142,106 +143,6 @@ export const MC_INFO_COMMAND = ["mc", "info"];
 export function lanPrintCommand(channel: number): string[] {
   if (!Number.isInteger(channel) || channel < 1 || channel > 15) throw new ReconError("USAGE", `LAN channel ${channel} is not 1–15`);
   return ["lan", "print", String(channel)];
-}
-
-// ---- pure parsers ---------------------------------------------------------------------------
-
-/** `Chassis Power is on` → "on"; undefined when the text says neither. */
-export function parsePowerStatus(stdout: string): PowerState | undefined {
-  const match = /^Chassis Power is (on|off)\s*$/im.exec(stdout);
-  return match ? (match[1]!.toLowerCase() as PowerState) : undefined;
-}
-
-/** `Chassis Power Control: Up/On` → "Up/On" (the BMC's acknowledgement of a power action). */
-export function parsePowerControl(stdout: string): string | undefined {
-  return /^Chassis Power Control:\s*(.+?)\s*$/im.exec(stdout)?.[1];
-}
-
-/**
- * ipmitool's `Key : value` listings, with continuation lines (`  : more` or indented values)
- * gathered under the last key. Keys keep their spelling; values are trimmed.
- */
-export function parseColonListing(stdout: string): Map<string, string[]> {
-  const fields = new Map<string, string[]>();
-  let last: string | undefined;
-  for (const raw of stdout.split("\n")) {
-    const line = raw.replace(/\r$/, "");
-    if (!line.trim()) continue;
-    const at = line.indexOf(":");
-    const key = at >= 0 ? line.slice(0, at).trim() : "";
-    const value = at >= 0 ? line.slice(at + 1).trim() : line.trim();
-    if (key && !/^\s/.test(line)) {
-      last = key;
-      fields.set(key, value ? [value] : []);
-    } else if (last !== undefined) {
-      if (value) fields.get(last)!.push(value);
-    }
-  }
-  return fields;
-}
-
-export interface LanPrint {
-  ipAddressSource: string | undefined;
-  ipAddress: string | undefined;
-  subnetMask: string | undefined;
-  macAddress: string | undefined;
-  defaultGatewayIp: string | undefined;
-  /** null when 802.1q is disabled. */
-  vlanId: number | null | undefined;
-  cipherSuites: number[];
-}
-
-const first = (fields: Map<string, string[]>, key: string) => fields.get(key)?.[0];
-
-export function parseLanPrint(stdout: string): LanPrint {
-  const fields = parseColonListing(stdout);
-  const vlan = first(fields, "802.1q VLAN ID");
-  const suites = first(fields, "RMCP+ Cipher Suites");
-  const nonZero = (ip: string | undefined) => (ip === undefined || ip === "0.0.0.0" ? undefined : ip);
-  return {
-    ipAddressSource: first(fields, "IP Address Source"),
-    ipAddress: nonZero(first(fields, "IP Address")),
-    subnetMask: nonZero(first(fields, "Subnet Mask")),
-    macAddress: first(fields, "MAC Address")?.toLowerCase(),
-    defaultGatewayIp: nonZero(first(fields, "Default Gateway IP")),
-    vlanId: vlan === undefined ? undefined : /^\d+$/.test(vlan) ? Number(vlan) : null,
-    cipherSuites: suites ? suites.split(",").map((s) => Number(s.trim())).filter((n) => Number.isInteger(n)) : [],
-  };
-}
-
-export interface McInfo {
-  deviceId: number | undefined;
-  deviceRevision: number | undefined;
-  firmwareRevision: string | undefined;
-  ipmiVersion: string | undefined;
-  manufacturerId: number | undefined;
-  manufacturerName: string | undefined;
-  productId: number | undefined;
-  productName: string | undefined;
-  deviceAvailable: boolean | undefined;
-  additionalDeviceSupport: string[];
-}
-
-export function parseMcInfo(stdout: string): McInfo {
-  const fields = parseColonListing(stdout);
-  const num = (key: string) => {
-    const text = first(fields, key);
-    const match = text === undefined ? null : /^(\d+)/.exec(text);
-    return match ? Number(match[1]) : undefined;
-  };
-  const available = first(fields, "Device Available");
-  return {
-    deviceId: num("Device ID"),
-    deviceRevision: num("Device Revision"),
-    firmwareRevision: first(fields, "Firmware Revision"),
-    ipmiVersion: first(fields, "IPMI Version"),
-    manufacturerId: num("Manufacturer ID"),
-    manufacturerName: first(fields, "Manufacturer Name"),
-    productId: num("Product ID"),
-    productName: first(fields, "Product Name"),
-    deviceAvailable: available === undefined ? undefined : available === "yes",
-    additionalDeviceSupport: fields.get("Additional Device Support") ?? [],
-  };
 }
 
 // ---- pure failure classifier ----------------------------------------------------------------

@@ -9,7 +9,8 @@
 import { randomBytes } from "node:crypto";
 import { access, copyFile, mkdir, readFile, rm, truncate, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { createIpmiClient, type PowerState } from "../ipmi/ipmitool.js";
+import { createIpmiClient } from "../ipmi/ipmitool.js";
+import { type PowerState } from "../inventory/parse/ipmitool-text.js";
 import { writeFileAtomic } from "../lib/atomic-write.js";
 import { ReconError } from "../lib/errors.js";
 import type { Logger } from "../lib/log.js";

@@ -1,11 +1,11 @@
 /**
  * ipmitool text from the in-band BMC: `mc info`, `lan print <channel>`, `fru`. The
- * "Key : value" listings are read by src/ipmi/ipmitool.ts (the same parsers the power code
- * uses on the out-of-band side); this file maps them into the inventory and adds what only
+ * "Key : value" listings are read by ipmitool-text.ts (the same parsers the power code uses
+ * on the out-of-band side); this file maps them into the inventory and adds what only
  * the inventory needs (IPv6 address, FRU identity).
  */
 import type { SystemVendor } from "../schema.js";
-import { parseColonListing, parseLanPrint, parseMcInfo } from "../../ipmi/ipmitool.js";
+import { parseColonListing, parseLanPrint, parseMcInfo } from "./ipmitool-text.js";
 import { clean, macOrNull, type Parsed } from "./common.js";
 
 export interface IpmiMcInfo {

@@ -1,7 +1,8 @@
 import type { AddressInfo } from "node:net";
 import express from "express";
 import { describe, expect, it } from "vitest";
-import { IpmiError, type BmcTarget, type IpmiClient, type PowerAction, type PowerState } from "../../ipmi/ipmitool.js";
+import { IpmiError, type BmcTarget, type IpmiClient, type PowerAction } from "../../ipmi/ipmitool.js";
+import { type PowerState } from "../../inventory/parse/ipmitool-text.js";
 import { isReconError } from "../../lib/errors.js";
 import { createLogger } from "../../lib/log.js";
 import { parseSiteConfig } from "../../model/site-config.js";

@@ -6,7 +6,8 @@
  * MAC are only logged. The IPMI client is injected (tests use a scripted one, the master the
  * real ipmitool).
  */
-import type { IpmiClient, PowerAction, PowerState } from "../../ipmi/ipmitool.js";
+import type { IpmiClient, PowerAction } from "../../ipmi/ipmitool.js";
+import type { PowerState } from "../../inventory/parse/ipmitool-text.js";
 import { IpmiError } from "../../ipmi/ipmitool.js";
 import { sleep } from "../../lib/abortable-sleep.js";
 import { ReconError } from "../../lib/errors.js";
