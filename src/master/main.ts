@@ -22,7 +22,7 @@ import { renderDhcpHostsFile, renderDnsmasqConf } from "./dhcp/render-dnsmasq.js
 import { superviseDnsmasq } from "./dhcp/supervisor.js";
 import { nodeEventFromDnsmasq } from "./dnsmasq-events.js";
 import { createApp, DEFAULT_APP_LIMITS } from "./http/app.js";
-import { createReviewService } from "../review/review-service.js";
+import { createReviewService } from "./review-service.js";
 import { loadOrCreateAdminToken } from "../review/access.js";
 import { createFleetPower } from "./power/fleet-power.js";
 import { startHttpFront } from "./http/front.js";

@@ -2,17 +2,16 @@ import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import type { Request } from "express";
-import { adminTokenFingerprint, decideAccess, isLocalRequest, loadOrCreateAdminToken, presentedToken } from "./access.js";
+import { adminTokenFingerprint, decideAccess, isLocalRequest, loadOrCreateAdminToken, presentedToken, type AccessRequest } from "./access.js";
 
 const TOKEN = "s3cret-token-abcdefghijkl";
 
-function request(remote: string, local: string, headers: Record<string, string> = {}, behindNginx = false): Request {
+function request(remote: string, local: string, headers: Record<string, string> = {}, behindNginx = false): AccessRequest {
   return {
     socket: { remoteAddress: remote, localAddress: local },
     app: { locals: { behindNginx } },
     get: (name: string) => headers[name.toLowerCase()],
-  } as unknown as Request;
+  } as unknown as AccessRequest;
 }
 
 describe("decideAccess", () => {

@@ -11,7 +11,6 @@
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
-import type { Request } from "express";
 import { writeFileAtomic } from "../lib/atomic-write.js";
 
 export const ADMIN_TOKEN_FILE = "admin-token";
@@ -19,6 +18,16 @@ export const ADMIN_COOKIE = "recon_admin";
 
 export type AccessNeed = "read" | "act";
 export type AccessDecision = { allowed: true; via: "local" | "token" } | { allowed: false; reason: "token-missing" | "token-invalid" };
+
+/**
+ * What the rule reads of an HTTP request; an express Request is one. Structural, so the review
+ * stays a library without express (the master's routes pass their requests in).
+ */
+export interface AccessRequest {
+  socket: { remoteAddress?: string | undefined; localAddress?: string | undefined };
+  app?: { locals?: Record<string, unknown> } | undefined;
+  get(name: string): string | undefined;
+}
 
 const LOOPBACK = /^(127\.\d+\.\d+\.\d+|::1)$/;
 
@@ -50,7 +59,7 @@ function stripMapped(address: string | undefined): string {
  * from loopback and sets X-Real-IP) the client is the X-Real-IP address; the header counts only
  * on a loopback connection and only when the app says it is behind nginx.
  */
-export function isLocalRequest(req: Request): boolean {
+export function isLocalRequest(req: AccessRequest): boolean {
   const remote = stripMapped(req.socket.remoteAddress);
   const local = stripMapped(req.socket.localAddress);
   let client = remote;
@@ -64,7 +73,7 @@ export function isLocalRequest(req: Request): boolean {
 }
 
 /** The token a request presents: `Authorization: Bearer …`, else the session cookie. */
-export function presentedToken(req: Request): string | undefined {
+export function presentedToken(req: AccessRequest): string | undefined {
   const header = req.get("authorization");
   const bearer = header === undefined ? undefined : /^Bearer\s+(\S+)$/i.exec(header)?.[1];
   if (bearer !== undefined) return bearer;

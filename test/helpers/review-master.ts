@@ -10,7 +10,7 @@ import { createApp } from "../../src/master/http/app.js";
 import { startHttpServer } from "../../src/master/http/server.js";
 import { EMPTY_FLEET, reduceFleet, type NodeEvent } from "../../src/model/node-state.js";
 import { createStore, type Store } from "../../src/master/store/store.js";
-import { createReviewService, type ReviewService } from "../../src/review/review-service.js";
+import { createReviewService, type ReviewService } from "../../src/master/review-service.js";
 import { makeHttpTree, TEST_SERVER } from "./master-app.js";
 
 export interface ReviewMaster {

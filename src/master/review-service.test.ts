@@ -4,7 +4,7 @@ import { join } from "node:path";
 import { describe, expect, it } from "vitest";
 import { createLogger } from "../lib/log.js";
 import { EMPTY_FLEET } from "../model/node-state.js";
-import { adminTokenFingerprint } from "./access.js";
+import { adminTokenFingerprint } from "../review/access.js";
 import { createReviewService } from "./review-service.js";
 
 describe("review service start", () => {

@@ -6,11 +6,11 @@
 import { open } from "node:fs/promises";
 import type express from "express";
 import type { Logger } from "../lib/log.js";
-import { createReviewRouter, type ReviewEvent } from "../master/http/review-routes.js";
+import { createReviewRouter, type ReviewEvent } from "./http/review-routes.js";
 import type { FleetState, NodeEvent } from "../model/node-state.js";
-import { adminTokenFingerprint, loadOrCreateAdminToken } from "./access.js";
-import { createEventBus } from "./event-bus.js";
-import { createReviewModel, type ReviewModel } from "./review-model.js";
+import { adminTokenFingerprint, loadOrCreateAdminToken } from "../review/access.js";
+import { createEventBus } from "../review/event-bus.js";
+import { createReviewModel, type ReviewModel } from "../review/review-model.js";
 
 export interface ReviewServiceOptions {
   dataDir: string;
