@@ -62,6 +62,7 @@ export RECON_IMAGE_CACHE ?= /var/cache/recon/images
 
 test: host-tools-test node-deps $(BUNDLE)
 	npx tsc --noEmit
+	npx depcruise src --config .dependency-cruiser.cjs --output-type err
 	npx vitest run --project unit
 	npx vitest run --project integration
 	npx vitest run --project e2e

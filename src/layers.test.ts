@@ -84,4 +84,10 @@ describe("the layer rule (.dependency-cruiser.cjs)", () => {
     });
     expect(pairs(violations)).toEqual([]);
   });
+
+  it("holds on the real src/", async () => {
+    const result = await execa(depcruise, ["src", "--config", config, "--output-type", "json"], { cwd: repoRoot, reject: false });
+    const report = JSON.parse(result.stdout) as { summary: { violations: Violation[] } };
+    expect(pairs(report.summary.violations)).toEqual([]);
+  });
 });
