@@ -13,7 +13,7 @@ import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { readFile } from "node:fs/promises";
 import { issueToken } from "../src/model/peer-token.js";
-import { macDirName } from "../src/master/store/store.js";
+import { macDirName } from "../src/model/store-layout.js";
 import { spawnMaster } from "../test/helpers/spawn-master.js";
 import { packFiles } from "../test/helpers/tarballs.js";
 

@@ -11,9 +11,9 @@ import { normalizeRaw } from "../inventory/normalize.js";
 import { readRawUpload } from "../inventory/read-upload.js";
 import { inventorySchema, type Inventory } from "../inventory/schema.js";
 import type { NodeEvent } from "../model/node-state.js";
+import { EVENTS_FILE, INVENTORY_FILE, isUploadId, META_FILE, NODES_DIR, RAW_FILE, STATE_DIR, UPLOADS_DIR } from "../model/store-layout.js";
 
 const MAC_DIR = /^[0-9a-f]{2}(-[0-9a-f]{2}){5}$/;
-const UPLOAD_ID = /^\d{8}T\d{6}(\.\d{3})?Z-[0-9a-f]{8}$/;
 
 export const macFromDir = (dir: string) => dir.replace(/-/g, ":");
 export const dirFromMac = (mac: string) => mac.toLowerCase().replace(/:/g, "-");
@@ -55,7 +55,7 @@ async function listDir(path: string): Promise<string[]> {
 }
 
 export function createInventoryCache(dataDir: string): InventoryCache {
-  const nodesDir = join(dataDir, "nodes");
+  const nodesDir = join(dataDir, NODES_DIR);
   const inventories = new Map<string, Inventory>();
   const problems = new Map<string, InventoryProblem>();
   const seen = new Map<string, string>();
@@ -72,7 +72,7 @@ export function createInventoryCache(dataDir: string): InventoryCache {
       await Promise.all(
         dirs.slice(i, i + 64).map(async (dir) => {
           const mac = macFromDir(dir);
-          let path = join(nodesDir, dir, "inventory.json");
+          let path = join(nodesDir, dir, INVENTORY_FILE);
           let stamp: string;
           let load: () => Promise<unknown>;
           try {
@@ -82,9 +82,9 @@ export function createInventoryCache(dataDir: string): InventoryCache {
           } catch {
             // No normalized inventory written (yet): normalize the latest raw upload in memory,
             // the same pure normalizeRaw the master uses, so review never waits on that step.
-            const latest = (await listDir(join(nodesDir, dir, "uploads"))).filter((id) => UPLOAD_ID.test(id)).sort().at(-1);
+            const latest = (await listDir(join(nodesDir, dir, UPLOADS_DIR))).filter((id) => isUploadId(id)).sort().at(-1);
             if (latest === undefined) return;
-            path = join(nodesDir, dir, "uploads", latest, "raw.tar.gz");
+            path = join(nodesDir, dir, UPLOADS_DIR, latest, RAW_FILE);
             stamp = `upload:${latest}`;
             load = async () => normalizeRaw(await readRawUpload(path));
           }
@@ -144,7 +144,7 @@ export function createInventoryCache(dataDir: string): InventoryCache {
 export async function readStoredEvents(dataDir: string): Promise<NodeEvent[]> {
   let text: string;
   try {
-    text = await readFile(join(dataDir, "state", "events.jsonl"), "utf8");
+    text = await readFile(join(dataDir, STATE_DIR, EVENTS_FILE), "utf8");
   } catch (error) {
     if ((error as NodeJS.ErrnoException).code === "ENOENT") return [];
     throw error;
@@ -163,12 +163,12 @@ export async function readStoredEvents(dataDir: string): Promise<NodeEvent[]> {
 
 /** The node's uploads, oldest first (upload ids sort by time). */
 export async function readUploads(dataDir: string, mac: string): Promise<UploadSummary[]> {
-  const dir = join(dataDir, "nodes", dirFromMac(mac), "uploads");
-  const ids = (await listDir(dir)).filter((id) => UPLOAD_ID.test(id)).sort();
+  const dir = join(dataDir, NODES_DIR, dirFromMac(mac), UPLOADS_DIR);
+  const ids = (await listDir(dir)).filter((id) => isUploadId(id)).sort();
   const uploads: UploadSummary[] = [];
   for (const id of ids) {
     try {
-      const meta = JSON.parse(await readFile(join(dir, id, "meta.json"), "utf8")) as { receivedAt?: string; rawBytes?: number; files?: { path: string; size: number }[] };
+      const meta = JSON.parse(await readFile(join(dir, id, META_FILE), "utf8")) as { receivedAt?: string; rawBytes?: number; files?: { path: string; size: number }[] };
       uploads.push({ id, receivedAt: meta.receivedAt ?? null, rawBytes: meta.rawBytes ?? null, files: Array.isArray(meta.files) ? meta.files : [] });
     } catch {
       uploads.push({ id, receivedAt: null, rawBytes: null, files: [] });

@@ -16,7 +16,7 @@ import { ReconError } from "../../lib/errors.js";
 import { decideAccess, isLocalRequest, presentedToken } from "../../review/access.js";
 import { createPowerRouter, type PowerAccess } from "../http/power-routes.js";
 import type { FleetState, NodeEvent, NodeState } from "../../model/node-state.js";
-import { macDirName } from "../store/store.js";
+import { INVENTORY_FILE, macDirName, NODES_DIR } from "../../model/store-layout.js";
 import { fleetBmcs } from "./bmcs.js";
 import { createPowerService, type PowerService } from "./power-service.js";
 
@@ -39,7 +39,7 @@ export interface FleetPowerOptions {
 async function inventoryBmcAddress(dataDir: string, mac: string): Promise<string | undefined> {
   const dir = macDirName(mac);
   if (dir === undefined) return undefined;
-  const text = await readFile(join(dataDir, "nodes", dir, "inventory.json"), "utf8").catch(() => undefined);
+  const text = await readFile(join(dataDir, NODES_DIR, dir, INVENTORY_FILE), "utf8").catch(() => undefined);
   if (text === undefined) return undefined;
   const address = (JSON.parse(text) as { bmc?: { address?: unknown } }).bmc?.address;
   return typeof address === "string" && address !== "" ? address : undefined;

@@ -6,7 +6,8 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { gzipBomb, packFiles, rawTarGz } from "../../../test/helpers/tarballs.js";
 import { ReconError } from "../../lib/errors.js";
 import { createLogger } from "../../lib/log.js";
-import { createStore, isUploadId, macDirName, newUploadId, type Store } from "./store.js";
+import { createStore, newUploadId, type Store } from "./store.js";
+import { isUploadId, macDirName } from "../../model/store-layout.js";
 import { DEFAULT_UPLOAD_LIMITS } from "../../lib/archive/tar-entry-check.js";
 
 const log = createLogger({}, { write: () => {} });

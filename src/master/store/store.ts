@@ -31,6 +31,7 @@ import { isReconError, ReconError } from "../../lib/errors.js";
 import { acquireLock } from "../../lib/lock-file.js";
 import type { Logger } from "../../lib/log.js";
 import { normalizeMac } from "../../model/net-address.js";
+import { EVENTS_FILE, INVENTORY_FILE, isUploadId, macDirName, META_FILE, NODES_DIR, RAW_FILE, STATE_DIR, UPLOADS_DIR } from "../../model/store-layout.js";
 import type { NodeEvent } from "../../model/node-state.js";
 import { DEFAULT_UPLOAD_LIMITS, type UploadLimits } from "../../lib/archive/tar-entry-check.js";
 import { createUploadCheck, readUploadFile, readUploadFiles, uploadRejected, type UploadListing } from "../../lib/archive/tar-gz.js";
@@ -109,23 +110,13 @@ export interface Store {
   close(): Promise<void>;
 }
 
-const UPLOAD_ID = /^\d{8}T\d{6}(\.\d{3})?Z-[0-9a-f]{8}$/;
-const RAW = "raw.tar.gz";
-const META = "meta.json";
-const INVENTORY = "inventory.json";
-
-/** `52:54:00:ab:cd:ef` → `52-54-00-ab-cd-ef` (the directory name), undefined when not a MAC. */
-export function macDirName(mac: string): string | undefined {
-  return normalizeMac(mac)?.replace(/:/g, "-");
-}
+const RAW = RAW_FILE;
+const META = META_FILE;
+const INVENTORY = INVENTORY_FILE;
 
 /** `2026-11-21T10:15:00.123Z` → `20261121T101500.123Z-<8 hex>`: sorts by time, FAT-safe. */
 export function newUploadId(now: Date): string {
   return `${now.toISOString().replace(/[-:]/g, "")}-${randomBytes(4).toString("hex")}`;
-}
-
-export function isUploadId(text: string): boolean {
-  return UPLOAD_ID.test(text);
 }
 
 const rejected = uploadRejected;
@@ -135,10 +126,10 @@ export async function createStore(rootDir: string, options: StoreOptions): Promi
   const now = options.now ?? (() => new Date());
   const dirs = {
     tmp: join(rootDir, "tmp"),
-    state: join(rootDir, "state"),
-    nodes: join(rootDir, "nodes"),
+    state: join(rootDir, STATE_DIR),
+    nodes: join(rootDir, NODES_DIR),
   };
-  const eventsPath = join(dirs.state, "events.jsonl");
+  const eventsPath = join(dirs.state, EVENTS_FILE);
 
   const synced = (path: string) => options.onSync?.(path);
   const syncDir = async (dir: string) => {
@@ -344,7 +335,7 @@ export async function createStore(rootDir: string, options: StoreOptions): Promi
         await metaHandle.close();
       }
       await syncDir(work);
-      const uploads = join(dirs.nodes, macDir, "uploads");
+      const uploads = join(dirs.nodes, macDir, UPLOADS_DIR);
       await ensureDir(uploads);
       // rename(2) of a directory onto an existing non-empty one fails (ENOTEMPTY), so even an
       // id collision could not replace a stored upload.
@@ -363,7 +354,7 @@ export async function createStore(rootDir: string, options: StoreOptions): Promi
   async function uploadDir(mac: string, id: string): Promise<string | undefined> {
     const macDir = macDirName(mac);
     if (macDir === undefined || !isUploadId(id)) return undefined;
-    const dir = join(dirs.nodes, macDir, "uploads", id);
+    const dir = join(dirs.nodes, macDir, UPLOADS_DIR, id);
     const info = await stat(dir).catch(() => undefined);
     return info?.isDirectory() ? dir : undefined;
   }
@@ -402,7 +393,7 @@ export async function createStore(rootDir: string, options: StoreOptions): Promi
   async function listUploads(mac: string): Promise<UploadMeta[]> {
     const macDir = macDirName(mac);
     if (macDir === undefined) return [];
-    const uploads = join(dirs.nodes, macDir, "uploads");
+    const uploads = join(dirs.nodes, macDir, UPLOADS_DIR);
     const names = await readdir(uploads).catch(() => [] as string[]);
     const metas: UploadMeta[] = [];
     for (const name of names.filter(isUploadId).sort()) {
