@@ -4,21 +4,19 @@
  * and dnsmasq, and keeps probing for foreign DHCP servers while authoritative. One AbortSignal
  * stops everything; a fatal subsystem error stops the others.
  */
-import { access, chmod, mkdir, readFile, writeFile } from "node:fs/promises";
+import { access, chmod, mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { imageArchFromBootJson, type BootServer } from "../boot/plan-boot.js";
-import { planDhcpBoot } from "../boot/plan-dhcp.js";
-import { sleep, untilAborted } from "../lib/abortable-sleep.js";
+import { untilAborted } from "../lib/abortable-sleep.js";
 import { ReconError } from "../lib/errors.js";
 import { stopLeftover, stopLeftoverWorkers } from "../lib/leftover.js";
 import type { Logger } from "../lib/log.js";
-import { runChecked, type CommandRunner } from "../lib/run.js";
+import type { CommandRunner } from "../lib/run.js";
 import { applyKernelOverrides, parseSiteConfig, type SiteConfig } from "../model/site-config.js";
-import { formatIpv4, parseIpv4, parseIpv4Cidr } from "../model/net-address.js";
 import { decideDhcpMode, type DhcpMode, type ProbeFindings } from "./dhcp/decide-dhcp-mode.js";
 import { probeForDhcpServers } from "./dhcp/probe.js";
 import { watchForForeignDhcp } from "./dhcp/reprobe.js";
-import { renderDhcpHostsFile, renderDnsmasqConf } from "./dhcp/render-dnsmasq.js";
+import { prepareDnsmasqDirs, writeDnsmasqFiles } from "./dhcp/dnsmasq-files.js";
 import { superviseDnsmasq } from "./dhcp/supervisor.js";
 import { nodeEventFromDnsmasq } from "./dnsmasq-events.js";
 import { createApp, DEFAULT_APP_LIMITS } from "./http/app.js";
@@ -26,8 +24,9 @@ import { createReviewService } from "./review-service.js";
 import { loadOrCreateAdminToken } from "../review/access.js";
 import { createFleetPower } from "./power/fleet-power.js";
 import { startHttpFront } from "./http/front.js";
-import { acquireLease, stopDhclient } from "./net/dhclient.js";
-import { chooseInterface, IP_ADDR_ARGS, IP_ROUTE_ARGS, parseIpAddr, parseIpRoutes, pickDefaultSubnet } from "./net/ip.js";
+import { stopDhclient } from "./net/dhclient.js";
+import { bringUpNetworkPatiently } from "./net/bring-up.js";
+import type { Provisioning } from "./net/plan-provisioning.js";
 import { EMPTY_FLEET, reduceFleet, type FleetState, type NodeEvent } from "../model/node-state.js";
 import { createStore } from "./store/store.js";
 import { createInventoryNormalizer } from "./inventories.js";
@@ -83,88 +82,6 @@ export async function loadSiteConfig(path: string, cmdline: Map<string, string[]
   const { config, applied } = applyKernelOverrides(parseSiteConfig(text, path), cmdline);
   for (const override of applied) log.info("kernel command line overrides the site config", { override: String(override) });
   return config;
-}
-
-interface Provisioning {
-  interface: string;
-  mac: string;
-  address: string;
-  prefix: number;
-  network: string;
-}
-
-/** Interface with carrier (or the configured one), and an address: configured, present, or a free default /24. */
-export async function bringUpNetwork(config: SiteConfig, runner: CommandRunner, log: Logger, runDir: string): Promise<Provisioning> {
-  let interfaces = parseIpAddr((await runChecked(runner, "ip", IP_ADDR_ARGS)).stdout);
-  // A port that is administratively down shows no carrier: bring the Ethernet ports up (the
-  // configured one only, if there is one) and give the links a moment to negotiate.
-  const down = interfaces.filter((i) => !i.loopback && i.mac !== undefined && !i.up && (!config.interface || i.name === config.interface));
-  if (down.length > 0) {
-    for (const i of down) await runner.run("ip", ["link", "set", i.name, "up"]);
-    await new Promise((resolve) => setTimeout(resolve, 3000));
-    interfaces = parseIpAddr((await runChecked(runner, "ip", IP_ADDR_ARGS)).stdout);
-  }
-  const chosen = chooseInterface(interfaces, config.interface);
-  if (!chosen || !chosen.mac) {
-    throw new ReconError("NETWORK_UNAVAILABLE", config.interface ? `interface ${config.interface} (from the site config) does not exist or has no MAC` : "no Ethernet interface with a carrier (link)", {
-      hint: `interfaces seen: ${interfaces.map((i) => `${i.name}${i.carrier ? "(link)" : ""}`).join(", ")}; plug the provisioning network in or set interface: in the site config`,
-    });
-  }
-  await runChecked(runner, "ip", ["link", "set", chosen.name, "up"]);
-  let cidr = config.address;
-  if (!cidr && chosen.ipv4[0]) cidr = `${chosen.ipv4[0].address}/${chosen.ipv4[0].prefix}`;
-  if (!cidr) {
-    // A site DHCP server on this segment gives the address its peers can reach.
-    await mkdir(runDir, { recursive: true });
-    if (await acquireLease(runner, runDir, chosen.name, 10)) {
-      interfaces = parseIpAddr((await runChecked(runner, "ip", IP_ADDR_ARGS)).stdout);
-      const leased = interfaces.find((i) => i.name === chosen.name)?.ipv4[0];
-      if (leased) {
-        cidr = `${leased.address}/${leased.prefix}`;
-        log.info("address leased from the site's DHCP server", { interface: chosen.name, address: cidr });
-      }
-    }
-  }
-  if (!cidr) {
-    const routes = parseIpRoutes((await runChecked(runner, "ip", IP_ROUTE_ARGS)).stdout);
-    const subnet = pickDefaultSubnet(routes, interfaces);
-    if (!subnet) throw new ReconError("NETWORK_UNAVAILABLE", "every default provisioning subnet collides with a route on this node", { hint: "set address: in the site config" });
-    cidr = subnet.replace(/\.0\/24$/, ".1/24");
-    log.warn("no address configured or present: using a default private subnet", { address: cidr, interface: chosen.name });
-  }
-  const parsed = parseIpv4Cidr(cidr)!;
-  const present = interfaces.find((i) => i.name === chosen.name)?.ipv4 ?? [];
-  if (!present.some((a) => a.address === parsed.address)) {
-    await runChecked(runner, "ip", ["addr", "add", cidr, "dev", chosen.name]);
-  }
-  log.info("provisioning network up", { interface: chosen.name, address: cidr });
-  return { interface: chosen.name, mac: chosen.mac, address: parsed.address, prefix: parsed.prefix, network: parsed.network };
-}
-
-/** Retries while there is no link (every 10 s, a log line a minute) until it works or `signal` stops it. */
-async function bringUpNetworkPatiently(config: SiteConfig, runner: CommandRunner, log: Logger, runDir: string, signal: AbortSignal, wait: boolean): Promise<Provisioning | undefined> {
-  let lastLogged = 0;
-  for (;;) {
-    try {
-      return await bringUpNetwork(config, runner, log, runDir);
-    } catch (error) {
-      if (!wait || !(error instanceof ReconError) || error.code !== "NETWORK_UNAVAILABLE") throw error;
-      if (Date.now() - lastLogged >= 60_000) {
-        log.warn("waiting for the provisioning network", { reason: error.message, hint: error.hint });
-        lastLogged = Date.now();
-      }
-    }
-    if (!(await sleep(10_000, signal))) return undefined;
-  }
-}
-
-/** dhcp.pool, else .100–.250 of a /24 (or the upper part of any other subnet). */
-export function defaultPool(net: Provisioning): { start: string; end: string } {
-  const base = parseIpv4(net.network)!;
-  const size = 2 ** (32 - net.prefix);
-  const start = base + Math.min(100, Math.floor(size / 2));
-  const end = base + Math.min(250, size - 2);
-  return { start: formatIpv4(start), end: formatIpv4(end) };
 }
 
 async function probe(net: Provisioning, timeoutMs: number): Promise<ProbeFindings> {
@@ -273,38 +190,12 @@ async function serve(options: MasterOptions, deps: MasterDeps, config: SiteConfi
   const stopAll = new AbortController();
   if (signal.aborted) stopAll.abort();
   signal.addEventListener("abort", () => stopAll.abort(), { once: true });
-  const hostsDir = join(options.runDir, "hosts");
-  const confFile = join(options.runDir, "dnsmasq.conf");
-  // dnsmasq drops root for `nobody` after start and re-reads the hosts dir then: world-readable.
-  await mkdir(hostsDir, { recursive: true, mode: 0o755 });
-  await chmod(hostsDir, 0o755);
+  const confFile = await prepareDnsmasqDirs(options.runDir);
 
   async function startDnsmasq(currentMode: Exclude<DhcpMode, "off">, stop: AbortSignal) {
     // A master killed with -9 leaves its dnsmasq serving: end it (by its pid file) first.
     await stopLeftover(join(options.runDir, "dnsmasq.pid"), "dnsmasq", log);
-    const dhcpBoot = planDhcpBoot(config, server);
-    await writeFile(
-      confFile,
-      renderDnsmasqConf({
-        mode: currentMode,
-        interface: net.interface,
-        address: net.address,
-        network: net.network,
-        prefix: net.prefix,
-        pool: currentMode === "authoritative" ? (config.dhcp.pool ?? defaultPool(net)) : undefined,
-        leaseTime: config.dhcp.leaseTime,
-        ipv6Prefix: config.ipv6Prefix,
-        dns: config.dns,
-        firstStage: dhcpBoot.firstStage,
-        paths: {
-          tftpRoot: options.tftpRoot,
-          leaseFile: join(options.runDir, "dnsmasq.leases"),
-          pidFile: join(options.runDir, "dnsmasq.pid"),
-          hostsDir,
-        },
-      }),
-    );
-    await writeFile(join(hostsDir, "recon.hosts"), renderDhcpHostsFile(dhcpBoot.hosts));
+    await writeDnsmasqFiles({ mode: currentMode, net, config, server, tftpRoot: options.tftpRoot, runDir: options.runDir });
     return superviseDnsmasq({
       runner,
       confFile,
