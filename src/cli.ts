@@ -3,7 +3,6 @@
  * errors and exits.
  */
 import { readFile } from "node:fs/promises";
-import { parseArgs } from "node:util";
 import { detectRole } from "./boot/cmdline.js";
 import { cmdlineValue, parseCmdline } from "./model/kernel-cmdline.js";
 import { mkdir, rm } from "node:fs/promises";
@@ -12,14 +11,13 @@ import { buildImage, readStamp } from "./build/build-image.js";
 import { describe, planFromDisk } from "./build/describe.js";
 import { applyHttpTree, planHttpTree } from "./build/http-tree.js";
 import { PROFILES, type Profile } from "./build/recipe.js";
-import { writeFileAtomic } from "./lib/atomic-write.js";
+import { parseCommandFlags, type CommandFlagTable } from "./lib/command-flags.js";
 import { acquireLock } from "./lib/lock-file.js";
 import { execaRunner } from "./lib/run.js";
-import { prepareLiveHttpRoot, stageIsoInRam } from "./master/live-image.js";
 import { runMaster } from "./master/main.js";
+import { startApplianceMaster } from "./master/appliance.js";
 import { agentMain, runAgentCollect, type AgentMainFlags } from "./agent/main.js";
 import { bootMacFromCmdline } from "./agent/agent-config.js";
-import { LSBLK_ARGS, prepareDataDir } from "./master/store/data-partition.js";
 import { listRecipes } from "./build/sources.js";
 import { isReconError, ReconError } from "./lib/errors.js";
 import { createLogger } from "./lib/log.js";
@@ -65,53 +63,76 @@ commands:
   lab status|down [--dir DIR] [--json]  show a lab's VMs and BMCs / remove everything it left
   version                               print recon's version
 
-common options: --descriptions DIR (default descriptions), --overlay DIR (default overlay),
-  --build-dir DIR (default build), --debug (stack traces)`;
+build and recipes also take --descriptions DIR (default descriptions); build --overlay DIR
+  (default overlay), --build-dir DIR (default build; lab too), --http-dir DIR, --apt-mirror URL, --force
+every command takes --debug (stack traces) and -h/--help; a flag the command does not take is an error`;
+
+const FLAG_OPTIONS = {
+  json: { type: "boolean", default: false },
+  out: { type: "string" },
+  profile: { type: "string" },
+  cmdline: { type: "string", default: "/proc/cmdline" },
+  descriptions: { type: "string", default: "descriptions" },
+  overlay: { type: "string", default: "overlay" },
+  "build-dir": { type: "string", default: "build" },
+  runtime: { type: "string", default: "dist/recon.mjs" },
+  "apt-mirror": { type: "string" },
+  "http-dir": { type: "string" },
+  force: { type: "boolean", default: false },
+  debug: { type: "boolean", default: false },
+  "data-dir": { type: "string", default: "/var/lib/recon" },
+  config: { type: "string" },
+  "run-dir": { type: "string", default: "/run/recon" },
+  "http-root": { type: "string", default: "/run/recon/http" },
+  "image-label": { type: "string", default: "recon" },
+  "tftp-root": { type: "string", default: "/usr/lib/ipxe" },
+  "probe-timeout-ms": { type: "string", default: "3000" },
+  "reprobe-interval-ms": { type: "string", default: "60000" },
+  "lldp-wait-s": { type: "string", default: "60" },
+  "collector-timeout-s": { type: "string", default: "120" },
+  "lldp-socket": { type: "string" },
+  master: { type: "string" },
+  post: { type: "string" },
+  "upload-budget-s": { type: "string", default: "1800" },
+  token: { type: "string" },
+  format: { type: "string" },
+  site: { type: "string" },
+  role: { type: "string" },
+  dir: { type: "string" },
+  peers: { type: "string" },
+  firmware: { type: "string" },
+  iso: { type: "string" },
+  recipe: { type: "string", default: "debian-12" },
+  help: { type: "boolean", short: "h", default: false },
+} as const;
+
+const AGENT_FLAGS = ["master", "post", "upload-budget-s", "lldp-wait-s", "collector-timeout-s", "lldp-socket"] as const;
+
+/** Every flag, and which command takes which: any other flag for a command is a usage error. */
+const FLAGS: CommandFlagTable<typeof FLAG_OPTIONS> = {
+  program: "recon",
+  options: FLAG_OPTIONS,
+  common: ["debug", "help"],
+  commands: {
+    version: [],
+    recipes: ["json", "descriptions"],
+    build: ["descriptions", "overlay", "build-dir", "runtime", "apt-mirror", "http-dir", "force", "out", "profile"],
+    role: ["cmdline", "json"],
+    // The master on the stick or, on a peer, the agent: both sets.
+    boot: ["cmdline", "config", "data-dir", "run-dir", "http-root", "tftp-root", ...AGENT_FLAGS],
+    agent: ["cmdline", ...AGENT_FLAGS],
+    "agent collect": ["cmdline", "out", "lldp-wait-s", "collector-timeout-s", "lldp-socket"],
+    master: ["cmdline", "config", "data-dir", "run-dir", "http-root", "image-label", "tftp-root", "probe-timeout-ms", "reprobe-interval-ms"],
+    inventory: [],
+    nodes: ["data-dir", "master", "token", "json", "format", "out", "site", "role"],
+    power: ["config", "data-dir", "json"],
+    lab: ["dir", "peers", "firmware", "iso", "recipe", "build-dir", "json"],
+    help: [],
+  },
+};
 
 async function main(argv: string[]): Promise<number> {
-  const { values, positionals } = parseArgs({
-    args: argv,
-    allowPositionals: true,
-    strict: true,
-    options: {
-      json: { type: "boolean", default: false },
-      out: { type: "string" },
-      profile: { type: "string" },
-      cmdline: { type: "string", default: "/proc/cmdline" },
-      descriptions: { type: "string", default: "descriptions" },
-      overlay: { type: "string", default: "overlay" },
-      "build-dir": { type: "string", default: "build" },
-      runtime: { type: "string", default: "dist/recon.mjs" },
-      "apt-mirror": { type: "string" },
-      "http-dir": { type: "string" },
-      force: { type: "boolean", default: false },
-      debug: { type: "boolean", default: false },
-      "data-dir": { type: "string", default: "/var/lib/recon" },
-      config: { type: "string" },
-      "run-dir": { type: "string", default: "/run/recon" },
-      "http-root": { type: "string", default: "/run/recon/http" },
-      "image-label": { type: "string", default: "recon" },
-      "tftp-root": { type: "string", default: "/usr/lib/ipxe" },
-      "probe-timeout-ms": { type: "string", default: "3000" },
-      "reprobe-interval-ms": { type: "string", default: "60000" },
-      "lldp-wait-s": { type: "string", default: "60" },
-      "collector-timeout-s": { type: "string", default: "120" },
-      "lldp-socket": { type: "string" },
-      master: { type: "string" },
-      post: { type: "string" },
-      "upload-budget-s": { type: "string", default: "1800" },
-      token: { type: "string" },
-      format: { type: "string" },
-      site: { type: "string" },
-      role: { type: "string" },
-      dir: { type: "string" },
-      peers: { type: "string" },
-      firmware: { type: "string" },
-      iso: { type: "string" },
-      recipe: { type: "string", default: "debian-12" },
-      help: { type: "boolean", short: "h", default: false },
-    },
-  });
+  const { values, positionals } = parseCommandFlags(argv, FLAGS);
   const [command, ...rest] = positionals;
   if (values.help || command === undefined || command === "help") {
     console.log(USAGE);
@@ -146,7 +167,11 @@ async function main(argv: string[]): Promise<number> {
       });
       if (decision.role === "master") {
         try {
-          await startApplianceMaster(args, values, bootLog);
+          await startApplianceMaster(
+            args,
+            { dataDir: values["data-dir"], httpRoot: values["http-root"], runDir: values["run-dir"], tftpRoot: values["tftp-root"], configPath: values.config },
+            { runner: execaRunner, log: bootLog, masterLog: createLogger({ component: "master" }, { write: (line) => console.log(line) }), stopSignal: () => stopOnSignals().signal },
+          );
         } catch (error) {
           // One banner on the serial line and the screen; exit 3 stops recon.service's restarts.
           const failure = classifyStartFailure(error);
@@ -335,51 +360,6 @@ async function runBuild(rest: string[], values: Values, log: ReturnType<typeof c
       throw new ReconError("USAGE", `unknown build action '${action}'`, { hint: "actions: describe, image, http, clean" });
   }
 }
-
-/** The appliance's master start (recon.service on the stick): data partition, live image, master. */
-interface ApplianceValues {
-  "data-dir": string;
-  "http-root": string;
-  "run-dir": string;
-  "tftp-root": string;
-  config?: string | undefined;
-}
-
-async function startApplianceMaster(args: Map<string, string[]>, values: ApplianceValues, bootLog: ReturnType<typeof createLogger>): Promise<void> {
-  const root = cmdlineValue(args, "root") ?? "";
-  const volumeLabel = /^live:CDLABEL=(.+)$/.exec(root)?.[1] ?? "RECON";
-  const data = await prepareDataDir(execaRunner, bootLog.child({ component: "data" }), {
-    volumeLabel,
-    mountPoint: values["data-dir"],
-  });
-  // What recon saw, kept with the data: explains on the stick itself why it chose as it did.
-  const devices = await execaRunner.run("lsblk", LSBLK_ARGS);
-  await writeFileAtomic(
-    join(data.dir, "boot-devices.json"),
-    JSON.stringify({ at: new Date().toISOString(), persistent: data.persistent, reason: data.reason, lsblk: JSON.parse(devices.stdout || "{}") }, null, 2),
-  );
-  bootLog.info("data directory ready", { dir: data.dir, persistent: data.persistent, device: data.device });
-  const live = await prepareLiveHttpRoot(execaRunner, { httpRoot: values["http-root"], volumeLabel });
-  bootLog.info("serving the boot medium to peers", { label: live.label, iso: live.isoDevice.path, sizeBytes: live.isoDevice.sizeBytes });
-  // In the background: peers need the ISO only after kernel and initrd; until the RAM copy
-  // is in place the ISO is served from the device.
-  void stageIsoInRam(execaRunner, bootLog.child({ component: "iso" }), { httpRoot: live.httpRoot, label: live.label, isoDevice: live.isoDevice });
-  const controller = stopOnSignals();
-  await runMaster(
-    {
-      configPath: values.config ?? join(data.dir, "site.yaml"),
-      dataDir: data.dir,
-      runDir: values["run-dir"],
-      httpRoot: live.httpRoot,
-      imageLabel: live.label,
-      tftpRoot: values["tftp-root"],
-      cmdline: args,
-      isoDevice: live.isoDevice,
-      waitForNetwork: true,
-    },
-    { runner: execaRunner, log: createLogger({ component: "master" }, { write: (line) => console.log(line) }), signal: controller.signal },
-  );
-      }
 
 /** /etc/recon/build.json exists only inside the image (planDescription writes it). */
 async function insideReconImage(): Promise<boolean> {
