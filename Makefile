@@ -8,7 +8,7 @@ BUNDLE    := dist/recon.mjs
 SOURCES   := $(shell find src -name '*.ts' ! -name '*.test.ts' 2>/dev/null)
 
 .PHONY: all help host-tools host-tools-test node-deps describe target http virtual disk lab clean \
-        test test-unit test-integration test-e2e typecheck lint-layers bench
+        test test-unit test-integration test-e2e typecheck lint-layers lint format-check format bench
 
 all help:
 	@./make-recipe-target $(RECIPE) all
@@ -63,6 +63,8 @@ export RECON_IMAGE_CACHE ?= /var/cache/recon/images
 test: host-tools-test node-deps $(BUNDLE)
 	npx tsc --noEmit
 	npx depcruise src --config .dependency-cruiser.cjs --output-type err
+	npx eslint $(LINT_FILES)
+	npx prettier --check $(FORMAT_FILES)
 	npx vitest run --project unit
 	npx vitest run --project integration
 	npx vitest run --project e2e
@@ -82,6 +84,21 @@ typecheck: node-deps
 # The layer rule (.dependency-cruiser.cjs): lib → model → boot, inventory → ipmi, review → roles → cli.ts.
 lint-layers: node-deps
 	npx depcruise src --config .dependency-cruiser.cjs --output-type err
+
+# ESLint (eslint.config.js: typescript-eslint, type-aware) and Prettier (.prettierrc.json) on the
+# code: src/, test/, bench/, scripts/*.mjs and the two configs. embedded.ts is generated (ignored by
+# both); `format` regenerates it, since it embeds static/app.js.
+LINT_FILES   := src test bench scripts eslint.config.js vitest.config.ts
+FORMAT_FILES := 'src/**/*.ts' 'src/review/ui/static/*.js' 'test/**/*.ts' 'test/**/*.mjs' 'bench/**/*.ts' 'scripts/*.mjs' eslint.config.js vitest.config.ts
+lint: node-deps
+	npx eslint $(LINT_FILES)
+
+format-check: node-deps
+	npx prettier --check $(FORMAT_FILES)
+
+format: node-deps
+	npx prettier --write $(FORMAT_FILES)
+	npx tsx src/review/ui/embed.ts
 
 # One JSON object per benchmark; build-image takes ~15 min (cold + cached build), lab ~15 min.
 BENCH ?= firmware-cost ingest iso-serving fleet-sim agent ui inventory-normalize lab build-image

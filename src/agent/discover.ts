@@ -20,7 +20,8 @@ export function parseLsblkDisks(stdout: string): string[] {
   }
   const devices = (doc as { blockdevices?: unknown }).blockdevices;
   if (!Array.isArray(devices)) return [];
-  return devices
+  // Items are unchecked JSON: `d?.name` reads undefined from anything that is not an object.
+  return (devices as ({ name?: unknown; type?: unknown } | null | undefined)[])
     .filter((d): d is { name: string; type: string } => typeof d?.name === "string" && d?.type === "disk")
     .map((d) => d.name);
 }

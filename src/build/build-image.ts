@@ -12,7 +12,6 @@ import { ReconError } from "../lib/errors.js";
 import type { Logger } from "../lib/log.js";
 import { lastLines, type CommandRunner } from "../lib/run.js";
 import {
-  classifyKiwiLine,
   formatDuration,
   formatProgress,
   kiwiErrorHint,

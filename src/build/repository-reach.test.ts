@@ -4,7 +4,7 @@ import type { ResolvedRepository } from "./render-config-xml.js";
 import { recipeSchema } from "./recipe.js";
 
 const repo = (over: Partial<ResolvedRepository>): ResolvedRepository =>
-  ({ alias: "leap-15.1-oss", type: "rpm-md", source: "x", url: "http://127.0.0.1:9/distribution/leap/15.1/repo/oss/", useForBootstrap: false, gpgcheck: true, signingKeys: [], ...over }) as ResolvedRepository;
+  ({ alias: "leap-15.1-oss", type: "rpm-md", source: "x", url: "http://127.0.0.1:9/distribution/leap/15.1/repo/oss/", useForBootstrap: false, gpgcheck: true, signingKeys: [], ...over });
 
 describe("repositoryProbeUrl", () => {
   it("probes rpm-md metadata below the repository URL, with or without its trailing slash", () => {

@@ -15,14 +15,16 @@ export function xorrisoListArgs(iso: string, dir: string): string[] {
   return ["-indev", iso, "-find", dir, "-exec", "lsdl", "--"];
 }
 
+type LsdlEntry = { path: string; sizeBytes: number; type: "file" | "dir" | "other" };
+
 /** Parses `-exec lsdl` lines (`-rw-r--r--    1 0 0  12345 Nov 21 22:00 '/boot/x86_64/loader/linux'`). */
-export function parseLsdl(output: string): Array<{ path: string; sizeBytes: number; type: "file" | "dir" | "other" }> {
-  const entries = [];
+export function parseLsdl(output: string): LsdlEntry[] {
+  const entries: LsdlEntry[] = [];
   for (const line of output.split("\n")) {
     const match = /^([-dlcbps])\S*\s+\d+\s+\S+\s+\S+\s+(\d+)\s+\S+\s+\d+\s+\S+\s+'(.*)'$/.exec(line.trim());
     if (!match) continue;
     const kind = match[1] === "-" ? "file" : match[1] === "d" ? "dir" : "other";
-    entries.push({ path: match[3]!.replace(/'"'"'/g, "'"), sizeBytes: Number(match[2]), type: kind as "file" | "dir" | "other" });
+    entries.push({ path: match[3]!.replace(/'"'"'/g, "'"), sizeBytes: Number(match[2]), type: kind });
   }
   return entries;
 }

@@ -16,7 +16,7 @@
  *   boot                      efi.json; pxe_interface = the interface whose MAC is the BOOTIF
  */
 import { parseDiskByPath } from "./parse/disk-by-path.js";
-import { emptyInventory, inventorySchema, type Disk, type Inventory, type InventoryError, type NetworkInterface } from "./schema.js";
+import { emptyInventory, inventorySchema, type Disk, type Inventory, type InventoryError, type Lldp, type NetworkInterface } from "./schema.js";
 import { parseDmidecode } from "./parse/dmidecode.js";
 import { parseEdac } from "./parse/edac.js";
 import { parseEfi } from "./parse/efi.js";
@@ -161,7 +161,7 @@ export function normalizeRaw(files: Map<string, Buffer>): Inventory {
   // Interfaces.
   const links = read("raw/ip-link.json", (text) => parseIpLink(text)) ?? [];
   const addresses = read("raw/ip-addr.json", parseIpAddr) ?? new Map<string, string>();
-  const lldp = read("raw/lldpctl.json", parseLldpctl) ?? new Map();
+  const lldp = read("raw/lldpctl.json", parseLldpctl) ?? new Map<string, Lldp>();
   const candidates = links.length > 0 ? links.filter((link) => link.kind === null && link.parent === null).map((link) => link.name) : (lshw?.networks.map((network) => network.name) ?? []);
   const interfaces: NetworkInterface[] = [];
   for (const name of candidates) {

@@ -61,7 +61,7 @@ describe("parseSiteConfig", () => {
 
   it("never prints a BMC password: String, JSON, inspect", () => {
     const config = parseSiteConfig(FULL);
-    const dumped = [JSON.stringify(config), inspect(config, { depth: 10 }), `${config.hosts["52:54:00:ab:cd:ef"]?.bmc?.password}`];
+    const dumped = [JSON.stringify(config), inspect(config, { depth: 10 }), String(config.hosts["52:54:00:ab:cd:ef"]?.bmc?.password)];
     for (const text of dumped) {
       expect(text).not.toContain("hunter2");
       expect(text).toContain("[redacted]");

@@ -11,7 +11,7 @@ function request(remote: string, local: string, headers: Record<string, string> 
     socket: { remoteAddress: remote, localAddress: local },
     app: { locals: { behindNginx } },
     get: (name: string) => headers[name.toLowerCase()],
-  } as unknown as AccessRequest;
+  };
 }
 
 describe("decideAccess", () => {

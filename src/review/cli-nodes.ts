@@ -10,7 +10,7 @@ import { join } from "node:path";
 import { ReconError } from "../lib/errors.js";
 import { normalizeMac } from "../model/net-address.js";
 import { EMPTY_FLEET, reduceFleet, type FleetState } from "../model/node-state.js";
-import type { FleetAnalysis, HardwareClass } from "./classes.js";
+import type { FleetAnalysis } from "./classes.js";
 import { describeReason } from "./classes.js";
 import { renderAnsibleExport } from "./exports/export-ansible.js";
 import { renderCsvExport } from "./exports/export-csv.js";
@@ -35,7 +35,8 @@ export interface NodesOptions {
 
 export interface NodesIo {
   write(text: string): void;
-  now(): Date;
+  /** A property, not a method: it is handed on unbound (localSource). */
+  now: () => Date;
 }
 
 /** Where `recon nodes` reads from. */
@@ -136,7 +137,7 @@ export function renderNodeDetail(detail: NodeDetail): string {
 
 export function renderClassList(result: Pick<FleetAnalysis, "classes" | "nodes">): string {
   const lines: string[] = [];
-  for (const c of result.classes as HardwareClass[]) {
+  for (const c of result.classes) {
     const s = c.signature;
     lines.push(`${c.id}  ${cell(s.manufacturer)} ${cell(s.product_name)}  ${s.cpu_sockets ?? "?"}x ${cell(s.cpu_model)}  ${c.members.length} nodes, ${c.outliers.length} outliers`);
     lines.push(`    memory ${cell(s.memory)}`, `    disks  ${cell(s.disks)}`, `    nics   ${cell(s.nics)}`);

@@ -78,7 +78,7 @@ export function createInventoryCache(dataDir: string): InventoryCache {
           try {
             const info = await stat(path);
             stamp = `${info.mtimeMs}:${info.size}`;
-            load = async () => JSON.parse(await readFile(path, "utf8"));
+            load = async () => JSON.parse(await readFile(path, "utf8")) as unknown;
           } catch {
             // No normalized inventory written (yet): normalize the latest raw upload in memory,
             // the same pure normalizeRaw the master uses, so review never waits on that step.

@@ -57,7 +57,7 @@ export async function initrdToCpio(initrd: string, cpio: string): Promise<void> 
   if (!tool) throw new Error(`unknown initrd compression (magic ${head})`);
   // Streamed to the file: the uncompressed cpio is ~200 MB, too much to buffer as a string.
   const child = execa(tool[1], [initrd], { buffer: false, stdout: "pipe", stderr: "inherit" });
-  await Promise.all([pipeline(child.stdout!, createWriteStream(cpio)), child]);
+  await Promise.all([pipeline(child.stdout, createWriteStream(cpio)), child]);
 }
 
 export async function cpioList(cpio: string): Promise<string[]> {

@@ -24,7 +24,7 @@ export async function spawnMaster(storeDir: string, httpRoot: string, options: {
   if (options.maxConcurrentUploads !== undefined) args.push(String(options.maxConcurrentUploads));
   const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...options.env } });
   let stderr = "";
-  child.stderr!.on("data", (chunk: Buffer) => {
+  child.stderr.on("data", (chunk: Buffer) => {
     stderr = (stderr + chunk.toString()).slice(-20_000);
   });
   const exited = new Promise<void>((resolve) => child.once("exit", () => resolve()));
@@ -42,7 +42,7 @@ export async function spawnMaster(storeDir: string, httpRoot: string, options: {
     const ready = await new Promise<{ port: number; pid: number; recovery: RecoveryReport }>((resolve, reject) => {
       const timer = setTimeout(() => reject(new Error(`master child not ready in time; stderr:\n${stderr}`)), options.timeoutMs ?? 30_000);
       let stdout = "";
-      child.stdout!.on("data", (chunk: Buffer) => {
+      child.stdout.on("data", (chunk: Buffer) => {
         stdout += chunk.toString();
         const line = stdout.split("\n").find((text) => text.startsWith("{"));
         if (line !== undefined && stdout.includes("\n")) {

@@ -17,7 +17,7 @@ export async function packFiles(dir: string, files: FileMap): Promise<Buffer> {
     await writeFile(join(dir, path), content);
   }
   const chunks: Buffer[] = [];
-  for await (const chunk of create({ gzip: true, cwd: dir, portable: true }, Object.keys(files))) chunks.push(chunk as Buffer);
+  for await (const chunk of create({ gzip: true, cwd: dir, portable: true }, Object.keys(files))) chunks.push(chunk);
   return Buffer.concat(chunks);
 }
 

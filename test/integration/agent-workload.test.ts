@@ -5,7 +5,7 @@
  * (builtin_collectors: false keeps this test fast), and the upload the master stores carries
  * their output. A broken workload is not served and says why in the master's log.
  */
-import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";

@@ -40,7 +40,7 @@ const mac = (n: number) => `52:54:00:77:00:${n.toString(16).padStart(2, "0")}`;
 
 let work: string;
 let lab: Lab | undefined;
-let peers: SimulatedHost[] = [];
+const peers: SimulatedHost[] = [];
 let foreignHost: SimulatedHost;
 let pxeView: SimulatedHost;
 const stopAll = new AbortController();

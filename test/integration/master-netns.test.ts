@@ -59,7 +59,7 @@ beforeAll(async () => {
     "--run-dir", join(work, "run"), "--http-root", httpRoot, "--image-label", "test", "--tftp-root", "/usr/lib/ipxe",
     "--cmdline", "/dev/null", "--probe-timeout-ms", "1500", "--reprobe-interval-ms", "0"]);
   await waitForMaster(proc, /msg="master ready"/, 30_000);
-  expect(proc!.log()).toMatch(/msg="master ready" mode=authoritative/);
+  expect(proc.log()).toMatch(/msg="master ready" mode=authoritative/);
 }, 60_000);
 
 afterAll(async () => {

@@ -33,7 +33,7 @@ let work: string;
 let lab: Lab | undefined;
 let peer: SimulatedHost;
 let peerToken = "";
-let tarballs: Buffer[] = [];
+const tarballs: Buffer[] = [];
 /** Acknowledged uploads: id → sha256 of the bytes sent. */
 const acknowledged = new Map<string, string>();
 
@@ -153,7 +153,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   try {
-    if (lab) for (const ns of [lab.ns, peer?.ns].filter(Boolean) as string[]) await powerCut(ns).catch(() => undefined);
+    if (lab) for (const ns of [lab.ns, peer?.ns].filter((ns): ns is string => Boolean(ns))) await powerCut(ns).catch(() => undefined);
   } finally {
     await lab?.destroy();
     if (work) await rm(work, { recursive: true, force: true });

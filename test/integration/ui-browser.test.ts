@@ -41,7 +41,7 @@ let admin: SimulatedHost;
 let proc: MasterProcess | undefined;
 const browsers: Browser[] = [];
 let local: Page;
-let dialogs: string[] = [];
+const dialogs: string[] = [];
 const fleet = sampleFleet();
 const realMacs: string[] = [];
 

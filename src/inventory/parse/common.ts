@@ -83,6 +83,11 @@ export function isRecord(value: unknown): value is Record<string, unknown> {
   return typeof value === "object" && value !== null && !Array.isArray(value);
 }
 
+/** The value when it is an array (its items still unchecked), else an empty one. */
+export function arrayOrEmpty(value: unknown): unknown[] {
+  return Array.isArray(value) ? value : [];
+}
+
 /** JSON.parse that reports instead of throwing. */
 export function parseJson(text: string, source: string): Parsed<unknown> {
   if (text.trim() === "") return { value: undefined, errors: [{ source, message: "empty output" }] };

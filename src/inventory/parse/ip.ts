@@ -47,7 +47,7 @@ export function parseIpAddr(text: string): Parsed<Map<string, string>> {
   }
   for (const entry of json.value) {
     if (!isRecord(entry) || typeof entry.ifname !== "string" || !Array.isArray(entry.addr_info)) continue;
-    const inet = entry.addr_info.find((info) => isRecord(info) && info.family === "inet" && info.scope !== "host");
+    const inet = (entry.addr_info as unknown[]).find((info) => isRecord(info) && info.family === "inet" && info.scope !== "host");
     if (isRecord(inet) && typeof inet.local === "string" && !addresses.has(entry.ifname)) addresses.set(entry.ifname, inet.local);
   }
   return { value: addresses, errors: json.value.length === 0 ? [{ source, message: "no interfaces in the list" }] : [] };

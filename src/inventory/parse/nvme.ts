@@ -3,7 +3,7 @@
  * 2.x list and 1.x both give {"Devices": [{DevicePath, ModelNumber, SerialNumber, Firmware,
  * PhysicalSize}]}; 2.x verbose nests Subsystems → Controllers → Namespaces. Both are read.
  */
-import { clean, isRecord, parseJson, toInt, type Parsed } from "./common.js";
+import { arrayOrEmpty, clean, isRecord, parseJson, toInt, type Parsed } from "./common.js";
 
 export interface NvmeNamespace {
   /** Block device name (nvme0n1). */
@@ -38,7 +38,7 @@ export function parseNvmeList(text: string): Parsed<NvmeNamespace[]> {
       if (!isRecord(subsystem)) continue;
       for (const controller of Array.isArray(subsystem.Controllers) ? subsystem.Controllers : []) {
         if (!isRecord(controller)) continue;
-        const namespaceList = [...(Array.isArray(controller.Namespaces) ? controller.Namespaces : []), ...(Array.isArray(subsystem.Namespaces) ? subsystem.Namespaces : [])];
+        const namespaceList = [...arrayOrEmpty(controller.Namespaces), ...arrayOrEmpty(subsystem.Namespaces)];
         for (const namespace of namespaceList) {
           if (!isRecord(namespace) || typeof namespace.NameSpace !== "string") continue;
           if (namespaces.some((known) => known.name === namespace.NameSpace)) continue;
