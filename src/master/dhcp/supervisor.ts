@@ -3,14 +3,15 @@
  * through parseDnsmasqLogLine; known lines become typed events and logfmt records, unknown ones
  * are logged at debug and the loop goes on. Start-up fails fast: if dnsmasq exits before it logs
  * `started, version` (bad option, unknown interface, port taken), the first start rejects with a
- * DnsmasqStartError naming the cause. Later exits restart it with exponential backoff, at most
- * `maxRestarts` times in a row; then `done` rejects so the master can stop the other subsystems.
+ * DnsmasqStartError naming the cause. Later exits restart it with exponential backoff (lib's one
+ * supervisor), at most `maxRestarts` times within `windowMs`; then `done` rejects so the master
+ * can stop the other subsystems.
  * Stopping is the caller's AbortSignal: dnsmasq gets SIGTERM (by its own PID, through the runner).
  */
-import { sleep } from "../../lib/abortable-sleep.js";
 import { ReconError } from "../../lib/errors.js";
 import type { Logger, LogFields } from "../../lib/log.js";
 import type { CommandRunner, RunResult } from "../../lib/run.js";
+import { backoffDelayMs, superviseRestarts, type RestartPolicy } from "../../lib/supervise.js";
 import { parseDnsmasqLogLine, type DnsmasqLogEvent } from "./parse-dnsmasq-log.js";
 
 /** dnsmasq(8) EXIT CODES. */
@@ -75,21 +76,13 @@ export class DnsmasqStartError extends ReconError {
   }
 }
 
-export interface BackoffPolicy {
-  initialMs: number;
-  maxMs: number;
-  /** Consecutive failed runs before giving up. */
-  maxRestarts: number;
-  /** A run that lasted this long resets the count: it was not crash-looping. */
-  stableAfterMs: number;
-}
+/** Backoff and the restart window: more than `maxRestarts` exits within `windowMs` is giving up. */
+export type BackoffPolicy = RestartPolicy;
 
-export const DEFAULT_BACKOFF: BackoffPolicy = { initialMs: 500, maxMs: 30_000, maxRestarts: 8, stableAfterMs: 60_000 };
+export const DEFAULT_BACKOFF: BackoffPolicy = { initialMs: 500, maxMs: 30_000, maxRestarts: 8, windowMs: 10 * 60_000 };
 
-/** Delay before restart number `failures` (1-based): initial·2^(n−1), capped (pure). */
-export function restartDelayMs(failures: number, policy: Pick<BackoffPolicy, "initialMs" | "maxMs">): number {
-  return Math.min(policy.maxMs, policy.initialMs * 2 ** Math.max(0, failures - 1));
-}
+/** Delay before restart number `failures` in the window (1-based): initial·2^(n−1), capped (pure). */
+export const restartDelayMs = backoffDelayMs;
 
 export type SupervisorEvent =
   | { type: "started"; run: number; at: Date }
@@ -242,33 +235,31 @@ export async function superviseDnsmasq(options: SuperviseDnsmasqOptions): Promis
     throw new DnsmasqStartError(failure, result.exitCode);
   }
 
-  const loop = async (): Promise<void> => {
-    let current = first;
-    let failures = 0;
-    for (;;) {
-      const { result, durationMs, tail } = await current.exit;
-      if (options.signal.aborted) {
-        log.info("stopped", { exitCode: result.exitCode });
-        return;
-      }
-      if (durationMs >= policy.stableAfterMs) failures = 0;
-      failures += 1;
-      const cause = explainDnsmasqFailure(result.exitCode, tail, options.confFile).cause;
-      if (failures > policy.maxRestarts) {
+  let pending: Run | undefined = first;
+  const loop = () =>
+    superviseRestarts({
+      signal: options.signal,
+      policy,
+      runOnce: () => {
+        const current = pending ?? startRun();
+        pending = undefined;
+        return current.exit;
+      },
+      onStopped: ({ result }) => log.info("stopped", { exitCode: result.exitCode }),
+      onRestart: ({ result, tail }, { inWindow, delayMs }) => {
+        const cause = explainDnsmasqFailure(result.exitCode, tail, options.confFile).cause;
+        log.warn("exited, restarting", { exitCode: result.exitCode, cause, restartInMs: delayMs, failures: inWindow });
+        emit({ type: "exited", run: starts, exitCode: result.exitCode, cause, restartInMs: delayMs, at: new Date() });
+      },
+      giveUp: ({ result, tail }) => {
+        const cause = explainDnsmasqFailure(result.exitCode, tail, options.confFile).cause;
         log.error("giving up", { runs: starts, cause });
         emit({ type: "gave-up", runs: starts, cause, at: new Date() });
-        throw new ReconError("COMMAND_FAILED", `dnsmasq keeps exiting (${starts} runs, last: ${cause})`, {
+        return new ReconError("COMMAND_FAILED", `dnsmasq keeps exiting (${starts} runs, last: ${cause})`, {
           hint: "DHCP and TFTP are down; see the dnsmasq lines in the master log",
         });
-      }
-      const delay = restartDelayMs(failures, policy);
-      log.warn("exited, restarting", { exitCode: result.exitCode, cause, restartInMs: delay, failures });
-      emit({ type: "exited", run: starts, exitCode: result.exitCode, cause, restartInMs: delay, at: new Date() });
-      await sleep(delay, options.signal);
-      if (options.signal.aborted) return;
-      current = startRun();
-    }
-  };
+      },
+    });
 
   const done = loop();
   // The caller may attach to `done` later; keep Node from reporting the rejection as unhandled meanwhile.

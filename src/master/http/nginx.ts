@@ -10,7 +10,9 @@
  */
 import { ReconError } from "../../lib/errors.js";
 import type { Logger } from "../../lib/log.js";
-import { recordRestart, type RestartWindowPolicy } from "../../lib/restart-window.js";
+import { sleep } from "../../lib/abortable-sleep.js";
+import type { RestartWindowPolicy } from "../../lib/restart-window.js";
+import { superviseRestarts } from "../../lib/supervise.js";
 import type { CommandRunner } from "../../lib/run.js";
 
 export interface NginxPlan {
@@ -170,6 +172,8 @@ export interface NginxRun {
 
 /** nginx may be restarted 5 times within 10 minutes; a 6th exit in that window stops the master. */
 export const NGINX_RESTARTS: RestartWindowPolicy = { maxRestarts: 5, windowMs: 10 * 60_000 };
+/** 0.5 s before the first restart in the window, doubling, at most 10 s. */
+const NGINX_BACKOFF = { initialMs: 500, maxMs: 10_000 };
 
 /**
  * Runs nginx in the foreground until `signal` aborts, restarting it with exponential backoff
@@ -228,13 +232,15 @@ export function superviseNginx(options: {
           log.info("nginx serving static files", { conf: options.confFile });
           break;
         }
-        await new Promise((resolve) => setTimeout(resolve, 50));
+        await sleep(50, signal);
       }
     }
     if (options.masterAlive !== undefined && isReady) {
       const masterAlive = options.masterAlive;
       while (!exited && !signal.aborted) {
-        await Promise.race([finished, new Promise((resolve) => setTimeout(resolve, options.watchEveryMs ?? 1000))]);
+        const watchStop = new AbortController();
+        await Promise.race([finished, sleep(options.watchEveryMs ?? 1000, watchStop.signal)]);
+        watchStop.abort();
         if (exited || signal.aborted) break;
         if (!(await masterAlive())) {
           log.error("nginx's master process is gone; its workers still hold the port", { conf: options.confFile });
@@ -246,32 +252,29 @@ export function superviseNginx(options: {
     return finished;
   };
 
-  const done = (async () => {
-    let history: number[] = [];
-    for (;;) {
+  const done = superviseRestarts({
+    signal,
+    policy: { ...NGINX_BACKOFF, ...policy },
+    now,
+    runOnce: async () => {
       const result = await runOnce();
-      if (signal.aborted) return;
-      if (!isReady) {
+      if (!signal.aborted && !isReady) {
         const error = new ReconError("NGINX_FAILED", `nginx did not start (exit ${result.exitCode})`, {
           hint: `check ${options.confFile} and the nginx lines above; set http.server: node in the site config to serve without nginx`,
         });
         failReady(error);
         throw error;
       }
-      const verdict = recordRestart(history, now(), policy);
-      history = verdict.history;
-      const windowMin = Math.round(policy.windowMs / 60_000);
-      if (verdict.giveUp) {
-        throw new ReconError("NGINX_FAILED", `nginx exited ${verdict.inWindow} times within ${windowMin} min; giving up`, {
-          hint: "see the nginx lines above; set http.server: node in the site config to serve without nginx",
-        });
-      }
-      const delay = Math.min(10_000, 250 * 2 ** verdict.inWindow);
-      log.warn("nginx exited; restarting", { exitCode: result.exitCode, restartsInWindow: verdict.inWindow, windowMin, delayMs: delay });
-      await new Promise((resolve) => setTimeout(resolve, delay));
-      if (signal.aborted) return;
-      await options.beforeRestart?.();
-    }
-  })();
+      return result;
+    },
+    onRestart: (result, { inWindow, delayMs }) => {
+      log.warn("nginx exited; restarting", { exitCode: result.exitCode, restartsInWindow: inWindow, windowMin: Math.round(policy.windowMs / 60_000), delayMs });
+    },
+    giveUp: (_result, { inWindow }) =>
+      new ReconError("NGINX_FAILED", `nginx exited ${inWindow} times within ${Math.round(policy.windowMs / 60_000)} min; giving up`, {
+        hint: "see the nginx lines above; set http.server: node in the site config to serve without nginx",
+      }),
+    beforeRestart: options.beforeRestart,
+  });
   return { ready, done };
 }
