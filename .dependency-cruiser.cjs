@@ -1,4 +1,4 @@
-// The layer rule (docs: README "Layout", ../shared/ARCHITECTURE.md "Layers"): a file under src/
+// The layer rule (docs/architecture.md "Layers", README "Layout"): a file under src/
 // imports only its own layer or lower ones; roles never import each other, except that the master
 // mounts the review (a lower layer anyway) and the lab, a test rig, may use any role. Tests
 // (*.test.ts, test/, bench/) may import anything, so they are not cruised. `make lint-layers`

@@ -1,5 +1,5 @@
 /**
- * The collection plan (house style 3: plan, then apply). Pure: the facts discovered about this
+ * The collection plan (docs/architecture.md, "Plan, then apply"). Pure: the facts discovered about this
  * machine in, the list of collectors out, exactly per the raw-upload contract
  * (docs/raw-upload.md). Each collector runs one tool (or reads one place in /proc or /sys) and
  * keeps its output as-is under raw/; parsing belongs to src/inventory.

@@ -1,5 +1,5 @@
 /**
- * The one decision of what a machine boots (house style 1, after pixiecore's BootSpec). Pure:
+ * The one decision of what a machine boots (docs/architecture.md, "Seams"; after pixiecore's BootSpec). Pure:
  * the machine as the network saw it, the site config and the node's record in, a BootPlan out:
  * ignore or boot, what each kind of firmware is handed first, the script iPXE then fetches, the
  * kernel, initrd, root and arguments, and whether the wake step powers the machine on. The iPXE

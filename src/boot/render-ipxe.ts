@@ -1,5 +1,5 @@
 /**
- * iPXE scripts as whole texts (house style 2). Pure: a BootPlan in, the script a machine
+ * iPXE scripts as whole texts (docs/architecture.md, "Whole-text renderers"). Pure: a BootPlan in, the script a machine
  * receives out. Every failure path ends in `exit 1`: iPXE then returns to the firmware, which
  * tries the next boot device (usually the local disk), so a broken master never strands a node.
  */

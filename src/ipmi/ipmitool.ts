@@ -1,5 +1,5 @@
 /**
- * ipmitool, out of band (house style 4): a pure argument builder, a pure classifier of ipmitool's
+ * ipmitool, out of band (docs/architecture.md, "One module per tool"): a pure argument builder, a pure classifier of ipmitool's
  * stderr into failure classes, and a thin client that runs it through the injected
  * CommandRunner with timeouts, bounded retries and the cipher-suite fallback. The parsers of the
  * outputs recon reads (`chassis power status`, `lan print`, `mc info`) are in

@@ -1,5 +1,5 @@
 /**
- * Network namespaces for the lab (house style 4: pure `ip` argument builders, a thin runner
+ * Network namespaces for the lab (docs/architecture.md, "One module per tool": pure `ip` argument builders, a thin runner
  * through the injected CommandRunner). A lab is one netns holding a bridge (the "wire") plus
  * one netns per simulated host, joined to the bridge by a veth pair. Everything a DHCP, TFTP
  * or DNS server touches in tests lives in these namespaces, never on the host's interfaces.
