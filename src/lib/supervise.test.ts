@@ -17,7 +17,7 @@ describe("superviseRestarts", () => {
   it("restarts with backoff and gives up past maxRestarts within the window", async () => {
     let runs = 0;
     const delays: number[] = [];
-    let clock = 0;
+    const clock = 0;
     const done = superviseRestarts({
       signal: new AbortController().signal,
       policy: { initialMs: 1, maxMs: 4, maxRestarts: 3, windowMs: 1000 },
