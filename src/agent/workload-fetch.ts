@@ -17,6 +17,7 @@ import { parseWorkloadManifest, type WorkloadManifest } from "../model/workload-
 import { planWorkloadCollectors } from "./workload-collectors.js";
 import { WORKLOAD_PATH } from "../model/peer-contract.js";
 import type { CommandCollector } from "./collectors.js";
+import { sleep } from "../lib/abortable-sleep.js";
 
 const MAX_WORKLOAD_BYTES = 64 * 1024 * 1024;
 
@@ -63,7 +64,7 @@ export async function fetchWorkload(
       return await unpack(file, join(workDir, "workload"));
     } catch (error) {
       lastError = (error as Error).message;
-      if (attempt < attempts) await new Promise((resolve) => setTimeout(resolve, options.retryDelayMs ?? 2000));
+      if (attempt < attempts) await sleep(options.retryDelayMs ?? 2000);
     }
   }
   return { kind: "failed", reason: `GET ${masterUrl}${WORKLOAD_PATH}: ${lastError}` };

@@ -18,6 +18,7 @@ import { stat } from "node:fs/promises";
 import { ReconError } from "../lib/errors.js";
 import type { CommandRunner, RunResult } from "../lib/run.js";
 import { parseLanPrint, parseMcInfo, parsePowerControl, parsePowerStatus, type LanPrint, type McInfo, type PowerState } from "../inventory/parse/ipmitool-text.js";
+import { sleep } from "../lib/abortable-sleep.js";
 
 /** Anything that reveals a password on request and prints as `[redacted]` otherwise. */
 export interface SecretValue {
@@ -269,7 +270,7 @@ export function createIpmiClient(options: IpmiClientOptions): IpmiClient {
         }
         last = { result, failure };
         if (failure !== "UNREACHABLE" && failure !== "TIMEOUT") break;
-        if (attempt < attempts) await new Promise((r) => setTimeout(r, options.retryDelayMs ?? 500));
+        if (attempt < attempts) await sleep(options.retryDelayMs ?? 500);
       }
       // Only a refused suite is worth another suite; bad credentials or silence are not.
       if (last?.failure !== "CIPHER") break;

@@ -24,6 +24,7 @@ import { ReconError } from "../lib/errors.js";
 import type { CommandRunner } from "../lib/run.js";
 import { signalPid, terminateChild } from "./child.js";
 import { netnsExecArgv } from "./netns.js";
+import { sleep } from "../lib/abortable-sleep.js";
 
 export interface LabBmcSpec {
   /** The peer's name, e.g. `peer1`; also ipmi_sim's `name` (its persistence key). */
@@ -219,10 +220,10 @@ export async function killPid(pid: number, name: RegExp, graceMs = 5000): Promis
   while (await processIs(pid, name)) {
     if (Date.now() > deadline) {
       signalPid(pid, "SIGKILL");
-      await new Promise((r) => setTimeout(r, 200));
+      await sleep(200);
       return;
     }
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
   }
 }
 
@@ -235,7 +236,7 @@ async function waitForUdp(runner: CommandRunner, ns: string, address: string, po
     if (result.stdout.includes(`${address}:${port}`)) return;
     if (exited()) throw new ReconError("COMMAND_FAILED", `ipmi_sim for ${address} exited at start`);
     if (Date.now() > deadline) throw new ReconError("COMMAND_FAILED", `ipmi_sim did not bind ${address}:${port} within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 100));
+    await sleep(100);
   }
 }
 

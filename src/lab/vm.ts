@@ -8,6 +8,7 @@ import { execa, type ResultPromise } from "execa";
 import { ReconError } from "../lib/errors.js";
 import { terminateChild } from "./child.js";
 import { qemuArgs, type VmSpec } from "./qemu.js";
+import { sleep } from "../lib/abortable-sleep.js";
 
 export interface RunningVm {
   pid: number;
@@ -76,7 +77,7 @@ export function startVm(spec: VmSpec, options: StartVmOptions = {}): RunningVm {
           });
         }
         // Woken early when qemu exits, so a dead VM fails its wait at once.
-        await Promise.race([finished, new Promise((r) => setTimeout(r, 2000))]);
+        await Promise.race([finished, sleep(2000)]);
       }
     },
     async serialTail(lines = 15) {

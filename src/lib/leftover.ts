@@ -7,6 +7,7 @@ import { readdir, readFile, readlink } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import type { Logger } from "./log.js";
 import { processAlive } from "./lock-file.js";
+import { sleep } from "./abortable-sleep.js";
 
 export async function stopLeftover(pidFile: string, program: string, log: Logger, waitMs = 5000): Promise<boolean> {
   const pid = Number((await readFile(pidFile, "utf8").catch(() => "")).trim());
@@ -16,7 +17,7 @@ export async function stopLeftover(pidFile: string, program: string, log: Logger
   log.warn(`stopping a ${program} left over from an earlier run`, { pid, pidFile });
   process.kill(pid, "SIGTERM");
   const deadline = Date.now() + waitMs;
-  while (processAlive(pid) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 50));
+  while (processAlive(pid) && Date.now() < deadline) await sleep(50);
   if (processAlive(pid)) process.kill(pid, "SIGKILL");
   return true;
 }
@@ -53,7 +54,7 @@ export async function endProcesses(pids: number[], waitMs = 5000): Promise<void>
   };
   for (const pid of pids) signal(pid, "SIGTERM");
   const deadline = Date.now() + waitMs;
-  while (pids.some(processAlive) && Date.now() < deadline) await new Promise((r) => setTimeout(r, 50));
+  while (pids.some(processAlive) && Date.now() < deadline) await sleep(50);
   for (const pid of pids.filter(processAlive)) signal(pid, "SIGKILL");
 }
 

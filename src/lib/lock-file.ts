@@ -15,6 +15,7 @@ import { hostname } from "node:os";
 import { ReconError } from "./errors.js";
 import { tryFlock, type FlockHolder } from "./flock.js";
 import type { Logger } from "./log.js";
+import { sleep } from "./abortable-sleep.js";
 
 export interface HeldLock {
   /** Resolves if the lock was lost while held (its holder process was killed by someone). */
@@ -92,7 +93,7 @@ export async function acquireLock(
       options.log.info("waiting for another process", { what: options.what, pid: note?.pid, lock: path, waitedSeconds: Math.round(waited / 1000) });
       lastReport = waited;
     }
-    await new Promise((resolve) => setTimeout(resolve, pollMs));
+    await sleep(pollMs);
   }
   const note: LockNote = { pid: process.pid, host: hostname(), since: new Date().toISOString(), bootId: await bootId() };
   await writeFile(path, `${JSON.stringify(note)}\n`);
