@@ -241,7 +241,7 @@ export function planBoot(
   const kernelArgs = [
     `root=live:${isoUrl}`,
     // The whole squashfs is fetched once into RAM, so the peer never needs the master's
-    // HTTP service again after boot (LAB-FACTS: one GET).
+    // HTTP service again after boot (docs/lab-facts.md: one GET).
     "rd.live.ram=1",
     "ip=dhcp",
     "rd.neednet=1",
@@ -253,7 +253,7 @@ export function planBoot(
     ...(token === undefined ? [] : [`recon.token=${token}`]),
     `recon.post=${settings.postAction}`,
     // Debian's 2019 ipxe.efi needs initrd=<name> or the EFI stub finds no initrd and the
-    // kernel panics with "VFS: Unable to mount root fs" (LAB-FACTS). BIOS does not read it.
+    // kernel panics with "VFS: Unable to mount root fs" (docs/lab-facts.md). BIOS does not read it.
     ...(machine.arch === "bios" ? [] : ["initrd=initrd"]),
     ...settings.consoles.map((console) => `console=${console}`),
     ...server.imageKernelArgs,

@@ -34,7 +34,7 @@ export function renderIpxeScript(plan: BootPlan): string {
     `# recon: ${plan.mac} (${plan.arch}) inventory, then ${plan.postAction}; layers: ${plan.sources.join(", ")}`,
     `echo recon: booting ${plan.mac} from ${plan.isoUrl}`,
     // --name initrd matches the kernel's initrd=initrd, which Debian's 2019 ipxe.efi needs
-    // (LAB-FACTS); on BIOS the name is unused.
+    // (docs/lab-facts.md); on BIOS the name is unused.
     `kernel --name linux ${plan.kernelUrl} ${plan.kernelArgs.join(" ")} || goto failed`,
     `initrd --name initrd ${plan.initrdUrl} || goto failed`,
     "boot || goto failed",

@@ -8,7 +8,7 @@
  * The BMC password never enters argv (where `ps` and /proc/<pid>/cmdline show it to every user):
  * it goes through the environment (`-E` reads IPMI_PASSWORD) or a file (`-f`, mode 0600).
  *
- * LAB-FACTS: lanplus without `-C` stalls ~10 s on "Unable to Get Channel Cipher Suites"; modern
+ * docs/lab-facts.md: lanplus without `-C` stalls ~10 s on "Unable to Get Channel Cipher Suites"; modern
  * BMCs (Intel, Dell iDRAC 9, HPE iLO 5) want cipher suite 17, older ones and ipmi_sim only take
  * 3. So the client asks with 17 first and falls back to 3 when the BMC refuses the suite, then
  * remembers what worked for that BMC.

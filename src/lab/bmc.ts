@@ -123,7 +123,7 @@ function guidFor(name: string): string {
   return words.join("");
 }
 
-/** The .emu command file: one BMC at IPMB 0x20 (LAB-FACTS, "IPMI"). */
+/** The .emu command file: one BMC at IPMB 0x20 (docs/lab-facts.md, "IPMI"). */
 export function renderBmcEmu(): string {
   return ["mc_setbmc 0x20", "mc_add 0x20 0 no-device-sdrs 0x23 9 8 0x9f 0x1291 0xf02 persist_sdr", "mc_enable 0x20", ""].join("\n");
 }

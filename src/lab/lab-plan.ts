@@ -142,7 +142,7 @@ export function planLab(options: LabOptions): LabPlan {
       firmware,
       ...(firmware === "uefi" && { ovmfCode: OVMF_CODE, ovmfVars: join(dir, `${name}.OVMF_VARS.fd`) }),
       disks: [{ file: diskFile, format: "raw", as: "virtio", bootIndex: 1, serial: `RCNLABDISK${n}` }],
-      // UEFI: OVMF's own PXE (no iPXE option ROM) asks as arch 7 and chains ipxe.efi (LAB-FACTS).
+      // UEFI: OVMF's own PXE (no iPXE option ROM) asks as arch 7 and chains ipxe.efi (docs/lab-facts.md).
       nics: [{ tap, mac, bootIndex: 0, ...(firmware === "uefi" && { romfile: "" }) }],
       serialLog,
       smbios,

@@ -4,7 +4,7 @@
  * one netns per simulated host, joined to the bridge by a veth pair. Everything a DHCP, TFTP
  * or DNS server touches in tests lives in these namespaces, never on the host's interfaces.
  *
- * LAB-FACTS: the bridge has STP off and forward_delay 0, otherwise a new port stays in the
+ * docs/lab-facts.md: the bridge has STP off and forward_delay 0, otherwise a new port stays in the
  * listening/learning states and the first DHCP packets are dropped.
  */
 import { ReconError } from "../lib/errors.js";
@@ -44,7 +44,7 @@ function inside(ns: string, args: string[]): string[] {
 }
 
 export function bridgeAddArgs(ns: string, bridge: string): string[] {
-  // forward_delay 0 and STP off: ports forward at once (LAB-FACTS, "Network lab").
+  // forward_delay 0 and STP off: ports forward at once (docs/lab-facts.md, "Network lab").
   return inside(ns, ["link", "add", "name", checkInterfaceName(bridge), "type", "bridge", "stp_state", "0", "forward_delay", "0"]);
 }
 

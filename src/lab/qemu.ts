@@ -1,5 +1,5 @@
 /**
- * qemu-system-x86_64 argument builder (pure). LAB-FACTS: this machine's /dev/kvm cannot run
+ * qemu-system-x86_64 argument builder (pure). docs/lab-facts.md: this machine's /dev/kvm cannot run
  * firmware, so every VM uses TCG (`-accel tcg`).
  */
 export type Firmware = "bios" | "uefi";
@@ -124,7 +124,7 @@ export function qemuArgs(spec: VmSpec): string[] {
   });
   if (spec.smbios) args.push(...smbiosArgs(spec.smbios));
   if (spec.ipmiBmcPort !== undefined) {
-    // LAB-FACTS "IPMI": the VM connects to ipmi_sim's VM-codec port and retries every 10 s.
+    // docs/lab-facts.md "IPMI": the VM connects to ipmi_sim's VM-codec port and retries every 10 s.
     args.push(
       "-chardev", `socket,id=ipmi0,host=127.0.0.1,port=${spec.ipmiBmcPort},reconnect=10`,
       "-device", "ipmi-bmc-extern,chardev=ipmi0,id=bmc0",

@@ -1,8 +1,8 @@
 /**
- * A simulated peer without a VM (LAB-FACTS, "Network lab"): busybox udhcpc in the peer's netns
+ * A simulated peer without a VM (docs/lab-facts.md, "Network lab"): busybox udhcpc in the peer's netns
  * asks for a lease the way a PXE ROM or iPXE would, then curl fetches over TFTP/HTTP. One full
  * cycle takes ≈0.2 s. Pure argument builders and a parser of the report script's line, plus a
- * thin runner with bounded retries (LAB-FACTS: 20 clients at once meet `DHCPNAK address in use`
+ * thin runner with bounded retries (docs/lab-facts.md: 20 clients at once meet `DHCPNAK address in use`
  * and recover by retrying).
  */
 import type { CommandRunner } from "../lib/run.js";
@@ -74,7 +74,7 @@ export function parseUdhcpcReport(stdout: string): UdhcpcLease | undefined {
   };
 }
 
-/** curl argv for a TFTP or HTTP download (curl speaks both; LAB-FACTS). */
+/** curl argv for a TFTP or HTTP download (curl speaks both; docs/lab-facts.md). */
 export function curlGetArgv(url: string, outFile: string, maxTimeS: number): string[] {
   return ["curl", "--silent", "--show-error", "--fail", "--max-time", String(maxTimeS), "--output", outFile, url];
 }

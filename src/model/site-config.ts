@@ -141,7 +141,7 @@ const siteConfigSchema = z
       .string()
       .refine((text) => parseIpv4Cidr(text) !== undefined, "write the address with its prefix, e.g. 10.20.0.1/24")
       .optional(),
-    /** An IPv6 /64 prefix to announce with router advertisements (see LAB-FACTS: iPXE waits ~12 s without). */
+    /** An IPv6 /64 prefix to announce with router advertisements (see docs/lab-facts.md: iPXE waits ~12 s without). */
     ipv6Prefix: z
       .string()
       .regex(/^[0-9a-f:]+::$/i, "write the /64 prefix ending in '::', e.g. fd00:20::")

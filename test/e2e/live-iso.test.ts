@@ -133,7 +133,7 @@ describe("the debian-12 live ISO", () => {
 describe("booting the ISO under qemu (TCG)", () => {
   const ROLE_LINE = /recon\[\d+\]: .*msg="role detected" role=master/;
   const DATA_READY = /recon\[\d+\]: .*msg="data directory ready" dir=\/var\/lib\/recon persistent=(true|false)/;
-  // TCG boots here took 88-285 s (LAB-FACTS); 6 minutes is ~1.3x the slowest, clamped to the
+  // TCG boots here took 88-285 s (docs/lab-facts.md); 6 minutes is ~1.3x the slowest, clamped to the
   // e2e tier's budget. A VM that exits (-no-reboot) fails its wait at once with its serial log.
   const BOOT_TIMEOUT_MS = 6 * 60_000;
   // Serial logs are kept as test artefacts.

@@ -25,7 +25,7 @@ const SITE_SERVER = "10.81.0.2";
 const UEFI_MAC = "52:54:00:81:00:07";
 const BIOS_MAC = "52:54:00:81:00:01";
 const artefacts = join(repoRoot, "test-results", "e2e-proxy-firmware");
-// LAB-FACTS: under TCG a UEFI PXE boot reaches iPXE in ~22 s, BIOS ~10 s, with a core free;
+// docs/lab-facts.md: under TCG a UEFI PXE boot reaches iPXE in ~22 s, BIOS ~10 s, with a core free;
 // 3 min is ~8x that, for busy cores. Each wait also fails at once when the master or the VM exits.
 const FIRMWARE_TIMEOUT_MS = Number(process.env.RECON_FIRMWARE_TIMEOUT_MS ?? 3 * 60_000);
 

@@ -22,7 +22,7 @@ const recipe = "debian-12";
 const MASTER_MAC = "52:54:00:5e:00:01";
 const PEER_MAC = "52:54:00:5e:00:02";
 const artefacts = join(repoRoot, "test-results", "e2e-pxe-fleet");
-// Under TCG a master boot took 60-110 s here and a network boot 120-285 s (LAB-FACTS): about
+// Under TCG a master boot took 60-110 s here and a network boot 120-285 s (docs/lab-facts.md): about
 // 3x and 1.7x the slowest; each clamped to the e2e tier's budget (docs/testing.md).
 const MASTER_TIMEOUT_MS = 5 * 60_000;
 const PEER_TIMEOUT_MS = 8 * 60_000;

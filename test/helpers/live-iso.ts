@@ -8,7 +8,7 @@ import { budgetMs, tierDeadline } from "./tier-budget.js";
 
 /**
  * The bound on one `make-recipe-target <recipe> target`: a cold kiwi build took 4m43s-6 min
- * here (LAB-FACTS, README), a cached one seconds to ~2 min on busy cores; 10 min is ~1.7x the
+ * here (docs/lab-facts.md, README), a cached one seconds to ~2 min on busy cores; 10 min is ~1.7x the
  * slowest cold build. Clamped to what is left of the tier's budget (tier-budget.ts).
  */
 export const BUILD_TIMEOUT_MS = Number(process.env.RECON_BUILD_TIMEOUT_MS ?? 10 * 60_000);

@@ -203,7 +203,7 @@ describe("dnsmasq in a netns, authoritative", () => {
     const outcomes = await Promise.all(
       peers.map(async (peer, n) => {
         const firmware: PeerFirmware = n % 2 === 0 ? "bios" : "uefi";
-        // LAB-FACTS: some of 20 get `DHCPNAK address in use` and recover in 3–10 s: 4 bounded attempts.
+        // docs/lab-facts.md: some of 20 get `DHCPNAK address in use` and recover in 3–10 s: 4 bounded attempts.
         const outcome = await lease(peer, firmware, 4);
         if (!outcome.lease) return { n, outcome, sha: undefined };
         const file = firmware === "bios" ? "undionly.kpxe" : "ipxe.efi";

@@ -146,7 +146,7 @@ describe("recon master in a network namespace", () => {
     const started = Date.now();
     const results = await Promise.all(
       fleet.map(async (peer, index) => {
-        // LAB-FACTS: with no-ping, a few of 20 simultaneous clients may get DHCPNAK and retry.
+        // docs/lab-facts.md: with no-ping, a few of 20 simultaneous clients may get DHCPNAK and retry.
         const outcome = await leaseWithUdhcpc(execaRunner, peer.ns, { dev: peer.dev, firmware: "bios", script: UDHCPC_SCRIPT }, { attempts: 4, attemptTimeoutMs: 10_000 });
         if (!outcome.lease) return { ok: false, why: outcome.output };
         const out = join(work, `fleet-${index}.kpxe`);

@@ -9,7 +9,7 @@
  * through its nginx front, and every upload acknowledged (201) in any earlier boot is still
  * served byte-identical. While a master runs, a second one on the same data dir — in another PID
  * namespace — is refused with exit 3 and says who holds the store. Then nginx's master alone is
- * killed with SIGKILL and recon too: the workers are left holding the port (LAB-FACTS), and the
+ * killed with SIGKILL and recon too: the workers are left holding the port (docs/lab-facts.md), and the
  * next start ends them and is ready only when the answer comes from its own run.
  */
 import { createHash } from "node:crypto";
