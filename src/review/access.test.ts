@@ -2,7 +2,7 @@ import { mkdtemp, readFile, rm, stat } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import { adminTokenFingerprint, decideAccess, isLocalRequest, loadOrCreateAdminToken, presentedToken, type AccessRequest } from "./access.js";
+import { adminTokenFingerprint, clientAddress, decideAccess, isLocalRequest, loadOrCreateAdminToken, presentedToken, type AccessRequest } from "./access.js";
 
 const TOKEN = "s3cret-token-abcdefghijkl";
 
@@ -48,6 +48,18 @@ describe("isLocalRequest", () => {
     // without nginx the header is the client's own claim: ignored
     expect(isLocalRequest(request("127.0.0.1", "127.0.0.1", { "x-real-ip": "10.0.0.7" }, false))).toBe(true);
     expect(isLocalRequest(request("10.0.0.7", "10.0.0.1", { "x-real-ip": "127.0.0.1" }, true))).toBe(false);
+  });
+});
+
+describe("clientAddress", () => {
+  it("is the socket's peer, or nginx's X-Real-IP from loopback behind nginx", () => {
+    expect(clientAddress(request("::ffff:10.0.0.7", "::ffff:10.0.0.1", { "x-real-ip": "10.0.0.9" }))).toBe("10.0.0.7");
+    expect(clientAddress(request("127.0.0.1", "127.0.0.1", { "x-real-ip": "::ffff:10.0.0.9" }, true))).toBe("10.0.0.9");
+    expect(clientAddress(request("127.0.0.1", "127.0.0.1", {}, true))).toBe("127.0.0.1");
+    expect(clientAddress(request("10.0.0.7", "10.0.0.1", { "x-real-ip": "10.0.0.9" }, true))).toBe("10.0.0.7");
+    // a header that is not an address names nobody, and is not local either
+    expect(clientAddress(request("127.0.0.1", "127.0.0.1", { "x-real-ip": "evil host" }, true))).toBeUndefined();
+    expect(isLocalRequest(request("127.0.0.1", "127.0.0.1", { "x-real-ip": "evil host" }, true))).toBe(false);
   });
 });
 

@@ -54,22 +54,43 @@ function stripMapped(address: string | undefined): string {
   return (address ?? "").replace(/^::ffff:/, "");
 }
 
+/** An address as nginx's $remote_addr writes it (IPv4 or IPv6 text), nothing else. */
+const ADDRESS_TEXT = /^[0-9a-fA-F.:]{2,45}$/;
+
 /**
- * Whether the request comes from the master itself. Behind recon's own nginx (which connects
- * from loopback and sets X-Real-IP) the client is the X-Real-IP address; the header counts only
- * on a loopback connection and only when the app says it is behind nginx.
+ * The connection's peer. Requests arrive on an IPv6 socket as `::ffff:10.20.0.5`; leases and
+ * TFTP logs say `10.20.0.5`, so the mapped prefix goes.
  */
+export function socketAddress(req: AccessRequest): string {
+  return stripMapped(req.socket.remoteAddress);
+}
+
+/**
+ * The one client-IP rule: the socket's peer, except behind recon's own nginx (the app's
+ * `locals.behindNginx`) on a loopback connection, where it is nginx's X-Real-IP. The header is
+ * believed only there, so a peer cannot claim another's address. `client` is undefined when that
+ * header is not an address (nobody can say who the client is); `proxied` says nginx named it.
+ */
+function believedClient(req: AccessRequest): { client: string | undefined; proxied: boolean } {
+  const remote = socketAddress(req);
+  if (req.app?.locals?.behindNginx !== true || !LOOPBACK.test(remote)) return { client: remote, proxied: false };
+  const real = req.get("x-real-ip")?.trim();
+  if (real === undefined) return { client: remote, proxied: true };
+  return { client: ADDRESS_TEXT.test(real) ? stripMapped(real) : undefined, proxied: true };
+}
+
+/** The client's address by the rule above; undefined when nginx's header is not an address. */
+export function clientAddress(req: AccessRequest): string | undefined {
+  return believedClient(req).client;
+}
+
+/** Whether the request comes from the master itself (its client by the rule above). */
 export function isLocalRequest(req: AccessRequest): boolean {
-  const remote = stripMapped(req.socket.remoteAddress);
-  const local = stripMapped(req.socket.localAddress);
-  let client = remote;
-  if (req.app?.locals?.behindNginx === true && LOOPBACK.test(remote)) {
-    const real = req.get("x-real-ip");
-    if (real !== undefined) client = stripMapped(real.trim());
-    // nginx listens on the master's addresses; a client on the master itself connects from one.
-    return LOOPBACK.test(client);
-  }
-  return LOOPBACK.test(client) || (client !== "" && client === local);
+  const { client, proxied } = believedClient(req);
+  if (client === undefined) return false;
+  // nginx listens on the master's addresses; only a loopback client of nginx is the master's own.
+  if (proxied) return LOOPBACK.test(client);
+  return LOOPBACK.test(client) || (client !== "" && client === stripMapped(req.socket.localAddress));
 }
 
 /** The token a request presents: `Authorization: Bearer …`, else the session cookie. */

@@ -9,7 +9,7 @@ import { gzip } from "node:zlib";
 import express, { type NextFunction, type Request, type Response } from "express";
 import { ReconError } from "../../lib/errors.js";
 import type { Logger } from "../../lib/log.js";
-import { ADMIN_COOKIE, decideAccess, isLocalRequest, presentedToken, type AccessNeed } from "../../review/access.js";
+import { ADMIN_COOKIE, isLocalRequest, presentedToken, tokenMatches, type AccessNeed } from "../../review/access.js";
 import type { EventBus } from "../../review/event-bus.js";
 import { renderAnsibleExport } from "../../review/exports/export-ansible.js";
 import { renderCsvExport } from "../../review/exports/export-csv.js";
@@ -18,7 +18,7 @@ import { DEFAULT_NETBOX_OPTIONS, renderNetboxExport, slugify, type NetboxOptions
 import type { FleetRow } from "../../review/fleet-view.js";
 import type { ReviewModel } from "../../review/review-model.js";
 import { UI_FILES } from "../../review/ui/embedded.js";
-import { normalizeMac } from "../../model/net-address.js";
+import { createAdminGuard, macParam } from "./request-rules.js";
 
 const gzipAsync = promisify(gzip);
 
@@ -40,12 +40,6 @@ export interface ReviewRouteDeps {
  * DOM as markup, the browser would not run it.
  */
 const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
-
-function macParam(text: string | undefined): string {
-  const mac = text === undefined ? undefined : normalizeMac(text);
-  if (mac === undefined) throw new ReconError("BAD_REQUEST", `'${(text ?? "").slice(0, 40)}' is not a MAC address`, { hint: "write it as 52-54-00-12-34-56" });
-  return mac;
-}
 
 /** A serialized JSON body and, once asked for, its gzip (kept so a cached body is compressed once). */
 interface JsonBody {
@@ -83,12 +77,13 @@ export function createReviewRouter(deps: ReviewRouteDeps): express.Router {
   const now = deps.now ?? (() => new Date());
   const router = express.Router();
 
+  const authorize = createAdminGuard(adminToken, {
+    missing: () => "the review needs the admin token from the network",
+    hint: "the master prints the admin token on its console; it is also in <data dir>/admin-token",
+  });
   const guard = (need: AccessNeed) => (req: Request, _res: Response, next: NextFunction) => {
-    const decision = decideAccess(need, isLocalRequest(req), presentedToken(req), adminToken);
-    if (decision.allowed) return next();
-    throw new ReconError("UNAUTHORIZED", decision.reason === "token-missing" ? "the review needs the admin token from the network" : "the admin token is not valid", {
-      hint: "the master prints the admin token on its console; it is also in <data dir>/admin-token",
-    });
+    authorize(req, need);
+    next();
   };
 
   // ---- the UI shell: static code, no data (the data routes below are guarded) ---------------
@@ -105,7 +100,7 @@ export function createReviewRouter(deps: ReviewRouteDeps): express.Router {
     const presented = presentedToken(req);
     res.set("Cache-Control", "no-store").json({
       local: isLocalRequest(req),
-      token: presented !== undefined && decideAccess("act", false, presented, adminToken).allowed,
+      token: presented !== undefined && tokenMatches(presented, adminToken),
     });
   });
 
@@ -113,7 +108,7 @@ export function createReviewRouter(deps: ReviewRouteDeps): express.Router {
   // and keeps nothing itself (no Web Storage), so it also carries the event stream and download
   // links (they cannot send headers). HttpOnly: no page script, injected or not, can read it.
   // SameSite=Strict: other sites' pages do not send it. Actions carried by it also need the UI's
-  // X-Recon-UI header (fleet-power.ts adminAuthorizer), which no other origin can add.
+  // X-Recon-UI header (request-rules.ts, the admin guard), which no other origin can add.
   router.post("/api/v1/session", guard("act"), (_req, res) => {
     res.set("Set-Cookie", `${ADMIN_COOKIE}=${encodeURIComponent(adminToken)}; Path=/; HttpOnly; SameSite=Strict`).status(204).end();
   });

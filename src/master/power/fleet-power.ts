@@ -12,8 +12,7 @@ import type { Logger } from "../../lib/log.js";
 import type { CommandRunner } from "../../lib/run.js";
 import { planBoot, type BootServer } from "../../boot/plan-boot.js";
 import type { SiteConfig } from "../../model/site-config.js";
-import { ReconError } from "../../lib/errors.js";
-import { decideAccess, isLocalRequest, presentedToken } from "../../review/access.js";
+import { createAdminGuard } from "../http/request-rules.js";
 import { createPowerRouter, type PowerAccess } from "../http/power-routes.js";
 import type { FleetState, NodeEvent, NodeState } from "../../model/node-state.js";
 import { INVENTORY_FILE, macDirName, NODES_DIR } from "../../model/store-layout.js";
@@ -45,28 +44,13 @@ async function inventoryBmcAddress(dataDir: string, mac: string): Promise<string
   return typeof address === "string" && address !== "" ? address : undefined;
 }
 
-/**
- * The header the review UI sends with an action. The admin cookie (SameSite=Strict) rides along
- * on any request the browser makes to the master, including one a page on another port of the
- * same host could send; a custom header it cannot add without a CORS preflight, which the
- * master never answers with permission. So an action carried by the cookie needs this header.
- */
-export const UI_ACTION_HEADER = "x-recon-ui";
-
-/** The review's access rule (src/review/access.ts) as the power router's check. */
+/** The one admin guard (http/request-rules.ts) as the power router's check. */
 export function adminAuthorizer(adminToken: string): (req: Request, need: PowerAccess) => void {
-  return (req, need) => {
-    const decision = decideAccess(need, isLocalRequest(req), presentedToken(req), adminToken);
-    if (decision.allowed && need === "act" && req.get("authorization") === undefined && req.get(UI_ACTION_HEADER) !== "1") {
-      throw new ReconError("UNAUTHORIZED", "a power action carried by the session cookie must come from the review UI", {
-        hint: `send Authorization: Bearer <the admin token>, or the ${UI_ACTION_HEADER}: 1 header the UI sends`,
-      });
-    }
-    if (decision.allowed) return;
-    throw new ReconError("UNAUTHORIZED", decision.reason === "token-missing" ? `this ${need === "act" ? "power action" : "request"} needs the admin token` : "the admin token is not valid", {
-      hint: "send Authorization: Bearer <the admin token shown on the master's console>",
-    });
-  };
+  return createAdminGuard(adminToken, {
+    missing: (need) => `this ${need === "act" ? "power action" : "request"} needs the admin token`,
+    hint: "send Authorization: Bearer <the admin token shown on the master's console>",
+    cookieActionsNeedUiHeader: true,
+  });
 }
 
 /**
