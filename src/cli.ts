@@ -372,7 +372,7 @@ function agentFlags(values: Record<string, string | boolean | undefined>): Agent
     if (!Number.isFinite(value) || value < 0) throw new ReconError("USAGE", `--${name} must be a number of seconds, not '${String(values[name])}'`, { exitCode: 2 });
     return Math.round(value * 1000);
   };
-  const text = (name: string) => (typeof values[name] === "string" ? (values[name] as string) : undefined);
+  const text = (name: string) => (typeof values[name] === "string" ? values[name] : undefined);
   return {
     agentVersion: VERSION,
     masterUrl: text("master"),

@@ -95,7 +95,6 @@ async function probe(net: Provisioning, timeoutMs: number): Promise<ProbeFinding
 
 export async function runMaster(options: MasterOptions, deps: MasterDeps): Promise<void> {
   const { runner, log, signal } = deps;
-  const now = deps.now ?? (() => new Date());
   const config = await loadSiteConfig(options.configPath, options.cmdline, log);
   if (options.requireExplicitInterface && !config.interface) {
     throw new ReconError("USAGE", "refusing to choose a provisioning interface: this machine is not the recon appliance", {
@@ -214,7 +213,7 @@ async function serve(options: MasterOptions, deps: MasterDeps, config: SiteConfi
   let dnsmasqStop = new AbortController();
   let dnsmasqDone: Promise<void> = Promise.resolve();
   let failure: unknown;
-  // A supervisor that gives up is fatal: it stops every other subsystem (house style 8).
+  // A supervisor that gives up is fatal: it stops every other subsystem (docs/architecture.md, "Supervised loops").
   const watch = (done: Promise<void>, what = "dnsmasq") =>
     done.catch((error: unknown) => {
       if (stopAll.signal.aborted) return;
@@ -246,7 +245,7 @@ async function serve(options: MasterOptions, deps: MasterDeps, config: SiteConfi
       log.info("master ready", { mode, interface: net.interface, address: net.address, http: http.port });
     }
     await untilAborted(stopAll.signal);
-    if (failure !== undefined) throw failure;
+    if (failure !== undefined) throw failure instanceof Error ? failure : new Error(String(failure));
   } finally {
     stopAll.abort();
     dnsmasqStop.abort();

@@ -20,7 +20,8 @@ export interface ReviewServiceOptions {
    * Where to show the admin token: a console device (the appliance: /dev/console), "tty" =
    * stdout only when it is a terminal, or "none". Never the log.
    */
-  announce: string | "tty" | "none";
+  /** A device path, or "tty" / "none". */
+  announce: string;
   /** The review's address, for the console message. */
   url?: string | undefined;
   /** Delays after an upload at which the store is rescanned for its new inventory.json. */

@@ -97,7 +97,7 @@ export type ForeignServerDecision =
 
 /**
  * A later probe while recon runs: if another server now hands out addresses and recon is
- * authoritative, two servers fight over leases (LAB-FACTS: even one server racing itself gives
+ * authoritative, two servers fight over leases (docs/lab-facts.md: even one server racing itself gives
  * DHCPNAK "address in use"); recon steps back to proxy. `ownAddresses` filters recon's own offers.
  */
 export function decideOnForeignServer(

@@ -363,7 +363,7 @@ export async function probeForDhcpServers(options: ProbeOptions): Promise<ProbeR
     let sendFailure: unknown;
     const spacing = Math.floor(options.timeoutMs / (attempts + 1));
     for (let attempt = 1; attempt < attempts; attempt += 1) {
-      timers.push(setTimeout(() => void send().catch((error) => (sendFailure ??= error)), spacing * attempt));
+      timers.push(setTimeout(() => void send().catch((error: unknown) => { sendFailure ??= error; }), spacing * attempt));
     }
     try {
       await send();

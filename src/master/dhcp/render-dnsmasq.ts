@@ -1,7 +1,7 @@
 /**
- * dnsmasq.conf and its host file as whole texts (house style 2). Pure; the supervisor writes
+ * dnsmasq.conf and its host file as whole texts (docs/architecture.md, "Whole-text renderers"). Pure; the supervisor writes
  * them and starts dnsmasq with `--conf-file=<this> --keep-in-foreground`. Every tuned option
- * comes from a measurement in /work/shared/LAB-FACTS.md; the comments say which.
+ * comes from a measurement in docs/lab-facts.md; the comments say which.
  */
 import type { DhcpBootPlan, DhcpHostEntry } from "../../boot/plan-dhcp.js";
 
@@ -85,7 +85,7 @@ function dhcpSection(options: DnsmasqOptions): string[] {
       `dhcp-range=${options.pool.start},${options.pool.end},${netmask},${options.leaseTime}`,
       // Answer a node that asks for a lease from a previous run at once instead of ignoring it.
       "dhcp-authoritative",
-      // Otherwise dnsmasq pings each new address ~3 s before offering it (LAB-FACTS).
+      // Otherwise dnsmasq pings each new address ~3 s before offering it (docs/lab-facts.md).
       "no-ping",
     );
   } else {
@@ -121,7 +121,7 @@ function bootSection(options: DnsmasqOptions): string[] {
   lines.push("dhcp-userclass=set:ipxe,iPXE");
   if (options.mode === "authoritative") {
     // iPXE option 175.176 (no-pxedhcp): otherwise iPXE waits ~3 s for ProxyDHCP offers
-    // (LAB-FACTS). In proxy mode dnsmasq sends no dhcp-option at all, so it is left out there.
+    // (docs/lab-facts.md). In proxy mode dnsmasq sends no dhcp-option at all, so it is left out there.
     lines.push("dhcp-option=tag:ipxe,encap:175,176,1");
   }
   lines.push(

@@ -1,5 +1,5 @@
 /**
- * Runs dnsmasq in the foreground and keeps it running (house style 8). Every log line goes
+ * Runs dnsmasq in the foreground and keeps it running (docs/architecture.md, "Supervised loops"). Every log line goes
  * through parseDnsmasqLogLine; known lines become typed events and logfmt records, unknown ones
  * are logged at debug and the loop goes on. Start-up fails fast: if dnsmasq exits before it logs
  * `started, version` (bad option, unknown interface, port taken), the first start rejects with a

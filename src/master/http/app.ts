@@ -1,5 +1,5 @@
 /**
- * The master's HTTP service as an express 5 app built from its dependencies (house style 7):
+ * The master's HTTP service as an express 5 app built from its dependencies (docs/architecture.md, "Routers from their dependencies"):
  * iPXE scripts decided by planBoot, the image files peers boot from, the peer workload, the
  * agent's hello and inventory upload, fleet state for the UI and CLI, raw uploads read-only, and
  * Prometheus metrics, one router per route area (below), composed in the order express matches

@@ -1,6 +1,6 @@
 /**
  * iPXE scripts: /boot.ipxe chains to the per-machine script, /boot/<mac>.ipxe is planBoot's
- * decision for that machine rendered (house style 1, 2), with a fresh peer token in it.
+ * decision for that machine rendered (docs/architecture.md, "Seams" and "Whole-text renderers"), with a fresh peer token in it.
  */
 import express from "express";
 import { archFromIpxe, masterHost, planBoot, type BootServer } from "../../boot/plan-boot.js";

@@ -1,5 +1,5 @@
 /**
- * The end of the app (house style 7): a JSON 404 for every path no route took, and the one
+ * The end of the app (docs/architecture.md, "Routers from their dependencies"): a JSON 404 for every path no route took, and the one
  * error middleware mapping what a route threw to `{error, code, message}`.
  */
 import type { NextFunction, Request, Response } from "express";

@@ -1,5 +1,5 @@
 /**
- * Power API (house style 7: a router built from its dependencies):
+ * Power API (a router built from its dependencies: docs/architecture.md, "Routers from their dependencies"):
  *   GET  /api/v1/power              every configured BMC and its power state
  *   GET  /api/v1/nodes/:mac/power   one node's (or BMC address's) power state
  *   POST /api/v1/nodes/:mac/power   {"action": "on"|"off"|"cycle"|"reset"|"soft"}: needs the admin

@@ -48,7 +48,7 @@ interface JsonBody {
 }
 
 /** JSON, gzipped when large and the client accepts it (the fleet list of 5,000 nodes is megabytes). */
-async function sendJson(req: Request, res: Response, value: unknown | JsonBody): Promise<void> {
+async function sendJson(req: Request, res: Response, value: unknown): Promise<void> {
   const prepared = value instanceof Object && "body" in value && Buffer.isBuffer((value as JsonBody).body) ? (value as JsonBody) : { body: Buffer.from(JSON.stringify(value)) };
   res.set({ "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff" }).type("application/json");
   if (prepared.body.length > 8 * 1024 && /\bgzip\b/.test(req.get("accept-encoding") ?? "")) {

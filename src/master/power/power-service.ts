@@ -68,7 +68,7 @@ export interface PowerService {
 
 /** Runs `task` over `items`, at most `size` at once. */
 async function eachLimited<T, R>(items: readonly T[], size: number, task: (item: T) => Promise<R>): Promise<R[]> {
-  const results: R[] = new Array(items.length);
+  const results = new Array<R>(items.length);
   let next = 0;
   const worker = async () => {
     while (next < items.length) {

@@ -1,5 +1,5 @@
 /**
- * The master's data directory, and the only code that writes it (ARCHITECTURE: "the store is the
+ * The master's data directory, and the only code that writes it (docs/architecture.md, "Seams": "the store is the
  * only code that writes the data partition"). Layout:
  *
  *   <root>/master.lock                              PID of the master using this store

@@ -61,7 +61,7 @@ function receiveBody(body: Readable, handle: FileHandle, maxBytes: number, limit
       body.off("data", onData).off("end", onEnd).off("error", onError).off("close", onClose);
       if (error !== undefined) {
         body.pause();
-        reject(error);
+        reject(error instanceof Error ? error : new Error(String(error)));
       } else resolve({ bytes, sha256: hash.digest("hex"), listing: listing! });
     };
     const onData = (chunk: Buffer) => {
@@ -83,11 +83,19 @@ function receiveBody(body: Readable, handle: FileHandle, maxBytes: number, limit
       // One write at a time: pausing until it lands is the backpressure, and 'end' cannot
       // fire while a write is pending because a paused stream does not end.
       body.pause();
-      handle.write(chunk).then(() => {
-        if (!settled) body.resume();
-      }, settle);
+      handle.write(chunk).then(
+        () => {
+          if (!settled) body.resume();
+        },
+        (error: unknown) => settle(error),
+      );
     };
-    const onEnd = () => check.end().then((listing) => settle(undefined, listing), settle);
+    const onEnd = () => {
+      check.end().then(
+        (listing) => settle(undefined, listing),
+        (error: unknown) => settle(error),
+      );
+    };
     const onError = (error: Error) => settle(new ReconError("BAD_REQUEST", `the upload was cut short: ${error.message}`, { cause: error }));
     const onClose = () => {
       if (!body.readableEnded) settle(new ReconError("BAD_REQUEST", "the upload was cut short (connection closed)"));
