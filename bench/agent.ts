@@ -56,7 +56,9 @@ const work = await mkdtemp(join(tmpdir(), "recon-bench-agent-"));
 const master = await spawnMaster(join(work, "store"), join(work, "http"));
 try {
   const { facts } = usableFacts(await discoverFacts(execaRunner));
-  const plan = planCollectors(facts, { lldpWaitMs: 0, collectorTimeoutMs: TIMEOUT_MS, lldpSocket: join(work, "lldpd.socket") }).filter((spec) => spec.kind !== "lldp");
+  const plan = planCollectors(facts, { lldpWaitMs: 0, collectorTimeoutMs: TIMEOUT_MS, lldpSocket: join(work, "lldpd.socket") }).filter(
+    (spec) => spec.kind !== "lldp",
+  );
   const mac = "52:54:00:be:0a:01";
   const token = issueToken(await readFile(join(work, "store", "secret")), mac, "bench-agent-1");
 
@@ -70,13 +72,27 @@ try {
   await sequential(plan, join(work, "warm"));
   for (let run = 0; run < RUNS; run += 1) {
     const out = join(work, `upload-${run}.tar.gz`);
-    const built = await buildUpload(execaRunner, { outPath: out, agentVersion: "bench", bootMac: mac, lldpWaitMs: 0, collectorTimeoutMs: TIMEOUT_MS, plan, tmpDir: work });
+    const built = await buildUpload(execaRunner, {
+      outPath: out,
+      agentVersion: "bench",
+      bootMac: mac,
+      lldpWaitMs: 0,
+      collectorTimeoutMs: TIMEOUT_MS,
+      plan,
+      tmpDir: work,
+    });
     agentMs.push(built.wallMs);
     bytes = built.bytes;
     errors = built.manifest.collectors.filter((c) => c.error !== undefined).map((c) => `${c.id}: ${c.error!.split("\n")[0]}`);
 
     const t0 = performance.now();
-    const outcome = await postOnce({ url: `${master.url}/api/v1/nodes/${mac.replace(/:/g, "-")}/inventory`, token, bodyFile: out, contentType: "application/gzip", timeoutMs: 30_000 });
+    const outcome = await postOnce({
+      url: `${master.url}/api/v1/nodes/${mac.replace(/:/g, "-")}/inventory`,
+      token,
+      bodyFile: out,
+      contentType: "application/gzip",
+      timeoutMs: 30_000,
+    });
     uploadMs.push(performance.now() - t0);
     if (outcome.kind !== "answer" || outcome.answer.status !== 201) throw new Error(`upload failed: ${JSON.stringify(outcome)}`);
 

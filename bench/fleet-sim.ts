@@ -79,8 +79,19 @@ async function main() {
   }
   const inventory = join(work, "inventory.tar.gz");
   await writeFile(inventory, await packFiles(join(work, "pack"), files));
-  await writeFile(join(work, "site.yaml"), ["interface: rcnbr0", `address: ${MASTER}/24`, "dhcp:", "  mode: authoritative",
-    "  pool: { start: 10.78.0.10, end: 10.78.0.250 }", "http:", `  port: ${HTTP_PORT}`, ""].join("\n"));
+  await writeFile(
+    join(work, "site.yaml"),
+    [
+      "interface: rcnbr0",
+      `address: ${MASTER}/24`,
+      "dhcp:",
+      "  mode: authoritative",
+      "  pool: { start: 10.78.0.10, end: 10.78.0.250 }",
+      "http:",
+      `  port: ${HTTP_PORT}`,
+      "",
+    ].join("\n"),
+  );
 
   const [, setupMs] = await timed(async () => {
     lab = await createLab(execaRunner, { prefix, bridge: "rcnbr0" });
@@ -88,18 +99,41 @@ async function main() {
   const peers: SimulatedHost[] = [];
   const [, peersMs] = await timed(async () => {
     for (let n = 0; n < peersWanted; n += 1) {
-      peers.push(await lab!.addHost({ name: `p${n}`, mac: `52:54:00:78:${(n >> 8).toString(16).padStart(2, "0")}:${(n & 255).toString(16).padStart(2, "0")}` }));
+      peers.push(
+        await lab!.addHost({ name: `p${n}`, mac: `52:54:00:78:${(n >> 8).toString(16).padStart(2, "0")}:${(n & 255).toString(16).padStart(2, "0")}` }),
+      );
     }
   });
-  master = startMasterInNetns(lab!.ns, ["--config", join(work, "site.yaml"), "--data-dir", join(work, "data"), "--run-dir", join(work, "run"),
-    "--http-root", httpRoot, "--image-label", "test", "--tftp-root", "/usr/lib/ipxe", "--cmdline", "/dev/null", "--reprobe-interval-ms", "0"]);
+  master = startMasterInNetns(lab!.ns, [
+    "--config",
+    join(work, "site.yaml"),
+    "--data-dir",
+    join(work, "data"),
+    "--run-dir",
+    join(work, "run"),
+    "--http-root",
+    httpRoot,
+    "--image-label",
+    "test",
+    "--tftp-root",
+    "/usr/lib/ipxe",
+    "--cmdline",
+    "/dev/null",
+    "--reprobe-interval-ms",
+    "0",
+  ]);
   await waitForMaster(master, /msg="master ready"/, 60_000);
   const front = /msg="http service listening".* server=(\w+)/.exec(master.log())?.[1] ?? "unknown";
   const url = `http://${MASTER}:${HTTP_PORT}`;
 
   // Baseline: one peer alone (its lease first; the download is timed).
   const solo = peers[0]!;
-  const soloLease = await leaseWithUdhcpc(execaRunner, solo.ns, { dev: solo.dev, firmware: "bios", script: SCRIPT }, { attempts: 3, attemptTimeoutMs: 10_000, signal: stopAll.signal });
+  const soloLease = await leaseWithUdhcpc(
+    execaRunner,
+    solo.ns,
+    { dev: solo.dev, firmware: "bios", script: SCRIPT },
+    { attempts: 3, attemptTimeoutMs: 10_000, signal: stopAll.signal },
+  );
   if (!soloLease.lease) throw new Error(`baseline peer got no lease: ${soloLease.output}`);
   const [, soloMs] = await timed(() => fetchInto(solo, `${url}/isos/test.iso`, join(work, "out", "solo.bin")));
   await rm(join(work, "out", "solo.bin"));
@@ -111,7 +145,12 @@ async function main() {
       peers.map(async (peer) => {
         try {
           const t0 = performance.now();
-          const lease = await leaseWithUdhcpc(execaRunner, peer.ns, { dev: peer.dev, firmware: "bios", script: SCRIPT }, { attempts: 4, attemptTimeoutMs: 10_000, signal: stopAll.signal });
+          const lease = await leaseWithUdhcpc(
+            execaRunner,
+            peer.ns,
+            { dev: peer.dev, firmware: "bios", script: SCRIPT },
+            { attempts: 4, attemptTimeoutMs: 10_000, signal: stopAll.signal },
+          );
           if (!lease.lease) return { ok: false as const, error: `no lease: ${lease.output.slice(-200)}` };
           const t1 = performance.now();
           await fetchInto(peer, `tftp://${lease.lease.nextServer}/${lease.lease.bootFile}`, join(work, "out", `${peer.ns}.kpxe`));
@@ -123,13 +162,40 @@ async function main() {
           const image = join(work, "out", `${peer.ns}.bin`);
           await fetchInto(peer, `${url}/isos/test.iso`, image);
           const t3 = performance.now();
-          const sha = createHash("sha256").update(await readFile(image)).digest("hex");
+          const sha = createHash("sha256")
+            .update(await readFile(image))
+            .digest("hex");
           await rm(image);
-          const upload = await inNetns(peer, ["curl", "--silent", "--max-time", "60", "-o", "/dev/null", "-w", "%{http_code}", "-X", "POST",
-            "-H", `Authorization: Bearer ${token}`, "-H", "Content-Type: application/gzip", "--data-binary", `@${inventory}`, `${url}/api/v1/nodes/${hexhyp}/inventory`]);
+          const upload = await inNetns(peer, [
+            "curl",
+            "--silent",
+            "--max-time",
+            "60",
+            "-o",
+            "/dev/null",
+            "-w",
+            "%{http_code}",
+            "-X",
+            "POST",
+            "-H",
+            `Authorization: Bearer ${token}`,
+            "-H",
+            "Content-Type: application/gzip",
+            "--data-binary",
+            `@${inventory}`,
+            `${url}/api/v1/nodes/${hexhyp}/inventory`,
+          ]);
           const t4 = performance.now();
           const ok = sha === payloadSha && upload.stdout === "201";
-          return { ok, attempts: lease.attempts, dhcpMs: t1 - t0, tftpMs: t2 - t1, httpMs: t3 - t2, uploadMs: t4 - t3, ...(!ok && { error: sha !== payloadSha ? "checksum mismatch" : `upload HTTP ${upload.stdout}` }) };
+          return {
+            ok,
+            attempts: lease.attempts,
+            dhcpMs: t1 - t0,
+            tftpMs: t2 - t1,
+            httpMs: t3 - t2,
+            uploadMs: t4 - t3,
+            ...(!ok && { error: sha !== payloadSha ? "checksum mismatch" : `upload HTTP ${upload.stdout}` }),
+          };
         } catch (error) {
           return { ok: false as const, error: (error as Error).message.slice(0, 300) };
         }
@@ -143,26 +209,33 @@ async function main() {
     const at = (q: number) => Math.round(values[Math.min(values.length - 1, Math.floor(q * values.length))] ?? NaN);
     return { p50: at(0.5), p95: at(0.95), max: Math.round(values.at(-1) ?? NaN) };
   };
-  const transferBoundMs = (peersWanted * sizeBytes) / singleStreamBytesPerS * 1000;
+  const transferBoundMs = ((peersWanted * sizeBytes) / singleStreamBytesPerS) * 1000;
   const log = master.log();
   // What the master recorded: one stored upload per peer, every node uploaded.
-  const nodes = JSON.parse((await inNetns(solo, ["curl", "--silent", "--max-time", "10", `${url}/api/v1/nodes`])).stdout) as { nodes: { phase: string; uploads: number }[] };
-  process.stdout.write(`${JSON.stringify({
-    bench: "fleet-sim",
-    master: { process: "recon master", httpFront: front },
-    peers: peersWanted,
-    fileBytes: sizeBytes,
-    succeeded: ok.length,
-    failed: results.filter((r) => !r.ok).map((r) => r.error).slice(0, 5),
-    masterStoredUploads: nodes.nodes.reduce((sum, node) => sum + node.uploads, 0),
-    wallMs: Math.round(wallMs),
-    baseline: { singleStreamMs: Math.round(soloMs), singleStreamMBps: Math.round(singleStreamBytesPerS / 1e6) },
-    transferBoundMs: Math.round(transferBoundMs),
-    wallOverBound: Number((wallMs / transferBoundMs).toFixed(2)),
-    phases: { dhcp: pick("dhcpMs"), tftp: pick("tftpMs"), image: pick("httpMs"), upload: pick("uploadMs") },
-    dhcp: { naks: (log.match(/DHCPNAK|message=NAK/g) ?? []).length, retriedPeers: ok.filter((r) => "attempts" in r && r.attempts > 1).length },
-    setup: { labMs: Math.round(setupMs), peersMs: Math.round(peersMs) },
-  })}\n`);
+  const nodes = JSON.parse((await inNetns(solo, ["curl", "--silent", "--max-time", "10", `${url}/api/v1/nodes`])).stdout) as {
+    nodes: { phase: string; uploads: number }[];
+  };
+  process.stdout.write(
+    `${JSON.stringify({
+      bench: "fleet-sim",
+      master: { process: "recon master", httpFront: front },
+      peers: peersWanted,
+      fileBytes: sizeBytes,
+      succeeded: ok.length,
+      failed: results
+        .filter((r) => !r.ok)
+        .map((r) => r.error)
+        .slice(0, 5),
+      masterStoredUploads: nodes.nodes.reduce((sum, node) => sum + node.uploads, 0),
+      wallMs: Math.round(wallMs),
+      baseline: { singleStreamMs: Math.round(soloMs), singleStreamMBps: Math.round(singleStreamBytesPerS / 1e6) },
+      transferBoundMs: Math.round(transferBoundMs),
+      wallOverBound: Number((wallMs / transferBoundMs).toFixed(2)),
+      phases: { dhcp: pick("dhcpMs"), tftp: pick("tftpMs"), image: pick("httpMs"), upload: pick("uploadMs") },
+      dhcp: { naks: (log.match(/DHCPNAK|message=NAK/g) ?? []).length, retriedPeers: ok.filter((r) => "attempts" in r && r.attempts > 1).length },
+      setup: { labMs: Math.round(setupMs), peersMs: Math.round(peersMs) },
+    })}\n`,
+  );
 }
 
 async function cleanup() {

@@ -40,7 +40,14 @@ const perMachine = uploads.map(({ machine, files }) => {
   const normalizeMs = time(() => normalizeRaw(files));
   const baselineMs = time(() => baseline(files));
   const bytes = [...files.values()].reduce((sum, buffer) => sum + buffer.length, 0);
-  return { machine, files: files.size, bytes, normalizeMs: +normalizeMs.toFixed(3), baselineMs: +baselineMs.toFixed(3), ratio: +(normalizeMs / baselineMs).toFixed(2) };
+  return {
+    machine,
+    files: files.size,
+    bytes,
+    normalizeMs: +normalizeMs.toFixed(3),
+    baselineMs: +baselineMs.toFixed(3),
+    ratio: +(normalizeMs / baselineMs).toFixed(2),
+  };
 });
 const mean = (values: number[]) => values.reduce((a, b) => a + b, 0) / values.length;
 const normalizeMs = mean(perMachine.map((entry) => entry.normalizeMs));

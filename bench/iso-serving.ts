@@ -32,11 +32,7 @@ const bytes = (await stat(iso)).size;
 
 async function load(url: string): Promise<{ seconds: number; gbps: number }> {
   const started = process.hrtime.bigint();
-  await Promise.all(
-    Array.from({ length: clients }, () =>
-      execa("curl", ["--silent", "--fail", "--max-time", "300", "--output", "/dev/null", url]),
-    ),
-  );
+  await Promise.all(Array.from({ length: clients }, () => execa("curl", ["--silent", "--fail", "--max-time", "300", "--output", "/dev/null", url])));
   const seconds = Number(process.hrtime.bigint() - started) / 1e9;
   return { seconds: Math.round(seconds * 100) / 100, gbps: Math.round(((bytes * clients) / seconds / 1e9) * 100) / 100 };
 }
@@ -58,10 +54,16 @@ const makeApp = () =>
   });
 const nodeOnly = await startHttpServer(makeApp(), { host: "127.0.0.1", port: 0 });
 const stopFront = new AbortController();
-const front = await startHttpFront(
-  makeApp(),
-  { wanted: "nginx", port: 19000 + (process.pid % 1000), httpRoot: http, runDir: join(work, "front"), maxBodyBytes: 1 << 20, runner: execaRunner, log, signal: stopFront.signal },
-);
+const front = await startHttpFront(makeApp(), {
+  wanted: "nginx",
+  port: 19000 + (process.pid % 1000),
+  httpRoot: http,
+  runDir: join(work, "front"),
+  maxBodyBytes: 1 << 20,
+  runner: execaRunner,
+  log,
+  signal: stopFront.signal,
+});
 
 const nginxPort = 18000 + (process.pid % 1000);
 await writeFile(
@@ -82,7 +84,11 @@ try {
   await execa("cat", [iso], { stdout: "ignore" });
   // Interleaved rounds, median of each: the machine is shared, so load drifts during a run.
   const rounds = Number(process.env.ROUNDS ?? 3);
-  const runs = { nginx: [] as Awaited<ReturnType<typeof load>>[], recon: [] as Awaited<ReturnType<typeof load>>[], node: [] as Awaited<ReturnType<typeof load>>[] };
+  const runs = {
+    nginx: [] as Awaited<ReturnType<typeof load>>[],
+    recon: [] as Awaited<ReturnType<typeof load>>[],
+    node: [] as Awaited<ReturnType<typeof load>>[],
+  };
   for (let round = 0; round < rounds; round++) {
     runs.nginx.push(await load(`http://127.0.0.1:${nginxPort}/isos/bench.iso`));
     runs.recon.push(await load(`http://127.0.0.1:${front.port}/isos/bench.iso`));

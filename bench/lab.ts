@@ -55,14 +55,48 @@ async function busyboxPxeBoot(): Promise<number> {
   await execa("sh", ["-c", `cd ${initrdRoot} && find . | cpio -o -H newc --quiet | gzip -1 > ${join(install, "initrd")}`]);
   await writeFile(join(install, "boot.json"), JSON.stringify({ imageKernelArgs: ["console=ttyS0,115200n8", "rdinit=/init"] }));
   await chmod(dir, 0o755);
-  await writeFile(join(dir, "site.yaml"), "interface: benchbr0\naddress: 10.76.0.1/24\ndhcp: { mode: authoritative, pool: { start: 10.76.0.100, end: 10.76.0.150 } }\nhttp: { port: 8080 }\n");
+  await writeFile(
+    join(dir, "site.yaml"),
+    "interface: benchbr0\naddress: 10.76.0.1/24\ndhcp: { mode: authoritative, pool: { start: 10.76.0.100, end: 10.76.0.150 } }\nhttp: { port: 8080 }\n",
+  );
   const lab = await createLab(execaRunner, { prefix: `rcn-b${process.pid % 100000}`, bridge: "benchbr0" });
-  const master = startMasterInNetns(lab.ns, ["--config", join(dir, "site.yaml"), "--data-dir", join(dir, "data"), "--run-dir", join(dir, "run"), "--http-root", http, "--image-label", label, "--tftp-root", "/usr/lib/ipxe", "--cmdline", "/dev/null", "--probe-timeout-ms", "1000", "--reprobe-interval-ms", "0"]);
+  const master = startMasterInNetns(lab.ns, [
+    "--config",
+    join(dir, "site.yaml"),
+    "--data-dir",
+    join(dir, "data"),
+    "--run-dir",
+    join(dir, "run"),
+    "--http-root",
+    http,
+    "--image-label",
+    label,
+    "--tftp-root",
+    "/usr/lib/ipxe",
+    "--cmdline",
+    "/dev/null",
+    "--probe-timeout-ms",
+    "1000",
+    "--reprobe-interval-ms",
+    "0",
+  ]);
   try {
     await waitForMaster(master, /msg="master ready"/, 60_000);
     await lab.addTap("benchtap0");
     const begin = Date.now();
-    const vm = startVm({ name: "bench-busybox-pxe", memoryMiB: 256, cpus: 1, firmware: "bios", disks: [], nics: [{ tap: "benchtap0", mac: "52:54:00:76:00:02", bootIndex: 0 }], serialLog: join(dir, "busybox.serial.log"), noReboot: true }, { wrapper: netnsWrapper(lab.ns) });
+    const vm = startVm(
+      {
+        name: "bench-busybox-pxe",
+        memoryMiB: 256,
+        cpus: 1,
+        firmware: "bios",
+        disks: [],
+        nics: [{ tap: "benchtap0", mac: "52:54:00:76:00:02", bootIndex: 0 }],
+        serialLog: join(dir, "busybox.serial.log"),
+        noReboot: true,
+      },
+      { wrapper: netnsWrapper(lab.ns) },
+    );
     try {
       await vm.waitForSerial(/BUSYBOX-PXE-UP/, 5 * 60_000);
       return (Date.now() - begin) / 1000;
@@ -92,7 +126,18 @@ async function labRun(): Promise<Record<string, unknown>> {
         const pidFile = join(peer.bmc.dir, "vm.pid");
         const poweredOn = await poll(5 * 60_000, 1000, async () => (await stat(pidFile)).mtimeMs);
         await poll(30 * 60_000, 5000, async () => {
-          const result = await execa("ip", ["netns", "exec", running.plan.wireNs, "curl", "-sf", "--max-time", "10", "-H", `Authorization: Bearer ${token}`, `http://${running.plan.masterAddress}/api/v1/nodes/${peer.mac}`]);
+          const result = await execa("ip", [
+            "netns",
+            "exec",
+            running.plan.wireNs,
+            "curl",
+            "-sf",
+            "--max-time",
+            "10",
+            "-H",
+            `Authorization: Bearer ${token}`,
+            `http://${running.plan.masterAddress}/api/v1/nodes/${peer.mac}`,
+          ]);
           return (JSON.parse(result.stdout) as { uploads: unknown[] }).uploads.length > 0 ? true : undefined;
         });
         peers[peer.name] = { firmware: peer.firmware, powerOnToInventoryS: Math.round((Date.now() - poweredOn) / 100) / 10 };

@@ -170,7 +170,12 @@ async function main(argv: string[]): Promise<number> {
           await startApplianceMaster(
             args,
             { dataDir: values["data-dir"], httpRoot: values["http-root"], runDir: values["run-dir"], tftpRoot: values["tftp-root"], configPath: values.config },
-            { runner: execaRunner, log: bootLog, masterLog: createLogger({ component: "master" }, { write: (line) => console.log(line) }), stopSignal: () => stopOnSignals().signal },
+            {
+              runner: execaRunner,
+              log: bootLog,
+              masterLog: createLogger({ component: "master" }, { write: (line) => console.log(line) }),
+              stopSignal: () => stopOnSignals().signal,
+            },
           );
         } catch (error) {
           // One banner on the serial line and the screen; exit 3 stops recon.service's restarts.
@@ -183,7 +188,12 @@ async function main(argv: string[]): Promise<number> {
       }
       if (decision.role === "peer") {
         // A peer runs the agent; a failed upload exits non-zero and recon.service tries again.
-        await agentMain(args, agentFlags(values), { runner: execaRunner, insideImage: await insideReconImage(), writeStdout: (line) => console.log(line), signal: stopOnSignals().signal });
+        await agentMain(args, agentFlags(values), {
+          runner: execaRunner,
+          insideImage: await insideReconImage(),
+          writeStdout: (line) => console.log(line),
+          signal: stopOnSignals().signal,
+        });
       }
       return 0;
     }
@@ -198,8 +208,17 @@ async function main(argv: string[]): Promise<number> {
         console.log(built.path);
         return 0;
       }
-      if (rest[0] !== undefined) throw new ReconError("USAGE", `unknown agent action '${rest[0]}'`, { hint: "recon agent [options] | recon agent collect --out FILE.tar.gz", exitCode: 2 });
-      await agentMain(cmdlineArgs, flags, { runner: execaRunner, insideImage: await insideReconImage(), writeStdout: (line) => console.log(line), signal: controller.signal });
+      if (rest[0] !== undefined)
+        throw new ReconError("USAGE", `unknown agent action '${rest[0]}'`, {
+          hint: "recon agent [options] | recon agent collect --out FILE.tar.gz",
+          exitCode: 2,
+        });
+      await agentMain(cmdlineArgs, flags, {
+        runner: execaRunner,
+        insideImage: await insideReconImage(),
+        writeStdout: (line) => console.log(line),
+        signal: controller.signal,
+      });
       return 0;
     }
     case "inventory": {
@@ -211,11 +230,41 @@ async function main(argv: string[]): Promise<number> {
       return 0;
     }
     case "nodes":
-      return await runNodes(rest, { dataDir: values["data-dir"], master: values.master, token: values.token ?? process.env.RECON_TOKEN, json: values.json, format: values.format, out: values.out, site: values.site, role: values.role }, { write: (text) => process.stdout.write(text), now: () => new Date() });
+      return await runNodes(
+        rest,
+        {
+          dataDir: values["data-dir"],
+          master: values.master,
+          token: values.token ?? process.env.RECON_TOKEN,
+          json: values.json,
+          format: values.format,
+          out: values.out,
+          site: values.site,
+          role: values.role,
+        },
+        { write: (text) => process.stdout.write(text), now: () => new Date() },
+      );
     case "power":
-      return await runPowerCli(rest, { configPath: values.config ?? join(values["data-dir"], "site.yaml"), json: values.json }, { runner: execaRunner, write: (line) => console.log(line) });
+      return await runPowerCli(
+        rest,
+        { configPath: values.config ?? join(values["data-dir"], "site.yaml"), json: values.json },
+        { runner: execaRunner, write: (line) => console.log(line) },
+      );
     case "lab":
-      return await runLabCli(rest, { dir: values.dir, peers: values.peers, firmware: values.firmware, iso: values.iso, recipe: values.recipe, buildDir: values["build-dir"], debug: values.debug, json: values.json }, { runner: execaRunner, log, write: (line) => console.log(line), signal: stopOnSignals().signal });
+      return await runLabCli(
+        rest,
+        {
+          dir: values.dir,
+          peers: values.peers,
+          firmware: values.firmware,
+          iso: values.iso,
+          recipe: values.recipe,
+          buildDir: values["build-dir"],
+          debug: values.debug,
+          json: values.json,
+        },
+        { runner: execaRunner, log, write: (line) => console.log(line), signal: stopOnSignals().signal },
+      );
     case "build":
       return await runBuild(rest, values, log);
     case "master": {
@@ -233,7 +282,10 @@ async function main(argv: string[]): Promise<number> {
           probeTimeoutMs: Number(values["probe-timeout-ms"]),
           reprobeIntervalMs: Number(values["reprobe-interval-ms"]),
           // /etc/recon/build.json exists only inside the image (planDescription writes it).
-          requireExplicitInterface: !(await readFile("/etc/recon/build.json").then(() => true, () => false)),
+          requireExplicitInterface: !(await readFile("/etc/recon/build.json").then(
+            () => true,
+            () => false,
+          )),
         },
         { runner: execaRunner, log: createLogger({ component: "master" }), signal: controller.signal },
       );
@@ -363,13 +415,17 @@ async function runBuild(rest: string[], values: Values, log: ReturnType<typeof c
 
 /** /etc/recon/build.json exists only inside the image (planDescription writes it). */
 async function insideReconImage(): Promise<boolean> {
-  return readFile("/etc/recon/build.json").then(() => true, () => false);
+  return readFile("/etc/recon/build.json").then(
+    () => true,
+    () => false,
+  );
 }
 
 function agentFlags(values: Record<string, string | boolean | undefined>): AgentMainFlags {
   const seconds = (name: "lldp-wait-s" | "collector-timeout-s" | "upload-budget-s") => {
     const value = Number(values[name]);
-    if (!Number.isFinite(value) || value < 0) throw new ReconError("USAGE", `--${name} must be a number of seconds, not '${String(values[name])}'`, { exitCode: 2 });
+    if (!Number.isFinite(value) || value < 0)
+      throw new ReconError("USAGE", `--${name} must be a number of seconds, not '${String(values[name])}'`, { exitCode: 2 });
     return Math.round(value * 1000);
   };
   const text = (name: string) => (typeof values[name] === "string" ? values[name] : undefined);

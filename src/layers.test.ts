@@ -76,7 +76,8 @@ describe("the layer rule (.dependency-cruiser.cjs)", () => {
       "src/inventory/n.ts": 'import { m } from "../model/m.js";\nexport const n = m;\n',
       "src/review/r.ts": 'import { n } from "../inventory/n.js";\nexport const r = n;\n',
       "src/ipmi/i.ts": 'import { n } from "../inventory/n.js";\nexport const i = n;\n',
-      "src/master/s.ts": 'import express from "express";\nimport { r } from "../review/r.js";\nimport { i } from "../ipmi/i.js";\nexport const s = [express, r, i];\n',
+      "src/master/s.ts":
+        'import express from "express";\nimport { r } from "../review/r.js";\nimport { i } from "../ipmi/i.js";\nexport const s = [express, r, i];\n',
       "src/agent/a.ts": 'import { b } from "../boot/b.js";\nexport const a = b;\n',
       "src/lab/v.ts": 'import { s } from "../master/s.js";\nimport { a } from "../agent/a.js";\nexport const v = [s, a];\n',
       "src/cli.ts": 'import { v } from "./lab/v.js";\nimport { s } from "./master/s.js";\nexport const c = [v, s];\n',

@@ -110,12 +110,7 @@ function spawnInGroup(argv: string[], stdoutPath: string | null, options: Collec
 }
 
 /** Runs one argv with stdout into `stdoutPath` (or discarded), killed as a group at `timeoutMs`. */
-async function runTool(
-  argv: string[],
-  stdoutPath: string | null,
-  timeoutMs: number,
-  options: CollectOptions,
-): Promise<ToolOutcome> {
+async function runTool(argv: string[], stdoutPath: string | null, timeoutMs: number, options: CollectOptions): Promise<ToolOutcome> {
   const command = argv[0]!;
   const child = spawnInGroup(argv, stdoutPath, options);
   let timedOut = false;
@@ -155,7 +150,13 @@ function describeFailure(outcome: ToolOutcome, timeoutMs: number): string | unde
 async function existing(stagingDir: string, files: string[]): Promise<string[]> {
   const present: string[] = [];
   for (const file of files) {
-    if (await stat(join(stagingDir, file)).then((s) => s.isFile(), () => false)) present.push(file);
+    if (
+      await stat(join(stagingDir, file)).then(
+        (s) => s.isFile(),
+        () => false,
+      )
+    )
+      present.push(file);
   }
   return present;
 }
@@ -233,7 +234,9 @@ async function runLldp(spec: Extract<CollectorSpec, { kind: "lldp" }>, options: 
   if (daemonDone) {
     const result = await daemonResult;
     const notStarted = result.exitCode === undefined && result.signal === undefined;
-    const why = notStarted ? `${command}: ${result.originalMessage || result.shortMessage}` : `${command} exited early (${result.shortMessage})${result.stderr ? `: ${String(result.stderr)}` : ""}`;
+    const why = notStarted
+      ? `${command}: ${result.originalMessage || result.shortMessage}`
+      : `${command} exited early (${result.shortMessage})${result.stderr ? `: ${String(result.stderr)}` : ""}`;
     return { ...base, argv: spec.daemonArgv, files: [], exit_code: result.exitCode ?? null, duration_ms: duration(), error: tail(why) };
   }
   try {

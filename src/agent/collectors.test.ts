@@ -5,7 +5,9 @@ const OPTIONS = { lldpWaitMs: 60_000, collectorTimeoutMs: 120_000, lldpSocket: "
 
 /** The plan as a reviewer reads it: one line per collector, what runs and where its output goes. */
 function render(facts: HostFacts): string {
-  return `${planCollectors(facts, OPTIONS).map((spec) => JSON.stringify(spec)).join("\n")}\n`;
+  return `${planCollectors(facts, OPTIONS)
+    .map((spec) => JSON.stringify(spec))
+    .join("\n")}\n`;
 }
 
 describe("planCollectors", () => {
@@ -26,14 +28,20 @@ describe("planCollectors", () => {
   });
 
   it("gives the LLDP collector its wait on top of the collector timeout", () => {
-    const plan = planCollectors({ interfaces: [], disks: [], nvmeControllers: [], ipmiDevice: false, nvidiaSmi: false }, { ...OPTIONS, lldpWaitMs: 5000, collectorTimeoutMs: 1000 });
+    const plan = planCollectors(
+      { interfaces: [], disks: [], nvmeControllers: [], ipmiDevice: false, nvidiaSmi: false },
+      { ...OPTIONS, lldpWaitMs: 5000, collectorTimeoutMs: 1000 },
+    );
     const lldp = plan.find((spec) => spec.kind === "lldp");
     expect(lldp).toMatchObject({ waitMs: 5000, timeoutMs: 6000 });
     expect(plan.filter((spec) => spec.kind !== "lldp").every((spec) => spec.timeoutMs === 1000)).toBe(true);
   });
 
   it("has unique ids and unique files", () => {
-    const plan = planCollectors({ interfaces: ["eth0", "eth1"], disks: ["sda", "sdb"], nvmeControllers: ["nvme0"], ipmiDevice: true, nvidiaSmi: true }, OPTIONS);
+    const plan = planCollectors(
+      { interfaces: ["eth0", "eth1"], disks: ["sda", "sdb"], nvmeControllers: ["nvme0"], ipmiDevice: true, nvidiaSmi: true },
+      OPTIONS,
+    );
     const ids = plan.map((spec) => spec.id);
     expect(new Set(ids).size).toBe(ids.length);
     const files = plan.flatMap((spec) => (spec.kind === "first-answer" ? spec.candidates.map((c) => c.stdout) : spec.files));

@@ -31,7 +31,10 @@ async function names(dir: string): Promise<string[]> {
 }
 
 async function exists(path: string, mode = constants.F_OK): Promise<boolean> {
-  return access(path, mode).then(() => true, () => false);
+  return access(path, mode).then(
+    () => true,
+    () => false,
+  );
 }
 
 /** True when `command` is an executable file in one of PATH's directories. */

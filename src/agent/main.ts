@@ -127,7 +127,9 @@ export async function runAgent(options: AgentOptions, deps: AgentDeps): Promise<
     await sleep(ms, signal);
     if (signal?.aborted) throw stopped();
   };
-  status(`recon agent ${options.agentVersion}: node ${config.bootMac}, master ${config.masterUrl}, token ${tokenFingerprint(config.token)}, after upload: ${config.postAction}`);
+  status(
+    `recon agent ${options.agentVersion}: node ${config.bootMac}, master ${config.masterUrl}, token ${tokenFingerprint(config.token)}, after upload: ${config.postAction}`,
+  );
 
   // Hello first, best effort: it tells the master (and its UI) that this node is up and collecting.
   const hello = await postWithRetry(
@@ -145,7 +147,10 @@ export async function runAgent(options: AgentOptions, deps: AgentDeps): Promise<
     const workload = options.workload === false ? ({ kind: "none" } as const) : await fetchWorkload(config.masterUrl, workloadDir);
     if (workload.kind === "none") status("no workload on the master (post.tgz): recon's own collectors");
     else if (workload.kind === "failed") status(`*** workload not used: ${workload.reason}; running recon's own collectors ***`);
-    else status(`workload from the master: ${workload.collectors.length} collector(s)${workload.manifest.builtin_collectors ? " plus recon's own" : " only (builtin_collectors: false)"}`);
+    else
+      status(
+        `workload from the master: ${workload.collectors.length} collector(s)${workload.manifest.builtin_collectors ? " plus recon's own" : " only (builtin_collectors: false)"}`,
+      );
     upload = await runAgentCollect(
       {
         ...options,
@@ -175,7 +180,9 @@ export async function runAgent(options: AgentOptions, deps: AgentDeps): Promise<
         if (attempt >= 3 && Date.now() - lastLoud >= LOUD_EVERY_MS) {
           lastLoud = Date.now();
           const until = new Date(started + policy.totalBudgetMs).toISOString().slice(11, 16);
-          status(`*** UPLOAD FAILING: the master at ${config.masterUrl} has not taken the inventory (${reason}). Retrying until ${until} UTC; this machine will NOT power off until the master acknowledges. Check the master and the network. ***`);
+          status(
+            `*** UPLOAD FAILING: the master at ${config.masterUrl} has not taken the inventory (${reason}). Retrying until ${until} UTC; this machine will NOT power off until the master acknowledges. Check the master and the network. ***`,
+          );
         }
         status(`upload attempt ${attempt} failed: ${reason}; next try in ${seconds(delayMs)} (${Math.round(budgetLeftMs / 60_000)} min of retries left)`);
       },
@@ -228,10 +235,7 @@ export async function agentMain(
   env: { runner: CommandRunner; insideImage: boolean; writeStdout: (line: string) => void; signal?: AbortSignal },
 ): Promise<AgentResult> {
   const config = parseAgentConfig(cmdline, { masterUrl: flags.masterUrl, postAction: flags.postAction });
-  const status = createStatusWriter(
-    (line) => env.writeStdout(`recon-agent: ${line}`),
-    env.insideImage ? mirrorConsoles(cmdline) : [],
-  );
+  const status = createStatusWriter((line) => env.writeStdout(`recon-agent: ${line}`), env.insideImage ? mirrorConsoles(cmdline) : []);
   return runAgent(
     {
       config,
@@ -246,7 +250,11 @@ export async function agentMain(
       runner: env.runner,
       status,
       actions: systemActionRunner(env.runner, env.insideImage, status),
-      ipmiDevice: () => access("/dev/ipmi0").then(() => true, () => false),
+      ipmiDevice: () =>
+        access("/dev/ipmi0").then(
+          () => true,
+          () => false,
+        ),
     },
   );
 }

@@ -30,7 +30,10 @@ describe("runPostAction", () => {
       { run: async (step) => (ran.push(step.argv), step.argv[0] === "systemctl") },
       () => undefined,
     );
-    expect(ran).toEqual([["ipmitool", "chassis", "power", "off"], ["systemctl", "poweroff"]]);
+    expect(ran).toEqual([
+      ["ipmitool", "chassis", "power", "off"],
+      ["systemctl", "poweroff"],
+    ]);
     expect(done?.argv).toEqual(["systemctl", "poweroff"]);
   });
 });

@@ -49,7 +49,8 @@ export function systemActionRunner(runner: CommandRunner, insideImage: boolean, 
       }
       const [command, ...args] = step.argv;
       const result = await runner.run(command!, args, { timeoutMs: 60_000 });
-      if (result.exitCode !== 0) report(`'${step.argv.join(" ")}' failed (exit ${result.exitCode}): ${(result.stderr || result.stdout).trim().split("\n").slice(-3).join(" | ")}`);
+      if (result.exitCode !== 0)
+        report(`'${step.argv.join(" ")}' failed (exit ${result.exitCode}): ${(result.stderr || result.stdout).trim().split("\n").slice(-3).join(" | ")}`);
       return result.exitCode === 0;
     },
   };

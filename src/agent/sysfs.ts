@@ -30,13 +30,12 @@ const readOrUndefined = (path: string) => readFile(path).catch(() => undefined);
 
 export async function readEfi(root: string): Promise<string> {
   const efiDir = join(root, "sys/firmware/efi");
-  const exists = await readdir(efiDir).then(() => true, () => false);
-  const vars = join(efiDir, "efivars");
-  const state = efiState(
-    exists,
-    await readOrUndefined(join(vars, `SecureBoot-${EFI_GLOBAL}`)),
-    await readOrUndefined(join(vars, `SetupMode-${EFI_GLOBAL}`)),
+  const exists = await readdir(efiDir).then(
+    () => true,
+    () => false,
   );
+  const vars = join(efiDir, "efivars");
+  const state = efiState(exists, await readOrUndefined(join(vars, `SecureBoot-${EFI_GLOBAL}`)), await readOrUndefined(join(vars, `SetupMode-${EFI_GLOBAL}`)));
   return `${JSON.stringify(state)}\n`;
 }
 

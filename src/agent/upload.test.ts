@@ -79,7 +79,13 @@ describe("postWithRetry", () => {
     const clock = fakeClock();
     const { post } = scripted([refused, refused, answer(503), ACK], clock);
     const retries: number[] = [];
-    const result = await postWithRetry({ url: "http://m/x", token: "t" }, POLICY, { post, sleep: clock.sleep, now: clock.now, random: () => 1, onRetry: (i) => retries.push(i.attempt) });
+    const result = await postWithRetry({ url: "http://m/x", token: "t" }, POLICY, {
+      post,
+      sleep: clock.sleep,
+      now: clock.now,
+      random: () => 1,
+      onRetry: (i) => retries.push(i.attempt),
+    });
     expect(result).toMatchObject({ ok: true, attempts: 4 });
     expect(clock.sleeps).toEqual([1000, 2000, 4000]);
     expect(retries).toEqual([1, 2, 3]);
@@ -98,7 +104,12 @@ describe("postWithRetry", () => {
     const body = '{"error":"UPLOAD_REJECTED","code":"UPLOAD_REJECTED","message":"upload refused: entry larger than 16777216 bytes: \\"raw/huge.bin\\""}';
     const { post } = scripted([answer(422, body), ACK], clock);
     const result = await postWithRetry({ url: "http://m/x", token: "t" }, POLICY, { post, sleep: clock.sleep, now: clock.now, random: () => 1 });
-    expect(result).toMatchObject({ ok: false, fatal: true, attempts: 1, reason: 'HTTP 422 UPLOAD_REJECTED: upload refused: entry larger than 16777216 bytes: "raw/huge.bin"' });
+    expect(result).toMatchObject({
+      ok: false,
+      fatal: true,
+      attempts: 1,
+      reason: 'HTTP 422 UPLOAD_REJECTED: upload refused: entry larger than 16777216 bytes: "raw/huge.bin"',
+    });
     expect(result.ok === false && result.answer?.status).toBe(422);
     expect(clock.sleeps).toEqual([]);
   });
@@ -106,7 +117,11 @@ describe("postWithRetry", () => {
   it("gives up after maxAttempts", async () => {
     const clock = fakeClock();
     const { post } = scripted([], clock);
-    const result = await postWithRetry({ url: "http://m/x", token: "t" }, { ...POLICY, maxAttempts: 3 }, { post, sleep: clock.sleep, now: clock.now, random: () => 1 });
+    const result = await postWithRetry(
+      { url: "http://m/x", token: "t" },
+      { ...POLICY, maxAttempts: 3 },
+      { post, sleep: clock.sleep, now: clock.now, random: () => 1 },
+    );
     expect(result).toMatchObject({ ok: false, fatal: false, attempts: 3 });
     expect(clock.sleeps).toEqual([1000, 2000]);
   });
@@ -114,7 +129,11 @@ describe("postWithRetry", () => {
   it("gives up when the time budget is spent, never sleeping past it", async () => {
     const clock = fakeClock(3000);
     const { post, timeouts } = scripted([], clock);
-    const result = await postWithRetry({ url: "http://m/x", token: "t" }, { ...POLICY, maxAttempts: 100, totalBudgetMs: 20_000 }, { post, sleep: clock.sleep, now: clock.now, random: () => 1 });
+    const result = await postWithRetry(
+      { url: "http://m/x", token: "t" },
+      { ...POLICY, maxAttempts: 100, totalBudgetMs: 20_000 },
+      { post, sleep: clock.sleep, now: clock.now, random: () => 1 },
+    );
     expect(result.ok).toBe(false);
     expect(result.elapsedMs).toBeLessThanOrEqual(20_000);
     // attempts at 0, 4 s, 9 s, 16 s (each takes 3 s); at 19 s the next delay (8 s) ends past 20 s.

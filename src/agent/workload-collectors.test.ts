@@ -9,8 +9,22 @@ describe("planWorkloadCollectors", () => {
       "m.json",
     );
     expect(planWorkloadCollectors(manifest, "/run/w")).toEqual([
-      { kind: "command", id: "workload.raid", argv: ["/run/w/scripts/raid.sh", "-v"], files: ["raw/workload/raid.out"], stdout: "raw/workload/raid.out", timeoutMs: 30_000 },
-      { kind: "command", id: "workload.sel", argv: ["ipmitool", "sel", "elist"], files: ["raw/workload/sel.out"], stdout: "raw/workload/sel.out", timeoutMs: 120_000 },
+      {
+        kind: "command",
+        id: "workload.raid",
+        argv: ["/run/w/scripts/raid.sh", "-v"],
+        files: ["raw/workload/raid.out"],
+        stdout: "raw/workload/raid.out",
+        timeoutMs: 30_000,
+      },
+      {
+        kind: "command",
+        id: "workload.sel",
+        argv: ["ipmitool", "sel", "elist"],
+        files: ["raw/workload/sel.out"],
+        stdout: "raw/workload/sel.out",
+        timeoutMs: 120_000,
+      },
     ]);
   });
 });

@@ -22,9 +22,7 @@ import { sleep } from "../lib/abortable-sleep.js";
 const MAX_WORKLOAD_BYTES = 64 * 1024 * 1024;
 
 export type WorkloadOutcome =
-  | { kind: "none" }
-  | { kind: "loaded"; manifest: WorkloadManifest; collectors: CommandCollector[] }
-  | { kind: "failed"; reason: string };
+  { kind: "none" } | { kind: "loaded"; manifest: WorkloadManifest; collectors: CommandCollector[] } | { kind: "failed"; reason: string };
 
 /** GET url → file; resolves with the status (the body is written only for 200). */
 function download(url: string, file: string, timeoutMs: number): Promise<number> {
@@ -104,7 +102,13 @@ async function unpack(file: string, dir: string): Promise<WorkloadOutcome> {
   // Scripts named by "./" must have arrived.
   for (const collector of manifest.collectors) {
     const program = collector.argv[0]!;
-    if (program.startsWith("./") && (await readFile(join(dir, program)).then(() => false, () => true))) {
+    if (
+      program.startsWith("./") &&
+      (await readFile(join(dir, program)).then(
+        () => false,
+        () => true,
+      ))
+    ) {
       return { kind: "failed", reason: `post.tgz: collector ${collector.id} runs ${program}, which the archive does not contain` };
     }
   }

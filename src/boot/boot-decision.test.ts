@@ -80,7 +80,12 @@ const table: Row[] = [
   {
     name: "arm64 with the x86_64 image: ignored, not woken",
     machine: { mac: "52:54:00:00:00:07", arch: "arm64" },
-    plan: { kind: "ignore", why: "arch", reason: "the image is x86_64 and this machine is arm64", wake: { wake: false, reason: "the image is x86_64 and this machine is arm64" } },
+    plan: {
+      kind: "ignore",
+      why: "arch",
+      reason: "the image is x86_64 and this machine is arm64",
+      wake: { wake: false, reason: "the image is x86_64 and this machine is arm64" },
+    },
   },
   {
     name: "ignored by the site config: no DHCP answer, not woken",
@@ -117,8 +122,7 @@ const table: Row[] = [
   },
 ];
 
-const planRow = (row: Row, index: number): BootPlan =>
-  planBoot(row.machine, row.config ?? site, row.record, { ...server, ...row.server }, `tok-${index + 1}`);
+const planRow = (row: Row, index: number): BootPlan => planBoot(row.machine, row.config ?? site, row.record, { ...server, ...row.server }, `tok-${index + 1}`);
 
 describe("the boot decision, one table", () => {
   it.each(table.map((row, index) => [row.name, row, index] as const))("%s", (_name, row, index) => {
@@ -154,6 +158,11 @@ describe("the boot decision, one table", () => {
     const named = new Set(namedMacs(site));
     const byMac = new Map(siteRows.filter(({ plan }) => named.has(plan.mac)).map(({ plan }) => [plan.mac, plan]));
     const anyMachine = siteRows.find(({ row }) => row.machine.mac === "52:54:00:00:00:01")!.plan;
-    expect(dhcpBootFromPlans(anyMachine, [...byMac.values()].sort((a, b) => a.mac.localeCompare(b.mac)))).toEqual(planDhcpBoot(site, server));
+    expect(
+      dhcpBootFromPlans(
+        anyMachine,
+        [...byMac.values()].sort((a, b) => a.mac.localeCompare(b.mac)),
+      ),
+    ).toEqual(planDhcpBoot(site, server));
   });
 });

@@ -103,16 +103,64 @@ describe("planBoot", () => {
     tail?: string[];
     hostname?: string;
   }> = [
-    { name: "BIOS gets undionly.kpxe and no initrd= arg", machine: { mac: "52:54:00:00:00:01", arch: "bios" }, kind: "boot", firmwareFile: "undionly.kpxe", hasInitrdArg: false, tail: ["rd.live.image", "loglevel=4"] },
-    { name: "unknown arch keeps initrd= (harmless on BIOS, needed on EFI)", machine: { mac: "52:54:00:00:00:01", arch: "unknown", userClass: "iPXE" }, kind: "boot", firmwareFile: "ipxe.efi", hasInitrdArg: true },
-    { name: "a group prefers snponly.efi and reboot", machine: { mac: "52:54:00:00:00:05", arch: "efi64" }, kind: "boot", firmwareFile: "snponly.efi", postAction: "reboot" },
-    { name: "a host stays up and uses only tty0", machine: { mac: "52:54:00:00:00:04", arch: "efi64" }, kind: "boot", postAction: "stay", tail: ["initrd=initrd", "console=tty0", "rd.live.image", "loglevel=4"] },
-    { name: "ignore from the site config names the layers", machine: { mac: "52:54:00:00:00:02", arch: "bios" }, kind: "ignore", reason: "the site config says ignore (defaults → hosts.52:54:00:00:00:02)" },
-    { name: "an uploaded node is left alone", machine: { mac: "52:54:00:00:00:01", arch: "bios" }, record: { uploads: 1 }, kind: "ignore", reason: "inventory already stored" },
+    {
+      name: "BIOS gets undionly.kpxe and no initrd= arg",
+      machine: { mac: "52:54:00:00:00:01", arch: "bios" },
+      kind: "boot",
+      firmwareFile: "undionly.kpxe",
+      hasInitrdArg: false,
+      tail: ["rd.live.image", "loglevel=4"],
+    },
+    {
+      name: "unknown arch keeps initrd= (harmless on BIOS, needed on EFI)",
+      machine: { mac: "52:54:00:00:00:01", arch: "unknown", userClass: "iPXE" },
+      kind: "boot",
+      firmwareFile: "ipxe.efi",
+      hasInitrdArg: true,
+    },
+    {
+      name: "a group prefers snponly.efi and reboot",
+      machine: { mac: "52:54:00:00:00:05", arch: "efi64" },
+      kind: "boot",
+      firmwareFile: "snponly.efi",
+      postAction: "reboot",
+    },
+    {
+      name: "a host stays up and uses only tty0",
+      machine: { mac: "52:54:00:00:00:04", arch: "efi64" },
+      kind: "boot",
+      postAction: "stay",
+      tail: ["initrd=initrd", "console=tty0", "rd.live.image", "loglevel=4"],
+    },
+    {
+      name: "ignore from the site config names the layers",
+      machine: { mac: "52:54:00:00:00:02", arch: "bios" },
+      kind: "ignore",
+      reason: "the site config says ignore (defaults → hosts.52:54:00:00:00:02)",
+    },
+    {
+      name: "an uploaded node is left alone",
+      machine: { mac: "52:54:00:00:00:01", arch: "bios" },
+      record: { uploads: 1 },
+      kind: "ignore",
+      reason: "inventory already stored",
+    },
     { name: "a node with a record but no upload yet boots again", machine: { mac: "52:54:00:00:00:01", arch: "bios" }, record: { uploads: 0 }, kind: "boot" },
-    { name: "reinventory boots an uploaded node; host args last", machine: { mac: "52-54-00-00-00-03", arch: "efi64", ip: "10.20.0.9" }, record: { uploads: 3 }, kind: "boot", tail: ["loglevel=4", "net", "host"], hostname: "db-1" },
+    {
+      name: "reinventory boots an uploaded node; host args last",
+      machine: { mac: "52-54-00-00-00-03", arch: "efi64", ip: "10.20.0.9" },
+      record: { uploads: 3 },
+      kind: "boot",
+      tail: ["loglevel=4", "net", "host"],
+      hostname: "db-1",
+    },
     { name: "32-bit UEFI is refused", machine: { mac: "52:54:00:00:00:01", arch: "efi32" }, kind: "ignore", reason: "32-bit UEFI" },
-    { name: "arm64 cannot run an x86_64 image", machine: { mac: "52:54:00:00:00:01", arch: "arm64" }, kind: "ignore", reason: "the image is x86_64 and this machine is arm64" },
+    {
+      name: "arm64 cannot run an x86_64 image",
+      machine: { mac: "52:54:00:00:00:01", arch: "arm64" },
+      kind: "ignore",
+      reason: "the image is x86_64 and this machine is arm64",
+    },
   ];
 
   it.each(table)("$name", (row) => {

@@ -6,10 +6,7 @@
  * route renders it, dnsmasq's config and host file are rendered from plans (plan-dhcp.ts), the
  * wake step consults `wake`, and the UI may show it. A new boot chain is a new case here.
  */
-import {
-  resolveNodeSettings,
-  type ResolvedNodeSettings,
-} from "../model/resolve-node-settings.js";
+import { resolveNodeSettings, type ResolvedNodeSettings } from "../model/resolve-node-settings.js";
 import { ReconError } from "../lib/errors.js";
 import { type SiteConfig, type UefiFirmwareFile } from "../model/site-config.js";
 import { type PostAction } from "../model/peer-contract.js";
@@ -169,7 +166,10 @@ function firmwareFor(arch: MachineArch, stages: FirstStages): FirmwareFile {
 function wakeFor(config: SiteConfig, refusal: BootRefusal | undefined): WakePlan {
   if (refusal?.why === "config-ignore") return { wake: false, reason: refusal.reason };
   if (refusal?.why === "inventory-stored") {
-    return { wake: false, reason: `its inventory is stored (${refusal.uploads} upload${refusal.uploads === 1 ? "" : "s"}); set reinventory: true for this node to wake it again` };
+    return {
+      wake: false,
+      reason: `its inventory is stored (${refusal.uploads} upload${refusal.uploads === 1 ? "" : "s"}); set reinventory: true for this node to wake it again`,
+    };
   }
   if (!config.power.wake) return { wake: false, reason: "the site config does not wake the fleet (power.wake: false)" };
   return { wake: true };
@@ -186,16 +186,17 @@ function unsupportedArch(arch: MachineArch, server: BootServer): string | undefi
 }
 
 /** Why a node is not booted whatever its firmware: the site config ignores it, or its inventory is stored. */
-export type BootRefusal =
-  | { why: "config-ignore"; reason: string }
-  | { why: "inventory-stored"; uploads: number; reason: string };
+export type BootRefusal = { why: "config-ignore"; reason: string } | { why: "inventory-stored"; uploads: number; reason: string };
 
 /**
  * The rule deciding from a node's resolved settings (defaults → networks → groups → host) and
  * its record whether recon boots it at all, whatever its firmware. planBoot asks it for every
  * plan, so the boot and the wake (the plan's `wake`) never disagree about `reinventory`.
  */
-export function refuseBoot(settings: Pick<ResolvedNodeSettings, "action" | "reinventory" | "sources">, record: NodeBootRecord | undefined): BootRefusal | undefined {
+export function refuseBoot(
+  settings: Pick<ResolvedNodeSettings, "action" | "reinventory" | "sources">,
+  record: NodeBootRecord | undefined,
+): BootRefusal | undefined {
   if (settings.action === "ignore") return { why: "config-ignore", reason: `the site config says ignore (${settings.sources.join(" → ")})` };
   if (record !== undefined && record.uploads > 0 && !settings.reinventory) {
     return { why: "inventory-stored", uploads: record.uploads, reason: "inventory already stored; set reinventory: true for this node to boot it again" };
@@ -211,13 +212,7 @@ export function refuseBoot(settings: Pick<ResolvedNodeSettings, "action" | "rein
  *   function is pure). It ends up on the peer's kernel command line, so it must be one word.
  *   Without one the plan's kernel args carry no `recon.token=` (no machine is sent them then).
  */
-export function planBoot(
-  machine: Machine,
-  config: SiteConfig,
-  record: NodeBootRecord | undefined,
-  server: BootServer,
-  token?: string,
-): BootPlan {
+export function planBoot(machine: Machine, config: SiteConfig, record: NodeBootRecord | undefined, server: BootServer, token?: string): BootPlan {
   const mac = normalizeMac(machine.mac) ?? machine.mac.toLowerCase();
   const settings = resolveNodeSettings(config, { mac, ip: machine.ip, hostname: machine.hostname });
   const refusal = refuseBoot(settings, record);

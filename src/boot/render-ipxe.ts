@@ -13,11 +13,7 @@ function quoteForEcho(text: string): string {
   return text.replace(/[\x00-\x1f\x7f]/g, " ").replace(/\$/g, "");
 }
 
-const FAILED_BLOCK = (what: string) => [
-  ":failed",
-  `echo recon: ${what} failed; returning to the firmware to try the next boot device`,
-  "exit 1",
-];
+const FAILED_BLOCK = (what: string) => [":failed", `echo recon: ${what} failed; returning to the firmware to try the next boot device`, "exit 1"];
 
 export function renderIpxeScript(plan: BootPlan): string {
   if (plan.kind === "ignore") {

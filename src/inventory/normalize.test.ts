@@ -48,19 +48,39 @@ describe("normalizeRaw on the captured machines", () => {
       ["enp0s6", "52:54:00:de:11:03", "virtio_net"],
     ]);
     expect(inventory.interfaces[0]).toMatchObject({ speed_mbps: 1000, link: true, ipv4_address: "10.0.2.15", lldp: null });
-    expect(inventory.interfaces[2]!.lldp).toEqual({ chassis_id: "52:54:00:de:11:01", system_name: "vm", port_id: "52:54:00:de:11:02", port_description: "enp0s5", vlan: 100 });
+    expect(inventory.interfaces[2]!.lldp).toEqual({
+      chassis_id: "52:54:00:de:11:01",
+      system_name: "vm",
+      port_id: "52:54:00:de:11:02",
+      port_description: "enp0s5",
+      vlan: 100,
+    });
     expect(inventory.gpus).toEqual([{ vendor: null, product: null, pci_slot: "0000:00:01.0", driver: "bochs-drm", memory_bytes: null }]);
   });
 
   it("vm-uefi-hpe: UEFI boot, NVMe + rotational SATA, rtl8139, in-band BMC firmware", () => {
     const inventory = normalizeRaw(readFixtureFiles("vm-uefi-hpe"));
-    expect(inventory.system_vendor).toMatchObject({ manufacturer: "HPE", product_name: "ProLiant DL360 Gen10", serial_number: "MXQ91203K7", sku: "867959-B21" });
+    expect(inventory.system_vendor).toMatchObject({
+      manufacturer: "HPE",
+      product_name: "ProLiant DL360 Gen10",
+      serial_number: "MXQ91203K7",
+      sku: "867959-B21",
+    });
     expect(inventory.firmware.vendor).toBe("EFI Development Kit II / OVMF");
     expect(inventory.boot).toEqual({ current_boot_mode: "uefi", secure_boot: false, pxe_interface: "enp0s4" });
     expect(inventory.cpu).toMatchObject({ sockets: 2, cores: 2, threads: 2 });
-    expect(inventory.memory.dimms.map((dimm) => [dimm.slot, dimm.size_bytes, dimm.speed_mts, dimm.part_number])).toEqual([["PROC 1 DIMM 0", 3 * GiB, 2933, "840756-091"]]);
+    expect(inventory.memory.dimms.map((dimm) => [dimm.slot, dimm.size_bytes, dimm.speed_mts, dimm.part_number])).toEqual([
+      ["PROC 1 DIMM 0", 3 * GiB, 2933, "840756-091"],
+    ]);
     const disks = Object.fromEntries(inventory.disks.map((disk) => [disk.name, disk]));
-    expect(disks.nvme0n1).toMatchObject({ serial: "NVME-HPE-0001", model: "QEMU NVMe Ctrl", size_bytes: 4 * GiB, kind: "nvme", rotational: false, smart_passed: true });
+    expect(disks.nvme0n1).toMatchObject({
+      serial: "NVME-HPE-0001",
+      model: "QEMU NVMe Ctrl",
+      size_bytes: 4 * GiB,
+      kind: "nvme",
+      rotational: false,
+      smart_passed: true,
+    });
     expect(disks.sda).toMatchObject({ serial: "ZC1234HDD", model: "ST4000NM0035-1V4107", size_bytes: 5 * GiB, kind: "hdd", rotational: true });
     expect(inventory.interfaces.find((nic) => nic.mac_address === "52:54:00:ee:20:02")).toMatchObject({ driver: "8139cp", speed_mbps: 100 });
     // ipmi-bmc-sim,fwrev1=2,fwrev2=0x44; it implements no LAN channel, so no address.
@@ -87,7 +107,11 @@ describe("normalizeRaw on the captured machines", () => {
       ["nvme1n1", "S4EWNX0N654321", 7 * GiB, "nvme"],
     ]);
     expect(inventory.boot.pxe_interface).toBe("enp0s5");
-    expect(inventory.interfaces.find((nic) => nic.name === "enp0s5")).toMatchObject({ mac_address: "52:54:00:5a:30:01", driver: "virtio_net", ipv4_address: "10.0.2.15" });
+    expect(inventory.interfaces.find((nic) => nic.name === "enp0s5")).toMatchObject({
+      mac_address: "52:54:00:5a:30:01",
+      driver: "virtio_net",
+      ipv4_address: "10.0.2.15",
+    });
     expect(inventory.interfaces.find((nic) => nic.name === "enp0s7")?.lldp).toMatchObject({ port_id: "52:54:00:5a:30:02", port_description: "enp0s6" });
     expect(inventory.bmc.firmware_version).toBe("1.73");
     // The agent's builtin readers (efi, meminfo, edac: exit_code null) are not failures; the
@@ -120,14 +144,27 @@ describe("normalizeRaw on the captured machines", () => {
       ["enp0s5", "52:54:00:1e:40:02", "virtio_net"],
     ]);
     expect(inventory.memory.dimms).toEqual([
-      { slot: "DIMM 0", size_bytes: 2 * GiB, type: "RAM", speed_mts: 2933, manufacturer: "Micron", part_number: "36ASF4G72PZ-2G9E2", serial_number: "2B3C4D5E" },
+      {
+        slot: "DIMM 0",
+        size_bytes: 2 * GiB,
+        type: "RAM",
+        speed_mts: 2933,
+        manufacturer: "Micron",
+        part_number: "36ASF4G72PZ-2G9E2",
+        serial_number: "2B3C4D5E",
+      },
     ]);
     expect(inventory.bmc.firmware_version).toBe("4.40");
   });
 
   it("vm-bios-fujitsu (recon agent collect, lab BMC with a LAN channel): BMC address, SCSI disks, e1000", () => {
     const inventory = normalizeRaw(readFixtureFiles("vm-bios-fujitsu"));
-    expect(inventory.system_vendor).toMatchObject({ manufacturer: "FUJITSU", product_name: "PRIMERGY RX2540 M5", serial_number: "YM5K004321", sku: "S26361-K1659-Vxxx" });
+    expect(inventory.system_vendor).toMatchObject({
+      manufacturer: "FUJITSU",
+      product_name: "PRIMERGY RX2540 M5",
+      serial_number: "YM5K004321",
+      sku: "S26361-K1659-Vxxx",
+    });
     expect(inventory.firmware).toEqual({ vendor: "FUJITSU // American Megatrends Inc.", version: "V5.0.0.14 R1.22.0 for D3384-B1x", build_date: "2021-06-11" });
     // capture-lan-bmc.ts: ipmi_sim at 10.213.77.10 reporting MAC d0:50:99:f5:50:99; ipmi_sim's own firmware 9.08.
     expect(inventory.bmc).toEqual({ address: "10.213.77.10", v6address: null, mac: "d0:50:99:f5:50:99", firmware_version: "9.08" });
@@ -193,7 +230,11 @@ describe("normalizeRaw on the captured machines", () => {
       const noEthtool = normalizeRaw(files).interfaces[0]!;
       expect(noEthtool).toMatchObject({ name: "enp0s4", driver: "e1000e", link: true, speed_mbps: 1000 }); // lshw's driver and size
       files.delete("raw/ip-link.json");
-      expect(normalizeRaw(files).interfaces.map((nic) => nic.mac_address).sort()).toEqual(["52:54:00:de:11:01", "52:54:00:de:11:02", "52:54:00:de:11:03"]);
+      expect(
+        normalizeRaw(files)
+          .interfaces.map((nic) => nic.mac_address)
+          .sort(),
+      ).toEqual(["52:54:00:de:11:01", "52:54:00:de:11:02", "52:54:00:de:11:03"]);
     });
 
     it("boot mode is unknown without efi.json, never guessed", () => {

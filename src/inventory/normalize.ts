@@ -35,7 +35,23 @@ import { parseSmartctl, type SmartctlDisk } from "./parse/smartctl.js";
 import type { Parsed } from "./parse/common.js";
 
 /** Drivers of interfaces that are not ports of the machine (kernel-made or software devices). */
-const VIRTUAL_DRIVERS = new Set(["ifb", "bridge", "veth", "tun", "dummy", "bonding", "802.1Q VLAN Support", "macvlan", "ipvlan", "vxlan", "openvswitch", "team", "wireguard", "nlmon", "vrf"]);
+const VIRTUAL_DRIVERS = new Set([
+  "ifb",
+  "bridge",
+  "veth",
+  "tun",
+  "dummy",
+  "bonding",
+  "802.1Q VLAN Support",
+  "macvlan",
+  "ipvlan",
+  "vxlan",
+  "openvswitch",
+  "team",
+  "wireguard",
+  "nlmon",
+  "vrf",
+]);
 
 /** The first non-null value. */
 function first<T>(...values: Array<T | null | undefined>): T | null {
@@ -68,7 +84,10 @@ export function normalizeRaw(files: Map<string, Buffer>): Inventory {
     }
   };
   const byPrefix = (prefix: string, suffix: string) =>
-    [...texts.keys()].filter((key) => key.startsWith(prefix) && key.endsWith(suffix)).map((key) => ({ key, id: key.slice(prefix.length, key.length - suffix.length) })).sort((a, b) => a.key.localeCompare(b.key));
+    [...texts.keys()]
+      .filter((key) => key.startsWith(prefix) && key.endsWith(suffix))
+      .map((key) => ({ key, id: key.slice(prefix.length, key.length - suffix.length) }))
+      .sort((a, b) => a.key.localeCompare(b.key));
 
   // Identity of the upload.
   const manifest = read("manifest.json", parseManifest);
@@ -94,7 +113,8 @@ export function normalizeRaw(files: Map<string, Buffer>): Inventory {
   // CPU.
   const lscpu = read("raw/lscpu.json", parseLscpu);
   const sockets = dmi?.processors.filter((processor) => processor.populated) ?? [];
-  const sumOf = (values: Array<number | null>) => (values.length > 0 && values.every((value) => value !== null) ? values.reduce<number>((a, b) => a + (b ?? 0), 0) : null);
+  const sumOf = (values: Array<number | null>) =>
+    values.length > 0 && values.every((value) => value !== null) ? values.reduce<number>((a, b) => a + (b ?? 0), 0) : null;
   inventory.cpu = {
     model_name: first(lscpu?.model_name, sockets[0]?.version, lshw?.cpu_model),
     architecture: first(lscpu?.architecture),
@@ -162,7 +182,10 @@ export function normalizeRaw(files: Map<string, Buffer>): Inventory {
   const links = read("raw/ip-link.json", (text) => parseIpLink(text)) ?? [];
   const addresses = read("raw/ip-addr.json", parseIpAddr) ?? new Map<string, string>();
   const lldp = read("raw/lldpctl.json", parseLldpctl) ?? new Map<string, Lldp>();
-  const candidates = links.length > 0 ? links.filter((link) => link.kind === null && link.parent === null).map((link) => link.name) : (lshw?.networks.map((network) => network.name) ?? []);
+  const candidates =
+    links.length > 0
+      ? links.filter((link) => link.kind === null && link.parent === null).map((link) => link.name)
+      : (lshw?.networks.map((network) => network.name) ?? []);
   const interfaces: NetworkInterface[] = [];
   for (const name of candidates) {
     const link = links.find((entry) => entry.name === name);

@@ -17,8 +17,32 @@ describe("ipmitoolArgs", () => {
   });
 
   it("uses -f for a password file and a non-default port", () => {
-    const { args, env } = ipmitoolArgs({ address: "bmc-1.example", port: 6230, username: "root", passwordFile: "/etc/recon/bmc.pw" }, ["mc", "info"], { cipherSuite: 3, requestTimeoutS: 1, requestRetries: 0 });
-    expect(args).toEqual(["-I", "lanplus", "-H", "bmc-1.example", "-p", "6230", "-U", "root", "-f", "/etc/recon/bmc.pw", "-C", "3", "-N", "1", "-R", "0", "-v", "mc", "info"]);
+    const { args, env } = ipmitoolArgs({ address: "bmc-1.example", port: 6230, username: "root", passwordFile: "/etc/recon/bmc.pw" }, ["mc", "info"], {
+      cipherSuite: 3,
+      requestTimeoutS: 1,
+      requestRetries: 0,
+    });
+    expect(args).toEqual([
+      "-I",
+      "lanplus",
+      "-H",
+      "bmc-1.example",
+      "-p",
+      "6230",
+      "-U",
+      "root",
+      "-f",
+      "/etc/recon/bmc.pw",
+      "-C",
+      "3",
+      "-N",
+      "1",
+      "-R",
+      "0",
+      "-v",
+      "mc",
+      "info",
+    ]);
     expect(env).toEqual({});
   });
 
@@ -45,7 +69,13 @@ describe("classifyIpmitoolResult on real stderr", () => {
 
   it("exit 0 with a failed boot parameter is UNSUPPORTED; exit 0 with -v chatter is success", () => {
     expect(failed(fixture("ipmi-sim.bootdev-pxe-unsupported.stderr.txt"), 0)).toBe("UNSUPPORTED");
-    expect(classifyIpmitoolResult({ exitCode: 0, stdout: "Chassis Power is on\n", stderr: "Loading IANA PEN Registry...\nInvalid completion code received: Invalid command\n" })).toBeUndefined();
+    expect(
+      classifyIpmitoolResult({
+        exitCode: 0,
+        stdout: "Chassis Power is on\n",
+        stderr: "Loading IANA PEN Registry...\nInvalid completion code received: Invalid command\n",
+      }),
+    ).toBeUndefined();
   });
 
   it("a runner timeout is TIMEOUT; an unknown message is FAILED", () => {
@@ -54,7 +84,9 @@ describe("classifyIpmitoolResult on real stderr", () => {
   });
 
   it("the diagnostic drops -v chatter", () => {
-    expect(ipmitoolDiagnostic(fixture("ipmi-sim.wrong-password.stderr.txt"))).toBe("RAKP 2 HMAC is invalid; Error: Unable to establish IPMI v2 / RMCP+ session");
+    expect(ipmitoolDiagnostic(fixture("ipmi-sim.wrong-password.stderr.txt"))).toBe(
+      "RAKP 2 HMAC is invalid; Error: Unable to establish IPMI v2 / RMCP+ session",
+    );
   });
 });
 
@@ -85,23 +117,31 @@ describe("createIpmiClient (pure logic, scripted runner)", () => {
 
   it("does not retry bad credentials, and names the BMC and the class", async () => {
     const { runner, calls } = scriptedRunner(() => ({ exitCode: 1, stderr: fixture("ipmi-sim.wrong-password.stderr.txt") }));
-    const error = await createIpmiClient({ runner }).power(bmc, "on").catch((e: unknown) => e);
+    const error = await createIpmiClient({ runner })
+      .power(bmc, "on")
+      .catch((e: unknown) => e);
     expect(error).toBeInstanceOf(IpmiError);
     expect((error as IpmiError).failure).toBe("AUTH");
-    expect((error as IpmiError).message).toBe("BMC peer1 (10.77.0.201): chassis power on failed (AUTH): RAKP 2 HMAC is invalid; Error: Unable to establish IPMI v2 / RMCP+ session");
+    expect((error as IpmiError).message).toBe(
+      "BMC peer1 (10.77.0.201): chassis power on failed (AUTH): RAKP 2 HMAC is invalid; Error: Unable to establish IPMI v2 / RMCP+ session",
+    );
     expect(calls).toHaveLength(1);
   });
 
   it("retries silence a bounded number of times per suite", async () => {
     const { runner, calls } = scriptedRunner(() => ({ exitCode: 1, stderr: fixture("unreachable.stderr.txt") }));
-    const error = await createIpmiClient({ runner, attempts: 3, retryDelayMs: 1 }).powerStatus(bmc).catch((e: unknown) => e);
+    const error = await createIpmiClient({ runner, attempts: 3, retryDelayMs: 1 })
+      .powerStatus(bmc)
+      .catch((e: unknown) => e);
     expect((error as IpmiError).failure).toBe("UNREACHABLE");
     expect(calls).toHaveLength(3);
   });
 
   it("bootdev pxe on a BMC without it is UNSUPPORTED", async () => {
     const { runner } = scriptedRunner(() => ({ exitCode: 0, stderr: fixture("ipmi-sim.bootdev-pxe-unsupported.stderr.txt") }));
-    const error = await createIpmiClient({ runner }).bootdevPxe(bmc).catch((e: unknown) => e);
+    const error = await createIpmiClient({ runner })
+      .bootdevPxe(bmc)
+      .catch((e: unknown) => e);
     expect((error as IpmiError).failure).toBe("UNSUPPORTED");
     expect((error as IpmiError).httpStatus).toBe(501);
   });

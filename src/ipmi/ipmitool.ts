@@ -17,7 +17,15 @@
 import { stat } from "node:fs/promises";
 import { ReconError } from "../lib/errors.js";
 import type { CommandRunner, RunResult } from "../lib/run.js";
-import { parseLanPrint, parseMcInfo, parsePowerControl, parsePowerStatus, type LanPrint, type McInfo, type PowerState } from "../inventory/parse/ipmitool-text.js";
+import {
+  parseLanPrint,
+  parseMcInfo,
+  parsePowerControl,
+  parsePowerStatus,
+  type LanPrint,
+  type McInfo,
+  type PowerState,
+} from "../inventory/parse/ipmitool-text.js";
 import { sleep } from "../lib/abortable-sleep.js";
 
 /** Anything that reveals a password on request and prints as `[redacted]` otherwise. */
@@ -156,7 +164,10 @@ const PATTERNS: Array<[IpmiFailure, RegExp]> = [
   ["AUTH", /RAKP \d+ HMAC is invalid|unauthorized name|invalid user name|insufficient privilege/i],
   // RMCP+ open session: the BMC does not offer the suite asked for.
   ["CIPHER", /invalid (authentication|integrity|confidentiality) algorithm|no matching cipher suite|Invalid Cipher suite|Unable to Get Channel Cipher Suites/i],
-  ["UNREACHABLE", /Get Auth Capabilities error|Error issuing Get Channel Authentication Capabilities|Could not open socket|Address lookup for .* failed|No response from remote controller|Network is unreachable|No route to host/i],
+  [
+    "UNREACHABLE",
+    /Get Auth Capabilities error|Error issuing Get Channel Authentication Capabilities|Could not open socket|Address lookup for .* failed|No response from remote controller|Network is unreachable|No route to host/i,
+  ],
   // Completion codes a BMC gives for commands it does not implement (IPMI 2.0 table 5-2).
   ["UNSUPPORTED", /Invalid data field in request|Invalid command|Command not supported|not supported|Parameter not supported/i],
 ];
@@ -231,9 +242,13 @@ export async function checkPasswordFile(target: BmcTarget): Promise<void> {
     });
   }
   if ((mode & 0o077) !== 0) {
-    throw new ReconError("CONFIG_INVALID", `BMC ${bmcLabel(target)}: password file ${target.passwordFile} is readable by group or others (mode ${(mode & 0o777).toString(8)})`, {
-      hint: `chmod 600 ${target.passwordFile}`,
-    });
+    throw new ReconError(
+      "CONFIG_INVALID",
+      `BMC ${bmcLabel(target)}: password file ${target.passwordFile} is readable by group or others (mode ${(mode & 0o777).toString(8)})`,
+      {
+        hint: `chmod 600 ${target.passwordFile}`,
+      },
+    );
   }
 }
 
@@ -284,7 +299,8 @@ export function createIpmiClient(options: IpmiClientOptions): IpmiClient {
     async powerStatus(target) {
       const result = await call(target, powerCommand("status"), "chassis power status");
       const state = parsePowerStatus(result.stdout);
-      if (state === undefined) throw new IpmiError("FAILED", bmcLabel(target), "chassis power status", `unexpected answer '${result.stdout.trim().slice(0, 80)}'`);
+      if (state === undefined)
+        throw new IpmiError("FAILED", bmcLabel(target), "chassis power status", `unexpected answer '${result.stdout.trim().slice(0, 80)}'`);
       return state;
     },
     async power(target, action) {

@@ -51,7 +51,16 @@ describe("lab BMC files", () => {
     );
     expect(renderLanControlScript(spec)).toContain("    ip_addr) v=10.77.0.201 ;;\n");
     expect(renderLanControlScript(spec)).toContain("    mac_addr) v=52:54:00:b0:00:01 ;;\n");
-    expect(ipmiSimArgv(labBmcFiles(spec.dir))).toEqual(["ipmi_sim", "-c", "/lab/bmc/peer1/lan.conf", "-f", "/lab/bmc/peer1/bmc.emu", "-s", "/lab/bmc/peer1/state", "-n"]);
+    expect(ipmiSimArgv(labBmcFiles(spec.dir))).toEqual([
+      "ipmi_sim",
+      "-c",
+      "/lab/bmc/peer1/lan.conf",
+      "-f",
+      "/lab/bmc/peer1/bmc.emu",
+      "-s",
+      "/lab/bmc/peer1/state",
+      "-n",
+    ]);
     expect(shellQuote("a b")).toBe("'a b'");
   });
 });

@@ -11,7 +11,8 @@ import type { CommandRunner } from "../lib/run.js";
 import { formatLabStatus, labDown, labStatus, labUp } from "./lab.js";
 import { LAB_FIRMWARES, type LabFirmware } from "./lab-plan.js";
 
-export const LAB_USAGE = "recon lab up [--peers N] [--firmware bios|uefi|mixed] [--iso PATH] [--dir DIR] [--debug] | recon lab status [--dir DIR] [--json] | recon lab down [--dir DIR]";
+export const LAB_USAGE =
+  "recon lab up [--peers N] [--firmware bios|uefi|mixed] [--iso PATH] [--dir DIR] [--debug] | recon lab status [--dir DIR] [--json] | recon lab down [--dir DIR]";
 export const DEFAULT_LAB_DIR = "/var/tmp/recon-lab";
 
 export interface LabCliOptions {
@@ -36,7 +37,8 @@ export interface LabCliIo {
 
 async function builtIso(buildDir: string, recipe: string): Promise<string> {
   const stamp = await readFile(join(buildDir, recipe, "image-DracutLive.json"), "utf8").catch(() => undefined);
-  if (stamp === undefined) throw new ReconError("ARTEFACT_MISSING", `no ISO has been built for ${recipe}`, { hint: `./make-recipe-target ${recipe} target, or pass --iso PATH` });
+  if (stamp === undefined)
+    throw new ReconError("ARTEFACT_MISSING", `no ISO has been built for ${recipe}`, { hint: `./make-recipe-target ${recipe} target, or pass --iso PATH` });
   return resolve((JSON.parse(stamp) as { image: string }).image);
 }
 
@@ -74,7 +76,11 @@ export async function runLabCli(rest: string[], options: LabCliOptions, io: LabC
     }
     case "down": {
       const result = await labDown(dir, deps);
-      io.write(result.killed.length + result.namespaces.length === 0 ? `nothing running for a lab in ${dir}; its files are removed` : `lab in ${dir} removed: killed ${result.killed.length} process(es), deleted ${result.namespaces.join(", ") || "no"} namespace(s)`);
+      io.write(
+        result.killed.length + result.namespaces.length === 0
+          ? `nothing running for a lab in ${dir}; its files are removed`
+          : `lab in ${dir} removed: killed ${result.killed.length} process(es), deleted ${result.namespaces.join(", ") || "no"} namespace(s)`,
+      );
       return 0;
     }
     default:

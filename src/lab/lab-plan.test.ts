@@ -63,6 +63,14 @@ power:
   });
 
   it("the data partition starts after the ISO's partitions, 1 MiB aligned (the real ISO's table)", () => {
-    expect(dataPartitionStart([{ start: 64, size: 790520 }, { start: 790584, size: 40960 }], 512)).toBe(833536);
+    expect(
+      dataPartitionStart(
+        [
+          { start: 64, size: 790520 },
+          { start: 790584, size: 40960 },
+        ],
+        512,
+      ),
+    ).toBe(833536);
   });
 });

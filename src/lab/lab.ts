@@ -88,7 +88,10 @@ export async function labUp(options: LabOptions, deps: LabDeps): Promise<Running
   });
   const existing = await readLabState(plan.dir);
   if (existing) {
-    throw new ReconError("USAGE", `a lab is already recorded in ${plan.dir} (id ${existing.id})`, { hint: `run: recon lab down --dir ${plan.dir}`, exitCode: 2 });
+    throw new ReconError("USAGE", `a lab is already recorded in ${plan.dir} (id ${existing.id})`, {
+      hint: `run: recon lab down --dir ${plan.dir}`,
+      exitCode: 2,
+    });
   }
   await mkdir(plan.dir, { recursive: true, mode: 0o700 });
   const state: LabState = {
@@ -175,7 +178,18 @@ export async function labUp(options: LabOptions, deps: LabDeps): Promise<Running
       await saveState(plan, state);
     },
     async masterApi(path) {
-      const result = await runChecked(runner, "ip", ["netns", "exec", plan.wireNs, "curl", "--silent", "--show-error", "--fail", "--max-time", "20", `http://${plan.masterAddress}${path}`]);
+      const result = await runChecked(runner, "ip", [
+        "netns",
+        "exec",
+        plan.wireNs,
+        "curl",
+        "--silent",
+        "--show-error",
+        "--fail",
+        "--max-time",
+        "20",
+        `http://${plan.masterAddress}${path}`,
+      ]);
       return JSON.parse(result.stdout) as unknown;
     },
     async powerStatus(peer) {
@@ -200,7 +214,15 @@ export interface LabStatus {
   namespacePresent: boolean;
   supervisor: { pid: number; alive: boolean };
   master: { name: string; pid: number | undefined; alive: boolean; serialLog: string; address: string };
-  peers: Array<{ name: string; firmware: string; mac: string; serialLog: string; vmPid: number | undefined; vmAlive: boolean; bmc: { address: string; pid: number | undefined; alive: boolean; power: PowerState | "unknown"; error?: string } }>;
+  peers: Array<{
+    name: string;
+    firmware: string;
+    mac: string;
+    serialLog: string;
+    vmPid: number | undefined;
+    vmAlive: boolean;
+    bmc: { address: string; pid: number | undefined; alive: boolean; power: PowerState | "unknown"; error?: string };
+  }>;
 }
 
 export async function labStatus(dir: string, deps: LabDeps): Promise<LabStatus | undefined> {
@@ -237,7 +259,13 @@ export async function labStatus(dir: string, deps: LabDeps): Promise<LabStatus |
     id: state.id,
     namespacePresent: present,
     supervisor: { pid: state.supervisorPid, alive: await processIs(state.supervisorPid, /node|recon|tsx/) },
-    master: { name: state.master.name, pid: state.master.pid, alive: state.master.pid !== undefined && (await processIs(state.master.pid, QEMU)), serialLog: state.master.serialLog, address: state.masterAddress },
+    master: {
+      name: state.master.name,
+      pid: state.master.pid,
+      alive: state.master.pid !== undefined && (await processIs(state.master.pid, QEMU)),
+      serialLog: state.master.serialLog,
+      address: state.masterAddress,
+    },
     peers,
   };
 }

@@ -19,9 +19,36 @@ describe("ip argument builders", () => {
   it("builds namespace, bridge, veth, address and link commands", () => {
     expect(netnsAddArgs("rcn-t1-m")).toEqual(["netns", "add", "rcn-t1-m"]);
     expect(netnsDeleteArgs("rcn-t1-m")).toEqual(["netns", "delete", "rcn-t1-m"]);
-    expect(bridgeAddArgs("rcn-t1-m", "rcnbr0")).toEqual(["-n", "rcn-t1-m", "link", "add", "name", "rcnbr0", "type", "bridge", "stp_state", "0", "forward_delay", "0"]);
+    expect(bridgeAddArgs("rcn-t1-m", "rcnbr0")).toEqual([
+      "-n",
+      "rcn-t1-m",
+      "link",
+      "add",
+      "name",
+      "rcnbr0",
+      "type",
+      "bridge",
+      "stp_state",
+      "0",
+      "forward_delay",
+      "0",
+    ]);
     expect(vethAddArgs("rcn-t1-m", "rcnv0", "rcn-t1-p1", "eth0", "52:54:00:AA:00:01")).toEqual([
-      "-n", "rcn-t1-m", "link", "add", "name", "rcnv0", "type", "veth", "peer", "name", "eth0", "address", "52:54:00:aa:00:01", "netns", "rcn-t1-p1",
+      "-n",
+      "rcn-t1-m",
+      "link",
+      "add",
+      "name",
+      "rcnv0",
+      "type",
+      "veth",
+      "peer",
+      "name",
+      "eth0",
+      "address",
+      "52:54:00:aa:00:01",
+      "netns",
+      "rcn-t1-p1",
     ]);
     expect(linkSetMasterArgs("rcn-t1-m", "rcnv0", "rcnbr0")).toEqual(["-n", "rcn-t1-m", "link", "set", "dev", "rcnv0", "master", "rcnbr0"]);
     expect(linkUpArgs("rcn-t1-p1", "eth0")).toEqual(["-n", "rcn-t1-p1", "link", "set", "dev", "eth0", "up"]);

@@ -68,8 +68,6 @@ describe("qemuArgs", () => {
   });
 
   it("refuses UEFI without firmware files", () => {
-    expect(() =>
-      qemuArgs({ name: "x", memoryMiB: 256, cpus: 1, firmware: "uefi", disks: [], nics: [], serialLog: "/s" }),
-    ).toThrow(/UEFI needs ovmfCode/);
+    expect(() => qemuArgs({ name: "x", memoryMiB: 256, cpus: 1, firmware: "uefi", disks: [], nics: [], serialLog: "/s" })).toThrow(/UEFI needs ovmfCode/);
   });
 });

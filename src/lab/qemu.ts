@@ -70,29 +70,37 @@ export function smbiosArgs(smbios: SmbiosSpec): string[] {
   if (type1.length === 0) return [];
   const args = ["-smbios", `type=1,${type1.join(",")}`];
   // The baseboard and chassis carry the vendor too, as on real machines.
-  if (smbios.manufacturer) args.push("-smbios", `type=2,manufacturer=${optionValue(smbios.manufacturer)}${smbios.product ? `,product=${optionValue(smbios.product)}` : ""}`);
-  if (smbios.manufacturer) args.push("-smbios", `type=3,manufacturer=${optionValue(smbios.manufacturer)}${smbios.serial ? `,serial=${optionValue(smbios.serial)}` : ""}`);
+  if (smbios.manufacturer)
+    args.push("-smbios", `type=2,manufacturer=${optionValue(smbios.manufacturer)}${smbios.product ? `,product=${optionValue(smbios.product)}` : ""}`);
+  if (smbios.manufacturer)
+    args.push("-smbios", `type=3,manufacturer=${optionValue(smbios.manufacturer)}${smbios.serial ? `,serial=${optionValue(smbios.serial)}` : ""}`);
   return args;
 }
 
 export function qemuArgs(spec: VmSpec): string[] {
   const args = [
-    "-name", spec.name,
-    "-accel", "tcg,thread=multi",
-    "-machine", "q35",
-    "-cpu", "max",
-    "-smp", String(spec.cpus),
-    "-m", String(spec.memoryMiB),
-    "-display", "none",
-    "-monitor", "none",
-    "-serial", `file:${spec.serialLog}`,
+    "-name",
+    spec.name,
+    "-accel",
+    "tcg,thread=multi",
+    "-machine",
+    "q35",
+    "-cpu",
+    "max",
+    "-smp",
+    String(spec.cpus),
+    "-m",
+    String(spec.memoryMiB),
+    "-display",
+    "none",
+    "-monitor",
+    "none",
+    "-serial",
+    `file:${spec.serialLog}`,
   ];
   if (spec.firmware === "uefi") {
     if (!spec.ovmfCode || !spec.ovmfVars) throw new Error(`VM ${spec.name}: UEFI needs ovmfCode and ovmfVars`);
-    args.push(
-      "-drive", `if=pflash,format=raw,unit=0,readonly=on,file=${spec.ovmfCode}`,
-      "-drive", `if=pflash,format=raw,unit=1,file=${spec.ovmfVars}`,
-    );
+    args.push("-drive", `if=pflash,format=raw,unit=0,readonly=on,file=${spec.ovmfCode}`, "-drive", `if=pflash,format=raw,unit=1,file=${spec.ovmfVars}`);
   }
   let usb = false;
   spec.disks.forEach((disk, index) => {
@@ -126,9 +134,12 @@ export function qemuArgs(spec: VmSpec): string[] {
   if (spec.ipmiBmcPort !== undefined) {
     // docs/lab-facts.md "IPMI": the VM connects to ipmi_sim's VM-codec port and retries every 10 s.
     args.push(
-      "-chardev", `socket,id=ipmi0,host=127.0.0.1,port=${spec.ipmiBmcPort},reconnect=10`,
-      "-device", "ipmi-bmc-extern,chardev=ipmi0,id=bmc0",
-      "-device", "isa-ipmi-kcs,bmc=bmc0",
+      "-chardev",
+      `socket,id=ipmi0,host=127.0.0.1,port=${spec.ipmiBmcPort},reconnect=10`,
+      "-device",
+      "ipmi-bmc-extern,chardev=ipmi0,id=bmc0",
+      "-device",
+      "isa-ipmi-kcs,bmc=bmc0",
     );
   }
   if (spec.noReboot) args.push("-no-reboot");

@@ -67,14 +67,22 @@ export function startVm(spec: VmSpec, options: StartVmOptions = {}): RunningVm {
         const text = await readSerial();
         if (pattern.test(text)) return text;
         if (exitedBefore) {
-          throw new ReconError("COMMAND_FAILED", `VM ${spec.name} exited (${exitStatus()}) before ${pattern} appeared on its serial console; qemu said: ${output.trim().slice(-500) || "(nothing)"}; last lines of ${spec.serialLog}:\n${lastLines(text)}`, {
-            hint: `serial log: ${spec.serialLog}`,
-          });
+          throw new ReconError(
+            "COMMAND_FAILED",
+            `VM ${spec.name} exited (${exitStatus()}) before ${pattern} appeared on its serial console; qemu said: ${output.trim().slice(-500) || "(nothing)"}; last lines of ${spec.serialLog}:\n${lastLines(text)}`,
+            {
+              hint: `serial log: ${spec.serialLog}`,
+            },
+          );
         }
         if (Date.now() > deadline) {
-          throw new ReconError("COMMAND_FAILED", `VM ${spec.name}: ${pattern} did not appear on the serial console within ${Math.round(timeoutMs / 1000)} s; last lines of ${spec.serialLog}:\n${lastLines(text)}`, {
-            hint: `serial log: ${spec.serialLog}`,
-          });
+          throw new ReconError(
+            "COMMAND_FAILED",
+            `VM ${spec.name}: ${pattern} did not appear on the serial console within ${Math.round(timeoutMs / 1000)} s; last lines of ${spec.serialLog}:\n${lastLines(text)}`,
+            {
+              hint: `serial log: ${spec.serialLog}`,
+            },
+          );
         }
         // Woken early when qemu exits, so a dead VM fails its wait at once.
         await Promise.race([finished, sleep(2000)]);

@@ -6,11 +6,7 @@ import { randomBytes } from "node:crypto";
  * Writes a file so that readers see either the old or the new content, never a part:
  * temp file in the same directory, fsync, rename, fsync the directory.
  */
-export async function writeFileAtomic(
-  path: string,
-  data: string | Uint8Array,
-  mode = 0o644,
-): Promise<void> {
+export async function writeFileAtomic(path: string, data: string | Uint8Array, mode = 0o644): Promise<void> {
   const dir = dirname(path);
   await mkdir(dir, { recursive: true });
   const temp = join(dir, `.${basename(path)}.${randomBytes(6).toString("hex")}.tmp`);

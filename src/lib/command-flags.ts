@@ -20,7 +20,10 @@ export interface CommandFlagTable<O extends Options> {
 }
 
 /** The flags `argv`'s command takes, or undefined for a command the table does not know. */
-export function flagsOf<O extends Options>(table: CommandFlagTable<O>, positionals: readonly string[]): { command: string; flags: readonly string[] } | undefined {
+export function flagsOf<O extends Options>(
+  table: CommandFlagTable<O>,
+  positionals: readonly string[],
+): { command: string; flags: readonly string[] } | undefined {
   const [command, action] = positionals;
   if (command === undefined) return { command: "", flags: table.common };
   const key = action !== undefined && table.commands[`${command} ${action}`] ? `${command} ${action}` : command;
@@ -43,7 +46,10 @@ export function parseCommandFlags<const O extends Options>(argv: string[], table
       if (token.kind !== "option" || declared.flags.includes(token.name)) continue;
       const where = declared.command === "" ? table.program : `${table.program} ${declared.command}`;
       const takes = declared.flags.map((name) => `--${name}`).join(" ");
-      throw new ReconError("USAGE", `${where} does not take ${token.rawName}`, { hint: `${where} takes: ${takes}; ${table.program} --help lists every command`, exitCode: 2 });
+      throw new ReconError("USAGE", `${where} does not take ${token.rawName}`, {
+        hint: `${where} takes: ${takes}; ${table.program} --help lists every command`,
+        exitCode: 2,
+      });
     }
   }
   // Pass 2, strict: values typed and defaulted; a missing value or an unknown flag still fails here.

@@ -18,10 +18,7 @@ export function flockHoldArgs(path: string): string[] {
   return ["--exclusive", "--nonblock", "--conflict-exit-code", String(FLOCK_CONFLICT_EXIT), path, "cat"];
 }
 
-export type FlockAttempt =
-  | { held: true; holder: FlockHolder }
-  | { held: false; reason: "conflict" }
-  | { held: false; reason: "error"; message: string };
+export type FlockAttempt = { held: true; holder: FlockHolder } | { held: false; reason: "conflict" } | { held: false; reason: "error"; message: string };
 
 export interface FlockHolder {
   pid: number | undefined;

@@ -90,7 +90,9 @@ describe("acquireLock", () => {
     const path = join(dir, "x.lock");
     const child = await holdInChild(path);
     const started = Date.now();
-    await expect(acquireLock(path, { log: log(), what: "the store", pollMs: 20, timeoutMs: 200 })).rejects.toThrow(`the store is locked by process ${child.pid}`);
+    await expect(acquireLock(path, { log: log(), what: "the store", pollMs: 20, timeoutMs: 200 })).rejects.toThrow(
+      `the store is locked by process ${child.pid}`,
+    );
     expect(Date.now() - started).toBeLessThan(5000);
   });
 

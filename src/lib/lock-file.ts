@@ -80,13 +80,17 @@ export async function acquireLock(
       break;
     }
     if (attempt.reason === "error") {
-      throw new ReconError("IO", `cannot lock ${path} for ${options.what}: ${attempt.message}`, { hint: "is util-linux's flock installed, and is the directory writable?" });
+      throw new ReconError("IO", `cannot lock ${path} for ${options.what}: ${attempt.message}`, {
+        hint: "is util-linux's flock installed, and is the directory writable?",
+      });
     }
     const note = parseLockNote(await readFile(path, "utf8").catch(() => ""));
     const waited = Date.now() - started;
     if (waited >= timeoutMs) {
       throw new ReconError("LOCKED", `${options.what} is locked by ${describeHolder(note)}, still after ${Math.round(waited / 1000)} s (${path})`, {
-        hint: options.hint ?? "wait for that process to finish, or stop it; the lock is released by the kernel the moment it ends (even after kill -9 or a power cut)",
+        hint:
+          options.hint ??
+          "wait for that process to finish, or stop it; the lock is released by the kernel the moment it ends (even after kill -9 or a power cut)",
       });
     }
     if (lastReport < 0 || waited - lastReport >= reportEveryMs) {

@@ -17,7 +17,12 @@ function replay(times: number[]) {
 describe("recordRestart", () => {
   it("gives up on the restart that makes more than maxRestarts within the window", () => {
     const verdicts = replay([0, minutes(1), minutes(2), minutes(3)]);
-    expect(verdicts.map((v) => [v.inWindow, v.giveUp])).toEqual([[1, false], [2, false], [3, false], [4, true]]);
+    expect(verdicts.map((v) => [v.inWindow, v.giveUp])).toEqual([
+      [1, false],
+      [2, false],
+      [3, false],
+      [4, true],
+    ]);
   });
 
   it("forgets restarts older than the window: crashes spread over weeks never stop the master", () => {

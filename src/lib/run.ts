@@ -53,12 +53,7 @@ export function lastLines(text: string, count: number): string {
 }
 
 /** Runs and throws CommandError on a non-zero exit. */
-export async function runChecked(
-  runner: CommandRunner,
-  command: string,
-  args: string[],
-  options?: RunOptions & { hint?: string },
-): Promise<RunResult> {
+export async function runChecked(runner: CommandRunner, command: string, args: string[], options?: RunOptions & { hint?: string }): Promise<RunResult> {
   const result = await runner.run(command, args, options);
   if (result.exitCode !== 0) throw new CommandError(result, options?.hint);
   return result;

@@ -44,7 +44,11 @@ export async function startApplianceMaster(args: Map<string, string[]>, options:
   const devices = await runner.run("lsblk", LSBLK_ARGS);
   await writeFileAtomic(
     join(data.dir, "boot-devices.json"),
-    JSON.stringify({ at: new Date().toISOString(), persistent: data.persistent, reason: data.reason, lsblk: JSON.parse(devices.stdout || "{}") as unknown }, null, 2),
+    JSON.stringify(
+      { at: new Date().toISOString(), persistent: data.persistent, reason: data.reason, lsblk: JSON.parse(devices.stdout || "{}") as unknown },
+      null,
+      2,
+    ),
   );
   log.info("data directory ready", { dir: data.dir, persistent: data.persistent, device: data.device });
   const live = await prepareLiveHttpRoot(runner, { httpRoot: options.httpRoot, volumeLabel });

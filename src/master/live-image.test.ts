@@ -36,7 +36,10 @@ describe("planIsoStaging", () => {
     expect(planIsoStaging({ isoBytes: 425 * 2 ** 20, memAvailableBytes: 2 * GiB })).toEqual({ stage: true, tmpfsBytes: 425 * 2 ** 20 + 16 * 2 ** 20 });
   });
   it("keeps serving from the device when memory is short or unknown", () => {
-    expect(planIsoStaging({ isoBytes: 425 * 2 ** 20, memAvailableBytes: 1.2 * GiB })).toMatchObject({ stage: false, reason: expect.stringContaining("would leave less than 1024 MiB") });
+    expect(planIsoStaging({ isoBytes: 425 * 2 ** 20, memAvailableBytes: 1.2 * GiB })).toMatchObject({
+      stage: false,
+      reason: expect.stringContaining("would leave less than 1024 MiB"),
+    });
     expect(planIsoStaging({ isoBytes: 1, memAvailableBytes: undefined })).toMatchObject({ stage: false });
   });
   it("reads MemAvailable from /proc/meminfo", () => {

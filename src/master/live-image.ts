@@ -26,10 +26,7 @@ export function parseIsoVolumeBytes(sector: Uint8Array): number | undefined {
  * part of the image.
  */
 export function isoImageBytes(volumeBytes: number, table: SfdiskTable | undefined): number {
-  const imageEnd = Math.max(
-    0,
-    ...(table?.partitions ?? []).filter((p) => p.type !== "83").map((p) => (p.start + p.size) * table!.sectorsize),
-  );
+  const imageEnd = Math.max(0, ...(table?.partitions ?? []).filter((p) => p.type !== "83").map((p) => (p.start + p.size) * table!.sectorsize));
   return Math.max(volumeBytes, imageEnd);
 }
 

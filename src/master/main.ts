@@ -130,14 +130,18 @@ async function serve(options: MasterOptions, deps: MasterDeps, config: SiteConfi
   const secret = await store.secret();
   let fleet: FleetState = (await store.readEvents()).reduce(reduceFleet, EMPTY_FLEET);
   // The review (#6): UI, read API, live events; shows the admin token on the appliance's console.
-  const review = await createReviewService({ dataDir: options.dataDir, fleet: () => fleet, log: log.child({ component: "review" }), announce: options.isoDevice ? "/dev/console" : "tty", url: `http://${net.address}${config.http.port === 80 ? "" : `:${config.http.port}`}/` });
+  const review = await createReviewService({
+    dataDir: options.dataDir,
+    fleet: () => fleet,
+    log: log.child({ component: "review" }),
+    announce: options.isoDevice ? "/dev/console" : "tty",
+    url: `http://${net.address}${config.http.port === 80 ? "" : `:${config.http.port}`}/`,
+  });
   const inventories = createInventoryNormalizer(store, log.child({ component: "inventory" }), (mac) => review.inventoryWritten(mac));
   // What the boot decision serves: the image's boot.json (http target or appliance) says its
   // kernel args and architecture (none: an older tree, x86_64).
   const bootJsonPath = join(options.httpRoot, "install", options.imageLabel, "boot.json");
-  const bootJson = (await exists(bootJsonPath))
-    ? (JSON.parse(await readFile(bootJsonPath, "utf8")) as { imageKernelArgs?: string[]; arch?: unknown })
-    : {};
+  const bootJson = (await exists(bootJsonPath)) ? (JSON.parse(await readFile(bootJsonPath, "utf8")) as { imageKernelArgs?: string[]; arch?: unknown }) : {};
   const server: BootServer = {
     address: net.address,
     httpPort: config.http.port,
@@ -147,7 +151,16 @@ async function serve(options: MasterOptions, deps: MasterDeps, config: SiteConfi
     arm64Firmware: await exists(join(options.tftpRoot, "ipxe-arm64.efi")),
   };
   // Power (#5): the site config's BMCs — wake the fleet, confirm off after uploads, the power API.
-  const power = createFleetPower({ config, runner, log: log.child({ component: "power" }), emit: (event) => onEvent(event), adminToken: (await loadOrCreateAdminToken(options.dataDir)).token, fleet: () => fleet, server, dataDir: options.dataDir });
+  const power = createFleetPower({
+    config,
+    runner,
+    log: log.child({ component: "power" }),
+    emit: (event) => onEvent(event),
+    adminToken: (await loadOrCreateAdminToken(options.dataDir)).token,
+    fleet: () => fleet,
+    server,
+    dataDir: options.dataDir,
+  });
   const onEvent = async (event: NodeEvent) => {
     fleet = reduceFleet(fleet, event);
     await store.appendEvent(event);
@@ -164,7 +177,22 @@ async function serve(options: MasterOptions, deps: MasterDeps, config: SiteConfi
   await chmod(options.runDir, 0o755);
   const runId = newRunId();
   const postTgzPath = await prepareWorkload(options.dataDir, options.runDir, log.child({ component: "workload" }));
-  const app = createApp({ runId, config, store, httpRoot: options.httpRoot, isoDevice: options.isoDevice, postTgzPath, server, fleet: () => fleet, onEvent, secret, log: log.child({ component: "http" }), now, review: review.router, power: power.router });
+  const app = createApp({
+    runId,
+    config,
+    store,
+    httpRoot: options.httpRoot,
+    isoDevice: options.isoDevice,
+    postTgzPath,
+    server,
+    fleet: () => fleet,
+    onEvent,
+    secret,
+    log: log.child({ component: "http" }),
+    now,
+    review: review.router,
+    power: power.router,
+  });
   // nginx workers of a run killed with -9 still hold the port and answer 502: end them first.
   await stopLeftoverWorkers("nginx", options.runDir, log.child({ component: "http" }));
   const http = await startHttpFront(app, {
@@ -231,9 +259,15 @@ async function serve(options: MasterOptions, deps: MasterDeps, config: SiteConfi
     power.wake(stopAll.signal);
 
     const interval = options.reprobeIntervalMs ?? 60_000;
-    const foreign = mode === "authoritative"
-      ? await watchForForeignDhcp({ intervalMs: interval, signal: stopAll.signal, probe: () => probe(net, options.probeTimeoutMs ?? 3000), ownAddresses: [net.address] })
-      : undefined;
+    const foreign =
+      mode === "authoritative"
+        ? await watchForForeignDhcp({
+            intervalMs: interval,
+            signal: stopAll.signal,
+            probe: () => probe(net, options.probeTimeoutMs ?? 3000),
+            ownAddresses: [net.address],
+          })
+        : undefined;
     if (foreign !== undefined) {
       log.error("FOREIGN DHCP SERVER on the provisioning network: recon stops handing out addresses", { reason: foreign.reason });
       mode = "proxy";

@@ -4,9 +4,13 @@ import { classifyStartFailure, renderStartFailureBanner } from "./start-failure.
 
 describe("start failure banner", () => {
   it("a store in use needs a person: exit 3 (no restart) and says what to do", () => {
-    const error = new ReconError("LOCKED", "another recon master is using the store /var/lib/recon: the store /var/lib/recon is locked by process 812 on recon (since 2026-12-01T20:00:00.000Z), still after 0 s (/var/lib/recon/master.lock)", {
-      hint: "another recon master runs on this data directory right now: stop it first (master.lock names it), or give this one another --data-dir",
-    });
+    const error = new ReconError(
+      "LOCKED",
+      "another recon master is using the store /var/lib/recon: the store /var/lib/recon is locked by process 812 on recon (since 2026-12-01T20:00:00.000Z), still after 0 s (/var/lib/recon/master.lock)",
+      {
+        hint: "another recon master runs on this data directory right now: stop it first (master.lock names it), or give this one another --data-dir",
+      },
+    );
     const failure = classifyStartFailure(error);
     expect(failure).toMatchObject({ exitCode: 3, retried: false });
     expect(renderStartFailureBanner(failure).join("\n")).toBe(`${"=".repeat(72)}

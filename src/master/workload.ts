@@ -22,9 +22,10 @@ export async function prepareWorkload(dataDir: string, runDir: string, log: Logg
     const manifest = parseWorkloadManifest(text, manifestPath);
     for (const collector of manifest.collectors) {
       const program = collector.argv[0]!;
-      if (program.startsWith("./")) await access(join(dir, program)).catch(() => {
-        throw new Error(`${manifestPath}: collectors.${collector.id} runs ${program}, which is not in ${dir}`);
-      });
+      if (program.startsWith("./"))
+        await access(join(dir, program)).catch(() => {
+          throw new Error(`${manifestPath}: collectors.${collector.id} runs ${program}, which is not in ${dir}`);
+        });
     }
     const out = join(runDir, "post.tgz");
     const entries = (await readdir(dir)).sort();

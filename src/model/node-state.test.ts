@@ -48,9 +48,7 @@ describe("node state reducer", () => {
       phases.push(next.nodes[MAC]!.phase);
       return next;
     }, EMPTY_FLEET);
-    expect(phases).toEqual([
-      "leased", "leased", "ipxe", "ipxe", "ipxe", "kernel", "kernel", "kernel", "image", "image", "agent", "uploaded", "off",
-    ]);
+    expect(phases).toEqual(["leased", "leased", "ipxe", "ipxe", "ipxe", "kernel", "kernel", "kernel", "image", "image", "agent", "uploaded", "off"]);
   });
 
   it("starts a new cycle when an off node boots again, keeping the upload count", () => {
@@ -72,10 +70,7 @@ describe("node state reducer", () => {
   });
 
   it("records errors and recovers on the next boot", () => {
-    let state = replay([
-      ...fullBoot.slice(0, 6),
-      { type: "error", at: t(20), mac: MAC, message: "initrd download failed", code: "HTTP_404" },
-    ]);
+    let state = replay([...fullBoot.slice(0, 6), { type: "error", at: t(20), mac: MAC, message: "initrd download failed", code: "HTTP_404" }]);
     expect(state.nodes[MAC]).toMatchObject({ phase: "error", lastError: { at: t(20), message: "initrd download failed", code: "HTTP_404" } });
     expect(state.nodes[MAC]!.phases.kernel).toBe(t(5));
     state = replay([{ type: "dhcp-ack", at: t(21), mac: MAC, ip: "10.20.0.150" }], state);

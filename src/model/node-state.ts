@@ -22,7 +22,15 @@ export type NodeEvent =
   | { type: "upload-stored"; at: string; mac: string; uploadId: string }
   | { type: "powered-off"; at: string; mac: string }
   /** A BMC action on the node (src/master/power): recorded on the node, its phase unchanged. */
-  | { type: "power"; at: string; mac: string; action: PowerEventAction; by: PowerEventCause; result: "ok" | "unsupported" | "failed"; message?: string | undefined }
+  | {
+      type: "power";
+      at: string;
+      mac: string;
+      action: PowerEventAction;
+      by: PowerEventCause;
+      result: "ok" | "unsupported" | "failed";
+      message?: string | undefined;
+    }
   | { type: "error"; at: string; mac: string; message: string; code?: string | undefined };
 
 export type PowerEventAction = "bootdev-pxe" | "on" | "off" | "cycle" | "reset" | "soft" | "status-off";

@@ -54,7 +54,10 @@ export function globToRegExp(glob: string): RegExp {
       const close = glob.indexOf("]", i + 1);
       if (close < 0) source += "\\[";
       else {
-        const body = glob.slice(i + 1, close).replace(/^!/, "^").replace(/\\/g, "\\\\");
+        const body = glob
+          .slice(i + 1, close)
+          .replace(/^!/, "^")
+          .replace(/\\/g, "\\\\");
         source += `[${body}]`;
         i = close;
       }
@@ -108,8 +111,7 @@ export function resolveNodeSettings(config: SiteConfig, node: NodeIdentity): Res
   const hostname = host?.hostname ?? node.hostname;
   for (const [name, group] of Object.entries(config.groups)) {
     const byMac = group.macs?.includes(mac) ?? false;
-    const byName =
-      hostname !== undefined && (group.hostnames ?? []).some((glob) => globToRegExp(glob).test(hostname));
+    const byName = hostname !== undefined && (group.hostnames ?? []).some((glob) => globToRegExp(glob).test(hostname));
     if (!byMac && !byName) continue;
     const { macs: _macs, hostnames: _hostnames, ...settings } = group;
     layer(resolved, settings, `groups.${name}`);

@@ -149,10 +149,7 @@ describe("applyKernelOverrides", () => {
   });
 
   it("applies overrides, last repeat wins, and keeps the secret a secret", () => {
-    const result = applyKernelOverrides(
-      base,
-      parseCmdline("recon.dhcp=authoritative recon.dhcp=proxy recon.interface=eth1 recon.dns=off recon.port=8081"),
-    );
+    const result = applyKernelOverrides(base, parseCmdline("recon.dhcp=authoritative recon.dhcp=proxy recon.interface=eth1 recon.dns=off recon.port=8081"));
     expect(result.config.dhcp.mode).toBe("proxy");
     expect(result.config.interface).toBe("eth1");
     expect(result.config.dns.enabled).toBe(false);

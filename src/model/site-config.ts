@@ -52,16 +52,11 @@ const ipv4Schema = z.string().refine((text) => parseIpv4(text) !== undefined, {
 });
 
 /** A word on the kernel command line: no spaces (they split args), no quotes or control chars. */
-const kernelArgSchema = z
-  .string()
-  .regex(/^[^\s"'\\\x00-\x1f\x7f]+$/, "a kernel argument is one word without spaces, quotes or backslashes");
+const kernelArgSchema = z.string().regex(/^[^\s"'\\\x00-\x1f\x7f]+$/, "a kernel argument is one word without spaces, quotes or backslashes");
 
 const hostnameSchema = z
   .string()
-  .regex(
-    /^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i,
-    "a hostname is one DNS label: letters, digits and '-', at most 63 characters, no dots",
-  );
+  .regex(/^[a-z0-9]([a-z0-9-]{0,61}[a-z0-9])?$/i, "a hostname is one DNS label: letters, digits and '-', at most 63 characters, no dots");
 
 const bmcSchema = z
   .object({
@@ -86,7 +81,10 @@ const bmcSchema = z
 const fleetBmcSchema = bmcSchema.extend({
   address: z.string().regex(/^[A-Za-z0-9.:_-]{1,253}$/, "a BMC address is a host name or IP address"),
   port: z.number().int().min(1).max(65535).optional(),
-  name: z.string().regex(/^[A-Za-z0-9._-]{1,63}$/, "a name is letters, digits, '.', '_' or '-'").optional(),
+  name: z
+    .string()
+    .regex(/^[A-Za-z0-9._-]{1,63}$/, "a name is letters, digits, '.', '_' or '-'")
+    .optional(),
   mac: macSchema.optional(),
 });
 export type FleetBmcSettings = z.infer<typeof fleetBmcSchema>;
@@ -135,7 +133,10 @@ export type GroupSettings = z.infer<typeof groupSchema>;
 const siteConfigSchema = z
   .object({
     /** Provisioning interface; absent = the master picks the interface with a carrier. */
-    interface: z.string().regex(/^[A-Za-z0-9._@-]{1,15}$/, "not a Linux interface name").optional(),
+    interface: z
+      .string()
+      .regex(/^[A-Za-z0-9._@-]{1,15}$/, "not a Linux interface name")
+      .optional(),
     /** The master's address on that interface in CIDR form; absent = what the interface has. */
     address: z
       .string()
@@ -150,7 +151,10 @@ const siteConfigSchema = z
       .object({
         mode: z.enum(DHCP_MODES).default("auto"),
         pool: z.object({ start: ipv4Schema, end: ipv4Schema }).strict().optional(),
-        leaseTime: z.string().regex(/^\d+[smhd]?$|^infinite$/, "a lease time is like 1h, 30m or 3600").default("1h"),
+        leaseTime: z
+          .string()
+          .regex(/^\d+[smhd]?$|^infinite$/, "a lease time is like 1h, 30m or 3600")
+          .default("1h"),
       })
       .strict()
       .default({}),
@@ -224,7 +228,11 @@ const siteConfigSchema = z
       if (password !== undefined && passwordFile !== undefined) {
         ctx.addIssue({ code: "custom", path: ["bmcs", index], message: "give password or passwordFile, not both" });
       } else if (password === undefined && passwordFile === undefined) {
-        ctx.addIssue({ code: "custom", path: ["bmcs", index], message: "no password: add passwordFile: /path (mode 0600) or password: (or set them in defaults.bmc)" });
+        ctx.addIssue({
+          code: "custom",
+          path: ["bmcs", index],
+          message: "no password: add passwordFile: /path (mode 0600) or password: (or set them in defaults.bmc)",
+        });
       }
     });
     const pool = config.dhcp.pool;
@@ -292,9 +300,7 @@ export function describeConfigIssues(error: z.ZodError): string {
         case "invalid_enum_value":
           return `  ${path}: '${String(issue.received)}' is not allowed; use one of ${issue.options.join(", ")}`;
         case "invalid_type":
-          return issue.received === "undefined"
-            ? `  ${path}: missing; add it`
-            : `  ${path}: expected ${issue.expected}, got ${issue.received}`;
+          return issue.received === "undefined" ? `  ${path}: missing; add it` : `  ${path}: expected ${issue.expected}, got ${issue.received}`;
         default:
           return `  ${path}: ${issue.message}`;
       }

@@ -34,7 +34,10 @@ export const workloadManifestSchema = z
             argv: z
               .array(z.string().min(1).max(4096))
               .min(1)
-              .refine((argv) => argv[0] === undefined || !argv[0].startsWith("./") || !argv[0].split("/").includes(".."), "argv[0] must stay inside the workload"),
+              .refine(
+                (argv) => argv[0] === undefined || !argv[0].startsWith("./") || !argv[0].split("/").includes(".."),
+                "argv[0] must stay inside the workload",
+              ),
             timeout_s: z.number().int().min(1).max(3600).default(120),
           })
           .strict(),

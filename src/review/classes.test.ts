@@ -143,11 +143,18 @@ describe("describeReason", () => {
     expect(describeReason({ kind: "missing-dimm", severity: "warning", slot: "DIMM_B2", expected_size_bytes: 32 * 1024 ** 3 })).toBe(
       "DIMM missing in slot DIMM_B2 (class has 32GiB)",
     );
-    expect(describeReason({ kind: "firmware", severity: "warning", component: "bios", name: null, expected: "2.12.1", actual: "2.10.2", relation: "older" })).toBe(
-      "BIOS firmware 2.10.2 is older than the class's 2.12.1",
-    );
-    expect(describeReason({ kind: "disk-size", severity: "warning", name: "sdb", disk_kind: "ssd", expected_size_bytes: 960197124096, actual_size_bytes: 480103981056 })).toBe(
-      "disk sdb is 480GB, class has 960GB",
-    );
+    expect(
+      describeReason({ kind: "firmware", severity: "warning", component: "bios", name: null, expected: "2.12.1", actual: "2.10.2", relation: "older" }),
+    ).toBe("BIOS firmware 2.10.2 is older than the class's 2.12.1");
+    expect(
+      describeReason({
+        kind: "disk-size",
+        severity: "warning",
+        name: "sdb",
+        disk_kind: "ssd",
+        expected_size_bytes: 960197124096,
+        actual_size_bytes: 480103981056,
+      }),
+    ).toBe("disk sdb is 480GB, class has 960GB");
   });
 });

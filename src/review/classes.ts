@@ -27,7 +27,15 @@ export type OutlierReason =
   | { kind: "missing-nic"; severity: Severity; name: string; driver: string | null }
   | { kind: "extra-nic"; severity: Severity; name: string; driver: string | null }
   | { kind: "nic-driver"; severity: Severity; name: string; expected: string | null; actual: string | null }
-  | { kind: "firmware"; severity: Severity; component: FirmwareComponent; name: string | null; expected: string | null; actual: string | null; relation: VersionRelation }
+  | {
+      kind: "firmware";
+      severity: Severity;
+      component: FirmwareComponent;
+      name: string | null;
+      expected: string | null;
+      actual: string | null;
+      relation: VersionRelation;
+    }
   | { kind: "smart-failed"; severity: Severity; name: string; model: string | null; serial: string | null }
   | { kind: "memory-errors"; severity: Severity; correctable: number | null; uncorrectable: number | null };
 
@@ -205,7 +213,14 @@ function compareDisks(reasons: OutlierReason[], node: Inventory, ref: Inventory)
     const at = leftActual.findIndex((own) => own.kind === disk.kind);
     if (at >= 0) {
       const own = leftActual.splice(at, 1)[0]!;
-      reasons.push({ kind: "disk-size", severity: "warning", name: own.name, disk_kind: own.kind, expected_size_bytes: disk.size_bytes, actual_size_bytes: own.size_bytes });
+      reasons.push({
+        kind: "disk-size",
+        severity: "warning",
+        name: own.name,
+        disk_kind: own.kind,
+        expected_size_bytes: disk.size_bytes,
+        actual_size_bytes: own.size_bytes,
+      });
     } else {
       reasons.push({ kind: "missing-disk", severity: "warning", disk_kind: disk.kind, expected_size_bytes: disk.size_bytes });
     }

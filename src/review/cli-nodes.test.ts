@@ -24,7 +24,16 @@ describe("recon nodes renderers", () => {
   });
 
   it("aligns columns and clips long cells", () => {
-    expect(renderTable(["A", "B"], [["1", "x".repeat(50)], ["22", "y"]], 10)).toBe("A   B\n1   xxxxxxxxx…\n22  y\n");
+    expect(
+      renderTable(
+        ["A", "B"],
+        [
+          ["1", "x".repeat(50)],
+          ["22", "y"],
+        ],
+        10,
+      ),
+    ).toBe("A   B\n1   xxxxxxxxx…\n22  y\n");
   });
 
   it("lists every node and a summary line; classes with their outliers", () => {

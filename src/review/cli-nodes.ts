@@ -72,7 +72,11 @@ export function renderTable(header: string[], rows: string[][], max = 40): strin
   const clip = (text: string) => (text.length > max ? `${text.slice(0, max - 1)}…` : text);
   const clipped = rows.map((row) => row.map(clip));
   const widths = header.map((h, i) => Math.max(h.length, ...clipped.map((row) => row[i]!.length)));
-  const line = (cells: string[]) => cells.map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!))).join("  ").trimEnd();
+  const line = (cells: string[]) =>
+    cells
+      .map((c, i) => (i === cells.length - 1 ? c : c.padEnd(widths[i]!)))
+      .join("  ")
+      .trimEnd();
   return [line(header), ...clipped.map(line)].join("\n") + "\n";
 }
 
@@ -92,7 +96,10 @@ export function renderNodeList(fleet: FleetResponse): string {
     row.outlier ? `${row.reasons.length} ${row.outlier}` : "-",
   ]);
   const { summary } = fleet;
-  const phases = Object.entries(summary.by_phase).filter(([, n]) => n > 0).map(([phase, n]) => `${phase} ${n}`).join(", ");
+  const phases = Object.entries(summary.by_phase)
+    .filter(([, n]) => n > 0)
+    .map(([phase, n]) => `${phase} ${n}`)
+    .join(", ");
   return (
     renderTable(["MAC", "NAME", "STATE", "VENDOR", "MODEL", "SERIAL", "CPU", "MEMORY", "DISKS", "NICS", "BMC", "FINDINGS"], rows) +
     `${summary.total} nodes (${phases || "none"}); ${summary.inventories} inventories, ${summary.classes} classes, ${summary.outliers} outliers\n`
@@ -119,9 +126,16 @@ export function renderNodeDetail(detail: NodeDetail): string {
     field("bmc", [inv.bmc.address, inv.bmc.mac, inv.bmc.firmware_version && `firmware ${inv.bmc.firmware_version}`].filter(Boolean).join(" "));
     field("cpu", `${inv.cpu.sockets ?? "?"}x ${inv.cpu.model_name ?? "?"} (${inv.cpu.cores ?? "?"} cores, ${inv.cpu.threads ?? "?"} threads)`);
     field("memory", `${gib(inv.memory.total_bytes)}, ${detail.row.memory || "no DIMM data"}`);
-    for (const dimm of inv.memory.dimms) field("  dimm", `${dimm.slot ?? "?"} ${gib(dimm.size_bytes)} ${dimm.type ?? ""} ${dimm.speed_mts ?? "?"}MT/s ${dimm.part_number ?? ""} ${dimm.serial_number ?? ""}`);
+    for (const dimm of inv.memory.dimms)
+      field(
+        "  dimm",
+        `${dimm.slot ?? "?"} ${gib(dimm.size_bytes)} ${dimm.type ?? ""} ${dimm.speed_mts ?? "?"}MT/s ${dimm.part_number ?? ""} ${dimm.serial_number ?? ""}`,
+      );
     for (const disk of inv.disks) {
-      field("  disk", `${disk.name} ${disk.kind ?? "?"} ${disk.size_bytes === null ? "?" : Math.round(disk.size_bytes / 1e9)}GB ${disk.model ?? ""} ${disk.serial ?? ""} SMART ${disk.smart_passed === null ? "?" : disk.smart_passed ? "ok" : "FAILED"}`);
+      field(
+        "  disk",
+        `${disk.name} ${disk.kind ?? "?"} ${disk.size_bytes === null ? "?" : Math.round(disk.size_bytes / 1e9)}GB ${disk.model ?? ""} ${disk.serial ?? ""} SMART ${disk.smart_passed === null ? "?" : disk.smart_passed ? "ok" : "FAILED"}`,
+      );
     }
     for (const nic of inv.interfaces) {
       const lldp = nic.lldp ? ` lldp ${nic.lldp.system_name ?? nic.lldp.chassis_id ?? "?"} ${nic.lldp.port_id ?? "?"}` : "";
@@ -139,7 +153,9 @@ export function renderClassList(result: Pick<FleetAnalysis, "classes" | "nodes">
   const lines: string[] = [];
   for (const c of result.classes) {
     const s = c.signature;
-    lines.push(`${c.id}  ${cell(s.manufacturer)} ${cell(s.product_name)}  ${s.cpu_sockets ?? "?"}x ${cell(s.cpu_model)}  ${c.members.length} nodes, ${c.outliers.length} outliers`);
+    lines.push(
+      `${c.id}  ${cell(s.manufacturer)} ${cell(s.product_name)}  ${s.cpu_sockets ?? "?"}x ${cell(s.cpu_model)}  ${c.members.length} nodes, ${c.outliers.length} outliers`,
+    );
     lines.push(`    memory ${cell(s.memory)}`, `    disks  ${cell(s.disks)}`, `    nics   ${cell(s.nics)}`);
     for (const mac of c.outliers) {
       for (const reason of result.nodes[mac]?.reasons ?? []) lines.push(`    ${mac}  ${reason.severity}: ${terminalSafe(describeReason(reason))}`);
@@ -151,7 +167,9 @@ export function renderClassList(result: Pick<FleetAnalysis, "classes" | "nodes">
 export async function localSource(dataDir: string, now: () => Date): Promise<ReviewSource> {
   await access(join(dataDir, "nodes")).catch(async () => {
     await access(join(dataDir, "state")).catch(() => {
-      throw new ReconError("NOT_FOUND", `${dataDir} holds no recon store (no nodes/ or state/)`, { hint: "pass the master's data directory with --data-dir, or a master with --master URL" });
+      throw new ReconError("NOT_FOUND", `${dataDir} holds no recon store (no nodes/ or state/)`, {
+        hint: "pass the master's data directory with --data-dir, or a master with --master URL",
+      });
     });
   });
   const fleet: FleetState = (await readStoredEvents(dataDir)).reduce(reduceFleet, EMPTY_FLEET);
@@ -193,11 +211,18 @@ export function remoteSource(baseUrl: string, token: string | undefined): Review
     try {
       response = await fetch(new URL(path, base), { headers: token ? { authorization: `Bearer ${token}` } : {}, signal: AbortSignal.timeout(60_000) });
     } catch (error) {
-      throw new ReconError("NETWORK_UNAVAILABLE", `cannot reach the master at ${base.origin}: ${(error as Error).message}`, { hint: "check the URL and that this machine can reach the master's HTTP port", cause: error });
+      throw new ReconError("NETWORK_UNAVAILABLE", `cannot reach the master at ${base.origin}: ${(error as Error).message}`, {
+        hint: "check the URL and that this machine can reach the master's HTTP port",
+        cause: error,
+      });
     }
     if (response.status === 404) return undefined;
-    if (response.status === 401) throw new ReconError("UNAUTHORIZED", `the master refused the request: ${token ? "the token is not valid" : "it needs the admin token"}`, { hint: "set RECON_TOKEN to the admin token the master printed on its console (or <data dir>/admin-token)" });
-    if (!response.ok) throw new ReconError("COMMAND_FAILED", `the master answered ${response.status} for ${path}`, { hint: (await response.text()).slice(0, 300) });
+    if (response.status === 401)
+      throw new ReconError("UNAUTHORIZED", `the master refused the request: ${token ? "the token is not valid" : "it needs the admin token"}`, {
+        hint: "set RECON_TOKEN to the admin token the master printed on its console (or <data dir>/admin-token)",
+      });
+    if (!response.ok)
+      throw new ReconError("COMMAND_FAILED", `the master answered ${response.status} for ${path}`, { hint: (await response.text()).slice(0, 300) });
     return response;
   };
   const json = async <T>(path: string): Promise<T | undefined> => {
@@ -217,7 +242,8 @@ export function remoteSource(baseUrl: string, token: string | undefined): Review
       if (format !== "netbox") return new Map([[EXPORT_FILE[format], await required(await get(`/export/${format}`), "export").text()]]);
       const index = required(await json<{ files: Array<{ name: string }> }>(`/export/netbox?${query}`), "NetBox export");
       const files = new Map<string, string>();
-      for (const file of index.files) files.set(join("netbox", file.name), await required(await get(`/export/netbox/${encodeURIComponent(file.name)}?${query}`), file.name).text());
+      for (const file of index.files)
+        files.set(join("netbox", file.name), await required(await get(`/export/netbox/${encodeURIComponent(file.name)}?${query}`), file.name).text());
       return files;
     },
   };
@@ -254,7 +280,8 @@ export async function runNodes(args: string[], options: NodesOptions, io: NodesI
     }
     default: {
       const format = options.format;
-      if (format === undefined || !isExportFormat(format)) throw usage(`export needs --format json, csv, netbox or ansible${format ? `, not '${format}'` : ""}`);
+      if (format === undefined || !isExportFormat(format))
+        throw usage(`export needs --format json, csv, netbox or ansible${format ? `, not '${format}'` : ""}`);
       if (format === "netbox" && options.out === undefined) throw usage("the NetBox export is several files: give --out DIR");
       const netbox: NetboxOptions = { ...DEFAULT_NETBOX_OPTIONS, ...(options.site && { site: options.site }), ...(options.role && { role: options.role }) };
       const files = await from.exportFiles(format, netbox);

@@ -82,7 +82,10 @@ export function createInventoryCache(dataDir: string): InventoryCache {
           } catch {
             // No normalized inventory written (yet): normalize the latest raw upload in memory,
             // the same pure normalizeRaw the master uses, so review never waits on that step.
-            const latest = (await listDir(join(nodesDir, dir, UPLOADS_DIR))).filter((id) => isUploadId(id)).sort().at(-1);
+            const latest = (await listDir(join(nodesDir, dir, UPLOADS_DIR)))
+              .filter((id) => isUploadId(id))
+              .sort()
+              .at(-1);
             if (latest === undefined) return;
             path = join(nodesDir, dir, UPLOADS_DIR, latest, RAW_FILE);
             stamp = `upload:${latest}`;
@@ -99,7 +102,14 @@ export function createInventoryCache(dataDir: string): InventoryCache {
               problems.delete(mac);
             } else {
               inventories.delete(mac);
-              problems.set(mac, { mac, path, message: parsed.error.issues.slice(0, 3).map((i) => `${i.path.join(".")}: ${i.message}`).join("; ") });
+              problems.set(mac, {
+                mac,
+                path,
+                message: parsed.error.issues
+                  .slice(0, 3)
+                  .map((i) => `${i.path.join(".")}: ${i.message}`)
+                  .join("; "),
+              });
             }
           } catch (error) {
             inventories.delete(mac);
@@ -168,7 +178,11 @@ export async function readUploads(dataDir: string, mac: string): Promise<UploadS
   const uploads: UploadSummary[] = [];
   for (const id of ids) {
     try {
-      const meta = JSON.parse(await readFile(join(dir, id, META_FILE), "utf8")) as { receivedAt?: string; rawBytes?: number; files?: { path: string; size: number }[] };
+      const meta = JSON.parse(await readFile(join(dir, id, META_FILE), "utf8")) as {
+        receivedAt?: string;
+        rawBytes?: number;
+        files?: { path: string; size: number }[];
+      };
       uploads.push({ id, receivedAt: meta.receivedAt ?? null, rawBytes: meta.rawBytes ?? null, files: Array.isArray(meta.files) ? meta.files : [] });
     } catch {
       uploads.push({ id, receivedAt: null, rawBytes: null, files: [] });

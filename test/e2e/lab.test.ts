@@ -88,7 +88,24 @@ function needMaster(): void {
 
 /** GET from the master's API over the lab bridge, with the admin token (read from its console). */
 async function api(path: string): Promise<unknown> {
-  const result = await execa("ip", ["netns", "exec", lab!.plan.wireNs, "curl", "--silent", "--show-error", "--fail", "--max-time", "20", "-H", `Authorization: Bearer ${adminToken}`, `http://${lab!.plan.masterAddress}${path}`], { reject: false });
+  const result = await execa(
+    "ip",
+    [
+      "netns",
+      "exec",
+      lab!.plan.wireNs,
+      "curl",
+      "--silent",
+      "--show-error",
+      "--fail",
+      "--max-time",
+      "20",
+      "-H",
+      `Authorization: Bearer ${adminToken}`,
+      `http://${lab!.plan.masterAddress}${path}`,
+    ],
+    { reject: false },
+  );
   if (result.exitCode !== 0) throw new Error(`GET ${path}: ${result.stderr}`);
   return JSON.parse(result.stdout) as unknown;
 }
@@ -101,128 +118,188 @@ async function keepSerialLogs(suffix: string): Promise<void> {
   }
 }
 
-beforeAll(async () => {
-  await mkdir(artefacts, { recursive: true });
-  const built = await buildLiveIso(recipe);
-  expect(built.exitCode, built.output.slice(-3000)).toBe(0);
-  timings.isoReadyS = Math.round((Date.now() - started) / 1000);
-  labDir = join("/var/tmp", `recon-e2e-lab-${process.pid}`);
-  lab = await labUp({ peers: 2, firmware: "mixed", iso: built.iso, dir: labDir, debug: false, confirmOffAfterS: CONFIRM_OFF_S }, { runner: execaRunner, log });
-}, BUILD_TIMEOUT_MS + 3 * 60_000);
+beforeAll(
+  async () => {
+    await mkdir(artefacts, { recursive: true });
+    const built = await buildLiveIso(recipe);
+    expect(built.exitCode, built.output.slice(-3000)).toBe(0);
+    timings.isoReadyS = Math.round((Date.now() - started) / 1000);
+    labDir = join("/var/tmp", `recon-e2e-lab-${process.pid}`);
+    lab = await labUp(
+      { peers: 2, firmware: "mixed", iso: built.iso, dir: labDir, debug: false, confirmOffAfterS: CONFIRM_OFF_S },
+      { runner: execaRunner, log },
+    );
+  },
+  BUILD_TIMEOUT_MS + 3 * 60_000,
+);
 
 afterAll(async () => {
   await keepSerialLogs("");
-  await writeFile(join(artefacts, "timings.json"), `${JSON.stringify({ ...timings, wallS: Math.round((Date.now() - started) / 1000) }, null, 2)}\n`).catch(() => undefined);
+  await writeFile(join(artefacts, "timings.json"), `${JSON.stringify({ ...timings, wallS: Math.round((Date.now() - started) / 1000) }, null, 2)}\n`).catch(
+    () => undefined,
+  );
   await lab?.down();
 });
 
 describe("recon lab: a USB master wakes a BIOS and a UEFI peer through IPMI and stores both inventories", () => {
-  it("the master boots from the stick, reads the lab's site config and wakes both peers through their BMCs", async () => {
-    const serial = await lab!.master!.waitForSerial(MASTER_READY, budgetMs(MASTER_TIMEOUT_MS));
-    masterReady = true;
-    timings.masterReadyS = Math.round((Date.now() - started) / 1000);
-    expect(serial).toMatch(/msg="data partition plan" action=mount reason="found RECON_DATA on \/dev\/sd[a-z]3"/);
-    expect(serial).toMatch(/msg="master ready" mode=authoritative interface=\S+ address=10\.77\.0\.1/);
-    adminToken = /admin token \(needed from the network and for power\):\s+(\S+)/.exec(serial)?.[1] ?? "";
-    expect(adminToken).toMatch(/^[A-Za-z0-9_-]{16,}$/);
-    // Both BMCs are asked at once: wait for both lines, in whichever order they come.
-    const woken = await lab!.master!.waitForSerial(
-      /(?=[\s\S]*component=power msg="bmc action" bmc=peer1 address=10\.77\.0\.201 action=on by=wake result=ok)(?=[\s\S]*component=power msg="bmc action" bmc=peer2 address=10\.77\.0\.202 action=on by=wake result=ok)/,
-      budgetMs(WAKE_TIMEOUT_MS),
-    );
-    // ipmi_sim has no chassis_control here: bootdev pxe is reported unsupported and skipped.
-    expect(woken).toMatch(/msg="bmc action" bmc=peer1 address=10\.77\.0\.201 action=bootdev-pxe by=wake result=unsupported/);
-    for (const peer of lab!.plan.peers) expect(await lab!.powerStatus(peer.name)).toBe("on");
-  }, MASTER_TIMEOUT_MS + WAKE_TIMEOUT_MS + 60_000);
+  it(
+    "the master boots from the stick, reads the lab's site config and wakes both peers through their BMCs",
+    async () => {
+      const serial = await lab!.master!.waitForSerial(MASTER_READY, budgetMs(MASTER_TIMEOUT_MS));
+      masterReady = true;
+      timings.masterReadyS = Math.round((Date.now() - started) / 1000);
+      expect(serial).toMatch(/msg="data partition plan" action=mount reason="found RECON_DATA on \/dev\/sd[a-z]3"/);
+      expect(serial).toMatch(/msg="master ready" mode=authoritative interface=\S+ address=10\.77\.0\.1/);
+      adminToken = /admin token \(needed from the network and for power\):\s+(\S+)/.exec(serial)?.[1] ?? "";
+      expect(adminToken).toMatch(/^[A-Za-z0-9_-]{16,}$/);
+      // Both BMCs are asked at once: wait for both lines, in whichever order they come.
+      const woken = await lab!.master!.waitForSerial(
+        /(?=[\s\S]*component=power msg="bmc action" bmc=peer1 address=10\.77\.0\.201 action=on by=wake result=ok)(?=[\s\S]*component=power msg="bmc action" bmc=peer2 address=10\.77\.0\.202 action=on by=wake result=ok)/,
+        budgetMs(WAKE_TIMEOUT_MS),
+      );
+      // ipmi_sim has no chassis_control here: bootdev pxe is reported unsupported and skipped.
+      expect(woken).toMatch(/msg="bmc action" bmc=peer1 address=10\.77\.0\.201 action=bootdev-pxe by=wake result=unsupported/);
+      for (const peer of lab!.plan.peers) expect(await lab!.powerStatus(peer.name)).toBe("on");
+    },
+    MASTER_TIMEOUT_MS + WAKE_TIMEOUT_MS + 60_000,
+  );
 
-  it("both peers PXE-boot, run the agent and their inventories are stored under their MACs", async () => {
-    needMaster();
-    const poweredOnAt = new Map<string, number>();
-    for (const peer of lab!.plan.peers) {
-      // The BMC's start script writes vm.pid at the instant of power on.
-      poweredOnAt.set(peer.name, (await stat(join(peer.bmc.dir, "vm.pid"))).mtimeMs);
-    }
-    const stored = await Promise.all(
-      lab!.plan.peers.map(async (peer) => {
-        const detail = await poll(`${peer.name}'s upload`, UPLOAD_TIMEOUT_MS, 10_000, async () => {
+  it(
+    "both peers PXE-boot, run the agent and their inventories are stored under their MACs",
+    async () => {
+      needMaster();
+      const poweredOnAt = new Map<string, number>();
+      for (const peer of lab!.plan.peers) {
+        // The BMC's start script writes vm.pid at the instant of power on.
+        poweredOnAt.set(peer.name, (await stat(join(peer.bmc.dir, "vm.pid"))).mtimeMs);
+      }
+      const stored = await Promise.all(
+        lab!.plan.peers.map(async (peer) => {
+          const detail = await poll(
+            `${peer.name}'s upload`,
+            UPLOAD_TIMEOUT_MS,
+            10_000,
+            async () => {
+              const body = (await api(`/api/v1/nodes/${peer.mac}`)) as NodeDetail;
+              return body.uploads.length > 0 ? body : undefined;
+            },
+            [peerSubject(peer)],
+          );
+          const seconds = Math.round((Date.now() - poweredOnAt.get(peer.name)!) / 1000);
+          timings[`${peer.name}PowerOnToInventoryS`] = seconds;
+          log.info("inventory stored", { peer: peer.name, firmware: peer.firmware, seconds });
+          return { peer, detail };
+        }),
+      );
+      for (const { peer, detail } of stored) {
+        const upload = detail.uploads[0]!;
+        const dmidecode = await execa("ip", [
+          "netns",
+          "exec",
+          lab!.plan.wireNs,
+          "curl",
+          "--silent",
+          "--fail",
+          "--max-time",
+          "20",
+          "-H",
+          `Authorization: Bearer ${adminToken}`,
+          `http://${lab!.plan.masterAddress}/nodes/${peer.mac.replace(/:/g, "-")}/${upload.id}/files/raw/dmidecode.txt`,
+        ]);
+        expect(dmidecode.stdout).toMatch(/System Information\n\s+Manufacturer: Recon Lab\n\s+Product Name: LabServer (BIOS|UEFI)/);
+        expect(dmidecode.stdout).toContain(`Serial Number: ${peer.smbios.serial}`);
+        const inventory = await poll(`${peer.name}'s normalized inventory`, 2 * 60_000, 5000, async () => {
+          const body = (await api(`/api/v1/nodes/${peer.mac}/inventory`)) as { inventory?: InventoryLike } & InventoryLike;
+          const inv = body.inventory ?? body;
+          return inv.system_vendor ? inv : undefined;
+        });
+        expect(inventory.boot_mac).toBe(peer.mac);
+        expect(inventory.system_vendor).toMatchObject({ manufacturer: "Recon Lab", product_name: peer.smbios.product, serial_number: peer.smbios.serial });
+        expect(inventory.disks.find((d) => d.serial === `RCNLABDISK${peer.name.slice(4)}`)?.size_bytes, JSON.stringify(inventory.disks)).toBe(peer.diskBytes);
+        expect(inventory.boot.current_boot_mode).toBe(peer.firmware === "uefi" ? "uefi" : "bios");
+        // In-band `lan print` found the node's BMC (ipmi_sim reports its lab address).
+        expect(inventory.bmc.address).toBe(peer.bmc.address);
+      }
+    },
+    UPLOAD_TIMEOUT_MS + 2 * 2 * 60_000 + 60_000,
+  );
+
+  it(
+    "both peers end up off according to their BMCs, and the master recorded it",
+    async () => {
+      needMaster();
+      // Both at once: the bound is paid once, not once per peer.
+      await Promise.all(
+        lab!.plan.peers.map((peer) =>
+          poll(`${peer.name} off per its BMC`, (CONFIRM_OFF_S + 120) * 1000, 5000, async () =>
+            (await lab!.powerStatus(peer.name)) === "off" ? true : undefined,
+          ),
+        ),
+      );
+      for (const peer of lab!.plan.peers) {
+        const vm = await readPid(join(peer.bmc.dir, "vm.pid"));
+        expect(vm === undefined || !(await processIs(vm, /qemu-system/))).toBe(true);
+        const detail = await poll(`${peer.name} confirmed off by the master`, (CONFIRM_OFF_S + 60) * 1000, 5000, async () => {
           const body = (await api(`/api/v1/nodes/${peer.mac}`)) as NodeDetail;
-          return body.uploads.length > 0 ? body : undefined;
-        }, [peerSubject(peer)]);
-        const seconds = Math.round((Date.now() - poweredOnAt.get(peer.name)!) / 1000);
-        timings[`${peer.name}PowerOnToInventoryS`] = seconds;
-        log.info("inventory stored", { peer: peer.name, firmware: peer.firmware, seconds });
-        return { peer, detail };
-      }),
-    );
-    for (const { peer, detail } of stored) {
-      const upload = detail.uploads[0]!;
-      const dmidecode = await execa("ip", ["netns", "exec", lab!.plan.wireNs, "curl", "--silent", "--fail", "--max-time", "20", "-H", `Authorization: Bearer ${adminToken}`, `http://${lab!.plan.masterAddress}/nodes/${peer.mac.replace(/:/g, "-")}/${upload.id}/files/raw/dmidecode.txt`]);
-      expect(dmidecode.stdout).toMatch(/System Information\n\s+Manufacturer: Recon Lab\n\s+Product Name: LabServer (BIOS|UEFI)/);
-      expect(dmidecode.stdout).toContain(`Serial Number: ${peer.smbios.serial}`);
-      const inventory = await poll(`${peer.name}'s normalized inventory`, 2 * 60_000, 5000, async () => {
-        const body = (await api(`/api/v1/nodes/${peer.mac}/inventory`)) as { inventory?: InventoryLike } & InventoryLike;
-        const inv = body.inventory ?? body;
-        return inv.system_vendor ? inv : undefined;
-      });
-      expect(inventory.boot_mac).toBe(peer.mac);
-      expect(inventory.system_vendor).toMatchObject({ manufacturer: "Recon Lab", product_name: peer.smbios.product, serial_number: peer.smbios.serial });
-      expect(inventory.disks.find((d) => d.serial === `RCNLABDISK${peer.name.slice(4)}`)?.size_bytes, JSON.stringify(inventory.disks)).toBe(peer.diskBytes);
-      expect(inventory.boot.current_boot_mode).toBe(peer.firmware === "uefi" ? "uefi" : "bios");
-      // In-band `lan print` found the node's BMC (ipmi_sim reports its lab address).
-      expect(inventory.bmc.address).toBe(peer.bmc.address);
-    }
-  }, UPLOAD_TIMEOUT_MS + 2 * 2 * 60_000 + 60_000);
+          return body.node?.phase === "off" ? body : undefined;
+        });
+        expect(detail.node!.power).toMatchObject({ by: "confirm-off", result: "ok" });
+        timings[`${peer.name}OffBy`] = detail.node!.power!.action === "status-off" ? "itself" : "master";
+      }
+    },
+    (CONFIRM_OFF_S + 120 + 2 * (CONFIRM_OFF_S + 60)) * 1000 + 60_000,
+  );
 
-  it("both peers end up off according to their BMCs, and the master recorded it", async () => {
-    needMaster();
-    // Both at once: the bound is paid once, not once per peer.
-    await Promise.all(lab!.plan.peers.map((peer) => poll(`${peer.name} off per its BMC`, (CONFIRM_OFF_S + 120) * 1000, 5000, async () => ((await lab!.powerStatus(peer.name)) === "off" ? true : undefined))));
-    for (const peer of lab!.plan.peers) {
-      const vm = await readPid(join(peer.bmc.dir, "vm.pid"));
-      expect(vm === undefined || !(await processIs(vm, /qemu-system/))).toBe(true);
-      const detail = await poll(`${peer.name} confirmed off by the master`, (CONFIRM_OFF_S + 60) * 1000, 5000, async () => {
-        const body = (await api(`/api/v1/nodes/${peer.mac}`)) as NodeDetail;
-        return body.node?.phase === "off" ? body : undefined;
-      });
-      expect(detail.node!.power).toMatchObject({ by: "confirm-off", result: "ok" });
-      timings[`${peer.name}OffBy`] = detail.node!.power!.action === "status-off" ? "itself" : "master";
-    }
-  }, (CONFIRM_OFF_S + 120 + 2 * (CONFIRM_OFF_S + 60)) * 1000 + 60_000);
+  it(
+    "the master, powered off and booted again from the same stick, still has both inventories and leaves the peers off",
+    async () => {
+      needMaster();
+      await keepSerialLogs(".boot1");
+      await lab!.stopMaster();
+      // Read the stick while the master is off: the data partition holds both inventories.
+      const stick = lab!.plan.master.stick;
+      const table = JSON.parse((await execa("sfdisk", ["--json", stick])).stdout) as { partitiontable: { partitions: Array<{ start: number; size: number }> } };
+      const data = table.partitiontable.partitions.at(-1)!;
+      const image = join(labDir, "data-partition.img");
+      await execa("dd", [
+        `if=${stick}`,
+        `of=${image}`,
+        "bs=1M",
+        `skip=${data.start * 512}`,
+        `count=${data.size * 512}`,
+        "iflag=skip_bytes,count_bytes",
+        "conv=sparse",
+        "status=none",
+      ]);
+      // Switched off, not shut down: replay ext4's journal as the next mount would (debugfs does not).
+      const fsck = await execa("e2fsck", ["-f", "-y", image], { reject: false, all: true });
+      expect(fsck.exitCode, fsck.all).toBeLessThanOrEqual(1);
+      for (const peer of lab!.plan.peers) {
+        const inventory = JSON.parse(await debugfs(image, `cat /nodes/${peer.mac.replace(/:/g, "-")}/inventory.json`)) as InventoryLike;
+        expect(inventory.system_vendor.serial_number).toBe(peer.smbios.serial);
+      }
+      await rm(image);
 
-  it("the master, powered off and booted again from the same stick, still has both inventories and leaves the peers off", async () => {
-    needMaster();
-    await keepSerialLogs(".boot1");
-    await lab!.stopMaster();
-    // Read the stick while the master is off: the data partition holds both inventories.
-    const stick = lab!.plan.master.stick;
-    const table = JSON.parse((await execa("sfdisk", ["--json", stick])).stdout) as { partitiontable: { partitions: Array<{ start: number; size: number }> } };
-    const data = table.partitiontable.partitions.at(-1)!;
-    const image = join(labDir, "data-partition.img");
-    await execa("dd", [`if=${stick}`, `of=${image}`, "bs=1M", `skip=${data.start * 512}`, `count=${data.size * 512}`, "iflag=skip_bytes,count_bytes", "conv=sparse", "status=none"]);
-    // Switched off, not shut down: replay ext4's journal as the next mount would (debugfs does not).
-    const fsck = await execa("e2fsck", ["-f", "-y", image], { reject: false, all: true });
-    expect(fsck.exitCode, fsck.all).toBeLessThanOrEqual(1);
-    for (const peer of lab!.plan.peers) {
-      const inventory = JSON.parse(await debugfs(image, `cat /nodes/${peer.mac.replace(/:/g, "-")}/inventory.json`)) as InventoryLike;
-      expect(inventory.system_vendor.serial_number).toBe(peer.smbios.serial);
-    }
-    await rm(image);
-
-    const rebootStarted = Date.now();
-    const master = await lab!.startMaster();
-    const serial = await master.waitForSerial(MASTER_READY, budgetMs(MASTER_TIMEOUT_MS));
-    timings.masterRebootS = Math.round((Date.now() - rebootStarted) / 1000);
-    expect(serial).toMatch(/msg="data partition plan" action=mount reason="found RECON_DATA/);
-    adminToken = /admin token \(needed from the network and for power\):\s+(\S+)/.exec(serial)?.[1] ?? adminToken;
-    for (const peer of lab!.plan.peers) {
-      const detail = (await api(`/api/v1/nodes/${peer.mac}`)) as NodeDetail;
-      expect(detail.uploads.length).toBeGreaterThanOrEqual(1);
-      const inventory = (await api(`/api/v1/nodes/${peer.mac}/inventory`)) as { inventory?: InventoryLike } & InventoryLike;
-      expect((inventory.inventory ?? inventory).system_vendor.serial_number).toBe(peer.smbios.serial);
-    }
-    await master.waitForSerial(/(?=[\s\S]*msg="not waking a node" bmc=peer1 mac=52:54:00:77:00:11 reason="its inventory is stored)(?=[\s\S]*msg="not waking a node" bmc=peer2 mac=52:54:00:77:00:12 reason="its inventory is stored)/, budgetMs(WAKE_TIMEOUT_MS));
-    for (const peer of lab!.plan.peers) expect(await lab!.powerStatus(peer.name)).toBe("off");
-  }, MASTER_TIMEOUT_MS + WAKE_TIMEOUT_MS + 2 * 60_000);
+      const rebootStarted = Date.now();
+      const master = await lab!.startMaster();
+      const serial = await master.waitForSerial(MASTER_READY, budgetMs(MASTER_TIMEOUT_MS));
+      timings.masterRebootS = Math.round((Date.now() - rebootStarted) / 1000);
+      expect(serial).toMatch(/msg="data partition plan" action=mount reason="found RECON_DATA/);
+      adminToken = /admin token \(needed from the network and for power\):\s+(\S+)/.exec(serial)?.[1] ?? adminToken;
+      for (const peer of lab!.plan.peers) {
+        const detail = (await api(`/api/v1/nodes/${peer.mac}`)) as NodeDetail;
+        expect(detail.uploads.length).toBeGreaterThanOrEqual(1);
+        const inventory = (await api(`/api/v1/nodes/${peer.mac}/inventory`)) as { inventory?: InventoryLike } & InventoryLike;
+        expect((inventory.inventory ?? inventory).system_vendor.serial_number).toBe(peer.smbios.serial);
+      }
+      await master.waitForSerial(
+        /(?=[\s\S]*msg="not waking a node" bmc=peer1 mac=52:54:00:77:00:11 reason="its inventory is stored)(?=[\s\S]*msg="not waking a node" bmc=peer2 mac=52:54:00:77:00:12 reason="its inventory is stored)/,
+        budgetMs(WAKE_TIMEOUT_MS),
+      );
+      for (const peer of lab!.plan.peers) expect(await lab!.powerStatus(peer.name)).toBe("off");
+    },
+    MASTER_TIMEOUT_MS + WAKE_TIMEOUT_MS + 2 * 60_000,
+  );
 
   it("lab down leaves no namespace, process or file", async () => {
     await keepSerialLogs("");

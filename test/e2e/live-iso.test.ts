@@ -12,16 +12,7 @@ import { ISO_INITRD, ISO_KERNEL } from "../../src/build/http-tree.js";
 import { listIso } from "../../src/build/xorriso.js";
 import { startVm } from "../../src/lab/vm.js";
 import { execaRunner } from "../../src/lib/run.js";
-import {
-  cpioList,
-  cpioRead,
-  debugfs,
-  elToritoPlatforms,
-  extract,
-  extractRootfs,
-  initrdToCpio,
-  readMbr,
-} from "../helpers/image-inspect.js";
+import { cpioList, cpioRead, debugfs, elToritoPlatforms, extract, extractRootfs, initrdToCpio, readMbr } from "../helpers/image-inspect.js";
 import { BUILD_TIMEOUT_MS, buildLiveIso } from "../helpers/live-iso.js";
 import { repoRoot } from "../helpers/repo.js";
 import { budgetMs } from "../helpers/tier-budget.js";
@@ -32,17 +23,28 @@ let iso: string;
 let work: string;
 let buildOutput: string;
 
-const sha256 = async (path: string) => createHash("sha256").update(await readFile(path)).digest("hex");
+const sha256 = async (path: string) =>
+  createHash("sha256")
+    .update(await readFile(path))
+    .digest("hex");
 
-beforeAll(async () => {
-  work = await mkdtemp(join("/var/tmp", "recon-e2e-iso-"));
-  const built = await buildLiveIso(recipe);
-  buildOutput = built.output;
-  // Show the build's own progress lines in the test log.
-  process.stdout.write(`${buildOutput.split("\n").filter((l) => /msg=(progress|"image)/.test(l)).join("\n")}\n`);
-  expect(built.exitCode, buildOutput.slice(-3000)).toBe(0);
-  iso = built.iso;
-}, BUILD_TIMEOUT_MS + 2 * 60_000);
+beforeAll(
+  async () => {
+    work = await mkdtemp(join("/var/tmp", "recon-e2e-iso-"));
+    const built = await buildLiveIso(recipe);
+    buildOutput = built.output;
+    // Show the build's own progress lines in the test log.
+    process.stdout.write(
+      `${buildOutput
+        .split("\n")
+        .filter((l) => /msg=(progress|"image)/.test(l))
+        .join("\n")}\n`,
+    );
+    expect(built.exitCode, buildOutput.slice(-3000)).toBe(0);
+    iso = built.iso;
+  },
+  BUILD_TIMEOUT_MS + 2 * 60_000,
+);
 
 afterAll(async () => {
   if (work) await rm(work, { recursive: true, force: true });
@@ -84,12 +86,28 @@ describe("the debian-12 live ISO", () => {
   it("has a root with Node.js >= 18, the recon runtime, its unit enabled and the tools later roles need", async () => {
     const rootfs = await extractRootfs(iso, work);
     const status = await debugfs(rootfs, "cat /var/lib/dpkg/status");
-    const version = (pkg: string) =>
-      new RegExp(`^Package: ${pkg}\\n(?:[^\\n]+\\n)*?Version: (\\S+)`, "m").exec(status)?.[1];
+    const version = (pkg: string) => new RegExp(`^Package: ${pkg}\\n(?:[^\\n]+\\n)*?Version: (\\S+)`, "m").exec(status)?.[1];
     const node = version("nodejs");
     expect(node, "nodejs is installed").toBeDefined();
     expect(Number(node!.split(".")[0])).toBeGreaterThanOrEqual(18);
-    for (const pkg of ["dnsmasq-base", "ipxe", "curl", "lshw", "dmidecode", "pciutils", "ethtool", "smartmontools", "nvme-cli", "lldpd", "ipmitool", "iproute2", "firmware-bnx2", "firmware-bnx2x", "firmware-qlogic", "firmware-misc-nonfree"]) {
+    for (const pkg of [
+      "dnsmasq-base",
+      "ipxe",
+      "curl",
+      "lshw",
+      "dmidecode",
+      "pciutils",
+      "ethtool",
+      "smartmontools",
+      "nvme-cli",
+      "lldpd",
+      "ipmitool",
+      "iproute2",
+      "firmware-bnx2",
+      "firmware-bnx2x",
+      "firmware-qlogic",
+      "firmware-misc-nonfree",
+    ]) {
       expect(version(pkg), pkg).toBeDefined();
     }
     expect(await debugfs(rootfs, "stat /usr/bin/node")).toMatch(/Type: regular/);
@@ -168,9 +186,11 @@ describe("booting the ISO under qemu (TCG)", () => {
   describe("UEFI, written to a USB stick", () => {
     const stick = () => join(work, "stick.img");
     const partitions = async () =>
-      (JSON.parse((await execa("sfdisk", ["--json", stick()])).stdout) as {
-        partitiontable: { partitions: Array<{ start: number; size: number; type: string }> };
-      }).partitiontable.partitions;
+      (
+        JSON.parse((await execa("sfdisk", ["--json", stick()])).stdout) as {
+          partitiontable: { partitions: Array<{ start: number; size: number; type: string }> };
+        }
+      ).partitiontable.partitions;
 
     async function bootStick(name: string) {
       const vars = join(work, `${name}.OVMF_VARS.fd`);
@@ -206,7 +226,15 @@ describe("booting the ISO under qemu (TCG)", () => {
       expect(parts.map((p) => p.type)).toEqual(["cd", "ef", "83"]);
       const data = parts[2]!;
       const image = join(work, "data-partition.img");
-      await execa("dd", [`if=${stick()}`, `of=${image}`, "bs=1M", `skip=${data.start * 512}`, `count=${data.size * 512}`, "iflag=skip_bytes,count_bytes", "status=none"]);
+      await execa("dd", [
+        `if=${stick()}`,
+        `of=${image}`,
+        "bs=1M",
+        `skip=${data.start * 512}`,
+        `count=${data.size * 512}`,
+        "iflag=skip_bytes,count_bytes",
+        "status=none",
+      ]);
       expect((await execa("blkid", ["-p", "-s", "LABEL", "-o", "value", image])).stdout.trim()).toBe("RECON_DATA");
       // The VM was switched off, not shut down: what fsync made durable may still sit in ext4's
       // journal. e2fsck replays it (as the kernel would at the next mount); debugfs does not.

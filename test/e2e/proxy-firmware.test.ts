@@ -54,15 +54,45 @@ beforeAll(async () => {
   // The site's own DHCP server: addresses only, no PXE options at all.
   await writeFile(
     join(work, "site-dnsmasq.conf"),
-    ["port=0", "interface=eth0", "bind-interfaces", "no-ping", "dhcp-range=10.81.0.100,10.81.0.150,255.255.255.0,1h",
-      `dhcp-leasefile=${join(work, "site.leases")}`, `pid-file=${join(work, "site.pid")}`, "dhcp-authoritative", ""].join("\n"),
+    [
+      "port=0",
+      "interface=eth0",
+      "bind-interfaces",
+      "no-ping",
+      "dhcp-range=10.81.0.100,10.81.0.150,255.255.255.0,1h",
+      `dhcp-leasefile=${join(work, "site.leases")}`,
+      `pid-file=${join(work, "site.pid")}`,
+      "dhcp-authoritative",
+      "",
+    ].join("\n"),
   );
-  children.push(execa("ip", ["netns", "exec", site.ns, "dnsmasq", "--keep-in-foreground", "--log-facility=-", `--conf-file=${join(work, "site-dnsmasq.conf")}`], { reject: false }));
+  children.push(
+    execa("ip", ["netns", "exec", site.ns, "dnsmasq", "--keep-in-foreground", "--log-facility=-", `--conf-file=${join(work, "site-dnsmasq.conf")}`], {
+      reject: false,
+    }),
+  );
   await writeFile(join(work, "site.yaml"), ["interface: rcnbr5", "address: 10.81.0.1/24", "dhcp:", "  mode: auto", "http:", "  port: 8080", ""].join("\n"));
   await new Promise((r) => setTimeout(r, 500));
-  proc = startMasterInNetns(lab.ns, ["--config", join(work, "site.yaml"), "--data-dir", join(work, "data"),
-    "--run-dir", join(work, "run"), "--http-root", httpRoot, "--image-label", "test", "--tftp-root", "/usr/lib/ipxe",
-    "--cmdline", "/dev/null", "--probe-timeout-ms", "2000", "--reprobe-interval-ms", "0"]);
+  proc = startMasterInNetns(lab.ns, [
+    "--config",
+    join(work, "site.yaml"),
+    "--data-dir",
+    join(work, "data"),
+    "--run-dir",
+    join(work, "run"),
+    "--http-root",
+    httpRoot,
+    "--image-label",
+    "test",
+    "--tftp-root",
+    "/usr/lib/ipxe",
+    "--cmdline",
+    "/dev/null",
+    "--probe-timeout-ms",
+    "2000",
+    "--reprobe-interval-ms",
+    "0",
+  ]);
   children.push(proc.child);
   await waitForMaster(proc, /msg="master ready"/, 60_000);
 }, 120_000);
@@ -84,54 +114,62 @@ describe("proxyDHCP with real PXE firmware", () => {
     expect(proc!.log()).toMatch(/msg="dhcp mode decided" mode=proxy/);
   });
 
-  it("a UEFI VM (OVMF, no iPXE ROM) gets ipxe.efi through the proxy and then its per-MAC script", async () => {
-    const vars = join(work, "uefi.vars.fd");
-    await copyFile("/usr/share/OVMF/OVMF_VARS_4M.fd", vars);
-    const vm = startVm(
-      {
-        name: "recon-proxy-uefi",
-        memoryMiB: 512,
-        cpus: 1,
-        firmware: "uefi",
-        ovmfCode: "/usr/share/OVMF/OVMF_CODE_4M.fd",
-        ovmfVars: vars,
-        disks: [],
-        nics: [{ tap: "rcntapu", mac: UEFI_MAC, bootIndex: 0, romfile: "" }],
-        serialLog: join(artefacts, "uefi.serial.log"),
-      },
-      { wrapper: netnsWrapper(lab!.ns) },
-    );
-    vms.push(vm);
-    const started = Date.now();
-    await waitForMaster(proc!, new RegExp(`msg="boot script served" mac=${UEFI_MAC}`), budgetMs(FIRMWARE_TIMEOUT_MS), [vmSubject(vm)]);
-    const log = proc!.log();
-    // The firmware's TFTP fetch of ipxe.efi, as recon's dnsmasq logged it.
-    expect(log).toMatch(/ipxe\.efi/);
-    await vm.stop();
-    process.stdout.write(`${JSON.stringify({ figure: "proxy-uefi-firmware-to-script", ms: Date.now() - started })}\n`);
-  }, FIRMWARE_TIMEOUT_MS + 30_000);
+  it(
+    "a UEFI VM (OVMF, no iPXE ROM) gets ipxe.efi through the proxy and then its per-MAC script",
+    async () => {
+      const vars = join(work, "uefi.vars.fd");
+      await copyFile("/usr/share/OVMF/OVMF_VARS_4M.fd", vars);
+      const vm = startVm(
+        {
+          name: "recon-proxy-uefi",
+          memoryMiB: 512,
+          cpus: 1,
+          firmware: "uefi",
+          ovmfCode: "/usr/share/OVMF/OVMF_CODE_4M.fd",
+          ovmfVars: vars,
+          disks: [],
+          nics: [{ tap: "rcntapu", mac: UEFI_MAC, bootIndex: 0, romfile: "" }],
+          serialLog: join(artefacts, "uefi.serial.log"),
+        },
+        { wrapper: netnsWrapper(lab!.ns) },
+      );
+      vms.push(vm);
+      const started = Date.now();
+      await waitForMaster(proc!, new RegExp(`msg="boot script served" mac=${UEFI_MAC}`), budgetMs(FIRMWARE_TIMEOUT_MS), [vmSubject(vm)]);
+      const log = proc!.log();
+      // The firmware's TFTP fetch of ipxe.efi, as recon's dnsmasq logged it.
+      expect(log).toMatch(/ipxe\.efi/);
+      await vm.stop();
+      process.stdout.write(`${JSON.stringify({ figure: "proxy-uefi-firmware-to-script", ms: Date.now() - started })}\n`);
+    },
+    FIRMWARE_TIMEOUT_MS + 30_000,
+  );
 
-  it("a BIOS VM (qemu's iPXE ROM) gets the script URL through the proxy", async () => {
-    const vm = startVm(
-      {
-        name: "recon-proxy-bios",
-        memoryMiB: 512,
-        cpus: 1,
-        firmware: "bios",
-        disks: [],
-        nics: [{ tap: "rcntapb", mac: BIOS_MAC, bootIndex: 0 }],
-        serialLog: join(artefacts, "bios.serial.log"),
-        // SeaBIOS copies the text screen (and so iPXE's messages) to the serial port.
-        extra: ["-fw_cfg", "name=etc/sercon-port,string=0x3f8"],
-      },
-      { wrapper: netnsWrapper(lab!.ns) },
-    );
-    vms.push(vm);
-    const started = Date.now();
-    await waitForMaster(proc!, new RegExp(`msg="boot script served" mac=${BIOS_MAC}`), budgetMs(FIRMWARE_TIMEOUT_MS), [vmSubject(vm)]);
-    await vm.stop();
-    process.stdout.write(`${JSON.stringify({ figure: "proxy-bios-firmware-to-script", ms: Date.now() - started })}\n`);
-  }, FIRMWARE_TIMEOUT_MS + 30_000);
+  it(
+    "a BIOS VM (qemu's iPXE ROM) gets the script URL through the proxy",
+    async () => {
+      const vm = startVm(
+        {
+          name: "recon-proxy-bios",
+          memoryMiB: 512,
+          cpus: 1,
+          firmware: "bios",
+          disks: [],
+          nics: [{ tap: "rcntapb", mac: BIOS_MAC, bootIndex: 0 }],
+          serialLog: join(artefacts, "bios.serial.log"),
+          // SeaBIOS copies the text screen (and so iPXE's messages) to the serial port.
+          extra: ["-fw_cfg", "name=etc/sercon-port,string=0x3f8"],
+        },
+        { wrapper: netnsWrapper(lab!.ns) },
+      );
+      vms.push(vm);
+      const started = Date.now();
+      await waitForMaster(proc!, new RegExp(`msg="boot script served" mac=${BIOS_MAC}`), budgetMs(FIRMWARE_TIMEOUT_MS), [vmSubject(vm)]);
+      await vm.stop();
+      process.stdout.write(`${JSON.stringify({ figure: "proxy-bios-firmware-to-script", ms: Date.now() - started })}\n`);
+    },
+    FIRMWARE_TIMEOUT_MS + 30_000,
+  );
 
   it("both VMs got their addresses from the site server, none from recon", async () => {
     const siteLeases = await readFile(join(work, "site.leases"), "utf8");

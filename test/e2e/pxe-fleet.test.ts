@@ -32,16 +32,19 @@ let iso: string;
 let lab: Lab | undefined;
 const vms: RunningVm[] = [];
 
-beforeAll(async () => {
-  await mkdir(artefacts, { recursive: true });
-  work = await mkdtemp(join("/var/tmp", "recon-e2e-fleet-"));
-  const built = await buildLiveIso(recipe);
-  expect(built.exitCode, built.output.slice(-3000)).toBe(0);
-  iso = built.iso;
-  lab = await createLab(execaRunner, { prefix: `rcn-e${process.pid % 100000}`, bridge: "rcnbr2" });
-  await lab.addTap("rcntapm");
-  await lab.addTap("rcntapp");
-}, BUILD_TIMEOUT_MS + 2 * 60_000);
+beforeAll(
+  async () => {
+    await mkdir(artefacts, { recursive: true });
+    work = await mkdtemp(join("/var/tmp", "recon-e2e-fleet-"));
+    const built = await buildLiveIso(recipe);
+    expect(built.exitCode, built.output.slice(-3000)).toBe(0);
+    iso = built.iso;
+    lab = await createLab(execaRunner, { prefix: `rcn-e${process.pid % 100000}`, bridge: "rcnbr2" });
+    await lab.addTap("rcntapm");
+    await lab.addTap("rcntapp");
+  },
+  BUILD_TIMEOUT_MS + 2 * 60_000,
+);
 
 afterAll(async () => {
   try {
@@ -61,52 +64,64 @@ describe("a master booted from the stick PXE-boots a diskless peer with the same
     expect(master!.exited(), "the master VM exited").toBe(false);
   };
 
-  it("the master comes up on the lab network, alone there, as the authoritative DHCP server", async () => {
-    const stick = join(work, "stick.img");
-    await copyFile(iso, stick);
-    await execa("truncate", ["-s", "2G", stick]);
-    master = startVm(
-      {
-        name: "recon-fleet-master",
-        memoryMiB: 2048,
-        cpus: 2,
-        firmware: "bios",
-        disks: [{ file: stick, format: "raw", as: "usb" }],
-        nics: [{ tap: "rcntapm", mac: MASTER_MAC }],
-        serialLog: join(artefacts, "master.serial.log"),
-      },
-      { wrapper: netnsWrapper(lab!.ns) },
-    );
-    vms.push(master);
-    masterSerial = await master.waitForSerial(/msg="master ready"/, budgetMs(MASTER_TIMEOUT_MS));
-    expect(masterSerial).toMatch(/msg="data directory ready" dir=\/var\/lib\/recon persistent=true/);
-    expect(masterSerial).toMatch(/msg="serving the boot medium to peers" label=debian-12 iso=\/dev\/sd[a-z]/);
-    expect(masterSerial).toMatch(/msg="dhcp mode decided" mode=authoritative/);
-    expect(masterSerial).toMatch(/msg="master ready" mode=authoritative interface=\S+ address=172\.30\.213\.1/);
-  }, MASTER_TIMEOUT_MS + 60_000);
+  it(
+    "the master comes up on the lab network, alone there, as the authoritative DHCP server",
+    async () => {
+      const stick = join(work, "stick.img");
+      await copyFile(iso, stick);
+      await execa("truncate", ["-s", "2G", stick]);
+      master = startVm(
+        {
+          name: "recon-fleet-master",
+          memoryMiB: 2048,
+          cpus: 2,
+          firmware: "bios",
+          disks: [{ file: stick, format: "raw", as: "usb" }],
+          nics: [{ tap: "rcntapm", mac: MASTER_MAC }],
+          serialLog: join(artefacts, "master.serial.log"),
+        },
+        { wrapper: netnsWrapper(lab!.ns) },
+      );
+      vms.push(master);
+      masterSerial = await master.waitForSerial(/msg="master ready"/, budgetMs(MASTER_TIMEOUT_MS));
+      expect(masterSerial).toMatch(/msg="data directory ready" dir=\/var\/lib\/recon persistent=true/);
+      expect(masterSerial).toMatch(/msg="serving the boot medium to peers" label=debian-12 iso=\/dev\/sd[a-z]/);
+      expect(masterSerial).toMatch(/msg="dhcp mode decided" mode=authoritative/);
+      expect(masterSerial).toMatch(/msg="master ready" mode=authoritative interface=\S+ address=172\.30\.213\.1/);
+    },
+    MASTER_TIMEOUT_MS + 60_000,
+  );
 
-  it("the diskless peer PXE-boots from it and comes up as a peer", async () => {
-    needMaster();
-    const peer = startVm(
-      {
-        name: "recon-fleet-peer",
-        memoryMiB: 2048,
-        cpus: 2,
-        firmware: "bios",
-        disks: [],
-        nics: [{ tap: "rcntapp", mac: PEER_MAC }],
-        serialLog: join(artefacts, "peer.serial.log"),
-        extra: ["-boot", "n"],
-      },
-      { wrapper: netnsWrapper(lab!.ns) },
-    );
-    vms.push(peer);
-    // The peer's wait fails on its own exit, and on the master's: nothing serves it then.
-    const serial = await whileAlive("the peer's role line", [vmSubject(master!)], peer.waitForSerial(/recon\[\d+\]: .*msg="role detected" role=peer/, budgetMs(PEER_TIMEOUT_MS)));
-    expect(serial).toMatch(/root=live:http:\/\/172\.30\.213\.1\/isos\/debian-12\.iso/);
-    expect(serial).toMatch(/BOOTIF=01-52-54-00-5e-00-02/);
-    expect(serial).toMatch(/recon\.token=\S+/);
-  }, PEER_TIMEOUT_MS + 60_000);
+  it(
+    "the diskless peer PXE-boots from it and comes up as a peer",
+    async () => {
+      needMaster();
+      const peer = startVm(
+        {
+          name: "recon-fleet-peer",
+          memoryMiB: 2048,
+          cpus: 2,
+          firmware: "bios",
+          disks: [],
+          nics: [{ tap: "rcntapp", mac: PEER_MAC }],
+          serialLog: join(artefacts, "peer.serial.log"),
+          extra: ["-boot", "n"],
+        },
+        { wrapper: netnsWrapper(lab!.ns) },
+      );
+      vms.push(peer);
+      // The peer's wait fails on its own exit, and on the master's: nothing serves it then.
+      const serial = await whileAlive(
+        "the peer's role line",
+        [vmSubject(master!)],
+        peer.waitForSerial(/recon\[\d+\]: .*msg="role detected" role=peer/, budgetMs(PEER_TIMEOUT_MS)),
+      );
+      expect(serial).toMatch(/root=live:http:\/\/172\.30\.213\.1\/isos\/debian-12\.iso/);
+      expect(serial).toMatch(/BOOTIF=01-52-54-00-5e-00-02/);
+      expect(serial).toMatch(/recon\.token=\S+/);
+    },
+    PEER_TIMEOUT_MS + 60_000,
+  );
 
   it("the master tracked the peer: lease, script, kernel, initrd and image bytes, in its API", async () => {
     needMaster();
@@ -115,9 +130,15 @@ describe("a master booted from the stick PXE-boots a diskless peer with the same
     expect(masterSerial).toMatch(/msg="boot script served" mac=52:54:00:5e:00:02 .*plan=boot/);
     // An observer on the lab network (static address outside the pool) asks the master's API.
     const observer = await lab!.addHost({ name: "obs", mac: "52:54:00:5e:00:fe", address: "172.30.213.20/24" });
-    const result = await execa("ip", ["netns", "exec", observer.ns, "curl", "--silent", "--max-time", "10", `http://172.30.213.1/api/v1/nodes/${PEER_MAC}`], { reject: false });
+    const result = await execa("ip", ["netns", "exec", observer.ns, "curl", "--silent", "--max-time", "10", `http://172.30.213.1/api/v1/nodes/${PEER_MAC}`], {
+      reject: false,
+    });
     expect(result.exitCode, result.stderr).toBe(0);
-    const node = JSON.parse(result.stdout) as { node?: { phase: string; phases: Record<string, string>; imageBytes: number } } & { phase?: string; phases?: Record<string, string>; imageBytes?: number };
+    const node = JSON.parse(result.stdout) as { node?: { phase: string; phases: Record<string, string>; imageBytes: number } } & {
+      phase?: string;
+      phases?: Record<string, string>;
+      imageBytes?: number;
+    };
     const state = node.node ?? node;
     expect(Object.keys(state.phases ?? {})).toEqual(expect.arrayContaining(["leased", "ipxe", "kernel", "image"]));
     expect(state.imageBytes).toBeGreaterThan(100_000_000);

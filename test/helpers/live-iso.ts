@@ -59,13 +59,20 @@ async function runBounded(recipe: string, timeoutMs: number): Promise<{ exitCode
  * hung build costs its bound once, not once per file.
  */
 export async function buildLiveIso(recipe: string): Promise<BuiltIso> {
-  const memo = await readFile(memoFile(recipe), "utf8").then((text) => JSON.parse(text) as BuiltIso, () => undefined);
+  const memo = await readFile(memoFile(recipe), "utf8").then(
+    (text) => JSON.parse(text) as BuiltIso,
+    () => undefined,
+  );
   if (memo && (memo.exitCode !== 0 || existsSync(memo.iso))) return memo;
   const timeoutMs = budgetMs(BUILD_TIMEOUT_MS);
   const run = await runBounded(recipe, timeoutMs);
   let built: BuiltIso;
   if (run.timedOut) {
-    built = { iso: "", exitCode: 124, output: `${run.output}\nmake-recipe-target ${recipe} target: ended after ${Math.round(timeoutMs / 1000)} s (BUILD_TIMEOUT_MS)` };
+    built = {
+      iso: "",
+      exitCode: 124,
+      output: `${run.output}\nmake-recipe-target ${recipe} target: ended after ${Math.round(timeoutMs / 1000)} s (BUILD_TIMEOUT_MS)`,
+    };
   } else if (run.exitCode !== 0) {
     built = { iso: "", output: run.output, exitCode: run.exitCode };
   } else {

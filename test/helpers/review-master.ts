@@ -30,13 +30,29 @@ export async function startReviewMaster(options: { dataDir: string; work: string
   const store = await createStore(options.dataDir, { log });
   const secret = await store.secret();
   let fleet = (await store.readEvents()).reduce(reduceFleet, EMPTY_FLEET);
-  const review = await createReviewService({ dataDir: options.dataDir, fleet: () => fleet, log, announce: "none", ...(options.rescanDelaysMs && { rescanDelaysMs: options.rescanDelaysMs }) });
+  const review = await createReviewService({
+    dataDir: options.dataDir,
+    fleet: () => fleet,
+    log,
+    announce: "none",
+    ...(options.rescanDelaysMs && { rescanDelaysMs: options.rescanDelaysMs }),
+  });
   const emit = async (event: NodeEvent) => {
     fleet = reduceFleet(fleet, event);
     await store.appendEvent(event);
     review.publish(event);
   };
-  const app = createApp({ config: parseSiteConfig(""), store, httpRoot, server: TEST_SERVER, fleet: () => fleet, onEvent: emit, secret, log, review: review.router });
+  const app = createApp({
+    config: parseSiteConfig(""),
+    store,
+    httpRoot,
+    server: TEST_SERVER,
+    fleet: () => fleet,
+    onEvent: emit,
+    secret,
+    log,
+    review: review.router,
+  });
   app.locals.behindNginx = options.behindNginx === true;
   const server = await startHttpServer(app, { host: "127.0.0.1", port: 0 });
   return {

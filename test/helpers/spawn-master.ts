@@ -19,7 +19,11 @@ export interface SpawnedMaster {
   kill(signal: NodeJS.Signals): Promise<void>;
 }
 
-export async function spawnMaster(storeDir: string, httpRoot: string, options: { maxConcurrentUploads?: number; timeoutMs?: number; env?: Record<string, string> } = {}): Promise<SpawnedMaster> {
+export async function spawnMaster(
+  storeDir: string,
+  httpRoot: string,
+  options: { maxConcurrentUploads?: number; timeoutMs?: number; env?: Record<string, string> } = {},
+): Promise<SpawnedMaster> {
   const args = ["--import", "tsx", CHILD, storeDir, httpRoot];
   if (options.maxConcurrentUploads !== undefined) args.push(String(options.maxConcurrentUploads));
   const child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"], env: { ...process.env, ...options.env } });

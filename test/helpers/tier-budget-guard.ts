@@ -5,7 +5,9 @@ import { tierDeadline } from "./tier-budget.js";
 function guard(): void {
   const deadline = tierDeadline();
   if (Date.now() > deadline) {
-    throw new Error(`the ${inject("tierName")} tier ran past its budget (deadline ${new Date(deadline).toISOString()}): not starting this; see docs/testing.md`);
+    throw new Error(
+      `the ${inject("tierName")} tier ran past its budget (deadline ${new Date(deadline).toISOString()}): not starting this; see docs/testing.md`,
+    );
   }
 }
 

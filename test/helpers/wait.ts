@@ -63,11 +63,17 @@ export async function waitUntil<T>(options: WaitOptions, probe: () => T | undefi
     const value = await attempt();
     if (value !== undefined) return value;
     if (gone) {
-      throw new WaitError("SUBJECT_EXITED", `${what}: ${gone.name} exited before it happened${lastError ? ` (last probe: ${lastError})` : ""}; end of ${gone.name}'s log:\n${await tailOf(gone)}`);
+      throw new WaitError(
+        "SUBJECT_EXITED",
+        `${what}: ${gone.name} exited before it happened${lastError ? ` (last probe: ${lastError})` : ""}; end of ${gone.name}'s log:\n${await tailOf(gone)}`,
+      );
     }
     if (Date.now() > deadline) {
       const logs = await Promise.all(subjects.map(async (subject) => `--- ${subject.name}:\n${await tailOf(subject)}`));
-      throw new WaitError("WAIT_TIMEOUT", `${what}: not within ${Math.round(timeoutMs / 1000)} s${lastError ? ` (last probe: ${lastError})` : ""}${logs.length ? `\n${logs.join("\n")}` : ""}`);
+      throw new WaitError(
+        "WAIT_TIMEOUT",
+        `${what}: not within ${Math.round(timeoutMs / 1000)} s${lastError ? ` (last probe: ${lastError})` : ""}${logs.length ? `\n${logs.join("\n")}` : ""}`,
+      );
     }
     await new Promise((r) => setTimeout(r, everyMs));
   }

@@ -34,7 +34,14 @@ afterAll(async () => {
 });
 
 const env = () => ({ PATH: `${fakes}:${process.env.PATH}` });
-const command = (id: string, argv: string[], timeoutMs = 10_000): CollectorSpec => ({ kind: "command", id, argv, stdout: `raw/${id}.txt`, files: [`raw/${id}.txt`], timeoutMs });
+const command = (id: string, argv: string[], timeoutMs = 10_000): CollectorSpec => ({
+  kind: "command",
+  id,
+  argv,
+  stdout: `raw/${id}.txt`,
+  files: [`raw/${id}.txt`],
+  timeoutMs,
+});
 
 /** Every entry of a tar.gz through the master's check, as the ingest does. */
 async function masterVerdicts(file: string): Promise<{ paths: string[]; rejected: string[] }> {
@@ -99,7 +106,15 @@ describe("runCollectors with real processes", () => {
     const staging = join(work, "pack");
     await mkdir(staging);
     const records = await runCollectors([command("ok", ["fake-ok"]), command("missing", ["recon-no-such-tool"])], { stagingDir: staging, env: env() });
-    const manifest: Manifest = { format: "recon-raw/1", agent_version: "test", collected_at: "2026-11-22T00:00:00.000Z", boot_mac: null, hostname: "h", kernel: "k", collectors: records };
+    const manifest: Manifest = {
+      format: "recon-raw/1",
+      agent_version: "test",
+      collected_at: "2026-11-22T00:00:00.000Z",
+      boot_mac: null,
+      hostname: "h",
+      kernel: "k",
+      collectors: records,
+    };
     const out = join(work, "pack.tar.gz");
     const bytes = await packUpload(staging, manifest, "log\n", out);
     expect(bytes).toBeGreaterThan(0);
@@ -114,7 +129,24 @@ describe("recon agent collect on this host", () => {
     const out = join(work, "host.tar.gz");
     const cmdline = join(work, "cmdline");
     await writeFile(cmdline, "BOOTIF=01-52-54-00-12-34-56 quiet\n");
-    const run = await execa(reconBin, ["agent", "collect", "--out", out, "--cmdline", cmdline, "--lldp-wait-s", "1", "--collector-timeout-s", "60", "--lldp-socket", join(work, "lldpd.socket")], { reject: false, all: true, cwd: repoRoot });
+    const run = await execa(
+      reconBin,
+      [
+        "agent",
+        "collect",
+        "--out",
+        out,
+        "--cmdline",
+        cmdline,
+        "--lldp-wait-s",
+        "1",
+        "--collector-timeout-s",
+        "60",
+        "--lldp-socket",
+        join(work, "lldpd.socket"),
+      ],
+      { reject: false, all: true, cwd: repoRoot },
+    );
     expect(run.exitCode, run.all).toBe(0);
     expect(run.all).toMatch(/recon-agent: collected: \d+ collectors \(\d+ with errors\), \d+ bytes packed/);
     const { paths, rejected } = await masterVerdicts(out);

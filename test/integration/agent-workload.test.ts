@@ -28,9 +28,26 @@ let peer: SimulatedHost;
 let master: MasterProcess | undefined;
 
 function masterArgs(dataDir: string): string[] {
-  return ["--config", join(work, "site.yaml"), "--data-dir", dataDir, "--run-dir", join(work, `run-${dataDir.split("/").at(-1)}`),
-    "--http-root", join(work, "http"), "--image-label", "test", "--tftp-root", "/usr/lib/ipxe", "--cmdline", "/dev/null",
-    "--probe-timeout-ms", "1000", "--reprobe-interval-ms", "0"];
+  return [
+    "--config",
+    join(work, "site.yaml"),
+    "--data-dir",
+    dataDir,
+    "--run-dir",
+    join(work, `run-${dataDir.split("/").at(-1)}`),
+    "--http-root",
+    join(work, "http"),
+    "--image-label",
+    "test",
+    "--tftp-root",
+    "/usr/lib/ipxe",
+    "--cmdline",
+    "/dev/null",
+    "--probe-timeout-ms",
+    "1000",
+    "--reprobe-interval-ms",
+    "0",
+  ];
 }
 
 beforeAll(async () => {
@@ -78,14 +95,35 @@ describe("the peer workload (post.tgz)", () => {
     expect(script.exitCode, script.stderr).toBe(0);
     const kernel = script.stdout.split("\n").find((line) => line.startsWith("kernel "))!;
     const cmdline = join(work, "peer.cmdline");
-    await writeFile(cmdline, `${kernel.split(/\s+/).slice(4).join(" ").replace(/\$\{mac:hexhyp\}/g, hexhyp)}\n`, { mode: 0o600 });
-    const options = { lldpWaitMs: 1000, collectorTimeoutMs: 30_000, lldpSocket: join(work, "lldpd.socket"), workDir: work, maxAttempts: 5, totalBudgetMs: 30_000, initialDelayMs: 500, maxDelayMs: 2000 };
-    const agent = await execa("ip", ["netns", "exec", peer.ns, process.execPath, "--import", "tsx", CHILD, cmdline, join(work, "actions.jsonl"), JSON.stringify(options)], {
-      reject: false,
-      all: true,
-      cwd: repoRoot,
-      timeout: 120_000,
-    });
+    await writeFile(
+      cmdline,
+      `${kernel
+        .split(/\s+/)
+        .slice(4)
+        .join(" ")
+        .replace(/\$\{mac:hexhyp\}/g, hexhyp)}\n`,
+      { mode: 0o600 },
+    );
+    const options = {
+      lldpWaitMs: 1000,
+      collectorTimeoutMs: 30_000,
+      lldpSocket: join(work, "lldpd.socket"),
+      workDir: work,
+      maxAttempts: 5,
+      totalBudgetMs: 30_000,
+      initialDelayMs: 500,
+      maxDelayMs: 2000,
+    };
+    const agent = await execa(
+      "ip",
+      ["netns", "exec", peer.ns, process.execPath, "--import", "tsx", CHILD, cmdline, join(work, "actions.jsonl"), JSON.stringify(options)],
+      {
+        reject: false,
+        all: true,
+        cwd: repoRoot,
+        timeout: 120_000,
+      },
+    );
     const output = agent.all ?? "";
     expect(agent.exitCode, output).toBe(0);
     expect(output).toContain("workload from the master: 2 collector(s) only (builtin_collectors: false)");
@@ -94,7 +132,10 @@ describe("the peer workload (post.tgz)", () => {
     expect(files.get("raw/workload/hello.out")?.toString()).toBe("hello from the workload, args: one two\n");
     expect(files.get("raw/workload/kernel.out")?.toString().trim()).toBe((await execa("uname", ["-r"])).stdout.trim());
     const manifest = JSON.parse(files.get("manifest.json")!.toString()) as { collectors: { id: string; exit_code: number | null }[] };
-    expect(manifest.collectors.map((c) => [c.id, c.exit_code])).toEqual([["workload.hello", 0], ["workload.kernel", 0]]);
+    expect(manifest.collectors.map((c) => [c.id, c.exit_code])).toEqual([
+      ["workload.hello", 0],
+      ["workload.kernel", 0],
+    ]);
     // Nothing of recon's own collectors ran (the workload turned them off).
     expect([...files.keys()].filter((path) => path.startsWith("raw/") && !path.startsWith("raw/workload/"))).toEqual([]);
   }, 150_000);
@@ -102,7 +143,10 @@ describe("the peer workload (post.tgz)", () => {
   it("a broken workload is not served, and the log says what to fix", async () => {
     const broken = join(work, "broken");
     await mkdir(join(broken, "workload"), { recursive: true });
-    await writeFile(join(broken, "workload", "manifest.json"), JSON.stringify({ format: "recon-workload/1", collectors: [{ id: "x", argv: ["./missing.sh"] }] }));
+    await writeFile(
+      join(broken, "workload", "manifest.json"),
+      JSON.stringify({ format: "recon-workload/1", collectors: [{ id: "x", argv: ["./missing.sh"] }] }),
+    );
     await master!.stop();
     master = startMasterInNetns(lab!.ns, masterArgs(broken));
     await waitForMaster(master, /msg="master ready"/, 30_000);

@@ -73,7 +73,11 @@ async function peerCmdline(host: SimulatedHost, name: string): Promise<string> {
   const kernel = script.stdout.split("\n").find((line) => line.startsWith("kernel "));
   expect(kernel, script.stdout).toBeDefined();
   // `kernel --name linux <url> <args…>`; iPXE expands ${mac:hexhyp} itself.
-  const args = kernel!.split(/\s+/).slice(4).join(" ").replace(/\$\{mac:hexhyp\}/g, hexhyp);
+  const args = kernel!
+    .split(/\s+/)
+    .slice(4)
+    .join(" ")
+    .replace(/\$\{mac:hexhyp\}/g, hexhyp);
   const file = join(work, `${name}.cmdline`);
   await writeFile(file, `${args}\n`, { mode: 0o600 });
   return file;
@@ -99,11 +103,15 @@ function startAgent(cmdlineFile: string, name: string, overrides: Record<string,
   };
   let output = "";
   let exited = false;
-  const child = execa("ip", ["netns", "exec", peer.ns, process.execPath, "--import", "tsx", CHILD, cmdlineFile, join(work, `${name}.actions.jsonl`), JSON.stringify(options)], {
-    reject: false,
-    all: true,
-    cwd: repoRoot,
-  });
+  const child = execa(
+    "ip",
+    ["netns", "exec", peer.ns, process.execPath, "--import", "tsx", CHILD, cmdlineFile, join(work, `${name}.actions.jsonl`), JSON.stringify(options)],
+    {
+      reject: false,
+      all: true,
+      cwd: repoRoot,
+    },
+  );
   child.all?.on("data", (chunk: Buffer) => {
     output += chunk.toString("utf8");
   });
@@ -124,7 +132,10 @@ async function waitForOutput(run: AgentRun, pattern: RegExp, timeoutMs: number):
 async function actions(name: string): Promise<{ at: string; argv: string[]; masterSaw: string }[]> {
   // No catch: the child creates the file at start, so a missing one means the agent never ran.
   const text = await readFile(join(work, `${name}.actions.jsonl`), "utf8");
-  return text.split("\n").filter(Boolean).map((line) => JSON.parse(line));
+  return text
+    .split("\n")
+    .filter(Boolean)
+    .map((line) => JSON.parse(line));
 }
 
 interface StoredManifest {
@@ -157,7 +168,10 @@ async function storedManifest(hostMac: string, id: string): Promise<StoredManife
 }
 
 function resultOf(run: AgentRun): { ack: { id: string; entries: number; bytes: number }; attempts: number; postAction: string[] | null } {
-  const line = run.output().split("\n").find((l) => l.includes(" RESULT "));
+  const line = run
+    .output()
+    .split("\n")
+    .find((l) => l.includes(" RESULT "));
   expect(line, run.output()).toBeDefined();
   return JSON.parse(line!.slice(line!.indexOf(" RESULT ") + 8));
 }
@@ -174,16 +188,49 @@ beforeAll(async () => {
   await writeFile(join(httpRoot, "install", "test", "boot.json"), JSON.stringify({ imageKernelArgs: ["console=ttyS0,115200n8"] }));
   // DHCP off: the peer has its address already; this test is about HTTP between agent and master.
   // reinventory: the same peer is booted (and uploads) once per test.
-  await writeFile(join(work, "site.yaml"), ["interface: rcnbr1", `address: ${MASTER}/24`, "dhcp:", "  mode: off", "http:", "  port: 8080", "defaults:", "  reinventory: true", ""].join("\n"));
-  masterArgs = ["--config", join(work, "site.yaml"), "--data-dir", join(work, "data"), "--run-dir", join(work, "run"), "--http-root", httpRoot,
-    "--image-label", "test", "--tftp-root", "/usr/lib/ipxe", "--cmdline", "/dev/null", "--probe-timeout-ms", "1000", "--reprobe-interval-ms", "0"];
+  await writeFile(
+    join(work, "site.yaml"),
+    ["interface: rcnbr1", `address: ${MASTER}/24`, "dhcp:", "  mode: off", "http:", "  port: 8080", "defaults:", "  reinventory: true", ""].join("\n"),
+  );
+  masterArgs = [
+    "--config",
+    join(work, "site.yaml"),
+    "--data-dir",
+    join(work, "data"),
+    "--run-dir",
+    join(work, "run"),
+    "--http-root",
+    httpRoot,
+    "--image-label",
+    "test",
+    "--tftp-root",
+    "/usr/lib/ipxe",
+    "--cmdline",
+    "/dev/null",
+    "--probe-timeout-ms",
+    "1000",
+    "--reprobe-interval-ms",
+    "0",
+  ];
   lab = await createLab(execaRunner, { prefix: PREFIX, bridge: "rcnbr1" });
   peer = await lab.addHost({ name: "peer", mac: mac(1), address: "10.79.0.10/24" });
   const switchSocket = join(work, "switch.lldpd.socket");
   lldpSwitch = execa("ip", ["netns", "exec", lab.ns, "lldpd", "-d", "-u", switchSocket, "-I", "rcnbr1"], { reject: false, all: true });
   // Bounded wait for its control socket, then a name to recognise and a 1 s transmit interval.
-  for (let i = 0; i < 50 && !(await readFile(switchSocket).then(() => true, (e) => e.code !== "ENOENT")); i++) await new Promise((r) => setTimeout(r, 100));
-  for (const args of [["configure", "system", "hostname", "recon-test-switch"], ["configure", "lldp", "tx-interval", "1"]]) {
+  for (
+    let i = 0;
+    i < 50 &&
+    !(await readFile(switchSocket).then(
+      () => true,
+      (e) => e.code !== "ENOENT",
+    ));
+    i++
+  )
+    await new Promise((r) => setTimeout(r, 100));
+  for (const args of [
+    ["configure", "system", "hostname", "recon-test-switch"],
+    ["configure", "lldp", "tx-interval", "1"],
+  ]) {
     const result = await runInNetns(execaRunner, lab.ns, ["lldpcli", "-u", switchSocket, ...args]);
     expect(result.exitCode, result.stderr).toBe(0);
   }
@@ -210,7 +257,9 @@ afterAll(async () => {
 describe("recon agent against a real recon master in a netns", () => {
   it("uploads; the master lists the upload; the post-action comes only after the 201", async () => {
     const cmdline = await peerCmdline(peer, "first");
-    expect(await readFile(cmdline, "utf8")).toMatch(new RegExp(`BOOTIF=01-${peer.mac.replace(/:/g, "-")} .*recon\\.master=${MASTER}:8080 recon\\.token=\\S+ recon\\.post=poweroff`));
+    expect(await readFile(cmdline, "utf8")).toMatch(
+      new RegExp(`BOOTIF=01-${peer.mac.replace(/:/g, "-")} .*recon\\.master=${MASTER}:8080 recon\\.token=\\S+ recon\\.post=poweroff`),
+    );
     // 2.5 s: the test switch sends every second.
     const run = startAgent(cmdline, "first", { lldpWaitMs: 2500 });
     const done = await run.child;
@@ -251,7 +300,9 @@ describe("recon agent against a real recon master in a netns", () => {
     const fakes = join(work, "hang-bin");
     await mkdir(fakes, { recursive: true });
     // A tool that hangs and has started a helper of its own, as a wedged lshw might.
-    await writeFile(join(fakes, "lshw"), `#!/bin/sh\necho $$ > ${work}/hang.pid\nsleep 300 &\necho $! > ${work}/hang-helper.pid\necho '{"partial":'\nwait\n`, { mode: 0o755 });
+    await writeFile(join(fakes, "lshw"), `#!/bin/sh\necho $$ > ${work}/hang.pid\nsleep 300 &\necho $! > ${work}/hang-helper.pid\necho '{"partial":'\nwait\n`, {
+      mode: 0o755,
+    });
     const cmdline = await peerCmdline(peer, "hang");
     const run = startAgent(cmdline, "hang", { collectorTimeoutMs: 3000, pathPrefix: fakes });
     const done = await run.child;
@@ -280,7 +331,9 @@ describe("recon agent against a real recon master in a netns", () => {
     const done = await run.child;
     // 3: recon.service's RestartPreventExitStatus, so systemd does not run it into the same refusal.
     expect(done.exitCode, run.output()).toBe(3);
-    expect(run.output()).toMatch(/\*\*\* UPLOAD REFUSED: the master at http:\/\/10\.79\.0\.1:8080 refused the upload: HTTP 401 UNAUTHORIZED: the token is not valid for 52:54:00:79:00:02\. Not retrying\. This machine stays on \(no poweroff\)/);
+    expect(run.output()).toMatch(
+      /\*\*\* UPLOAD REFUSED: the master at http:\/\/10\.79\.0\.1:8080 refused the upload: HTTP 401 UNAUTHORIZED: the token is not valid for 52:54:00:79:00:02\. Not retrying\. This machine stays on \(no poweroff\)/,
+    );
     expect(run.output()).not.toMatch(/upload attempt \d+ failed/);
     expect(await actions("wrong")).toEqual([]);
   });
@@ -288,8 +341,25 @@ describe("recon agent against a real recon master in a netns", () => {
   it("the real CLI exits 3 on a refusal (recon.service's RestartPreventExitStatus) with the reason on stdout and stderr", async () => {
     const cmdline = await peerCmdline(peer, "wrong-cli");
     await writeFile(cmdline, (await readFile(cmdline, "utf8")).replace(/BOOTIF=01-\S+/, `BOOTIF=01-${mac(2).replace(/:/g, "-")}`));
-    const run = await execa("ip", ["netns", "exec", peer.ns, reconBin, "agent", "--cmdline", cmdline, "--post", "stay",
-      "--lldp-wait-s", "1", "--lldp-socket", join(work, "wrong-cli.lldpd.socket")], { reject: false, all: true, cwd: repoRoot });
+    const run = await execa(
+      "ip",
+      [
+        "netns",
+        "exec",
+        peer.ns,
+        reconBin,
+        "agent",
+        "--cmdline",
+        cmdline,
+        "--post",
+        "stay",
+        "--lldp-wait-s",
+        "1",
+        "--lldp-socket",
+        join(work, "wrong-cli.lldpd.socket"),
+      ],
+      { reject: false, all: true, cwd: repoRoot },
+    );
     expect(run.exitCode, run.all).toBe(3);
     expect(run.stdout).toMatch(/recon-agent: \*\*\* UPLOAD REFUSED: .*HTTP 401 UNAUTHORIZED: the token is not valid for 52:54:00:79:00:02\. Not retrying\./);
     expect(run.stderr).toMatch(/recon: error: the master at http:\/\/10\.79\.0\.1:8080 refused the upload: HTTP 401 UNAUTHORIZED/);
@@ -303,8 +373,25 @@ describe("recon agent against a real recon master in a netns", () => {
       await writeFile(join(fakes, tool), `#!/bin/sh\necho "${tool} $*" >> ${work}/guard-called.txt\n`, { mode: 0o755 });
     }
     const cmdline = await peerCmdline(peer, "guard");
-    const run = await execa("ip", ["netns", "exec", peer.ns, "env", `PATH=${fakes}:${process.env.PATH}`, reconBin, "agent", "--cmdline", cmdline,
-      "--lldp-wait-s", "1", "--lldp-socket", join(work, "guard.lldpd.socket")], { reject: false, all: true, cwd: repoRoot });
+    const run = await execa(
+      "ip",
+      [
+        "netns",
+        "exec",
+        peer.ns,
+        "env",
+        `PATH=${fakes}:${process.env.PATH}`,
+        reconBin,
+        "agent",
+        "--cmdline",
+        cmdline,
+        "--lldp-wait-s",
+        "1",
+        "--lldp-socket",
+        join(work, "guard.lldpd.socket"),
+      ],
+      { reject: false, all: true, cwd: repoRoot },
+    );
     expect(run.exitCode, run.all).toBe(0);
     expect(run.all).toMatch(/recon-agent: uploaded: the master stored \d+ files as upload/);
     expect(run.all).toContain("not inside the recon image (no /etc/recon/build.json): would run 'systemctl poweroff', skipped");
@@ -314,8 +401,25 @@ describe("recon agent against a real recon master in a netns", () => {
   it("recon boot on a network-booted peer detects role=peer and runs the agent", async () => {
     const cmdline = await peerCmdline(peer, "boot");
     expect(await readFile(cmdline, "utf8")).toMatch(/root=live:http:\/\//);
-    const run = await execa("ip", ["netns", "exec", peer.ns, reconBin, "boot", "--cmdline", cmdline, "--post", "stay", "--lldp-wait-s", "1", "--lldp-socket", join(work, "boot.lldpd.socket")],
-      { reject: false, all: true, cwd: repoRoot });
+    const run = await execa(
+      "ip",
+      [
+        "netns",
+        "exec",
+        peer.ns,
+        reconBin,
+        "boot",
+        "--cmdline",
+        cmdline,
+        "--post",
+        "stay",
+        "--lldp-wait-s",
+        "1",
+        "--lldp-socket",
+        join(work, "boot.lldpd.socket"),
+      ],
+      { reject: false, all: true, cwd: repoRoot },
+    );
     expect(run.exitCode, run.all).toBe(0);
     expect(run.all).toMatch(/msg="role detected" role=peer/);
     expect(run.all).toMatch(/recon-agent: uploaded: the master stored \d+ files as upload/);

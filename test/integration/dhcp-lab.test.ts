@@ -48,7 +48,10 @@ const logLines: string[] = [];
 const logger = createLogger({}, { level: "debug", write: (line) => logLines.push(line) });
 const supervisors: { stop: AbortController; supervisor: DnsmasqSupervisor; pidFile: string }[] = [];
 
-const sha256 = async (file: string) => createHash("sha256").update(await readFile(file)).digest("hex");
+const sha256 = async (file: string) =>
+  createHash("sha256")
+    .update(await readFile(file))
+    .digest("hex");
 
 async function writeConf(name: string, mode: DnsmasqOptions["mode"]): Promise<{ conf: string; pidFile: string; leaseFile: string }> {
   const dir = join(work, name);
@@ -66,7 +69,14 @@ async function writeConf(name: string, mode: DnsmasqOptions["mode"]): Promise<{ 
       pool: mode === "authoritative" ? { start: "10.77.0.100", end: "10.77.0.199" } : undefined,
       leaseTime: "1h",
       dns: { enabled: false, domain: "recon.lan" },
-      firstStage: planDhcpBoot(parseSiteConfig(""), { address: MASTER, httpPort: 8080, imageLabel: "test", imageArch: "x86_64", imageKernelArgs: [], arm64Firmware: false }).firstStage,
+      firstStage: planDhcpBoot(parseSiteConfig(""), {
+        address: MASTER,
+        httpPort: 8080,
+        imageLabel: "test",
+        imageArch: "x86_64",
+        imageKernelArgs: [],
+        arm64Firmware: false,
+      }).firstStage,
       paths,
     }),
   );
@@ -111,7 +121,12 @@ async function probeFrom(ns: string, options: Record<string, unknown>): Promise<
 }
 
 function lease(peer: SimulatedHost, firmware: PeerFirmware, attempts = 4): Promise<LeaseOutcome> {
-  return leaseWithUdhcpc(execaRunner, peer.ns, { dev: peer.dev, firmware, script: UDHCPC_SCRIPT }, { attempts, attemptTimeoutMs: 10_000, signal: stopAll.signal });
+  return leaseWithUdhcpc(
+    execaRunner,
+    peer.ns,
+    { dev: peer.dev, firmware, script: UDHCPC_SCRIPT },
+    { attempts, attemptTimeoutMs: 10_000, signal: stopAll.signal },
+  );
 }
 
 async function tftpGet(peer: SimulatedHost, server: string, file: string): Promise<string> {
@@ -189,7 +204,10 @@ describe("dnsmasq in a netns, authoritative", () => {
 
   it("TFTP downloads are byte-identical to the served files", async () => {
     // The peers got their addresses from the udhcpc script above.
-    for (const [index, file] of [[0, "undionly.kpxe"], [1, "ipxe.efi"]] as const) {
+    for (const [index, file] of [
+      [0, "undionly.kpxe"],
+      [1, "ipxe.efi"],
+    ] as const) {
       const got = await tftpGet(peers[index]!, MASTER, file);
       expect(await sha256(got)).toBe(await sha256(join("/usr/lib/ipxe", file)));
     }
@@ -228,7 +246,9 @@ describe("dnsmasq in a netns, authoritative", () => {
     expect([...acked].sort()).toEqual(peers.map((p) => p.mac).sort());
     const naks = events.slice(since).filter((e) => e.type === "dnsmasq" && e.event.kind === "dhcp" && e.event.message === "NAK").length;
     const retried = outcomes.filter((o) => o.outcome.attempts > 1).length;
-    console.log(JSON.stringify({ figure: "fleet-dhcp-tftp", peers: PEERS, wallMs, naks, retried, maxAttempts: Math.max(...outcomes.map((o) => o.outcome.attempts)) }));
+    console.log(
+      JSON.stringify({ figure: "fleet-dhcp-tftp", peers: PEERS, wallMs, naks, retried, maxAttempts: Math.max(...outcomes.map((o) => o.outcome.attempts)) }),
+    );
   });
 
   it("restarts dnsmasq when it is killed", async () => {
@@ -256,9 +276,12 @@ describe("dnsmasq in a netns, authoritative", () => {
     // namespace before its dnsmasq runs (recon's own dnsmasq already holds 67 in the master's).
     let markHolding: () => void = () => undefined;
     const holding = new Promise<void>((resolve) => (markHolding = resolve));
-    const holder = runInNetns(execaRunner, foreignHost.ns, [process.execPath, "-e",
-      "const s=require('dgram').createSocket('udp4');s.bind(67,'0.0.0.0',()=>console.log('holding'));setTimeout(()=>s.close(),4000)"],
-      { signal: stopAll.signal, timeoutMs: 10_000, onLine: (line) => line === "holding" && markHolding() });
+    const holder = runInNetns(
+      execaRunner,
+      foreignHost.ns,
+      [process.execPath, "-e", "const s=require('dgram').createSocket('udp4');s.bind(67,'0.0.0.0',()=>console.log('holding'));setTimeout(()=>s.close(),4000)"],
+      { signal: stopAll.signal, timeoutMs: 10_000, onLine: (line) => line === "holding" && markHolding() },
+    );
     await Promise.race([holding, holder]);
     const { conf: conf2, pidFile: pid2 } = await writeConf("recon-busy", "proxy");
     await writeFile(conf2, (await readFile(conf2, "utf8")).replace(/^interface=rcnbr0$/m, `interface=${foreignHost.dev}`));
@@ -278,17 +301,33 @@ describe("dnsmasq in a netns, authoritative", () => {
       foreignLeaseFile = join(dir, "leases");
       const conf = join(dir, "dnsmasq.conf");
       // A plain site DHCP server: addresses only, no PXE.
-      await writeFile(conf, [
-        "keep-in-foreground", "log-facility=-", "port=0", "no-hosts",
-        `interface=${foreignHost.dev}`, "bind-interfaces", "except-interface=lo",
-        `pid-file=${join(dir, "pid")}`, `dhcp-leasefile=${foreignLeaseFile}`,
-        "dhcp-range=10.77.0.50,10.77.0.90,255.255.255.0,1h", "dhcp-authoritative", "no-ping", "log-dhcp", "",
-      ].join("\n"));
+      await writeFile(
+        conf,
+        [
+          "keep-in-foreground",
+          "log-facility=-",
+          "port=0",
+          "no-hosts",
+          `interface=${foreignHost.dev}`,
+          "bind-interfaces",
+          "except-interface=lo",
+          `pid-file=${join(dir, "pid")}`,
+          `dhcp-leasefile=${foreignLeaseFile}`,
+          "dhcp-range=10.77.0.50,10.77.0.90,255.255.255.0,1h",
+          "dhcp-authoritative",
+          "no-ping",
+          "log-dhcp",
+          "",
+        ].join("\n"),
+      );
       await startSupervised(foreignHost.ns, conf, join(dir, "pid"), foreignEvents);
 
       const probe = await probeFrom(lab!.ns, { mac: "52:54:00:77:ff:02", timeoutMs: 1500, interfaceAddress: MASTER });
       expect(probe.servers.map((s) => s.serverId).sort()).toEqual([MASTER, FOREIGN]);
-      expect(probe.servers.find((s) => s.serverId === FOREIGN)).toMatchObject({ proxy: false, offeredAddress: expect.stringMatching(/^10\.77\.0\.(5\d|[6-8]\d|90)$/) });
+      expect(probe.servers.find((s) => s.serverId === FOREIGN)).toMatchObject({
+        proxy: false,
+        offeredAddress: expect.stringMatching(/^10\.77\.0\.(5\d|[6-8]\d|90)$/),
+      });
       expect(decideOnForeignServer("authoritative", probe, [MASTER])).toMatchObject({ action: "fallback-to-proxy", foreignServers: [FOREIGN] });
       const decision = decideDhcpMode("auto", probe, [MASTER]);
       expect(decision).toMatchObject({ mode: "proxy", foreignServers: [FOREIGN] });

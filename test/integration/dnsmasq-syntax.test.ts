@@ -11,11 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { BootServer } from "../../src/boot/plan-boot.js";
 import { planDhcpBoot } from "../../src/boot/plan-dhcp.js";
 import { parseSiteConfig } from "../../src/model/site-config.js";
-import {
-  renderDhcpHostsFile,
-  renderDnsmasqConf,
-  type DnsmasqOptions,
-} from "../../src/master/dhcp/render-dnsmasq.js";
+import { renderDhcpHostsFile, renderDnsmasqConf, type DnsmasqOptions } from "../../src/master/dhcp/render-dnsmasq.js";
 
 let work: string;
 beforeAll(async () => {

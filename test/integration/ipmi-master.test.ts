@@ -83,7 +83,26 @@ beforeAll(async () => {
       "",
     ].join("\n"),
   );
-  proc = startMasterInNetns(lab.ns, ["--config", join(work, "site.yaml"), "--data-dir", join(work, "data"), "--run-dir", join(work, "run"), "--http-root", httpRoot, "--image-label", IMAGE_LABEL, "--tftp-root", "/usr/lib/ipxe", "--cmdline", "/dev/null", "--probe-timeout-ms", "1000", "--reprobe-interval-ms", "0"]);
+  proc = startMasterInNetns(lab.ns, [
+    "--config",
+    join(work, "site.yaml"),
+    "--data-dir",
+    join(work, "data"),
+    "--run-dir",
+    join(work, "run"),
+    "--http-root",
+    httpRoot,
+    "--image-label",
+    IMAGE_LABEL,
+    "--tftp-root",
+    "/usr/lib/ipxe",
+    "--cmdline",
+    "/dev/null",
+    "--probe-timeout-ms",
+    "1000",
+    "--reprobe-interval-ms",
+    "0",
+  ]);
   await waitForMaster(proc, /msg="master ready"/, 30_000);
 }, 90_000);
 
@@ -104,7 +123,9 @@ describe("the master's power control over real BMCs", () => {
     const log = proc!.log();
     expect(log).toMatch(/component=power msg="bmc action" bmc=peer1 address=10\.80\.0\.201 action=bootdev-pxe by=wake result=unsupported/);
     expect(log).toMatch(/component=power msg="bmc action" bmc=peer1 address=10\.80\.0\.201 action=on by=wake result=ok/);
-    expect(log).toMatch(/bmc=peer2 address=10\.80\.0\.202 action=bootdev-pxe by=wake result=failed error="BMC peer2 \(10\.80\.0\.202\): chassis bootdev pxe failed \(AUTH\)/);
+    expect(log).toMatch(
+      /bmc=peer2 address=10\.80\.0\.202 action=bootdev-pxe by=wake result=failed error="BMC peer2 \(10\.80\.0\.202\): chassis bootdev pxe failed \(AUTH\)/,
+    );
     expect(log).not.toMatch(/bmc=peer2 .*action=on/);
     expect(await vmAlive(bmcs[1]!)).toBeUndefined();
     for (const pw of PASSWORDS) expect(log).not.toContain(pw);
@@ -124,7 +145,19 @@ describe("the master's power control over real BMCs", () => {
     }
     const tarball = join(work, "upload.tar.gz");
     await writeFile(tarball, await packFiles(join(work, "pack"), files));
-    const upload = await curl(["-w", "\n%{http_code}", "-X", "POST", "-H", `Authorization: Bearer ${token}`, "-H", "Content-Type: application/gzip", "--data-binary", `@${tarball}`, `${URL}/api/v1/nodes/${MAC1}/inventory`]);
+    const upload = await curl([
+      "-w",
+      "\n%{http_code}",
+      "-X",
+      "POST",
+      "-H",
+      `Authorization: Bearer ${token}`,
+      "-H",
+      "Content-Type: application/gzip",
+      "--data-binary",
+      `@${tarball}`,
+      `${URL}/api/v1/nodes/${MAC1}/inventory`,
+    ]);
     expect(upload.stdout.trim().split("\n").at(-1)).toBe("201");
     const vm = (await vmAlive(bmcs[0]!))!;
     await until("peer1 powered off by the master", 30_000, async () => ((await processIs(vm, /sleep/)) ? undefined : true));
@@ -148,7 +181,19 @@ describe("the master's power control over real BMCs", () => {
       ["peer1", "off", undefined],
       ["peer2", "unknown", "AUTH"],
     ]);
-    const post = (headers: string[]) => curl(["-w", "\n%{http_code}", "-X", "POST", "-H", "Content-Type: application/json", ...headers, "--data", '{"action":"on"}', `${URL}/api/v1/nodes/${MAC1.replace(/:/g, "-")}/power`]);
+    const post = (headers: string[]) =>
+      curl([
+        "-w",
+        "\n%{http_code}",
+        "-X",
+        "POST",
+        "-H",
+        "Content-Type: application/json",
+        ...headers,
+        "--data",
+        '{"action":"on"}',
+        `${URL}/api/v1/nodes/${MAC1.replace(/:/g, "-")}/power`,
+      ]);
     expect((await post([])).stdout.trim().split("\n").at(-1)).toBe("401");
     const ok = await post(["-H", `Authorization: Bearer ${adminToken}`]);
     expect(ok.stdout.trim().split("\n").at(-1)).toBe("200");

@@ -50,11 +50,7 @@ describe.each(recipes)("%s", (recipe) => {
   });
 
   it.each(profiles)("kiwi-ng loads profile %s as type %s", async (profile, type) => {
-    const result = await execa(
-      "kiwi-ng",
-      [`--profile=${profile}`, "image", "info", `--description=${join(work, recipe)}`],
-      { reject: false, all: true },
-    );
+    const result = await execa("kiwi-ng", [`--profile=${profile}`, "image", "info", `--description=${join(work, recipe)}`], { reject: false, all: true });
     expect(result.all).toContain(`--> Selected build type: ${type}`);
     expect(result.all).toContain(`--> Selected profiles: ${profile}`);
     expect(result.exitCode).toBe(0);

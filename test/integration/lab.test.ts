@@ -80,14 +80,25 @@ describe("recon lab up / status / power / crash / down", () => {
 
   it("recon power on through a peer's BMC (from inside the lab network) starts that peer's VM", async () => {
     const config = join(work, "site.yaml");
-    await writeFile(config, `bmcs:\n${state.peers.map((p) => `  - { name: ${p.name}, mac: "${p.mac}", address: ${p.bmc.address}, username: admin, passwordFile: ${p.bmc.passwordFile} }`).join("\n")}\n`);
-    const on = await execa("ip", ["netns", "exec", state.namespaces[0]!, reconBin, "power", "on", "52:54:00:77:00:11", "--config", config], { cwd: repoRoot, reject: false, all: true });
+    await writeFile(
+      config,
+      `bmcs:\n${state.peers.map((p) => `  - { name: ${p.name}, mac: "${p.mac}", address: ${p.bmc.address}, username: admin, passwordFile: ${p.bmc.passwordFile} }`).join("\n")}\n`,
+    );
+    const on = await execa("ip", ["netns", "exec", state.namespaces[0]!, reconBin, "power", "on", "52:54:00:77:00:11", "--config", config], {
+      cwd: repoRoot,
+      reject: false,
+      all: true,
+    });
     expect(on.exitCode, on.all).toBe(0);
     expect(on.stdout).toBe("peer1 (10.77.0.201): Up/On");
     const status = JSON.parse((await recon(["lab", "status", "--dir", labDir, "--json"])).stdout) as LabStatus;
     expect(status.peers[0]!.bmc.power).toBe("on");
     expect(status.peers[0]!.vmAlive).toBe(true);
-    const all = await execa("ip", ["netns", "exec", state.namespaces[0]!, reconBin, "power", "status", "--config", config], { cwd: repoRoot, reject: false, all: true });
+    const all = await execa("ip", ["netns", "exec", state.namespaces[0]!, reconBin, "power", "status", "--config", config], {
+      cwd: repoRoot,
+      reject: false,
+      all: true,
+    });
     expect(all.stdout.split("\n")).toEqual(["peer1 (10.77.0.201): on", "peer2 (10.77.0.202): off"]);
     expect(all.all).not.toMatch(/password/i);
   });

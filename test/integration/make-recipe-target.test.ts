@@ -10,8 +10,7 @@ import { describe, expect, it } from "vitest";
 import { repoRoot } from "../helpers/repo.js";
 
 const mrt = join(repoRoot, "make-recipe-target");
-const run = (args: string[], env: Record<string, string> = {}) =>
-  execa(mrt, args, { cwd: repoRoot, reject: false, env });
+const run = (args: string[], env: Record<string, string> = {}) => execa(mrt, args, { cwd: repoRoot, reject: false, env });
 
 describe("make-recipe-target", () => {
   it("without arguments prints usage and the recipes found in descriptions/", async () => {

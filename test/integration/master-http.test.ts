@@ -161,7 +161,10 @@ describe("inventory upload", () => {
     expect((await readdir(dir)).sort()).toEqual(["meta.json", "raw.tar.gz"]);
     // Synced before the answer: the raw file, meta.json, the new parent.
     for (const suffix of ["/raw.tar.gz", "/meta.json", `/nodes/${MAC_HYP}/uploads`]) {
-      expect(synced.some((path) => path.endsWith(suffix)), suffix).toBe(true);
+      expect(
+        synced.some((path) => path.endsWith(suffix)),
+        suffix,
+      ).toBe(true);
     }
     expect(await readdir(join(storeDir, "tmp"))).toEqual([]);
     const entries: string[] = [];
@@ -233,14 +236,34 @@ describe("hostile requests", () => {
     { name: "'..' path in the tar", request: async () => upload(rawTarGz([file("raw/ok"), file("../../escape.txt")])), status: 422, code: "UPLOAD_REJECTED" },
     { name: "absolute path in the tar", request: async () => upload(rawTarGz([file(pwned)])), status: 422, code: "UPLOAD_REJECTED" },
     { name: "symlink entry", request: async () => upload(rawTarGz([link("SymbolicLink", "raw/shadow", "/etc/shadow")])), status: 422, code: "UPLOAD_REJECTED" },
-    { name: "symlink then write through it", request: async () => upload(rawTarGz([link("SymbolicLink", "d", "/tmp"), file("d/x")])), status: 422, code: "UPLOAD_REJECTED" },
+    {
+      name: "symlink then write through it",
+      request: async () => upload(rawTarGz([link("SymbolicLink", "d", "/tmp"), file("d/x")])),
+      status: 422,
+      code: "UPLOAD_REJECTED",
+    },
     { name: "hardlink entry", request: async () => upload(rawTarGz([link("Link", "raw/passwd", "/etc/passwd")])), status: 422, code: "UPLOAD_REJECTED" },
-    { name: "character device", request: async () => upload(rawTarGz([{ path: "raw/mem", type: "CharacterDevice", devmaj: 1, devmin: 1 }])), status: 422, code: "UPLOAD_REJECTED" },
-    { name: "block device", request: async () => upload(rawTarGz([{ path: "raw/sda", type: "BlockDevice", devmaj: 8, devmin: 0 }])), status: 422, code: "UPLOAD_REJECTED" },
+    {
+      name: "character device",
+      request: async () => upload(rawTarGz([{ path: "raw/mem", type: "CharacterDevice", devmaj: 1, devmin: 1 }])),
+      status: 422,
+      code: "UPLOAD_REJECTED",
+    },
+    {
+      name: "block device",
+      request: async () => upload(rawTarGz([{ path: "raw/sda", type: "BlockDevice", devmaj: 8, devmin: 0 }])),
+      status: 422,
+      code: "UPLOAD_REJECTED",
+    },
     { name: "FIFO", request: async () => upload(rawTarGz([{ path: "raw/pipe", type: "FIFO" }])), status: 422, code: "UPLOAD_REJECTED" },
     { name: "setuid file", request: async () => upload(rawTarGz([file("raw/sh", { mode: 0o4755 })])), status: 422, code: "UPLOAD_REJECTED" },
     { name: "duplicate path", request: async () => upload(rawTarGz([file("raw/a"), file("raw/a")])), status: 422, code: "UPLOAD_REJECTED" },
-    { name: "too many entries", request: async () => upload(rawTarGz(Array.from({ length: 21 }, (_, i) => file(`raw/f${i}`)))), status: 422, code: "UPLOAD_REJECTED" },
+    {
+      name: "too many entries",
+      request: async () => upload(rawTarGz(Array.from({ length: 21 }, (_, i) => file(`raw/f${i}`)))),
+      status: 422,
+      code: "UPLOAD_REJECTED",
+    },
     { name: "too deep", request: async () => upload(rawTarGz([file("a/b/c/d/e/f/g/h/i/j")])), status: 422, code: "UPLOAD_REJECTED" },
     { name: "control character in a path", request: async () => upload(rawTarGz([file("raw/a\nb")])), status: 422, code: "UPLOAD_REJECTED" },
     { name: "gzip bomb (256 MiB of zeros)", request: async () => upload(await gzipBomb(256 * 1024 * 1024)), status: 422, code: "UPLOAD_REJECTED" },
@@ -248,9 +271,14 @@ describe("hostile requests", () => {
     {
       name: "oversize body (chunked, no length)",
       request: async () =>
-        rawRequest(master.url, { method: "POST", path: `/api/v1/nodes/${MAC_HYP}/inventory`, headers: uploadHeaders(), chunked: true,
+        rawRequest(master.url, {
+          method: "POST",
+          path: `/api/v1/nodes/${MAC_HYP}/inventory`,
+          headers: uploadHeaders(),
+          chunked: true,
           // A well-formed upload (the checks that run as it arrives pass) that is simply too big.
-          body: rawTarGz([0, 1, 2, 3].map((index) => ({ path: `raw/random-${index}.bin`, body: randomBytes(250_000) }))) }),
+          body: rawTarGz([0, 1, 2, 3].map((index) => ({ path: `raw/random-${index}.bin`, body: randomBytes(250_000) }))),
+        }),
       status: 413,
       code: "PAYLOAD_TOO_LARGE",
     },
@@ -262,20 +290,65 @@ describe("hostile requests", () => {
     { name: "token of another MAC", request: async () => upload(inventory, uploadHeaders(tokenFor(OTHER_MAC_HYP))), status: 401, code: "UNAUTHORIZED" },
     { name: "right token, other MAC in the URL", request: async () => upload(inventory, uploadHeaders(), OTHER_MAC_HYP), status: 401, code: "UNAUTHORIZED" },
     { name: "missing token", request: async () => upload(inventory, { "content-type": "application/gzip" }), status: 401, code: "UNAUTHORIZED" },
-    { name: "forged token", request: async () => upload(inventory, uploadHeaders("integration-nonce.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")), status: 401, code: "UNAUTHORIZED" },
-    { name: "token in a Basic header", request: async () => upload(inventory, { authorization: `Basic ${tokenFor(MAC)}`, "content-type": "application/gzip" }), status: 401, code: "UNAUTHORIZED" },
-    { name: "token signed by another secret", request: async () => upload(inventory, uploadHeaders(issueToken(Buffer.alloc(32, 9), MAC, "integration-nonce"))), status: 401, code: "UNAUTHORIZED" },
-    { name: "wrong content type", request: async () => upload(inventory, { ...uploadHeaders(), "content-type": "application/json" }), status: 415, code: "UNSUPPORTED_MEDIA_TYPE" },
-    { name: "no content type", request: async () => upload(inventory, { authorization: `Bearer ${tokenFor(MAC)}` }), status: 415, code: "UNSUPPORTED_MEDIA_TYPE" },
-    { name: "Content-Encoding on top", request: async () => upload(inventory, { ...uploadHeaders(), "content-encoding": "gzip" }), status: 415, code: "UNSUPPORTED_MEDIA_TYPE" },
-    { name: "hello with a bad token", request: async () => rawRequest(master.url, { method: "POST", path: `/api/v1/nodes/${MAC_HYP}/hello`, headers: uploadHeaders("x.y") }), status: 401, code: "UNAUTHORIZED" },
+    {
+      name: "forged token",
+      request: async () => upload(inventory, uploadHeaders("integration-nonce.AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")),
+      status: 401,
+      code: "UNAUTHORIZED",
+    },
+    {
+      name: "token in a Basic header",
+      request: async () => upload(inventory, { authorization: `Basic ${tokenFor(MAC)}`, "content-type": "application/gzip" }),
+      status: 401,
+      code: "UNAUTHORIZED",
+    },
+    {
+      name: "token signed by another secret",
+      request: async () => upload(inventory, uploadHeaders(issueToken(Buffer.alloc(32, 9), MAC, "integration-nonce"))),
+      status: 401,
+      code: "UNAUTHORIZED",
+    },
+    {
+      name: "wrong content type",
+      request: async () => upload(inventory, { ...uploadHeaders(), "content-type": "application/json" }),
+      status: 415,
+      code: "UNSUPPORTED_MEDIA_TYPE",
+    },
+    {
+      name: "no content type",
+      request: async () => upload(inventory, { authorization: `Bearer ${tokenFor(MAC)}` }),
+      status: 415,
+      code: "UNSUPPORTED_MEDIA_TYPE",
+    },
+    {
+      name: "Content-Encoding on top",
+      request: async () => upload(inventory, { ...uploadHeaders(), "content-encoding": "gzip" }),
+      status: 415,
+      code: "UNSUPPORTED_MEDIA_TYPE",
+    },
+    {
+      name: "hello with a bad token",
+      request: async () => rawRequest(master.url, { method: "POST", path: `/api/v1/nodes/${MAC_HYP}/hello`, headers: uploadHeaders("x.y") }),
+      status: 401,
+      code: "UNAUTHORIZED",
+    },
     { name: "bad MAC in the script URL", request: async () => get("/boot/not-a-mac.ipxe"), status: 400, code: "BAD_REQUEST" },
     { name: "/isos/../ traversal", request: async () => get("/isos/../../../etc/passwd"), status: 400, code: "BAD_REQUEST" },
     { name: "/isos/ %2e%2e traversal", request: async () => get("/isos/%2e%2e/%2e%2e/store/secret"), status: 400, code: "BAD_REQUEST" },
     { name: "/isos/ %2f-hidden traversal", request: async () => get("/isos/..%2f..%2fstore%2fsecret"), status: 400, code: "BAD_REQUEST" },
     { name: "/install/ backslash traversal", request: async () => get("/install/..%5c..%5cstore%5csecret"), status: 400, code: "BAD_REQUEST" },
-    { name: "/nodes/ traversal to the secret", request: async () => get(`/nodes/${MAC_HYP}/${stored.id}/../../../../secret`), status: 400, code: "BAD_REQUEST" },
-    { name: "/nodes/ %2e%2e traversal", request: async () => get(`/nodes/${MAC_HYP}/${stored.id}/%2e%2e/%2e%2e/%2e%2e/%2e%2e/secret`), status: 400, code: "BAD_REQUEST" },
+    {
+      name: "/nodes/ traversal to the secret",
+      request: async () => get(`/nodes/${MAC_HYP}/${stored.id}/../../../../secret`),
+      status: 400,
+      code: "BAD_REQUEST",
+    },
+    {
+      name: "/nodes/ %2e%2e traversal",
+      request: async () => get(`/nodes/${MAC_HYP}/${stored.id}/%2e%2e/%2e%2e/%2e%2e/%2e%2e/secret`),
+      status: 400,
+      code: "BAD_REQUEST",
+    },
     { name: "/nodes/ with a MAC that is a path", request: async () => get(`/nodes/..%2f..%2f/${stored.id}/raw.tar.gz`), status: 400, code: "BAD_REQUEST" },
     { name: "/nodes/ with an id that is not one", request: async () => get(`/nodes/${MAC_HYP}/tmp/raw.tar.gz`), status: 404, code: "NOT_FOUND" },
     { name: "NUL byte in a URL", request: async () => get(`/isos/${IMAGE_LABEL}.iso%00.txt`), status: 400, code: "BAD_REQUEST" },
@@ -312,10 +385,22 @@ describe("refused upload bodies", () => {
   it("are read to their end before the 4xx, so the connection stays usable (no Connection: close)", async () => {
     const agent = new Agent({ keepAlive: true, maxSockets: 1 });
     try {
-      const refused = await rawRequest(master.url, { method: "POST", path: `/api/v1/nodes/${MAC_HYP}/inventory`, headers: uploadHeaders("x.y"), body: randomBytes(LIMITS.maxBodyBytes), agent });
+      const refused = await rawRequest(master.url, {
+        method: "POST",
+        path: `/api/v1/nodes/${MAC_HYP}/inventory`,
+        headers: uploadHeaders("x.y"),
+        body: randomBytes(LIMITS.maxBodyBytes),
+        agent,
+      });
       expect(refused.status).toBe(401);
       expect(refused.headers.connection).not.toBe("close");
-      const bomb = await rawRequest(master.url, { method: "POST", path: `/api/v1/nodes/${MAC_HYP}/inventory`, headers: uploadHeaders(), body: await gzipBomb(64 * 1024 * 1024), agent });
+      const bomb = await rawRequest(master.url, {
+        method: "POST",
+        path: `/api/v1/nodes/${MAC_HYP}/inventory`,
+        headers: uploadHeaders(),
+        body: await gzipBomb(64 * 1024 * 1024),
+        agent,
+      });
       expect(bomb.status).toBe(422);
       expect(bomb.headers.connection).not.toBe("close");
       expect((await rawRequest(master.url, { path: "/boot.ipxe", agent })).status).toBe(200);
@@ -335,8 +420,17 @@ describe("refused upload bodies", () => {
       },
     });
     const started = Date.now();
-    const outcome = await rawRequest(master.url, { method: "POST", path: `/api/v1/nodes/${MAC_HYP}/inventory`, headers: uploadHeaders("x.y"), body: trickle, chunked: true, timeoutMs: 15_000 })
-      .then((res) => `HTTP ${res.status}`, (error: Error) => error.message);
+    const outcome = await rawRequest(master.url, {
+      method: "POST",
+      path: `/api/v1/nodes/${MAC_HYP}/inventory`,
+      headers: uploadHeaders("x.y"),
+      body: trickle,
+      chunked: true,
+      timeoutMs: 15_000,
+    }).then(
+      (res) => `HTTP ${res.status}`,
+      (error: Error) => error.message,
+    );
     const elapsed = Date.now() - started;
     trickle.destroy();
     expect(outcome).toMatch(/^(HTTP 401|.*(ECONNRESET|socket hang up|EPIPE).*)$/);

@@ -94,7 +94,12 @@ describe("staging the ISO in RAM (nginx can then sendfile it)", () => {
     const log = createLogger({ component: "iso" }, { write: (line) => lines.push(line) });
     const meminfo = join(work, "meminfo");
     await writeFile(meminfo, "MemTotal: 2000000 kB\nMemAvailable:  900000 kB\n");
-    const staged = await stageIsoInRam(execaRunner, log, { httpRoot: join(work, "short"), label: IMAGE_LABEL, isoDevice: { path: join(work, "stick.img"), sizeBytes: ISO_BYTES }, meminfoPath: meminfo });
+    const staged = await stageIsoInRam(execaRunner, log, {
+      httpRoot: join(work, "short"),
+      label: IMAGE_LABEL,
+      isoDevice: { path: join(work, "stick.img"), sizeBytes: ISO_BYTES },
+      meminfoPath: meminfo,
+    });
     expect(staged).toBe(false);
     expect(lines.join("\n")).toMatch(/not staged in RAM.*would leave less than 1024 MiB/);
   });

@@ -46,18 +46,36 @@ beforeAll(async () => {
   await writeFile(join(httpRoot, "install", "test", "linux"), Buffer.alloc(4096, 1));
   await writeFile(join(httpRoot, "install", "test", "initrd"), Buffer.alloc(8192, 2));
   await writeFile(join(httpRoot, "install", "test", "boot.json"), JSON.stringify({ imageKernelArgs: ["console=ttyS0,115200n8"] }));
-  await writeFile(
-    join(work, "site.yaml"),
-    ["interface: rcnbr1", `address: ${MASTER}/24`, "dhcp:", "  mode: auto", "http:", "  port: 8080", ""].join("\n"),
-  );
+  await writeFile(join(work, "site.yaml"), ["interface: rcnbr1", `address: ${MASTER}/24`, "dhcp:", "  mode: auto", "http:", "  port: 8080", ""].join("\n"));
   lab = await createLab(execaRunner, { prefix: PREFIX, bridge: "rcnbr1" });
-  for (const [name, n] of [["bios", 1], ["uefi", 2], ["ipxe", 3]] as const) {
+  for (const [name, n] of [
+    ["bios", 1],
+    ["uefi", 2],
+    ["ipxe", 3],
+  ] as const) {
     peers[name] = await lab.addHost({ name, mac: mac(n) });
   }
   for (let n = 0; n < FLEET; n++) fleet.push(await lab.addHost({ name: `f${n}`, mac: mac(0x40 + n) }));
-  proc = startMasterInNetns(lab.ns, ["--config", join(work, "site.yaml"), "--data-dir", join(work, "data"),
-    "--run-dir", join(work, "run"), "--http-root", httpRoot, "--image-label", "test", "--tftp-root", "/usr/lib/ipxe",
-    "--cmdline", "/dev/null", "--probe-timeout-ms", "1500", "--reprobe-interval-ms", "0"]);
+  proc = startMasterInNetns(lab.ns, [
+    "--config",
+    join(work, "site.yaml"),
+    "--data-dir",
+    join(work, "data"),
+    "--run-dir",
+    join(work, "run"),
+    "--http-root",
+    httpRoot,
+    "--image-label",
+    "test",
+    "--tftp-root",
+    "/usr/lib/ipxe",
+    "--cmdline",
+    "/dev/null",
+    "--probe-timeout-ms",
+    "1500",
+    "--reprobe-interval-ms",
+    "0",
+  ]);
   await waitForMaster(proc, /msg="master ready"/, 30_000);
   expect(proc.log()).toMatch(/msg="master ready" mode=authoritative/);
 }, 60_000);
@@ -83,7 +101,12 @@ describe("recon master in a network namespace", () => {
     ["uefi", "ipxe.efi"],
     ["ipxe", `${URL}/boot.ipxe`],
   ] as const)("a %s client gets %s from the master", async (name, bootFile) => {
-    const outcome = await leaseWithUdhcpc(execaRunner, peers[name]!.ns, { dev: peers[name]!.dev, firmware: name, script: UDHCPC_SCRIPT }, { attempts: 3, attemptTimeoutMs: 10_000 });
+    const outcome = await leaseWithUdhcpc(
+      execaRunner,
+      peers[name]!.ns,
+      { dev: peers[name]!.dev, firmware: name, script: UDHCPC_SCRIPT },
+      { attempts: 3, attemptTimeoutMs: 10_000 },
+    );
     expect(outcome.lease, outcome.output).toBeDefined();
     expect(outcome.lease!.serverId).toBe(MASTER);
     expect(outcome.lease!.bootFile).toBe(bootFile);
@@ -93,7 +116,10 @@ describe("recon master in a network namespace", () => {
     const out = join(work, file);
     const result = await runInNetns(execaRunner, peers.bios!.ns, ["curl", "--silent", "--max-time", "10", "--output", out, `tftp://${MASTER}/${file}`]);
     expect(result.exitCode, result.stderr).toBe(0);
-    const hash = async (f: string) => createHash("sha256").update(await readFile(f)).digest("hex");
+    const hash = async (f: string) =>
+      createHash("sha256")
+        .update(await readFile(f))
+        .digest("hex");
     expect(await hash(out)).toBe(await hash(`/usr/lib/ipxe/${file}`));
   });
 
@@ -119,9 +145,33 @@ describe("recon master in a network namespace", () => {
       if (content !== undefined) files[path] = content;
     }
     await writeFile(tarball, await packFiles(join(work, "pack"), files));
-    const denied = await peerCurl(peer, ["-o", "/dev/null", "-w", "%{http_code}", "-X", "POST", "-H", "Content-Type: application/gzip", "--data-binary", `@${tarball}`, `${URL}/api/v1/nodes/${peer.mac}/inventory`]);
+    const denied = await peerCurl(peer, [
+      "-o",
+      "/dev/null",
+      "-w",
+      "%{http_code}",
+      "-X",
+      "POST",
+      "-H",
+      "Content-Type: application/gzip",
+      "--data-binary",
+      `@${tarball}`,
+      `${URL}/api/v1/nodes/${peer.mac}/inventory`,
+    ]);
     expect(denied.stdout).toBe("401");
-    const upload = await peerCurl(peer, ["-w", "\n%{http_code}", "-X", "POST", "-H", `Authorization: Bearer ${token}`, "-H", "Content-Type: application/gzip", "--data-binary", `@${tarball}`, `${URL}/api/v1/nodes/${peer.mac}/inventory`]);
+    const upload = await peerCurl(peer, [
+      "-w",
+      "\n%{http_code}",
+      "-X",
+      "POST",
+      "-H",
+      `Authorization: Bearer ${token}`,
+      "-H",
+      "Content-Type: application/gzip",
+      "--data-binary",
+      `@${tarball}`,
+      `${URL}/api/v1/nodes/${peer.mac}/inventory`,
+    ]);
     expect(upload.stdout.trim().split("\n").at(-1)).toBe("201");
     const node = JSON.parse((await peerCurl(peer, [`${URL}/api/v1/nodes/${peer.mac}`])).stdout);
     expect(JSON.stringify(node)).toContain('"phase":"uploaded"');
@@ -132,7 +182,10 @@ describe("recon master in a network namespace", () => {
     const deadline = Date.now() + 10_000;
     let inventory: { schema_version: number; system_vendor: Record<string, unknown> } | undefined;
     while (inventory === undefined && Date.now() < deadline) {
-      inventory = await readFile(inventoryPath, "utf8").then((text) => JSON.parse(text), () => undefined);
+      inventory = await readFile(inventoryPath, "utf8").then(
+        (text) => JSON.parse(text),
+        () => undefined,
+      );
       if (inventory === undefined) await new Promise((r) => setTimeout(r, 100));
     }
     expect(inventory?.schema_version).toBe(1);
@@ -142,17 +195,34 @@ describe("recon master in a network namespace", () => {
   });
 
   it(`${FLEET} BIOS peers at once all get a lease and a byte-identical undionly.kpxe from recon master`, async () => {
-    const expected = createHash("sha256").update(await readFile("/usr/lib/ipxe/undionly.kpxe")).digest("hex");
+    const expected = createHash("sha256")
+      .update(await readFile("/usr/lib/ipxe/undionly.kpxe"))
+      .digest("hex");
     const started = Date.now();
     const results = await Promise.all(
       fleet.map(async (peer, index) => {
         // docs/lab-facts.md: with no-ping, a few of 20 simultaneous clients may get DHCPNAK and retry.
-        const outcome = await leaseWithUdhcpc(execaRunner, peer.ns, { dev: peer.dev, firmware: "bios", script: UDHCPC_SCRIPT }, { attempts: 4, attemptTimeoutMs: 10_000 });
+        const outcome = await leaseWithUdhcpc(
+          execaRunner,
+          peer.ns,
+          { dev: peer.dev, firmware: "bios", script: UDHCPC_SCRIPT },
+          { attempts: 4, attemptTimeoutMs: 10_000 },
+        );
         if (!outcome.lease) return { ok: false, why: outcome.output };
         const out = join(work, `fleet-${index}.kpxe`);
-        const tftp = await runInNetns(execaRunner, peer.ns, ["curl", "--silent", "--max-time", "20", "--output", out, `tftp://${MASTER}/${outcome.lease.bootFile}`]);
+        const tftp = await runInNetns(execaRunner, peer.ns, [
+          "curl",
+          "--silent",
+          "--max-time",
+          "20",
+          "--output",
+          out,
+          `tftp://${MASTER}/${outcome.lease.bootFile}`,
+        ]);
         if (tftp.exitCode !== 0) return { ok: false, why: tftp.stderr };
-        const hash = createHash("sha256").update(await readFile(out)).digest("hex");
+        const hash = createHash("sha256")
+          .update(await readFile(out))
+          .digest("hex");
         return { ok: hash === expected, why: `sha256 ${hash}` };
       }),
     );
@@ -167,14 +237,45 @@ describe("recon master in a network namespace", () => {
     const iso = await readFile(join(work, "http", "isos", "test.iso"));
     // In boot order: kernel and initrd (iPXE), then the ISO (dracut's livenet).
     for (const file of ["linux", "initrd"]) {
-      const got = await runInNetns(execaRunner, peer.ns, ["curl", "--silent", "--fail", "--max-time", "10", "--output", join(work, file), `${URL}/install/test/${file}`]);
+      const got = await runInNetns(execaRunner, peer.ns, [
+        "curl",
+        "--silent",
+        "--fail",
+        "--max-time",
+        "10",
+        "--output",
+        join(work, file),
+        `${URL}/install/test/${file}`,
+      ]);
       expect(got.exitCode, got.stderr).toBe(0);
       expect((await readFile(join(work, file))).equals(await readFile(join(work, "http", "install", "test", file)))).toBe(true);
     }
-    const full = await runInNetns(execaRunner, peer.ns, ["curl", "--silent", "--fail", "--max-time", "10", "--output", join(work, "got.iso"), `${URL}/isos/test.iso`]);
+    const full = await runInNetns(execaRunner, peer.ns, [
+      "curl",
+      "--silent",
+      "--fail",
+      "--max-time",
+      "10",
+      "--output",
+      join(work, "got.iso"),
+      `${URL}/isos/test.iso`,
+    ]);
     expect(full.exitCode, full.stderr).toBe(0);
     expect((await readFile(join(work, "got.iso"))).equals(iso)).toBe(true);
-    const range = await runInNetns(execaRunner, peer.ns, ["curl", "--silent", "--fail", "--max-time", "10", "-D", "-", "-r", "1000-1099", "--output", join(work, "part.iso"), `${URL}/isos/test.iso`]);
+    const range = await runInNetns(execaRunner, peer.ns, [
+      "curl",
+      "--silent",
+      "--fail",
+      "--max-time",
+      "10",
+      "-D",
+      "-",
+      "-r",
+      "1000-1099",
+      "--output",
+      join(work, "part.iso"),
+      `${URL}/isos/test.iso`,
+    ]);
     expect(range.stdout).toMatch(/^HTTP\/1\.1 206/);
     expect(range.stdout).toMatch(/Content-Range: bytes 1000-1099\/1048576/i);
     expect((await readFile(join(work, "part.iso"))).equals(iso.subarray(1000, 1100))).toBe(true);
@@ -182,7 +283,16 @@ describe("recon master in a network namespace", () => {
     const privateFile = join(work, "http", "install", "test", "private.bin");
     await writeFile(privateFile, Buffer.alloc(5000, 9), { mode: 0o600 });
     await chmod(privateFile, 0o600);
-    const viaRecon = await runInNetns(execaRunner, peer.ns, ["curl", "--silent", "--fail", "--max-time", "10", "--output", join(work, "private.got"), `${URL}/install/test/private.bin`]);
+    const viaRecon = await runInNetns(execaRunner, peer.ns, [
+      "curl",
+      "--silent",
+      "--fail",
+      "--max-time",
+      "10",
+      "--output",
+      join(work, "private.got"),
+      `${URL}/install/test/private.bin`,
+    ]);
     expect(viaRecon.exitCode, viaRecon.stderr).toBe(0);
     expect((await readFile(join(work, "private.got"))).equals(Buffer.alloc(5000, 9))).toBe(true);
     // A missing static file falls through to recon's JSON 404, not nginx's HTML page.

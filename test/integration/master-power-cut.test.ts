@@ -44,8 +44,27 @@ interface Boot {
 }
 
 function masterArgs(): string[] {
-  return ["master", "--config", join(work, "site.yaml"), "--data-dir", join(work, "data"), "--run-dir", join(work, "run"), "--http-root", join(work, "http"),
-    "--image-label", "test", "--tftp-root", "/usr/lib/ipxe", "--cmdline", "/dev/null", "--probe-timeout-ms", "1000", "--reprobe-interval-ms", "0"];
+  return [
+    "master",
+    "--config",
+    join(work, "site.yaml"),
+    "--data-dir",
+    join(work, "data"),
+    "--run-dir",
+    join(work, "run"),
+    "--http-root",
+    join(work, "http"),
+    "--image-label",
+    "test",
+    "--tftp-root",
+    "/usr/lib/ipxe",
+    "--cmdline",
+    "/dev/null",
+    "--probe-timeout-ms",
+    "1000",
+    "--reprobe-interval-ms",
+    "0",
+  ];
 }
 
 /**
@@ -102,7 +121,19 @@ async function peerCurl(args: string[]) {
 async function upload(tarball: Buffer, index: number): Promise<void> {
   const file = join(work, `upload-${index}.tar.gz`);
   await writeFile(file, tarball);
-  const result = await peerCurl(["-w", "\n%{http_code}", "-X", "POST", "-H", `Authorization: Bearer ${peerToken}`, "-H", "Content-Type: application/gzip", "--data-binary", `@${file}`, `${URL}/api/v1/nodes/${MAC}/inventory`]);
+  const result = await peerCurl([
+    "-w",
+    "\n%{http_code}",
+    "-X",
+    "POST",
+    "-H",
+    `Authorization: Bearer ${peerToken}`,
+    "-H",
+    "Content-Type: application/gzip",
+    "--data-binary",
+    `@${file}`,
+    `${URL}/api/v1/nodes/${MAC}/inventory`,
+  ]);
   const lines = result.stdout.trim().split("\n");
   expect(lines.at(-1), result.stdout + result.stderr).toBe("201");
   const body = JSON.parse(lines.slice(0, -1).join("\n")) as { id: string };
@@ -112,14 +143,20 @@ async function upload(tarball: Buffer, index: number): Promise<void> {
 /** Every acknowledged upload, fetched through the front: listed for the node and byte-identical. */
 async function expectEveryAcknowledgedUpload(): Promise<void> {
   const admin = (await readFile(join(work, "data", "admin-token"), "utf8")).trim();
-  const node = JSON.parse((await peerCurl(["-H", `Authorization: Bearer ${admin}`, `${URL}/api/v1/nodes/${MAC}`])).stdout) as { uploads: Array<{ id: string }> };
+  const node = JSON.parse((await peerCurl(["-H", `Authorization: Bearer ${admin}`, `${URL}/api/v1/nodes/${MAC}`])).stdout) as {
+    uploads: Array<{ id: string }>;
+  };
   const listed = new Set(node.uploads.map((u) => u.id));
   for (const [id, sha] of acknowledged) {
     expect(listed.has(id), `upload ${id} is not listed: ${[...listed].join(",")}`).toBe(true);
     const out = join(work, `got-${id}.tar.gz`);
     const got = await peerCurl(["--fail", "-H", `Authorization: Bearer ${admin}`, "--output", out, `${URL}/nodes/${MAC.replace(/:/g, "-")}/${id}/raw.tar.gz`]);
     expect(got.exitCode, got.stderr).toBe(0);
-    expect(createHash("sha256").update(await readFile(out)).digest("hex")).toBe(sha);
+    expect(
+      createHash("sha256")
+        .update(await readFile(out))
+        .digest("hex"),
+    ).toBe(sha);
   }
 }
 
@@ -132,12 +169,29 @@ beforeAll(async () => {
   await writeFile(join(httpRoot, "isos", "test.iso"), Buffer.alloc(1024 * 1024, 7));
   await writeFile(join(httpRoot, "install", "test", "linux"), Buffer.alloc(4096, 1));
   await writeFile(join(httpRoot, "install", "test", "initrd"), Buffer.alloc(8192, 2));
-  await writeFile(join(work, "site.yaml"), ["interface: rcnbr9", `address: ${MASTER}/24`, "dhcp:", "  mode: auto", "http:", "  port: 8080", "  server: nginx", "defaults:", "  reinventory: true", ""].join("\n"));
+  await writeFile(
+    join(work, "site.yaml"),
+    [
+      "interface: rcnbr9",
+      `address: ${MASTER}/24`,
+      "dhcp:",
+      "  mode: auto",
+      "http:",
+      "  port: 8080",
+      "  server: nginx",
+      "defaults:",
+      "  reinventory: true",
+      "",
+    ].join("\n"),
+  );
   lab = await createLab(execaRunner, { prefix: PREFIX, bridge: "rcnbr9" });
   peer = await lab.addHost({ name: "peer", mac: MAC, address: "10.79.0.50/24" });
   // Real agent uploads (captured from VMs; test/fixtures/inventory), one per upload, each distinct.
   const fixtures = join(repoRoot, "test/fixtures/inventory");
-  const names = (await readdir(fixtures, { withFileTypes: true })).filter((d) => d.isDirectory()).map((d) => d.name).sort();
+  const names = (await readdir(fixtures, { withFileTypes: true }))
+    .filter((d) => d.isDirectory())
+    .map((d) => d.name)
+    .sort();
   expect(names.length).toBeGreaterThanOrEqual(1);
   for (let i = 0; i < 4; i++) {
     const dir = join(fixtures, names[i % names.length]!);
@@ -191,7 +245,12 @@ describe("power cuts and reboots on one data dir", () => {
     await waitFor(master, /msg="master ready"/, READY_MS);
     await expectEveryAcknowledgedUpload();
     // A second master, in its own PID namespace (it cannot see the first one's PIDs): the kernel lock still refuses it.
-    const second = await execa("ip", ["netns", "exec", lab!.ns, "unshare", "--pid", "--fork", "--mount-proc", reconBin, ...masterArgs()], { reject: false, all: true, cwd: repoRoot, timeout: 60_000 });
+    const second = await execa("ip", ["netns", "exec", lab!.ns, "unshare", "--pid", "--fork", "--mount-proc", reconBin, ...masterArgs()], {
+      reject: false,
+      all: true,
+      cwd: repoRoot,
+      timeout: 60_000,
+    });
     expect(second.exitCode, second.all).toBe(3);
     expect(second.all).toMatch(/another recon master is using the store .*locked by process \d+/);
     expect(master.exited()).toBe(false);
@@ -245,7 +304,8 @@ describe("power cuts and reboots on one data dir", () => {
     // Kill recon (and everything but the nginx workers) first, so nobody restarts nginx, then nginx's master.
     for (const pid of [...others, ...nginxMaster]) process.kill(pid, "SIGKILL");
     const deadline = Date.now() + 10_000;
-    while ((await Promise.all([...others, ...nginxMaster].map(comm))).some((c) => c !== "") && Date.now() < deadline) await new Promise((r) => setTimeout(r, 100));
+    while ((await Promise.all([...others, ...nginxMaster].map(comm))).some((c) => c !== "") && Date.now() < deadline)
+      await new Promise((r) => setTimeout(r, 100));
     const left = (await nsPids(lab!.ns)).filter((pid) => workers.includes(pid));
     expect(left.length, "nginx workers survive their master's SIGKILL").toBeGreaterThanOrEqual(1);
     // The leftover workers still hold the port and answer, but not from a live recon.

@@ -37,16 +37,46 @@ beforeAll(async () => {
   // The site's own DHCP server: addresses only, no PXE.
   await writeFile(
     join(work, "site-dnsmasq.conf"),
-    ["port=0", "interface=eth0", "bind-interfaces", "no-ping", "dhcp-range=10.79.0.100,10.79.0.150,255.255.255.0,1h",
-      `dhcp-leasefile=${join(work, "site.leases")}`, `pid-file=${join(work, "site.pid")}`, "dhcp-authoritative", ""].join("\n"),
+    [
+      "port=0",
+      "interface=eth0",
+      "bind-interfaces",
+      "no-ping",
+      "dhcp-range=10.79.0.100,10.79.0.150,255.255.255.0,1h",
+      `dhcp-leasefile=${join(work, "site.leases")}`,
+      `pid-file=${join(work, "site.pid")}`,
+      "dhcp-authoritative",
+      "",
+    ].join("\n"),
   );
-  const siteServer = execa("ip", ["netns", "exec", site.ns, "dnsmasq", "--keep-in-foreground", "--log-facility=-", `--conf-file=${join(work, "site-dnsmasq.conf")}`], { reject: false });
+  const siteServer = execa(
+    "ip",
+    ["netns", "exec", site.ns, "dnsmasq", "--keep-in-foreground", "--log-facility=-", `--conf-file=${join(work, "site-dnsmasq.conf")}`],
+    { reject: false },
+  );
   children.push(siteServer);
   await writeFile(join(work, "site.yaml"), ["interface: rcnbr3", "dhcp:", "  mode: auto", "http:", "  port: 8080", ""].join("\n"));
   await new Promise((r) => setTimeout(r, 500));
-  proc = startMasterInNetns(lab.ns, ["--config", join(work, "site.yaml"), "--data-dir", join(work, "data"),
-    "--run-dir", join(work, "run"), "--http-root", join(work, "http"), "--image-label", "test", "--tftp-root", "/usr/lib/ipxe",
-    "--cmdline", "/dev/null", "--probe-timeout-ms", "2000", "--reprobe-interval-ms", "0"]);
+  proc = startMasterInNetns(lab.ns, [
+    "--config",
+    join(work, "site.yaml"),
+    "--data-dir",
+    join(work, "data"),
+    "--run-dir",
+    join(work, "run"),
+    "--http-root",
+    join(work, "http"),
+    "--image-label",
+    "test",
+    "--tftp-root",
+    "/usr/lib/ipxe",
+    "--cmdline",
+    "/dev/null",
+    "--probe-timeout-ms",
+    "2000",
+    "--reprobe-interval-ms",
+    "0",
+  ]);
   children.push(proc.child);
   await waitForMaster(proc, /msg="master ready"/, 60_000);
 }, 90_000);
@@ -73,7 +103,12 @@ describe("recon master beside a site DHCP server", () => {
 
   it("leaves every peer's address to the site server", async () => {
     for (const peer of peers) {
-      const outcome = await leaseWithUdhcpc(execaRunner, peer.ns, { dev: peer.dev, firmware: "os", script: UDHCPC_SCRIPT }, { attempts: 3, attemptTimeoutMs: 10_000 });
+      const outcome = await leaseWithUdhcpc(
+        execaRunner,
+        peer.ns,
+        { dev: peer.dev, firmware: "os", script: UDHCPC_SCRIPT },
+        { attempts: 3, attemptTimeoutMs: 10_000 },
+      );
       expect(outcome.lease, outcome.output).toBeDefined();
       expect(outcome.lease!.serverId).toBe(SITE_SERVER);
     }
@@ -92,7 +127,10 @@ describe("recon master beside a site DHCP server", () => {
     expect(result.exitCode).toBe(0);
     await new Promise((r) => setTimeout(r, 500));
     // Gone, or a zombie waiting for init to reap it (the daemonized dhclient's parent is init).
-    const state = await readFile(`/proc/${dhclientPid}/stat`, "utf8").then((t) => t.split(") ")[1]?.[0], () => "gone");
+    const state = await readFile(`/proc/${dhclientPid}/stat`, "utf8").then(
+      (t) => t.split(") ")[1]?.[0],
+      () => "gone",
+    );
     expect(["gone", "Z"]).toContain(state);
   });
 });

@@ -51,11 +51,29 @@ async function upload(file: string, options: { token?: string; chunked?: boolean
   const out = join(work, "answer.json");
   await rm(out, { force: true });
   const result = await runInNetns(execaRunner, peer.ns, [
-    "curl", "--silent", "--show-error", "--max-time", "30", "-o", out, "-w", "%{http_code}", "-X", "POST",
-    "-H", "Expect:", "-H", "Connection: close", "-H", "Content-Type: application/gzip",
-    "-H", `Authorization: Bearer ${options.token ?? token}`,
+    "curl",
+    "--silent",
+    "--show-error",
+    "--max-time",
+    "30",
+    "-o",
+    out,
+    "-w",
+    "%{http_code}",
+    "-X",
+    "POST",
+    "-H",
+    "Expect:",
+    "-H",
+    "Connection: close",
+    "-H",
+    "Content-Type: application/gzip",
+    "-H",
+    `Authorization: Bearer ${options.token ?? token}`,
     ...(options.chunked ? ["-H", "Transfer-Encoding: chunked"] : []),
-    "--data-binary", `@${file}`, `${URL}/api/v1/nodes/${PEER_MAC.replace(/:/g, "-")}/inventory`,
+    "--data-binary",
+    `@${file}`,
+    `${URL}/api/v1/nodes/${PEER_MAC.replace(/:/g, "-")}/inventory`,
   ]);
   return { status: result.stdout.trim() || `curl exit ${result.exitCode}: ${result.stderr.trim()}`, body: await readFile(out, "utf8").catch(() => "") };
 }
@@ -86,13 +104,37 @@ beforeAll(async () => {
   await writeFile(join(work, "noise.bin"), randomBytes(40 * 1024 * 1024));
   lab = await createLab(execaRunner, { prefix: PREFIX, bridge });
   peer = await lab.addHost({ name: "p", mac: PEER_MAC, address: "10.79.0.50/24" });
-  proc = startMasterInNetns(lab.ns, ["--config", join(work, "site.yaml"), "--data-dir", join(work, "data"),
-    "--run-dir", join(work, "run"), "--http-root", httpRoot, "--image-label", IMAGE_LABEL, "--tftp-root", "/usr/lib/ipxe",
-    "--cmdline", "/dev/null", "--probe-timeout-ms", "1500", "--reprobe-interval-ms", "0"]);
+  proc = startMasterInNetns(lab.ns, [
+    "--config",
+    join(work, "site.yaml"),
+    "--data-dir",
+    join(work, "data"),
+    "--run-dir",
+    join(work, "run"),
+    "--http-root",
+    httpRoot,
+    "--image-label",
+    IMAGE_LABEL,
+    "--tftp-root",
+    "/usr/lib/ipxe",
+    "--cmdline",
+    "/dev/null",
+    "--probe-timeout-ms",
+    "1500",
+    "--reprobe-interval-ms",
+    "0",
+  ]);
   await waitForMaster(proc, /msg="master ready"/, 30_000);
   expect(proc.log()).toMatch(/msg="http service listening".* server=nginx/);
   // The per-boot token, from the node's iPXE script as a real peer gets it.
-  const script = await runInNetns(execaRunner, peer.ns, ["curl", "--silent", "--show-error", "--max-time", "10", `${URL}/boot/${PEER_MAC.replace(/:/g, "-")}.ipxe`]);
+  const script = await runInNetns(execaRunner, peer.ns, [
+    "curl",
+    "--silent",
+    "--show-error",
+    "--max-time",
+    "10",
+    `${URL}/boot/${PEER_MAC.replace(/:/g, "-")}.ipxe`,
+  ]);
   const found = /recon\.token=(\S+)/.exec(script.stdout)?.[1];
   expect(found, script.stdout + script.stderr).toBeDefined();
   token = found!;
@@ -111,7 +153,11 @@ describe("early refusals through the nginx front", () => {
   it(`a 4 GiB gzip bomb gets its 422 with the reason ${TRIES} times of ${TRIES} (no 502)`, async () => {
     const { statuses, lastBody } = await tally(join(work, "bomb.tar.gz"));
     expect(statuses).toEqual(Array(TRIES).fill("422"));
-    expect(JSON.parse(lastBody)).toEqual({ error: "UPLOAD_REJECTED", code: "UPLOAD_REJECTED", message: 'upload refused: entry larger than 16777216 bytes: "raw/huge.bin"' });
+    expect(JSON.parse(lastBody)).toEqual({
+      error: "UPLOAD_REJECTED",
+      code: "UPLOAD_REJECTED",
+      message: 'upload refused: entry larger than 16777216 bytes: "raw/huge.bin"',
+    });
   });
 
   it(`an upload with a wrong token gets its 401 ${TRIES} times of ${TRIES}`, async () => {

@@ -65,7 +65,10 @@ describe("superviseNginx restart window", () => {
     const started = Date.now();
     const { run, lines, restarts } = supervise(() => 1000, stop.signal);
     await run.ready;
-    const error = await run.done.then(() => undefined, (e: unknown) => e);
+    const error = await run.done.then(
+      () => undefined,
+      (e: unknown) => e,
+    );
     stop.abort();
     expect(isReconError(error) && error.code).toBe("NGINX_FAILED");
     expect((error as Error).message).toBe("nginx exited 3 times within 1 min; giving up");

@@ -71,9 +71,26 @@ beforeAll(async () => {
   masterMac = link.stdout.trim();
   expect(masterMac).toMatch(/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/);
   await writeFile(join(work, "site.yaml"), [`interface: ${BRIDGE}`, `address: ${MASTER}/24`, "dhcp:", "  mode: auto", "http:", "  port: 8080", ""].join("\n"));
-  proc = startMasterInNetns(lab.ns, ["--config", join(work, "site.yaml"), "--data-dir", join(work, "data"),
-    "--run-dir", join(work, "run"), "--http-root", join(work, "http"), "--image-label", "test", "--tftp-root", "/usr/lib/ipxe",
-    "--cmdline", "/dev/null", "--probe-timeout-ms", String(PROBE_TIMEOUT_MS), "--reprobe-interval-ms", String(REPROBE_MS)]);
+  proc = startMasterInNetns(lab.ns, [
+    "--config",
+    join(work, "site.yaml"),
+    "--data-dir",
+    join(work, "data"),
+    "--run-dir",
+    join(work, "run"),
+    "--http-root",
+    join(work, "http"),
+    "--image-label",
+    "test",
+    "--tftp-root",
+    "/usr/lib/ipxe",
+    "--cmdline",
+    "/dev/null",
+    "--probe-timeout-ms",
+    String(PROBE_TIMEOUT_MS),
+    "--reprobe-interval-ms",
+    String(REPROBE_MS),
+  ]);
   await waitFor("master ready", () => /msg="master ready" mode=authoritative/.test(proc!.log()), 60_000);
 }, 90_000);
 
@@ -86,7 +103,10 @@ afterAll(async () => {
     for (const ns of lab ? [lab.ns, foreignHost?.ns, ...peers.map((p) => p.ns)] : []) {
       if (ns === undefined) continue;
       const pids = await execa("ip", ["netns", "pids", ns], { reject: false });
-      for (const pid of pids.stdout.split("\n").map(Number).filter((p) => p > 1)) {
+      for (const pid of pids.stdout
+        .split("\n")
+        .map(Number)
+        .filter((p) => p > 1)) {
         try {
           process.kill(pid, "SIGKILL");
         } catch {
@@ -101,7 +121,12 @@ afterAll(async () => {
 
 describe("re-probe while authoritative", () => {
   it("is authoritative at first: a client leases from recon", async () => {
-    const outcome = await leaseWithUdhcpc(execaRunner, peers[0]!.ns, { dev: peers[0]!.dev, firmware: "os", script: UDHCPC_SCRIPT }, { attempts: 3, attemptTimeoutMs: 10_000 });
+    const outcome = await leaseWithUdhcpc(
+      execaRunner,
+      peers[0]!.ns,
+      { dev: peers[0]!.dev, firmware: "os", script: UDHCPC_SCRIPT },
+      { attempts: 3, attemptTimeoutMs: 10_000 },
+    );
     expect(outcome.lease, outcome.output).toBeDefined();
     expect(outcome.lease!.serverId).toBe(MASTER);
     assertMasterRunning();
@@ -116,16 +141,32 @@ describe("re-probe while authoritative", () => {
   it("logs a foreign DHCP server at error level, switches to proxy within one round, and the next client leases from it", async () => {
     await writeFile(
       join(work, "foreign.conf"),
-      ["port=0", "interface=eth0", "bind-interfaces", "no-ping", "dhcp-range=10.81.0.20,10.81.0.40,255.255.255.0,1h",
-        `dhcp-leasefile=${join(work, "foreign.leases")}`, `pid-file=${join(work, "foreign.pid")}`, ""].join("\n"),
+      [
+        "port=0",
+        "interface=eth0",
+        "bind-interfaces",
+        "no-ping",
+        "dhcp-range=10.81.0.20,10.81.0.40,255.255.255.0,1h",
+        `dhcp-leasefile=${join(work, "foreign.leases")}`,
+        `pid-file=${join(work, "foreign.pid")}`,
+        "",
+      ].join("\n"),
     );
-    foreign = execa("ip", ["netns", "exec", foreignHost.ns, "dnsmasq", "--keep-in-foreground", "--log-facility=-", `--conf-file=${join(work, "foreign.conf")}`], { reject: false, all: true });
+    foreign = execa(
+      "ip",
+      ["netns", "exec", foreignHost.ns, "dnsmasq", "--keep-in-foreground", "--log-facility=-", `--conf-file=${join(work, "foreign.conf")}`],
+      { reject: false, all: true },
+    );
     foreign.all?.on("data", (chunk: Buffer) => void (foreignLog += chunk.toString("utf8")));
     const foreignStarted = Date.now();
-    await waitFor("the foreign dnsmasq to start", () => {
-      if (foreign!.exitCode !== null && foreign!.exitCode !== undefined) throw new Error(`foreign dnsmasq exited: ${foreignLog}`);
-      return /started, version/.test(foreignLog);
-    }, 10_000);
+    await waitFor(
+      "the foreign dnsmasq to start",
+      () => {
+        if (foreign!.exitCode !== null && foreign!.exitCode !== undefined) throw new Error(`foreign dnsmasq exited: ${foreignLog}`);
+        return /started, version/.test(foreignLog);
+      },
+      10_000,
+    );
 
     // One round: at most a full interval's sleep plus one probe; slack for a loaded 2-core host.
     const round = REPROBE_MS + PROBE_TIMEOUT_MS;
@@ -144,8 +185,16 @@ describe("re-probe while authoritative", () => {
     const leasesBefore = await readFile(join(work, "run", "dnsmasq.leases"), "utf8").catch(() => "");
     // Plain DHCP clients: busybox udhcpc as a PXE client would take recon's proxyDHCP offer (no
     // address) when it comes first and never bind, which a real PXE ROM does not do.
-    for (const [peer, firmware] of [[peers[1]!, "os"], [peers[2]!, "os"]] as const) {
-      const outcome = await leaseWithUdhcpc(execaRunner, peer.ns, { dev: peer.dev, firmware, script: UDHCPC_SCRIPT }, { attempts: 3, attemptTimeoutMs: 10_000 });
+    for (const [peer, firmware] of [
+      [peers[1]!, "os"],
+      [peers[2]!, "os"],
+    ] as const) {
+      const outcome = await leaseWithUdhcpc(
+        execaRunner,
+        peer.ns,
+        { dev: peer.dev, firmware, script: UDHCPC_SCRIPT },
+        { attempts: 3, attemptTimeoutMs: 10_000 },
+      );
       expect(outcome.lease, `${firmware} client: ${outcome.output}`).toBeDefined();
       expect(outcome.lease!.serverId).toBe(FOREIGN);
       expect(outcome.lease!.ip).toMatch(FOREIGN_POOL);

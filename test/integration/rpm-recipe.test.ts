@@ -68,10 +68,16 @@ describe("an RPM recipe with its repositories out of reach", () => {
     const elapsedMs = Date.now() - started;
     const output = result.all ?? "";
     expect(result.exitCode, output).toBe(1);
-    expect(output).toContain("recon: error: build suse-leap-15.1/DracutLive stopped in stage 'prepare': 2 package repositories of recipe suse-leap-15.1 cannot be reached:");
-    expect(output).toMatch(/^ {2}leap-15\.1-oss: http:\/\/127\.0\.0\.1:9\/distribution\/leap\/15\.1\/repo\/oss\/ \(Failed to connect to 127\.0\.0\.1 port 9\b.*\)$/m);
+    expect(output).toContain(
+      "recon: error: build suse-leap-15.1/DracutLive stopped in stage 'prepare': 2 package repositories of recipe suse-leap-15.1 cannot be reached:",
+    );
+    expect(output).toMatch(
+      /^ {2}leap-15\.1-oss: http:\/\/127\.0\.0\.1:9\/distribution\/leap\/15\.1\/repo\/oss\/ \(Failed to connect to 127\.0\.0\.1 port 9\b.*\)$/m,
+    );
     expect(output).toMatch(/^ {2}leap-15\.1-update-oss: http:\/\/127\.0\.0\.1:9\/update\/leap\/15\.1\/oss\/ \(Failed to connect/m);
-    expect(output).toContain("recon: hint: check this host's network/proxy (http_proxy), or set RECON_ZYPPER_MIRROR=http://<mirror>/<path> to a mirror of http://download.opensuse.org/");
+    expect(output).toContain(
+      "recon: hint: check this host's network/proxy (http_proxy), or set RECON_ZYPPER_MIRROR=http://<mirror>/<path> to a mirror of http://download.opensuse.org/",
+    );
     expect(output).not.toContain("kiwi-ng build started");
     // Bundling and make take a few seconds; the probe itself is refused at once.
     expect(elapsedMs).toBeLessThan(30_000);
@@ -86,12 +92,19 @@ describe("an RPM recipe with its repositories out of reach", () => {
     const output = result.all ?? "";
     expect(result.exitCode, output).toBe(1);
     expect(requests.filter((r) => r.startsWith("curl/")).length, requests.join("\n")).toBe(2);
-    expect(requests.some((r) => !r.startsWith("curl/")), "zypper never asked the mirror").toBe(true);
+    expect(
+      requests.some((r) => !r.startsWith("curl/")),
+      "zypper never asked the mirror",
+    ).toBe(true);
     expect(output).toContain("kiwi-ng build started");
-    expect(output).toMatch(/recon: error: kiwi-ng stopped suse-leap-15\.1\/DracutLive after \d+s \(exit 1\) in stage 'prepare': 2 package repositories of recipe suse-leap-15\.1 cannot be reached:/);
+    expect(output).toMatch(
+      /recon: error: kiwi-ng stopped suse-leap-15\.1\/DracutLive after \d+s \(exit 1\) in stage 'prepare': 2 package repositories of recipe suse-leap-15\.1 cannot be reached:/,
+    );
     expect(output).toContain(`  leap-15.1-oss: ${mirror}distribution/leap/15.1/repo/oss/ (zypper: valid metadata not found)`);
     expect(output).toContain(`  leap-15.1-update-oss: ${mirror}update/leap/15.1/oss/ (zypper: valid metadata not found)`);
-    expect(output).toMatch(/recon: hint: check this host's network\/proxy \(http_proxy\), or set RECON_ZYPPER_MIRROR=.*; the full kiwi log is .*kiwi-DracutLive\.log/);
+    expect(output).toMatch(
+      /recon: hint: check this host's network\/proxy \(http_proxy\), or set RECON_ZYPPER_MIRROR=.*; the full kiwi log is .*kiwi-DracutLive\.log/,
+    );
   });
 
   it("on a host without rpm, kiwi's KiwiCommandNotFound for rpmdb points at the host-tools script", async () => {
@@ -101,7 +114,12 @@ describe("an RPM recipe with its repositories out of reach", () => {
     const bin = join(dir, "bin");
     await mkdir(bin);
     for (const name of await readdir("/usr/bin")) if (name !== "rpmdb") await symlink(join("/usr/bin", name), join(bin, name));
-    const result = await makeTarget("suse-leap-15.1", { BUILD_DIR: build, KIWI_SHARED_CACHE_DIR: cache, RECON_ZYPPER_MIRROR: mirror, PATH: `${bin}:/usr/sbin` });
+    const result = await makeTarget("suse-leap-15.1", {
+      BUILD_DIR: build,
+      KIWI_SHARED_CACHE_DIR: cache,
+      RECON_ZYPPER_MIRROR: mirror,
+      PATH: `${bin}:/usr/sbin`,
+    });
     const output = result.all ?? "";
     expect(result.exitCode, output).toBe(1);
     expect(output).toContain(`recon: error: kiwi-ng failed for suse-leap-15.1/DracutLive`);

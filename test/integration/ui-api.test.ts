@@ -87,7 +87,11 @@ describe("read API", () => {
   it("lists every node with state, hardware, class and findings; gzip when asked", async () => {
     const res = await get("/api/v1/fleet", { "accept-encoding": "gzip" });
     expect(res.headers["content-encoding"]).toBe("gzip");
-    const fleetView = JSON.parse(gunzipSync(res.body).toString()) as { rows: Array<Record<string, unknown>>; summary: { total: number; outliers: number }; classes: unknown[] };
+    const fleetView = JSON.parse(gunzipSync(res.body).toString()) as {
+      rows: Array<Record<string, unknown>>;
+      summary: { total: number; outliers: number };
+      classes: unknown[];
+    };
     expect(fleetView.rows).toHaveLength(nodes.length);
     expect(fleetView.summary.total).toBe(nodes.length);
     expect(fleetView.summary.outliers).toBe(3);
@@ -115,14 +119,23 @@ describe("read API", () => {
     const events = await openEventStream();
     try {
       const token = issueToken(secret, REAL_MAC, "uiapinonce");
-      const hello = await rawRequest(url, { method: "POST", path: `/api/v1/nodes/${REAL_MAC.replace(/:/g, "-")}/hello`, headers: { authorization: `Bearer ${token}` } });
+      const hello = await rawRequest(url, {
+        method: "POST",
+        path: `/api/v1/nodes/${REAL_MAC.replace(/:/g, "-")}/hello`,
+        headers: { authorization: `Bearer ${token}` },
+      });
       expect(hello.status).toBe(204);
       const helloEvent = await events.next("node");
       expect(helloEvent).toMatchObject({ type: "node", event: "agent-hello", row: { mac: REAL_MAC, phase: "agent", has_inventory: false } });
 
       const files = Object.fromEntries([...readFixtureFiles("vm-bios-dell")].map(([path, bytes]) => [path, bytes]));
       const body = await packFiles(join(work, "agent"), files);
-      const upload = await rawRequest(url, { method: "POST", path: `/api/v1/nodes/${REAL_MAC.replace(/:/g, "-")}/inventory`, headers: { authorization: `Bearer ${token}`, "content-type": "application/gzip" }, body });
+      const upload = await rawRequest(url, {
+        method: "POST",
+        path: `/api/v1/nodes/${REAL_MAC.replace(/:/g, "-")}/inventory`,
+        headers: { authorization: `Bearer ${token}`, "content-type": "application/gzip" },
+        body,
+      });
       expect(upload.status).toBe(201);
       expect(await events.next("node")).toMatchObject({ event: "upload-stored", row: { phase: "uploaded" } });
       const inventoryEvent = (await events.next("inventory")) as { rows: Array<{ mac: string; has_inventory: boolean; vendor: string | null }> };

@@ -91,8 +91,24 @@ beforeAll(async () => {
   await writeFile(join(work, "site.yaml"), [`interface: ${BRIDGE}`, `address: ${MASTER}/24`, "dhcp:", "  mode: off", "http:", "  port: 8080", ""].join("\n"));
   lab = await createLab(execaRunner, { prefix: PREFIX, bridge: BRIDGE });
   admin = await lab.addHost({ name: "admin", mac: "52:54:00:7a:ff:01", address: "10.79.0.50/24" });
-  proc = startMasterInNetns(lab.ns, ["--config", join(work, "site.yaml"), "--data-dir", dataDir, "--run-dir", join(work, "run"), "--http-root", join(work, "http"),
-    "--image-label", "test", "--tftp-root", "/usr/lib/ipxe", "--cmdline", "/dev/null", "--reprobe-interval-ms", "0"]);
+  proc = startMasterInNetns(lab.ns, [
+    "--config",
+    join(work, "site.yaml"),
+    "--data-dir",
+    dataDir,
+    "--run-dir",
+    join(work, "run"),
+    "--http-root",
+    join(work, "http"),
+    "--image-label",
+    "test",
+    "--tftp-root",
+    "/usr/lib/ipxe",
+    "--cmdline",
+    "/dev/null",
+    "--reprobe-interval-ms",
+    "0",
+  ]);
   await waitForMaster(proc, /msg="master ready"/, 30_000);
   local = await openPage(await browserIn(lab.ns), "http://127.0.0.1:8080/");
   await local.waitForSelector("body[data-ready=yes]");
@@ -217,7 +233,17 @@ describe("review UI in chromium", () => {
     const secret = await readFile(join(dataDir, "secret"));
     const token = issueToken(secret, LIVE_MAC, "browsertest");
     const path = LIVE_MAC.replace(/:/g, "-");
-    const hello = await curl(lab!.ns, ["-o", "/dev/null", "-w", "%{http_code}", "-X", "POST", "-H", `Authorization: Bearer ${token}`, `http://127.0.0.1:8080/api/v1/nodes/${path}/hello`]);
+    const hello = await curl(lab!.ns, [
+      "-o",
+      "/dev/null",
+      "-w",
+      "%{http_code}",
+      "-X",
+      "POST",
+      "-H",
+      `Authorization: Bearer ${token}`,
+      `http://127.0.0.1:8080/api/v1/nodes/${path}/hello`,
+    ]);
     expect(hello.stdout).toBe("204");
     const row = local.locator(`.rows .row[data-mac="${LIVE_MAC}"]`);
     await row.waitFor();
@@ -226,7 +252,21 @@ describe("review UI in chromium", () => {
     // Then its inventory arrives: a real captured upload, normalized by the master's review.
     const tarball = join(work, "upload.tar.gz");
     await writeFile(tarball, await packFiles(join(work, "agent"), Object.fromEntries(readFixtureFiles("vm-bios-dell"))));
-    const upload = await curl(lab!.ns, ["-o", "/dev/null", "-w", "%{http_code}", "-X", "POST", "-H", `Authorization: Bearer ${token}`, "-H", "Content-Type: application/gzip", "--data-binary", `@${tarball}`, `http://127.0.0.1:8080/api/v1/nodes/${path}/inventory`]);
+    const upload = await curl(lab!.ns, [
+      "-o",
+      "/dev/null",
+      "-w",
+      "%{http_code}",
+      "-X",
+      "POST",
+      "-H",
+      `Authorization: Bearer ${token}`,
+      "-H",
+      "Content-Type: application/gzip",
+      "--data-binary",
+      `@${tarball}`,
+      `http://127.0.0.1:8080/api/v1/nodes/${path}/inventory`,
+    ]);
     expect(upload.stdout).toBe("201");
     await expect.poll(() => row.locator(".col-phase").textContent(), { timeout: 10_000 }).toContain("uploaded");
     await expect.poll(() => row.locator(".col-vendor").textContent(), { timeout: 15_000 }).toMatch(/Dell/);
@@ -272,7 +312,21 @@ describe("review UI in chromium", () => {
     await expect.poll(() => page.locator("#confirm-error").textContent()).toMatch(/no BMC/);
     await page.click("#confirm-cancel");
     // The same cookie without the UI's header cannot act (CSRF).
-    const forged = await curl(admin.ns, ["-o", "/dev/null", "-w", "%{http_code}", "-X", "POST", "-H", `Cookie: recon_admin=${encodeURIComponent(token)}`, "-H", "Content-Type: application/json", "--data", '{"action":"off"}', `http://${MASTER}:8080/api/v1/nodes/${realMacs[0]!.replace(/:/g, "-")}/power`]);
+    const forged = await curl(admin.ns, [
+      "-o",
+      "/dev/null",
+      "-w",
+      "%{http_code}",
+      "-X",
+      "POST",
+      "-H",
+      `Cookie: recon_admin=${encodeURIComponent(token)}`,
+      "-H",
+      "Content-Type: application/json",
+      "--data",
+      '{"action":"off"}',
+      `http://${MASTER}:8080/api/v1/nodes/${realMacs[0]!.replace(/:/g, "-")}/power`,
+    ]);
     expect(forged.stdout).toBe("401");
     expect(dialogs).toEqual([]);
   });
@@ -280,7 +334,22 @@ describe("review UI in chromium", () => {
   it("answers `recon nodes` over HTTP from a lab host only with the admin token (taken from RECON_TOKEN)", async () => {
     const token = (await readFile(join(dataDir, "admin-token"), "utf8")).trim();
     const run = (args: string[], env: Record<string, string>) =>
-      execa("ip", ["netns", "exec", admin.ns, "env", ...Object.entries(env).map(([k, v]) => `${k}=${v}`), reconBin, "nodes", ...args, "--master", `http://${MASTER}:8080`], { reject: false, cwd: repoRoot });
+      execa(
+        "ip",
+        [
+          "netns",
+          "exec",
+          admin.ns,
+          "env",
+          ...Object.entries(env).map(([k, v]) => `${k}=${v}`),
+          reconBin,
+          "nodes",
+          ...args,
+          "--master",
+          `http://${MASTER}:8080`,
+        ],
+        { reject: false, cwd: repoRoot },
+      );
     const refused = await run(["list"], {});
     expect(refused.exitCode).toBe(1);
     expect(refused.stderr).toContain("needs the admin token");

@@ -48,7 +48,9 @@ describe("recon nodes on a store", () => {
     const shown = await recon(["nodes", "show", "52-54-00-01-00-02", "--data-dir", dataDir]);
     expect(shown.exitCode).toBe(0);
     expect(shown.stdout).toMatch(/warning\s+DIMM missing in slot DIMM_D1 \(class has 16GiB\)/);
-    const json = JSON.parse((await recon(["nodes", "show", "52:54:00:01:00:01", "--json", "--data-dir", dataDir])).stdout) as { inventory: { system_vendor: { sku: string } } };
+    const json = JSON.parse((await recon(["nodes", "show", "52:54:00:01:00:01", "--json", "--data-dir", dataDir])).stdout) as {
+      inventory: { system_vendor: { sku: string } };
+    };
     expect(json.inventory.system_vendor.sku).toBe("sku\u001b[31mred");
     const list = await recon(["nodes", "list", "--data-dir", dataDir]);
     expect(list.stdout).not.toContain("\u001b");

@@ -169,9 +169,7 @@ describe("upload durability across kill -9", () => {
       body: retry.body,
     });
     expect(again.status).toBe(201);
-    console.log(
-      JSON.stringify({ acked: acked.length, cutOff: failed.length, onDiskAfterKill: onDisk, removedTemp: second.recovery.removedTemp.length }),
-    );
+    console.log(JSON.stringify({ acked: acked.length, cutOff: failed.length, onDiskAfterKill: onDisk, removedTemp: second.recovery.removedTemp.length }));
     await second.kill("SIGTERM");
   });
 });

@@ -39,7 +39,10 @@ afterAll(async () => {
 describe("verifyLiveRoot on real live ISOs", () => {
   it("refuses an ISO whose root filesystem is empty, naming what is missing", async () => {
     const iso = await liveIso("empty", async () => {});
-    const error = await verifyLiveRoot(execaRunner, iso, work).then(() => undefined, (e: unknown) => e as Error & { code?: string });
+    const error = await verifyLiveRoot(execaRunner, iso, work).then(
+      () => undefined,
+      (e: unknown) => e as Error & { code?: string },
+    );
     expect(error?.code).toBe("KIWI_FAILED");
     expect(error?.message).toContain(`lacks ${REQUIRED_ROOT_PATHS.join(", ")}`);
     expect(error?.message).toContain("lost+found");
@@ -52,7 +55,8 @@ describe("verifyLiveRoot on real live ISOs", () => {
       await symlink("/usr/lib/systemd/systemd", join(root, "sbin/init"));
       await writeFile(join(root, "usr/bin/dash"), "elf\n");
       await symlink("dash", join(root, "usr/bin/sh"));
-      for (const file of ["usr/bin/node", "usr/bin/recon", "usr/lib/recon/recon.mjs", "etc/systemd/system/recon.service"]) await writeFile(join(root, file), "x\n");
+      for (const file of ["usr/bin/node", "usr/bin/recon", "usr/lib/recon/recon.mjs", "etc/systemd/system/recon.service"])
+        await writeFile(join(root, file), "x\n");
     });
     await verifyLiveRoot(execaRunner, iso, work);
     await expect(execa("ls", [join(work, ".verify-live-root")])).rejects.toThrow();

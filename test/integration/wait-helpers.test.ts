@@ -48,7 +48,9 @@ describe("waitUntil", () => {
   it("fails within a poll or two when its subject exits, with the subject's last output", async () => {
     const { child, subject } = childSubject([process.execPath, "-e", "console.log('about to die'); process.exit(3)"]);
     try {
-      const { ms, error } = await elapsed(() => waitUntil({ what: "a line that never comes", timeoutMs: 60_000, everyMs: 100, subjects: [subject] }, () => undefined));
+      const { ms, error } = await elapsed(() =>
+        waitUntil({ what: "a line that never comes", timeoutMs: 60_000, everyMs: 100, subjects: [subject] }, () => undefined),
+      );
       expect(error).toBeInstanceOf(Error);
       expect((error as { code?: string }).code).toBe("SUBJECT_EXITED");
       expect((error as Error).message).toMatch(/a line that never comes: \S*node \(pid \d+\) exited before it happened/);
@@ -183,10 +185,15 @@ describe("RunningVm.waitForSerial", () => {
 
 describe("whileAlive", () => {
   it("fails a VM's wait once the master it depends on exited, with the master's output", async () => {
-    const peer = startVm({ name: "recon-wait-peer", memoryMiB: 64, cpus: 1, firmware: "bios", disks: [], nics: [], serialLog: join(work, "peer.serial.log") }, { wrapper: ["sh", "-c", "exec sleep 60", "sh"] });
+    const peer = startVm(
+      { name: "recon-wait-peer", memoryMiB: 64, cpus: 1, firmware: "bios", disks: [], nics: [], serialLog: join(work, "peer.serial.log") },
+      { wrapper: ["sh", "-c", "exec sleep 60", "sh"] },
+    );
     const master = childSubject([process.execPath, "-e", "console.log('master: dnsmasq failed'); setTimeout(() => process.exit(1), 300)"]);
     try {
-      const { ms, error } = await elapsed(() => whileAlive("the peer's role line", [master.subject, vmSubject(peer)], peer.waitForSerial(/role=peer/, 120_000)));
+      const { ms, error } = await elapsed(() =>
+        whileAlive("the peer's role line", [master.subject, vmSubject(peer)], peer.waitForSerial(/role=peer/, 120_000)),
+      );
       expect((error as { code?: string }).code).toBe("SUBJECT_EXITED");
       expect((error as Error).message).toMatch(/the peer's role line: \S*node \(pid \d+\) exited[\s\S]*master: dnsmasq failed/);
       expect(ms).toBeLessThan(10_000);

@@ -53,7 +53,13 @@ export function splitDmiRecords(text: string): DmiRecord[] {
     const headerIndex = lines.findIndex((line) => /^Handle 0x[0-9A-Fa-f]+, DMI type \d+/.test(line));
     if (headerIndex < 0) continue;
     const header = /^Handle (0x[0-9A-Fa-f]+), DMI type (\d+)/.exec(lines[headerIndex]!)!;
-    const record: DmiRecord = { handle: header[1]!, type: Number(header[2]), title: (lines[headerIndex + 1] ?? "").trim(), fields: new Map(), lists: new Map() };
+    const record: DmiRecord = {
+      handle: header[1]!,
+      type: Number(header[2]),
+      title: (lines[headerIndex + 1] ?? "").trim(),
+      fields: new Map(),
+      lists: new Map(),
+    };
     let listKey: string | null = null;
     for (const line of lines.slice(headerIndex + 2)) {
       if (/^\t\t/.test(line) && listKey) {
@@ -161,6 +167,9 @@ export function parseDmidecode(text: string): Parsed<DmiInfo> {
 }
 
 function firstLine(text: string): string {
-  const lines = text.split("\n").map((line) => line.trim()).filter((line) => line && !line.startsWith("#"));
+  const lines = text
+    .split("\n")
+    .map((line) => line.trim())
+    .filter((line) => line && !line.startsWith("#"));
   return lines[0]?.slice(0, 120) ?? "empty";
 }

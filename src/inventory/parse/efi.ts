@@ -6,7 +6,10 @@ export function parseEfi(text: string): Parsed<Pick<BootInfo, "current_boot_mode
   const source = "raw/efi.json";
   const json = parseJson(text, source);
   if (!isRecord(json.value) || typeof json.value.efi !== "boolean") {
-    return { value: { current_boot_mode: null, secure_boot: null }, errors: json.errors.length ? json.errors : [{ source, message: "expected {\"efi\": bool, …}" }] };
+    return {
+      value: { current_boot_mode: null, secure_boot: null },
+      errors: json.errors.length ? json.errors : [{ source, message: 'expected {"efi": bool, …}' }],
+    };
   }
   const efi = json.value.efi;
   return { value: { current_boot_mode: efi ? "uefi" : "bios", secure_boot: efi ? toBool(json.value.secure_boot) : false }, errors: [] };

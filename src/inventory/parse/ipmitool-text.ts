@@ -66,7 +66,12 @@ export function parseLanPrint(stdout: string): LanPrint {
     macAddress: first(fields, "MAC Address")?.toLowerCase(),
     defaultGatewayIp: nonZero(first(fields, "Default Gateway IP")),
     vlanId: vlan === undefined ? undefined : /^\d+$/.test(vlan) ? Number(vlan) : null,
-    cipherSuites: suites ? suites.split(",").map((s) => Number(s.trim())).filter((n) => Number.isInteger(n)) : [],
+    cipherSuites: suites
+      ? suites
+          .split(",")
+          .map((s) => Number(s.trim()))
+          .filter((n) => Number.isInteger(n))
+      : [],
   };
 }
 

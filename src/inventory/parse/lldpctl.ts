@@ -48,7 +48,7 @@ export function parseLldpctl(text: string): Parsed<Map<string, Lldp>> {
   const json = parseJson(text, SOURCE);
   const neighbours = new Map<string, Lldp>();
   if (!isRecord(json.value) || !isRecord(json.value.lldp)) {
-    return { value: neighbours, errors: json.errors.length ? json.errors : [{ source: SOURCE, message: "expected {\"lldp\": …}" }] };
+    return { value: neighbours, errors: json.errors.length ? json.errors : [{ source: SOURCE, message: 'expected {"lldp": …}' }] };
   }
   for (const item of asList(json.value.lldp.interface)) {
     if (!isRecord(item)) continue;

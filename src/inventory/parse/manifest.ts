@@ -51,7 +51,14 @@ export function parseManifest(text: string): Parsed<ManifestInfo> {
 function collectorProblem(collector: Record<string, unknown>): string | null {
   const exitCode = typeof collector.exit_code === "number" ? collector.exit_code : null;
   const argv = Array.isArray(collector.argv) ? collector.argv : [];
-  const error = typeof collector.error === "string" ? collector.error.split("\n").map((line) => line.trim()).find(Boolean)?.slice(0, 300) : undefined;
+  const error =
+    typeof collector.error === "string"
+      ? collector.error
+          .split("\n")
+          .map((line) => line.trim())
+          .find(Boolean)
+          ?.slice(0, 300)
+      : undefined;
   if (error !== undefined) {
     // capture.mjs-era manifests hold bare stderr; say the exit status too.
     return exitCode !== null && exitCode !== 0 && !/^exit \d+/.test(error) ? `exit code ${exitCode}: ${error}` : error;

@@ -18,7 +18,7 @@ export function parseNvmeList(text: string): Parsed<NvmeNamespace[]> {
   const source = "raw/nvme-list.json";
   const json = parseJson(text, source);
   if (!isRecord(json.value) || !Array.isArray(json.value.Devices)) {
-    return { value: [], errors: json.errors.length ? json.errors : [{ source, message: "expected {\"Devices\": […]}" }] };
+    return { value: [], errors: json.errors.length ? json.errors : [{ source, message: 'expected {"Devices": […]}' }] };
   }
   const namespaces: NvmeNamespace[] = [];
   for (const device of json.value.Devices) {
@@ -68,7 +68,8 @@ export function parseNvmeIdCtrl(text: string, source: string): Parsed<NvmeContro
   const json = parseJson(text, source);
   if (!isRecord(json.value)) return { value: null, errors: json.errors.length ? json.errors : [{ source, message: "expected a JSON object" }] };
   const vid = toInt(json.value.vid);
-  if (vid === null && json.value.sn === undefined && json.value.mn === undefined) return { value: null, errors: [{ source, message: "no vid, sn or mn in id-ctrl JSON" }] };
+  if (vid === null && json.value.sn === undefined && json.value.mn === undefined)
+    return { value: null, errors: [{ source, message: "no vid, sn or mn in id-ctrl JSON" }] };
   return {
     value: {
       model: clean(json.value.mn),

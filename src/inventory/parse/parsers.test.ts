@@ -46,7 +46,12 @@ describe("dmidecode", () => {
     expect(value.firmware).toEqual({ vendor: "Dell Inc.", version: "2.17.0", build_date: "2023-03-15" });
     expect(value.baseboard).toEqual({ manufacturer: "Dell Inc.", product_name: "0X45NX", serial_number: ".CZ7R3X2.CNIVC0089J00PK." });
     expect(value.processors).toHaveLength(1);
-    expect(value.processors[0]).toMatchObject({ version: "Intel(R) Xeon(R) Gold 6130 CPU @ 2.10GHz", max_speed_mhz: 3700, current_speed_mhz: 2100, core_count: 2 });
+    expect(value.processors[0]).toMatchObject({
+      version: "Intel(R) Xeon(R) Gold 6130 CPU @ 2.10GHz",
+      max_speed_mhz: 3700,
+      current_speed_mhz: 2100,
+      core_count: 2,
+    });
     // -m 17G: qemu describes it as a 16 GiB and a 1 GiB DIMM.
     expect(value.dimms.map((dimm) => [dimm.slot, dimm.size_bytes, dimm.speed_mts, dimm.part_number])).toEqual([
       ["DIMM.Socket.A 0", 16 * GiB, 2666, "HMA82GR7AFR8N-VK"],
@@ -77,7 +82,12 @@ describe("lscpu", () => {
   });
 
   it("counts sockets × cores per socket as the VM's -smp asked", () => {
-    expect(parseLscpu(text("vm-bios-dell", "raw/lscpu.json")).value).toMatchObject({ sockets: 1, cores: 2, threads: 2, model_name: "QEMU TCG CPU version 2.5+" });
+    expect(parseLscpu(text("vm-bios-dell", "raw/lscpu.json")).value).toMatchObject({
+      sockets: 1,
+      cores: 2,
+      threads: 2,
+      model_name: "QEMU TCG CPU version 2.5+",
+    });
     expect(parseLscpu(text("host", "raw/lscpu.json")).value).toMatchObject({ sockets: 1, cores: 2, threads: 2, model_name: "AMD EPYC" });
   });
 });
@@ -101,11 +111,21 @@ describe("smartctl", () => {
   it("reads the SATA disk's identity and health", () => {
     const { value, errors } = parseSmartctl(text("vm-bios-dell", "raw/smartctl.sda.json"), "raw/smartctl.sda.json");
     expect(errors).toEqual([]);
-    expect(value).toMatchObject({ model: "INTEL SSDSC2KB480G8", serial: "SATASSD-DELL-02", size_bytes: 3 * GiB, rotation_rate: 0, protocol: "ATA", smart_passed: true });
+    expect(value).toMatchObject({
+      model: "INTEL SSDSC2KB480G8",
+      serial: "SATASSD-DELL-02",
+      size_bytes: 3 * GiB,
+      rotation_rate: 0,
+      protocol: "ATA",
+      smart_passed: true,
+    });
   });
 
   it("turns 'Unable to detect device type' (virtio) into an error, not a disk", () => {
-    for (const [machine, disk] of [["vm-bios-dell", "vda"], ["host", "vda"]] as const) {
+    for (const [machine, disk] of [
+      ["vm-bios-dell", "vda"],
+      ["host", "vda"],
+    ] as const) {
       const source = `raw/smartctl.${disk}.json`;
       const { value, errors } = parseSmartctl(text(machine, source), source);
       expect(value).toBeNull();
@@ -139,7 +159,12 @@ describe("ip and ethtool", () => {
   });
 
   it("reads driver, firmware, speed and link", () => {
-    expect(parseEthtoolDriver(text("vm-bios-dell", "raw/ethtool-i.enp0s4.txt"), "x").value).toEqual({ driver: "e1000e", version: "6.1.0-56-amd64", firmware_version: "2.1-0", bus_info: "0000:00:04.0" });
+    expect(parseEthtoolDriver(text("vm-bios-dell", "raw/ethtool-i.enp0s4.txt"), "x").value).toEqual({
+      driver: "e1000e",
+      version: "6.1.0-56-amd64",
+      firmware_version: "2.1-0",
+      bus_info: "0000:00:04.0",
+    });
     expect(parseEthtool(text("vm-bios-dell", "raw/ethtool.enp0s4.txt"), "x").value).toEqual({ speed_mbps: 1000, link: true });
     expect(parseEthtool(text("host", "raw/ethtool.eth0.txt"), "x").value).toEqual({ speed_mbps: null, link: true });
   });
@@ -160,7 +185,11 @@ describe("lshw", () => {
   it("reads the system, firmware, disks and NICs", () => {
     const { value, errors } = parseLshw(text("vm-bios-dell", "raw/lshw.json"));
     expect(errors).toEqual([]);
-    expect(value?.system_vendor).toMatchObject({ manufacturer: "Dell Inc.", product_name: expect.stringContaining("PowerEdge R640"), serial_number: "CZ7R3X2" });
+    expect(value?.system_vendor).toMatchObject({
+      manufacturer: "Dell Inc.",
+      product_name: expect.stringContaining("PowerEdge R640"),
+      serial_number: "CZ7R3X2",
+    });
     expect(value?.firmware).toEqual({ vendor: "Dell Inc.", version: "2.17.0", build_date: "2023-03-15" });
     expect(value?.networks.map((network) => network.mac_address).sort()).toEqual(["52:54:00:de:11:01", "52:54:00:de:11:02", "52:54:00:de:11:03"]);
     expect(value?.dimms.map((dimm) => dimm.size_bytes)).toEqual([16 * GiB, 1 * GiB]);
@@ -184,7 +213,10 @@ describe("small files", () => {
 describe("nvme", () => {
   it("reads nvme list (nvme-cli 2.3) and id-ctrl with the serial qemu's -device nvme was given", () => {
     const list = parseNvmeList(text("vm-uefi-hpe", "raw/nvme-list.json"));
-    expect(list).toEqual({ value: [{ name: "nvme0n1", model: "QEMU NVMe Ctrl", serial: "NVME-HPE-0001", firmware_version: "7.2.22", size_bytes: 4 * GiB }], errors: [] });
+    expect(list).toEqual({
+      value: [{ name: "nvme0n1", model: "QEMU NVMe Ctrl", serial: "NVME-HPE-0001", firmware_version: "7.2.22", size_bytes: 4 * GiB }],
+      errors: [],
+    });
     // No NVMe in the Dell VM: an empty list is an answer, not an error.
     expect(parseNvmeList(text("vm-bios-dell", "raw/nvme-list.json"))).toEqual({ value: [], errors: [] });
     const ctrl = parseNvmeIdCtrl(text("vm-uefi-hpe", "raw/nvme-id-ctrl.nvme0.json"), "x");
@@ -192,8 +224,19 @@ describe("nvme", () => {
   });
 
   it("smartctl on NVMe and on a rotating SATA disk", () => {
-    expect(parseSmartctl(text("vm-uefi-hpe", "raw/smartctl.nvme0n1.json"), "x").value).toMatchObject({ protocol: "NVMe", serial: "NVME-HPE-0001", size_bytes: 4 * GiB, rotation_rate: null, smart_passed: true });
-    expect(parseSmartctl(text("vm-uefi-hpe", "raw/smartctl.sda.json"), "x").value).toMatchObject({ model: "ST4000NM0035-1V4107", serial: "ZC1234HDD", size_bytes: 5 * GiB, rotation_rate: 7200 });
+    expect(parseSmartctl(text("vm-uefi-hpe", "raw/smartctl.nvme0n1.json"), "x").value).toMatchObject({
+      protocol: "NVMe",
+      serial: "NVME-HPE-0001",
+      size_bytes: 4 * GiB,
+      rotation_rate: null,
+      smart_passed: true,
+    });
+    expect(parseSmartctl(text("vm-uefi-hpe", "raw/smartctl.sda.json"), "x").value).toMatchObject({
+      model: "ST4000NM0035-1V4107",
+      serial: "ZC1234HDD",
+      size_bytes: 5 * GiB,
+      rotation_rate: 7200,
+    });
   });
 });
 
@@ -201,17 +244,36 @@ describe("ipmitool", () => {
   const ipmiSim = (name: string) => readFileSync(join(INVENTORY_FIXTURES, "..", "ipmi", name), "utf8");
 
   it("mc info from qemu's ipmi-bmc-sim (fwrev 2.44, HP) and from OpenIPMI's ipmi_sim", () => {
-    expect(parseIpmiMcInfo(text("vm-uefi-hpe", "raw/ipmitool-mc-info.txt"))).toEqual({ value: { firmware_version: "2.44", manufacturer: "Hewlett-Packard", ipmi_version: "2.0" }, errors: [] });
-    expect(parseIpmiMcInfo(ipmiSim("ipmi-sim.mc-info.txt")).value).toEqual({ firmware_version: "9.08", manufacturer: "MontaVista Software, Inc.", ipmi_version: "2.0" });
+    expect(parseIpmiMcInfo(text("vm-uefi-hpe", "raw/ipmitool-mc-info.txt"))).toEqual({
+      value: { firmware_version: "2.44", manufacturer: "Hewlett-Packard", ipmi_version: "2.0" },
+      errors: [],
+    });
+    expect(parseIpmiMcInfo(ipmiSim("ipmi-sim.mc-info.txt")).value).toEqual({
+      firmware_version: "9.08",
+      manufacturer: "MontaVista Software, Inc.",
+      ipmi_version: "2.0",
+    });
   });
 
   it("lan print from ipmi_sim (out of band, and in band through KCS) gives the BMC's address and MAC", () => {
-    expect(parseIpmiLanPrint(ipmiSim("ipmi-sim.lan-print-1.txt"), "x")).toEqual({ value: { address: "10.99.0.10", v6address: null, mac: "52:54:00:b0:00:01" }, errors: [] });
-    expect(parseIpmiLanPrint(text("vm-bios-fujitsu", "raw/ipmitool-lan-print.1.txt"), "x")).toEqual({ value: { address: "10.213.77.10", v6address: null, mac: "d0:50:99:f5:50:99" }, errors: [] });
+    expect(parseIpmiLanPrint(ipmiSim("ipmi-sim.lan-print-1.txt"), "x")).toEqual({
+      value: { address: "10.99.0.10", v6address: null, mac: "52:54:00:b0:00:01" },
+      errors: [],
+    });
+    expect(parseIpmiLanPrint(text("vm-bios-fujitsu", "raw/ipmitool-lan-print.1.txt"), "x")).toEqual({
+      value: { address: "10.213.77.10", v6address: null, mac: "d0:50:99:f5:50:99" },
+      errors: [],
+    });
   });
 
   it("an FRU listing with only its description line (ipmi-bmc-sim has no FRU data) gives no identity", () => {
-    expect(parseIpmiFru(text("vm-uefi-hpe", "raw/ipmitool-fru.txt")).value).toEqual({ manufacturer: null, product_name: null, serial_number: null, uuid: null, sku: null });
+    expect(parseIpmiFru(text("vm-uefi-hpe", "raw/ipmitool-fru.txt")).value).toEqual({
+      manufacturer: null,
+      product_name: null,
+      serial_number: null,
+      uuid: null,
+      sku: null,
+    });
   });
 });
 
@@ -223,7 +285,9 @@ describe("other tool versions' shapes (derived from the captured outputs)", () =
 
   it("lsblk of older util-linux (numbers and booleans as strings) reads the same", () => {
     const json = JSON.parse(text("vm-bios-dell", "raw/lsblk.json")) as { blockdevices: Array<Record<string, unknown>> };
-    const stringly = { blockdevices: json.blockdevices.map((device) => ({ ...device, size: String(device.size), rota: device.rota ? "1" : "0", rm: device.rm ? "1" : "0" })) };
+    const stringly = {
+      blockdevices: json.blockdevices.map((device) => ({ ...device, size: String(device.size), rota: device.rota ? "1" : "0", rm: device.rm ? "1" : "0" })),
+    };
     expect(parseLsblk(JSON.stringify(stringly))).toEqual(parseLsblk(text("vm-bios-dell", "raw/lsblk.json")));
   });
 
@@ -246,7 +310,13 @@ describe("other tool versions' shapes (derived from the captured outputs)", () =
 
 describe("edac sums (pure logic; no capture machine has an EDAC driver with controllers)", () => {
   it("sums ce/ue over controllers and keeps null when a controller lacks a count", () => {
-    const two = JSON.stringify({ edac: true, mc: [{ name: "mc0", ce_count: 3, ue_count: 0, dimms: [] }, { name: "mc1", ce_count: 2, ue_count: 1, dimms: [] }] });
+    const two = JSON.stringify({
+      edac: true,
+      mc: [
+        { name: "mc0", ce_count: 3, ue_count: 0, dimms: [] },
+        { name: "mc1", ce_count: 2, ue_count: 1, dimms: [] },
+      ],
+    });
     expect(parseEdac(two)).toEqual({ value: { correctable_errors: 5, uncorrectable_errors: 1 }, errors: [] });
     const partial = JSON.stringify({ edac: true, mc: [{ name: "mc0", ce_count: 3 }] });
     expect(parseEdac(partial).value).toEqual({ correctable_errors: 3, uncorrectable_errors: null });

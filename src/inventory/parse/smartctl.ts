@@ -38,9 +38,13 @@ export function parseSmartctl(text: string, source: string): Parsed<SmartctlDisk
     .filter((message): message is Record<string, unknown> => isRecord(message) && message.severity === "error")
     .map((message) => String(message.string));
   if ((status & 0b11) !== 0) {
-    return { value: null, errors: [{ source, message: `smartctl could not read the device (exit status ${status})${messages.length ? `: ${messages.join("; ")}` : ""}` }] };
+    return {
+      value: null,
+      errors: [{ source, message: `smartctl could not read the device (exit status ${status})${messages.length ? `: ${messages.join("; ")}` : ""}` }],
+    };
   }
-  if (!isRecord(report.device) && !isRecord(report.smartctl)) return { value: null, errors: [{ source, message: "no 'smartctl' or 'device' object in the JSON" }] };
+  if (!isRecord(report.device) && !isRecord(report.smartctl))
+    return { value: null, errors: [{ source, message: "no 'smartctl' or 'device' object in the JSON" }] };
   const device = isRecord(report.device) ? report.device : {};
   const capacity = isRecord(report.user_capacity) ? toInt(report.user_capacity.bytes) : null;
   const smart = isRecord(report.smart_status) ? report.smart_status : null;

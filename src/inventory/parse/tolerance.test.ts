@@ -64,7 +64,7 @@ describe("parsers on odd input", () => {
         let result: Parsed<unknown> | undefined;
         expect(() => (result = parse(input)), JSON.stringify(input)).not.toThrow();
         // edac: "{}" and "[]"-like inputs without controllers legitimately mean "no EDAC".
-        if (name === "edac" && (input === "{}")) continue;
+        if (name === "edac" && input === "{}") continue;
         expect(result!.errors.length, `${name} on ${JSON.stringify(input)}`).toBeGreaterThan(0);
         for (const error of result!.errors) {
           expect(typeof error.source).toBe("string");
@@ -105,7 +105,14 @@ describe("parsers on odd input", () => {
     ]);
     const inventory = normalizeRaw(garbage);
     expect(inventorySchema.safeParse(inventory).success).toBe(true);
-    expect(inventory.errors.map((error) => error.source).sort()).toEqual(["manifest.json", "raw/dmidecode.txt", "raw/ip-link.json", "raw/lsblk.json", "raw/lshw.json", "raw/smartctl.sda.json"]);
+    expect(inventory.errors.map((error) => error.source).sort()).toEqual([
+      "manifest.json",
+      "raw/dmidecode.txt",
+      "raw/ip-link.json",
+      "raw/lsblk.json",
+      "raw/lshw.json",
+      "raw/smartctl.sda.json",
+    ]);
     expect(inventory.disks).toEqual([]);
 
     for (const machine of fixtureMachines()) {

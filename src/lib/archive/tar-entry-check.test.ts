@@ -1,12 +1,5 @@
 import { describe, expect, it } from "vitest";
-import {
-  checkUploadEntry,
-  DEFAULT_UPLOAD_LIMITS,
-  EMPTY_TALLY,
-  type TarEntryHeader,
-  type UploadLimits,
-  type UploadTally,
-} from "./tar-entry-check.js";
+import { checkUploadEntry, DEFAULT_UPLOAD_LIMITS, EMPTY_TALLY, type TarEntryHeader, type UploadLimits, type UploadTally } from "./tar-entry-check.js";
 
 const limits: UploadLimits = { maxEntries: 4, maxEntryBytes: 1000, maxTotalBytes: 1500, maxPathLength: 64, maxDepth: 3 };
 const file = (path: string, size = 10, extra: Partial<TarEntryHeader> = {}): TarEntryHeader => ({ path, type: "File", size, mode: 0o644, ...extra });
@@ -74,9 +67,15 @@ describe("checkUploadEntry", () => {
   it("refuses a path below a file, and a file where a directory already is", () => {
     const afterFile = checkUploadEntry(file("raw/a"), EMPTY_TALLY, limits);
     expect(afterFile.accept).toBe(true);
-    expect(checkUploadEntry(file("raw/a/b"), afterFile.tally, limits)).toMatchObject({ accept: false, reason: expect.stringContaining("below a regular file") });
+    expect(checkUploadEntry(file("raw/a/b"), afterFile.tally, limits)).toMatchObject({
+      accept: false,
+      reason: expect.stringContaining("below a regular file"),
+    });
     const afterDeep = checkUploadEntry(file("raw/x/y"), EMPTY_TALLY, limits);
-    expect(checkUploadEntry(file("raw/x"), afterDeep.tally, limits)).toMatchObject({ accept: false, reason: expect.stringContaining("where the archive has a directory") });
+    expect(checkUploadEntry(file("raw/x"), afterDeep.tally, limits)).toMatchObject({
+      accept: false,
+      reason: expect.stringContaining("where the archive has a directory"),
+    });
     expect(checkUploadEntry(file("raw/z"), afterDeep.tally, limits).accept).toBe(true);
   });
 });

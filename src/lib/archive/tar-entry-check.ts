@@ -44,9 +44,7 @@ export interface UploadTally {
 
 export const EMPTY_TALLY: UploadTally = { entries: 0, totalBytes: 0, paths: new Set(), files: new Set(), parents: new Set() };
 
-export type EntryVerdict =
-  | { accept: true; path: string; tally: UploadTally }
-  | { accept: false; reason: string; tally: UploadTally };
+export type EntryVerdict = { accept: true; path: string; tally: UploadTally } | { accept: false; reason: string; tally: UploadTally };
 
 const FILE_TYPES = new Set(["File", "OldFile", "ContiguousFile"]);
 
@@ -89,11 +87,7 @@ function typeProblem(type: string): string | undefined {
   }
 }
 
-export function checkUploadEntry(
-  header: TarEntryHeader,
-  tally: UploadTally,
-  limits: UploadLimits = DEFAULT_UPLOAD_LIMITS,
-): EntryVerdict {
+export function checkUploadEntry(header: TarEntryHeader, tally: UploadTally, limits: UploadLimits = DEFAULT_UPLOAD_LIMITS): EntryVerdict {
   const reject = (reason: string): EntryVerdict => ({ accept: false, reason: `${reason}: ${JSON.stringify(header.path.slice(0, 120))}`, tally });
   const entries = tally.entries + 1;
   if (entries > limits.maxEntries) return reject(`more than ${limits.maxEntries} entries`);
@@ -111,7 +105,10 @@ export function checkUploadEntry(
   const path = normalizeEntryPath(header.path);
   if (tally.paths.has(path)) return reject("duplicate path (a second entry would overwrite the first)");
   // The archive must describe one tree: "a" as a file and "a/b" cannot both exist.
-  const ancestors = path.split("/").slice(0, -1).map((_part, index, parts) => parts.slice(0, index + 1).join("/"));
+  const ancestors = path
+    .split("/")
+    .slice(0, -1)
+    .map((_part, index, parts) => parts.slice(0, index + 1).join("/"));
   if (ancestors.some((ancestor) => tally.files.has(ancestor))) return reject("path below a regular file");
   const isFile = FILE_TYPES.has(header.type);
   if (isFile && tally.parents.has(path)) return reject("regular file where the archive has a directory");

@@ -84,9 +84,7 @@ class TarCheck {
       },
     });
     this.#done = new Promise<UploadListing>((resolve, reject) => {
-      this.#parser.on("error", (error: Error) =>
-        this.fail(uploadRejected(`the upload is not a readable tar archive: ${error.message}`, error)),
-      );
+      this.#parser.on("error", (error: Error) => this.fail(uploadRejected(`the upload is not a readable tar archive: ${error.message}`, error)));
       this.#gunzip.on("error", (error: Error) => this.fail(uploadRejected(`the upload is not valid gzip: ${error.message}`, error)));
       this.#gunzip.on("data", (chunk: Buffer) => {
         this.#expanded += chunk.length;
@@ -155,11 +153,7 @@ export function createUploadCheck(limits: UploadLimits = DEFAULT_UPLOAD_LIMITS):
   return new TarCheck(limits);
 }
 
-async function readStored(
-  file: string,
-  limits: UploadLimits,
-  onEntry: (path: string, entry: ReadEntry) => void,
-): Promise<UploadListing> {
+async function readStored(file: string, limits: UploadLimits, onEntry: (path: string, entry: ReadEntry) => void): Promise<UploadListing> {
   const check = new TarCheck(limits, onEntry);
   for await (const chunk of createReadStream(file)) {
     check.write(chunk as Buffer);

@@ -28,7 +28,10 @@ function describe(servers: readonly DhcpServerSeen[]): string {
 }
 
 /** Servers other than recon itself; `ownAddresses` are the master's, whose dnsmasq may already run. */
-export function foreignServers(probe: ProbeFindings, ownAddresses: readonly string[] = []): {
+export function foreignServers(
+  probe: ProbeFindings,
+  ownAddresses: readonly string[] = [],
+): {
   addressServers: DhcpServerSeen[];
   proxyServers: DhcpServerSeen[];
 } {
@@ -39,11 +42,7 @@ export function foreignServers(probe: ProbeFindings, ownAddresses: readonly stri
   };
 }
 
-export function decideDhcpMode(
-  configured: ConfiguredDhcpMode,
-  probe: ProbeFindings | undefined,
-  ownAddresses: readonly string[] = [],
-): DhcpModeDecision {
+export function decideDhcpMode(configured: ConfiguredDhcpMode, probe: ProbeFindings | undefined, ownAddresses: readonly string[] = []): DhcpModeDecision {
   if (configured === "off") {
     return { mode: "off", reason: "dhcp.mode is off: recon answers no DHCP; machines need another way to reach TFTP/HTTP", warnings: [], foreignServers: [] };
   }
@@ -91,20 +90,14 @@ export function decideDhcpMode(
   };
 }
 
-export type ForeignServerDecision =
-  | { action: "keep"; reason: string }
-  | { action: "fallback-to-proxy"; reason: string; foreignServers: string[] };
+export type ForeignServerDecision = { action: "keep"; reason: string } | { action: "fallback-to-proxy"; reason: string; foreignServers: string[] };
 
 /**
  * A later probe while recon runs: if another server now hands out addresses and recon is
  * authoritative, two servers fight over leases (docs/lab-facts.md: even one server racing itself gives
  * DHCPNAK "address in use"); recon steps back to proxy. `ownAddresses` filters recon's own offers.
  */
-export function decideOnForeignServer(
-  current: DhcpMode,
-  probe: ProbeFindings,
-  ownAddresses: readonly string[],
-): ForeignServerDecision {
+export function decideOnForeignServer(current: DhcpMode, probe: ProbeFindings, ownAddresses: readonly string[]): ForeignServerDecision {
   if (current !== "authoritative") return { action: "keep", reason: `recon is ${current}: it hands out no addresses` };
   if (probe.error !== undefined) return { action: "keep", reason: `probe failed (${probe.error}); nothing new is known` };
   const { addressServers } = foreignServers(probe, ownAddresses);

@@ -5,10 +5,7 @@ describe("parseDnsmasqLogLine", () => {
   // Published dnsmasq output: ArchWiki "Preboot Execution Environment" (journalctl, trailing
   // spaces as printed), OpenWrt wiki (logread with syslog prefix), Zephyr UP Squared docs.
   it.each([
-    [
-      "dnsmasq-dhcp[2544]: DHCPDISCOVER(eth1) 00:1a:64:6a:a2:4d ",
-      { kind: "dhcp", message: "DISCOVER", interface: "eth1", mac: "00:1a:64:6a:a2:4d" },
-    ],
+    ["dnsmasq-dhcp[2544]: DHCPDISCOVER(eth1) 00:1a:64:6a:a2:4d ", { kind: "dhcp", message: "DISCOVER", interface: "eth1", mac: "00:1a:64:6a:a2:4d" }],
     [
       "dnsmasq-dhcp[2544]: DHCPOFFER(eth1) 192.168.0.110 00:1a:64:6a:a2:4d ",
       { kind: "dhcp", message: "OFFER", interface: "eth1", mac: "00:1a:64:6a:a2:4d", ip: "192.168.0.110" },
@@ -60,10 +57,7 @@ describe("parseDnsmasqLogLine", () => {
       "dnsmasq-dhcp[812]: 17 DHCPDISCOVER(recon0) 52:54:00:12:34:56 no address available",
       { kind: "dhcp", message: "DISCOVER", interface: "recon0", mac: "52:54:00:12:34:56", detail: "no address available", xid: 17 },
     ],
-    [
-      "dnsmasq-dhcp[812]: 17 PXE(recon0) 52:54:00:12:34:56 proxy",
-      { kind: "pxe", interface: "recon0", mac: "52:54:00:12:34:56", detail: "proxy", xid: 17 },
-    ],
+    ["dnsmasq-dhcp[812]: 17 PXE(recon0) 52:54:00:12:34:56 proxy", { kind: "pxe", interface: "recon0", mac: "52:54:00:12:34:56", detail: "proxy", xid: 17 }],
     [
       "dnsmasq-dhcp[812]: 17 vendor class: PXEClient:Arch:00007:UNDI:003016",
       { kind: "vendor-class", vendorClass: "PXEClient:Arch:00007:UNDI:003016", arch: "efi64", xid: 17 },

@@ -64,12 +64,21 @@ describe("buildDhcpDiscover", () => {
 
 describe("parseDhcpPacket + summarizeReply on dnsmasq 2.90 replies", () => {
   it.each([
-    ["offer-authoritative-bios.hex", { serverId: "10.77.0.1", offeredAddress: "10.77.0.185", proxy: false, pxe: false, bootFile: "undionly.kpxe", nextServer: "10.77.0.1" }],
-    ["offer-authoritative-efi64.hex", { serverId: "10.77.0.1", offeredAddress: "10.77.0.185", proxy: false, pxe: false, bootFile: "ipxe.efi", nextServer: "10.77.0.1" }],
+    [
+      "offer-authoritative-bios.hex",
+      { serverId: "10.77.0.1", offeredAddress: "10.77.0.185", proxy: false, pxe: false, bootFile: "undionly.kpxe", nextServer: "10.77.0.1" },
+    ],
+    [
+      "offer-authoritative-efi64.hex",
+      { serverId: "10.77.0.1", offeredAddress: "10.77.0.185", proxy: false, pxe: false, bootFile: "ipxe.efi", nextServer: "10.77.0.1" },
+    ],
     ["offer-proxy-bios.hex", { serverId: "10.77.0.1", offeredAddress: undefined, proxy: true, pxe: true, bootFile: "undionly.kpxe", nextServer: "10.77.0.1" }],
     // dnsmasq gives UEFI clients their file on port 4011 only (pxe_uefi_workaround).
     ["offer-proxy-efi64.hex", { serverId: "10.77.0.1", offeredAddress: undefined, proxy: true, pxe: true, bootFile: undefined, nextServer: "10.77.0.1" }],
-    ["offer-foreign-plain.hex", { serverId: "10.77.0.2", offeredAddress: "10.77.0.70", proxy: false, pxe: false, bootFile: undefined, nextServer: "10.77.0.2" }],
+    [
+      "offer-foreign-plain.hex",
+      { serverId: "10.77.0.2", offeredAddress: "10.77.0.70", proxy: false, pxe: false, bootFile: undefined, nextServer: "10.77.0.2" },
+    ],
   ])("%s", (name, expected) => {
     const packet = parsed(fixture(name));
     expect(packet.op).toBe(2);

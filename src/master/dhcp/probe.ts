@@ -111,10 +111,18 @@ export function buildDhcpDiscover(spec: DiscoverSpec): Buffer {
     // RFC 2132 §9.14: client identifier = hardware type followed by the hardware address.
     option(OPTION.clientId, Buffer.concat([Buffer.from([1]), mac])),
     option(OPTION.maxMessageSize, [0x05, 0xc0]), // 1472: fits one Ethernet frame with headers
-    option(OPTION.parameterList, spec.parameterList ?? [
-      OPTION.subnetMask, OPTION.router, OPTION.vendorSpecific, OPTION.serverId,
-      OPTION.vendorClass, OPTION.tftpServerName, OPTION.bootfileName,
-    ]),
+    option(
+      OPTION.parameterList,
+      spec.parameterList ?? [
+        OPTION.subnetMask,
+        OPTION.router,
+        OPTION.vendorSpecific,
+        OPTION.serverId,
+        OPTION.vendorClass,
+        OPTION.tftpServerName,
+        OPTION.bootfileName,
+      ],
+    ),
   ];
   if (spec.vendorClass !== undefined) options.push(option(OPTION.vendorClass, Buffer.from(spec.vendorClass, "ascii")));
   if (spec.clientArch !== undefined) {
@@ -235,7 +243,7 @@ export interface DhcpServerSeen {
 /** A reply as recon judges it; undefined for anything that is not an answer to a client. */
 export function summarizeReply(packet: DhcpPacket, sourceAddress: string): DhcpServerSeen | undefined {
   if (packet.op !== 2) return undefined;
-  const type = packet.messageType === undefined ? "BOOTREPLY" : DHCP_MESSAGE_TYPES[packet.messageType] ?? `type-${packet.messageType}`;
+  const type = packet.messageType === undefined ? "BOOTREPLY" : (DHCP_MESSAGE_TYPES[packet.messageType] ?? `type-${packet.messageType}`);
   const serverIdBytes = packet.options.get(OPTION.serverId);
   const serverId = serverIdBytes && serverIdBytes.length === 4 ? ipv4(serverIdBytes) : sourceAddress;
   const vendorClass = packet.options.get(OPTION.vendorClass)?.toString("latin1");
@@ -357,13 +365,19 @@ export async function probeForDhcpServers(options: ProbeOptions): Promise<ProbeR
     });
 
     const send = () =>
-      new Promise<void>((resolve, reject) =>
-        sender.send(discover, DHCP_SERVER_PORT, "255.255.255.255", (error) => (error ? reject(error) : resolve())),
-      );
+      new Promise<void>((resolve, reject) => sender.send(discover, DHCP_SERVER_PORT, "255.255.255.255", (error) => (error ? reject(error) : resolve())));
     let sendFailure: unknown;
     const spacing = Math.floor(options.timeoutMs / (attempts + 1));
     for (let attempt = 1; attempt < attempts; attempt += 1) {
-      timers.push(setTimeout(() => void send().catch((error: unknown) => { sendFailure ??= error; }), spacing * attempt));
+      timers.push(
+        setTimeout(
+          () =>
+            void send().catch((error: unknown) => {
+              sendFailure ??= error;
+            }),
+          spacing * attempt,
+        ),
+      );
     }
     try {
       await send();

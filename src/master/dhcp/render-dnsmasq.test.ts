@@ -2,12 +2,7 @@ import { describe, expect, it } from "vitest";
 import type { BootServer } from "../../boot/plan-boot.js";
 import { planDhcpBoot } from "../../boot/plan-dhcp.js";
 import { parseSiteConfig } from "../../model/site-config.js";
-import {
-  prefixToNetmask,
-  renderDhcpHostsFile,
-  renderDnsmasqConf,
-  type DnsmasqOptions,
-} from "./render-dnsmasq.js";
+import { prefixToNetmask, renderDhcpHostsFile, renderDnsmasqConf, type DnsmasqOptions } from "./render-dnsmasq.js";
 
 const SERVER: BootServer = { address: "10.20.0.1", httpPort: 80, imageLabel: "debian-12", imageArch: "x86_64", imageKernelArgs: [], arm64Firmware: false };
 
@@ -164,9 +159,7 @@ describe("renderDnsmasqConf", () => {
   });
 
   it("refuses authoritative mode without a pool", () => {
-    expect(() => renderDnsmasqConf({ ...DNSMASQ_BASE, mode: "authoritative", dns: { enabled: false, domain: "x" } })).toThrow(
-      "needs a pool",
-    );
+    expect(() => renderDnsmasqConf({ ...DNSMASQ_BASE, mode: "authoritative", dns: { enabled: false, domain: "x" } })).toThrow("needs a pool");
   });
 
   it.each([

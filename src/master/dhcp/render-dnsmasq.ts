@@ -89,10 +89,7 @@ function dhcpSection(options: DnsmasqOptions): string[] {
       "no-ping",
     );
   } else {
-    lines.push(
-      "# Proxy DHCP: another server hands out addresses; recon only adds the boot information.",
-      `dhcp-range=${options.network},proxy,${netmask}`,
-    );
+    lines.push("# Proxy DHCP: another server hands out addresses; recon only adds the boot information.", `dhcp-range=${options.network},proxy,${netmask}`);
   }
   lines.push(`dhcp-hostsdir=${options.paths.hostsDir}`, "log-dhcp", "");
   if (options.ipv6Prefix !== undefined) {
@@ -150,10 +147,7 @@ function bootSection(options: DnsmasqOptions): string[] {
       `pxe-service=tag:!ipxe,tag:fw-alt,BC_EFI,"recon",${efi64Alternate.file},${master}`,
     );
     if (arm64) {
-      lines.push(
-        `pxe-service=tag:!ipxe,ARM64_EFI,"recon",${arm64.file},${master}`,
-        `pxe-service=tag:ipxe,ARM64_EFI,"recon",${ipxe.url}`,
-      );
+      lines.push(`pxe-service=tag:!ipxe,ARM64_EFI,"recon",${arm64.file},${master}`, `pxe-service=tag:ipxe,ARM64_EFI,"recon",${ipxe.url}`);
     }
   }
   lines.push("", "# TFTP: only the iPXE binaries live here; everything else is HTTP.", "enable-tftp", `tftp-root=${options.paths.tftpRoot}`, "");

@@ -61,7 +61,12 @@ describe("watchForForeignDhcp", () => {
   it("never probes with interval 0 and returns when stopped", async () => {
     const stop = new AbortController();
     let probes = 0;
-    const watching = watchForForeignDhcp({ intervalMs: 0, signal: stop.signal, ownAddresses: [], probe: async () => ({ servers: [(probes++, offer("10.0.0.2"))] }) });
+    const watching = watchForForeignDhcp({
+      intervalMs: 0,
+      signal: stop.signal,
+      ownAddresses: [],
+      probe: async () => ({ servers: [(probes++, offer("10.0.0.2"))] }),
+    });
     await new Promise((r) => setTimeout(r, 20));
     stop.abort();
     expect(await watching).toBeUndefined();

@@ -1,14 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { createLogger } from "../../lib/log.js";
 import type { CommandRunner, RunOptions, RunResult } from "../../lib/run.js";
-import {
-  DnsmasqStartError,
-  dnsmasqArgs,
-  explainDnsmasqFailure,
-  restartDelayMs,
-  superviseDnsmasq,
-  type SupervisorEvent,
-} from "./supervisor.js";
+import { DnsmasqStartError, dnsmasqArgs, explainDnsmasqFailure, restartDelayMs, superviseDnsmasq, type SupervisorEvent } from "./supervisor.js";
 
 /** A scripted dnsmasq: each run prints its lines, then exits with `exitCode` or waits for abort. */
 type Script = { lines: string[]; exitCode?: number };
@@ -82,8 +75,10 @@ describe("superviseDnsmasq", () => {
 
   it("fails fast when `started` never comes", async () => {
     const runner = fakeRunner([{ lines: ["something else"] }]);
-    const error = await superviseDnsmasq({ runner, confFile: "/c", logger: quiet().logger, signal: new AbortController().signal, startTimeoutMs: 20 }).catch((e: unknown) => e);
-    expect(error).toMatchObject({ message: expect.stringContaining("no \"started\" line") });
+    const error = await superviseDnsmasq({ runner, confFile: "/c", logger: quiet().logger, signal: new AbortController().signal, startTimeoutMs: 20 }).catch(
+      (e: unknown) => e,
+    );
+    expect(error).toMatchObject({ message: expect.stringContaining('no "started" line') });
   });
 
   it("emits typed events and logfmt lines, runs under the wrapper, stops on abort", async () => {
@@ -91,7 +86,14 @@ describe("superviseDnsmasq", () => {
     const { lines, logger } = quiet();
     const events: SupervisorEvent[] = [];
     const stop = new AbortController();
-    const supervisor = await superviseDnsmasq({ runner, confFile: "/c", logger, signal: stop.signal, wrapper: ["ip", "netns", "exec", "rcn-x"], onEvent: (e) => events.push(e) });
+    const supervisor = await superviseDnsmasq({
+      runner,
+      confFile: "/c",
+      logger,
+      signal: stop.signal,
+      wrapper: ["ip", "netns", "exec", "rcn-x"],
+      onEvent: (e) => events.push(e),
+    });
     await new Promise((r) => setTimeout(r, 5));
     stop.abort();
     await supervisor.done;
@@ -107,7 +109,15 @@ describe("superviseDnsmasq", () => {
   it("survives a listener that throws", async () => {
     const runner = fakeRunner([{ lines: [STARTED, ACK, ACK] }]);
     const stop = new AbortController();
-    const supervisor = await superviseDnsmasq({ runner, confFile: "/c", logger: quiet().logger, signal: stop.signal, onEvent: () => { throw new Error("bad listener"); } });
+    const supervisor = await superviseDnsmasq({
+      runner,
+      confFile: "/c",
+      logger: quiet().logger,
+      signal: stop.signal,
+      onEvent: () => {
+        throw new Error("bad listener");
+      },
+    });
     stop.abort();
     await expect(supervisor.done).resolves.toBeUndefined();
   });
@@ -116,7 +126,14 @@ describe("superviseDnsmasq", () => {
     const runner = fakeRunner([{ lines: [STARTED], exitCode: 5 }, { lines: [STARTED] }]);
     const events: SupervisorEvent[] = [];
     const stop = new AbortController();
-    const supervisor = await superviseDnsmasq({ runner, confFile: "/c", logger: quiet().logger, signal: stop.signal, onEvent: (e) => events.push(e), backoff: { initialMs: 10 } });
+    const supervisor = await superviseDnsmasq({
+      runner,
+      confFile: "/c",
+      logger: quiet().logger,
+      signal: stop.signal,
+      onEvent: (e) => events.push(e),
+      backoff: { initialMs: 10 },
+    });
     for (let i = 0; i < 100 && supervisor.starts() < 2; i += 1) await new Promise((r) => setTimeout(r, 5));
     await new Promise((r) => setTimeout(r, 10));
     stop.abort();
@@ -129,7 +146,14 @@ describe("superviseDnsmasq", () => {
   it("gives up after maxRestarts consecutive failures", async () => {
     const runner = fakeRunner(Array.from({ length: 5 }, () => ({ lines: [STARTED, "dnsmasq: something broke"], exitCode: 5 })));
     const events: SupervisorEvent[] = [];
-    const supervisor = await superviseDnsmasq({ runner, confFile: "/c", logger: quiet().logger, signal: new AbortController().signal, onEvent: (e) => events.push(e), backoff: { initialMs: 1, maxRestarts: 2 } });
+    const supervisor = await superviseDnsmasq({
+      runner,
+      confFile: "/c",
+      logger: quiet().logger,
+      signal: new AbortController().signal,
+      onEvent: (e) => events.push(e),
+      backoff: { initialMs: 1, maxRestarts: 2 },
+    });
     await expect(supervisor.done).rejects.toThrow(/keeps exiting \(3 runs, last: dnsmasq: something broke\)/);
     expect(events.at(-1)).toMatchObject({ type: "gave-up", runs: 3 });
   });

@@ -40,11 +40,18 @@ export interface DnsmasqFailure {
 
 /** Reads why dnsmasq did not start from its last lines and exit code (pure). */
 export function explainDnsmasqFailure(exitCode: number, lines: readonly string[], confFile: string): DnsmasqFailure {
-  const said = [...lines].reverse().find((line) => /^dnsmasq(\[\d+\])?: /.test(line.trim()))?.trim();
+  const said = [...lines]
+    .reverse()
+    .find((line) => /^dnsmasq(\[\d+\])?: /.test(line.trim()))
+    ?.trim();
   const text = lines.join("\n");
   const cause = said ?? (lines.filter(Boolean).at(-1)?.trim() || `exit code ${exitCode}${EXIT_MEANINGS[exitCode] ? ` (${EXIT_MEANINGS[exitCode]})` : ""}`);
   if (/Address (already )?in use/i.test(text)) {
-    return { kind: "port-in-use", cause, hint: "another DHCP/TFTP/DNS server already holds the port on this interface; stop it (or use dhcp.mode: proxy if it is the site's DHCP server)" };
+    return {
+      kind: "port-in-use",
+      cause,
+      hint: "another DHCP/TFTP/DNS server already holds the port on this interface; stop it (or use dhcp.mode: proxy if it is the site's DHCP server)",
+    };
   }
   if (/unknown interface/i.test(text)) {
     return { kind: "unknown-interface", cause, hint: "the provisioning interface in the site config does not exist on this machine (see `ip link`)" };

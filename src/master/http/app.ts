@@ -96,7 +96,9 @@ export function createApp(deps: AppDeps): ReconApp {
   if (deps.review !== undefined) app.use(deps.review);
   if (deps.power !== undefined) app.use(deps.power);
   app.use(createBootRouter({ config: deps.config, server, secret, fleet, transfers, emit, log, now }));
-  app.use(createImageRouter({ server, httpRoot: deps.httpRoot, tftpRoot: deps.tftpRoot, postTgzPath: deps.postTgzPath, isoDevice: deps.isoDevice, transfers, log }));
+  app.use(
+    createImageRouter({ server, httpRoot: deps.httpRoot, tftpRoot: deps.tftpRoot, postTgzPath: deps.postTgzPath, isoDevice: deps.isoDevice, transfers, log }),
+  );
   app.use(createUploadRouter({ store, secret, limits, counts: uploads, emit, log, now }));
   app.use(createNodeRouter({ store, secret, fleet, emit, log, now }));
   app.use(createFileRouter({ store, transfers }));

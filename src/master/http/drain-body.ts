@@ -19,9 +19,7 @@ export interface DrainBounds {
   timeoutMs: number;
 }
 
-export type DrainOutcome =
-  | { drained: true; bytes: number }
-  | { drained: false; bytes: number; reason: "too-large" | "timeout" | "closed" };
+export type DrainOutcome = { drained: true; bytes: number } | { drained: false; bytes: number; reason: "too-large" | "timeout" | "closed" };
 
 /**
  * Resumes `body` and discards its data until it ends, or a bound is hit (then it is paused

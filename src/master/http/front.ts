@@ -88,7 +88,12 @@ export async function startHttpFront(
   },
 ): Promise<HttpFront> {
   const { runner, log } = options;
-  const nginxInstalled = options.wanted !== "node" && (await runner.run("nginx", ["-v"]).then((r) => r.exitCode === 0, () => false));
+  const nginxInstalled =
+    options.wanted !== "node" &&
+    (await runner.run("nginx", ["-v"]).then(
+      (r) => r.exitCode === 0,
+      () => false,
+    ));
   const asRoot = process.getuid?.() === 0;
   const choice = decideHttpFront({
     wanted: options.wanted,

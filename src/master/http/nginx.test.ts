@@ -40,8 +40,7 @@ describe("renderNginxConf", () => {
 
 describe("parseNginxAccessLine", () => {
   it("reads a syslog message carrying the JSON record", () => {
-    const line =
-      '<190>Nov 22 00:52:06 recon: {"remote":"10.78.0.195","status":"206","method":"GET","uri":"/isos/test.iso","bytes":"100","complete":"OK"}';
+    const line = '<190>Nov 22 00:52:06 recon: {"remote":"10.78.0.195","status":"206","method":"GET","uri":"/isos/test.iso","bytes":"100","complete":"OK"}';
     expect(parseNginxAccessLine(line)).toEqual({ remote: "10.78.0.195", status: 206, method: "GET", uri: "/isos/test.iso", bytes: 100, complete: true });
   });
 
@@ -67,12 +66,20 @@ describe("decideHttpFront", () => {
   });
 
   it("falls back to node in auto mode and says why", () => {
-    expect(decideHttpFront({ wanted: "auto", nginxInstalled: false, rootReadableByWorkers: true })).toEqual({ server: "node", reason: "nginx is not installed" });
-    expect(decideHttpFront({ wanted: "auto", nginxInstalled: true, rootReadableByWorkers: false })).toMatchObject({ server: "node", reason: expect.stringContaining("cannot read") });
+    expect(decideHttpFront({ wanted: "auto", nginxInstalled: false, rootReadableByWorkers: true })).toEqual({
+      server: "node",
+      reason: "nginx is not installed",
+    });
+    expect(decideHttpFront({ wanted: "auto", nginxInstalled: true, rootReadableByWorkers: false })).toMatchObject({
+      server: "node",
+      reason: expect.stringContaining("cannot read"),
+    });
   });
 
   it("obeys node, and refuses an explicit nginx that cannot work", () => {
     expect(decideHttpFront({ wanted: "node", nginxInstalled: true, rootReadableByWorkers: true }).server).toBe("node");
-    expect(() => decideHttpFront({ wanted: "nginx", nginxInstalled: false, rootReadableByWorkers: true })).toThrow(/http.server is nginx but nginx is not installed/);
+    expect(() => decideHttpFront({ wanted: "nginx", nginxInstalled: false, rootReadableByWorkers: true })).toThrow(
+      /http.server is nginx but nginx is not installed/,
+    );
   });
 });

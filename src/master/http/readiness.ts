@@ -48,7 +48,10 @@ export async function confirmFrontAnswers(options: { port: number; runId: string
     if (Date.now() > deadline) break;
     await sleep(200, undefined, { signal: options.signal }).catch(() => undefined);
   }
-  const what = last.kind === "other" ? `answered ${last.status} from ${last.run === null ? "something that is not this recon run" : `another recon run (${last.run})`}` : `did not answer (${last.kind === "none" ? last.error : ""})`;
+  const what =
+    last.kind === "other"
+      ? `answered ${last.status} from ${last.run === null ? "something that is not this recon run" : `another recon run (${last.run})`}`
+      : `did not answer (${last.kind === "none" ? last.error : ""})`;
   throw new ReconError("NGINX_FAILED", `the HTTP front on port ${options.port} ${what} within ${Math.round(options.timeoutMs / 1000)} s`, {
     hint: "another web server (or the leftover of an earlier recon run) holds the port: find it with `ss -ltnp` and stop it, then start recon again",
     exitCode: 3,

@@ -51,7 +51,13 @@ export interface AdminGuardOptions {
 export function createAdminGuard(adminToken: string, options: AdminGuardOptions): (req: Request, need: AccessNeed) => void {
   return (req, need) => {
     const decision = decideAccess(need, isLocalRequest(req), presentedToken(req), adminToken);
-    if (decision.allowed && options.cookieActionsNeedUiHeader === true && need === "act" && req.get("authorization") === undefined && req.get(UI_ACTION_HEADER) !== "1") {
+    if (
+      decision.allowed &&
+      options.cookieActionsNeedUiHeader === true &&
+      need === "act" &&
+      req.get("authorization") === undefined &&
+      req.get(UI_ACTION_HEADER) !== "1"
+    ) {
       throw new ReconError("UNAUTHORIZED", "a power action carried by the session cookie must come from the review UI", {
         hint: `send Authorization: Bearer <the admin token>, or the ${UI_ACTION_HEADER}: 1 header the UI sends`,
       });

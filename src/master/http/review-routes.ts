@@ -39,7 +39,8 @@ export interface ReviewRouteDeps {
  * No inline script or style, nothing from elsewhere: even if a hardware string slipped into the
  * DOM as markup, the browser would not run it.
  */
-const CSP = "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
+const CSP =
+  "default-src 'none'; script-src 'self'; style-src 'self'; img-src 'self' data:; connect-src 'self'; base-uri 'none'; form-action 'none'; frame-ancestors 'none'";
 
 /** A serialized JSON body and, once asked for, its gzip (kept so a cached body is compressed once). */
 interface JsonBody {
@@ -49,7 +50,10 @@ interface JsonBody {
 
 /** JSON, gzipped when large and the client accepts it (the fleet list of 5,000 nodes is megabytes). */
 async function sendJson(req: Request, res: Response, value: unknown): Promise<void> {
-  const prepared = value instanceof Object && "body" in value && Buffer.isBuffer((value as JsonBody).body) ? (value as JsonBody) : { body: Buffer.from(JSON.stringify(value)) };
+  const prepared =
+    value instanceof Object && "body" in value && Buffer.isBuffer((value as JsonBody).body)
+      ? (value as JsonBody)
+      : { body: Buffer.from(JSON.stringify(value)) };
   res.set({ "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff" }).type("application/json");
   if (prepared.body.length > 8 * 1024 && /\bgzip\b/.test(req.get("accept-encoding") ?? "")) {
     prepared.gzip ??= await gzipAsync(prepared.body, { level: 4 });
@@ -63,7 +67,8 @@ function netboxOptions(req: Request): NetboxOptions {
   const text = (name: string, fallback: string) => {
     const value = req.query[name];
     if (value === undefined) return fallback;
-    if (typeof value !== "string" || value.trim() === "" || value.length > 100) throw new ReconError("BAD_REQUEST", `?${name}= must be one non-empty name of at most 100 characters`);
+    if (typeof value !== "string" || value.trim() === "" || value.length > 100)
+      throw new ReconError("BAD_REQUEST", `?${name}= must be one non-empty name of at most 100 characters`);
     return value.trim();
   };
   const status = text("status", DEFAULT_NETBOX_OPTIONS.status);
@@ -110,7 +115,10 @@ export function createReviewRouter(deps: ReviewRouteDeps): express.Router {
   // SameSite=Strict: other sites' pages do not send it. Actions carried by it also need the UI's
   // X-Recon-UI header (request-rules.ts, the admin guard), which no other origin can add.
   router.post("/api/v1/session", guard("act"), (_req, res) => {
-    res.set("Set-Cookie", `${ADMIN_COOKIE}=${encodeURIComponent(adminToken)}; Path=/; HttpOnly; SameSite=Strict`).status(204).end();
+    res
+      .set("Set-Cookie", `${ADMIN_COOKIE}=${encodeURIComponent(adminToken)}; Path=/; HttpOnly; SameSite=Strict`)
+      .status(204)
+      .end();
   });
   router.delete("/api/v1/session", (_req, res) => {
     res.set("Set-Cookie", `${ADMIN_COOKIE}=; Path=/; HttpOnly; SameSite=Strict; Max-Age=0`).status(204).end();
@@ -166,9 +174,16 @@ export function createReviewRouter(deps: ReviewRouteDeps): express.Router {
   });
 
   // ---- exports -----------------------------------------------------------------------------------
-  const stamp = () => now().toISOString().replace(/[-:]/g, "").replace(/\.\d+Z$/, "Z");
+  const stamp = () =>
+    now()
+      .toISOString()
+      .replace(/[-:]/g, "")
+      .replace(/\.\d+Z$/, "Z");
   const attachment = (res: Response, name: string, type: string, body: string) => {
-    res.set({ "Content-Disposition": `attachment; filename="${name}"`, "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff" }).type(type).send(body);
+    res
+      .set({ "Content-Disposition": `attachment; filename="${name}"`, "Cache-Control": "no-store", "X-Content-Type-Options": "nosniff" })
+      .type(type)
+      .send(body);
   };
 
   router.get("/export/netbox/:file", guard("read"), async (req, res) => {
@@ -192,7 +207,9 @@ export function createReviewRouter(deps: ReviewRouteDeps): express.Router {
         const options = netboxOptions(req);
         const query = new URLSearchParams({ site: options.site, role: options.role, status: options.status }).toString();
         const files = [...renderNetboxExport(input, options).keys()];
-        res.set("Cache-Control", "no-store").json({ site: slugify(options.site), files: files.map((name) => ({ name, url: `/export/netbox/${name}?${query}` })) });
+        res
+          .set("Cache-Control", "no-store")
+          .json({ site: slugify(options.site), files: files.map((name) => ({ name, url: `/export/netbox/${name}?${query}` })) });
         return;
       }
       default:

@@ -16,7 +16,13 @@ async function readInterfaces(runner: CommandRunner): Promise<Interface[]> {
 }
 
 /** Interface with carrier (or the configured one), and an address: configured, present, leased or a free default /24. */
-export async function bringUpNetwork(config: ProvisioningConfig, runner: CommandRunner, log: Logger, runDir: string, signal?: AbortSignal): Promise<Provisioning> {
+export async function bringUpNetwork(
+  config: ProvisioningConfig,
+  runner: CommandRunner,
+  log: Logger,
+  runDir: string,
+  signal?: AbortSignal,
+): Promise<Provisioning> {
   let interfaces = await readInterfaces(runner);
   const down = interfacesToBringUp(interfaces, config);
   if (down.length > 0) {
@@ -40,14 +46,22 @@ export async function bringUpNetwork(config: ProvisioningConfig, runner: Command
   }
   if (plan.kind !== "address") throw new Error("unreachable: a plan after the lease is an address");
   if (leased && plan.source === "present") log.info("address leased from the site's DHCP server", { interface: plan.interface, address: plan.cidr });
-  if (plan.source === "default") log.warn("no address configured or present: using a default private subnet", { address: plan.cidr, interface: plan.interface });
+  if (plan.source === "default")
+    log.warn("no address configured or present: using a default private subnet", { address: plan.cidr, interface: plan.interface });
   if (plan.add) await runChecked(runner, "ip", ["addr", "add", plan.cidr, "dev", plan.interface]);
   log.info("provisioning network up", { interface: plan.interface, address: plan.cidr });
   return { interface: plan.interface, mac: plan.mac, address: plan.address, prefix: plan.prefix, network: plan.network };
 }
 
 /** Retries while there is no link (every 10 s, a log line a minute) until it works or `signal` stops it. */
-export async function bringUpNetworkPatiently(config: ProvisioningConfig, runner: CommandRunner, log: Logger, runDir: string, signal: AbortSignal, wait: boolean): Promise<Provisioning | undefined> {
+export async function bringUpNetworkPatiently(
+  config: ProvisioningConfig,
+  runner: CommandRunner,
+  log: Logger,
+  runDir: string,
+  signal: AbortSignal,
+  wait: boolean,
+): Promise<Provisioning | undefined> {
   let lastLogged = 0;
   for (;;) {
     try {

@@ -32,9 +32,7 @@ export function parseIpAddr(json: string): Interface[] {
     up: (entry.flags ?? []).includes("UP"),
     carrier: (entry.flags ?? []).includes("LOWER_UP"),
     loopback: entry.link_type === "loopback" || (entry.flags ?? []).includes("LOOPBACK"),
-    ipv4: (entry.addr_info ?? [])
-      .filter((a) => a.family === "inet")
-      .map((a) => ({ address: a.local, prefix: a.prefixlen })),
+    ipv4: (entry.addr_info ?? []).filter((a) => a.family === "inet").map((a) => ({ address: a.local, prefix: a.prefixlen })),
   }));
 }
 
@@ -57,7 +55,7 @@ function overlaps(a: string, b: string): boolean {
   if (!x || !y) return false;
   const prefix = Math.min(x.prefix, y.prefix);
   const mask = prefix === 0 ? 0 : (0xffffffff << (32 - prefix)) >>> 0;
-  return ((parseIpv4(x.network)! & mask) >>> 0) === ((parseIpv4(y.network)! & mask) >>> 0);
+  return (parseIpv4(x.network)! & mask) >>> 0 === (parseIpv4(y.network)! & mask) >>> 0;
 }
 
 /** The first default /24 that collides with no route and no address this node already has. */

@@ -24,17 +24,57 @@ interface Case {
 
 const cases: Case[] = [
   { name: "a link, no address: try a lease first", fixture: "carrier-no-address", want: { kind: "lease", interface: "eth1" } },
-  { name: "a link, no address, no lease: the first default /24", fixture: "carrier-no-address", leaseTried: true, want: { interface: "eth1", cidr: "172.30.213.1/24", source: "default", add: true } },
+  {
+    name: "a link, no address, no lease: the first default /24",
+    fixture: "carrier-no-address",
+    leaseTried: true,
+    want: { interface: "eth1", cidr: "172.30.213.1/24", source: "default", add: true },
+  },
   { name: "the address the interface has", fixture: "carrier-with-address", want: { interface: "eth1", cidr: "10.50.0.5/24", source: "present", add: false } },
-  { name: "the configured address wins over the present one", fixture: "carrier-with-address", config: { address: "10.50.0.1/24" }, want: { interface: "eth1", cidr: "10.50.0.1/24", source: "configured", add: true } },
-  { name: "a configured address already present is not added again", fixture: "carrier-with-address", config: { interface: "eth1", address: "10.50.0.5/24" }, want: { interface: "eth1", cidr: "10.50.0.5/24", source: "configured", add: false } },
-  { name: "the first default /24 routed already: the second", fixture: "first-default-taken", leaseTried: true, want: { interface: "eth1", cidr: "10.213.13.1/24", source: "default", add: true } },
+  {
+    name: "the configured address wins over the present one",
+    fixture: "carrier-with-address",
+    config: { address: "10.50.0.1/24" },
+    want: { interface: "eth1", cidr: "10.50.0.1/24", source: "configured", add: true },
+  },
+  {
+    name: "a configured address already present is not added again",
+    fixture: "carrier-with-address",
+    config: { interface: "eth1", address: "10.50.0.5/24" },
+    want: { interface: "eth1", cidr: "10.50.0.5/24", source: "configured", add: false },
+  },
+  {
+    name: "the first default /24 routed already: the second",
+    fixture: "first-default-taken",
+    leaseTried: true,
+    want: { interface: "eth1", cidr: "10.213.13.1/24", source: "default", add: true },
+  },
   { name: "every default /24 routed", fixture: "all-defaults-taken", leaseTried: true, want: { error: /every default provisioning subnet collides/ } },
-  { name: "every default /24 routed, an address configured", fixture: "all-defaults-taken", config: { address: "10.0.5.1/24" }, want: { interface: "eth1", cidr: "10.0.5.1/24", source: "configured", add: true } },
+  {
+    name: "every default /24 routed, an address configured",
+    fixture: "all-defaults-taken",
+    config: { address: "10.0.5.1/24" },
+    want: { interface: "eth1", cidr: "10.0.5.1/24", source: "configured", add: true },
+  },
   { name: "no carrier anywhere", fixture: "no-carrier", want: { error: /no Ethernet interface with a carrier/ } },
-  { name: "no carrier, but the site config names the interface", fixture: "no-carrier", config: { interface: "eth1", address: "10.20.0.1/24" }, want: { interface: "eth1", cidr: "10.20.0.1/24", source: "configured", add: true } },
-  { name: "the first port with a link, not the first port", fixture: "second-port-has-link", leaseTried: true, want: { interface: "eth2", cidr: "172.30.213.1/24", source: "default", add: true } },
-  { name: "a configured interface that does not exist", fixture: "second-port-has-link", config: { interface: "eth9" }, want: { error: /interface eth9 \(from the site config\) does not exist/ } },
+  {
+    name: "no carrier, but the site config names the interface",
+    fixture: "no-carrier",
+    config: { interface: "eth1", address: "10.20.0.1/24" },
+    want: { interface: "eth1", cidr: "10.20.0.1/24", source: "configured", add: true },
+  },
+  {
+    name: "the first port with a link, not the first port",
+    fixture: "second-port-has-link",
+    leaseTried: true,
+    want: { interface: "eth2", cidr: "172.30.213.1/24", source: "default", add: true },
+  },
+  {
+    name: "a configured interface that does not exist",
+    fixture: "second-port-has-link",
+    config: { interface: "eth9" },
+    want: { error: /interface eth9 \(from the site config\) does not exist/ },
+  },
   { name: "a port still down shows no carrier", fixture: "port-down", want: { error: /no Ethernet interface with a carrier/ } },
 ];
 
@@ -79,9 +119,18 @@ describe("interfacesToBringUp", () => {
 
 describe("defaultPool", () => {
   it.each([
-    [{ network: "172.30.213.0", prefix: 24 }, { start: "172.30.213.100", end: "172.30.213.250" }],
-    [{ network: "10.0.0.0", prefix: 16 }, { start: "10.0.0.100", end: "10.0.0.250" }],
-    [{ network: "10.1.2.0", prefix: 26 }, { start: "10.1.2.32", end: "10.1.2.62" }],
+    [
+      { network: "172.30.213.0", prefix: 24 },
+      { start: "172.30.213.100", end: "172.30.213.250" },
+    ],
+    [
+      { network: "10.0.0.0", prefix: 16 },
+      { start: "10.0.0.100", end: "10.0.0.250" },
+    ],
+    [
+      { network: "10.1.2.0", prefix: 26 },
+      { start: "10.1.2.32", end: "10.1.2.62" },
+    ],
   ])("%o → %o", (net, pool) => {
     expect(defaultPool(net)).toEqual(pool);
   });

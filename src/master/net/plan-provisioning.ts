@@ -41,12 +41,21 @@ export function interfacesToBringUp(interfaces: Interface[], config: Provisionin
  * else the one it has, else (after a lease was tried) the first default /24 that collides with no
  * route or address. Throws NETWORK_UNAVAILABLE when there is no such interface or subnet.
  */
-export function planProvisioningAddress(interfaces: Interface[], routes: string[], config: ProvisioningConfig, options: { leaseTried?: boolean } = {}): ProvisioningAddressPlan {
+export function planProvisioningAddress(
+  interfaces: Interface[],
+  routes: string[],
+  config: ProvisioningConfig,
+  options: { leaseTried?: boolean } = {},
+): ProvisioningAddressPlan {
   const chosen = chooseInterface(interfaces, config.interface);
   if (!chosen || !chosen.mac) {
-    throw new ReconError("NETWORK_UNAVAILABLE", config.interface ? `interface ${config.interface} (from the site config) does not exist or has no MAC` : "no Ethernet interface with a carrier (link)", {
-      hint: `interfaces seen: ${interfaces.map((i) => `${i.name}${i.carrier ? "(link)" : ""}`).join(", ")}; plug the provisioning network in or set interface: in the site config`,
-    });
+    throw new ReconError(
+      "NETWORK_UNAVAILABLE",
+      config.interface ? `interface ${config.interface} (from the site config) does not exist or has no MAC` : "no Ethernet interface with a carrier (link)",
+      {
+        hint: `interfaces seen: ${interfaces.map((i) => `${i.name}${i.carrier ? "(link)" : ""}`).join(", ")}; plug the provisioning network in or set interface: in the site config`,
+      },
+    );
   }
   let cidr = config.address;
   let source: AddressSource = "configured";
@@ -57,13 +66,26 @@ export function planProvisioningAddress(interfaces: Interface[], routes: string[
   if (!cidr && !options.leaseTried) return { kind: "lease", interface: chosen.name, mac: chosen.mac };
   if (!cidr) {
     const subnet = pickDefaultSubnet(routes, interfaces);
-    if (!subnet) throw new ReconError("NETWORK_UNAVAILABLE", "every default provisioning subnet collides with a route on this node", { hint: "set address: in the site config" });
+    if (!subnet)
+      throw new ReconError("NETWORK_UNAVAILABLE", "every default provisioning subnet collides with a route on this node", {
+        hint: "set address: in the site config",
+      });
     cidr = subnet.replace(/\.0\/24$/, ".1/24");
     source = "default";
   }
   const parsed = parseIpv4Cidr(cidr)!;
   const add = !chosen.ipv4.some((a) => a.address === parsed.address);
-  return { kind: "address", interface: chosen.name, mac: chosen.mac, cidr, source, add, address: parsed.address, prefix: parsed.prefix, network: parsed.network };
+  return {
+    kind: "address",
+    interface: chosen.name,
+    mac: chosen.mac,
+    cidr,
+    source,
+    add,
+    address: parsed.address,
+    prefix: parsed.prefix,
+    network: parsed.network,
+  };
 }
 
 /** dhcp.pool, else .100–.250 of a /24 (or the upper part of any other subnet). */

@@ -18,7 +18,15 @@ export function fleetBmcs(config: SiteConfig): FleetBmc[] {
   const defaults = config.defaults.bmc ?? {};
   const list: FleetBmc[] = [];
   const seen = new Set<string>();
-  const add = (entry: { address: string; port?: number | undefined; username?: string | undefined; password?: BmcTarget["password"]; passwordFile?: string | undefined; name?: string | undefined; mac?: string | undefined }) => {
+  const add = (entry: {
+    address: string;
+    port?: number | undefined;
+    username?: string | undefined;
+    password?: BmcTarget["password"];
+    passwordFile?: string | undefined;
+    name?: string | undefined;
+    mac?: string | undefined;
+  }) => {
     const key = `${entry.address}:${entry.port ?? 623}`;
     if (seen.has(key)) return;
     seen.add(key);
@@ -52,7 +60,14 @@ export function findBmc(bmcs: readonly FleetBmc[], key: string): FleetBmc | unde
 }
 
 /** What an API or CLI may show about a BMC: never the password, only whether a file holds it. */
-export function describeBmc(bmc: FleetBmc): { name: string; mac: string | null; address: string; port: number; username: string; credentials: "password" | "passwordFile" } {
+export function describeBmc(bmc: FleetBmc): {
+  name: string;
+  mac: string | null;
+  address: string;
+  port: number;
+  username: string;
+  credentials: "password" | "passwordFile";
+} {
   return {
     name: bmc.name,
     mac: bmc.mac ?? null,

@@ -28,8 +28,17 @@ hosts:
 
 function node(mac: string, uploads: number, ip?: string, hostname?: string): NodeState {
   return {
-    mac, ip, hostname, phase: uploads > 0 ? "uploaded" : "leased", phases: {}, boots: 1, uploads,
-    lastUploadId: undefined, imageBytes: 0, lastError: undefined, lastSeen: "2026-12-01T00:00:00.000Z",
+    mac,
+    ip,
+    hostname,
+    phase: uploads > 0 ? "uploaded" : "leased",
+    phases: {},
+    boots: 1,
+    uploads,
+    lastUploadId: undefined,
+    imageBytes: 0,
+    lastError: undefined,
+    lastSeen: "2026-12-01T00:00:00.000Z",
   };
 }
 

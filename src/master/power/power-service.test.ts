@@ -30,8 +30,24 @@ describe("site config bmcs", () => {
     const bmcs = fleetBmcs(config);
     expect(bmcs.map((b) => ({ ...describeBmc(b), passwordFile: b.passwordFile }))).toEqual([
       { name: "peer1", mac: "52:54:00:77:00:11", address: "10.77.0.201", port: 623, username: "admin", credentials: "password", passwordFile: undefined },
-      { name: "52:54:00:77:00:12", mac: "52:54:00:77:00:12", address: "10.77.0.202", port: 623, username: "admin", credentials: "passwordFile", passwordFile: "/etc/recon/bmc.pw" },
-      { name: "db3", mac: "52:54:00:77:00:13", address: "10.77.0.203", port: 623, username: "root", credentials: "passwordFile", passwordFile: "/etc/recon/bmc.pw" },
+      {
+        name: "52:54:00:77:00:12",
+        mac: "52:54:00:77:00:12",
+        address: "10.77.0.202",
+        port: 623,
+        username: "admin",
+        credentials: "passwordFile",
+        passwordFile: "/etc/recon/bmc.pw",
+      },
+      {
+        name: "db3",
+        mac: "52:54:00:77:00:13",
+        address: "10.77.0.203",
+        port: 623,
+        username: "root",
+        credentials: "passwordFile",
+        passwordFile: "/etc/recon/bmc.pw",
+      },
     ]);
     expect(bmcs[0]!.password!.reveal()).toBe("pw-peer-one");
     expect(JSON.stringify(config)).not.toContain("pw-peer-one");
@@ -100,7 +116,12 @@ function fakeIpmi(states: Record<string, PowerState>, failures: Record<string, P
   return { client, calls };
 }
 
-function service(states: Record<string, PowerState>, failures: Parameters<typeof fakeIpmi>[1] = {}, confirmOffAfterMs = 0, skipWake?: (address: string) => string | undefined) {
+function service(
+  states: Record<string, PowerState>,
+  failures: Parameters<typeof fakeIpmi>[1] = {},
+  confirmOffAfterMs = 0,
+  skipWake?: (address: string) => string | undefined,
+) {
   const events: NodeEvent[] = [];
   const { client, calls } = fakeIpmi(states, failures);
   const power = createPowerService({
@@ -119,10 +140,13 @@ function service(states: Record<string, PowerState>, failures: Parameters<typeof
 
 describe("power service", () => {
   it("wakes the fleet: bootdev pxe where supported, power on anyway when not; a refused BMC is left alone", async () => {
-    const { power, events, calls } = service({}, {
-      "10.77.0.201": { bootdev: new IpmiError("UNSUPPORTED", "peer1", "chassis bootdev pxe", "Invalid data field in request") },
-      "10.77.0.203": { bootdev: new IpmiError("AUTH", "db3", "chassis bootdev pxe", "RAKP 2 HMAC is invalid") },
-    });
+    const { power, events, calls } = service(
+      {},
+      {
+        "10.77.0.201": { bootdev: new IpmiError("UNSUPPORTED", "peer1", "chassis bootdev pxe", "Invalid data field in request") },
+        "10.77.0.203": { bootdev: new IpmiError("AUTH", "db3", "chassis bootdev pxe", "RAKP 2 HMAC is invalid") },
+      },
+    );
     await power.wakeFleet();
     expect(calls.sort()).toEqual(["10.77.0.201 bootdev", "10.77.0.201 on", "10.77.0.202 bootdev", "10.77.0.202 on", "10.77.0.203 bootdev"]);
     const summary = events.map((e) => (e.type === "power" ? `${e.mac} ${e.action} ${e.result}` : e.type)).sort();
@@ -162,7 +186,9 @@ describe("power service", () => {
     const events: NodeEvent[] = [];
     const { client, calls } = fakeIpmi({ "10.77.0.209": "off" });
     const power = createPowerService({
-      bmcs: fleetBmcs(parseSiteConfig("bmcs:\n  - { address: 10.77.0.209, username: admin, password: x }\n  - { address: 10.77.0.210, username: admin, password: y }\n")),
+      bmcs: fleetBmcs(
+        parseSiteConfig("bmcs:\n  - { address: 10.77.0.209, username: admin, password: x }\n  - { address: 10.77.0.210, username: admin, password: y }\n"),
+      ),
       ipmi: client,
       log: silent,
       emit: (event) => void events.push(event),
@@ -214,7 +240,10 @@ describe("power service", () => {
 
 describe("power API", () => {
   async function withApp(run: (url: string, calls: string[]) => Promise<void>) {
-    const { power, calls } = service({ "10.77.0.201": "on" }, { "10.77.0.202": { status: new IpmiError("UNREACHABLE", "52:54:00:77:00:12 (10.77.0.202)", "chassis power status", "Get Auth Capabilities error") } });
+    const { power, calls } = service(
+      { "10.77.0.201": "on" },
+      { "10.77.0.202": { status: new IpmiError("UNREACHABLE", "52:54:00:77:00:12 (10.77.0.202)", "chassis power status", "Get Auth Capabilities error") } },
+    );
     const app = express();
     app.use(createPowerRouter({ power, authorize: adminAuthorizer("admin-token-0123456789") }));
     app.use((error: Error & { httpStatus?: number; code?: string }, _req: express.Request, res: express.Response, _next: express.NextFunction) => {
@@ -247,7 +276,11 @@ describe("power API", () => {
   it("POST needs the admin token, checks the action, and acts", async () => {
     await withApp(async (url, calls) => {
       const post = (headers: Record<string, string>, body: unknown) =>
-        fetch(`${url}/api/v1/nodes/52-54-00-77-00-11/power`, { method: "POST", headers: { "content-type": "application/json", ...headers }, body: JSON.stringify(body) });
+        fetch(`${url}/api/v1/nodes/52-54-00-77-00-11/power`, {
+          method: "POST",
+          headers: { "content-type": "application/json", ...headers },
+          body: JSON.stringify(body),
+        });
       expect((await post({}, { action: "off" })).status).toBe(401);
       expect((await post({ authorization: "Bearer wrong" }, { action: "off" })).status).toBe(401);
       expect(calls).toEqual([]);
@@ -265,7 +298,11 @@ describe("power API", () => {
       expect(calls).toEqual(["10.77.0.201 off"]);
       expect((await post({ ...cookie, "x-recon-ui": "1" }, { action: "on" })).status).toBe(200);
       expect(calls).toEqual(["10.77.0.201 off", "10.77.0.201 on"]);
-      const unknown = await fetch(`${url}/api/v1/nodes/52-54-00-00-00-00/power`, { method: "POST", headers: { "content-type": "application/json", ...auth }, body: '{"action":"on"}' });
+      const unknown = await fetch(`${url}/api/v1/nodes/52-54-00-00-00-00/power`, {
+        method: "POST",
+        headers: { "content-type": "application/json", ...auth },
+        body: '{"action":"on"}',
+      });
       expect(unknown.status).toBe(404);
     });
   });

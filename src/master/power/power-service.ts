@@ -128,7 +128,11 @@ export function createPowerService(options: PowerServiceOptions): PowerService {
         if (bmc.mac) await options.emit({ type: "powered-off", at: now().toISOString(), mac: bmc.mac });
         return;
       }
-      log.warn("node still on after its upload; powering it off through its BMC", { bmc: bmc.name, mac: bmc.mac, afterS: Math.round(options.confirmOffAfterMs / 1000) });
+      log.warn("node still on after its upload; powering it off through its BMC", {
+        bmc: bmc.name,
+        mac: bmc.mac,
+        afterS: Math.round(options.confirmOffAfterMs / 1000),
+      });
       await ipmi.power(bmc, "off");
       await record(bmc, "off", "confirm-off", "ok");
       const deadline = Date.now() + (options.offWaitMs ?? 60_000);
@@ -139,7 +143,8 @@ export function createPowerService(options: PowerServiceOptions): PowerService {
         }
         await sleep(2000, signal);
       }
-      if (!signal.aborted) await record(bmc, "off", "confirm-off", "failed", `the BMC still reports on ${Math.round((options.offWaitMs ?? 60_000) / 1000)} s after power off`);
+      if (!signal.aborted)
+        await record(bmc, "off", "confirm-off", "failed", `the BMC still reports on ${Math.round((options.offWaitMs ?? 60_000) / 1000)} s after power off`);
     } catch (error) {
       await record(bmc, "off", "confirm-off", "failed", (error as Error).message);
     }
@@ -220,7 +225,11 @@ export function createPowerService(options: PowerServiceOptions): PowerService {
       if (address !== undefined) {
         const entry = bmcs.find((b) => b.address === address);
         if (entry === undefined) {
-          log.info("node reports a BMC recon has no credentials for", { mac, bmc: address, hint: "add it under bmcs: (address, username, passwordFile) to control it" });
+          log.info("node reports a BMC recon has no credentials for", {
+            mac,
+            bmc: address,
+            hint: "add it under bmcs: (address, username, passwordFile) to control it",
+          });
         } else if (entry.mac === undefined) {
           entry.mac = mac;
           if (entry.name === entry.address) entry.name = mac;
@@ -243,9 +252,11 @@ export function createPowerService(options: PowerServiceOptions): PowerService {
     const cancel = () => controller.abort();
     stopping.signal.addEventListener("abort", cancel, { once: true });
     scheduled.set(bmc.address, controller);
-    track(confirmOff(bmc, controller.signal).finally(() => {
-      stopping.signal.removeEventListener("abort", cancel);
-      if (scheduled.get(bmc.address) === controller) scheduled.delete(bmc.address);
-    }));
+    track(
+      confirmOff(bmc, controller.signal).finally(() => {
+        stopping.signal.removeEventListener("abort", cancel);
+        if (scheduled.get(bmc.address) === controller) scheduled.delete(bmc.address);
+      }),
+    );
   }
 }

@@ -1,15 +1,7 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
-import {
-  findBootDisk,
-  parseFindmnt,
-  parseLsblk,
-  parseSfdiskJson,
-  planDataPartition,
-  planMountStep,
-  type BlockDevice,
-} from "./data-partition.js";
+import { findBootDisk, parseFindmnt, parseLsblk, parseSfdiskJson, planDataPartition, planMountStep, type BlockDevice } from "./data-partition.js";
 
 const fixtures = join(import.meta.dirname, "../../../test/fixtures/block");
 const read = (name: string) => readFile(join(fixtures, name), "utf8");
@@ -19,10 +11,31 @@ const stickTable = parseSfdiskJson(await read("debian-12-stick-1G-loop.sfdisk.js
 
 /** A block device list shaped as lsblk reports a hybrid ISO on a stick. */
 function stick(overrides: Partial<BlockDevice> = {}): BlockDevice[] {
-  const disk: BlockDevice = { name: "loop1", path: "/dev/loop1", label: "RECON", fstype: "iso9660", type: "disk", pkname: null, size: 1073741824, ro: false, mountpoint: null, ...overrides };
+  const disk: BlockDevice = {
+    name: "loop1",
+    path: "/dev/loop1",
+    label: "RECON",
+    fstype: "iso9660",
+    type: "disk",
+    pkname: null,
+    size: 1073741824,
+    ro: false,
+    mountpoint: null,
+    ...overrides,
+  };
   return [
     disk,
-    { name: "loop1p1", path: "/dev/loop1p1", label: "RECON", fstype: "iso9660", type: "part", pkname: "loop1", size: 460955648, ro: false, mountpoint: "/run/initramfs/live" },
+    {
+      name: "loop1p1",
+      path: "/dev/loop1p1",
+      label: "RECON",
+      fstype: "iso9660",
+      type: "part",
+      pkname: "loop1",
+      size: 460955648,
+      ro: false,
+      mountpoint: "/run/initramfs/live",
+    },
     { name: "loop1p2", path: "/dev/loop1p2", label: "EFI", fstype: "vfat", type: "part", pkname: "loop1", size: 20971520, ro: false, mountpoint: null },
   ];
 }
@@ -73,7 +86,17 @@ describe("planDataPartition", () => {
   it("mounts an existing RECON_DATA partition", () => {
     const devices = [
       ...stick(),
-      { name: "loop1p3", path: "/dev/loop1p3", label: "RECON_DATA", fstype: "ext4", type: "part", pkname: "loop1", size: 591396864, ro: false, mountpoint: null },
+      {
+        name: "loop1p3",
+        path: "/dev/loop1p3",
+        label: "RECON_DATA",
+        fstype: "ext4",
+        type: "part",
+        pkname: "loop1",
+        size: 591396864,
+        ro: false,
+        mountpoint: null,
+      },
     ];
     expect(planDataPartition(devices, "RECON", stickTable)).toMatchObject({ action: "mount", device: "/dev/loop1p3" });
   });
@@ -123,7 +146,10 @@ describe("planMountStep (start-up is idempotent)", () => {
     const tmpfs = parseFindmnt(await read("findmnt-recon-tmpfs.json"));
     expect(planMountStep(tmpfsPlan, "/tmp/fm", tmpfs, [])).toMatchObject({ kind: "reuse" });
     const ext4 = parseFindmnt(await read("findmnt-ext4-loop.json"));
-    expect(planMountStep(tmpfsPlan, target, ext4, [])).toMatchObject({ kind: "conflict", message: `${target} already has /dev/loop0 (ext4) mounted; recon wants recon's tmpfs there` });
+    expect(planMountStep(tmpfsPlan, target, ext4, [])).toMatchObject({
+      kind: "conflict",
+      message: `${target} already has /dev/loop0 (ext4) mounted; recon wants recon's tmpfs there`,
+    });
     expect(planMountStep({ action: "create", disk: "/dev/sda", startSector: 2048, reason: "" }, target, tmpfs, [])).toMatchObject({ kind: "conflict" });
   });
 });

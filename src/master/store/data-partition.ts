@@ -72,11 +72,7 @@ export function findBootDisk(devices: BlockDevice[], volumeLabel: string): Block
   return medium;
 }
 
-export function planDataPartition(
-  devices: BlockDevice[],
-  volumeLabel: string,
-  table: SfdiskTable | undefined,
-): DataPartitionPlan {
+export function planDataPartition(devices: BlockDevice[], volumeLabel: string, table: SfdiskTable | undefined): DataPartitionPlan {
   const existing = devices.find((d) => d.label === DATA_LABEL && d.type === "part");
   if (existing) return { action: "mount", device: existing.path, reason: `found ${DATA_LABEL} on ${existing.path}` };
   const disk = findBootDisk(devices, volumeLabel);
@@ -92,7 +88,10 @@ export function planDataPartition(
   const startSector = Math.ceil(end / alignment) * alignment;
   const free = disk.size - startSector * table.sectorsize;
   if (free < MIN_DATA_BYTES) {
-    return { action: "tmpfs", reason: `only ${Math.max(0, Math.floor(free / 1048576))} MiB free after the image on ${disk.path} (need ${MIN_DATA_BYTES / 1048576} MiB)` };
+    return {
+      action: "tmpfs",
+      reason: `only ${Math.max(0, Math.floor(free / 1048576))} MiB free after the image on ${disk.path} (need ${MIN_DATA_BYTES / 1048576} MiB)`,
+    };
   }
   return { action: "create", disk: disk.path, startSector, reason: `${Math.floor(free / 1048576)} MiB free on ${disk.path} after the image` };
 }
@@ -157,11 +156,7 @@ export interface PreparedDataDir {
 }
 
 /** Apply: mount (creating first if planned) the data partition at `mountPoint`, else tmpfs. */
-export async function prepareDataDir(
-  runner: CommandRunner,
-  log: Logger,
-  options: { volumeLabel: string; mountPoint: string },
-): Promise<PreparedDataDir> {
+export async function prepareDataDir(runner: CommandRunner, log: Logger, options: { volumeLabel: string; mountPoint: string }): Promise<PreparedDataDir> {
   const { mountPoint } = options;
   await runChecked(runner, "mkdir", ["-p", mountPoint]);
   // lsblk's labels come from udev's database: let udev finish with the boot devices first.

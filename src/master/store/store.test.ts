@@ -110,7 +110,11 @@ describe("ingestUpload", () => {
     ["a '..' path", async () => rawTarGz([{ path: "../escape", body: Buffer.from("x") }]), "UPLOAD_REJECTED"],
     [
       "a file then a path through it",
-      async () => rawTarGz([{ path: "a", body: Buffer.from("x") }, { path: "a/b", body: Buffer.from("y") }]),
+      async () =>
+        rawTarGz([
+          { path: "a", body: Buffer.from("x") },
+          { path: "a/b", body: Buffer.from("y") },
+        ]),
       "UPLOAD_REJECTED",
     ],
     [
@@ -136,9 +140,7 @@ describe("ingestUpload", () => {
 
   it("refuses a malformed MAC before touching disk", async () => {
     const before = await tree(root);
-    expect((await refusal(store.ingestUpload("../../etc", Readable.from([await inventory()]), ingestOptions))).code).toBe(
-      "BAD_REQUEST",
-    );
+    expect((await refusal(store.ingestUpload("../../etc", Readable.from([await inventory()]), ingestOptions))).code).toBe("BAD_REQUEST");
     expect(await tree(root)).toEqual(before);
   });
 });

@@ -55,7 +55,12 @@ export const CSV_COLUMNS: ReadonlyArray<readonly [string, (c: Context) => CsvVal
   ["smart_failed", (c) => c.inv && list(c.inv.disks.filter((d) => d.smart_passed === false).map((d) => d.name))],
   ["nic_count", (c) => c.inv && physicalNics(c.inv.interfaces).length],
   ["nics", (c) => c.inv && list(physicalNics(c.inv.interfaces).map((n) => `${n.name} ${n.mac_address} ${n.driver ?? "?"} ${n.speed_mbps ?? "?"}`))],
-  ["lldp", (c) => c.inv && list(c.inv.interfaces.filter((n) => n.lldp).map((n) => `${n.name} ${n.lldp!.system_name ?? n.lldp!.chassis_id ?? "?"} ${n.lldp!.port_id ?? "?"}`))],
+  [
+    "lldp",
+    (c) =>
+      c.inv &&
+      list(c.inv.interfaces.filter((n) => n.lldp).map((n) => `${n.name} ${n.lldp!.system_name ?? n.lldp!.chassis_id ?? "?"} ${n.lldp!.port_id ?? "?"}`)),
+  ],
   ["gpus", (c) => c.inv && list(c.inv.gpus.map((g) => `${g.vendor ?? "?"} ${g.product ?? "?"}`))],
   ["class_id", (c) => c.finding?.class_id],
   ["outlier", (c) => worstSeverity(c.finding?.reasons ?? [])],

@@ -32,7 +32,11 @@ const FORM_OF_FILE: Record<string, string> = {
 function plan() {
   const nodes = sampleFleet();
   const inventories = new Map(nodes.map((n) => [n.mac, n.inventory]));
-  return planNetboxImport({ generatedAt: "x", nodes: nodes.map((n) => ({ mac: n.mac, state: undefined, inventory: n.inventory })), analysis: analyzeFleet(inventories) });
+  return planNetboxImport({
+    generatedAt: "x",
+    nodes: nodes.map((n) => ({ mac: n.mac, state: undefined, inventory: n.inventory })),
+    analysis: analyzeFleet(inventories),
+  });
 }
 
 describe("NetBox import files", () => {
@@ -50,8 +54,15 @@ describe("NetBox import files", () => {
     const inv = nodes[0]!.inventory;
     inv.memory.dimms = inv.memory.dimms.map((dimm) => ({ ...dimm, slot: "DIMM 0" }));
     const inventories = new Map(nodes.map((n) => [n.mac, n.inventory]));
-    const files = planNetboxImport({ generatedAt: "x", nodes: nodes.map((n) => ({ mac: n.mac, state: undefined, inventory: n.inventory })), analysis: analyzeFleet(inventories) });
-    const items = files.find((f) => f.name === "09-inventory-items.csv")!.rows.filter((row) => row[0] === "node-010001").map((row) => String(row[1]));
+    const files = planNetboxImport({
+      generatedAt: "x",
+      nodes: nodes.map((n) => ({ mac: n.mac, state: undefined, inventory: n.inventory })),
+      analysis: analyzeFleet(inventories),
+    });
+    const items = files
+      .find((f) => f.name === "09-inventory-items.csv")!
+      .rows.filter((row) => row[0] === "node-010001")
+      .map((row) => String(row[1]));
     expect(new Set(items).size).toBe(items.length);
     expect(items).toContain("DIMM 0 #2");
   });

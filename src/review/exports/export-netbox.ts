@@ -79,7 +79,11 @@ const manufacturerOf = (inv: Inventory) => inv.system_vendor.manufacturer ?? UNK
 const modelOf = (inv: Inventory) => inv.system_vendor.product_name ?? UNKNOWN_MODEL;
 
 function nicDescription(nic: NetworkInterface): string | null {
-  const parts = [nic.driver, nic.firmware_version && `firmware ${nic.firmware_version}`, nic.lldp && `LLDP ${nic.lldp.system_name ?? nic.lldp.chassis_id ?? "?"} ${nic.lldp.port_id ?? ""}`.trim()];
+  const parts = [
+    nic.driver,
+    nic.firmware_version && `firmware ${nic.firmware_version}`,
+    nic.lldp && `LLDP ${nic.lldp.system_name ?? nic.lldp.chassis_id ?? "?"} ${nic.lldp.port_id ?? ""}`.trim(),
+  ];
   const text = parts.filter(Boolean).join(", ");
   return text === "" ? null : text;
 }
@@ -140,14 +144,44 @@ export function planNetboxImport(input: ExportInput, options: NetboxOptions = DE
       if (dimm.size_bytes === null || dimm.size_bytes <= 0) return;
       if (dimm.manufacturer !== null) manufacturers.add(dimm.manufacturer);
       const description = [formatGiB(dimm.size_bytes), dimm.type, dimm.speed_mts && `${dimm.speed_mts}MT/s`].filter(Boolean).join(" ");
-      items.push([node.name, itemName(dimm.slot ?? `DIMM ${i}`), "active", "Memory", dimm.manufacturer, dimm.part_number, dimm.serial_number, true, description]);
+      items.push([
+        node.name,
+        itemName(dimm.slot ?? `DIMM ${i}`),
+        "active",
+        "Memory",
+        dimm.manufacturer,
+        dimm.part_number,
+        dimm.serial_number,
+        true,
+        description,
+      ]);
     });
     for (const disk of inv.disks) {
-      items.push([node.name, itemName(disk.name), "active", "Disk", null, disk.model, disk.serial, true, `${disk.kind ?? "disk"} ${formatGB(disk.size_bytes)}${disk.wwn ? ` wwn ${disk.wwn}` : ""}`]);
+      items.push([
+        node.name,
+        itemName(disk.name),
+        "active",
+        "Disk",
+        null,
+        disk.model,
+        disk.serial,
+        true,
+        `${disk.kind ?? "disk"} ${formatGB(disk.size_bytes)}${disk.wwn ? ` wwn ${disk.wwn}` : ""}`,
+      ]);
     }
     inv.gpus.forEach((gpu, i) => {
       if (gpu.vendor !== null) manufacturers.add(gpu.vendor);
-      items.push([node.name, itemName(`GPU ${gpu.pci_slot ?? i}`), "active", "GPU", gpu.vendor, gpu.product, null, true, gpu.memory_bytes === null ? null : formatGiB(gpu.memory_bytes)]);
+      items.push([
+        node.name,
+        itemName(`GPU ${gpu.pci_slot ?? i}`),
+        "active",
+        "GPU",
+        gpu.vendor,
+        gpu.product,
+        null,
+        true,
+        gpu.memory_bytes === null ? null : formatGiB(gpu.memory_bytes),
+      ]);
     });
   }
 
@@ -176,9 +210,24 @@ export function planNetboxImport(input: ExportInput, options: NetboxOptions = DE
       header: ["name", "role", "manufacturer", "device_type", "status", "site", "serial", "description", "comments"],
       rows: devices,
     },
-    { name: "06-interfaces.csv", importPath: "/dcim/interfaces/import/", header: ["device", "name", "type", "speed", "mgmt_only", "description"], rows: interfaces },
-    { name: "07-mac-addresses.csv", importPath: "/dcim/mac-addresses/import/", header: ["mac_address", "device", "interface", "is_primary", "description"], rows: macs },
-    { name: "08-inventory-item-roles.csv", importPath: "/dcim/inventory-item-roles/import/", header: ["name", "slug"], rows: itemRoles.map((role) => [role, slugify(role)]) },
+    {
+      name: "06-interfaces.csv",
+      importPath: "/dcim/interfaces/import/",
+      header: ["device", "name", "type", "speed", "mgmt_only", "description"],
+      rows: interfaces,
+    },
+    {
+      name: "07-mac-addresses.csv",
+      importPath: "/dcim/mac-addresses/import/",
+      header: ["mac_address", "device", "interface", "is_primary", "description"],
+      rows: macs,
+    },
+    {
+      name: "08-inventory-item-roles.csv",
+      importPath: "/dcim/inventory-item-roles/import/",
+      header: ["name", "slug"],
+      rows: itemRoles.map((role) => [role, slugify(role)]),
+    },
     {
       name: "09-inventory-items.csv",
       importPath: "/dcim/inventory-items/import/",

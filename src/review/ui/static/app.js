@@ -101,7 +101,23 @@ async function login(value) {
 
 // ---- rows ----------------------------------------------------------------------------------
 function haystack(row) {
-  return [row.mac, row.name, row.ip, row.vendor, row.model, row.serial, row.cpu, row.memory, row.disks, row.nics, row.bmc_address, row.phase, row.class_id, row.bios_version, ...row.reasons.map((r) => r.kind)]
+  return [
+    row.mac,
+    row.name,
+    row.ip,
+    row.vendor,
+    row.model,
+    row.serial,
+    row.cpu,
+    row.memory,
+    row.disks,
+    row.nics,
+    row.bmc_address,
+    row.phase,
+    row.class_id,
+    row.bios_version,
+    ...row.reasons.map((r) => r.kind),
+  ]
     .filter((v) => v !== null && v !== undefined)
     .join(" ")
     .toLowerCase();
@@ -174,12 +190,20 @@ function renderSummary() {
     bar.append(el("span", { class: `seg phase-${phase}`, style: { flexGrow: String(counts[phase]) }, title: `${phase}: ${counts[phase]}` }));
   }
   summary.append(
-    el("div", { class: "totals", id: "summary-totals" }, el("strong", {}, `${done} / ${total}`), " nodes reported", outliers ? el("span", { class: "badge warning" }, `${outliers} outliers`) : null),
+    el(
+      "div",
+      { class: "totals", id: "summary-totals" },
+      el("strong", {}, `${done} / ${total}`),
+      " nodes reported",
+      outliers ? el("span", { class: "badge warning" }, `${outliers} outliers`) : null,
+    ),
     bar,
     el(
       "ul",
       { class: "phases", id: "summary-phases" },
-      [...PHASES, "error", "unknown"].filter((p) => counts[p]).map((p) => el("li", { class: `phase-${p}`, "data-phase": p }, `${p} `, el("b", {}, String(counts[p])))),
+      [...PHASES, "error", "unknown"]
+        .filter((p) => counts[p])
+        .map((p) => el("li", { class: `phase-${p}`, "data-phase": p }, `${p} `, el("b", {}, String(counts[p])))),
     ),
   );
 }
@@ -188,7 +212,14 @@ function renderSummary() {
 let fleetDom;
 
 function phaseCell(row) {
-  const cell = el("span", { class: `state phase-${row.phase}`, title: row.last_error ?? Object.entries(row.phases).map(([p, at]) => `${p} ${at}`).join("\n") });
+  const cell = el("span", {
+    class: `state phase-${row.phase}`,
+    title:
+      row.last_error ??
+      Object.entries(row.phases)
+        .map(([p, at]) => `${p} ${at}`)
+        .join("\n"),
+  });
   const steps = el("span", { class: "steps", "aria-hidden": "true" });
   const rank = PHASES.indexOf(row.phase);
   PHASES.forEach((p, i) => steps.append(el("i", { class: i <= rank ? "on" : row.phases[p] ? "on" : "" })));
@@ -204,25 +235,83 @@ function findingsCell(row) {
 function buildFleetView() {
   const main = $("main");
   clear(main);
-  const phaseSelect = el("select", { id: "filter-phase", "aria-label": "phase", onchange: (e) => { state.phase = e.target.value; scheduleRender(true); } }, el("option", { value: "" }, "all states"), [...PHASES, "error", "unknown"].map((p) => el("option", { value: p }, p)));
+  const phaseSelect = el(
+    "select",
+    {
+      id: "filter-phase",
+      "aria-label": "phase",
+      onchange: (e) => {
+        state.phase = e.target.value;
+        scheduleRender(true);
+      },
+    },
+    el("option", { value: "" }, "all states"),
+    [...PHASES, "error", "unknown"].map((p) => el("option", { value: p }, p)),
+  );
   phaseSelect.value = state.phase;
-  const classSelect = el("select", { id: "filter-class", "aria-label": "class", onchange: (e) => { state.classId = e.target.value; scheduleRender(true); } }, el("option", { value: "" }, "all classes"));
+  const classSelect = el(
+    "select",
+    {
+      id: "filter-class",
+      "aria-label": "class",
+      onchange: (e) => {
+        state.classId = e.target.value;
+        scheduleRender(true);
+      },
+    },
+    el("option", { value: "" }, "all classes"),
+  );
   for (const c of state.classes) classSelect.append(el("option", { value: c.id }, `${c.id} ${c.signature.product_name ?? "?"} (${c.members.length})`));
   classSelect.value = state.classId;
-  const search = el("input", { id: "search", type: "search", placeholder: "Search MAC, name, serial, model, CPU…", value: state.search, "aria-label": "search", oninput: (e) => { state.search = e.target.value; scheduleRender(true); } });
-  const outliers = el("input", { id: "filter-outliers", type: "checkbox", onchange: (e) => { state.outliersOnly = e.target.checked; scheduleRender(true); } });
+  const search = el("input", {
+    id: "search",
+    type: "search",
+    placeholder: "Search MAC, name, serial, model, CPU…",
+    value: state.search,
+    "aria-label": "search",
+    oninput: (e) => {
+      state.search = e.target.value;
+      scheduleRender(true);
+    },
+  });
+  const outliers = el("input", {
+    id: "filter-outliers",
+    type: "checkbox",
+    onchange: (e) => {
+      state.outliersOnly = e.target.checked;
+      scheduleRender(true);
+    },
+  });
   outliers.checked = state.outliersOnly;
   const count = el("span", { class: "count", id: "row-count" });
   const header = el("div", { class: "row head", role: "row" });
   for (const column of COLUMNS) {
     const arrow = state.sort.key === column.key ? (state.sort.dir > 0 ? " ▲" : " ▼") : "";
-    header.append(el("button", { class: `cell col-${column.key}`, role: "columnheader", "data-key": column.key, onclick: () => { state.sort = { key: column.key, dir: state.sort.key === column.key ? -state.sort.dir : 1 }; buildFleetView(); scheduleRender(true); } }, column.label + arrow));
+    header.append(
+      el(
+        "button",
+        {
+          class: `cell col-${column.key}`,
+          role: "columnheader",
+          "data-key": column.key,
+          onclick: () => {
+            state.sort = { key: column.key, dir: state.sort.key === column.key ? -state.sort.dir : 1 };
+            buildFleetView();
+            scheduleRender(true);
+          },
+        },
+        column.label + arrow,
+      ),
+    );
   }
   const spacer = el("div", { class: "spacer" });
   const body = el("div", { class: "rows", role: "rowgroup", id: "rows" });
   const viewport = el("div", { class: "viewport", id: "viewport" }, spacer, body);
   viewport.addEventListener("scroll", () => scheduleRender(false), { passive: true });
-  main.append(el("div", { class: "controls" }, search, phaseSelect, classSelect, el("label", {}, outliers, " outliers only"), count), el("div", { class: "table", role: "table", "aria-label": "fleet" }, header, viewport));
+  main.append(
+    el("div", { class: "controls" }, search, phaseSelect, classSelect, el("label", {}, outliers, " outliers only"), count),
+    el("div", { class: "table", role: "table", "aria-label": "fleet" }, header, viewport),
+  );
   fleetDom = { viewport, spacer, body, count, first: -1, last: -1 };
 }
 
@@ -241,7 +330,13 @@ function renderRows(force) {
   const fragment = document.createDocumentFragment();
   for (let i = first; i < last; i++) {
     const row = state.filtered[i];
-    const line = el("a", { class: `row${row.outlier ? ` outlier-${row.outlier}` : ""}`, role: "row", href: `#/node/${macDir(row.mac)}`, "data-mac": row.mac, style: { transform: `translateY(${i * ROW_HEIGHT}px)` } });
+    const line = el("a", {
+      class: `row${row.outlier ? ` outlier-${row.outlier}` : ""}`,
+      role: "row",
+      href: `#/node/${macDir(row.mac)}`,
+      "data-mac": row.mac,
+      style: { transform: `translateY(${i * ROW_HEIGHT}px)` },
+    });
     for (const column of COLUMNS) {
       let content;
       if (column.key === "phase") content = phaseCell(row);
@@ -275,11 +370,38 @@ function scheduleRender(refilter) {
 
 // ---- node detail ---------------------------------------------------------------------------
 function table(headers, rows) {
-  return el("table", {}, el("thead", {}, el("tr", {}, headers.map((h) => el("th", {}, h)))), el("tbody", {}, rows.map((r) => el("tr", {}, r.map((c) => el("td", {}, c instanceof Node ? c : text(c)))))));
+  return el(
+    "table",
+    {},
+    el(
+      "thead",
+      {},
+      el(
+        "tr",
+        {},
+        headers.map((h) => el("th", {}, h)),
+      ),
+    ),
+    el(
+      "tbody",
+      {},
+      rows.map((r) =>
+        el(
+          "tr",
+          {},
+          r.map((c) => el("td", {}, c instanceof Node ? c : text(c))),
+        ),
+      ),
+    ),
+  );
 }
 
 function fields(object) {
-  return el("dl", { class: "fields" }, Object.entries(object).flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, tree(v))]));
+  return el(
+    "dl",
+    { class: "fields" },
+    Object.entries(object).flatMap(([k, v]) => [el("dt", {}, k), el("dd", {}, tree(v))]),
+  );
 }
 
 /** Every field of the inventory, generically: nothing normalized is hidden. */
@@ -288,7 +410,11 @@ function tree(value) {
   if (Array.isArray(value)) {
     if (value.length === 0) return el("span", { class: "null" }, "[]");
     if (value.every((v) => typeof v !== "object" || v === null)) return value.join(", ");
-    return el("ol", { class: "tree" }, value.map((v) => el("li", {}, tree(v))));
+    return el(
+      "ol",
+      { class: "tree" },
+      value.map((v) => el("li", {}, tree(v))),
+    );
   }
   if (typeof value === "object") return fields(value);
   return String(value);
@@ -328,7 +454,8 @@ async function powerAction(mac, action) {
       const result = await api(`/api/v1/nodes/${macDir(mac)}/power`, { method: "POST", headers, body: JSON.stringify({ action }) });
       dialog.close();
       const answer = result && result.answer !== undefined ? result.answer : "done";
-      $("power-result").textContent = `power ${action} via BMC ${result && result.bmc ? result.bmc : "?"}: ${typeof answer === "string" ? answer : JSON.stringify(answer)}`;
+      $("power-result").textContent =
+        `power ${action} via BMC ${result && result.bmc ? result.bmc : "?"}: ${typeof answer === "string" ? answer : JSON.stringify(answer)}`;
       return;
     } catch (error) {
       $("confirm-error").textContent = error.message;
@@ -355,17 +482,32 @@ async function showNode(dir) {
   const sections = [];
   sections.push(
     el("h2", {}, el("a", { href: "#/" }, "Fleet"), " / ", row.name ?? row.mac, " ", el("code", {}, row.mac)),
-    el("div", { class: "node-head" }, phaseCell(row), row.ip ? el("span", {}, `IP ${row.ip}`) : null, detail.class ? el("a", { href: `#/classes/${detail.class.id}` }, `class ${detail.class.id}`) : null),
+    el(
+      "div",
+      { class: "node-head" },
+      phaseCell(row),
+      row.ip ? el("span", {}, `IP ${row.ip}`) : null,
+      detail.class ? el("a", { href: `#/classes/${detail.class.id}` }, `class ${detail.class.id}`) : null,
+    ),
   );
   if (detail.reasons.length) {
-    sections.push(el("h3", {}, "Findings"), el("ul", { class: "reasons", id: "reasons" }, detail.reasons.map((r) => el("li", { class: r.severity }, el("b", {}, r.severity), " ", r.message))));
+    sections.push(
+      el("h3", {}, "Findings"),
+      el(
+        "ul",
+        { class: "reasons", id: "reasons" },
+        detail.reasons.map((r) => el("li", { class: r.severity }, el("b", {}, r.severity), " ", r.message)),
+      ),
+    );
   }
   sections.push(
     el("h3", {}, "Power"),
     el(
       "div",
       { class: "power" },
-      ["on", "off", "cycle", "reset"].map((action) => el("button", { type: "button", "data-action": action, onclick: () => powerAction(row.mac, action) }, `Power ${action}`)),
+      ["on", "off", "cycle", "reset"].map((action) =>
+        el("button", { type: "button", "data-action": action, onclick: () => powerAction(row.mac, action) }, `Power ${action}`),
+      ),
       el("span", { id: "power-result" }),
     ),
   );
@@ -373,25 +515,75 @@ async function showNode(dir) {
   if (inv) {
     sections.push(
       el("h3", {}, "System"),
-      el("div", { class: "cards" }, el("section", {}, el("h4", {}, "system_vendor"), fields(inv.system_vendor)), el("section", {}, el("h4", {}, "firmware"), fields(inv.firmware)), el("section", {}, el("h4", {}, "boot"), fields(inv.boot)), el("section", {}, el("h4", {}, "bmc"), fields(inv.bmc))),
+      el(
+        "div",
+        { class: "cards" },
+        el("section", {}, el("h4", {}, "system_vendor"), fields(inv.system_vendor)),
+        el("section", {}, el("h4", {}, "firmware"), fields(inv.firmware)),
+        el("section", {}, el("h4", {}, "boot"), fields(inv.boot)),
+        el("section", {}, el("h4", {}, "bmc"), fields(inv.bmc)),
+      ),
       el("h3", {}, "CPU"),
       fields({ ...inv.cpu, flags: `${inv.cpu.flags.length} flags` }),
       el("h3", {}, `Memory — ${bytes(inv.memory.total_bytes)} (${text(inv.memory.physical_mb)} MiB installed)`),
-      table(["slot", "size", "type", "speed MT/s", "manufacturer", "part number", "serial"], inv.memory.dimms.map((d) => [d.slot, bytes(d.size_bytes), d.type, d.speed_mts, d.manufacturer, d.part_number, d.serial_number])),
+      table(
+        ["slot", "size", "type", "speed MT/s", "manufacturer", "part number", "serial"],
+        inv.memory.dimms.map((d) => [d.slot, bytes(d.size_bytes), d.type, d.speed_mts, d.manufacturer, d.part_number, d.serial_number]),
+      ),
       el("h3", {}, "Disks"),
-      table(["name", "kind", "size", "model", "vendor", "serial", "wwn", "SMART", "by-path"], inv.disks.map((d) => [d.name, d.kind, bytes(d.size_bytes, 1000), d.model, d.vendor, d.serial, d.wwn, d.smart_passed === null ? null : d.smart_passed ? "passed" : el("b", { class: "error" }, "FAILED"), d.by_path])),
+      table(
+        ["name", "kind", "size", "model", "vendor", "serial", "wwn", "SMART", "by-path"],
+        inv.disks.map((d) => [
+          d.name,
+          d.kind,
+          bytes(d.size_bytes, 1000),
+          d.model,
+          d.vendor,
+          d.serial,
+          d.wwn,
+          d.smart_passed === null ? null : d.smart_passed ? "passed" : el("b", { class: "error" }, "FAILED"),
+          d.by_path,
+        ]),
+      ),
       el("h3", {}, "Network interfaces and LLDP neighbours"),
       table(
         ["name", "MAC", "driver", "firmware", "speed Mb/s", "link", "IPv4", "switch", "port", "VLAN"],
-        inv.interfaces.map((n) => [n.name, n.mac_address, n.driver, n.firmware_version, n.speed_mbps, n.link === null ? null : n.link ? "up" : "down", n.ipv4_address, n.lldp ? n.lldp.system_name ?? n.lldp.chassis_id : null, n.lldp ? [n.lldp.port_id, n.lldp.port_description].filter(Boolean).join(" — ") : null, n.lldp ? n.lldp.vlan : null]),
+        inv.interfaces.map((n) => [
+          n.name,
+          n.mac_address,
+          n.driver,
+          n.firmware_version,
+          n.speed_mbps,
+          n.link === null ? null : n.link ? "up" : "down",
+          n.ipv4_address,
+          n.lldp ? (n.lldp.system_name ?? n.lldp.chassis_id) : null,
+          n.lldp ? [n.lldp.port_id, n.lldp.port_description].filter(Boolean).join(" — ") : null,
+          n.lldp ? n.lldp.vlan : null,
+        ]),
       ),
     );
-    if (inv.gpus.length) sections.push(el("h3", {}, "GPUs"), table(["vendor", "product", "PCI", "driver", "memory"], inv.gpus.map((g) => [g.vendor, g.product, g.pci_slot, g.driver, bytes(g.memory_bytes)])));
+    if (inv.gpus.length)
+      sections.push(
+        el("h3", {}, "GPUs"),
+        table(
+          ["vendor", "product", "PCI", "driver", "memory"],
+          inv.gpus.map((g) => [g.vendor, g.product, g.pci_slot, g.driver, bytes(g.memory_bytes)]),
+        ),
+      );
     sections.push(
       el("h3", {}, `Collector errors (${inv.errors.length})`),
-      inv.errors.length ? el("ul", { class: "collector-errors" }, inv.errors.map((e) => el("li", {}, el("code", {}, e.source), " ", e.message))) : el("p", {}, "none"),
+      inv.errors.length
+        ? el(
+            "ul",
+            { class: "collector-errors" },
+            inv.errors.map((e) => el("li", {}, el("code", {}, e.source), " ", e.message)),
+          )
+        : el("p", {}, "none"),
       el("h3", {}, `PCI devices (${inv.pci_devices.length})`),
-      table(["slot", "vendor", "product", "class", "driver"], inv.pci_devices.map((p) => [p.slot, p.vendor ?? p.vendor_id, p.product ?? p.product_id, p.class ?? p.class_id, p.driver])),
+      table(
+        ["slot", "vendor", "product", "class", "driver"],
+        inv.pci_devices.map((p) => [p.slot, p.vendor ?? p.vendor_id, p.product ?? p.product_id, p.class ?? p.class_id, p.driver]),
+      ),
     );
   }
   sections.push(el("h3", {}, "Raw uploads"));
@@ -402,8 +594,24 @@ async function showNode(dir) {
       el(
         "details",
         { class: "upload", open: upload === detail.uploads[detail.uploads.length - 1] },
-        el("summary", {}, `${upload.id} — ${upload.receivedAt ?? "?"} — `, el("a", { href: `${base}/raw.tar.gz`, download: true }, `raw.tar.gz (${bytes(upload.rawBytes)})`)),
-        el("ul", { class: "files" }, upload.files.map((f) => el("li", {}, el("a", { href: `${base}/files/${f.path.split("/").map(encodeURIComponent).join("/")}`, target: "_blank", rel: "noopener" }, f.path), ` ${bytes(f.size)}`))),
+        el(
+          "summary",
+          {},
+          `${upload.id} — ${upload.receivedAt ?? "?"} — `,
+          el("a", { href: `${base}/raw.tar.gz`, download: true }, `raw.tar.gz (${bytes(upload.rawBytes)})`),
+        ),
+        el(
+          "ul",
+          { class: "files" },
+          upload.files.map((f) =>
+            el(
+              "li",
+              {},
+              el("a", { href: `${base}/files/${f.path.split("/").map(encodeURIComponent).join("/")}`, target: "_blank", rel: "noopener" }, f.path),
+              ` ${bytes(f.size)}`,
+            ),
+          ),
+        ),
       ),
     );
   }
@@ -424,13 +632,40 @@ function showClasses(focus) {
       el(
         "section",
         { class: `class${focus === c.id ? " focus" : ""}`, id: `class-${c.id}` },
-        el("h3", {}, `${text(s.manufacturer)} ${text(s.product_name)} `, el("code", {}, c.id), el("span", { class: "count" }, ` ${c.members.length} nodes, ${c.outliers.length} outliers`)),
-        fields({ cpu: `${text(s.cpu_sockets)}× ${text(s.cpu_model)}`, memory: s.memory || "—", disks: s.disks || "—", nics: s.nics || "—", firmware: Object.entries(s.firmware).map(([k, v]) => `${k} ${text(v)}`).join(", ") }),
+        el(
+          "h3",
+          {},
+          `${text(s.manufacturer)} ${text(s.product_name)} `,
+          el("code", {}, c.id),
+          el("span", { class: "count" }, ` ${c.members.length} nodes, ${c.outliers.length} outliers`),
+        ),
+        fields({
+          cpu: `${text(s.cpu_sockets)}× ${text(s.cpu_model)}`,
+          memory: s.memory || "—",
+          disks: s.disks || "—",
+          nics: s.nics || "—",
+          firmware: Object.entries(s.firmware)
+            .map(([k, v]) => `${k} ${text(v)}`)
+            .join(", "),
+        }),
         outlierRows.length
           ? el(
               "ul",
               { class: "outliers" },
-              outlierRows.map((row) => el("li", { "data-mac": row.mac }, el("a", { href: `#/node/${macDir(row.mac)}` }, row.name ?? row.mac), " ", el("code", {}, row.mac), el("ul", {}, row.reasons.map((r) => el("li", { class: r.severity }, r.message))))),
+              outlierRows.map((row) =>
+                el(
+                  "li",
+                  { "data-mac": row.mac },
+                  el("a", { href: `#/node/${macDir(row.mac)}` }, row.name ?? row.mac),
+                  " ",
+                  el("code", {}, row.mac),
+                  el(
+                    "ul",
+                    {},
+                    row.reasons.map((r) => el("li", { class: r.severity }, r.message)),
+                  ),
+                ),
+              ),
             )
           : el("p", {}, "no outliers"),
       ),
@@ -448,14 +683,25 @@ async function showNetbox() {
   main.append(
     el("h2", {}, "NetBox import files"),
     el("p", {}, "Import them in this order, each on its NetBox import page (NetBox 4.2 or later)."),
-    el("ol", { id: "netbox-files" }, index.files.map((f) => el("li", {}, el("a", { href: f.url, download: true }, f.name)))),
+    el(
+      "ol",
+      { id: "netbox-files" },
+      index.files.map((f) => el("li", {}, el("a", { href: f.url, download: true }, f.name))),
+    ),
   );
 }
 
 // ---- routing, live updates, start ----------------------------------------------------------
 async function route() {
   const hash = location.hash || "#/";
-  document.querySelectorAll("nav a").forEach((a) => a.classList.toggle("active", (hash.startsWith("#/classes") && a.dataset.view === "classes") || ((hash === "#/" || hash === "#") && a.dataset.view === "fleet")));
+  document
+    .querySelectorAll("nav a")
+    .forEach((a) =>
+      a.classList.toggle(
+        "active",
+        (hash.startsWith("#/classes") && a.dataset.view === "classes") || ((hash === "#/" || hash === "#") && a.dataset.view === "fleet"),
+      ),
+    );
   const node = /^#\/node\/([0-9a-fA-F-]{17})$/.exec(hash);
   const klass = /^#\/classes(?:\/(c-[0-9a-f]+))?$/.exec(hash);
   if (node) {
@@ -510,7 +756,20 @@ function renderAccess() {
   clear(box);
   const via = hasSession() ? "admin token" : state.access.local ? "local console (read-only)" : "";
   box.append(el("span", { class: "badge" }, via));
-  if (hasSession()) box.append(el("button", { type: "button", onclick: async () => { await api("/api/v1/session", { method: "DELETE" }); location.reload(); } }, "Forget token"));
+  if (hasSession())
+    box.append(
+      el(
+        "button",
+        {
+          type: "button",
+          onclick: async () => {
+            await api("/api/v1/session", { method: "DELETE" });
+            location.reload();
+          },
+        },
+        "Forget token",
+      ),
+    );
 }
 
 function showLogin(message) {
