@@ -18,7 +18,7 @@ import { fileURLToPath } from "node:url";
 import { createLab, runInNetns, type Lab, type SimulatedHost } from "../src/lab/netns.js";
 import { curlGetArgv, leaseWithUdhcpc } from "../src/lab/simulated-peer.js";
 import { execaRunner } from "../src/lib/run.js";
-import { startMasterInNetns, waitForMaster, type MasterProcess } from "../test/helpers/master-process.js";
+import { startMasterInNetns, testMasterArgs, waitForMaster, type MasterProcess } from "../test/helpers/master-process.js";
 import { packFiles } from "../test/helpers/tarballs.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -104,24 +104,7 @@ async function main() {
       );
     }
   });
-  master = startMasterInNetns(lab!.ns, [
-    "--config",
-    join(work, "site.yaml"),
-    "--data-dir",
-    join(work, "data"),
-    "--run-dir",
-    join(work, "run"),
-    "--http-root",
-    httpRoot,
-    "--image-label",
-    "test",
-    "--tftp-root",
-    "/usr/lib/ipxe",
-    "--cmdline",
-    "/dev/null",
-    "--reprobe-interval-ms",
-    "0",
-  ]);
+  master = startMasterInNetns(lab!.ns, testMasterArgs(work, { httpRoot: httpRoot }));
   await waitForMaster(master, /msg="master ready"/, 60_000);
   const front = /msg="http service listening".* server=(\w+)/.exec(master.log())?.[1] ?? "unknown";
   const url = `http://${MASTER}:${HTTP_PORT}`;

@@ -17,7 +17,7 @@ import { startVm } from "../src/lab/vm.js";
 import { createLogger } from "../src/lib/log.js";
 import { execaRunner } from "../src/lib/run.js";
 import { extract } from "../test/helpers/image-inspect.js";
-import { startMasterInNetns, waitForMaster } from "../test/helpers/master-process.js";
+import { startMasterInNetns, testMasterArgs, waitForMaster } from "../test/helpers/master-process.js";
 
 const recipe = process.argv[2] ?? "debian-12";
 const root = join(import.meta.dirname, "..");
@@ -60,26 +60,7 @@ async function busyboxPxeBoot(): Promise<number> {
     "interface: benchbr0\naddress: 10.76.0.1/24\ndhcp: { mode: authoritative, pool: { start: 10.76.0.100, end: 10.76.0.150 } }\nhttp: { port: 8080 }\n",
   );
   const lab = await createLab(execaRunner, { prefix: `rcn-b${process.pid % 100000}`, bridge: "benchbr0" });
-  const master = startMasterInNetns(lab.ns, [
-    "--config",
-    join(dir, "site.yaml"),
-    "--data-dir",
-    join(dir, "data"),
-    "--run-dir",
-    join(dir, "run"),
-    "--http-root",
-    http,
-    "--image-label",
-    label,
-    "--tftp-root",
-    "/usr/lib/ipxe",
-    "--cmdline",
-    "/dev/null",
-    "--probe-timeout-ms",
-    "1000",
-    "--reprobe-interval-ms",
-    "0",
-  ]);
+  const master = startMasterInNetns(lab.ns, testMasterArgs(dir, { httpRoot: http, imageLabel: label, probeTimeoutMs: 1000 }));
   try {
     await waitForMaster(master, /msg="master ready"/, 60_000);
     await lab.addTap("benchtap0");

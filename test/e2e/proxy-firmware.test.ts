@@ -14,7 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLab, netnsWrapper, type Lab } from "../../src/lab/netns.js";
 import { startVm, type RunningVm } from "../../src/lab/vm.js";
 import { execaRunner } from "../../src/lib/run.js";
-import { startMasterInNetns, waitForMaster, type MasterProcess } from "../helpers/master-process.js";
+import { startMasterInNetns, testMasterArgs, waitForMaster, type MasterProcess } from "../helpers/master-process.js";
 import { repoRoot } from "../helpers/repo.js";
 import { stopChild } from "../helpers/stop-child.js";
 import { budgetMs } from "../helpers/tier-budget.js";
@@ -73,26 +73,7 @@ beforeAll(async () => {
   );
   await writeFile(join(work, "site.yaml"), ["interface: rcnbr5", "address: 10.81.0.1/24", "dhcp:", "  mode: auto", "http:", "  port: 8080", ""].join("\n"));
   await new Promise((r) => setTimeout(r, 500));
-  proc = startMasterInNetns(lab.ns, [
-    "--config",
-    join(work, "site.yaml"),
-    "--data-dir",
-    join(work, "data"),
-    "--run-dir",
-    join(work, "run"),
-    "--http-root",
-    httpRoot,
-    "--image-label",
-    "test",
-    "--tftp-root",
-    "/usr/lib/ipxe",
-    "--cmdline",
-    "/dev/null",
-    "--probe-timeout-ms",
-    "2000",
-    "--reprobe-interval-ms",
-    "0",
-  ]);
+  proc = startMasterInNetns(lab.ns, testMasterArgs(work, { httpRoot: httpRoot, probeTimeoutMs: 2000 }));
   children.push(proc.child);
   await waitForMaster(proc, /msg="master ready"/, 60_000);
 }, 120_000);

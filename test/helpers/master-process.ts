@@ -85,3 +85,28 @@ export async function waitForMaster(master: MasterProcess, pattern: RegExp, time
     pattern.test(master.log()) ? true : undefined,
   );
 }
+
+/**
+ * The argv of a test's `recon master` (after `master`): the site config `<work>/site.yaml`, the
+ * store, run dir and HTTP tree under `work` unless given, no kernel command line, Debian's iPXE
+ * binaries for TFTP, and no re-probing unless asked.
+ */
+export function testMasterArgs(
+  work: string,
+  options: { httpRoot?: string; dataDir?: string; runDir?: string; imageLabel?: string; probeTimeoutMs?: number; reprobeIntervalMs?: number } = {},
+): string[] {
+  const args = ["--config", join(work, "site.yaml"), "--data-dir", options.dataDir ?? join(work, "data"), "--run-dir", options.runDir ?? join(work, "run")];
+  args.push(
+    "--http-root",
+    options.httpRoot ?? join(work, "http"),
+    "--image-label",
+    options.imageLabel ?? "test",
+    "--tftp-root",
+    "/usr/lib/ipxe",
+    "--cmdline",
+    "/dev/null",
+  );
+  if (options.probeTimeoutMs !== undefined) args.push("--probe-timeout-ms", String(options.probeTimeoutMs));
+  args.push("--reprobe-interval-ms", String(options.reprobeIntervalMs ?? 0));
+  return args;
+}

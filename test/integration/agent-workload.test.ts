@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLab, runInNetns, type Lab, type SimulatedHost } from "../../src/lab/netns.js";
 import { execaRunner } from "../../src/lib/run.js";
 import { readUploadFiles } from "../../src/lib/archive/tar-gz.js";
-import { startMasterInNetns, waitForMaster, type MasterProcess } from "../helpers/master-process.js";
+import { startMasterInNetns, testMasterArgs, waitForMaster, type MasterProcess } from "../helpers/master-process.js";
 import { repoRoot } from "../helpers/repo.js";
 
 const PREFIX = `rcn-w${process.pid % 100000}`;
@@ -28,26 +28,7 @@ let peer: SimulatedHost;
 let master: MasterProcess | undefined;
 
 function masterArgs(dataDir: string): string[] {
-  return [
-    "--config",
-    join(work, "site.yaml"),
-    "--data-dir",
-    dataDir,
-    "--run-dir",
-    join(work, `run-${dataDir.split("/").at(-1)}`),
-    "--http-root",
-    join(work, "http"),
-    "--image-label",
-    "test",
-    "--tftp-root",
-    "/usr/lib/ipxe",
-    "--cmdline",
-    "/dev/null",
-    "--probe-timeout-ms",
-    "1000",
-    "--reprobe-interval-ms",
-    "0",
-  ];
+  return testMasterArgs(work, { dataDir: dataDir, runDir: join(work, `run-${dataDir.split("/").at(-1)}`), probeTimeoutMs: 1000 });
 }
 
 beforeAll(async () => {

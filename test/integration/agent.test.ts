@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { list } from "tar";
 import { createLab, runInNetns, type Lab, type SimulatedHost } from "../../src/lab/netns.js";
 import { execaRunner } from "../../src/lib/run.js";
-import { startMasterInNetns, waitForMaster, type MasterProcess } from "../helpers/master-process.js";
+import { startMasterInNetns, testMasterArgs, waitForMaster, type MasterProcess } from "../helpers/master-process.js";
 import { reconBin, repoRoot } from "../helpers/repo.js";
 
 const PREFIX = `rcn-a${process.pid % 100000}`;
@@ -192,26 +192,7 @@ beforeAll(async () => {
     join(work, "site.yaml"),
     ["interface: rcnbr1", `address: ${MASTER}/24`, "dhcp:", "  mode: off", "http:", "  port: 8080", "defaults:", "  reinventory: true", ""].join("\n"),
   );
-  masterArgs = [
-    "--config",
-    join(work, "site.yaml"),
-    "--data-dir",
-    join(work, "data"),
-    "--run-dir",
-    join(work, "run"),
-    "--http-root",
-    httpRoot,
-    "--image-label",
-    "test",
-    "--tftp-root",
-    "/usr/lib/ipxe",
-    "--cmdline",
-    "/dev/null",
-    "--probe-timeout-ms",
-    "1000",
-    "--reprobe-interval-ms",
-    "0",
-  ];
+  masterArgs = testMasterArgs(work, { httpRoot: httpRoot, probeTimeoutMs: 1000 });
   lab = await createLab(execaRunner, { prefix: PREFIX, bridge: "rcnbr1" });
   peer = await lab.addHost({ name: "peer", mac: mac(1), address: "10.79.0.10/24" });
   const switchSocket = join(work, "switch.lldpd.socket");

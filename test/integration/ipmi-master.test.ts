@@ -14,7 +14,7 @@ import { processIs, readPid, startLabBmc, writeLabBmc, type LabBmcSpec, type Run
 import { addressAddArgs, createLab, runInNetns, type Lab } from "../../src/lab/netns.js";
 import { execaRunner, runChecked } from "../../src/lib/run.js";
 import { IMAGE_LABEL, makeHttpTree } from "../helpers/master-app.js";
-import { startMasterInNetns, waitForMaster, type MasterProcess } from "../helpers/master-process.js";
+import { startMasterInNetns, testMasterArgs, waitForMaster, type MasterProcess } from "../helpers/master-process.js";
 import { waitUntil } from "../helpers/wait.js";
 import { repoRoot } from "../helpers/repo.js";
 import { packFiles } from "../helpers/tarballs.js";
@@ -83,26 +83,7 @@ beforeAll(async () => {
       "",
     ].join("\n"),
   );
-  proc = startMasterInNetns(lab.ns, [
-    "--config",
-    join(work, "site.yaml"),
-    "--data-dir",
-    join(work, "data"),
-    "--run-dir",
-    join(work, "run"),
-    "--http-root",
-    httpRoot,
-    "--image-label",
-    IMAGE_LABEL,
-    "--tftp-root",
-    "/usr/lib/ipxe",
-    "--cmdline",
-    "/dev/null",
-    "--probe-timeout-ms",
-    "1000",
-    "--reprobe-interval-ms",
-    "0",
-  ]);
+  proc = startMasterInNetns(lab.ns, testMasterArgs(work, { httpRoot: httpRoot, imageLabel: IMAGE_LABEL, probeTimeoutMs: 1000 }));
   await waitForMaster(proc, /msg="master ready"/, 30_000);
 }, 90_000);
 

@@ -13,7 +13,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLab, runInNetns, type Lab, type SimulatedHost } from "../../src/lab/netns.js";
 import { leaseWithUdhcpc } from "../../src/lab/simulated-peer.js";
 import { execaRunner } from "../../src/lib/run.js";
-import { startMasterInNetns, waitForMaster, type MasterProcess } from "../helpers/master-process.js";
+import { startMasterInNetns, testMasterArgs, waitForMaster, type MasterProcess } from "../helpers/master-process.js";
 import { repoRoot } from "../helpers/repo.js";
 import { packFiles } from "../helpers/tarballs.js";
 
@@ -56,26 +56,7 @@ beforeAll(async () => {
     peers[name] = await lab.addHost({ name, mac: mac(n) });
   }
   for (let n = 0; n < FLEET; n++) fleet.push(await lab.addHost({ name: `f${n}`, mac: mac(0x40 + n) }));
-  proc = startMasterInNetns(lab.ns, [
-    "--config",
-    join(work, "site.yaml"),
-    "--data-dir",
-    join(work, "data"),
-    "--run-dir",
-    join(work, "run"),
-    "--http-root",
-    httpRoot,
-    "--image-label",
-    "test",
-    "--tftp-root",
-    "/usr/lib/ipxe",
-    "--cmdline",
-    "/dev/null",
-    "--probe-timeout-ms",
-    "1500",
-    "--reprobe-interval-ms",
-    "0",
-  ]);
+  proc = startMasterInNetns(lab.ns, testMasterArgs(work, { httpRoot: httpRoot, probeTimeoutMs: 1500 }));
   await waitForMaster(proc, /msg="master ready"/, 30_000);
   expect(proc.log()).toMatch(/msg="master ready" mode=authoritative/);
 }, 60_000);

@@ -12,7 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLab, type Lab, type SimulatedHost } from "../../src/lab/netns.js";
 import { leaseWithUdhcpc } from "../../src/lab/simulated-peer.js";
 import { execaRunner } from "../../src/lib/run.js";
-import { startMasterInNetns, waitForMaster, type MasterProcess } from "../helpers/master-process.js";
+import { startMasterInNetns, testMasterArgs, waitForMaster, type MasterProcess } from "../helpers/master-process.js";
 import { repoRoot } from "../helpers/repo.js";
 import { stopChild } from "../helpers/stop-child.js";
 
@@ -57,26 +57,7 @@ beforeAll(async () => {
   children.push(siteServer);
   await writeFile(join(work, "site.yaml"), ["interface: rcnbr3", "dhcp:", "  mode: auto", "http:", "  port: 8080", ""].join("\n"));
   await new Promise((r) => setTimeout(r, 500));
-  proc = startMasterInNetns(lab.ns, [
-    "--config",
-    join(work, "site.yaml"),
-    "--data-dir",
-    join(work, "data"),
-    "--run-dir",
-    join(work, "run"),
-    "--http-root",
-    join(work, "http"),
-    "--image-label",
-    "test",
-    "--tftp-root",
-    "/usr/lib/ipxe",
-    "--cmdline",
-    "/dev/null",
-    "--probe-timeout-ms",
-    "2000",
-    "--reprobe-interval-ms",
-    "0",
-  ]);
+  proc = startMasterInNetns(lab.ns, testMasterArgs(work, { probeTimeoutMs: 2000 }));
   children.push(proc.child);
   await waitForMaster(proc, /msg="master ready"/, 60_000);
 }, 90_000);

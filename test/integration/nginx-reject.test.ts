@@ -17,7 +17,7 @@ import { Header } from "tar";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLab, runInNetns, type Lab, type SimulatedHost } from "../../src/lab/netns.js";
 import { execaRunner } from "../../src/lib/run.js";
-import { startMasterInNetns, waitForMaster, type MasterProcess } from "../helpers/master-process.js";
+import { startMasterInNetns, testMasterArgs, waitForMaster, type MasterProcess } from "../helpers/master-process.js";
 import { IMAGE_LABEL, makeHttpTree } from "../helpers/master-app.js";
 import { packFiles } from "../helpers/tarballs.js";
 
@@ -104,26 +104,7 @@ beforeAll(async () => {
   await writeFile(join(work, "noise.bin"), randomBytes(40 * 1024 * 1024));
   lab = await createLab(execaRunner, { prefix: PREFIX, bridge });
   peer = await lab.addHost({ name: "p", mac: PEER_MAC, address: "10.79.0.50/24" });
-  proc = startMasterInNetns(lab.ns, [
-    "--config",
-    join(work, "site.yaml"),
-    "--data-dir",
-    join(work, "data"),
-    "--run-dir",
-    join(work, "run"),
-    "--http-root",
-    httpRoot,
-    "--image-label",
-    IMAGE_LABEL,
-    "--tftp-root",
-    "/usr/lib/ipxe",
-    "--cmdline",
-    "/dev/null",
-    "--probe-timeout-ms",
-    "1500",
-    "--reprobe-interval-ms",
-    "0",
-  ]);
+  proc = startMasterInNetns(lab.ns, testMasterArgs(work, { httpRoot: httpRoot, imageLabel: IMAGE_LABEL, probeTimeoutMs: 1500 }));
   await waitForMaster(proc, /msg="master ready"/, 30_000);
   expect(proc.log()).toMatch(/msg="http service listening".* server=nginx/);
   // The per-boot token, from the node's iPXE script as a real peer gets it.

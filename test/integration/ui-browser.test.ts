@@ -21,7 +21,7 @@ import { execaRunner } from "../../src/lib/run.js";
 import { issueToken } from "../../src/model/peer-token.js";
 import { HOSTILE_TEXT, sampleEvents, sampleFleet } from "../../src/review/sample-fleet.js";
 import { fixtureMachines, readFixtureFiles } from "../fixtures/inventory/fixtures.js";
-import { startMasterInNetns, waitForMaster, type MasterProcess } from "../helpers/master-process.js";
+import { startMasterInNetns, testMasterArgs, waitForMaster, type MasterProcess } from "../helpers/master-process.js";
 import { makeHttpTree } from "../helpers/master-app.js";
 import { reconBin, repoRoot } from "../helpers/repo.js";
 import { writeReviewStore } from "../helpers/review-store.js";
@@ -91,24 +91,7 @@ beforeAll(async () => {
   await writeFile(join(work, "site.yaml"), [`interface: ${BRIDGE}`, `address: ${MASTER}/24`, "dhcp:", "  mode: off", "http:", "  port: 8080", ""].join("\n"));
   lab = await createLab(execaRunner, { prefix: PREFIX, bridge: BRIDGE });
   admin = await lab.addHost({ name: "admin", mac: "52:54:00:7a:ff:01", address: "10.79.0.50/24" });
-  proc = startMasterInNetns(lab.ns, [
-    "--config",
-    join(work, "site.yaml"),
-    "--data-dir",
-    dataDir,
-    "--run-dir",
-    join(work, "run"),
-    "--http-root",
-    join(work, "http"),
-    "--image-label",
-    "test",
-    "--tftp-root",
-    "/usr/lib/ipxe",
-    "--cmdline",
-    "/dev/null",
-    "--reprobe-interval-ms",
-    "0",
-  ]);
+  proc = startMasterInNetns(lab.ns, testMasterArgs(work, { dataDir: dataDir }));
   await waitForMaster(proc, /msg="master ready"/, 30_000);
   local = await openPage(await browserIn(lab.ns), "http://127.0.0.1:8080/");
   await local.waitForSelector("body[data-ready=yes]");
