@@ -20,6 +20,7 @@ import { execa, type ResultPromise } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLab, runInNetns, type Lab, type SimulatedHost } from "../../src/lab/netns.js";
 import { execaRunner } from "../../src/lib/run.js";
+import { testMasterArgs } from "../helpers/master-process.js";
 import { reconBin, repoRoot } from "../helpers/repo.js";
 import { packFiles } from "../helpers/tarballs.js";
 
@@ -44,27 +45,7 @@ interface Boot {
 }
 
 function masterArgs(): string[] {
-  return [
-    "master",
-    "--config",
-    join(work, "site.yaml"),
-    "--data-dir",
-    join(work, "data"),
-    "--run-dir",
-    join(work, "run"),
-    "--http-root",
-    join(work, "http"),
-    "--image-label",
-    "test",
-    "--tftp-root",
-    "/usr/lib/ipxe",
-    "--cmdline",
-    "/dev/null",
-    "--probe-timeout-ms",
-    "1000",
-    "--reprobe-interval-ms",
-    "0",
-  ];
+  return ["master", ...testMasterArgs(work, { probeTimeoutMs: 1000 })];
 }
 
 /**

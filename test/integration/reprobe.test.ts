@@ -15,7 +15,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLab, runInNetns, type Lab, type SimulatedHost } from "../../src/lab/netns.js";
 import { leaseWithUdhcpc } from "../../src/lab/simulated-peer.js";
 import { execaRunner } from "../../src/lib/run.js";
-import { startMasterInNetns, type MasterProcess } from "../helpers/master-process.js";
+import { startMasterInNetns, testMasterArgs, type MasterProcess } from "../helpers/master-process.js";
 import { repoRoot } from "../helpers/repo.js";
 import { stopChild } from "../helpers/stop-child.js";
 
@@ -71,26 +71,7 @@ beforeAll(async () => {
   masterMac = link.stdout.trim();
   expect(masterMac).toMatch(/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/);
   await writeFile(join(work, "site.yaml"), [`interface: ${BRIDGE}`, `address: ${MASTER}/24`, "dhcp:", "  mode: auto", "http:", "  port: 8080", ""].join("\n"));
-  proc = startMasterInNetns(lab.ns, [
-    "--config",
-    join(work, "site.yaml"),
-    "--data-dir",
-    join(work, "data"),
-    "--run-dir",
-    join(work, "run"),
-    "--http-root",
-    join(work, "http"),
-    "--image-label",
-    "test",
-    "--tftp-root",
-    "/usr/lib/ipxe",
-    "--cmdline",
-    "/dev/null",
-    "--probe-timeout-ms",
-    String(PROBE_TIMEOUT_MS),
-    "--reprobe-interval-ms",
-    String(REPROBE_MS),
-  ]);
+  proc = startMasterInNetns(lab.ns, testMasterArgs(work, { probeTimeoutMs: PROBE_TIMEOUT_MS, reprobeIntervalMs: REPROBE_MS }));
   await waitFor("master ready", () => /msg="master ready" mode=authoritative/.test(proc!.log()), 60_000);
 }, 90_000);
 
