@@ -16,6 +16,7 @@ test_pkgs=(
   ipmitool openipmi curl iproute2 nginx-light isc-dhcp-client
   lshw pciutils ethtool smartmontools nvme-cli lldpd
   chromium
+  shim-signed grub-efi-amd64-signed sbsigntool
 )
 
 case "${1:-all}" in
