@@ -56,7 +56,7 @@ commands:
   power status|on|off|cycle|reset|soft [<node-mac|bmc-address>] [--config FILE] [--json]
                                         drive the site config's BMCs with ipmitool (default config
                                         <data-dir>/site.yaml); status without a node lists every BMC
-  lab up [--peers N] [--firmware bios|uefi|mixed] [--iso PATH] [--dir DIR] [--debug]
+  lab up [--peers N] [--firmware KIND|mixed|KIND,KIND,...] [--master-firmware bios|uefi|uefi-sb] [--iso PATH] [--dir DIR] [--debug]
                                         a virtual data centre in a netns: the master VM boots the ISO
                                         as a USB stick, N PXE peers behind ipmi_sim BMCs (--debug:
                                         rd.debug on peers); runs until Ctrl-C, then removes it all
@@ -101,6 +101,7 @@ const FLAG_OPTIONS = {
   dir: { type: "string" },
   peers: { type: "string" },
   firmware: { type: "string" },
+  "master-firmware": { type: "string" },
   iso: { type: "string" },
   recipe: { type: "string", default: "debian-12" },
   help: { type: "boolean", short: "h", default: false },
@@ -126,7 +127,7 @@ const FLAGS: CommandFlagTable<typeof FLAG_OPTIONS> = {
     inventory: [],
     nodes: ["data-dir", "master", "token", "json", "format", "out", "site", "role"],
     power: ["config", "data-dir", "json"],
-    lab: ["dir", "peers", "firmware", "iso", "recipe", "build-dir", "json"],
+    lab: ["dir", "peers", "firmware", "master-firmware", "iso", "recipe", "build-dir", "json"],
     help: [],
   },
 };
@@ -257,6 +258,7 @@ async function main(argv: string[]): Promise<number> {
           dir: values.dir,
           peers: values.peers,
           firmware: values.firmware,
+          masterFirmware: values["master-firmware"],
           iso: values.iso,
           recipe: values.recipe,
           buildDir: values["build-dir"],

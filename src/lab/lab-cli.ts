@@ -9,16 +9,17 @@ import { ReconError } from "../lib/errors.js";
 import type { Logger } from "../lib/log.js";
 import type { CommandRunner } from "../lib/run.js";
 import { formatLabStatus, labDown, labStatus, labUp } from "./lab.js";
-import { LAB_FIRMWARES, type LabFirmware } from "./lab-plan.js";
+import { MASTER_FIRMWARES, parseLabFirmware, type MasterFirmware } from "./lab-plan.js";
 
 export const LAB_USAGE =
-  "recon lab up [--peers N] [--firmware bios|uefi|mixed] [--iso PATH] [--dir DIR] [--debug] | recon lab status [--dir DIR] [--json] | recon lab down [--dir DIR]";
+  "recon lab up [--peers N] [--firmware bios|uefi|uefi-sb|uefi-http|uefi-http-sb|mixed|KIND,KIND,...] [--master-firmware bios|uefi|uefi-sb] [--iso PATH] [--dir DIR] [--debug] | recon lab status [--dir DIR] [--json] | recon lab down [--dir DIR]";
 export const DEFAULT_LAB_DIR = "/var/tmp/recon-lab";
 
 export interface LabCliOptions {
   dir: string | undefined;
   peers: string | undefined;
   firmware: string | undefined;
+  masterFirmware: string | undefined;
   iso: string | undefined;
   /** The recipe whose built ISO `up` uses when --iso is not given. */
   recipe: string;
@@ -49,11 +50,13 @@ export async function runLabCli(rest: string[], options: LabCliOptions, io: LabC
   const deps = { runner: io.runner, log: io.log };
   switch (action) {
     case "up": {
-      const firmware = (options.firmware ?? "mixed") as LabFirmware;
-      if (!LAB_FIRMWARES.includes(firmware)) throw new ReconError("USAGE", `--firmware must be one of ${LAB_FIRMWARES.join(", ")}`, { exitCode: 2 });
-      const peers = Number(options.peers ?? "2");
+      const { firmware, peers } = parseLabFirmware(options.firmware, options.peers);
+      const masterFirmware = (options.masterFirmware ?? "bios") as MasterFirmware;
+      if (!MASTER_FIRMWARES.includes(masterFirmware)) {
+        throw new ReconError("USAGE", `--master-firmware must be one of ${MASTER_FIRMWARES.join(", ")}`, { hint: LAB_USAGE, exitCode: 2 });
+      }
       const iso = options.iso ? resolve(options.iso) : await builtIso(options.buildDir, options.recipe);
-      const lab = await labUp({ peers, firmware, iso, dir, debug: options.debug }, deps);
+      const lab = await labUp({ peers, firmware, masterFirmware, iso, dir, debug: options.debug }, deps);
       io.log.info("lab ready", { dir, id: lab.plan.id, namespace: lab.plan.wireNs, master: lab.plan.masterAddress, peers: lab.plan.peers.length });
       io.write(`lab up in ${dir}: the master boots from ${lab.plan.master.stick} and wakes ${lab.plan.peers.length} peer(s) through their BMCs.`);
       io.write(`watch: tail -f ${lab.plan.master.vm.serialLog}   status: recon lab status --dir ${dir}   stop: Ctrl-C or recon lab down --dir ${dir}`);

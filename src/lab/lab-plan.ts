@@ -14,18 +14,21 @@ import { join } from "node:path";
 import { stringify } from "yaml";
 import { ReconError } from "../lib/errors.js";
 import type { LabBmcSpec } from "./bmc.js";
-import type { Firmware, VmSpec } from "./qemu.js";
+import { FIRMWARES, isUefi, ovmfFiles, type Firmware, type NicSpec, type VmSpec } from "./qemu.js";
 
-export type LabFirmware = Firmware | "mixed";
-export const LAB_FIRMWARES: readonly LabFirmware[] = ["bios", "uefi", "mixed"];
+/** One kind for every peer, "mixed" (BIOS and UEFI by turns), or one kind per peer. */
+export type LabFirmware = Firmware | "mixed" | readonly Firmware[];
+export const LAB_FIRMWARES: readonly string[] = [...FIRMWARES, "mixed"];
+/** The master boots the stick: a network-boot kind makes no sense for it. */
+export type MasterFirmware = "bios" | "uefi" | "uefi-sb";
+export const MASTER_FIRMWARES: readonly MasterFirmware[] = ["bios", "uefi", "uefi-sb"];
 export const MAX_LAB_PEERS = 8;
-
-export const OVMF_CODE = "/usr/share/OVMF/OVMF_CODE_4M.fd";
-export const OVMF_VARS = "/usr/share/OVMF/OVMF_VARS_4M.fd";
 
 export interface LabOptions {
   peers: number;
   firmware: LabFirmware;
+  /** The master VM's firmware (default bios). */
+  masterFirmware?: MasterFirmware;
   /** The recon live ISO the master's stick is made from. */
   iso: string;
   /** Everything the lab writes lives here (and `lab down` removes it). */
@@ -65,7 +68,7 @@ export interface LabPlan {
   bridgeAddresses: string[];
   labAddress: string;
   stateFile: string;
-  master: { mac: string; tap: string; stick: string; stickBytes: number; vm: VmSpec };
+  master: { mac: string; tap: string; stick: string; stickBytes: number; firmware: MasterFirmware; vm: VmSpec };
   peers: LabPeerPlan[];
   debug: boolean;
   confirmOffAfterS: number;
@@ -79,18 +82,59 @@ export function labId(dir: string): string {
   return createHash("sha256").update(dir).digest("hex").slice(0, 6);
 }
 
+/** Peer `index`'s (1-based) firmware. */
 export function peerFirmware(mode: LabFirmware, index: number): Firmware {
+  if (typeof mode !== "string") return mode[index - 1]!;
   if (mode === "mixed") return index % 2 === 1 ? "bios" : "uefi";
   return mode;
+}
+
+const usage = (message: string, hint?: string) => new ReconError("USAGE", message, { exitCode: 2, ...(hint && { hint }) });
+
+/**
+ * `--firmware` and `--peers` as typed (pure): one kind, "mixed", or a comma-separated list with
+ * one kind per peer, whose length is the peer count unless --peers says otherwise (then an error).
+ */
+export function parseLabFirmware(firmware: string | undefined, peers: string | undefined): { firmware: LabFirmware; peers: number } {
+  const text = firmware ?? "mixed";
+  const count = peers === undefined ? undefined : Number(peers);
+  if (!text.includes(",")) {
+    if (!LAB_FIRMWARES.includes(text)) throw usage(`--firmware must be one of ${LAB_FIRMWARES.join(", ")} or a comma-separated list of kinds, not '${text}'`);
+    return { firmware: text as Firmware | "mixed", peers: count ?? 2 };
+  }
+  const kinds = text.split(",").map((kind) => kind.trim());
+  const wrong = kinds.filter((kind) => !(FIRMWARES as readonly string[]).includes(kind));
+  if (wrong.length > 0) throw usage(`--firmware ${text}: '${wrong.join("', '")}' is not a firmware kind`, `one of ${FIRMWARES.join(", ")} per peer`);
+  if (count !== undefined && count !== kinds.length) {
+    throw usage(`--firmware ${text} names ${kinds.length} peer(s) but --peers is ${peers}`, "drop --peers, or give one kind per peer");
+  }
+  return { firmware: kinds as Firmware[], peers: kinds.length };
+}
+
+/** A UEFI VM's OVMF code and its own copy of the variable store in the lab dir. */
+function ovmfFor(firmware: Firmware, dir: string, name: string): Pick<VmSpec, "ovmfCode" | "ovmfVars"> {
+  const files = ovmfFiles(firmware);
+  return files ? { ovmfCode: files.code, ovmfVars: join(dir, `${name}.OVMF_VARS.fd`) } : {};
+}
+
+/** UEFI without an iPXE option ROM: OVMF's own PXE asks as arch 7, its HTTP boot as arch 16 (docs/lab-facts.md). */
+function nicFor(firmware: Firmware, nic: NicSpec): NicSpec {
+  return isUefi(firmware) ? { ...nic, romfile: "" } : nic;
 }
 
 export function planLab(options: LabOptions): LabPlan {
   if (!Number.isInteger(options.peers) || options.peers < 1 || options.peers > MAX_LAB_PEERS) {
     throw new ReconError("USAGE", `--peers must be 1–${MAX_LAB_PEERS}, not ${options.peers}`, { hint: "each peer is a TCG VM with 2 GiB of RAM", exitCode: 2 });
   }
-  if (!LAB_FIRMWARES.includes(options.firmware)) {
-    throw new ReconError("USAGE", `--firmware must be one of ${LAB_FIRMWARES.join(", ")}`, { exitCode: 2 });
+  const mode = options.firmware;
+  if (typeof mode === "string" ? !LAB_FIRMWARES.includes(mode) : mode.some((kind) => !FIRMWARES.includes(kind))) {
+    throw usage(`--firmware must be one of ${LAB_FIRMWARES.join(", ")} or a comma-separated list of kinds`);
   }
+  if (typeof mode !== "string" && mode.length !== options.peers) {
+    throw usage(`--firmware names ${mode.length} peer(s) but --peers is ${options.peers}`, "drop --peers, or give one kind per peer");
+  }
+  const masterFirmware = options.masterFirmware ?? "bios";
+  if (!MASTER_FIRMWARES.includes(masterFirmware)) throw usage(`--master-firmware must be one of ${MASTER_FIRMWARES.join(", ")}`);
   const id = labId(options.dir);
   const prefix = `rcnlab-${id}`;
   const dir = options.dir;
@@ -102,13 +146,15 @@ export function planLab(options: LabOptions): LabPlan {
     tap: masterTap,
     stick,
     stickBytes: 2 * 1024 ** 3,
+    firmware: masterFirmware,
     vm: {
       name: `recon-lab-master-${id}`,
       memoryMiB: options.masterMemoryMiB ?? 2048,
       cpus: 2,
-      firmware: "bios",
+      firmware: masterFirmware,
+      ...ovmfFor(masterFirmware, dir, "master"),
       disks: [{ file: stick, format: "raw", as: "usb" }],
-      nics: [{ tap: masterTap, mac: masterMac }],
+      nics: [nicFor(masterFirmware, { tap: masterTap, mac: masterMac })],
       serialLog: join(dir, "master.serial.log"),
     } satisfies VmSpec,
   };
@@ -140,10 +186,9 @@ export function planLab(options: LabOptions): LabPlan {
       memoryMiB: options.peerMemoryMiB ?? 2048,
       cpus: 1,
       firmware,
-      ...(firmware === "uefi" && { ovmfCode: OVMF_CODE, ovmfVars: join(dir, `${name}.OVMF_VARS.fd`) }),
+      ...ovmfFor(firmware, dir, name),
       disks: [{ file: diskFile, format: "raw", as: "virtio", bootIndex: 1, serial: `RCNLABDISK${n}` }],
-      // UEFI: OVMF's own PXE (no iPXE option ROM) asks as arch 7 and chains ipxe.efi (docs/lab-facts.md).
-      nics: [{ tap, mac, bootIndex: 0, ...(firmware === "uefi" && { romfile: "" }) }],
+      nics: [nicFor(firmware, { tap, mac, bootIndex: 0 })],
       serialLog,
       smbios,
       ipmiBmcPort: vmPort,
@@ -166,6 +211,14 @@ export function planLab(options: LabOptions): LabPlan {
     debug: options.debug,
     confirmOffAfterS: options.confirmOffAfterS ?? 600,
   };
+}
+
+/** The UEFI variable stores `lab up` copies into the lab dir (`lab down` removes them with it), one per UEFI VM. */
+export function labVarStores(plan: LabPlan): Array<{ vm: string; template: string; file: string }> {
+  return [plan.master.vm, ...plan.peers.map((peer) => peer.vm)].flatMap((vm) => {
+    const files = ovmfFiles(vm.firmware);
+    return files && vm.ovmfVars ? [{ vm: vm.name, template: files.varsTemplate, file: vm.ovmfVars }] : [];
+  });
 }
 
 /** Where the master finds a peer's BMC password on its data partition (mounted at /var/lib/recon). */

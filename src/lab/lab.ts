@@ -16,7 +16,7 @@ import { ReconError } from "../lib/errors.js";
 import type { Logger } from "../lib/log.js";
 import { runChecked, type CommandRunner } from "../lib/run.js";
 import { killPid, processIs, readPid, startLabBmc, writeLabBmc, type RunningBmc } from "./bmc.js";
-import { masterPasswordFile, OVMF_VARS, planLab, renderLabSiteConfig, type LabOptions, type LabPlan } from "./lab-plan.js";
+import { labVarStores, masterPasswordFile, planLab, renderLabSiteConfig, type LabOptions, type LabPlan } from "./lab-plan.js";
 import { addressAddArgs, createLab, listNetns, netnsDeleteArgs, netnsWrapper, type Lab } from "./netns.js";
 import { qemuArgs } from "./qemu.js";
 import { prepareLabStick } from "./stick.js";
@@ -124,6 +124,8 @@ export async function labUp(options: LabOptions, deps: LabDeps): Promise<Running
     lab = await createLab(runner, { prefix: plan.prefix, bridge: plan.bridge, bridgeAddress: plan.bridgeAddresses[0] });
     for (const cidr of plan.bridgeAddresses.slice(1)) await runChecked(runner, "ip", addressAddArgs(lab.ns, plan.bridge, cidr));
     await lab.addTap(plan.master.tap);
+    // Each UEFI VM's own writable copy of its firmware's variable store, inside the lab dir.
+    for (const store of labVarStores(plan)) await copyFile(store.template, store.file);
     const stickFiles = [{ path: "site.yaml", content: renderLabSiteConfig(plan), mode: 0o600 }];
     for (const peer of plan.peers) {
       await lab.addTap(peer.tap);
@@ -134,7 +136,6 @@ export async function labUp(options: LabOptions, deps: LabDeps): Promise<Running
       // An empty disk: the peer has nothing to boot but the network, and a size to report.
       await writeFile(peer.diskFile, "");
       await truncate(peer.diskFile, peer.diskBytes);
-      if (peer.vm.ovmfVars) await copyFile(OVMF_VARS, peer.vm.ovmfVars);
       const spec = { ...peer.bmc, password };
       const files = await writeLabBmc(spec, ["qemu-system-x86_64", ...qemuArgs(peer.vm)]);
       const bmc = await startLabBmc(runner, lab.ns, spec);
@@ -169,7 +170,7 @@ export async function labUp(options: LabOptions, deps: LabDeps): Promise<Running
       master = startVm(plan.master.vm, { wrapper: netnsWrapper(plan.wireNs) });
       state.master.pid = master.pid;
       await saveState(plan, state);
-      log.info("lab master booting", { stick: plan.master.stick, serial: plan.master.vm.serialLog });
+      log.info("lab master booting", { stick: plan.master.stick, firmware: plan.master.firmware, serial: plan.master.vm.serialLog });
       return master;
     },
     async stopMaster() {
@@ -277,7 +278,7 @@ export function formatLabStatus(status: LabStatus): string {
   ];
   for (const peer of status.peers) {
     lines.push(
-      `  ${peer.name.padEnd(7)} ${peer.firmware.padEnd(4)} ${peer.mac}  BMC ${peer.bmc.address} ${peer.bmc.alive ? `(pid ${peer.bmc.pid})` : "(gone)"} power ${peer.bmc.power}${peer.bmc.error ? ` [${peer.bmc.error}]` : ""}  VM ${peer.vmAlive ? `running (pid ${peer.vmPid})` : "off"}  serial ${peer.serialLog}`,
+      `  ${peer.name.padEnd(7)} ${peer.firmware.padEnd(12)} ${peer.mac}  BMC ${peer.bmc.address} ${peer.bmc.alive ? `(pid ${peer.bmc.pid})` : "(gone)"} power ${peer.bmc.power}${peer.bmc.error ? ` [${peer.bmc.error}]` : ""}  VM ${peer.vmAlive ? `running (pid ${peer.vmPid})` : "off"}  serial ${peer.serialLog}`,
     );
   }
   return lines.join("\n");

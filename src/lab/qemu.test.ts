@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { qemuArgs } from "./qemu.js";
+import { ovmfFiles, qemuArgs, type Firmware, type VmSpec } from "./qemu.js";
 
 describe("qemuArgs", () => {
   it("boots an ISO as a CD under TCG with no network and the serial console in a file", () => {
@@ -69,5 +69,45 @@ describe("qemuArgs", () => {
 
   it("refuses UEFI without firmware files", () => {
     expect(() => qemuArgs({ name: "x", memoryMiB: 256, cpus: 1, firmware: "uefi", disks: [], nics: [], serialLog: "/s" })).toThrow(/UEFI needs ovmfCode/);
+  });
+
+  const peer = (firmware: Firmware): VmSpec => ({
+    name: "p",
+    memoryMiB: 2048,
+    cpus: 1,
+    firmware,
+    ovmfCode: ovmfFiles(firmware)!.code,
+    ovmfVars: "/lab/p.OVMF_VARS.fd",
+    disks: [],
+    nics: [{ tap: "tap1", mac: "52:54:00:00:00:11", bootIndex: 0, romfile: "" }],
+    serialLog: "/lab/p.log",
+  });
+  const head = (machine: string) => ["-name", "p", "-accel", "tcg,thread=multi", "-machine", machine, "-cpu", "max", "-smp", "1", "-m", "2048"];
+  const tail = ["-display", "none", "-monitor", "none", "-serial", "file:/lab/p.log"];
+  const nic = ["-netdev", "tap,id=n0,ifname=tap1,script=no,downscript=no", "-device", "virtio-net-pci,netdev=n0,mac=52:54:00:00:00:11,bootindex=0,romfile="];
+  const vars = ["-drive", "if=pflash,format=raw,unit=1,file=/lab/p.OVMF_VARS.fd"];
+  const noPxe = ["-fw_cfg", "name=opt/org.tianocore/IPv4PXESupport,string=n", "-fw_cfg", "name=opt/org.tianocore/IPv6PXESupport,string=n"];
+  const secure = ["-global", "driver=cfi.pflash01,property=secure,value=on"];
+  const code = (file: string) => ["-drive", `if=pflash,format=raw,unit=0,readonly=on,file=/usr/share/OVMF/${file}`];
+
+  it("uefi-sb: SMM, secure pflash, the secboot code read-only and the VM's copy of the Microsoft-keyed variables", () => {
+    expect(ovmfFiles("uefi-sb")).toEqual({ code: "/usr/share/OVMF/OVMF_CODE_4M.secboot.fd", varsTemplate: "/usr/share/OVMF/OVMF_VARS_4M.ms.fd" });
+    expect(qemuArgs(peer("uefi-sb"))).toEqual([...head("q35,smm=on"), ...tail, ...secure, ...code("OVMF_CODE_4M.secboot.fd"), ...vars, ...nic]);
+  });
+
+  it("uefi-http: plain OVMF with its PXEv4 and PXEv6 boot options off, so HTTP boot comes first", () => {
+    expect(ovmfFiles("uefi-http")).toEqual({ code: "/usr/share/OVMF/OVMF_CODE_4M.fd", varsTemplate: "/usr/share/OVMF/OVMF_VARS_4M.fd" });
+    expect(qemuArgs(peer("uefi-http"))).toEqual([...head("q35"), ...tail, ...code("OVMF_CODE_4M.fd"), ...vars, ...noPxe, ...nic]);
+  });
+
+  it("uefi-http-sb: Secure Boot and HTTP boot together", () => {
+    expect(qemuArgs(peer("uefi-http-sb"))).toEqual([...head("q35,smm=on"), ...tail, ...secure, ...code("OVMF_CODE_4M.secboot.fd"), ...vars, ...noPxe, ...nic]);
+  });
+
+  it("BIOS has no OVMF files; HTTP boot refuses a NIC with an iPXE option ROM (it would boot first)", () => {
+    expect(ovmfFiles("bios")).toBeUndefined();
+    const withRom = { ...peer("uefi-http"), nics: [{ tap: "tap1", mac: "52:54:00:00:00:11" }] };
+    expect(() => qemuArgs(withRom)).toThrow(/UEFI HTTP boot needs romfile "" on NIC tap1/);
+    expect(() => qemuArgs({ ...peer("uefi-sb"), ovmfVars: undefined })).toThrow(/UEFI needs ovmfCode and ovmfVars/);
   });
 });

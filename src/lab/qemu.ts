@@ -1,8 +1,35 @@
 /**
  * qemu-system-x86_64 argument builder (pure). docs/lab-facts.md: this machine's /dev/kvm cannot run
  * firmware, so every VM uses TCG (`-accel tcg`).
+ *
+ * Firmware kinds (docs/lab-facts.md, "Secure Boot and HTTP boot firmware"): "bios" (SeaBIOS),
+ * "uefi" (OVMF without Secure Boot; its network boot is PXE first), "uefi-sb" (OVMF's Secure Boot
+ * build, enforcing, Microsoft keys enrolled), "uefi-http" and "uefi-http-sb" (the same two, with
+ * OVMF's PXE switched off through fw_cfg so that the NIC's first boot option is UEFI HTTP boot).
  */
-export type Firmware = "bios" | "uefi";
+export type Firmware = "bios" | "uefi" | "uefi-sb" | "uefi-http" | "uefi-http-sb";
+export const FIRMWARES: readonly Firmware[] = ["bios", "uefi", "uefi-sb", "uefi-http", "uefi-http-sb"];
+
+export const isUefi = (firmware: Firmware): boolean => firmware !== "bios";
+export const isSecureBoot = (firmware: Firmware): boolean => firmware === "uefi-sb" || firmware === "uefi-http-sb";
+export const isHttpBoot = (firmware: Firmware): boolean => firmware === "uefi-http" || firmware === "uefi-http-sb";
+
+export interface OvmfFiles {
+  /** Firmware code, mapped read-only. */
+  code: string;
+  /** The variable store each VM gets its own writable copy of. */
+  varsTemplate: string;
+}
+
+const OVMF_DIR = "/usr/share/OVMF";
+
+/** Debian 12's ovmf files for a firmware kind; undefined for BIOS. */
+export function ovmfFiles(firmware: Firmware): OvmfFiles | undefined {
+  if (!isUefi(firmware)) return undefined;
+  return isSecureBoot(firmware)
+    ? { code: `${OVMF_DIR}/OVMF_CODE_4M.secboot.fd`, varsTemplate: `${OVMF_DIR}/OVMF_VARS_4M.ms.fd` }
+    : { code: `${OVMF_DIR}/OVMF_CODE_4M.fd`, varsTemplate: `${OVMF_DIR}/OVMF_VARS_4M.fd` };
+}
 
 export interface DiskSpec {
   file: string;
@@ -43,7 +70,7 @@ export interface VmSpec {
   memoryMiB: number;
   cpus: number;
   firmware: Firmware;
-  /** UEFI only: read-only OVMF code and this VM's private copy of the variables. */
+  /** UEFI only: read-only OVMF code and this VM's private copy of the variables (ovmfFiles gives Debian's). */
   ovmfCode?: string;
   ovmfVars?: string;
   disks: DiskSpec[];
@@ -84,7 +111,8 @@ export function qemuArgs(spec: VmSpec): string[] {
     "-accel",
     "tcg,thread=multi",
     "-machine",
-    "q35",
+    // Secure Boot: OVMF's secboot build keeps its variables in SMM, out of the OS's reach.
+    isSecureBoot(spec.firmware) ? "q35,smm=on" : "q35",
     "-cpu",
     "max",
     "-smp",
@@ -98,9 +126,17 @@ export function qemuArgs(spec: VmSpec): string[] {
     "-serial",
     `file:${spec.serialLog}`,
   ];
-  if (spec.firmware === "uefi") {
+  if (isUefi(spec.firmware)) {
     if (!spec.ovmfCode || !spec.ovmfVars) throw new Error(`VM ${spec.name}: UEFI needs ovmfCode and ovmfVars`);
+    if (isSecureBoot(spec.firmware)) args.push("-global", "driver=cfi.pflash01,property=secure,value=on");
     args.push("-drive", `if=pflash,format=raw,unit=0,readonly=on,file=${spec.ovmfCode}`, "-drive", `if=pflash,format=raw,unit=1,file=${spec.ovmfVars}`);
+  }
+  if (isHttpBoot(spec.firmware)) {
+    // OVMF's PXEv4 and PXEv6 boot options off (Debian 12's OVMF honours these), so its first
+    // network boot option is "UEFI HTTPv4"; an iPXE option ROM would come before all of them.
+    const rom = spec.nics.find((nic) => nic.romfile !== "");
+    if (rom) throw new Error(`VM ${spec.name}: UEFI HTTP boot needs romfile "" on NIC ${rom.tap} (no iPXE option ROM)`);
+    args.push("-fw_cfg", "name=opt/org.tianocore/IPv4PXESupport,string=n", "-fw_cfg", "name=opt/org.tianocore/IPv6PXESupport,string=n");
   }
   let usb = false;
   spec.disks.forEach((disk, index) => {
