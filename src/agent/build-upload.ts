@@ -3,11 +3,11 @@
  * its own and what `recon agent` does before it uploads. Staging happens in a private temporary
  * directory that is removed afterwards; the tar.gz is the only thing left.
  */
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { hostname, release, tmpdir } from "node:os";
 import { join } from "node:path";
 import type { CommandRunner } from "../lib/run.js";
-import { packUpload, renderCollectorLog, runCollectors, type CollectorRecord, type Manifest } from "./collect.js";
+import { markBlocked, packUpload, renderCollectorLog, runCollectors, type CollectorRecord, type Manifest } from "./collect.js";
 import { DEFAULT_LLDP_SOCKET, planCollectors, usableFacts, type CollectorSpec } from "./collectors.js";
 import { discoverFacts } from "./discover.js";
 
@@ -45,6 +45,12 @@ export interface BuiltUpload {
   wallMs: number;
 }
 
+/** Microseconds since boot from /proc/uptime, a second early (kernel log records are stamped so); 0 when unknown. */
+async function bootMicroseconds(root: string): Promise<number> {
+  const uptime = Number((await readFile(join(root, "proc/uptime"), "utf8").catch(() => "")).split(" ")[0]);
+  return Number.isFinite(uptime) && uptime > 1 ? Math.floor((uptime - 1) * 1e6) : 0;
+}
+
 export async function buildUpload(runner: CommandRunner, options: BuildUploadOptions): Promise<BuiltUpload> {
   const started = performance.now();
   const status = options.status ?? (() => undefined);
@@ -77,7 +83,8 @@ export async function buildUpload(runner: CommandRunner, options: BuildUploadOpt
   status(`collecting: ${plan.length} collectors${lldp ? `, listening for LLDP/CDP for ${Math.round(lldp.kind === "lldp" ? lldp.waitMs / 1000 : 0)} s` : ""}`);
   const stagingDir = await mkdtemp(join(options.tmpDir ?? tmpdir(), "recon-agent-"));
   try {
-    const records: CollectorRecord[] = await runCollectors(plan, {
+    const sinceUs = await bootMicroseconds(options.sysRoot ?? "/");
+    const collected: CollectorRecord[] = await runCollectors(plan, {
       stagingDir,
       ...(options.concurrency !== undefined && { concurrency: options.concurrency }),
       ...(options.sysRoot !== undefined && { sysRoot: options.sysRoot }),
@@ -87,6 +94,8 @@ export async function buildUpload(runner: CommandRunner, options: BuildUploadOpt
         if (record.error !== undefined) status(`collector ${record.id}: ${record.timed_out ? "timed out" : "failed"}: ${record.error.split("\n")[0]}`);
       },
     });
+    const records = await markBlocked(collected, { stagingDir, sinceUs, ...(options.sysRoot !== undefined && { sysRoot: options.sysRoot }) });
+    for (const record of records) if (record.status === "blocked") status(`collector ${record.id}: blocked by ${record.reason}: ${record.evidence}`);
     const manifest: Manifest = {
       format: "recon-raw/1",
       agent_version: options.agentVersion,

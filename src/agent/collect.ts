@@ -10,12 +10,13 @@
  */
 import { execa } from "execa";
 import { createWriteStream } from "node:fs";
-import { mkdir, rm, stat, writeFile } from "node:fs/promises";
+import { mkdir, readFile, rm, stat, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { create } from "tar";
 import type { CollectorSpec } from "./collectors.js";
-import { BUILTIN_READERS } from "./sysfs.js";
+import { activeLockdownMode, blockedByLockdown, lockdownRefusals } from "./lockdown.js";
+import { BUILTIN_READERS, readKernelLog } from "./sysfs.js";
 
 export interface CollectorRecord {
   id: string;
@@ -25,6 +26,12 @@ export interface CollectorRecord {
   duration_ms: number;
   timed_out: boolean;
   error?: string;
+  /** Set when the kernel refused the collector (lockdown.ts): blocked is not absent. */
+  status?: "blocked";
+  /** What blocked it, e.g. "kernel lockdown (integrity)". */
+  reason?: string;
+  /** The kernel's log line (or the tool's words) that shows the refusal. */
+  evidence?: string;
 }
 
 export interface Manifest {
@@ -282,11 +289,34 @@ export async function runCollectors(plan: CollectorSpec[], options: CollectOptio
   return records;
 }
 
+/**
+ * Marks the failed collectors kernel lockdown refused (status "blocked", reason, evidence). The
+ * mode comes from the lockdown collector's raw file; the kernel's log (records since the
+ * collection began) is read only when the kernel is locked down and something failed.
+ */
+export async function markBlocked(
+  records: CollectorRecord[],
+  options: Pick<CollectOptions, "stagingDir" | "sysRoot"> & { sinceUs: number },
+): Promise<CollectorRecord[]> {
+  const lockdown = records.find((record) => record.files.includes(LOCKDOWN_FILE));
+  const text = lockdown === undefined ? undefined : await readFile(join(options.stagingDir, LOCKDOWN_FILE), "utf8").catch(() => undefined);
+  const mode = activeLockdownMode(text);
+  if (mode === null || mode === "none" || !records.some((record) => record.error !== undefined)) return records;
+  const refusals = lockdownRefusals((await readKernelLog(options.sysRoot ?? "/", options.sinceUs)) ?? "");
+  return records.map((record) => {
+    const blocked = blockedByLockdown(record, mode, refusals);
+    return blocked === null ? record : { ...record, status: "blocked", ...blocked };
+  });
+}
+
+/** Where the lockdown builtin keeps /sys/kernel/security/lockdown (collectors.ts). */
+export const LOCKDOWN_FILE = "raw/lockdown.txt";
+
 /** One line per collector for collector.log and the console. */
 export function formatRecord(record: CollectorRecord): string {
-  const state = record.timed_out ? "TIMED OUT" : record.error === undefined ? "ok" : "FAILED";
+  const state = record.status === "blocked" ? `BLOCKED by ${record.reason}` : record.timed_out ? "TIMED OUT" : record.error === undefined ? "ok" : "FAILED";
   const files = record.files.length > 0 ? ` -> ${record.files.join(", ")}` : "";
-  const error = record.error === undefined ? "" : `\n    ${record.error.replace(/\n/g, "\n    ")}`;
+  const error = record.error === undefined ? "" : `\n    ${record.error.replace(/\n/g, "\n    ")}${record.evidence ? `\n    kernel: ${record.evidence}` : ""}`;
   return `${record.id}: ${state} in ${record.duration_ms} ms${files}${error}`;
 }
 

@@ -69,7 +69,7 @@ export interface LldpCollector extends CollectorBase {
 /** Reads /proc or /sys directly (no tool): argv is [] and exit_code null in the manifest. */
 export interface BuiltinCollector extends CollectorBase {
   kind: "builtin";
-  reader: "efi" | "meminfo" | "edac" | "disk-by-path";
+  reader: "efi" | "lockdown" | "meminfo" | "edac" | "disk-by-path";
   stdout: string;
 }
 
@@ -179,6 +179,7 @@ export function planCollectors(input: HostFacts, options: PlanOptions): Collecto
     plan.push(command("ipmitool-fru", ["ipmitool", "fru"], "ipmitool-fru.txt"));
   }
   plan.push(builtin("efi", "efi", "efi.json"));
+  plan.push(builtin("lockdown", "lockdown", "lockdown.txt"));
   plan.push(builtin("meminfo", "meminfo", "meminfo.txt"));
   plan.push(builtin("edac", "edac", "edac.json"));
   plan.push(builtin("disk-by-path", "disk-by-path", "disk-by-path.json"));

@@ -2,7 +2,8 @@ import { mkdir, mkdtemp, rm, symlink, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { diskByPath, efiFlag, efiState, readDiskByPath, readEdac, readEfi } from "./sysfs.js";
+import { lockdownCommand, lockdownSection } from "../../test/fixtures/inventory/lockdown/sections.js";
+import { diskByPath, efiFlag, efiState, readDiskByPath, readEdac, readEfi, readKernelLog, readLockdown } from "./sysfs.js";
 
 const GUID = "8be4df61-93ca-11d2-aa0d-00e098032b8c";
 // efivarfs: 4 attribute bytes (NV|BS|RT = 0x07) then the one-byte value.
@@ -113,5 +114,26 @@ describe("readDiskByPath", () => {
     } finally {
       await rm(root, { recursive: true, force: true });
     }
+  });
+});
+
+describe("lockdown and the kernel log", () => {
+  it("keeps /sys/kernel/security/lockdown as the kernel wrote it, and says why when it is absent", async () => {
+    const text = lockdownCommand("integrity", "cat /sys/kernel/security/lockdown").output;
+    expect(await readLockdown(await tree({ "sys/kernel/security/lockdown": text }))).toBe(text);
+    await expect(readLockdown(await tree({ "sys/kernel/security/.keep": "" }))).rejects.toThrow(
+      /lockdown is absent \(ENOENT\): securityfs is not mounted on \/sys\/kernel\/security, or the kernel has no lockdown LSM/,
+    );
+  });
+
+  it("reads /dev/kmsg records from a time on, and nothing without a kmsg", async () => {
+    const dir = await tree({ "dev/kmsg": lockdownSection("integrity", "cat /dev/kmsg (2 s)") });
+    const all = await readKernelLog(dir);
+    expect(all?.startsWith("5,0,0,-;Linux version 6.1.0-57-amd64")).toBe(true);
+    // Since 3.7 s after boot: the refusals of dmidecode (3797018 µs) and dd, not the boot's hibernation one.
+    const late = await readKernelLog(dir, 3_700_000);
+    expect(late).toMatch(/^5,363,3797018,-;Lockdown: dmidecode: \/dev\/mem,kmem,port is restricted/);
+    expect(late).not.toMatch(/hibernation/);
+    expect(await readKernelLog(await tree({}))).toBeUndefined();
   });
 });

@@ -3,7 +3,8 @@
  * returns the text of its raw file. `root` is "/" on a machine; tests point it at a directory
  * laid out like /sys. The shaping functions are pure.
  */
-import { readdir, readFile, readlink } from "node:fs/promises";
+import { constants } from "node:fs";
+import { open, readdir, readFile, readlink } from "node:fs/promises";
 import { join } from "node:path";
 
 // The EFI global-variable GUID (UEFI spec, "Globally Defined Variables").
@@ -37,6 +38,63 @@ export async function readEfi(root: string): Promise<string> {
   const vars = join(efiDir, "efivars");
   const state = efiState(exists, await readOrUndefined(join(vars, `SecureBoot-${EFI_GLOBAL}`)), await readOrUndefined(join(vars, `SetupMode-${EFI_GLOBAL}`)));
   return `${JSON.stringify(state)}\n`;
+}
+
+/**
+ * /sys/kernel/security/lockdown as the kernel writes it (`none [integrity] confidentiality`, the
+ * active mode in brackets). Absent when securityfs is not mounted or the kernel has no lockdown
+ * LSM: then the collector fails with that said, and the inventory's lockdown is null.
+ */
+export async function readLockdown(root: string): Promise<string> {
+  const path = join(root, "sys/kernel/security/lockdown");
+  try {
+    return await readFile(path, "utf8");
+  } catch (error) {
+    const code = (error as NodeJS.ErrnoException).code;
+    if (code !== "ENOENT") throw error;
+    throw new Error(`${path} is absent (${code}): securityfs is not mounted on /sys/kernel/security, or the kernel has no lockdown LSM`);
+  }
+}
+
+const KMSG_MAX_READS = 100_000;
+
+/**
+ * The kernel's log as /dev/kmsg records (`<prio>,<seq>,<usec>,<flags>;<message>`, one per line),
+ * those at or after `sinceUs` microseconds since boot. Read without blocking to the end of the
+ * ring buffer (EAGAIN), bounded; a record overwritten while reading (EPIPE) is skipped. Used
+ * only to tell a collector refused by kernel lockdown (lockdown.ts); undefined when unreadable.
+ */
+export async function readKernelLog(root: string, sinceUs = 0): Promise<string | undefined> {
+  const handle = await open(join(root, "dev/kmsg"), constants.O_RDONLY | constants.O_NONBLOCK).catch(() => undefined);
+  if (handle === undefined) return undefined;
+  const records: string[] = [];
+  const keep = (line: string) => {
+    const at = /^\d+,\d+,(\d+),/.exec(line);
+    if (at && Number(at[1]) >= sinceUs) records.push(line);
+  };
+  // The kernel refuses a read into a buffer smaller than one record (at most 8 KiB with its dictionary).
+  const buffer = Buffer.alloc(16 * 1024);
+  // /dev/kmsg gives one whole record per read; a plain file (tests) may cut a line between reads.
+  let pending = "";
+  try {
+    for (let reads = 0; reads < KMSG_MAX_READS; reads++) {
+      let bytes: number;
+      try {
+        ({ bytesRead: bytes } = await handle.read(buffer, 0, buffer.length, null));
+      } catch (error) {
+        if ((error as NodeJS.ErrnoException).code === "EPIPE") continue;
+        break; // EAGAIN: the end of the buffer
+      }
+      if (bytes === 0) break; // a plain file (tests) ends
+      const lines = (pending + buffer.toString("utf8", 0, bytes)).split("\n");
+      pending = lines.pop() ?? "";
+      lines.forEach(keep);
+    }
+    keep(pending);
+  } finally {
+    await handle.close();
+  }
+  return records.length > 0 ? `${records.join("\n")}\n` : "";
 }
 
 export async function readMeminfo(root: string): Promise<string> {
@@ -132,8 +190,9 @@ export async function readDiskByPath(root: string): Promise<string> {
 }
 
 /** The builtin collectors by reader name (collectors.ts plans them, collect.ts runs them). */
-export const BUILTIN_READERS: Record<"efi" | "meminfo" | "edac" | "disk-by-path", (root: string) => Promise<string>> = {
+export const BUILTIN_READERS: Record<"efi" | "lockdown" | "meminfo" | "edac" | "disk-by-path", (root: string) => Promise<string>> = {
   efi: readEfi,
+  lockdown: readLockdown,
   meminfo: readMeminfo,
   edac: readEdac,
   "disk-by-path": readDiskByPath,

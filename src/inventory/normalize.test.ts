@@ -36,7 +36,7 @@ describe("normalizeRaw on the captured machines", () => {
       uuid: "4c4c4544-0035-4e10-8052-b4c04f335832",
       sku: "SKU=0716;ModelName=PowerEdge R640",
     });
-    expect(inventory.boot).toEqual({ current_boot_mode: "bios", secure_boot: false, pxe_interface: "enp0s4" });
+    expect(inventory.boot).toEqual({ current_boot_mode: "bios", secure_boot: false, lockdown: null, pxe_interface: "enp0s4" });
     expect(inventory.memory.physical_mb).toBe(17 * 1024);
     expect(inventory.cpu.frequency_mhz).toBe(3700); // lscpu has no max MHz under TCG: SMBIOS type 4 "Max Speed"
     const disks = Object.fromEntries(inventory.disks.map((disk) => [disk.name, disk]));
@@ -67,7 +67,7 @@ describe("normalizeRaw on the captured machines", () => {
       sku: "867959-B21",
     });
     expect(inventory.firmware.vendor).toBe("EFI Development Kit II / OVMF");
-    expect(inventory.boot).toEqual({ current_boot_mode: "uefi", secure_boot: false, pxe_interface: "enp0s4" });
+    expect(inventory.boot).toEqual({ current_boot_mode: "uefi", secure_boot: false, lockdown: null, pxe_interface: "enp0s4" });
     expect(inventory.cpu).toMatchObject({ sockets: 2, cores: 2, threads: 2 });
     expect(inventory.memory.dimms.map((dimm) => [dimm.slot, dimm.size_bytes, dimm.speed_mts, dimm.part_number])).toEqual([
       ["PROC 1 DIMM 0", 3 * GiB, 2933, "840756-091"],
@@ -240,7 +240,7 @@ describe("normalizeRaw on the captured machines", () => {
     it("boot mode is unknown without efi.json, never guessed", () => {
       const files = dell();
       files.delete("raw/efi.json");
-      expect(normalizeRaw(files).boot).toEqual({ current_boot_mode: null, secure_boot: null, pxe_interface: "enp0s4" });
+      expect(normalizeRaw(files).boot).toEqual({ current_boot_mode: null, secure_boot: null, lockdown: null, pxe_interface: "enp0s4" });
     });
   });
 });

@@ -13,10 +13,12 @@
  *   interfaces (the list)     ip link (Ethernet, not stacked, not a virtual driver), else lshw
  *   interface details         ethtool -i / ethtool > ip > lshw; lldp from lldpctl
  *   bmc                       ipmitool lan print (address, mac) and mc info (firmware)
- *   boot                      efi.json; pxe_interface = the interface whose MAC is the BOOTIF
+ *   boot                      efi.json; lockdown.txt; pxe_interface = the interface whose MAC is the BOOTIF
+ *   errors                    the manifest's failed collectors (kind "blocked" when kernel lockdown
+ *                             refused one, src/agent/lockdown.ts), then the parsers' problems
  */
 import { parseDiskByPath } from "./parse/disk-by-path.js";
-import { emptyInventory, inventorySchema, type Disk, type Inventory, type InventoryError, type Lldp, type NetworkInterface } from "./schema.js";
+import { emptyInventory, inventorySchema, type Disk, type Inventory, type InventoryError, type Lldp, type NetworkInterface, type Problem } from "./schema.js";
 import { parseDmidecode } from "./parse/dmidecode.js";
 import { parseEdac } from "./parse/edac.js";
 import { parseEfi } from "./parse/efi.js";
@@ -24,6 +26,7 @@ import { parseEthtool, parseEthtoolDriver } from "./parse/ethtool.js";
 import { parseIpAddr, parseIpLink } from "./parse/ip.js";
 import { parseIpmiFru, parseIpmiLanPrint, parseIpmiMcInfo } from "./parse/ipmitool.js";
 import { parseLldpctl } from "./parse/lldpctl.js";
+import { parseLockdown } from "./parse/lockdown.js";
 import { parseLsblk } from "./parse/lsblk.js";
 import { parseLscpu } from "./parse/lscpu.js";
 import { parseLshw } from "./parse/lshw.js";
@@ -69,7 +72,7 @@ function normalizeKeys(files: Map<string, Buffer>): Map<string, string> {
 export function normalizeRaw(files: Map<string, Buffer>): Inventory {
   const texts = normalizeKeys(files);
   const inventory = emptyInventory();
-  const errors: InventoryError[] = [];
+  const errors: Problem[] = [];
   const read = <T>(path: string, parse: (text: string) => Parsed<T>): T | null => {
     const text = texts.get(path);
     if (text === undefined) return null;
@@ -227,6 +230,7 @@ export function normalizeRaw(files: Map<string, Buffer>): Inventory {
   inventory.boot = {
     current_boot_mode: efi?.current_boot_mode ?? null,
     secure_boot: efi?.secure_boot ?? null,
+    lockdown: read("raw/lockdown.txt", parseLockdown),
     pxe_interface: inventory.boot_mac ? (interfaces.find((entry) => entry.mac_address === inventory.boot_mac)?.name ?? null) : null,
   };
 
@@ -239,11 +243,12 @@ export function normalizeRaw(files: Map<string, Buffer>): Inventory {
  * A failed collector is reported once: when the parser of its output file already said what
  * was wrong (smartctl's JSON explains its own exit status), the bare exit status is dropped.
  */
-function mergeErrors(collectorErrors: InventoryError[], parserErrors: InventoryError[]): InventoryError[] {
+function mergeErrors(collectorErrors: InventoryError[], parserErrors: Problem[]): InventoryError[] {
   const explained = new Set(parserErrors.map((error) => error.source.replace(/^raw\//, "").replace(/\.(json|txt)$/, "")));
-  const kept = collectorErrors.filter((error) => !explained.has(error.source.replace(/^collector:/, "")));
+  // A blocked collector always stays: its parser's complaint does not say that the kernel refused it.
+  const kept = collectorErrors.filter((error) => error.kind === "blocked" || !explained.has(error.source.replace(/^collector:/, "")));
   const seen = new Set<string>();
-  return [...kept, ...parserErrors].filter((error) => {
+  return [...kept, ...parserErrors.map((error): InventoryError => ({ ...error, kind: error.kind ?? "error" }))].filter((error) => {
     const key = `${error.source}\u0000${error.message}`;
     if (seen.has(key)) return false;
     seen.add(key);

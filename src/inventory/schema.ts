@@ -11,11 +11,12 @@
  * each field, its unit, the tools it comes from and their precedence.
  *
  * Bump SCHEMA_VERSION on any change a reader could notice (renamed/removed field, changed
- * unit or meaning); adding a nullable field also bumps it so the UI can tell.
+ * unit or meaning); adding a nullable field also bumps it so the UI can tell. Version 2:
+ * boot.lockdown and errors[].kind ("blocked" for a collector kernel lockdown refused).
  */
 import { z } from "zod";
 
-export const SCHEMA_VERSION = 1 as const;
+export const SCHEMA_VERSION = 2 as const;
 
 const str = z.string().nullable();
 const int = z.number().int().nullable();
@@ -41,6 +42,12 @@ export const firmwareSchema = z.object({
 export const bootSchema = z.object({
   current_boot_mode: z.enum(["bios", "uefi"]).nullable(),
   secure_boot: bool,
+  /**
+   * The kernel's lockdown mode (/sys/kernel/security/lockdown, man kernel_lockdown.7): Debian's
+   * kernel picks "integrity" under Secure Boot. null when it could not be read (securityfs not
+   * mounted, a kernel without the lockdown LSM, an upload from an older agent).
+   */
+  lockdown: z.enum(["none", "integrity", "confidentiality"]).nullable(),
   /** Name of the interface whose MAC is the BOOTIF the node was booted with. */
   pxe_interface: str,
 });
@@ -158,6 +165,11 @@ export const inventoryErrorSchema = z.object({
   /** The raw file (e.g. "raw/lshw.json") or collector id the problem is about. */
   source: z.string(),
   message: z.string(),
+  /**
+   * "blocked": the kernel refused the collector (kernel lockdown), so what it would have given is
+   * null because it was not allowed, not because it is not there; "error": anything else.
+   */
+  kind: z.enum(["error", "blocked"]),
 });
 
 export const inventorySchema = z.object({
@@ -195,6 +207,8 @@ export type NetworkInterface = z.infer<typeof interfaceSchema>;
 export type PciDevice = z.infer<typeof pciDeviceSchema>;
 export type Gpu = z.infer<typeof gpuSchema>;
 export type InventoryError = z.infer<typeof inventoryErrorSchema>;
+/** A problem as a parser reports it: kind "error" unless it says otherwise (normalize fills it in). */
+export type Problem = Omit<InventoryError, "kind"> & Partial<Pick<InventoryError, "kind">>;
 
 /** An inventory with every value unknown: the base the normalizer fills in. */
 export function emptyInventory(): Inventory {
@@ -207,7 +221,7 @@ export function emptyInventory(): Inventory {
     kernel: null,
     system_vendor: { manufacturer: null, product_name: null, serial_number: null, uuid: null, sku: null },
     firmware: { vendor: null, version: null, build_date: null },
-    boot: { current_boot_mode: null, secure_boot: null, pxe_interface: null },
+    boot: { current_boot_mode: null, secure_boot: null, lockdown: null, pxe_interface: null },
     bmc: { address: null, v6address: null, mac: null, firmware_version: null },
     cpu: { model_name: null, architecture: null, sockets: null, cores: null, threads: null, frequency_mhz: null, flags: [] },
     memory: { total_bytes: null, physical_mb: null, dimms: [], correctable_errors: null, uncorrectable_errors: null },

@@ -89,7 +89,7 @@ export function syntheticInventory(seed: number): Inventory {
       sku: random() < 0.5 ? null : `SKU=${model.product.replace(/\s+/g, "")}`,
     },
     firmware: { vendor: model.manufacturer, version: pick(["2.10.2", "2.12.1", "U30 v2.42"]), build_date: pick(["2021-03-15", "2022-07-01", "2023-11-20"]) },
-    boot: { current_boot_mode: random() < 0.7 ? "uefi" : "bios", secure_boot: random() < 0.3, pxe_interface: "eno1" },
+    boot: syntheticBoot(random() < 0.7 ? "uefi" : "bios", random() < 0.3),
     bmc: { address: `10.0.${seed % 250}.${1 + (seed % 250)}`, v6address: null, mac: mac(0x80), firmware_version: "4.40" },
     cpu: {
       model_name: model.cpu,
@@ -113,4 +113,9 @@ export function syntheticInventory(seed: number): Inventory {
     gpus: [],
     errors: [],
   };
+}
+
+/** Debian's kernel locks itself down ("integrity") under Secure Boot; without it, "none". */
+function syntheticBoot(mode: "uefi" | "bios", secureBoot: boolean): Inventory["boot"] {
+  return { current_boot_mode: mode, secure_boot: secureBoot, lockdown: secureBoot ? "integrity" : "none", pxe_interface: "eno1" };
 }

@@ -6,6 +6,7 @@ import { describe, expect, it } from "vitest";
 import { packFiles } from "../../test/helpers/tarballs.js";
 import { createLogger } from "../lib/log.js";
 import { createInventoryNormalizer, needsRebuild } from "./inventories.js";
+import { SCHEMA_VERSION } from "../inventory/schema.js";
 import { createStore } from "./store/store.js";
 
 describe("needsRebuild", () => {
@@ -13,7 +14,8 @@ describe("needsRebuild", () => {
     expect(needsRebuild(undefined)).toBe(true);
     expect(needsRebuild("{not json")).toBe(true);
     expect(needsRebuild('{"schema_version":0}')).toBe(true);
-    expect(needsRebuild('{"schema_version":1}')).toBe(false);
+    expect(needsRebuild(`{"schema_version":${SCHEMA_VERSION}}`)).toBe(false);
+    expect(needsRebuild('{"schema_version":1}')).toBe(true);
   });
 });
 

@@ -17,7 +17,7 @@ import { renderCsvExport } from "./exports/export-csv.js";
 import { isExportFormat, type ExportFormat } from "./exports/export-input.js";
 import { renderJsonExport } from "./exports/export-json.js";
 import { DEFAULT_NETBOX_OPTIONS, renderNetboxExport, type NetboxOptions } from "./exports/export-netbox.js";
-import type { FleetRow } from "./fleet-view.js";
+import { bootSummary, type FleetRow } from "./fleet-view.js";
 import { createReviewModel, type FleetResponse, type NodeDetail } from "./review-model.js";
 import { readStoredEvents } from "./store-reader.js";
 
@@ -122,7 +122,7 @@ export function renderNodeDetail(detail: NodeDetail): string {
     field("serial", inv.system_vendor.serial_number);
     field("uuid", inv.system_vendor.uuid);
     field("bios", [inv.firmware.vendor, inv.firmware.version, inv.firmware.build_date].filter(Boolean).join(" "));
-    field("boot", [inv.boot.current_boot_mode, inv.boot.secure_boot ? "secure boot" : null].filter(Boolean).join(", "));
+    field("boot", bootSummary(inv.boot));
     field("bmc", [inv.bmc.address, inv.bmc.mac, inv.bmc.firmware_version && `firmware ${inv.bmc.firmware_version}`].filter(Boolean).join(" "));
     field("cpu", `${inv.cpu.sockets ?? "?"}x ${inv.cpu.model_name ?? "?"} (${inv.cpu.cores ?? "?"} cores, ${inv.cpu.threads ?? "?"} threads)`);
     field("memory", `${gib(inv.memory.total_bytes)}, ${detail.row.memory || "no DIMM data"}`);
@@ -142,7 +142,7 @@ export function renderNodeDetail(detail: NodeDetail): string {
       field("  nic", `${nic.name} ${nic.mac_address ?? "-"} ${nic.driver ?? "?"} ${nic.firmware_version ?? ""} ${nic.speed_mbps ?? "?"}Mb/s${lldp}`);
     }
     for (const gpu of inv.gpus) field("  gpu", `${gpu.vendor ?? "?"} ${gpu.product ?? "?"} ${gpu.pci_slot ?? ""}`);
-    for (const error of inv.errors) field("  error", `${error.source}: ${error.message}`);
+    for (const error of inv.errors) field(error.kind === "blocked" ? "  blocked" : "  error", `${error.source}: ${error.message}`);
   }
   for (const reason of detail.reasons) field(`  ${reason.severity}`, reason.message);
   for (const upload of detail.uploads) field("upload", `${upload.id} ${upload.files.length} files`);

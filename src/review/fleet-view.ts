@@ -30,6 +30,8 @@ export interface FleetRow {
   nics: string;
   bmc_address: string | null;
   bios_version: string | null;
+  /** "uefi, secure boot on, lockdown integrity" (bootSummary); null without an inventory. */
+  boot: string | null;
   phase: Phase | "unknown";
   /** When each phase of the current boot was first reached. */
   phases: Partial<Record<Phase, string>>;
@@ -38,6 +40,8 @@ export interface FleetRow {
   has_inventory: boolean;
   collected_at: string | null;
   collector_errors: number;
+  /** How many of those the kernel refused (kind "blocked": kernel lockdown). */
+  collector_blocked: number;
   class_id: string | null;
   /** Worst severity among the reasons, null when none. */
   outlier: Severity | null;
@@ -87,6 +91,12 @@ export function nicSummary(inv: Inventory): string {
     .join(", ");
 }
 
+/** Boot mode, Secure Boot and the kernel's lockdown in one phrase; "unknown" where a value is null. */
+export function bootSummary(boot: Inventory["boot"]): string {
+  const secureBoot = boot.secure_boot === null ? "unknown" : boot.secure_boot ? "on" : "off";
+  return `${boot.current_boot_mode ?? "unknown boot mode"}, secure boot ${secureBoot}, lockdown ${boot.lockdown ?? "unknown"}`;
+}
+
 export function fleetRow(mac: string, state: NodeState | undefined, inv: Inventory | undefined, analysis: FleetAnalysis): FleetRow {
   const finding = analysis.nodes[mac];
   const reasons = finding?.reasons ?? [];
@@ -109,6 +119,7 @@ export function fleetRow(mac: string, state: NodeState | undefined, inv: Invento
     nics: inv ? nicSummary(inv) : "",
     bmc_address: inv?.bmc.address ?? null,
     bios_version: inv?.firmware.version ?? null,
+    boot: inv ? bootSummary(inv.boot) : null,
     phase: state?.phase ?? "unknown",
     phases: state?.phases ?? {},
     last_seen: state?.lastSeen ?? null,
@@ -116,6 +127,7 @@ export function fleetRow(mac: string, state: NodeState | undefined, inv: Invento
     has_inventory: inv !== undefined,
     collected_at: inv?.collected_at ?? null,
     collector_errors: inv?.errors.length ?? 0,
+    collector_blocked: inv?.errors.filter((error) => error.kind === "blocked").length ?? 0,
     class_id: finding?.class_id ?? null,
     outlier: worstSeverity(reasons),
     reasons: reasons.map((reason) => ({ ...reason, message: describeReason(reason) })),

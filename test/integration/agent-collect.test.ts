@@ -12,6 +12,11 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { packUpload, runCollectors, type Manifest } from "../../src/agent/collect.js";
 import type { CollectorSpec } from "../../src/agent/collectors.js";
 import { checkUploadEntry, EMPTY_TALLY, type UploadTally } from "../../src/lib/archive/tar-entry-check.js";
+import { buildUpload } from "../../src/agent/build-upload.js";
+import { normalizeRaw } from "../../src/inventory/normalize.js";
+import { readRawUpload } from "../../src/inventory/read-upload.js";
+import { execaRunner } from "../../src/lib/run.js";
+import { lockdownCommand, lockdownSection } from "../fixtures/inventory/lockdown/sections.js";
 import { reconBin, repoRoot } from "../helpers/repo.js";
 
 let work: string;
@@ -168,5 +173,87 @@ describe("recon agent collect on this host", () => {
       expect(() => JSON.parse(text), file).not.toThrow();
     }
     expect(await readFile(join(extract, "collector.log"), "utf8")).toMatch(/^recon agent 0\.1\.0 collection on /);
+    // This host: no securityfs at /sys/kernel/security (no lockdown file) and no Secure Boot (no EFI).
+    const lockdown = manifest.collectors.find((c) => c.id === "lockdown");
+    const hostHasLockdown = await readFile("/sys/kernel/security/lockdown", "utf8").then(
+      (text) => text,
+      () => undefined,
+    );
+    const inventory = normalizeRaw(await readRawUpload(out));
+    if (hostHasLockdown === undefined) {
+      expect(lockdown?.files).toEqual([]);
+      expect(lockdown?.error).toMatch(/sys\/kernel\/security\/lockdown is absent \(ENOENT\): securityfs is not mounted/);
+      expect(inventory.boot.lockdown).toBeNull();
+      expect(inventory.errors).toContainEqual({ source: "collector:lockdown", message: lockdown?.error, kind: "error" });
+    } else {
+      expect(await readFile(join(extract, "raw/lockdown.txt"), "utf8")).toBe(hostHasLockdown);
+      expect(inventory.boot.lockdown).toBe(/\[(\w+)\]/.exec(hostHasLockdown)?.[1]);
+    }
+    expect(manifest.collectors.filter((c) => c.status === "blocked")).toEqual([]);
+  });
+});
+
+describe("a collector refused by kernel lockdown", () => {
+  it("is marked blocked in the manifest, with the kernel's line, and normalizes to null plus a blocked note", async () => {
+    // The kernel side as Debian 12's kernel wrote it under lockdown=integrity (test/fixtures/inventory/lockdown):
+    // the lockdown file and /dev/kmsg's records laid out under a sysRoot; dmidecode answers with its
+    // captured stdout, stderr and exit status (dmidecode 3.4 made to read /dev/mem).
+    const root = join(work, "locked-root");
+    await mkdir(join(root, "sys/kernel/security"), { recursive: true });
+    await mkdir(join(root, "dev"), { recursive: true });
+    await writeFile(join(root, "sys/kernel/security/lockdown"), lockdownCommand("integrity", "cat /sys/kernel/security/lockdown").output);
+    await writeFile(join(root, "dev/kmsg"), lockdownSection("integrity", "cat /dev/kmsg (2 s)"));
+    const captured = join(work, "captured");
+    await mkdir(captured, { recursive: true });
+    await writeFile(join(captured, "stdout"), lockdownSection("integrity", "dmidecode --no-sysfs -t 0,1 (stdout)"));
+    const stderr = lockdownCommand("integrity", "dmidecode --no-sysfs -t 0,1 (stderr)");
+    await writeFile(join(captured, "stderr"), stderr.output);
+    const bin = join(work, "locked-bin");
+    await mkdir(bin, { recursive: true });
+    await writeFile(join(bin, "dmidecode"), `#!/bin/sh\ncat '${captured}/stdout'; cat '${captured}/stderr' >&2; exit ${stderr.exit}\n`, { mode: 0o755 });
+    const plan: CollectorSpec[] = [
+      {
+        kind: "command",
+        id: "dmidecode",
+        argv: ["dmidecode", "-t", "0,1,2,3,4,17,38"],
+        stdout: "raw/dmidecode.txt",
+        files: ["raw/dmidecode.txt"],
+        timeoutMs: 10_000,
+      },
+      { kind: "builtin", id: "lockdown", reader: "lockdown", stdout: "raw/lockdown.txt", files: ["raw/lockdown.txt"], timeoutMs: 10_000 },
+    ];
+    const out = join(work, "locked.tar.gz");
+    const lines: string[] = [];
+    const built = await buildUpload(execaRunner, {
+      outPath: out,
+      agentVersion: "test",
+      bootMac: null,
+      lldpWaitMs: 0,
+      collectorTimeoutMs: 10_000,
+      plan,
+      sysRoot: root,
+      env: { PATH: `${bin}:${process.env.PATH}` },
+      tmpDir: work,
+      status: (line) => lines.push(line),
+    });
+    const dmidecode = built.manifest.collectors.find((c) => c.id === "dmidecode");
+    expect(dmidecode).toMatchObject({
+      exit_code: 1,
+      error: "exit 1: /dev/mem: Operation not permitted",
+      status: "blocked",
+      reason: "kernel lockdown (integrity)",
+      evidence: "Lockdown: dmidecode: /dev/mem,kmem,port is restricted; see man kernel_lockdown.7",
+    });
+    expect(lines).toContain(
+      "collector dmidecode: blocked by kernel lockdown (integrity): Lockdown: dmidecode: /dev/mem,kmem,port is restricted; see man kernel_lockdown.7",
+    );
+    const inventory = normalizeRaw(await readRawUpload(out));
+    expect(inventory.boot.lockdown).toBe("integrity");
+    expect(inventory.system_vendor.manufacturer).toBeNull();
+    expect(inventory.errors).toContainEqual({
+      source: "collector:dmidecode",
+      message: "blocked by kernel lockdown (integrity): Lockdown: dmidecode: /dev/mem,kmem,port is restricted; see man kernel_lockdown.7",
+      kind: "blocked",
+    });
   });
 });

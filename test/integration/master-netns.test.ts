@@ -16,6 +16,7 @@ import { execaRunner } from "../../src/lib/run.js";
 import { startMasterInNetns, testMasterArgs, waitForMaster, type MasterProcess } from "../helpers/master-process.js";
 import { repoRoot } from "../helpers/repo.js";
 import { packFiles } from "../helpers/tarballs.js";
+import { SCHEMA_VERSION } from "../../src/inventory/schema.js";
 
 const PREFIX = `rcn-m${process.pid % 100000}`;
 const MASTER = "10.78.0.1";
@@ -169,7 +170,7 @@ describe("recon master in a network namespace", () => {
       );
       if (inventory === undefined) await new Promise((r) => setTimeout(r, 100));
     }
-    expect(inventory?.schema_version).toBe(1);
+    expect(inventory?.schema_version).toBe(SCHEMA_VERSION);
     expect(inventory?.system_vendor).toMatchObject({ manufacturer: "Dell Inc.", product_name: "PowerEdge R640", serial_number: "CZ7R3X2" });
     // The log line follows the write.
     await waitForMaster(proc!, /msg="inventory normalized" mac=52:54:00:78:00:03/, 5_000);

@@ -3,11 +3,11 @@
  * they cannot read becomes an entry in `errors` and the rest is still returned.
  */
 import { normalizeMac } from "../../model/net-address.js";
-import type { InventoryError } from "../schema.js";
+import type { Problem } from "../schema.js";
 
 export interface Parsed<T> {
   value: T;
-  errors: InventoryError[];
+  errors: Problem[];
 }
 
 /** Placeholders firmware writes instead of a value (SMBIOS, lshw, ipmitool); compared lower case. */

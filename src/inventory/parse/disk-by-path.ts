@@ -2,9 +2,9 @@
  * raw/disk-by-path.json (the agent's builtin reader of /dev/disk/by-path): disk name → its
  * by-path names. Pure and tolerant: anything unexpected is an error entry, never a throw.
  */
-import type { InventoryError } from "../schema.js";
+import type { Problem } from "../schema.js";
 
-export function parseDiskByPath(text: string): { value: Map<string, string[]> | null; errors: InventoryError[] } {
+export function parseDiskByPath(text: string): { value: Map<string, string[]> | null; errors: Problem[] } {
   const source = "raw/disk-by-path.json";
   let raw: unknown;
   try {

@@ -27,7 +27,11 @@ export function parseManifest(text: string): Parsed<ManifestInfo> {
     if (!isRecord(collector)) continue;
     const id = clean(collector.id) ?? "collector";
     const message = collectorProblem(collector);
-    if (message) collectorErrors.push({ source: `collector:${id}`, message });
+    if (!message) continue;
+    const blocked = blockedNote(collector, message);
+    collectorErrors.push(
+      blocked === null ? { source: `collector:${id}`, message, kind: "error" } : { source: `collector:${id}`, message: blocked, kind: "blocked" },
+    );
   }
   return {
     value: {
@@ -41,6 +45,17 @@ export function parseManifest(text: string): Parsed<ManifestInfo> {
     },
     errors,
   };
+}
+
+/**
+ * A collector the agent marked `status: "blocked"` (src/agent/lockdown.ts: kernel lockdown refused
+ * it): "blocked by <reason>: <evidence>", else null. What it would have given stays null.
+ */
+function blockedNote(collector: Record<string, unknown>, problem: string): string | null {
+  if (collector.status !== "blocked") return null;
+  const reason = clean(collector.reason) ?? "the kernel";
+  const evidence = clean(collector.evidence) ?? problem;
+  return `blocked by ${reason}: ${evidence.slice(0, 300)}`;
 }
 
 /**

@@ -14,6 +14,7 @@ import { parseEthtool, parseEthtoolDriver } from "./ethtool.js";
 import { parseIpAddr, parseIpLink } from "./ip.js";
 import { parseIpmiFru, parseIpmiLanPrint, parseIpmiMcInfo } from "./ipmitool.js";
 import { parseLldpctl } from "./lldpctl.js";
+import { parseLockdown } from "./lockdown.js";
 import { parseLsblk } from "./lsblk.js";
 import { parseLscpu } from "./lscpu.js";
 import { parseLshw } from "./lshw.js";
@@ -41,6 +42,7 @@ const PARSERS: Record<string, (text: string) => Parsed<unknown>> = {
   "ipmitool-lan-print": (text) => parseIpmiLanPrint(text, "raw/ipmitool-lan-print.1.txt"),
   "ipmitool-fru": parseIpmiFru,
   efi: parseEfi,
+  lockdown: parseLockdown,
   meminfo: parseMeminfo,
   edac: parseEdac,
   manifest: parseManifest,
@@ -93,7 +95,9 @@ describe("parsers on odd input", () => {
   it("normalizeRaw on an empty, a garbage and a truncated upload returns a schema-valid inventory with errors", () => {
     const empty = normalizeRaw(new Map());
     expect(inventorySchema.safeParse(empty).success).toBe(true);
-    expect(empty.errors).toEqual([{ source: "manifest.json", message: "missing: the upload does not say who collected it or which collectors failed" }]);
+    expect(empty.errors).toEqual([
+      { source: "manifest.json", message: "missing: the upload does not say who collected it or which collectors failed", kind: "error" },
+    ]);
 
     const garbage = new Map<string, Buffer>([
       ["manifest.json", Buffer.from("not json")],

@@ -67,6 +67,8 @@ export const CSV_COLUMNS: ReadonlyArray<readonly [string, (c: Context) => CsvVal
   ["outlier_reasons", (c) => list((c.finding?.reasons ?? []).map(describeReason))],
   ["collector_errors", (c) => c.inv && list(c.inv.errors.map((e) => `${e.source}: ${e.message}`))],
   ["collected_at", (c) => c.inv?.collected_at],
+  ["lockdown", (c) => c.inv?.boot.lockdown],
+  ["collector_blocked", (c) => c.inv && list(c.inv.errors.filter((e) => e.kind === "blocked").map((e) => `${e.source}: ${e.message}`))],
 ];
 
 export function renderCsvExport(input: ExportInput): string {

@@ -116,6 +116,7 @@ function haystack(row) {
     row.phase,
     row.class_id,
     row.bios_version,
+    row.boot,
     ...row.reasons.map((r) => r.kind),
   ]
     .filter((v) => v !== null && v !== undefined)
@@ -141,6 +142,7 @@ const COLUMNS = [
   { key: "disk_bytes", label: "Disks", value: (r) => (r.disk_count ? `${r.disk_count}: ${r.disks}` : null) },
   { key: "nic_count", label: "NICs", value: (r) => (r.nic_count ? `${r.nic_count}: ${r.nics}` : null) },
   { key: "bmc_address", label: "BMC", value: (r) => r.bmc_address },
+  { key: "boot", label: "Boot", value: (r) => r.boot },
   { key: "phase", label: "State", value: (r) => r.phase },
   { key: "outlier", label: "Findings", value: (r) => r.outlier },
 ];
@@ -576,7 +578,16 @@ async function showNode(dir) {
         ? el(
             "ul",
             { class: "collector-errors" },
-            inv.errors.map((e) => el("li", {}, el("code", {}, e.source), " ", e.message)),
+            inv.errors.map((e) =>
+              el(
+                "li",
+                { class: e.kind === "blocked" ? "blocked" : null },
+                e.kind === "blocked" ? el("span", { class: "badge warning" }, "blocked") : null,
+                el("code", {}, e.source),
+                " ",
+                e.message,
+              ),
+            ),
           )
         : el("p", {}, "none"),
       el("h3", {}, `PCI devices (${inv.pci_devices.length})`),
