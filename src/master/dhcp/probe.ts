@@ -3,221 +3,23 @@
  * A DHCPDISCOVER that looks like a PXE ROM's (so proxyDHCP servers answer too) goes out as a
  * broadcast; every DHCPOFFER that comes back within the timeout names a server.
  *
- * Pure: buildDhcpDiscover, parseDhcpPacket, summarizeReply. The socket edge is
- * probeForDhcpServers (node:dgram), run in tests only inside a network namespace.
+ * Pure: summarizeReply here, the packet codec (buildDhcpDiscover, parseDhcpPacket) in
+ * dhcp-packet.ts. The socket edge is probeForDhcpServers (node:dgram), run in tests only inside
+ * a network namespace.
  * Layout and options: RFC 2131 §2 (BOOTP header), RFC 2132 (options), RFC 4578 (93/94),
  * PXE 2.1 (a proxyDHCP offer carries option 60 "PXEClient" and no address).
  */
 import { createSocket, type Socket } from "node:dgram";
 import { randomInt } from "node:crypto";
 import { ReconError } from "../../lib/errors.js";
+import { buildDhcpDiscover, DHCP_CLIENT_PORT, DHCP_MESSAGE_TYPES, DHCP_SERVER_PORT, ipv4, OPTION, parseDhcpPacket, type DhcpPacket } from "./dhcp-packet.js";
 
-export const DHCP_SERVER_PORT = 67;
-export const DHCP_CLIENT_PORT = 68;
-/** RFC 2131 §3: 99.130.83.99 opens the options field. */
-export const MAGIC_COOKIE = 0x63825363;
-/** RFC 2131 §2: op, htype … file, before the cookie. */
-const FIXED_HEADER_BYTES = 236;
-/** RFC 1542 §2.1: some relays and servers drop BOOTP messages shorter than 300 octets. */
-const MIN_BOOTP_BYTES = 300;
-
-export const DHCP_MESSAGE_TYPES: Record<number, string> = {
-  1: "DISCOVER",
-  2: "OFFER",
-  3: "REQUEST",
-  4: "DECLINE",
-  5: "ACK",
-  6: "NAK",
-  7: "RELEASE",
-  8: "INFORM",
-};
-
-export const OPTION = {
-  pad: 0,
-  subnetMask: 1,
-  router: 3,
-  hostname: 12,
-  vendorSpecific: 43,
-  requestedAddress: 50,
-  leaseTime: 51,
-  overload: 52,
-  messageType: 53,
-  serverId: 54,
-  parameterList: 55,
-  maxMessageSize: 57,
-  vendorClass: 60,
-  clientId: 61,
-  tftpServerName: 66,
-  bootfileName: 67,
-  clientArch: 93,
-  clientNdi: 94,
-  end: 255,
-} as const;
+// The codec moved to dhcp-packet.ts (shared with http-boot-proxy.ts); these names stay importable from here.
+export { buildDhcpDiscover, DHCP_CLIENT_PORT, DHCP_MESSAGE_TYPES, DHCP_SERVER_PORT, MAGIC_COOKIE, macToBytes, OPTION, parseDhcpPacket } from "./dhcp-packet.js";
+export type { DhcpPacket, DiscoverSpec, ParseResult } from "./dhcp-packet.js";
 
 /** What a legacy BIOS PXE ROM sends (RFC 4578 arch 0, UNDI 2.1), so proxyDHCP servers answer. */
 export const PXE_BIOS_VENDOR_CLASS = "PXEClient:Arch:00000:UNDI:002001";
-
-export interface DiscoverSpec {
-  mac: string;
-  /** 32-bit transaction id. */
-  xid: number;
-  /** Option 60; undefined leaves it out. */
-  vendorClass?: string | undefined;
-  /** Option 93 (RFC 4578): 0 BIOS, 7 x86-64 UEFI; undefined leaves 93 and 94 out. */
-  clientArch?: number | undefined;
-  /** Option 55. */
-  parameterList?: readonly number[] | undefined;
-}
-
-export function macToBytes(mac: string): Buffer {
-  if (!/^[0-9a-f]{2}(:[0-9a-f]{2}){5}$/i.test(mac)) throw new ReconError("USAGE", `MAC "${mac}" is not aa:bb:cc:dd:ee:ff`);
-  return Buffer.from(mac.split(":").map((part) => parseInt(part, 16)));
-}
-
-function bytesToMac(bytes: Buffer): string {
-  return [...bytes].map((byte) => byte.toString(16).padStart(2, "0")).join(":");
-}
-
-function ipv4(bytes: Buffer, offset = 0): string {
-  return `${bytes[offset]}.${bytes[offset + 1]}.${bytes[offset + 2]}.${bytes[offset + 3]}`;
-}
-
-function option(code: number, value: Buffer | readonly number[]): Buffer {
-  const data = Buffer.isBuffer(value) ? value : Buffer.from(value);
-  if (data.length > 255) throw new Error(`DHCP option ${code} is longer than 255 bytes`);
-  return Buffer.concat([Buffer.from([code, data.length]), data]);
-}
-
-/** The DHCPDISCOVER as bytes: RFC 2131 §4.4.1, broadcast flag set, padded to 300 (RFC 1542). */
-export function buildDhcpDiscover(spec: DiscoverSpec): Buffer {
-  const header = Buffer.alloc(FIXED_HEADER_BYTES);
-  const mac = macToBytes(spec.mac);
-  header[0] = 1; // op: BOOTREQUEST
-  header[1] = 1; // htype: Ethernet (RFC 1700 ARP hardware types)
-  header[2] = 6; // hlen
-  header[3] = 0; // hops
-  header.writeUInt32BE(spec.xid >>> 0, 4);
-  header.writeUInt16BE(0, 8); // secs
-  // RFC 2131 §4.1: a client that cannot receive unicast before it has an address sets the
-  // BROADCAST bit, so servers answer to 255.255.255.255 and a socket on 0.0.0.0:68 hears them.
-  header.writeUInt16BE(0x8000, 10);
-  // ciaddr, yiaddr, siaddr, giaddr stay 0.0.0.0; chaddr is the MAC padded to 16; sname/file empty.
-  mac.copy(header, 28);
-
-  const cookie = Buffer.alloc(4);
-  cookie.writeUInt32BE(MAGIC_COOKIE, 0);
-  const options = [
-    option(OPTION.messageType, [1]),
-    // RFC 2132 §9.14: client identifier = hardware type followed by the hardware address.
-    option(OPTION.clientId, Buffer.concat([Buffer.from([1]), mac])),
-    option(OPTION.maxMessageSize, [0x05, 0xc0]), // 1472: fits one Ethernet frame with headers
-    option(
-      OPTION.parameterList,
-      spec.parameterList ?? [
-        OPTION.subnetMask,
-        OPTION.router,
-        OPTION.vendorSpecific,
-        OPTION.serverId,
-        OPTION.vendorClass,
-        OPTION.tftpServerName,
-        OPTION.bootfileName,
-      ],
-    ),
-  ];
-  if (spec.vendorClass !== undefined) options.push(option(OPTION.vendorClass, Buffer.from(spec.vendorClass, "ascii")));
-  if (spec.clientArch !== undefined) {
-    options.push(option(OPTION.clientArch, [(spec.clientArch >> 8) & 255, spec.clientArch & 255]));
-    // RFC 4578 §2.2: UNDI interface type 1, version 2.1.
-    options.push(option(OPTION.clientNdi, [1, 2, 1]));
-  }
-  const packet = Buffer.concat([header, cookie, ...options, Buffer.from([OPTION.end])]);
-  return packet.length >= MIN_BOOTP_BYTES ? packet : Buffer.concat([packet, Buffer.alloc(MIN_BOOTP_BYTES - packet.length)]);
-}
-
-export interface DhcpPacket {
-  op: number;
-  xid: number;
-  flags: number;
-  ciaddr: string;
-  yiaddr: string;
-  siaddr: string;
-  giaddr: string;
-  chaddr: string;
-  sname: string;
-  file: string;
-  /** Option 53, e.g. 2 (OFFER); undefined for plain BOOTP. */
-  messageType: number | undefined;
-  /** Every option by code; repeated codes are concatenated (RFC 3396). */
-  options: Map<number, Buffer>;
-}
-
-export type ParseResult = { ok: true; packet: DhcpPacket } | { ok: false; reason: string };
-
-function zeroTerminated(bytes: Buffer): string {
-  const end = bytes.indexOf(0);
-  return bytes.subarray(0, end < 0 ? bytes.length : end).toString("latin1");
-}
-
-function readOptions(bytes: Buffer, into: Map<number, Buffer>): string | undefined {
-  let index = 0;
-  while (index < bytes.length) {
-    const code = bytes[index]!;
-    if (code === OPTION.pad) {
-      index += 1;
-      continue;
-    }
-    if (code === OPTION.end) return undefined;
-    if (index + 1 >= bytes.length) return `option ${code} has no length byte`;
-    const length = bytes[index + 1]!;
-    if (index + 2 + length > bytes.length) return `option ${code} runs past the end of the packet`;
-    const value = bytes.subarray(index + 2, index + 2 + length);
-    const previous = into.get(code);
-    into.set(code, previous ? Buffer.concat([previous, value]) : Buffer.from(value));
-    index += 2 + length;
-  }
-  // RFC 2131 §3 wants an end option, but the packet is usable without one.
-  return undefined;
-}
-
-/** Parses any BOOTP/DHCP message; a malformed one gives a reason instead of throwing. */
-export function parseDhcpPacket(bytes: Buffer): ParseResult {
-  if (bytes.length < FIXED_HEADER_BYTES + 4) return { ok: false, reason: `${bytes.length} bytes is shorter than a BOOTP header` };
-  if (bytes.readUInt32BE(FIXED_HEADER_BYTES) !== MAGIC_COOKIE) return { ok: false, reason: "no DHCP magic cookie" };
-  const hlen = Math.min(bytes[2]!, 16);
-  const options = new Map<number, Buffer>();
-  const problem = readOptions(bytes.subarray(FIXED_HEADER_BYTES + 4), options);
-  if (problem) return { ok: false, reason: problem };
-  const snameBytes = bytes.subarray(44, 108);
-  const fileBytes = bytes.subarray(108, 236);
-  // RFC 2132 §9.3: option 52 says the file (1), sname (2) or both (3) fields hold more options.
-  const overload = options.get(OPTION.overload)?.[0] ?? 0;
-  if (overload & 1) {
-    const more = readOptions(fileBytes, options);
-    if (more) return { ok: false, reason: `file field: ${more}` };
-  }
-  if (overload & 2) {
-    const more = readOptions(snameBytes, options);
-    if (more) return { ok: false, reason: `sname field: ${more}` };
-  }
-  const messageType = options.get(OPTION.messageType)?.[0];
-  return {
-    ok: true,
-    packet: {
-      op: bytes[0]!,
-      xid: bytes.readUInt32BE(4),
-      flags: bytes.readUInt16BE(10),
-      ciaddr: ipv4(bytes, 12),
-      yiaddr: ipv4(bytes, 16),
-      siaddr: ipv4(bytes, 20),
-      giaddr: ipv4(bytes, 24),
-      chaddr: bytesToMac(bytes.subarray(28, 28 + hlen)),
-      sname: overload & 2 ? "" : zeroTerminated(snameBytes),
-      file: overload & 1 ? "" : zeroTerminated(fileBytes),
-      messageType,
-      options,
-    },
-  };
-}
 
 /** One server as a probe saw it. */
 export interface DhcpServerSeen {
@@ -292,14 +94,20 @@ export interface ProbeResult {
   durationMs: number;
 }
 
-function bindSocket(socket: Socket, port: number, address: string): Promise<void> {
+/** Runs one asynchronous socket step (bind, connect) and resolves when it is done or rejects with its error. */
+export function socketStep(socket: Socket, step: (done: () => void) => void): Promise<void> {
   return new Promise((resolve, reject) => {
     socket.once("error", reject);
-    socket.bind({ port, address, exclusive: true }, () => {
+    step(() => {
       socket.off("error", reject);
       resolve();
     });
   });
+}
+
+/** Binds a UDP socket (exclusive: not shared with cluster workers). Also used by http-boot-proxy.ts. */
+export function bindSocket(socket: Socket, port: number, address: string): Promise<void> {
+  return socketStep(socket, (done) => socket.bind({ port, address, exclusive: true }, done));
 }
 
 function probeError(error: unknown, where: string): ReconError {
