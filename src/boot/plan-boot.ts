@@ -19,6 +19,11 @@ export interface Machine {
   arch: MachineArch;
   /** `iPXE` once iPXE itself sends the DHCP request or fetches the script. */
   userClass?: string | undefined;
+  /**
+   * Which second stage the plan is for: iPXE fetching its script (the default), or Debian's signed
+   * network GRUB reading its per-MAC configuration (the UEFI machines whose first stage is shim).
+   */
+  loader?: BootLoader | undefined;
   ip?: string | undefined;
   hostname?: string | undefined;
 }
@@ -59,7 +64,19 @@ export interface BootServer {
   arm64Firmware: boolean;
 }
 
-export type FirmwareFile = "undionly.kpxe" | "ipxe.efi" | "snponly.efi" | "ipxe-arm64.efi";
+export type FirmwareFile = "undionly.kpxe" | UefiFirmwareFile | "ipxe-arm64.efi";
+
+/** The second stage that loads the kernel: iPXE (BIOS, arm64, UEFI with an iPXE first stage, HTTP boot) or GRUB (after shim). */
+export type BootLoader = "ipxe" | "grub";
+
+/** The UEFI iPXE binaries: what UEFI HTTP boot is handed (no signed HTTP-capable second stage exists in Debian 12). */
+export type IpxeEfiFile = Exclude<UefiFirmwareFile, "shimx64.efi">;
+
+/**
+ * Where the TFTP root (and the HTTP path /tftp/) holds shim's second stage: shim loads `grubx64.efi` from the
+ * directory it came from, so it sits beside shimx64.efi.
+ */
+export const GRUB_FILE = "grubx64.efi";
 
 /** What a machine's firmware is handed first: an iPXE binary over TFTP, or (iPXE already runs) a script URL. */
 export type FirstStage = { via: "tftp"; file: FirmwareFile } | { via: "http"; url: string };
@@ -72,6 +89,13 @@ export type FirstStage = { via: "tftp"; file: FirmwareFile } | { via: "http"; ur
 export interface FirstStages {
   bios: { via: "tftp"; file: "undionly.kpxe" };
   efi64: { via: "tftp"; file: UefiFirmwareFile };
+  /**
+   * UEFI HTTP boot (option 93 = 16, vendor class HTTPClient): an iPXE binary by URL, never TFTP. Not shim:
+   * none of Debian 12's signed GRUB images has the http module, so shim → GRUB over HTTP stops at GRUB's
+   * prompt (docs/lab-facts.md, "Secure Boot and HTTP boot"). Secure Boot firmware refuses the unsigned
+   * iPXE and goes on to its next boot option; such machines PXE-boot shim instead.
+   */
+  efi64Http: { via: "http"; file: IpxeEfiFile; url: string };
   arm64: { via: "tftp"; file: "ipxe-arm64.efi" } | undefined;
   /** User class iPXE (an iPXE NIC ROM, or the binary above once it runs): the chain script. */
   ipxe: { via: "http"; url: string };
@@ -102,6 +126,11 @@ export type BootPlan =
       kind: "boot";
       /** The first stage this machine's firmware (its `arch`) gets over TFTP. */
       firmwareFile: FirmwareFile;
+      /** Who reads this plan: iPXE (the script route) or GRUB (its per-MAC configuration file). */
+      loader: BootLoader;
+      /** Kernel and initrd as paths of the TFTP root: Debian 12's signed GRUB reads them by TFTP (it has no HTTP). */
+      kernelTftpPath: string;
+      initrdTftpPath: string;
       /** The per-machine script the chain script sends iPXE to. */
       scriptUrl: string;
       kernelUrl: string;
@@ -126,6 +155,9 @@ export function archFromClientArch(code: number): MachineArch {
       return "efi64";
     case 11:
       return "arm64";
+    // 16 is "x64 UEFI HTTP" (IANA): the same machines as 7/9, booting by URL.
+    case 16:
+      return "efi64";
     default:
       return "unknown";
   }
@@ -147,10 +179,17 @@ export function masterHost(server: Pick<BootServer, "address" | "httpPort">): st
   return server.httpPort === 80 ? server.address : `${server.address}:${server.httpPort}`;
 }
 
+/** The iPXE binary a node's HTTP boot gets: its own choice if that is an iPXE binary, else ipxe.efi. */
+export function httpBootFile(firmwareFile: UefiFirmwareFile): IpxeEfiFile {
+  return firmwareFile === "shimx64.efi" ? "ipxe.efi" : firmwareFile;
+}
+
 function firstStagesFor(settings: ResolvedNodeSettings, server: BootServer): FirstStages {
+  const httpFile = httpBootFile(settings.firmwareFile);
   return {
     bios: { via: "tftp", file: "undionly.kpxe" },
     efi64: { via: "tftp", file: settings.firmwareFile },
+    efi64Http: { via: "http", file: httpFile, url: `http://${masterHost(server)}/tftp/${httpFile}` },
     arm64: server.arm64Firmware ? { via: "tftp", file: "ipxe-arm64.efi" } : undefined,
     ipxe: { via: "http", url: `http://${masterHost(server)}/boot.ipxe` },
   };
@@ -232,6 +271,7 @@ export function planBoot(machine: Machine, config: SiteConfig, record: NodeBootR
   if (refusal !== undefined) return ignore(refusal.why, refusal.reason);
 
   const host = masterHost(server);
+  const loader: BootLoader = machine.loader === "grub" && machine.arch === "efi64" ? "grub" : "ipxe";
   const isoUrl = `http://${host}/isos/${server.imageLabel}.iso`;
   const kernelArgs = [
     `root=live:${isoUrl}`,
@@ -240,16 +280,17 @@ export function planBoot(machine: Machine, config: SiteConfig, record: NodeBootR
     "rd.live.ram=1",
     "ip=dhcp",
     "rd.neednet=1",
-    // iPXE expands ${mac:hexhyp} to the MAC of the NIC that booted; dracut then brings up
+    // The MAC of the NIC that booted (the script and the GRUB file are per MAC); dracut then brings up
     // that NIC (pxelinux's BOOTIF form: 01 = Ethernet hardware type).
-    "BOOTIF=01-${mac:hexhyp}",
+    `BOOTIF=01-${mac.replaceAll(":", "-")}`,
     `pxeaddr=${server.address}`,
     `recon.master=${host}`,
     ...(token === undefined ? [] : [`recon.token=${token}`]),
     `recon.post=${settings.postAction}`,
     // Debian's 2019 ipxe.efi needs initrd=<name> or the EFI stub finds no initrd and the
-    // kernel panics with "VFS: Unable to mount root fs" (docs/lab-facts.md). BIOS does not read it.
-    ...(machine.arch === "bios" ? [] : ["initrd=initrd"]),
+    // kernel panics with "VFS: Unable to mount root fs" (docs/lab-facts.md). BIOS does not read it, and
+    // under GRUB it must not be there: the kernel's EFI stub would look for a file "initrd" and fail.
+    ...(machine.arch === "bios" || loader === "grub" ? [] : ["initrd=initrd"]),
     ...settings.consoles.map((console) => `console=${console}`),
     ...server.imageKernelArgs,
     ...settings.kernelArgs,
@@ -258,6 +299,9 @@ export function planBoot(machine: Machine, config: SiteConfig, record: NodeBootR
     ...common,
     kind: "boot",
     firmwareFile: firmwareFor(machine.arch, common.firstStage),
+    loader,
+    kernelTftpPath: `/install/${server.imageLabel}/linux`,
+    initrdTftpPath: `/install/${server.imageLabel}/initrd`,
     // The form iPXE's ${mac:hexhyp} gives the chain script (render-ipxe.ts).
     scriptUrl: `http://${host}/boot/${mac.replaceAll(":", "-")}.ipxe`,
     kernelUrl: `http://${host}/install/${server.imageLabel}/linux`,

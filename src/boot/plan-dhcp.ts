@@ -4,13 +4,15 @@
  * first stages every machine gets by default, and one host entry per MAC the site config names.
  * render-dnsmasq.ts only writes these out; it decides nothing.
  */
-import type { SiteConfig, UefiFirmwareFile } from "../model/site-config.js";
-import { planBoot, type BootPlan, type BootServer, type FirstStages } from "./plan-boot.js";
+import { UEFI_FIRMWARE_FILES, type SiteConfig, type UefiFirmwareFile } from "../model/site-config.js";
+import { httpBootFile, planBoot, type BootPlan, type BootServer, type FirstStages, type IpxeEfiFile } from "./plan-boot.js";
 
-/** The UEFI binary other than the default; hosts tagged `fw-alt` get it. */
-export function alternateEfiFirmware(firmware: UefiFirmwareFile): UefiFirmwareFile {
-  return firmware === "ipxe.efi" ? "snponly.efi" : "ipxe.efi";
-}
+/** The dnsmasq tag a host entry sets when its UEFI first stage is not the default one. */
+export const FIRMWARE_TAGS: Record<UefiFirmwareFile, string> = {
+  "shimx64.efi": "fw-shim",
+  "ipxe.efi": "fw-ipxe",
+  "snponly.efi": "fw-snponly",
+};
 
 /** One line of dnsmasq's host file. */
 export type DhcpHostEntry =
@@ -20,13 +22,21 @@ export type DhcpHostEntry =
       mac: string;
       ignore?: false;
       hostname?: string | undefined;
-      /** Its UEFI first stage is the other binary (`fw-alt` tag), not the default one. */
-      efiAlternate: boolean;
+      /** Its UEFI first stage when it is not the default one (the host entry sets that file's tag). */
+      efiFile?: UefiFirmwareFile | undefined;
     };
+
+/** A UEFI first stage other than the default, handed to hosts whose entry sets `tag`. */
+export interface TaggedEfiStage {
+  tag: string;
+  file: UefiFirmwareFile;
+  /** What the same hosts get by UEFI HTTP boot (an iPXE binary by URL). */
+  http: { file: IpxeEfiFile; url: string };
+}
 
 export interface DhcpBootPlan {
   /** What a machine gets by its firmware's tag unless its host entry says otherwise. */
-  firstStage: FirstStages & { efi64Alternate: { via: "tftp"; file: UefiFirmwareFile } };
+  firstStage: FirstStages & { efi64Tagged: TaggedEfiStage[] };
   hosts: DhcpHostEntry[];
 }
 
@@ -37,14 +47,19 @@ export interface DhcpBootPlan {
  */
 export function dhcpBootFromPlans(anyMachine: BootPlan, named: readonly BootPlan[]): DhcpBootPlan {
   const efi64 = anyMachine.firstStage.efi64.file;
-  const hosts = named.map((plan): DhcpHostEntry =>
+  const httpUrlOf = (file: IpxeEfiFile) => anyMachine.firstStage.efi64Http.url.replace(/[^/]+$/, file);
+  const efi64Tagged = UEFI_FIRMWARE_FILES.filter((file) => file !== efi64).map((file): TaggedEfiStage => {
+    const http = httpBootFile(file);
+    return { tag: FIRMWARE_TAGS[file], file, http: { file: http, url: httpUrlOf(http) } };
+  });
+  const hosts = named.map((plan): DhcpHostEntry => {
     // Only the site config's ignore is kept from DHCP: a stored inventory or an arch recon
-    // cannot boot still gets iPXE, whose script then says why and returns to the firmware.
-    plan.kind === "ignore" && plan.why === "config-ignore"
-      ? { mac: plan.mac, ignore: true }
-      : { mac: plan.mac, hostname: plan.hostname, efiAlternate: plan.firstStage.efi64.file !== efi64 },
-  );
-  return { firstStage: { ...anyMachine.firstStage, efi64Alternate: { via: "tftp", file: alternateEfiFirmware(efi64) } }, hosts };
+    // cannot boot still gets its first stage, whose script or GRUB file then says why and returns to the firmware.
+    if (plan.kind === "ignore" && plan.why === "config-ignore") return { mac: plan.mac, ignore: true };
+    const file = plan.firstStage.efi64.file;
+    return { mac: plan.mac, hostname: plan.hostname, ...(file !== efi64 && { efiFile: file }) };
+  });
+  return { firstStage: { ...anyMachine.firstStage, efi64Tagged }, hosts };
 }
 
 /** The MACs the site config names (hosts and group `macs`; parseSiteConfig normalized them), sorted, once each. */

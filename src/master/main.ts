@@ -32,6 +32,8 @@ import { createStore } from "./store/store.js";
 import { createInventoryNormalizer } from "./inventories.js";
 import { prepareWorkload } from "./workload.js";
 import { confirmFrontAnswers, newRunId } from "./http/readiness.js";
+import { applyTftpRoot, DEBIAN_GRUB_NET, DEBIAN_SHIM, ipxeFilesIn, planTftpRoot } from "./boot-files/tftp-root.js";
+import { createGrubNodeFiles } from "./boot-files/grub-node-files.js";
 
 export interface MasterOptions {
   /** site.yaml; a missing file means every default. */
@@ -43,8 +45,12 @@ export interface MasterOptions {
   /** isos/<label>.iso and install/<label>/{linux,initrd,boot.json}, as the `http` target lays out. */
   httpRoot: string;
   imageLabel: string;
-  /** iPXE binaries served by TFTP (Debian: /usr/lib/ipxe). */
+  /** Where the iPXE binaries are (Debian: /usr/lib/ipxe); the TFTP root itself is assembled in the run dir (boot-files/tftp-root.ts). */
   tftpRoot: string;
+  /** Microsoft-signed shim (default: Debian's /usr/lib/shim/shimx64.efi.signed). */
+  shimFile?: string | undefined;
+  /** The signed network GRUB shim loads (default: Debian's grubnetx64.efi.signed). */
+  grubFile?: string | undefined;
   cmdline: Map<string, string[]>;
   probeTimeoutMs?: number;
   /** How often to look for a foreign DHCP server while authoritative; 0 = never. */
@@ -150,6 +156,22 @@ async function serve(options: MasterOptions, deps: MasterDeps, config: SiteConfi
     imageKernelArgs: bootJson.imageKernelArgs ?? [],
     arm64Firmware: await exists(join(options.tftpRoot, "ipxe-arm64.efi")),
   };
+  // The TFTP root (also /tftp/ over HTTP): first stages, GRUB's files, kernel and initrd, all from this medium.
+  const tftpRoot = join(options.runDir, "tftp");
+  await mkdir(options.runDir, { recursive: true });
+  await applyTftpRoot(
+    tftpRoot,
+    planTftpRoot({
+      ipxeDir: options.tftpRoot,
+      shimFile: options.shimFile ?? DEBIAN_SHIM,
+      grubFile: options.grubFile ?? DEBIAN_GRUB_NET,
+      httpRoot: options.httpRoot,
+      imageLabel: options.imageLabel,
+      address: net.address,
+      ipxePresent: await ipxeFilesIn(options.tftpRoot),
+    }),
+  );
+  const grubFiles = createGrubNodeFiles({ tftpRoot, config, server, secret, record: (mac) => fleet.nodes[mac], log: log.child({ component: "grub" }) });
   // Power (#5): the site config's BMCs — wake the fleet, confirm off after uploads, the power API.
   const power = createFleetPower({
     config,
@@ -182,6 +204,7 @@ async function serve(options: MasterOptions, deps: MasterDeps, config: SiteConfi
     config,
     store,
     httpRoot: options.httpRoot,
+    tftpRoot,
     isoDevice: options.isoDevice,
     postTgzPath,
     server,
@@ -222,7 +245,7 @@ async function serve(options: MasterOptions, deps: MasterDeps, config: SiteConfi
   async function startDnsmasq(currentMode: Exclude<DhcpMode, "off">, stop: AbortSignal) {
     // A master killed with -9 leaves its dnsmasq serving: end it (by its pid file) first.
     await stopLeftover(join(options.runDir, "dnsmasq.pid"), "dnsmasq", log);
-    await writeDnsmasqFiles({ mode: currentMode, net, config, server, tftpRoot: options.tftpRoot, runDir: options.runDir });
+    await writeDnsmasqFiles({ mode: currentMode, net, config, server, tftpRoot, runDir: options.runDir });
     return superviseDnsmasq({
       runner,
       confFile,
@@ -230,6 +253,13 @@ async function serve(options: MasterOptions, deps: MasterDeps, config: SiteConfi
       signal: stop,
       onEvent: (event) => {
         if (event.type !== "dnsmasq") return;
+        const answered = event.event;
+        // dnsmasq answered a machine: its GRUB (if its first stage is shim) reads its file seconds later.
+        if ((answered.kind === "dhcp" && (answered.message === "ACK" || answered.message === "OFFER")) || answered.kind === "pxe") {
+          if (answered.mac !== net.mac.toLowerCase()) {
+            void grubFiles.prepare(answered.mac).catch((error: unknown) => log.error("grub config not written", { mac: answered.mac, error: String(error) }));
+          }
+        }
         const nodeEvent = nodeEventFromDnsmasq(event.event, event.at);
         // The master's own probe (its MAC) gets offers from its own dnsmasq: not a node.
         if (nodeEvent && "mac" in nodeEvent && nodeEvent.mac === net.mac.toLowerCase()) return;

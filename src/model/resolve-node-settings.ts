@@ -39,7 +39,7 @@ export const BUILTIN_NODE_SETTINGS = {
   action: "inventory",
   postAction: "poweroff",
   consoles: ["ttyS0,115200n8", "tty0"],
-  firmwareFile: "ipxe.efi",
+  firmwareFile: "shimx64.efi",
   reinventory: false,
 } as const;
 

@@ -35,7 +35,12 @@ export class Secret {
 export const DHCP_MODES = ["auto", "authoritative", "proxy", "off"] as const;
 export type DhcpMode = (typeof DHCP_MODES)[number];
 export const NODE_ACTIONS = ["inventory", "ignore"] as const;
-export const UEFI_FIRMWARE_FILES = ["ipxe.efi", "snponly.efi"] as const;
+/**
+ * What a UEFI x86-64 machine is handed first over TFTP. `shimx64.efi` (the default) is Microsoft-signed
+ * shim, which loads Debian's signed network GRUB: it boots with Secure Boot on or off. The iPXE binaries
+ * stay selectable (they drive NICs GRUB cannot), but Secure Boot firmware refuses them (unsigned).
+ */
+export const UEFI_FIRMWARE_FILES = ["shimx64.efi", "ipxe.efi", "snponly.efi"] as const;
 export type UefiFirmwareFile = (typeof UEFI_FIRMWARE_FILES)[number];
 
 const macSchema = z.string().transform((text, ctx) => {

@@ -3,7 +3,7 @@
  * them and starts dnsmasq with `--conf-file=<this> --keep-in-foreground`. Every tuned option
  * comes from a measurement in docs/lab-facts.md; the comments say which.
  */
-import type { DhcpBootPlan, DhcpHostEntry } from "../../boot/plan-dhcp.js";
+import { FIRMWARE_TAGS, type DhcpBootPlan, type DhcpHostEntry } from "../../boot/plan-dhcp.js";
 
 export interface DnsmasqPaths {
   tftpRoot: string;
@@ -28,8 +28,8 @@ export interface DnsmasqOptions {
   ipv6Prefix?: string | undefined;
   dns: { enabled: boolean; domain: string };
   /**
-   * What each firmware tag is handed (planDhcpBoot): the BIOS and UEFI binaries (UEFI's other
-   * one for hosts tagged `fw-alt`), arm64's only when present, and the script URL for iPXE.
+   * What each firmware tag is handed (planDhcpBoot): the BIOS and UEFI binaries (UEFI's others
+   * for hosts tagged with theirs), the UEFI HTTP-boot URL, arm64's only when present, and the script URL for iPXE.
    */
   firstStage: DhcpBootPlan["firstStage"];
   paths: DnsmasqPaths;
@@ -103,16 +103,24 @@ function dhcpSection(options: DnsmasqOptions): string[] {
   return lines;
 }
 
+/** The tags that exclude a default line: those of the tagged stages whose file differs from the default's. */
+function notTags(tags: readonly string[]): string {
+  return tags.map((tag) => `tag:!${tag},`).join("");
+}
+
 function bootSection(options: DnsmasqOptions): string[] {
   // The TFTP server of every first stage: this master.
   const master = options.address;
-  const { bios, efi64, efi64Alternate, arm64, ipxe } = options.firstStage;
+  const { bios, efi64, efi64Http, efi64Tagged, arm64, ipxe } = options.firstStage;
   const lines = [
-    "# Boot: firmware gets an iPXE binary by TFTP, iPXE gets the script by HTTP.",
-    // DHCP option 93; RFC 4578 and the IANA registry disagree on 7 and 9, both are x86-64 UEFI in practice.
+    "# Boot: BIOS gets iPXE by TFTP; x86-64 UEFI gets Microsoft-signed shim by TFTP, which loads Debian's signed",
+    "# GRUB (Secure Boot on or off), unless its host entry tags another binary; UEFI HTTP boot gets iPXE by URL;",
+    "# iPXE gets its script by HTTP.",
+    // DHCP option 93; RFC 4578 and the IANA registry disagree on 7 and 9, both are x86-64 UEFI in practice; 16 is x64 UEFI HTTP.
     "dhcp-match=set:bios,option:client-arch,0",
     "dhcp-match=set:efi64,option:client-arch,7",
     "dhcp-match=set:efi64,option:client-arch,9",
+    "dhcp-match=set:efi64-http,option:client-arch,16",
   ];
   if (arm64) lines.push("dhcp-match=set:arm64,option:client-arch,11");
   lines.push("dhcp-userclass=set:ipxe,iPXE");
@@ -121,13 +129,22 @@ function bootSection(options: DnsmasqOptions): string[] {
     // (docs/lab-facts.md). In proxy mode dnsmasq sends no dhcp-option at all, so it is left out there.
     lines.push("dhcp-option=tag:ipxe,encap:175,176,1");
   }
+  const efiTags = efi64Tagged.map((stage) => stage.tag);
   lines.push(
     `dhcp-boot=tag:ipxe,${ipxe.url}`,
     `dhcp-boot=tag:!ipxe,tag:bios,${bios.file},,${master}`,
-    `dhcp-boot=tag:!ipxe,tag:efi64,tag:!fw-alt,${efi64.file},,${master}`,
-    `dhcp-boot=tag:!ipxe,tag:efi64,tag:fw-alt,${efi64Alternate.file},,${master}`,
+    `dhcp-boot=tag:!ipxe,tag:efi64,${notTags(efiTags)}${efi64.file},,${master}`,
   );
+  for (const stage of efi64Tagged) lines.push(`dhcp-boot=tag:!ipxe,tag:efi64,tag:${stage.tag},${stage.file},,${master}`);
   if (arm64) lines.push(`dhcp-boot=tag:!ipxe,tag:arm64,${arm64.file},,${master}`);
+  if (options.mode === "authoritative") {
+    // UEFI HTTP boot (UEFI spec, "HTTP Boot"): the URL in the boot file field and option 60 HTTPClient, no TFTP.
+    // In proxy mode dnsmasq answers only PXEClient vendor classes; recon's own responder answers these (http-boot-proxy.ts).
+    const httpOther = efi64Tagged.filter((stage) => stage.http.file !== efi64Http.file);
+    lines.push(`dhcp-boot=tag:!ipxe,tag:efi64-http,${notTags(httpOther.map((stage) => stage.tag))}${efi64Http.url}`);
+    for (const stage of httpOther) lines.push(`dhcp-boot=tag:!ipxe,tag:efi64-http,tag:${stage.tag},${stage.http.url}`);
+    lines.push("dhcp-option-force=tag:efi64-http,60,HTTPClient");
+  }
   if (options.mode === "proxy") {
     lines.push(
       // In proxy mode dnsmasq answers no PXE client unless a pxe-service (or pxe-prompt) exists.
@@ -141,16 +158,22 @@ function bootSection(options: DnsmasqOptions): string[] {
       `pxe-service=tag:ipxe,x86PC,"recon",${ipxe.url}`,
       `pxe-service=tag:ipxe,x86-64_EFI,"recon",${ipxe.url}`,
       `pxe-service=tag:ipxe,BC_EFI,"recon",${ipxe.url}`,
-      `pxe-service=tag:!ipxe,tag:!fw-alt,x86-64_EFI,"recon",${efi64.file},${master}`,
-      `pxe-service=tag:!ipxe,tag:fw-alt,x86-64_EFI,"recon",${efi64Alternate.file},${master}`,
-      `pxe-service=tag:!ipxe,tag:!fw-alt,BC_EFI,"recon",${efi64.file},${master}`,
-      `pxe-service=tag:!ipxe,tag:fw-alt,BC_EFI,"recon",${efi64Alternate.file},${master}`,
     );
+    for (const csa of ["x86-64_EFI", "BC_EFI"]) {
+      lines.push(`pxe-service=tag:!ipxe,${notTags(efiTags)}${csa},"recon",${efi64.file},${master}`);
+      for (const stage of efi64Tagged) lines.push(`pxe-service=tag:!ipxe,tag:${stage.tag},${csa},"recon",${stage.file},${master}`);
+    }
     if (arm64) {
       lines.push(`pxe-service=tag:!ipxe,ARM64_EFI,"recon",${arm64.file},${master}`, `pxe-service=tag:ipxe,ARM64_EFI,"recon",${ipxe.url}`);
     }
   }
-  lines.push("", "# TFTP: only the iPXE binaries live here; everything else is HTTP.", "enable-tftp", `tftp-root=${options.paths.tftpRoot}`, "");
+  lines.push(
+    "",
+    "# TFTP: the first stages, GRUB's configuration files, and the kernel and initrd GRUB reads (it has no HTTP).",
+    "enable-tftp",
+    `tftp-root=${options.paths.tftpRoot}`,
+    "",
+  );
   return lines;
 }
 
@@ -174,7 +197,7 @@ export function renderDhcpHostsFile(entries: readonly DhcpHostEntry[]): string {
     if (entry.ignore) {
       fields.push("ignore");
     } else {
-      if (entry.efiAlternate) fields.push("set:fw-alt");
+      if (entry.efiFile !== undefined) fields.push(`set:${FIRMWARE_TAGS[entry.efiFile]}`);
       if (entry.hostname !== undefined) fields.push(entry.hostname);
     }
     lines.push(fields.join(","));
