@@ -46,11 +46,14 @@ disk: host-tools node-deps $(BUNDLE)
 	$(RECON) build image $(RECIPE) --profile Disk --build-dir $(BUILD_DIR)
 
 # The virtual data centre (recon lab): builds or reuses the ISO, then runs in the foreground.
-PEERS    ?= 2
+# FIRMWARE: bios|uefi|uefi-sb|uefi-http|uefi-http-sb|mixed, or one kind per peer (bios,uefi-sb,uefi-http),
+# whose length is the peer count; PEERS (default 2) only when given.
+PEERS    ?=
 FIRMWARE ?= mixed
+MASTER_FIRMWARE ?= bios
 LAB_DIR  ?= /var/tmp/recon-lab
 lab: target host-tools-test
-	$(RECON) lab up --recipe $(RECIPE) --build-dir $(BUILD_DIR) --peers $(PEERS) --firmware $(FIRMWARE) --dir $(LAB_DIR)
+	$(RECON) lab up --recipe $(RECIPE) --build-dir $(BUILD_DIR) $(if $(PEERS),--peers $(PEERS)) --firmware $(FIRMWARE) --master-firmware $(MASTER_FIRMWARE) --dir $(LAB_DIR)
 
 clean: node-deps
 	$(RECON) build clean $(RECIPE) --build-dir $(BUILD_DIR)
