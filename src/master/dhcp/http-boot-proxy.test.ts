@@ -46,7 +46,15 @@ describe("planHttpBootReply", () => {
   });
 
   it.each([
-    ["a REQUEST", withOption(OPTION.messageType, Buffer.from([3])), /^REQUEST, not a DISCOVER/],
+    [
+      "a REQUEST (to the site server)",
+      {
+        ...withOption(OPTION.messageType, Buffer.from([3])),
+        options: new Map([...withOption(OPTION.messageType, Buffer.from([3])).options, [OPTION.serverId, Buffer.from([10, 81, 0, 2])]]),
+      },
+      /^REQUEST to 10\.81\.0\.2, not a DISCOVER/,
+    ],
+    ["a DHCPINFORM", withOption(OPTION.messageType, Buffer.from([8])), /^INFORM, not a DISCOVER/],
     ["a relayed DISCOVER", { ...httpDiscover, giaddr: "10.9.0.1" }, /relayed by 10\.9\.0\.1/],
     ["a non-Ethernet chaddr", { ...httpDiscover, htype: 6 }, /not Ethernet/],
     ["no option 93", withOption(OPTION.clientArch, undefined), /no client architecture/],

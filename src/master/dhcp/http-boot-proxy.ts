@@ -19,6 +19,8 @@ import {
   DHCP_CLIENT_PORT,
   DHCP_MESSAGE_TYPES,
   DHCP_SERVER_PORT,
+  ipv4,
+  OPTION,
   parseDhcpPacket,
   vendorClass,
   type DhcpPacket,
@@ -51,7 +53,9 @@ export function planHttpBootReply(packet: DhcpPacket, serverAddress: string, url
   const ignore = (reason: string): HttpBootReplyPlan => ({ action: "ignore", mac, arch, reason });
   if (packet.messageType !== 1) {
     const type = packet.messageType === undefined ? "BOOTP" : (DHCP_MESSAGE_TYPES[packet.messageType] ?? `type ${packet.messageType}`);
-    return ignore(`${type}, not a DISCOVER: only DISCOVERs get a proxy offer`);
+    const server = packet.options.get(OPTION.serverId);
+    const to = server?.length === 4 ? ` to ${ipv4(server)}` : "";
+    return ignore(`${type}${to}, not a DISCOVER: only DISCOVERs get a proxy offer`);
   }
   if (packet.giaddr !== "0.0.0.0") return ignore(`relayed by ${packet.giaddr}: the responder answers its own segment only`);
   if (packet.htype !== 1 || packet.hlen !== 6) return ignore(`hardware type ${packet.htype} length ${packet.hlen} is not Ethernet`);
