@@ -45,7 +45,9 @@ describe.each(recipeNames)("recipe %s", (name) => {
     }
     expect(xml).toContain('<profile name="DracutLive" description="Live ISO');
     expect(xml).toMatch(/<profile name="DracutLive"[^>]*import="true"/);
-    expect(xml).toMatch(/<type image="iso" primary="true" flags="dmsquash" firmware="efi" mediacheck="false"/);
+    // Every profile's type gets the recipe's firmware: uefi (Secure Boot) for debian-12, efi for the SUSE ones.
+    expect(xml.match(/ firmware="[a-z]+"/g)).toEqual(Array(3).fill(` firmware="${recipe.firmware}"`));
+    expect(xml).toMatch(new RegExp(`<type image="iso" primary="true" flags="dmsquash" firmware="${name === "debian-12" ? "uefi" : "efi"}" mediacheck="false"`));
     expect(xml).not.toContain("hybrid=");
   });
 });

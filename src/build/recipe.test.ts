@@ -32,6 +32,19 @@ describe("loadRecipe", () => {
     expect(recipe.squashfsCompression).toBe("xz");
     expect(recipe.profilePackages).toEqual({ DracutLive: [], Virtual: [], Disk: [] });
     expect(recipe.locale).toBeUndefined();
+    expect(recipe.firmware).toBe("efi");
+  });
+
+  it("takes firmware uefi (Secure Boot) with Debian's shim and signed GRUB", async () => {
+    const recipe = await loadRecipe(await recipeDir("tiny", { ...minimal, firmware: "uefi", imagePackages: ["systemd", "shim-signed", "grub-efi-amd64-signed"] }), "tiny");
+    expect(recipe.firmware).toBe("uefi");
+  });
+
+  it("refuses firmware uefi on Debian without the signed boot chain, and an unknown firmware", async () => {
+    const without = await recipeDir("tiny", { ...minimal, firmware: "uefi", imagePackages: ["systemd", "shim-signed"] });
+    await expect(loadRecipe(without, "tiny")).rejects.toThrow(/imagePackages: firmware "uefi" \(Secure Boot\) needs grub-efi-amd64-signed in imagePackages/);
+    const unknown = await recipeDir("tiny", { ...minimal, firmware: "secure" });
+    await expect(loadRecipe(unknown, "tiny")).rejects.toThrow(/firmware: Invalid enum value. Expected 'efi' \| 'uefi'/);
   });
 
   it("names an unknown recipe and lists the known ones", async () => {

@@ -7,6 +7,22 @@ import { z } from "zod";
 export const PROFILES = ["DracutLive", "Virtual", "Disk"] as const;
 export type Profile = (typeof PROFILES)[number];
 
+/**
+ * KIWI's `firmware` for every profile's type. `efi`: BIOS + UEFI with an unsigned GRUB that KIWI
+ * makes with grub-mkimage (no Secure Boot). `uefi`: BIOS + UEFI with the distribution's signed
+ * chain, shim (Microsoft UEFI CA) → signed GRUB → signed kernel, so the medium boots with Secure
+ * Boot on; KIWI copies shim and the signed GRUB from the image root and fails without them.
+ */
+export const FIRMWARES = ["efi", "uefi"] as const;
+export type Firmware = (typeof FIRMWARES)[number];
+
+/**
+ * What KIWI 9.24 looks for in a Debian root for `firmware="uefi"` (kiwi/defaults.py
+ * get_shim_loader, get_signed_grub_loader): shim-signed's /usr/lib/shim/shimx64.efi.signed and
+ * grub-efi-amd64-signed's /usr/lib/grub/x86_64-efi-signed/grubx64.efi.signed.
+ */
+export const SECURE_BOOT_PACKAGES: Record<"debian", string[]> = { debian: ["shim-signed", "grub-efi-amd64-signed"] };
+
 const packageName = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9+._:-]*$/, "not a package name");
 
 const repositorySchema = z
@@ -76,6 +92,8 @@ export const recipeSchema = z
     squashfsCompression: z.enum(["xz", "zstd", "gzip", "lzo", "lz4"]).default("xz"),
     kernelArgs: z.array(z.string().regex(/^\S+$/, "one kernel argument per entry, no spaces")),
     bootloaderTimeoutSeconds: z.number().int().min(0).max(60).default(5),
+    /** KIWI's firmware for all profiles (see FIRMWARES); `efi` when left out. */
+    firmware: z.enum(FIRMWARES).default("efi"),
     repositories: z.array(repositorySchema).min(1),
     /**
      * The URL prefix of `repositories[].source` that RECON_ZYPPER_MIRROR replaces (zypper
@@ -102,7 +120,18 @@ export const recipeSchema = z
     /** Notes shown in docs and the generated description (why a recipe differs). */
     notes: z.array(z.string()).default([]),
   })
-  .strict();
+  .strict()
+  .superRefine((recipe, ctx) => {
+    if (recipe.firmware !== "uefi" || recipe.distribution.family !== "debian") return;
+    const missing = SECURE_BOOT_PACKAGES.debian.filter((name) => !recipe.imagePackages.includes(name));
+    if (missing.length) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["imagePackages"],
+        message: `firmware "uefi" (Secure Boot) needs ${missing.join(" and ")} in imagePackages: kiwi copies shim and the signed GRUB from the image root`,
+      });
+    }
+  });
 
 export type Recipe = z.infer<typeof recipeSchema>;
 

@@ -35,7 +35,7 @@ function typeFor(profile: Profile, recipe: Recipe): XmlNode {
           image: "iso",
           primary: "true",
           flags: "dmsquash",
-          firmware: "efi",
+          firmware: recipe.firmware,
           mediacheck: "false",
           volid: recipe.volumeId,
           squashfscompression: recipe.squashfsCompression,
@@ -48,7 +48,7 @@ function typeFor(profile: Profile, recipe: Recipe): XmlNode {
         $: {
           image: "oem",
           filesystem: "ext4",
-          firmware: "efi",
+          firmware: recipe.firmware,
           kernelcmdline,
         },
         bootloader,
@@ -59,7 +59,7 @@ function typeFor(profile: Profile, recipe: Recipe): XmlNode {
         $: {
           image: "oem",
           filesystem: "ext4",
-          firmware: "efi",
+          firmware: recipe.firmware,
           installiso: "true",
           kernelcmdline,
         },

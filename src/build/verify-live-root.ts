@@ -14,8 +14,21 @@ import { ReconError } from "../lib/errors.js";
 import { runChecked, type CommandRunner } from "../lib/run.js";
 import { xorrisoExtractArgs } from "./xorriso.js";
 
-/** What a live root must hold for recon's appliance to start (symlinks count). */
-export const REQUIRED_ROOT_PATHS = ["/sbin/init", "/usr/bin/sh", "/usr/bin/node", "/usr/bin/recon", "/usr/lib/recon/recon.mjs", "/etc/systemd/system/recon.service"];
+/**
+ * What a live root must hold for recon's appliance to start (symlinks count), and the first stages
+ * the master serves UEFI peers from its own root (shim, then Debian's signed network GRUB as
+ * grubx64.efi beside it), so an air-gapped site needs nothing but the stick.
+ */
+export const REQUIRED_ROOT_PATHS = [
+  "/sbin/init",
+  "/usr/bin/sh",
+  "/usr/bin/node",
+  "/usr/bin/recon",
+  "/usr/lib/recon/recon.mjs",
+  "/etc/systemd/system/recon.service",
+  "/usr/lib/shim/shimx64.efi.signed",
+  "/usr/lib/grub/x86_64-efi-signed/grubnetx64.efi.signed",
+];
 
 export function unsquashfsOneArgs(squashfs: string, dest: string, member: string): string[] {
   return ["-no-progress", "-quiet", "-d", dest, squashfs, member];

@@ -85,3 +85,34 @@ export async function debugfs(image: string, request: string): Promise<string> {
   const { stdout } = await execa("debugfs", ["-R", request, image], { stderr: "ignore" });
   return stdout;
 }
+
+/**
+ * The ISO's boot images as xorriso finds them (`-extract_boot_images`): the El Torito images
+ * (BIOS, UEFI) and the partitions appended for USB sticks. Returns the file names in `dir`.
+ */
+export async function extractBootImages(iso: string, dir: string): Promise<string[]> {
+  await execa("xorriso", ["-osirrox", "on", "-indev", iso, "-extract_boot_images", dir], { stderr: "ignore", stdout: "ignore" });
+  return (await readdir(dir)).sort();
+}
+
+/** Names in one directory of a FAT image, read with mtools (no mount: the host has no vfat). */
+export async function fatList(image: string, dir: string): Promise<string[]> {
+  const { stdout } = await execa("mdir", ["-i", image, "-b", `::${dir}`]);
+  return stdout
+    .split("\n")
+    .filter(Boolean)
+    .map((line) => line.replace(/^::/, "").replace(/\/$/, ""));
+}
+
+export async function fatCopyOut(image: string, path: string, to: string): Promise<void> {
+  await execa("mcopy", ["-n", "-i", image, `::${path}`, to]);
+}
+
+/**
+ * sbverify --list: who signed a PE (EFI) image, as the CN of each signature's issuer, in signature
+ * order (shim: Microsoft Corporation UEFI CA 2011, then Microsoft UEFI CA 2023). Empty when unsigned.
+ */
+export async function authenticodeIssuers(file: string): Promise<string[]> {
+  const { stdout } = await execa("sbverify", ["--list", file], { reject: false, stderr: "ignore" });
+  return [...stdout.matchAll(/^image signature issuers:\n - .*\/CN=([^/\n]+)$/gm)].map((m) => m[1]!.trim());
+}
