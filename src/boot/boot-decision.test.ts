@@ -1,6 +1,6 @@
 /**
  * The boot decision as one table (issue #10): machines → plans, and from the same decision the
- * texts machines receive: dnsmasq's config and host file, and each machine's iPXE script, as
+ * texts machines receive: dnsmasq's config and host file, each machine's iPXE script and GRUB file, as
  * whole files under __snapshots__/ so a reviewer reads exactly what goes out.
  */
 import { describe, expect, it } from "vitest";
@@ -8,6 +8,7 @@ import { parseSiteConfig, type SiteConfig } from "../model/site-config.js";
 import { renderDhcpHostsFile, renderDnsmasqConf, type DnsmasqOptions } from "../master/dhcp/render-dnsmasq.js";
 import { planBoot, type BootPlan, type BootServer, type Machine, type NodeBootRecord } from "./plan-boot.js";
 import { dhcpBootFromPlans, namedMacs, planDhcpBoot } from "./plan-dhcp.js";
+import { renderGrubNodeConfig } from "./render-grub.js";
 import { renderIpxeScript } from "./render-ipxe.js";
 
 const server: BootServer = {
@@ -50,14 +51,24 @@ const table: Row[] = [
     plan: { kind: "boot", firmwareFile: "undionly.kpxe", firstStage: { bios: { via: "tftp", file: "undionly.kpxe" } }, wake: { wake: true } },
   },
   {
-    name: "UEFI x86_64: ipxe.efi over TFTP",
+    name: "UEFI x86_64: Microsoft-signed shim over TFTP; UEFI HTTP boot gets ipxe.efi by URL",
     machine: { mac: "52:54:00:00:00:01", arch: "efi64" },
-    plan: { kind: "boot", firmwareFile: "ipxe.efi", firstStage: { efi64: { via: "tftp", file: "ipxe.efi" } } },
+    plan: {
+      kind: "boot",
+      firmwareFile: "shimx64.efi",
+      loader: "ipxe",
+      firstStage: { efi64: { via: "tftp", file: "shimx64.efi" }, efi64Http: { via: "http", file: "ipxe.efi", url: "http://10.20.0.1/tftp/ipxe.efi" } },
+    },
   },
   {
     name: "UEFI x86_64 in a group with the site's firmwareFile: snponly.efi",
     machine: { mac: "52:54:00:00:00:05", arch: "efi64" },
-    plan: { kind: "boot", firmwareFile: "snponly.efi", sources: ["defaults", "groups.broadcom"] },
+    plan: {
+      kind: "boot",
+      firmwareFile: "snponly.efi",
+      firstStage: { efi64Http: { via: "http", file: "snponly.efi", url: "http://10.20.0.1/tftp/snponly.efi" } },
+      sources: ["defaults", "groups.broadcom"],
+    },
   },
   {
     name: "iPXE (user class iPXE, pcbios): the script URL over HTTP, then its own script",
@@ -120,6 +131,17 @@ const table: Row[] = [
     config: noWake,
     plan: { kind: "boot", wake: { wake: false, reason: "the site config does not wake the fleet (power.wake: false)" } },
   },
+  {
+    name: "UEFI x86_64 under shim's GRUB: kernel and initrd by TFTP, no initrd= arg",
+    machine: { mac: "52:54:00:00:00:01", arch: "efi64", loader: "grub" },
+    plan: {
+      kind: "boot",
+      firmwareFile: "shimx64.efi",
+      loader: "grub",
+      kernelTftpPath: "/install/debian-12/linux",
+      initrdTftpPath: "/install/debian-12/initrd",
+    },
+  },
 ];
 
 const planRow = (row: Row, index: number): BootPlan => planBoot(row.machine, row.config ?? site, row.record, { ...server, ...row.server }, `tok-${index + 1}`);
@@ -130,8 +152,17 @@ describe("the boot decision, one table", () => {
   });
 
   it("renders every machine's iPXE script from its plan", async () => {
-    const scripts = table.map((row, index) => `### ${row.name}\n${renderIpxeScript(planRow(row, index))}`);
+    const scripts = table.flatMap((row, index) => (row.machine.loader === "grub" ? [] : [`### ${row.name}\n${renderIpxeScript(planRow(row, index))}`]));
     await expect(scripts.join("\n")).toMatchFileSnapshot("__snapshots__/boot-decision.ipxe");
+  });
+
+  it("renders every x86-64 UEFI machine's GRUB file from its plan as GRUB (shim's second stage) asks", async () => {
+    const files = table.flatMap((row, index) =>
+      row.machine.arch === "efi64"
+        ? [`### ${row.name}\n${renderGrubNodeConfig(planRow({ ...row, machine: { ...row.machine, loader: "grub" } }, index), server.address)}`]
+        : [],
+    );
+    await expect(files.join("\n")).toMatchFileSnapshot("__snapshots__/boot-decision.grub");
   });
 
   const dnsmasq = (mode: DnsmasqOptions["mode"]): DnsmasqOptions => ({

@@ -3,6 +3,7 @@ import { parseSiteConfig } from "../model/site-config.js";
 import {
   archFromClientArch,
   archFromIpxe,
+  httpBootFile,
   imageArchFromBootJson,
   planBoot,
   type BootPlan,
@@ -57,7 +58,7 @@ describe("planBoot", () => {
         "rd.live.ram=1",
         "ip=dhcp",
         "rd.neednet=1",
-        "BOOTIF=01-${mac:hexhyp}",
+        "BOOTIF=01-52-54-00-00-00-01",
         "pxeaddr=10.20.0.1",
         "recon.master=10.20.0.1",
         "recon.token=tok123",
@@ -70,10 +71,14 @@ describe("planBoot", () => {
         "net",
       ],
       postAction: "poweroff",
-      firmwareFile: "ipxe.efi",
+      firmwareFile: "shimx64.efi",
+      loader: "ipxe",
+      kernelTftpPath: "/install/debian-12/linux",
+      initrdTftpPath: "/install/debian-12/initrd",
       firstStage: {
         bios: { via: "tftp", file: "undionly.kpxe" },
-        efi64: { via: "tftp", file: "ipxe.efi" },
+        efi64: { via: "tftp", file: "shimx64.efi" },
+        efi64Http: { via: "http", file: "ipxe.efi", url: "http://10.20.0.1/tftp/ipxe.efi" },
         arm64: undefined,
         ipxe: { via: "http", url: "http://10.20.0.1/boot.ipxe" },
       },
@@ -81,6 +86,31 @@ describe("planBoot", () => {
       wake: { wake: true },
       sources: ["defaults", "networks.10.20.0.0/24"],
     });
+  });
+
+  it("under GRUB (shim's second stage): the same args without initrd=, kernel and initrd as TFTP paths", () => {
+    const viaIpxe = boot(planBoot({ mac: "52:54:00:00:00:01", arch: "efi64" }, config, undefined, server, "tok123"));
+    const viaGrub = boot(planBoot({ mac: "52:54:00:00:00:01", arch: "efi64", loader: "grub" }, config, undefined, server, "tok123"));
+    expect(viaGrub.loader).toBe("grub");
+    expect(viaGrub.kernelArgs).toEqual(viaIpxe.kernelArgs.filter((arg) => arg !== "initrd=initrd"));
+    expect(viaIpxe.kernelArgs).toContain("initrd=initrd");
+    expect([viaGrub.kernelTftpPath, viaGrub.initrdTftpPath]).toEqual(["/install/debian-12/linux", "/install/debian-12/initrd"]);
+  });
+
+  it("uses GRUB only for x86-64 UEFI: a BIOS or unknown machine asking as GRUB is planned for iPXE", () => {
+    expect(boot(planBoot({ mac: "52:54:00:00:00:01", arch: "bios", loader: "grub" }, config, undefined, server, "t")).loader).toBe("ipxe");
+    const unknown = boot(planBoot({ mac: "52:54:00:00:00:01", arch: "unknown", loader: "grub" }, config, undefined, server, "t"));
+    expect(unknown.loader).toBe("ipxe");
+    expect(unknown.kernelArgs).toContain("initrd=initrd");
+  });
+
+  it("hands UEFI HTTP boot an iPXE binary by URL: ipxe.efi when the node's first stage is shim, else its own binary", () => {
+    const shim = planBoot({ mac: "52:54:00:00:00:01", arch: "efi64" }, config, undefined, { ...server, httpPort: 8080 }, "t");
+    expect(shim.firstStage.efi64).toEqual({ via: "tftp", file: "shimx64.efi" });
+    expect(shim.firstStage.efi64Http).toEqual({ via: "http", file: "ipxe.efi", url: "http://10.20.0.1:8080/tftp/ipxe.efi" });
+    const snp = planBoot({ mac: "52:54:00:00:00:05", arch: "efi64" }, config, undefined, server, "t");
+    expect(snp.firstStage.efi64Http).toEqual({ via: "http", file: "snponly.efi", url: "http://10.20.0.1/tftp/snponly.efi" });
+    expect([httpBootFile("shimx64.efi"), httpBootFile("ipxe.efi"), httpBootFile("snponly.efi")]).toEqual(["ipxe.efi", "ipxe.efi", "snponly.efi"]);
   });
 
   it("puts the port into URLs and recon.master but not pxeaddr", () => {
@@ -115,7 +145,7 @@ describe("planBoot", () => {
       name: "unknown arch keeps initrd= (harmless on BIOS, needed on EFI)",
       machine: { mac: "52:54:00:00:00:01", arch: "unknown", userClass: "iPXE" },
       kind: "boot",
-      firmwareFile: "ipxe.efi",
+      firmwareFile: "shimx64.efi",
       hasInitrdArg: true,
     },
     {
@@ -200,7 +230,8 @@ describe("arch detection", () => {
     [7, "efi64"],
     [9, "efi64"],
     [11, "arm64"],
-    [16, "unknown"],
+    [16, "efi64"],
+    [10, "unknown"],
   ])("client-arch %i → %s", (code, arch) => {
     expect(archFromClientArch(code)).toBe(arch);
   });

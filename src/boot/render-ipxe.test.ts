@@ -23,7 +23,7 @@ describe("renderIpxeScript", () => {
     expect(renderIpxeScript(plan)).toBe(`#!ipxe
 # recon: 52:54:00:00:00:01 (bios) inventory, then poweroff; layers: defaults
 echo recon: booting 52:54:00:00:00:01 from http://10.20.0.1/isos/debian-12.iso
-kernel --name linux http://10.20.0.1/install/debian-12/linux root=live:http://10.20.0.1/isos/debian-12.iso rd.live.ram=1 ip=dhcp rd.neednet=1 BOOTIF=01-\${mac:hexhyp} pxeaddr=10.20.0.1 recon.master=10.20.0.1 recon.token=AbC-1 recon.post=poweroff console=ttyS0,115200n8 console=tty0 || goto failed
+kernel --name linux http://10.20.0.1/install/debian-12/linux root=live:http://10.20.0.1/isos/debian-12.iso rd.live.ram=1 ip=dhcp rd.neednet=1 BOOTIF=01-52-54-00-00-00-01 pxeaddr=10.20.0.1 recon.master=10.20.0.1 recon.token=AbC-1 recon.post=poweroff console=ttyS0,115200n8 console=tty0 || goto failed
 initrd --name initrd http://10.20.0.1/install/debian-12/initrd || goto failed
 boot || goto failed
 :failed
@@ -37,7 +37,7 @@ exit 1
     expect(renderIpxeScript(plan)).toBe(`#!ipxe
 # recon: 52:54:00:00:00:03 (efi64) inventory, then reboot; layers: defaults, hosts.52:54:00:00:00:03
 echo recon: booting 52:54:00:00:00:03 from http://10.20.0.1:8080/isos/debian-12.iso
-kernel --name linux http://10.20.0.1:8080/install/debian-12/linux root=live:http://10.20.0.1:8080/isos/debian-12.iso rd.live.ram=1 ip=dhcp rd.neednet=1 BOOTIF=01-\${mac:hexhyp} pxeaddr=10.20.0.1 recon.master=10.20.0.1:8080 recon.token=tok recon.post=reboot initrd=initrd console=ttyS0,115200n8 console=tty0 nomodeset || goto failed
+kernel --name linux http://10.20.0.1:8080/install/debian-12/linux root=live:http://10.20.0.1:8080/isos/debian-12.iso rd.live.ram=1 ip=dhcp rd.neednet=1 BOOTIF=01-52-54-00-00-00-03 pxeaddr=10.20.0.1 recon.master=10.20.0.1:8080 recon.token=tok recon.post=reboot initrd=initrd console=ttyS0,115200n8 console=tty0 nomodeset || goto failed
 initrd --name initrd http://10.20.0.1:8080/install/debian-12/initrd || goto failed
 boot || goto failed
 :failed

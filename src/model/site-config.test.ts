@@ -80,7 +80,7 @@ describe("parseSiteConfig", () => {
     ["groups:\n  rack-a: {postAction: stay}\n", "groups.rack-a: a group needs `macs` or `hostnames`"],
     ["groups:\n  rack-a: {macs: [zz]}\n", "groups.rack-a.macs.0: 'zz' is not a MAC address"],
     ["defaults: {action: wipe}\n", "defaults.action: 'wipe' is not allowed; use one of inventory, ignore"],
-    ["defaults: {firmwareFile: pxelinux.0}\n", "use one of ipxe.efi, snponly.efi"],
+    ["defaults: {firmwareFile: pxelinux.0}\n", "use one of shimx64.efi, ipxe.efi, snponly.efi"],
     ["defaults: {kernelArgs: ['a b']}\n", "defaults.kernelArgs.0: a kernel argument is one word"],
     ["defaults: {hostname: a.b}\n", "defaults.hostname: a hostname is one DNS label"],
     ["defaults: {bmc: {passwordFile: secret.txt}}\n", "defaults.bmc.passwordFile: passwordFile must be an absolute path"],
