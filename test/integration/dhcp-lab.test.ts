@@ -11,12 +11,12 @@
  * deletes the namespaces, even when a test failed.
  */
 import { createHash } from "node:crypto";
-import { chmod, copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createLab, listNetns, netnsWrapper, routeAddArgs, runInNetns, type Lab, type SimulatedHost } from "../../src/lab/netns.js";
+import { createLab, netnsWrapper, routeAddArgs, runInNetns, type Lab, type SimulatedHost } from "../../src/lab/netns.js";
 import { curlGetArgv, leaseWithUdhcpc, type LeaseOutcome, type PeerFirmware } from "../../src/lab/simulated-peer.js";
 import { createLogger } from "../../src/lib/log.js";
 import { execaRunner, runChecked } from "../../src/lib/run.js";
@@ -26,6 +26,9 @@ import { planDhcpBoot } from "../../src/boot/plan-dhcp.js";
 import { parseSiteConfig } from "../../src/model/site-config.js";
 import { renderDnsmasqConf, type DnsmasqOptions } from "../../src/master/dhcp/render-dnsmasq.js";
 import { DnsmasqStartError, superviseDnsmasq, type DnsmasqSupervisor, type SupervisorEvent } from "../../src/master/dhcp/supervisor.js";
+import { DEBIAN_SHIM } from "../../src/master/boot-files/tftp-root.js";
+import { isPidAlive, tearDownLab } from "./helpers/lab-teardown.js";
+import { assembleTftpRoot, IPXE_DIR } from "./helpers/tftp-root.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
 const repo = resolve(here, "../..");
@@ -39,6 +42,7 @@ const PEERS = 20;
 const mac = (n: number) => `52:54:00:77:00:${n.toString(16).padStart(2, "0")}`;
 
 let work: string;
+let tftpRoot: string;
 let lab: Lab | undefined;
 const peers: SimulatedHost[] = [];
 let foreignHost: SimulatedHost;
@@ -56,7 +60,7 @@ const sha256 = async (file: string) =>
 async function writeConf(name: string, mode: DnsmasqOptions["mode"]): Promise<{ conf: string; pidFile: string; leaseFile: string }> {
   const dir = join(work, name);
   await mkdir(join(dir, "hosts"), { recursive: true });
-  const paths = { tftpRoot: join(work, "tftp"), leaseFile: join(dir, "leases"), pidFile: join(dir, "pid"), hostsDir: join(dir, "hosts") };
+  const paths = { tftpRoot, leaseFile: join(dir, "leases"), pidFile: join(dir, "pid"), hostsDir: join(dir, "hosts") };
   const conf = join(dir, "dnsmasq.conf");
   await writeFile(
     conf,
@@ -135,25 +139,14 @@ async function tftpGet(peer: SimulatedHost, server: string, file: string): Promi
   return out;
 }
 
-const isPidAlive = (pid: number) => {
-  try {
-    process.kill(pid, 0);
-    return true;
-  } catch {
-    return false;
-  }
-};
+/** Where the TFTP root's first stage comes from on this host (the root links to it). */
+const servedFrom = (file: string) => (file === "shimx64.efi" ? DEBIAN_SHIM : join(IPXE_DIR, file));
 
 beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), "recon-dhcp-lab-"));
-  // dnsmasq drops root for TFTP: the tree it serves must be readable by anyone.
-  await chmod(work, 0o755);
-  await mkdir(join(work, "tftp"), { recursive: true });
+  // The master's TFTP root as main.ts assembles it (world-readable: dnsmasq drops root for TFTP).
+  ({ tftpRoot } = await assembleTftpRoot(work, MASTER, "test"));
   await mkdir(join(work, "downloads"), { recursive: true });
-  for (const file of ["undionly.kpxe", "ipxe.efi"]) {
-    await copyFile(join("/usr/lib/ipxe", file), join(work, "tftp", file));
-    await chmod(join(work, "tftp", file), 0o644);
-  }
   lab = await createLab(execaRunner, { prefix: PREFIX, bridge: "rcnbr0", bridgeAddress: `${MASTER}/24` });
   for (let n = 0; n < PEERS; n += 1) peers.push(await lab.addHost({ name: `p${n}`, mac: mac(n) }));
   foreignHost = await lab.addHost({ name: "fx", mac: "52:54:00:77:01:00", address: `${FOREIGN}/24` });
@@ -165,16 +158,8 @@ beforeAll(async () => {
 afterAll(async () => {
   stopAll.abort();
   await Promise.allSettled(supervisors.map((s) => s.supervisor.done));
-  // Every dnsmasq this file started is gone (they wrote their PIDs).
-  for (const { pidFile } of supervisors) {
-    const pid = Number((await readFile(pidFile, "utf8").catch(() => "")).trim());
-    if (pid > 0 && isPidAlive(pid)) process.kill(pid, "SIGKILL");
-  }
-  await lab?.destroy();
-  const left = (await listNetns(execaRunner)).filter((ns) => ns.startsWith(PREFIX));
-  if (process.env.RECON_LAB_LOG) console.log(logLines.join("\n"));
-  await rm(work, { recursive: true, force: true });
-  expect(left).toEqual([]);
+  // Every dnsmasq this file started is gone (they wrote their PIDs), and every namespace.
+  expect(await tearDownLab({ lab, prefix: PREFIX, work, pidFiles: supervisors.map((s) => s.pidFile), log: logLines })).toEqual([]);
 }, 60_000);
 
 describe("dnsmasq in a netns, authoritative", () => {
@@ -194,7 +179,8 @@ describe("dnsmasq in a netns, authoritative", () => {
 
   it.each([
     ["bios", 0, "undionly.kpxe"],
-    ["uefi", 1, "ipxe.efi"],
+    // The default UEFI first stage: Microsoft-signed shim (test/integration/uefi-chain.test.ts follows the chain).
+    ["uefi", 1, "shimx64.efi"],
     ["ipxe", 2, `http://${MASTER}:8080/boot.ipxe`],
   ] as const)("%s peer gets %s", async (firmware, index, file) => {
     const outcome = await lease(peers[index]!, firmware);
@@ -206,10 +192,10 @@ describe("dnsmasq in a netns, authoritative", () => {
     // The peers got their addresses from the udhcpc script above.
     for (const [index, file] of [
       [0, "undionly.kpxe"],
-      [1, "ipxe.efi"],
+      [1, "shimx64.efi"],
     ] as const) {
       const got = await tftpGet(peers[index]!, MASTER, file);
-      expect(await sha256(got)).toBe(await sha256(join("/usr/lib/ipxe", file)));
+      expect(await sha256(got)).toBe(await sha256(servedFrom(file)));
     }
     const sent = events.filter((e) => e.type === "dnsmasq" && e.event.kind === "tftp-sent");
     expect(sent.length).toBeGreaterThanOrEqual(2);
@@ -224,7 +210,7 @@ describe("dnsmasq in a netns, authoritative", () => {
         // docs/lab-facts.md: some of 20 get `DHCPNAK address in use` and recover in 3–10 s: 4 bounded attempts.
         const outcome = await lease(peer, firmware, 4);
         if (!outcome.lease) return { n, outcome, sha: undefined };
-        const file = firmware === "bios" ? "undionly.kpxe" : "ipxe.efi";
+        const file = firmware === "bios" ? "undionly.kpxe" : "shimx64.efi";
         expect(outcome.lease.bootFile).toBe(file);
         const got = await tftpGet(peer, outcome.lease.nextServer, file);
         return { n, outcome, sha: await sha256(got), file };
@@ -233,8 +219,8 @@ describe("dnsmasq in a netns, authoritative", () => {
     const wallMs = Date.now() - started;
     const missing = outcomes.filter((o) => !o.outcome.lease).map((o) => `p${o.n}: ${o.outcome.output.slice(-300)}`);
     expect(missing).toEqual([]);
-    const bios = await sha256("/usr/lib/ipxe/undionly.kpxe");
-    const efi = await sha256("/usr/lib/ipxe/ipxe.efi");
+    const bios = await sha256(servedFrom("undionly.kpxe"));
+    const efi = await sha256(servedFrom("shimx64.efi"));
     for (const o of outcomes) expect(o.sha).toBe(o.file === "undionly.kpxe" ? bios : efi);
     const ips = new Set(outcomes.map((o) => o.outcome.lease!.ip));
     expect(ips.size).toBe(PEERS);
@@ -365,7 +351,7 @@ describe("dnsmasq in a netns, authoritative", () => {
       // With the foreign address, the boot file comes from recon's TFTP.
       for (const peer of sample.slice(0, 2)) {
         const got = await tftpGet(peer, MASTER, "undionly.kpxe");
-        expect(await sha256(got)).toBe(await sha256("/usr/lib/ipxe/undionly.kpxe"));
+        expect(await sha256(got)).toBe(await sha256(servedFrom("undionly.kpxe")));
       }
     }, 60_000);
   });

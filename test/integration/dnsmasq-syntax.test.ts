@@ -23,7 +23,24 @@ afterAll(async () => {
 
 const SERVER: BootServer = { address: "10.20.0.1", httpPort: 8080, imageLabel: "test", imageArch: "x86_64", imageKernelArgs: [], arm64Firmware: true };
 
-function optionsFor(mode: DnsmasqOptions["mode"], dir: string): DnsmasqOptions {
+/** The chains of #11: the default (shim), hosts on each iPXE binary, and snponly.efi as the default with a host on shim. */
+const CHAINS = {
+  shim: `
+groups: { broadcom: { macs: ["52:54:00:00:00:09"], firmwareFile: snponly.efi } }
+hosts:
+  52:54:00:00:00:02: { action: ignore }
+  52:54:00:00:00:03: { hostname: db-1 }
+  52:54:00:00:00:04: { firmwareFile: ipxe.efi }
+`,
+  snponly: `
+defaults: { firmwareFile: snponly.efi }
+hosts:
+  52:54:00:00:00:01: { firmwareFile: shimx64.efi, hostname: sb-1 }
+  52:54:00:00:00:04: { firmwareFile: ipxe.efi }
+`,
+} as const;
+
+function optionsFor(mode: DnsmasqOptions["mode"], dir: string, siteConfig = ""): DnsmasqOptions {
   return {
     mode,
     interface: "recon0",
@@ -34,7 +51,7 @@ function optionsFor(mode: DnsmasqOptions["mode"], dir: string): DnsmasqOptions {
     leaseTime: "1h",
     ipv6Prefix: "fd00:20::",
     dns: { enabled: mode === "authoritative", domain: "recon.lan" },
-    firstStage: planDhcpBoot(parseSiteConfig(""), SERVER).firstStage,
+    firstStage: planDhcpBoot(parseSiteConfig(siteConfig), SERVER).firstStage,
     paths: {
       tftpRoot: join(dir, "tftp"),
       leaseFile: join(dir, "leases"),
@@ -50,30 +67,28 @@ async function dnsmasqTest(conf: string): Promise<{ exitCode: number | undefined
 }
 
 describe("dnsmasq --test", () => {
-  it.each(["authoritative", "proxy"] as const)("accepts the %s config and the host file as dhcp-host lines", async (mode) => {
-    const dir = join(work, mode);
-    await mkdir(join(dir, "hosts"), { recursive: true });
-    const options = optionsFor(mode, dir);
-    const config = parseSiteConfig(`
-groups: { broadcom: { macs: ["52:54:00:00:00:09"], firmwareFile: snponly.efi } }
-hosts:
-  52:54:00:00:00:02: { action: ignore }
-  52:54:00:00:00:03: { hostname: db-1 }
-`);
-    const hosts = renderDhcpHostsFile(planDhcpBoot(config, SERVER).hosts);
-    // dhcp-hostsdir files are read only by a running server; as dhcp-host= lines the same
-    // values go through the same parser under --test.
-    const asOptions = hosts
-      .split("\n")
-      .filter((line) => line && !line.startsWith("#"))
-      .map((line) => `dhcp-host=${line}`)
-      .join("\n");
-    const conf = join(dir, "dnsmasq.conf");
-    await writeFile(conf, `${renderDnsmasqConf(options)}\n${asOptions}\n`);
-    const result = await dnsmasqTest(conf);
-    expect(result.output).toContain("syntax check OK");
-    expect(result.exitCode).toBe(0);
-  });
+  it.each((["authoritative", "proxy"] as const).flatMap((mode) => (["shim", "snponly"] as const).map((chain) => [mode, chain] as const)))(
+    "accepts the %s config (%s chain) and the host file as dhcp-host lines",
+    async (mode, chain) => {
+      const dir = join(work, `${mode}-${chain}`);
+      await mkdir(join(dir, "hosts"), { recursive: true });
+      const options = optionsFor(mode, dir, CHAINS[chain]);
+      const hosts = renderDhcpHostsFile(planDhcpBoot(parseSiteConfig(CHAINS[chain]), SERVER).hosts);
+      expect(hosts).toMatch(/,set:fw-(snponly|shim)\b/);
+      // dhcp-hostsdir files are read only by a running server; as dhcp-host= lines the same
+      // values go through the same parser under --test.
+      const asOptions = hosts
+        .split("\n")
+        .filter((line) => line && !line.startsWith("#"))
+        .map((line) => `dhcp-host=${line}`)
+        .join("\n");
+      const conf = join(dir, "dnsmasq.conf");
+      await writeFile(conf, `${renderDnsmasqConf(options)}\n${asOptions}\n`);
+      const result = await dnsmasqTest(conf);
+      expect(result.output).toContain("syntax check OK");
+      expect(result.exitCode).toBe(0);
+    },
+  );
 
   it("fails on a broken line (the check can fail)", async () => {
     const dir = join(work, "broken");

@@ -10,7 +10,7 @@
  *   rcn-u<pid>-<x>  one simulated peer per case, veth to the bridge
  */
 import { createHash, randomBytes } from "node:crypto";
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -18,7 +18,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { BootServer } from "../../src/boot/plan-boot.js";
 import { planDhcpBoot } from "../../src/boot/plan-dhcp.js";
 import { grubNodeFile, renderGrubChainConfig } from "../../src/boot/render-grub.js";
-import { createLab, listNetns, netnsWrapper, runInNetns, type Lab, type SimulatedHost } from "../../src/lab/netns.js";
+import { createLab, netnsWrapper, runInNetns, type Lab, type SimulatedHost } from "../../src/lab/netns.js";
 import { curlGetArgv, parseUdhcpcReport, type UdhcpcLease } from "../../src/lab/simulated-peer.js";
 import { createLogger } from "../../src/lib/log.js";
 import { execaRunner, runChecked, type RunResult } from "../../src/lib/run.js";
@@ -29,6 +29,7 @@ import { superviseDnsmasq, type DnsmasqSupervisor, type SupervisorEvent } from "
 import { verifyToken } from "../../src/model/peer-token.js";
 import { parseSiteConfig } from "../../src/model/site-config.js";
 import { waitUntil } from "../helpers/wait.js";
+import { tearDownLab } from "./helpers/lab-teardown.js";
 import { assembleTftpRoot, IPXE_DIR } from "./helpers/tftp-root.js";
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -196,21 +197,9 @@ beforeAll(async () => {
 afterAll(async () => {
   stopAll.abort();
   await supervisor?.done.catch(() => undefined);
-  const pid = Number((await readFile(join(work, "dnsmasq", "pid"), "utf8").catch(() => "")).trim());
-  if (pid > 0) {
-    try {
-      process.kill(pid, "SIGKILL"); // the dnsmasq this file started, by its PID, if the supervisor left it
-    } catch {
-      // already gone
-    }
-  }
   await httpServer?.catch(() => undefined);
   await Promise.allSettled(prepared);
-  await lab?.destroy();
-  const left = (await listNetns(execaRunner)).filter((ns) => ns.startsWith(PREFIX));
-  if (process.env.RECON_LAB_LOG) console.log(logLines.join("\n"));
-  await rm(work, { recursive: true, force: true });
-  expect(left).toEqual([]);
+  expect(await tearDownLab({ lab, prefix: PREFIX, work, pidFiles: [join(work, "dnsmasq", "pid")], log: logLines })).toEqual([]);
 }, 60_000);
 
 describe("the UEFI chain against real dnsmasq (default site config: shim)", () => {
