@@ -35,6 +35,26 @@ describe("parseDhcpPacket on an HTTP-boot DISCOVER (busybox udhcpc sending EDK2'
   });
 });
 
+describe("parseDhcpPacket on Debian 12 OVMF's UEFI HTTPv4 DISCOVER and REQUEST (real firmware)", () => {
+  const discover = parsed(fixture("discover-ovmf-http-x64.hex"));
+  const request = parsed(fixture("request-ovmf-http-x64.hex"));
+
+  it("reads EDK2 HttpBootDxe's options", () => {
+    expect(discover).toMatchObject({ op: 1, htype: 1, hlen: 6, flags: 0x8000, chaddr: "52:54:00:83:00:20", messageType: 1 });
+    expect(vendorClass(discover)).toBe("HTTPClient:Arch:00016:UNDI:003000");
+    expect(clientArchitectures(discover)).toEqual([16]);
+    expect(discover.options.get(OPTION.clientNdi)?.toString("hex")).toBe("010300");
+    expect(discover.options.get(OPTION.clientMachineId)).toHaveLength(17);
+    expect([...discover.options.keys()]).toEqual([53, 57, 55, 97, 94, 93, 60]);
+  });
+
+  it("requests the site server's address with the DISCOVER's xid", () => {
+    expect(request).toMatchObject({ op: 1, messageType: 3, xid: discover.xid, chaddr: discover.chaddr });
+    expect([...request.options.get(OPTION.serverId)!].join(".")).toBe("10.83.0.2");
+    expect([...request.options.get(OPTION.requestedAddress)!].join(".")).toMatch(/^10\.83\.0\.1[0-5]\d$/);
+  });
+});
+
 describe("parseDhcpPacket on a site server's offer to that client (dnsmasq 2.90, addresses only)", () => {
   const offer = parsed(fixture("offer-site-http-x64.hex"));
 
@@ -70,6 +90,22 @@ describe("buildHttpBootProxyOffer", () => {
       0000000000000000000000000000000000000000000000000000000000000000
       0000000000000000000000006382536335010236040a5100013c0a4854545043
       6c69656e74611100a3c1f6d25e4b4f0c9b7d2e11f0a8c4d3ff00000000000000
+      000000000000000000000000"
+    `);
+  });
+
+  it("writes the whole answer to OVMF's DISCOVER", () => {
+    const ovmf = parsed(fixture("discover-ovmf-http-x64.hex"));
+    expect(hexLines(buildHttpBootProxyOffer(ovmf, { serverAddress: "10.83.0.1", url: "http://10.83.0.1:8080/shimx64.efi" }))).toMatchInlineSnapshot(`
+      "02010600f4294dfd0000800000000000000000000a5300010000000052540083
+      0020000000000000000000000000000000000000000000000000000000000000
+      0000000000000000000000000000000000000000000000000000000000000000
+      000000000000000000000000687474703a2f2f31302e38332e302e313a383038
+      302f7368696d7836342e65666900000000000000000000000000000000000000
+      0000000000000000000000000000000000000000000000000000000000000000
+      0000000000000000000000000000000000000000000000000000000000000000
+      0000000000000000000000006382536335010236040a5300013c0a4854545043
+      6c69656e7461110000000000000000000000000000000000ff00000000000000
       000000000000000000000000"
     `);
   });

@@ -36,8 +36,18 @@ describe("planHttpBootReply", () => {
     });
   });
 
+  it("answers Debian 12 OVMF's HTTPv4 DISCOVER and leaves its REQUEST to the site server", () => {
+    const ovmf = packet("discover-ovmf-http-x64.hex");
+    expect(planHttpBootReply(ovmf, "10.83.0.1", everyone)).toMatchObject({ action: "answer", mac: "52:54:00:83:00:20", arch: 16, url: URL });
+    expect(planHttpBootReply(packet("request-ovmf-http-x64.hex"), "10.83.0.1", everyone)).toMatchObject({
+      action: "ignore",
+      reason: "REQUEST to 10.83.0.2, not a DISCOVER: only DISCOVERs get a proxy offer",
+    });
+  });
+
   it.each([
     ["a PXE ROM's DISCOVER (dnsmasq answers those)", packet("discover-udhcpc-bios.hex")],
+    ["OVMF's UEFI PXEv4 DISCOVER", packet("discover-ovmf-pxe-x64.hex")],
     ["a server's offer", packet("offer-site-http-x64.hex")],
     ["a DISCOVER without option 60", withOption(OPTION.vendorClass, undefined)],
     ["a vendor class that only contains HTTPClient", withOption(OPTION.vendorClass, Buffer.from("MSFT HTTPClient"))],
