@@ -87,8 +87,10 @@ interface Answer {
 /** busybox udhcpc as `firmware` (bounded: 3 attempts of 3 DISCOVERs, 10 s each); the script dumps udhcpc's environment. */
 async function ask(peer: SimulatedHost, firmware: Firmware): Promise<Answer> {
   const { vendorClass, arch } = FIRMWARE[firmware];
-  const argv = ["busybox", "udhcpc", "-f", "-q", "-n", "-t", "3", "-T", "1", "-i", peer.dev, "-V", vendorClass, "-x", `0x5d:${arch}`];
-  argv.push("-O", "60", "-O", "66", "-O", "67", "-s", ENV_SCRIPT);
+  // An empty environment: the script dumps all of it, and only udhcpc's variables belong in a test's output.
+  const clean = ["env", "-i", "PATH=/usr/sbin:/usr/bin:/sbin:/bin"];
+  const udhcpc = ["busybox", "udhcpc", "-f", "-q", "-n", "-t", "3", "-T", "1", "-i", peer.dev, "-s", ENV_SCRIPT];
+  const argv = [...clean, ...udhcpc, "-V", vendorClass, "-x", `0x5d:${arch}`, "-O", "60", "-O", "66", "-O", "67"];
   let output = "";
   for (let attempt = 1; attempt <= 3; attempt += 1) {
     const result = await runInNetns(execaRunner, peer.ns, argv, { timeoutMs: 10_000, signal: stopAll.signal });

@@ -2,7 +2,7 @@
 # udhcpc -s script for simulated UEFI peers: configures the address like busybox's default script and,
 # once bound, prints its whole environment as `recon-udhcpc-env NAME=value` lines. busybox exports the
 # BOOTP fields (siaddr, boot_file), the options it knows by name (60 is `vendor`), the others as optNN (hex).
-# The script inherits the caller's environment too; the test reads only udhcpc's names.
+# Run udhcpc under `env -i` so that the dump holds only udhcpc's variables.
 case "$1" in
   deconfig) ip addr flush dev "$interface" ;;
   bound|renew) ip addr replace "$ip/$mask" dev "$interface" ;;
