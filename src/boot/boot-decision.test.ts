@@ -174,7 +174,8 @@ describe("the boot decision, one table", () => {
     pool: mode === "authoritative" ? { start: "10.20.0.100", end: "10.20.0.199" } : undefined,
     leaseTime: "1h",
     dns: { enabled: false, domain: "recon.lan" },
-    firstStage: planDhcpBoot(site, server).firstStage,
+    // As master/dhcp/dnsmasq-files.ts: the mode written decides the default UEFI first stage.
+    firstStage: planDhcpBoot(site, { ...server, dhcpMode: mode }).firstStage,
     paths: { tftpRoot: "/run/recon/tftp", leaseFile: "/run/recon/dnsmasq.leases", pidFile: "/run/recon/dnsmasq.pid", hostsDir: "/run/recon/hosts" },
   });
 

@@ -62,6 +62,11 @@ export interface BootServer {
   imageKernelArgs: readonly string[];
   /** Whether an arm64 iPXE binary is in the TFTP root. */
   arm64Firmware: boolean;
+  /**
+   * How dnsmasq answers now (the master updates it when a foreign server turns it into proxy mode).
+   * It picks the UEFI first stage a node without `firmwareFile` gets; unset means authoritative.
+   */
+  dhcpMode?: "authoritative" | "proxy" | undefined;
 }
 
 export type FirmwareFile = "undionly.kpxe" | UefiFirmwareFile | "ipxe-arm64.efi";
@@ -179,16 +184,29 @@ export function masterHost(server: Pick<BootServer, "address" | "httpPort">): st
   return server.httpPort === 80 ? server.address : `${server.address}:${server.httpPort}`;
 }
 
+/**
+ * The x86-64 UEFI first stage of a node whose settings name none. Authoritative: shim, which boots with
+ * Secure Boot on or off. Proxy: ipxe.efi, because Debian 12's signed GRUB takes its TFTP server from the
+ * site server's DHCP answer (its next-server), not from recon's proxy answer, and without its
+ * configuration it stops at its prompt (docs/lab-facts.md): a node would hang there instead of going
+ * on to its next boot device. A site whose DHCP server names the master as next-server sets
+ * `defaults: { firmwareFile: shimx64.efi }`.
+ */
+export function defaultUefiFirstStage(server: Pick<BootServer, "dhcpMode">): UefiFirmwareFile {
+  return server.dhcpMode === "proxy" ? "ipxe.efi" : "shimx64.efi";
+}
+
 /** The iPXE binary a node's HTTP boot gets: its own choice if that is an iPXE binary, else ipxe.efi. */
 export function httpBootFile(firmwareFile: UefiFirmwareFile): IpxeEfiFile {
   return firmwareFile === "shimx64.efi" ? "ipxe.efi" : firmwareFile;
 }
 
 function firstStagesFor(settings: ResolvedNodeSettings, server: BootServer): FirstStages {
-  const httpFile = httpBootFile(settings.firmwareFile);
+  const efiFile = settings.firmwareFile ?? defaultUefiFirstStage(server);
+  const httpFile = httpBootFile(efiFile);
   return {
     bios: { via: "tftp", file: "undionly.kpxe" },
-    efi64: { via: "tftp", file: settings.firmwareFile },
+    efi64: { via: "tftp", file: efiFile },
     efi64Http: { via: "http", file: httpFile, url: `http://${masterHost(server)}/tftp/${httpFile}` },
     arm64: server.arm64Firmware ? { via: "tftp", file: "ipxe-arm64.efi" } : undefined,
     ipxe: { via: "http", url: `http://${masterHost(server)}/boot.ipxe` },

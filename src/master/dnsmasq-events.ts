@@ -10,6 +10,11 @@ export function nodeEventFromDnsmasq(event: DnsmasqLogEvent, at: Date): NodeEven
     if (event.message === "OFFER") return { type: "dhcp-offer", at: time, mac: event.mac, ip: event.ip };
     if (event.message === "ACK") return { type: "dhcp-ack", at: time, mac: event.mac, ip: event.ip, hostname: event.hostname };
   }
-  if (event.kind === "tftp-sent") return { type: "tftp-sent", at: time, ip: event.ip, file: event.file };
+  if (event.kind === "tftp-sent") {
+    // GRUB read its per-MAC file (boot/render-grub.ts grubNodeFile): that is this chain's "script served".
+    const grubFile = /\/grub\/nodes\/([0-9a-f]{2}(?::[0-9a-f]{2}){5})\.cfg$/.exec(event.path);
+    if (grubFile) return { type: "script-served", at: time, mac: grubFile[1]!, ip: event.ip };
+    return { type: "tftp-sent", at: time, ip: event.ip, file: event.file };
+  }
   return undefined;
 }

@@ -6,7 +6,7 @@
  */
 import { access, chmod, mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { imageArchFromBootJson, type BootServer } from "../boot/plan-boot.js";
+import { imageArchFromBootJson, planBoot, type BootServer } from "../boot/plan-boot.js";
 import { untilAborted } from "../lib/abortable-sleep.js";
 import { ReconError } from "../lib/errors.js";
 import { stopLeftover, stopLeftoverWorkers } from "../lib/leftover.js";
@@ -18,6 +18,7 @@ import { probeForDhcpServers } from "./dhcp/probe.js";
 import { watchForForeignDhcp } from "./dhcp/reprobe.js";
 import { prepareDnsmasqDirs, writeDnsmasqFiles } from "./dhcp/dnsmasq-files.js";
 import { superviseDnsmasq } from "./dhcp/supervisor.js";
+import { startHttpBootProxy } from "./dhcp/http-boot-proxy.js";
 import { nodeEventFromDnsmasq } from "./dnsmasq-events.js";
 import { createApp, DEFAULT_APP_LIMITS } from "./http/app.js";
 import { createReviewService } from "./review-service.js";
@@ -155,6 +156,7 @@ async function serve(options: MasterOptions, deps: MasterDeps, config: SiteConfi
     imageArch: imageArchFromBootJson(bootJson),
     imageKernelArgs: bootJson.imageKernelArgs ?? [],
     arm64Firmware: await exists(join(options.tftpRoot, "ipxe-arm64.efi")),
+    dhcpMode: mode === "proxy" ? "proxy" : "authoritative",
   };
   // The TFTP root (also /tftp/ over HTTP): first stages, GRUB's files, kernel and initrd, all from this medium.
   const tftpRoot = join(options.runDir, "tftp");
@@ -171,6 +173,12 @@ async function serve(options: MasterOptions, deps: MasterDeps, config: SiteConfi
       ipxePresent: await ipxeFilesIn(options.tftpRoot),
     }),
   );
+  // dnsmasq logs a request's vendor class (log-dhcp) before its answer, by transaction id: the last few hundred.
+  const vendorClasses = new Map<number, string>();
+  const rememberVendorClass = (xid: number, vendorClass: string) => {
+    vendorClasses.set(xid, vendorClass);
+    if (vendorClasses.size > 512) vendorClasses.delete(vendorClasses.keys().next().value!);
+  };
   const grubFiles = createGrubNodeFiles({ tftpRoot, config, server, secret, record: (mac) => fleet.nodes[mac], log: log.child({ component: "grub" }) });
   // Power (#5): the site config's BMCs — wake the fleet, confirm off after uploads, the power API.
   const power = createFleetPower({
@@ -246,6 +254,21 @@ async function serve(options: MasterOptions, deps: MasterDeps, config: SiteConfi
     // A master killed with -9 leaves its dnsmasq serving: end it (by its pid file) first.
     await stopLeftover(join(options.runDir, "dnsmasq.pid"), "dnsmasq", log);
     await writeDnsmasqFiles({ mode: currentMode, net, config, server, tftpRoot, runDir: options.runDir });
+    if (currentMode === "proxy") {
+      // dnsmasq's proxy mode answers only PXEClient vendor classes: recon answers UEFI HTTP-boot clients itself.
+      const responder = await startHttpBootProxy({
+        address: net.address,
+        urlFor: (arch, mac) => {
+          if (arch !== 16) return undefined;
+          const plan = planBoot({ mac, arch: "efi64" }, config, fleet.nodes[mac], server);
+          return plan.kind === "ignore" && plan.why === "config-ignore" ? undefined : plan.firstStage.efi64Http.url;
+        },
+        log: log.child({ component: "http-boot" }),
+        signal: stop,
+      });
+      log.info("http boot responder listening", { address: net.address });
+      stop.addEventListener("abort", () => void responder.stop(), { once: true });
+    }
     return superviseDnsmasq({
       runner,
       confFile,
@@ -254,9 +277,12 @@ async function serve(options: MasterOptions, deps: MasterDeps, config: SiteConfi
       onEvent: (event) => {
         if (event.type !== "dnsmasq") return;
         const answered = event.event;
-        // dnsmasq answered a machine: its GRUB (if its first stage is shim) reads its file seconds later.
+        if (answered.kind === "vendor-class" && answered.xid !== undefined) rememberVendorClass(answered.xid, answered.vendorClass);
+        // dnsmasq answered a UEFI x86-64 PXE client: its GRUB (if its first stage is shim) reads its file seconds later.
         if ((answered.kind === "dhcp" && (answered.message === "ACK" || answered.message === "OFFER")) || answered.kind === "pxe") {
-          if (answered.mac !== net.mac.toLowerCase()) {
+          const vendorClass = answered.xid === undefined ? undefined : vendorClasses.get(answered.xid);
+          const uefiPxe = vendorClass === undefined || /^PXEClient:Arch:0000[79]/.test(vendorClass);
+          if (uefiPxe && answered.mac !== net.mac.toLowerCase()) {
             void grubFiles.prepare(answered.mac).catch((error: unknown) => log.error("grub config not written", { mac: answered.mac, error: String(error) }));
           }
         }
@@ -301,6 +327,8 @@ async function serve(options: MasterOptions, deps: MasterDeps, config: SiteConfi
     if (foreign !== undefined) {
       log.error("FOREIGN DHCP SERVER on the provisioning network: recon stops handing out addresses", { reason: foreign.reason });
       mode = "proxy";
+      // The boot decision's proxy defaults from now on (plan-boot.ts defaultUefiFirstStage).
+      server.dhcpMode = "proxy";
       dnsmasqStop.abort();
       await dnsmasqDone.catch(() => undefined);
       dnsmasqStop = new AbortController();

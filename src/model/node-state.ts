@@ -14,7 +14,8 @@ export type NodeEvent =
   | { type: "dhcp-ack"; at: string; mac: string; ip: string; hostname?: string | undefined }
   /** TFTP lines name the client by IP only; the fleet reducer maps it to a MAC. */
   | { type: "tftp-sent"; at: string; ip: string; file: string }
-  | { type: "script-served"; at: string; mac: string }
+  /** iPXE fetched its script, or GRUB its per-MAC file by TFTP (then `ip` ties later TFTP lines to the MAC, also in proxy mode). */
+  | { type: "script-served"; at: string; mac: string; ip?: string | undefined }
   | { type: "kernel-sent"; at: string; mac: string }
   | { type: "initrd-sent"; at: string; mac: string }
   | { type: "image-bytes"; at: string; mac: string; bytes: number }
@@ -72,6 +73,8 @@ function phaseOf(event: Exclude<NodeEvent, { type: "power" }>): Phase {
     case "dhcp-ack":
       return "leased";
     case "tftp-sent":
+      // GRUB (after shim) reads the kernel and initrd by TFTP, as the http tree names them.
+      return event.file === "linux" || event.file === "initrd" ? "kernel" : "ipxe";
     case "script-served":
       return "ipxe";
     case "kernel-sent":
@@ -153,6 +156,7 @@ export function reduceFleet(state: FleetState, event: NodeEvent): FleetState {
   const mac = event.type === "tftp-sent" ? state.macByIp[event.ip] : event.mac.toLowerCase();
   if (mac === undefined) return state;
   const node = reduceNode(state.nodes[mac], mac, event);
-  const macByIp = event.type === "dhcp-offer" || event.type === "dhcp-ack" ? { ...state.macByIp, [event.ip]: mac } : state.macByIp;
+  const ip = event.type === "dhcp-offer" || event.type === "dhcp-ack" ? event.ip : event.type === "script-served" ? event.ip : undefined;
+  const macByIp = ip !== undefined ? { ...state.macByIp, [ip]: mac } : state.macByIp;
   return { nodes: { ...state.nodes, [mac]: node }, macByIp };
 }

@@ -39,7 +39,7 @@ const cases: Array<{
   action: string;
   postAction: string;
   kernelArgs: string[];
-  firmwareFile: string;
+  firmwareFile: string | undefined;
   consoles: string[];
   sources: string[];
 }> = [
@@ -49,7 +49,7 @@ const cases: Array<{
     action: "inventory",
     postAction: "poweroff",
     kernelArgs: ["loglevel=4"],
-    firmwareFile: "shimx64.efi",
+    firmwareFile: undefined,
     consoles: ["ttyS0,115200n8", "tty0"],
     sources: ["defaults"],
   },
@@ -59,7 +59,7 @@ const cases: Array<{
     action: "inventory",
     postAction: "poweroff",
     kernelArgs: ["loglevel=4"],
-    firmwareFile: "shimx64.efi",
+    firmwareFile: undefined,
     consoles: ["ttyS0,115200n8", "tty0"],
     sources: ["defaults"],
   },
@@ -89,7 +89,7 @@ const cases: Array<{
     action: "ignore",
     postAction: "poweroff",
     kernelArgs: ["loglevel=4"],
-    firmwareFile: "shimx64.efi",
+    firmwareFile: undefined,
     consoles: ["tty0"],
     sources: ["defaults", "groups.gpu"],
   },

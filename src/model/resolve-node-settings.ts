@@ -26,7 +26,8 @@ export interface ResolvedNodeSettings {
   postAction: PostAction;
   kernelArgs: string[];
   consoles: string[];
-  firmwareFile: UefiFirmwareFile;
+  /** Unset: the boot decision picks by DHCP mode (shim when authoritative, ipxe.efi in proxy mode; boot/plan-boot.ts). */
+  firmwareFile: UefiFirmwareFile | undefined;
   hostname: string | undefined;
   reinventory: boolean;
   bmc: ResolvedBmc | undefined;
@@ -39,7 +40,6 @@ export const BUILTIN_NODE_SETTINGS = {
   action: "inventory",
   postAction: "poweroff",
   consoles: ["ttyS0,115200n8", "tty0"],
-  firmwareFile: "shimx64.efi",
   reinventory: false,
 } as const;
 
@@ -91,6 +91,7 @@ export function resolveNodeSettings(config: SiteConfig, node: NodeIdentity): Res
     ...BUILTIN_NODE_SETTINGS,
     consoles: [...BUILTIN_NODE_SETTINGS.consoles],
     kernelArgs: [],
+    firmwareFile: undefined,
     hostname: undefined,
     bmc: undefined,
     sources: [],

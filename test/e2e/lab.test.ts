@@ -2,8 +2,11 @@
  * The virtual data centre end to end, on the real image (issue #5, "What must be shown"): `recon
  * lab` boots a master VM from a writable copy of the ISO as a USB stick (its RECON_DATA
  * partition carries the site config with two BMCs), and two diskless peers — one BIOS, one
- * UEFI — sit behind ipmi_sim BMCs on the lab bridge. The master wakes both through IPMI; each
- * PXE-boots the same image, runs the agent, uploads and powers itself off. Asserted: both
+ * UEFI with Secure Boot enforcing (Microsoft keys) — sit behind ipmi_sim BMCs on the lab bridge.
+ * The master wakes both through IPMI; the BIOS peer PXE-boots iPXE, the Secure Boot peer shim →
+ * Debian's signed GRUB → the signed kernel (all by TFTP, the default UEFI chain with no per-node
+ * setting); each runs the agent, uploads and powers itself off. The Secure Boot peer's inventory says
+ * `secure_boot: true` and the kernel's lockdown mode (#11). Asserted: both
  * inventories stored under the right MACs with the SMBIOS strings and disk sizes the lab gave
  * each VM; both peers off according to their BMCs; the master powered off and booted again from
  * the same stick still has them (and does not wake the peers again); `lab down` leaves no
@@ -126,7 +129,7 @@ beforeAll(
     timings.isoReadyS = Math.round((Date.now() - started) / 1000);
     labDir = join("/var/tmp", `recon-e2e-lab-${process.pid}`);
     lab = await labUp(
-      { peers: 2, firmware: "mixed", iso: built.iso, dir: labDir, debug: false, confirmOffAfterS: CONFIRM_OFF_S },
+      { peers: 2, firmware: ["bios", "uefi-sb"], iso: built.iso, dir: labDir, debug: false, confirmOffAfterS: CONFIRM_OFF_S },
       { runner: execaRunner, log },
     );
   },
@@ -141,7 +144,7 @@ afterAll(async () => {
   await lab?.down();
 });
 
-describe("recon lab: a USB master wakes a BIOS and a UEFI peer through IPMI and stores both inventories", () => {
+describe("recon lab: a USB master wakes a BIOS and a Secure Boot UEFI peer through IPMI and stores both inventories", () => {
   it(
     "the master boots from the stick, reads the lab's site config and wakes both peers through their BMCs",
     async () => {
@@ -206,7 +209,7 @@ describe("recon lab: a USB master wakes a BIOS and a UEFI peer through IPMI and 
           `Authorization: Bearer ${adminToken}`,
           `http://${lab!.plan.masterAddress}/nodes/${peer.mac.replace(/:/g, "-")}/${upload.id}/files/raw/dmidecode.txt`,
         ]);
-        expect(dmidecode.stdout).toMatch(/System Information\n\s+Manufacturer: Recon Lab\n\s+Product Name: LabServer (BIOS|UEFI)/);
+        expect(dmidecode.stdout).toMatch(/System Information\n\s+Manufacturer: Recon Lab\n\s+Product Name: LabServer (BIOS|UEFI-SB)/);
         expect(dmidecode.stdout).toContain(`Serial Number: ${peer.smbios.serial}`);
         const inventory = await poll(`${peer.name}'s normalized inventory`, 2 * 60_000, 5000, async () => {
           const body = (await api(`/api/v1/nodes/${peer.mac}/inventory`)) as { inventory?: InventoryLike } & InventoryLike;
@@ -216,7 +219,23 @@ describe("recon lab: a USB master wakes a BIOS and a UEFI peer through IPMI and 
         expect(inventory.boot_mac).toBe(peer.mac);
         expect(inventory.system_vendor).toMatchObject({ manufacturer: "Recon Lab", product_name: peer.smbios.product, serial_number: peer.smbios.serial });
         expect(inventory.disks.find((d) => d.serial === `RCNLABDISK${peer.name.slice(4)}`)?.size_bytes, JSON.stringify(inventory.disks)).toBe(peer.diskBytes);
-        expect(inventory.boot.current_boot_mode).toBe(peer.firmware === "uefi" ? "uefi" : "bios");
+        expect(inventory.boot.current_boot_mode).toBe(peer.firmware === "bios" ? "bios" : "uefi");
+        if (peer.firmware === "uefi-sb") {
+          // Secure Boot enforcing: the EFI variable says so and Debian's kernel locked itself down (integrity).
+          expect(inventory.boot.secure_boot).toBe(true);
+          expect(inventory.boot.lockdown).toBe("integrity");
+          const serial = await readFile(peer.serialLog, "utf8");
+          expect(serial).toMatch(/secureboot: Secure boot enabled/);
+          expect(serial).toMatch(/recon: booting 52:54:00:77:00:\w\w from http:\/\/10\.77\.0\.1\/isos\//);
+          // The master wrote its GRUB file when dnsmasq answered it, and dnsmasq sent shim, GRUB, kernel and initrd by TFTP.
+          const master = await readFile(lab!.plan.master.vm.serialLog, "utf8");
+          expect(master).toMatch(new RegExp(`component=grub msg="grub config written" mac=${peer.mac} plan=boot`));
+          for (const file of ["shimx64.efi", "grubx64.efi", `grub/nodes/${peer.mac}.cfg`, "linux", "initrd"]) {
+            expect(master, file).toMatch(new RegExp(`msg=tftp-sent .*file=${file.split("/").at(-1)!.replace(/\./g, "\\.")}`));
+          }
+        } else {
+          expect(inventory.boot.secure_boot).toBe(false);
+        }
         // In-band `lan print` found the node's BMC (ipmi_sim reports its lab address).
         expect(inventory.bmc.address).toBe(peer.bmc.address);
       }
@@ -318,6 +337,6 @@ interface InventoryLike {
   boot_mac: string;
   system_vendor: { manufacturer: string | null; product_name: string | null; serial_number: string | null };
   disks: Array<{ serial: string | null; size_bytes: number | null }>;
-  boot: { current_boot_mode: string | null };
+  boot: { current_boot_mode: string | null; secure_boot: boolean | null; lockdown?: string | null };
   bmc: { address: string | null };
 }

@@ -1,11 +1,21 @@
 /**
  * proxyDHCP with real firmware: on a segment whose addresses come from the site's own DHCP
- * server, `recon master` (proxy mode, decided by its probe) must still get real PXE clients to
- * iPXE and their per-MAC script. A UEFI VM (OVMF's own network stack, no iPXE ROM) asks the
- * proxy on port 4011 and fetches ipxe.efi by TFTP; a BIOS VM (qemu's iPXE ROM, user-class
- * iPXE) gets the script URL directly. Both must get their address from the site server, none
- * from recon. Everything runs in namespaces made here; VMs and namespaces are removed even when a
- * step fails. The kernel served is a placeholder: this test ends at "script and kernel fetched".
+ * server, `recon master` (proxy mode, decided by its probe) must still get real firmware to its
+ * second stage and its per-MAC decision, with a default site config (no per-node setting):
+ * - a Secure Boot enforcing UEFI VM (OVMF, Microsoft keys, no iPXE ROM) asks the proxy on port
+ *   4011 and is handed the proxy default, Debian's unsigned ipxe.efi, and refuses it (`Access
+ *   Denied`): the negative control, enforcement is really on;
+ * - the same firmware, its host entry picking shim: shim is started and starts Debian's signed GRUB
+ *   (both by TFTP from recon), but that GRUB takes its TFTP server from the site server's answer and
+ *   never asks recon for its configuration (why shim is not the proxy default; docs/lab-facts.md);
+ * - a UEFI HTTP-boot VM (PXE off, HTTP boot first) gets its URL from recon's own responder (dnsmasq's
+ *   proxy mode ignores HTTPClient), fetches iPXE by HTTP and its script, with no TFTP at all;
+ * - the same HTTP boot with Secure Boot on refuses the unsigned iPXE: Debian 12 has no signed
+ *   HTTP-capable second stage (docs/lab-facts.md), so such a machine must PXE-boot shim;
+ * - a BIOS VM (qemu's iPXE ROM, user-class iPXE) gets the script URL directly.
+ * All must get their address from the site server, none from recon. Everything runs in namespaces
+ * made here; VMs and namespaces are removed even when a step fails. The kernel served is a
+ * placeholder: this test ends at "second stage read this machine's decision and fetched the kernel".
  */
 import { chmod, copyFile, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -13,6 +23,7 @@ import { execa, type ResultPromise } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLab, netnsWrapper, type Lab } from "../../src/lab/netns.js";
 import { startVm, type RunningVm } from "../../src/lab/vm.js";
+import { ovmfFiles, type Firmware } from "../../src/lab/qemu.js";
 import { execaRunner } from "../../src/lib/run.js";
 import { startMasterInNetns, testMasterArgs, waitForMaster, type MasterProcess } from "../helpers/master-process.js";
 import { repoRoot } from "../helpers/repo.js";
@@ -23,7 +34,13 @@ import { vmSubject } from "../helpers/wait.js";
 const PREFIX = `rcn-x${process.pid % 100000}`;
 const SITE_SERVER = "10.81.0.2";
 const UEFI_MAC = "52:54:00:81:00:07";
+/** Secure Boot firmware whose host entry picks shim (the default in proxy mode is ipxe.efi). */
+const SHIM_MAC = "52:54:00:81:00:09";
+const HTTP_MAC = "52:54:00:81:00:16";
+const HTTP_SB_MAC = "52:54:00:81:00:17";
 const BIOS_MAC = "52:54:00:81:00:01";
+// docs/lab-facts.md, "Secure Boot and HTTP boot firmware": OVMF's line for a boot option it refused / started.
+const REFUSED = /BdsDxe: failed to load Boot[0-9A-F]{4} "UEFI (PXEv4|HTTPv4) \(MAC:[0-9A-F]{12}\)"[^\n]*: Access Denied/;
 const artefacts = join(repoRoot, "test-results", "e2e-proxy-firmware");
 // docs/lab-facts.md: under TCG a UEFI PXE boot reaches iPXE in ~22 s, BIOS ~10 s, with a core free;
 // 3 min is ~8x that, for busy cores. Each wait also fails at once when the master or the VM exits.
@@ -49,8 +66,7 @@ beforeAll(async () => {
 
   lab = await createLab(execaRunner, { prefix: PREFIX, bridge: "rcnbr5" });
   const site = await lab.addHost({ name: "site", mac: "52:54:00:81:00:fe", address: `${SITE_SERVER}/24` });
-  await lab.addTap("rcntapu");
-  await lab.addTap("rcntapb");
+  for (const tap of ["rcntapu", "rcntapn", "rcntaph", "rcntaps", "rcntapb"]) await lab.addTap(tap);
   // The site's own DHCP server: addresses only, no PXE options at all.
   await writeFile(
     join(work, "site-dnsmasq.conf"),
@@ -71,7 +87,20 @@ beforeAll(async () => {
       reject: false,
     }),
   );
-  await writeFile(join(work, "site.yaml"), ["interface: rcnbr5", "address: 10.81.0.1/24", "dhcp:", "  mode: auto", "http:", "  port: 8080", ""].join("\n"));
+  await writeFile(
+    join(work, "site.yaml"),
+    [
+      "interface: rcnbr5",
+      "address: 10.81.0.1/24",
+      "dhcp:",
+      "  mode: auto",
+      "http:",
+      "  port: 8080",
+      "hosts:",
+      `  ${SHIM_MAC}: { firmwareFile: shimx64.efi }`,
+      "",
+    ].join("\n"),
+  );
   await new Promise((r) => setTimeout(r, 500));
   proc = startMasterInNetns(lab.ns, testMasterArgs(work, { httpRoot: httpRoot, probeTimeoutMs: 2000 }));
   children.push(proc.child);
@@ -95,35 +124,90 @@ describe("proxyDHCP with real PXE firmware", () => {
     expect(proc!.log()).toMatch(/msg="dhcp mode decided" mode=proxy/);
   });
 
+  /** A diskless UEFI VM of `firmware` on `tap` (no option ROM: OVMF's own network stack). */
+  async function uefiVm(name: string, firmware: Firmware, tap: string, mac: string): Promise<RunningVm> {
+    const files = ovmfFiles(firmware)!;
+    const vars = join(work, `${name}.vars.fd`);
+    await copyFile(files.varsTemplate, vars);
+    const vm = startVm(
+      {
+        name: `recon-proxy-${name}`,
+        memoryMiB: 512,
+        cpus: 1,
+        firmware,
+        ovmfCode: files.code,
+        ovmfVars: vars,
+        disks: [],
+        nics: [{ tap, mac, bootIndex: 0, romfile: "" }],
+        serialLog: join(artefacts, `${name}.serial.log`),
+      },
+      { wrapper: netnsWrapper(lab!.ns) },
+    );
+    vms.push(vm);
+    return vm;
+  }
+
+  /** The address the site server leased to `mac` (the peers never get one from recon). */
+  async function siteAddress(mac: string): Promise<string> {
+    const line = (await readFile(join(work, "site.leases"), "utf8")).split("\n").find((l) => l.includes(mac));
+    const ip = line?.split(" ")[2];
+    expect(ip, `no site lease for ${mac}`).toMatch(/^10\.81\.0\.\d+$/);
+    return ip!;
+  }
+
   it(
-    "a UEFI VM (OVMF, no iPXE ROM) gets ipxe.efi through the proxy and then its per-MAC script",
+    "Secure Boot enforcing UEFI in proxy mode: the default ipxe.efi is refused (the negative control); shim is started but Debian's GRUB never asks recon",
     async () => {
-      const vars = join(work, "uefi.vars.fd");
-      await copyFile("/usr/share/OVMF/OVMF_VARS_4M.fd", vars);
-      const vm = startVm(
-        {
-          name: "recon-proxy-uefi",
-          memoryMiB: 512,
-          cpus: 1,
-          firmware: "uefi",
-          ovmfCode: "/usr/share/OVMF/OVMF_CODE_4M.fd",
-          ovmfVars: vars,
-          disks: [],
-          nics: [{ tap: "rcntapu", mac: UEFI_MAC, bootIndex: 0, romfile: "" }],
-          serialLog: join(artefacts, "uefi.serial.log"),
-        },
-        { wrapper: netnsWrapper(lab!.ns) },
-      );
-      vms.push(vm);
       const started = Date.now();
-      await waitForMaster(proc!, new RegExp(`msg="boot script served" mac=${UEFI_MAC}`), budgetMs(FIRMWARE_TIMEOUT_MS), [vmSubject(vm)]);
-      const log = proc!.log();
-      // The firmware's TFTP fetch of ipxe.efi, as recon's dnsmasq logged it.
-      expect(log).toMatch(/ipxe\.efi/);
-      await vm.stop();
-      process.stdout.write(`${JSON.stringify({ figure: "proxy-uefi-firmware-to-script", ms: Date.now() - started })}\n`);
+      const unsigned = await uefiVm("uefi-sb", "uefi-sb", "rcntapu", UEFI_MAC);
+      const shim = await uefiVm("uefi-sb-shim", "uefi-sb", "rcntapn", SHIM_MAC);
+      // The proxy default for UEFI is ipxe.efi (plan-boot.ts defaultUefiFirstStage): Secure Boot firmware refuses it.
+      const refused = await unsigned.waitForSerial(REFUSED, budgetMs(FIRMWARE_TIMEOUT_MS));
+      expect(refused).toMatch(/NBP filename is ipxe\.efi/);
+      expect(refused).toMatch(/PXEv4/);
+      expect(proc!.log()).not.toMatch(new RegExp(`msg="boot script served" mac=${UEFI_MAC}`));
+      // The host entry picks shim: the same firmware starts it and shim starts Debian's signed GRUB, from recon by TFTP.
+      await waitForMaster(proc!, new RegExp(`component=grub msg="grub config written" mac=${SHIM_MAC} plan=boot`), budgetMs(FIRMWARE_TIMEOUT_MS), [
+        vmSubject(shim),
+      ]);
+      const grub = await shim.waitForSerial(/Welcome to GRUB!/, budgetMs(FIRMWARE_TIMEOUT_MS));
+      expect(grub).toMatch(/BdsDxe: starting Boot[0-9A-F]{4} "UEFI PXEv4/);
+      expect(proc!.log()).toMatch(/msg=tftp-sent .*file=grubx64\.efi/);
+      // Measured (docs/lab-facts.md): that GRUB takes its TFTP server from the site server's answer, so it never
+      // asks recon for grub/grub.cfg (it ends at its prompt minutes later); hence ipxe.efi as the proxy default.
+      // Authoritative, the same GRUB asks within seconds (lab.test.ts): 30 s of silence is the evidence here.
+      await new Promise((resolve) => setTimeout(resolve, 30_000));
+      expect(shim.exited(), "the shim VM exited").toBe(false);
+      expect(proc!.log()).not.toMatch(/msg=tftp-sent .*file=grub\.cfg/);
+      expect(proc!.log()).not.toMatch(/msg=tftp-not-found .*file=grub\.cfg/);
+      await unsigned.stop();
+      await shim.stop();
+      process.stdout.write(`${JSON.stringify({ figure: "proxy-uefi-sb-firmware", ms: Date.now() - started })}\n`);
     },
-    FIRMWARE_TIMEOUT_MS + 30_000,
+    2 * FIRMWARE_TIMEOUT_MS + 90_000,
+  );
+
+  it(
+    "UEFI HTTP boot: recon's responder gives the URL, iPXE comes by HTTP and fetches its script, no TFTP; with Secure Boot the unsigned iPXE is refused",
+    async () => {
+      const started = Date.now();
+      const http = await uefiVm("uefi-http", "uefi-http", "rcntaph", HTTP_MAC);
+      const httpSb = await uefiVm("uefi-http-sb", "uefi-http-sb", "rcntaps", HTTP_SB_MAC);
+      await waitForMaster(proc!, new RegExp(`msg="boot script served" mac=${HTTP_MAC}`), budgetMs(FIRMWARE_TIMEOUT_MS), [vmSubject(http)]);
+      const log = proc!.log();
+      expect(log).toMatch(new RegExp(`msg="http boot proxy offer sent" mac=${HTTP_MAC} arch=16 .*url=http://10\\.81\\.0\\.1:8080/tftp/ipxe\\.efi`));
+      expect(log).toMatch(/msg="http boot responder listening"/);
+      const ip = await siteAddress(HTTP_MAC);
+      expect(log, "a TFTP transfer to the HTTP-boot machine").not.toMatch(new RegExp(`msg=tftp-(sent|failed|error) .*ip=${ip.replace(/\./g, "\\.")}\\b`));
+      expect(await http.waitForSerial(/BdsDxe: starting Boot[0-9A-F]{4} "UEFI HTTPv4/, budgetMs(30_000))).not.toMatch(/UEFI PXEv4/);
+      // Secure Boot: the same URL's unsigned iPXE is refused; the firmware goes on to its next option.
+      await httpSb.waitForSerial(REFUSED, budgetMs(FIRMWARE_TIMEOUT_MS));
+      expect(proc!.log()).toMatch(new RegExp(`msg="http boot proxy offer sent" mac=${HTTP_SB_MAC} arch=16`));
+      await http.stop();
+      await httpSb.stop();
+      process.stdout.write(`${JSON.stringify({ figure: "proxy-uefi-http-firmware-to-script", ms: Date.now() - started })}\n`);
+    },
+    2 * FIRMWARE_TIMEOUT_MS + 60_000,
   );
 
   it(
@@ -152,16 +236,15 @@ describe("proxyDHCP with real PXE firmware", () => {
     FIRMWARE_TIMEOUT_MS + 30_000,
   );
 
-  it("both VMs got their addresses from the site server, none from recon", async () => {
+  it("every VM got its address from the site server, none from recon", async () => {
     const siteLeases = await readFile(join(work, "site.leases"), "utf8");
-    expect(siteLeases).toContain(UEFI_MAC);
-    expect(siteLeases).toContain(BIOS_MAC);
+    for (const mac of [UEFI_MAC, SHIM_MAC, HTTP_MAC, HTTP_SB_MAC, BIOS_MAC]) expect(siteLeases, mac).toContain(mac);
     // Must exist (dnsmasq creates it at start, also in proxy mode) and be empty.
     const reconLeases = await readFile(join(work, "run", "dnsmasq.leases"), "utf8");
     expect(reconLeases.trim()).toBe("");
     // And the master followed them through its API (script served → ipxe phase at least).
     const api = await execa("ip", ["netns", "exec", lab!.ns, "curl", "--silent", "--max-time", "10", "http://10.81.0.1:8080/api/v1/nodes"]);
     const macs = (JSON.parse(api.stdout) as { nodes: { mac: string; phases: Record<string, string> }[] }).nodes;
-    for (const mac of [UEFI_MAC, BIOS_MAC]) expect(macs.find((node) => node.mac === mac)?.phases).toHaveProperty("ipxe");
+    for (const mac of [HTTP_MAC, BIOS_MAC]) expect(macs.find((node) => node.mac === mac)?.phases).toHaveProperty("ipxe");
   });
 });

@@ -1,9 +1,10 @@
 /**
  * The product's path end to end, on the real image: a master VM boots the recon stick (BIOS, a
  * USB disk), its recon.service starts the master (data partition, dnsmasq, HTTP serving the
- * ISO from the stick); a diskless peer VM on the same lab bridge PXE-boots (qemu's iPXE ROM),
- * gets its per-MAC script, kernel and initrd, downloads the ISO with dracut's livenet and comes
- * up as a peer. Everything runs in a network namespace made here (taps on its bridge); nothing
+ * ISO from the stick); a diskless peer VM on the same lab bridge UEFI-HTTP-boots (OVMF with PXE
+ * off, #11): DHCP option 93 = 16 gets the URL of iPXE with option 60 HTTPClient, iPXE its per-MAC
+ * script, kernel and initrd, dracut's livenet the ISO, all by HTTP; it comes up as a peer and
+ * uploads its inventory while dnsmasq logs no TFTP transfer at all. Everything runs in a network namespace made here (taps on its bridge); nothing
  * touches the host's interfaces. VMs and the namespace are removed even when a step fails.
  */
 import { copyFile, mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
@@ -12,6 +13,7 @@ import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLab, netnsWrapper, type Lab } from "../../src/lab/netns.js";
 import { startVm, type RunningVm } from "../../src/lab/vm.js";
+import { ovmfFiles } from "../../src/lab/qemu.js";
 import { execaRunner } from "../../src/lib/run.js";
 import { BUILD_TIMEOUT_MS, buildLiveIso } from "../helpers/live-iso.js";
 import { repoRoot } from "../helpers/repo.js";
@@ -26,8 +28,12 @@ const artefacts = join(repoRoot, "test-results", "e2e-pxe-fleet");
 // 3x and 1.7x the slowest; each clamped to the e2e tier's budget (docs/testing.md).
 const MASTER_TIMEOUT_MS = 5 * 60_000;
 const PEER_TIMEOUT_MS = 8 * 60_000;
+// Measured in the lab: role line to upload 70-100 s (collectors, then the 60 s LLDP wait).
+const UPLOAD_TIMEOUT_MS = 5 * 60_000;
 
 let work: string;
+let peerVm: RunningVm | undefined;
+let observerNs: string | undefined;
 let iso: string;
 let lab: Lab | undefined;
 const vms: RunningVm[] = [];
@@ -93,19 +99,23 @@ describe("a master booted from the stick PXE-boots a diskless peer with the same
   );
 
   it(
-    "the diskless peer PXE-boots from it and comes up as a peer",
+    "the diskless peer UEFI-HTTP-boots from it and comes up as a peer",
     async () => {
       needMaster();
+      const files = ovmfFiles("uefi-http")!;
+      const vars = join(work, "peer.vars.fd");
+      await copyFile(files.varsTemplate, vars);
       const peer = startVm(
         {
           name: "recon-fleet-peer",
           memoryMiB: 2048,
           cpus: 2,
-          firmware: "bios",
+          firmware: "uefi-http",
+          ovmfCode: files.code,
+          ovmfVars: vars,
           disks: [],
-          nics: [{ tap: "rcntapp", mac: PEER_MAC }],
+          nics: [{ tap: "rcntapp", mac: PEER_MAC, bootIndex: 0, romfile: "" }],
           serialLog: join(artefacts, "peer.serial.log"),
-          extra: ["-boot", "n"],
         },
         { wrapper: netnsWrapper(lab!.ns) },
       );
@@ -119,6 +129,9 @@ describe("a master booted from the stick PXE-boots a diskless peer with the same
       expect(serial).toMatch(/root=live:http:\/\/172\.30\.213\.1\/isos\/debian-12\.iso/);
       expect(serial).toMatch(/BOOTIF=01-52-54-00-5e-00-02/);
       expect(serial).toMatch(/recon\.token=\S+/);
+      expect(serial).toMatch(/BdsDxe: starting Boot[0-9A-F]{4} "UEFI HTTPv4/);
+      expect(serial).not.toMatch(/UEFI PXEv4/);
+      peerVm = peer;
     },
     PEER_TIMEOUT_MS + 60_000,
   );
@@ -130,6 +143,7 @@ describe("a master booted from the stick PXE-boots a diskless peer with the same
     expect(masterSerial).toMatch(/msg="boot script served" mac=52:54:00:5e:00:02 .*plan=boot/);
     // An observer on the lab network (static address outside the pool) asks the master's API.
     const observer = await lab!.addHost({ name: "obs", mac: "52:54:00:5e:00:fe", address: "172.30.213.20/24" });
+    observerNs = observer.ns;
     const result = await execa("ip", ["netns", "exec", observer.ns, "curl", "--silent", "--max-time", "10", `http://172.30.213.1/api/v1/nodes/${PEER_MAC}`], {
       reject: false,
     });
@@ -143,4 +157,31 @@ describe("a master booted from the stick PXE-boots a diskless peer with the same
     expect(Object.keys(state.phases ?? {})).toEqual(expect.arrayContaining(["leased", "ipxe", "kernel", "image"]));
     expect(state.imageBytes).toBeGreaterThan(100_000_000);
   });
+
+  it(
+    "the HTTP-boot peer's inventory is stored, and dnsmasq logged no TFTP transfer",
+    async () => {
+      needMaster();
+      expect(peerVm, "the peer never came up (see the test before)").toBeDefined();
+      expect(observerNs, "no observer on the lab network (see the test before)").toBeDefined();
+      const observer = observerNs!;
+      const started = Date.now();
+      let uploads = 0;
+      // Bounded by UPLOAD_TIMEOUT_MS; fails at once when the master or the peer VM is gone.
+      while (uploads === 0) {
+        expect(Date.now() - started, "no upload from the HTTP-boot peer in time").toBeLessThan(budgetMs(UPLOAD_TIMEOUT_MS));
+        expect(master!.exited(), "the master VM exited").toBe(false);
+        expect(peerVm!.exited(), "the peer VM exited before its upload").toBe(false);
+        const result = await execa("ip", ["netns", "exec", observer, "curl", "--silent", "--max-time", "10", `http://172.30.213.1/api/v1/nodes/${PEER_MAC}`], {
+          reject: false,
+        });
+        if (result.exitCode === 0) uploads = ((JSON.parse(result.stdout) as { uploads?: unknown[] }).uploads ?? []).length;
+        if (uploads === 0) await new Promise((r) => setTimeout(r, 10_000));
+      }
+      masterSerial = await readFile(join(artefacts, "master.serial.log"), "utf8");
+      expect(masterSerial).toMatch(/msg="boot script served" mac=52:54:00:5e:00:02 .*plan=boot/);
+      expect(masterSerial, "a TFTP transfer happened").not.toMatch(/msg=tftp-(sent|failed|error)/);
+    },
+    UPLOAD_TIMEOUT_MS + 60_000,
+  );
 });

@@ -80,7 +80,8 @@ describe("recon master in a network namespace", () => {
 
   it.each([
     ["bios", "undionly.kpxe"],
-    ["uefi", "ipxe.efi"],
+    // #11: authoritative, a UEFI client's default is Microsoft-signed shim (then Debian's signed GRUB).
+    ["uefi", "shimx64.efi"],
     ["ipxe", `${URL}/boot.ipxe`],
   ] as const)("a %s client gets %s from the master", async (name, bootFile) => {
     const outcome = await leaseWithUdhcpc(
@@ -94,7 +95,13 @@ describe("recon master in a network namespace", () => {
     expect(outcome.lease!.bootFile).toBe(bootFile);
   });
 
-  it.each(["undionly.kpxe", "ipxe.efi", "snponly.efi"])("serves %s by TFTP byte-identical to Debian's iPXE binary (symlinks too)", async (file) => {
+  it.each([
+    ["undionly.kpxe", "/usr/lib/ipxe/undionly.kpxe"],
+    ["ipxe.efi", "/usr/lib/ipxe/ipxe.efi"],
+    ["snponly.efi", "/usr/lib/ipxe/snponly.efi"],
+    ["shimx64.efi", "/usr/lib/shim/shimx64.efi.signed"],
+    ["grubx64.efi", "/usr/lib/grub/x86_64-efi-signed/grubnetx64.efi.signed"],
+  ])("serves %s by TFTP byte-identical to %s (the TFTP root is symlinks into the medium)", async (file, source) => {
     const out = join(work, file);
     const result = await runInNetns(execaRunner, peers.bios!.ns, ["curl", "--silent", "--max-time", "10", "--output", out, `tftp://${MASTER}/${file}`]);
     expect(result.exitCode, result.stderr).toBe(0);
@@ -102,7 +109,7 @@ describe("recon master in a network namespace", () => {
       createHash("sha256")
         .update(await readFile(f))
         .digest("hex");
-    expect(await hash(out)).toBe(await hash(`/usr/lib/ipxe/${file}`));
+    expect(await hash(out)).toBe(await hash(source));
   });
 
   it("gives the iPXE peer a per-MAC script with a token, and stores its upload made with that token", async () => {

@@ -66,7 +66,9 @@ export async function ipxeFilesIn(ipxeDir: string): Promise<string[]> {
 /** Writes the plan under `root` (emptied first: a previous run's per-MAC files carry old tokens). */
 export async function applyTftpRoot(root: string, entries: readonly TftpEntry[]): Promise<void> {
   for (const entry of entries) {
-    if (!("link" in entry) || (await exists(entry.link))) continue;
+    // Only the signed first stages are required: a tree without kernel or initrd (a master started by hand
+    // without an image) still serves the rest, and dnsmasq answers "file not found" for those.
+    if (!("link" in entry) || entry.path.startsWith("install/") || (await exists(entry.link))) continue;
     const what =
       entry.path === "shimx64.efi"
         ? "shim (package shim-signed)"

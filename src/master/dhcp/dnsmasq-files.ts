@@ -31,7 +31,8 @@ export interface DnsmasqFilesInput {
 
 export async function writeDnsmasqFiles({ mode, net, config, server, tftpRoot, runDir }: DnsmasqFilesInput): Promise<void> {
   const hostsDir = join(runDir, "hosts");
-  const dhcpBoot = planDhcpBoot(config, server);
+  // The mode being written decides the default UEFI first stage (plan-boot.ts defaultUefiFirstStage).
+  const dhcpBoot = planDhcpBoot(config, { ...server, dhcpMode: mode });
   await writeFile(
     join(runDir, "dnsmasq.conf"),
     renderDnsmasqConf({

@@ -33,13 +33,16 @@ const CHAINS: Array<{ name: string; config: string; server?: Partial<BootServer>
     config: "defaults: { firmwareFile: snponly.efi }\nhosts:\n  52:54:00:00:00:01: { firmwareFile: shimx64.efi }\n  52:54:00:00:00:02: { action: ignore }\n",
   },
   { name: "shim-arm64", config: "", server: { httpPort: 8080, arm64Firmware: true } },
+  // A site whose own DHCP server names the master as next-server: shim in proxy mode too.
+  { name: "shim-set", config: "defaults: { firmwareFile: shimx64.efi }\n" },
 ];
 
 const render = (chain: (typeof CHAINS)[number], mode: DnsmasqOptions["mode"]) =>
   renderDnsmasqConf({
     ...DNSMASQ_BASE,
     mode,
-    firstStage: firstStage(chain.config, chain.server),
+    // As dnsmasq-files.ts does: the mode written decides the default UEFI first stage.
+    firstStage: firstStage(chain.config, { ...chain.server, dhcpMode: mode }),
     ...(mode === "authoritative" && { pool: { start: "10.20.0.100", end: "10.20.0.199" }, ipv6Prefix: "fd00:20::" }),
     dns: { enabled: mode === "authoritative" && chain.name === "shim", domain: "dc1.example" },
   });
@@ -116,8 +119,11 @@ describe("renderDnsmasqConf", () => {
   });
 
   it.each([
-    ["shim", [], "shimx64.efi"],
-    ["shim", ["fw-ipxe"], "ipxe.efi"],
+    // Proxy mode without a firmwareFile: ipxe.efi (Debian's GRUB would take its TFTP server from the site's answer).
+    ["shim", [], "ipxe.efi"],
+    ["shim", ["fw-shim"], "shimx64.efi"],
+    ["shim-set", [], "shimx64.efi"],
+    ["shim-set", ["fw-ipxe"], "ipxe.efi"],
     ["snponly-host-shim", [], "snponly.efi"],
     ["snponly-host-shim", ["fw-shim"], "shimx64.efi"],
   ] as const)("proxy %s: a PXE client (x86-64_EFI and BC_EFI) tagged %j is offered only %s", (name, tags, file) => {

@@ -113,9 +113,9 @@ function bootSection(options: DnsmasqOptions): string[] {
   const master = options.address;
   const { bios, efi64, efi64Http, efi64Tagged, arm64, ipxe } = options.firstStage;
   const lines = [
-    "# Boot: BIOS gets iPXE by TFTP; x86-64 UEFI gets Microsoft-signed shim by TFTP, which loads Debian's signed",
-    "# GRUB (Secure Boot on or off), unless its host entry tags another binary; UEFI HTTP boot gets iPXE by URL;",
-    "# iPXE gets its script by HTTP.",
+    `# Boot: BIOS gets iPXE by TFTP; x86-64 UEFI gets ${efi64.file} by TFTP unless its host entry tags another binary`,
+    "# (shimx64.efi: Microsoft-signed shim, then Debian's signed GRUB, Secure Boot on or off); UEFI HTTP boot gets",
+    "# iPXE by URL; iPXE gets its script by HTTP.",
     // DHCP option 93; RFC 4578 and the IANA registry disagree on 7 and 9, both are x86-64 UEFI in practice; 16 is x64 UEFI HTTP.
     "dhcp-match=set:bios,option:client-arch,0",
     "dhcp-match=set:efi64,option:client-arch,7",
