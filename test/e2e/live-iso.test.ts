@@ -10,9 +10,23 @@ import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { ISO_INITRD, ISO_KERNEL } from "../../src/build/http-tree.js";
 import { listIso } from "../../src/build/xorriso.js";
+import { ovmfFiles } from "../../src/lab/qemu.js";
 import { startVm } from "../../src/lab/vm.js";
 import { execaRunner } from "../../src/lib/run.js";
-import { cpioList, cpioRead, debugfs, elToritoPlatforms, extract, extractRootfs, initrdToCpio, readMbr } from "../helpers/image-inspect.js";
+import {
+  authenticodeIssuers,
+  cpioList,
+  cpioRead,
+  debugfs,
+  elToritoPlatforms,
+  extract,
+  extractBootImages,
+  extractRootfs,
+  fatCopyOut,
+  fatList,
+  initrdToCpio,
+  readMbr,
+} from "../helpers/image-inspect.js";
 import { BUILD_TIMEOUT_MS, buildLiveIso } from "../helpers/live-iso.js";
 import { repoRoot } from "../helpers/repo.js";
 import { budgetMs } from "../helpers/tier-budget.js";
@@ -61,6 +75,33 @@ describe("the debian-12 live ISO", () => {
     const mbr = await readMbr(iso);
     expect(mbr.signature).toBe("55aa");
     expect(mbr.partitions.map((p) => p.type)).toContain(0xef);
+  });
+
+  it("boots with Secure Boot on: its EFI image holds shim (Microsoft), Debian's signed GRUB and MokManager, a grub.cfg where that GRUB looks, and a signed kernel", async () => {
+    const images = join(work, "boot-images");
+    expect(await extractBootImages(iso, images)).toEqual(expect.arrayContaining(["eltorito_img2_uefi.img", "mbr_part2_efi.img"]));
+    // A CD's firmware reads the El Torito image, a stick's the EFI partition: the same FAT image.
+    const esp = join(images, "eltorito_img2_uefi.img");
+    expect(await sha256(join(images, "mbr_part2_efi.img"))).toBe(await sha256(esp));
+    expect((await fatList(esp, "/EFI/BOOT")).sort()).toEqual(["/EFI/BOOT/bootx64.efi", "/EFI/BOOT/grub.cfg", "/EFI/BOOT/grubx64.efi", "/EFI/BOOT/mmx64.efi"]);
+    const signers = async (path: string) => {
+      const to = join(work, path.replaceAll("/", "_"));
+      await fatCopyOut(esp, path, to);
+      return authenticodeIssuers(to);
+    };
+    expect(await signers("/EFI/BOOT/bootx64.efi")).toContain("Microsoft Corporation UEFI CA 2011");
+    expect(await signers("/EFI/BOOT/grubx64.efi")).toEqual(["Debian Secure Boot CA"]);
+    // shim starts MokManager when a MOK is to be enrolled or grub fails verification; an unsigned one would be refused too.
+    expect(await signers("/EFI/BOOT/mmx64.efi")).toEqual(["Debian Secure Boot CA"]);
+    // Debian's signed GRUB has the prefix /EFI/debian built in and reads grub.cfg there (then beside itself).
+    await fatCopyOut(esp, "/EFI/debian/grub.cfg", join(work, "efi-grub.cfg"));
+    const grubCfg = await readFile(join(work, "efi-grub.cfg"), "utf8");
+    expect(grubCfg).toMatch(/^search --file --set=root \/boot\/0x[0-9a-f]{8}$/m);
+    expect(grubCfg).toMatch(/^configfile \(\$root\)\/boot\/grub\/grub\.cfg$/m);
+    const kernel = join(work, "linux.signed");
+    await extract(iso, ISO_KERNEL, kernel);
+    expect(await authenticodeIssuers(kernel)).toEqual(["Debian Secure Boot CA"]);
+    await rm(images, { recursive: true });
   });
 
   it("carries the kernel, the initrd and the squashfs root where dracut expects them", async () => {
@@ -118,6 +159,10 @@ describe("the debian-12 live ISO", () => {
       const resolved = target === undefined ? info : await debugfs(rootfs, `stat ${target.startsWith("/") ? target : `/usr/lib/ipxe/${target}`}`);
       expect(resolved, file).toMatch(/Type: regular/);
     }
+    // What the master serves UEFI peers comes from its own root (an air-gapped site needs nothing else).
+    for (const file of ["/usr/lib/shim/shimx64.efi.signed", "/usr/lib/grub/x86_64-efi-signed/grubnetx64.efi.signed"]) {
+      expect(await debugfs(rootfs, `stat ${file}`), file).toMatch(/Type: regular/);
+    }
     const dumped = join(work, "recon.mjs");
     await debugfs(rootfs, `dump /usr/lib/recon/recon.mjs ${dumped}`);
     expect(await sha256(dumped)).toBe(await sha256(join(buildDir, "description/root/usr/lib/recon/recon.mjs")));
@@ -150,6 +195,9 @@ describe("the debian-12 live ISO", () => {
 
 describe("booting the ISO under qemu (TCG)", () => {
   const ROLE_LINE = /recon\[\d+\]: .*msg="role detected" role=master/;
+  // Debian's kernel under Secure Boot (seen on this ISO's boot with OVMF's secboot build and Microsoft keys).
+  const SECURE_BOOT_ON = /secureboot: Secure boot enabled/;
+  const LOCKED_DOWN = /Kernel is locked down from EFI Secure Boot; see man kernel_lockdown\.7/;
   const DATA_READY = /recon\[\d+\]: .*msg="data directory ready" dir=\/var\/lib\/recon persistent=(true|false)/;
   // TCG boots here took 88-285 s (docs/lab-facts.md); 6 minutes is ~1.3x the slowest, clamped to the
   // e2e tier's budget. A VM that exits (-no-reboot) fails its wait at once with its serial log.
@@ -192,15 +240,16 @@ describe("booting the ISO under qemu (TCG)", () => {
         }
       ).partitiontable.partitions;
 
-    async function bootStick(name: string) {
+    async function bootStick(name: string, firmware: "uefi" | "uefi-sb") {
+      const ovmf = ovmfFiles(firmware)!;
       const vars = join(work, `${name}.OVMF_VARS.fd`);
-      await copyFile("/usr/share/OVMF/OVMF_VARS_4M.fd", vars);
+      await copyFile(ovmf.varsTemplate, vars);
       return startVm({
         name,
         memoryMiB: 2048,
         cpus: 2,
-        firmware: "uefi",
-        ovmfCode: "/usr/share/OVMF/OVMF_CODE_4M.fd",
+        firmware,
+        ovmfCode: ovmf.code,
         ovmfVars: vars,
         disks: [{ file: stick(), format: "raw", as: "usb" }],
         nics: [],
@@ -209,13 +258,18 @@ describe("booting the ISO under qemu (TCG)", () => {
       });
     }
 
-    it("first boot: role=master, and recon adds a RECON_DATA partition in the stick's free space", async () => {
+    // The first boot is with Secure Boot enforcing (Microsoft keys enrolled): shim → Debian's signed
+    // GRUB → Debian's signed kernel. The second is plain UEFI, as when the stick moves to another
+    // machine, so both firmware kinds are covered without a third boot.
+    it("first boot, Secure Boot on: role=master, and recon adds a RECON_DATA partition in the stick's free space", async () => {
       await copyFile(iso, stick());
       await execa("truncate", ["-s", "1G", stick()]);
       expect((await partitions()).map((p) => p.type)).toEqual(["cd", "ef"]);
-      const vm = await bootStick("uefi-usb-first");
+      const vm = await bootStick("uefi-sb-usb-first", "uefi-sb");
       try {
         const serial = await vm.waitForSerial(DATA_READY, budgetMs(BOOT_TIMEOUT_MS));
+        expect(serial).toMatch(SECURE_BOOT_ON);
+        expect(serial).toMatch(LOCKED_DOWN);
         expect(serial).toMatch(ROLE_LINE);
         expect(serial).toMatch(/msg="data partition created" device=\/dev\/sd[a-z]3 .*label=RECON_DATA/);
         expect(serial).toMatch(/msg="data directory ready" dir=\/var\/lib\/recon persistent=true/);
@@ -242,14 +296,15 @@ describe("booting the ISO under qemu (TCG)", () => {
       expect(fsck.exitCode, fsck.all).toBeLessThanOrEqual(1);
       const record = JSON.parse(await debugfs(image, "cat /boot-devices.json")) as { persistent: boolean; lsblk: unknown };
       expect(record.persistent).toBe(true);
-      await writeFile(join(artefacts, "uefi-usb-first.lsblk.json"), `${JSON.stringify(record.lsblk, null, 2)}\n`);
+      await writeFile(join(artefacts, "uefi-sb-usb-first.lsblk.json"), `${JSON.stringify(record.lsblk, null, 2)}\n`);
       await rm(image);
     });
 
-    it("second boot of the same stick: recon finds and mounts the data partition it made", async () => {
-      const vm = await bootStick("uefi-usb-second");
+    it("second boot of the same stick, plain UEFI: recon finds and mounts the data partition it made", async () => {
+      const vm = await bootStick("uefi-usb-second", "uefi");
       try {
         const serial = await vm.waitForSerial(DATA_READY, budgetMs(BOOT_TIMEOUT_MS));
+        expect(serial).not.toMatch(SECURE_BOOT_ON);
         expect(serial).toMatch(/msg="data partition plan" action=mount reason="found RECON_DATA on \/dev\/sd[a-z]3"/);
         expect(serial).not.toContain("data partition created");
         expect(serial).toMatch(/persistent=true/);

@@ -24,6 +24,11 @@ systemctl disable smartmontools.service lldpd.service || true
 # recon starts it with its own config when the role needs it, never at boot by itself.
 systemctl disable nginx.service || true
 rm -f /etc/nginx/sites-enabled/default
+# firmware uefi: KIWI puts the first /usr/lib/shim/mm*.efi beside shim as MokManager, which is
+# shim-unsigned's mmx64.efi; shim refuses it under Secure Boot. Divert it and link the Debian-signed
+# one (shim-helpers-amd64-signed) in its place, so a MOK can still be enrolled from the stick.
+dpkg-divert --local --rename --divert /usr/lib/shim/mmx64.efi.unsigned --add /usr/lib/shim/mmx64.efi
+ln -sf mmx64.efi.signed /usr/lib/shim/mmx64.efi
 
 case "${kiwi_profiles}" in
   *DracutLive*)
