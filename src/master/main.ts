@@ -149,18 +149,18 @@ async function serve(options: MasterOptions, deps: MasterDeps, config: SiteConfi
   // kernel args and architecture (none: an older tree, x86_64).
   const bootJsonPath = join(options.httpRoot, "install", options.imageLabel, "boot.json");
   const bootJson = (await exists(bootJsonPath)) ? (JSON.parse(await readFile(bootJsonPath, "utf8")) as { imageKernelArgs?: string[]; arch?: unknown }) : {};
+  const ipxePresent = await ipxeFilesIn(options.tftpRoot);
   const server: BootServer = {
     address: net.address,
     httpPort: config.http.port,
     imageLabel: options.imageLabel,
     imageArch: imageArchFromBootJson(bootJson),
     imageKernelArgs: bootJson.imageKernelArgs ?? [],
-    arm64Firmware: await exists(join(options.tftpRoot, "ipxe-arm64.efi")),
+    arm64Firmware: ipxePresent.includes("ipxe-arm64.efi"),
     dhcpMode: mode === "proxy" ? "proxy" : "authoritative",
   };
   // The TFTP root (also /tftp/ over HTTP): first stages, GRUB's files, kernel and initrd, all from this medium.
   const tftpRoot = join(options.runDir, "tftp");
-  await mkdir(options.runDir, { recursive: true });
   await applyTftpRoot(
     tftpRoot,
     planTftpRoot({
@@ -170,7 +170,7 @@ async function serve(options: MasterOptions, deps: MasterDeps, config: SiteConfi
       httpRoot: options.httpRoot,
       imageLabel: options.imageLabel,
       address: net.address,
-      ipxePresent: await ipxeFilesIn(options.tftpRoot),
+      ipxePresent,
     }),
   );
   // dnsmasq logs a request's vendor class (log-dhcp) before its answer, by transaction id: the last few hundred.
@@ -266,7 +266,6 @@ async function serve(options: MasterOptions, deps: MasterDeps, config: SiteConfi
         log: log.child({ component: "http-boot" }),
         signal: stop,
       });
-      log.info("http boot responder listening", { address: net.address });
       stop.addEventListener("abort", () => void responder.stop(), { once: true });
     }
     return superviseDnsmasq({

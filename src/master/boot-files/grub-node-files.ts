@@ -38,11 +38,10 @@ export function createGrubNodeFiles(deps: GrubNodeFilesDeps): { prepare(mac: str
       const last = written.get(mac);
       if (last !== undefined && now() - last < REWRITE_AFTER_MS) return;
       written.set(mac, now());
-      const plan = planBoot({ mac, arch: "efi64", loader: "grub" }, deps.config, deps.record(mac), deps.server, undefined);
-      // Only machines whose UEFI first stage is shim run GRUB; the others never read this file.
-      if (plan.firstStage.efi64.file !== "shimx64.efi") return;
       const token = issueToken(deps.secret, mac, newNonce());
       const withToken = planBoot({ mac, arch: "efi64", loader: "grub" }, deps.config, deps.record(mac), deps.server, token);
+      // Only machines whose UEFI first stage is shim run GRUB; the others never read this file (their token is unused).
+      if (withToken.firstStage.efi64.file !== "shimx64.efi") return;
       const path = join(deps.tftpRoot, grubNodeFile(mac));
       // dnsmasq's TFTP (as nobody) must never read half a file: write beside it, then rename.
       const temporary = `${path}.${process.pid}.tmp`;
