@@ -84,7 +84,7 @@ describe("normalizeRaw on the captured machines", () => {
     expect(disks.sda).toMatchObject({ serial: "ZC1234HDD", model: "ST4000NM0035-1V4107", size_bytes: 5 * GiB, kind: "hdd", rotational: true });
     expect(inventory.interfaces.find((nic) => nic.mac_address === "52:54:00:ee:20:02")).toMatchObject({ driver: "8139cp", speed_mbps: 100 });
     // ipmi-bmc-sim,fwrev1=2,fwrev2=0x44; it implements no LAN channel, so no address.
-    expect(inventory.bmc).toEqual({ address: null, v6address: null, mac: null, firmware_version: "2.44" });
+    expect(inventory.bmc).toMatchObject({ address: null, v6address: null, mac: null, firmware_version: "2.44" });
     expect(inventory.errors.filter((error) => error.source.startsWith("collector:ipmitool-lan-print"))).toHaveLength(9);
   });
 
@@ -143,7 +143,7 @@ describe("normalizeRaw on the captured machines", () => {
       ["enp0s6", "52:54:00:1e:40:03", "e1000e"],
       ["enp0s5", "52:54:00:1e:40:02", "virtio_net"],
     ]);
-    expect(inventory.memory.dimms).toEqual([
+    expect(inventory.memory.dimms).toMatchObject([
       {
         slot: "DIMM 0",
         size_bytes: 2 * GiB,
@@ -167,7 +167,7 @@ describe("normalizeRaw on the captured machines", () => {
     });
     expect(inventory.firmware).toEqual({ vendor: "FUJITSU // American Megatrends Inc.", version: "V5.0.0.14 R1.22.0 for D3384-B1x", build_date: "2021-06-11" });
     // capture-lan-bmc.ts: ipmi_sim at 10.213.77.10 reporting MAC d0:50:99:f5:50:99; ipmi_sim's own firmware 9.08.
-    expect(inventory.bmc).toEqual({ address: "10.213.77.10", v6address: null, mac: "d0:50:99:f5:50:99", firmware_version: "9.08" });
+    expect(inventory.bmc).toMatchObject({ address: "10.213.77.10", v6address: null, mac: "d0:50:99:f5:50:99", firmware_version: "9.08" });
     expect(inventory.disks.map((disk) => [disk.name, disk.vendor, disk.model, disk.serial, disk.size_bytes, disk.kind, disk.smart_passed])).toEqual([
       // scsi-hd,vendor=FUJITSU,product=ETERNUS_DXL,rotation_rate=10000: SCSI identity from smartctl's scsi_vendor/scsi_product.
       ["sda", "FUJITSU", "ETERNUS_DXL", "FJSCSI0001", 2 * GiB, "hdd", null],

@@ -136,6 +136,8 @@ export function normalizeRaw(files: Map<string, Buffer>): Inventory {
   inventory.memory = {
     total_bytes: meminfo?.total_bytes ?? null,
     physical_mb: dimms.length > 0 && installed !== null ? Math.round(installed / 1024 ** 2) : null,
+    physical_mb_complete: null,
+    persistent_mb: null,
     dimms,
     correctable_errors: edac?.correctable_errors ?? null,
     uncorrectable_errors: edac?.uncorrectable_errors ?? null,
@@ -178,6 +180,7 @@ export function normalizeRaw(files: Map<string, Buffer>): Inventory {
       smart_passed: smartctl?.smart_passed ?? null,
       // udev's bus-position name; the first sorted one when a disk has several (ata and sas).
       by_path: byPath?.get(name)?.[0] ?? null,
+      smartctl_device: null,
     };
   });
 
@@ -223,7 +226,7 @@ export function normalizeRaw(files: Map<string, Buffer>): Inventory {
   const lanKey = byPrefix("raw/ipmitool-lan-print.", ".txt")[0]?.key;
   const lan = lanKey ? read(lanKey, (text) => parseIpmiLanPrint(text, lanKey)) : null;
   const mc = read("raw/ipmitool-mc-info.txt", parseIpmiMcInfo);
-  inventory.bmc = { address: lan?.address ?? null, v6address: lan?.v6address ?? null, mac: lan?.mac ?? null, firmware_version: mc?.firmware_version ?? null };
+  inventory.bmc = { address: lan?.address ?? null, v6address: lan?.v6address ?? null, mac: lan?.mac ?? null, firmware_version: mc?.firmware_version ?? null, interface: null, ipmi_version: null };
 
   // Boot.
   const efi = read("raw/efi.json", parseEfi);

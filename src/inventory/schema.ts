@@ -12,11 +12,14 @@
  *
  * Bump SCHEMA_VERSION on any change a reader could notice (renamed/removed field, changed
  * unit or meaning); adding a nullable field also bumps it so the UI can tell. Version 2:
- * boot.lockdown and errors[].kind ("blocked" for a collector kernel lockdown refused).
+ * boot.lockdown and errors[].kind ("blocked" for a collector kernel lockdown refused). Version 3
+ * (#12, real servers and hardware health): volatile DRAM apart from persistent memory, unique DIMM
+ * slots beside the firmware's locators, baseboard, chassis, bmc.interface/ipmi_version,
+ * power_supplies, storage_controllers, disks behind RAID controllers, health findings, burn-in.
  */
 import { z } from "zod";
 
-export const SCHEMA_VERSION = 2 as const;
+export const SCHEMA_VERSION = 3 as const;
 
 const str = z.string().nullable();
 const int = z.number().int().nullable();
@@ -52,12 +55,47 @@ export const bootSchema = z.object({
   pxe_interface: str,
 });
 
+export const baseboardSchema = z.object({
+  /** SMBIOS type 2. */
+  manufacturer: str,
+  product_name: str,
+  version: str,
+  serial_number: str,
+});
+
+export const chassisSchema = z.object({
+  /** SMBIOS type 3 "Type" as dmidecode names it ("Rack Mount Chassis", "Main Server Chassis", …). */
+  type: str,
+  serial_number: str,
+  asset_tag: str,
+  /** SMBIOS type 3 "Height" in rack units; null when the firmware leaves it unspecified. */
+  height_u: int,
+});
+
 export const bmcSchema = z.object({
   /** IPv4 address of the BMC's LAN channel; null when unset (0.0.0.0) or unknown. */
   address: str,
   v6address: str,
   mac: str,
   firmware_version: str,
+  /** The system interface the firmware declares (SMBIOS type 38, else ipmitool): KCS, BT, SMIC or SSIF. */
+  interface: z.enum(["KCS", "BT", "SMIC", "SSIF"]).nullable(),
+  /** IPMI specification version ("2.0"), SMBIOS type 38 else `ipmitool mc info`. */
+  ipmi_version: str,
+});
+
+export const powerSupplySchema = z.object({
+  /** The firmware's name for the unit (SMBIOS type 39 Location/Name, or the IPMI sensor name). */
+  name: str,
+  manufacturer: str,
+  model: str,
+  serial_number: str,
+  /** Rated output, watts (SMBIOS "Max Power Capacity"). */
+  max_power_w: int,
+  /** ok, failed (failure / predictive failure / AC lost), absent; null when nothing says. */
+  status: z.enum(["ok", "failed", "absent"]).nullable(),
+  /** Where the entry came from: SMBIOS type 39 or the BMC's sensors. */
+  source: z.enum(["smbios", "ipmi"]),
 });
 
 export const cpuSchema = z.object({
@@ -74,13 +112,27 @@ export const cpuSchema = z.object({
 });
 
 export const dimmSchema = z.object({
-  /** SMBIOS "Locator" (e.g. "DIMM 0", "CPU1_DIMM_A1"). */
+  /**
+   * Unique within the node: the firmware's Locator, joined with the Bank Locator ("P0_Node0_Channel0_Dimm0
+   * / DIMM A1") where the Locator alone repeats. Never rewritten (spaces kept as the firmware has them).
+   */
   slot: str,
+  /** The firmware's own SMBIOS "Locator" and "Bank Locator" strings, as dmidecode printed them. */
+  locator: str,
+  bank_locator: str,
+  /** "dram" (volatile RAM) or "persistent" (Optane PMem, NVDIMM); null when the firmware does not say. */
+  kind: z.enum(["dram", "persistent"]).nullable(),
+  /** Volatile size, bytes; null for an installed module whose size the firmware does not know. */
   size_bytes: int,
+  /** Non-volatile (persistent) size, bytes; null for DRAM. */
+  non_volatile_size_bytes: int,
   /** SMBIOS memory type ("DDR4", "RAM", …). */
   type: str,
-  /** Transfer rate in MT/s (SMBIOS "Speed", which dmidecode prints as MT/s or MHz). */
+  /** Rated transfer rate in MT/s (SMBIOS "Speed", which dmidecode prints as MT/s or MHz). */
   speed_mts: int,
+  /** Configured transfer rate in MT/s; null when impossible (above the rated speed) or unknown. */
+  configured_speed_mts: int,
+  /** The maker's name (JEDEC codes such as "80CE" or "Samsung" spelled alike become one name). */
   manufacturer: str,
   part_number: str,
   serial_number: str,
@@ -89,8 +141,12 @@ export const dimmSchema = z.object({
 export const memorySchema = z.object({
   /** Memory the kernel manages (/proc/meminfo MemTotal), bytes. */
   total_bytes: int,
-  /** Installed memory: sum of the populated DIMMs, MiB (IPA's physical_mb). */
+  /** Installed volatile DRAM: sum of the populated DRAM modules' sizes, MiB (IPA's physical_mb). */
   physical_mb: int,
+  /** false when an installed module's size is unknown (physical_mb is then a lower bound); null without modules. */
+  physical_mb_complete: bool,
+  /** Installed persistent memory (non-volatile sizes summed), MiB; null when there is none. */
+  persistent_mb: int,
   dimms: z.array(dimmSchema),
   /** EDAC corrected / uncorrected error counts summed over all memory controllers; null without EDAC. */
   correctable_errors: int,
@@ -111,6 +167,69 @@ export const diskSchema = z.object({
   smart_passed: bool,
   /** /dev/disk/by-path/… link of the disk, when known. */
   by_path: str,
+  /**
+   * How smartctl reached a disk behind a RAID controller (its `-d` value, "megaraid,3", "cciss,0");
+   * null for a disk the kernel sees itself. Such a disk's `name` is "<device>:<-d value>" (sda:megaraid,3).
+   */
+  smartctl_device: str,
+});
+
+export const virtualDriveSchema = z.object({
+  /** The vendor tool's name for it ("0/0", "1", "logicaldrive 1"). */
+  id: z.string(),
+  raid_level: str,
+  /** The tool's state word ("Optl", "OK", "Dgrd", "Failed"), as it prints it. */
+  state: str,
+  /** ok / degraded / failed as far as the state word says; null when it is not one recon knows. */
+  health: z.enum(["ok", "degraded", "failed"]).nullable(),
+  size_bytes: int,
+});
+
+export const storageControllerSchema = z.object({
+  /** PCI address, domain included. */
+  pci_slot: z.string(),
+  vendor: str,
+  product: str,
+  /** PCI class id, four hex digits (0104 RAID, 0107 SAS, 0106 SATA AHCI, 0108 NVMe). */
+  class_id: str,
+  /** Kernel driver (megaraid_sas, mpt3sas, smartpqi, ahci, nvme). */
+  driver: str,
+  /** From a vendor RAID tool's output (storcli, perccli, ssacli) when a workload provided one, else null. */
+  model: str,
+  firmware_version: str,
+  serial_number: str,
+  /** The vendor tool that described it ("storcli"), null when only PCI is known. */
+  tool: str,
+  virtual_drives: z.array(virtualDriveSchema),
+});
+
+export const findingSchema = z.object({
+  /** What is broken, in classes an admin sorts by. */
+  category: z.enum(["memory", "power", "fan", "temperature", "voltage", "disk", "storage", "processor", "burn_in", "bmc", "other"]),
+  /** critical: broken now (uncorrectable ECC, PSU failed, SMART FAILED); warning: degraded or predictive. */
+  severity: z.enum(["critical", "warning"]),
+  /** The part it is about ("PSU2", "DIMM_A1", "sda", "FAN3"), null when the source does not say. */
+  component: str,
+  /** One line for the admin. */
+  message: z.string(),
+  /** The raw file it was read from (raw/ipmitool-sel.txt). */
+  source: z.string(),
+  /** The raw line(s) it was read from, as the tool printed them (cut to 300 characters). */
+  evidence: z.string(),
+  /** When it happened, ISO 8601 when the source gives a time it can be read as, else null. */
+  at: str,
+});
+
+export const burnInResultSchema = z.object({
+  /** The test ("stress-ng-cpu", "stress-ng-vm", "memtester", "fio-read"). */
+  test: z.string(),
+  /** What it ran on ("sda" for fio, null for the whole machine). */
+  target: str,
+  result: z.enum(["passed", "failed", "error"]),
+  /** How long it ran, seconds. */
+  duration_s: num,
+  /** The tool's summary line(s) (cut to 300 characters). */
+  detail: z.string(),
 });
 
 export const lldpSchema = z.object({
@@ -181,15 +300,23 @@ export const inventorySchema = z.object({
   agent_version: str,
   kernel: str,
   system_vendor: systemVendorSchema,
+  baseboard: baseboardSchema,
+  chassis: chassisSchema,
   firmware: firmwareSchema,
   boot: bootSchema,
   bmc: bmcSchema,
+  power_supplies: z.array(powerSupplySchema),
   cpu: cpuSchema,
   memory: memorySchema,
   disks: z.array(diskSchema),
+  storage_controllers: z.array(storageControllerSchema),
   interfaces: z.array(interfaceSchema),
   pci_devices: z.array(pciDeviceSchema),
   gpus: z.array(gpuSchema),
+  /** Hardware health: what the BMC's event log and sensors, SMART, EDAC and burn-in say is broken. */
+  findings: z.array(findingSchema),
+  /** Burn-in results when the site switched burn-in on (docs/workload.md), else []. */
+  burn_in: z.array(burnInResultSchema),
   errors: z.array(inventoryErrorSchema),
 });
 
@@ -198,6 +325,13 @@ export type SystemVendor = z.infer<typeof systemVendorSchema>;
 export type Firmware = z.infer<typeof firmwareSchema>;
 export type BootInfo = z.infer<typeof bootSchema>;
 export type Bmc = z.infer<typeof bmcSchema>;
+export type Baseboard = z.infer<typeof baseboardSchema>;
+export type Chassis = z.infer<typeof chassisSchema>;
+export type PowerSupply = z.infer<typeof powerSupplySchema>;
+export type StorageController = z.infer<typeof storageControllerSchema>;
+export type VirtualDrive = z.infer<typeof virtualDriveSchema>;
+export type Finding = z.infer<typeof findingSchema>;
+export type BurnInResult = z.infer<typeof burnInResultSchema>;
 export type Cpu = z.infer<typeof cpuSchema>;
 export type Dimm = z.infer<typeof dimmSchema>;
 export type Memory = z.infer<typeof memorySchema>;
@@ -220,15 +354,29 @@ export function emptyInventory(): Inventory {
     agent_version: null,
     kernel: null,
     system_vendor: { manufacturer: null, product_name: null, serial_number: null, uuid: null, sku: null },
+    baseboard: { manufacturer: null, product_name: null, version: null, serial_number: null },
+    chassis: { type: null, serial_number: null, asset_tag: null, height_u: null },
     firmware: { vendor: null, version: null, build_date: null },
     boot: { current_boot_mode: null, secure_boot: null, lockdown: null, pxe_interface: null },
-    bmc: { address: null, v6address: null, mac: null, firmware_version: null },
+    bmc: { address: null, v6address: null, mac: null, firmware_version: null, interface: null, ipmi_version: null },
+    power_supplies: [],
     cpu: { model_name: null, architecture: null, sockets: null, cores: null, threads: null, frequency_mhz: null, flags: [] },
-    memory: { total_bytes: null, physical_mb: null, dimms: [], correctable_errors: null, uncorrectable_errors: null },
+    memory: {
+      total_bytes: null,
+      physical_mb: null,
+      physical_mb_complete: null,
+      persistent_mb: null,
+      dimms: [],
+      correctable_errors: null,
+      uncorrectable_errors: null,
+    },
     disks: [],
+    storage_controllers: [],
     interfaces: [],
     pci_devices: [],
     gpus: [],
+    findings: [],
+    burn_in: [],
     errors: [],
   };
 }

@@ -38,9 +38,14 @@ export function syntheticInventory(seed: number): Inventory {
   const dimmGiB = pick([16, 32, 64]);
   const dimms: Dimm[] = Array.from({ length: dimmCount }, (_, i) => ({
     slot: `DIMM_${String.fromCharCode(65 + (i % 8))}${Math.floor(i / 8) + 1}`,
+    locator: `DIMM_${String.fromCharCode(65 + (i % 8))}${Math.floor(i / 8) + 1}`,
+    bank_locator: `NODE ${i % 2}`,
+    kind: "dram",
     size_bytes: dimmGiB * 1024 ** 3,
+    non_volatile_size_bytes: null,
     type: "DDR4",
     speed_mts: pick([2400, 2666, 2933]),
+    configured_speed_mts: 2400,
     manufacturer: pick(["Samsung", "Micron", "SK Hynix"]),
     part_number: `M393A${dimmGiB}G40AB2-CWE`,
     serial_number: hex(Math.floor(random() * 0xffffffff), 8).toUpperCase(),
@@ -59,6 +64,7 @@ export function syntheticInventory(seed: number): Inventory {
       kind: nvme ? "nvme" : rotational ? "hdd" : "ssd",
       smart_passed: random() < 0.97,
       by_path: nvme ? `pci-0000:5e:00.0-nvme-1` : `pci-0000:00:17.0-ata-${i + 1}`,
+      smartctl_device: null,
     };
   });
   const interfaces: NetworkInterface[] = Array.from({ length: 2 + Math.floor(random() * 3) }, (_, i) => ({
@@ -88,9 +94,12 @@ export function syntheticInventory(seed: number): Inventory {
       uuid: `${id}-0000-4000-8000-${hex(seed >>> 0, 12)}`,
       sku: random() < 0.5 ? null : `SKU=${model.product.replace(/\s+/g, "")}`,
     },
+    baseboard: { manufacturer: model.manufacturer, product_name: null, version: null, serial_number: `BB${id.toUpperCase()}` },
+    chassis: { type: "Rack Mount Chassis", serial_number: `SN${id.toUpperCase()}`, asset_tag: null, height_u: 1 },
+    power_supplies: [],
     firmware: { vendor: model.manufacturer, version: pick(["2.10.2", "2.12.1", "U30 v2.42"]), build_date: pick(["2021-03-15", "2022-07-01", "2023-11-20"]) },
     boot: syntheticBoot(random() < 0.7 ? "uefi" : "bios", random() < 0.3),
-    bmc: { address: `10.0.${seed % 250}.${1 + (seed % 250)}`, v6address: null, mac: mac(0x80), firmware_version: "4.40" },
+    bmc: { address: `10.0.${seed % 250}.${1 + (seed % 250)}`, v6address: null, mac: mac(0x80), firmware_version: "4.40", interface: "KCS", ipmi_version: "2.0" },
     cpu: {
       model_name: model.cpu,
       architecture: "x86_64",
@@ -103,14 +112,19 @@ export function syntheticInventory(seed: number): Inventory {
     memory: {
       total_bytes: dimmCount * dimmGiB * 1024 ** 3 - 512 * 1024 ** 2,
       physical_mb: dimmCount * dimmGiB * 1024,
+      physical_mb_complete: true,
+      persistent_mb: null,
       dimms,
       correctable_errors: 0,
       uncorrectable_errors: 0,
     },
     disks,
+    storage_controllers: [],
     interfaces,
     pci_devices: [],
     gpus: [],
+    findings: [],
+    burn_in: [],
     errors: [],
   };
 }

@@ -118,7 +118,12 @@ export function parseDmidecode(text: string): Parsed<DmiInfo> {
     .filter((record) => record.type === 17)
     .map(({ fields }) => ({
       slot: clean(fields.get("Locator")),
+      locator: clean(fields.get("Locator")),
+      bank_locator: clean(fields.get("Bank Locator")),
+      kind: null,
       size_bytes: moduleSize(fields.get("Size")),
+      non_volatile_size_bytes: null,
+      configured_speed_mts: null,
       type: clean(fields.get("Type")),
       speed_mts: speed(fields.get("Configured Memory Speed")) ?? speed(fields.get("Configured Clock Speed")) ?? speed(fields.get("Speed")),
       manufacturer: clean(fields.get("Manufacturer")),

@@ -83,7 +83,12 @@ export function parseLshw(text: string): Parsed<LshwInfo | null> {
       const clock = toInt(node.clock);
       info.dimms.push({
         slot: clean(node.slot),
+        locator: clean(node.slot),
+        bank_locator: null,
+        kind: null,
         size_bytes: toInt(node.size),
+        non_volatile_size_bytes: null,
+        configured_speed_mts: null,
         type: MEMORY_TYPE.exec(String(node.description ?? ""))?.[1]?.toUpperCase() ?? null,
         speed_mts: clock !== null ? Math.round(clock / 1e6) : null,
         manufacturer: clean(node.vendor),
