@@ -69,7 +69,7 @@ export interface LldpCollector extends CollectorBase {
 /** Reads /proc or /sys directly (no tool): argv is [] and exit_code null in the manifest. */
 export interface BuiltinCollector extends CollectorBase {
   kind: "builtin";
-  reader: "efi" | "lockdown" | "meminfo" | "edac" | "disk-by-path";
+  reader: "efi" | "lockdown" | "meminfo" | "edac" | "disk-by-path" | "sys-block";
   stdout: string;
 }
 
@@ -129,7 +129,7 @@ export function planCollectors(input: HostFacts, options: PlanOptions): Collecto
 
   const plan: CollectorSpec[] = [
     command("lshw", ["lshw", "-json"], "lshw.json"),
-    command("dmidecode", ["dmidecode", "-t", "0,1,2,3,4,17,38"], "dmidecode.txt"),
+    command("dmidecode", ["dmidecode", "-t", "0,1,2,3,4,16,17,38,39"], "dmidecode.txt"),
     // --dump-bin writes the file itself (the path is relative to the staging directory).
     { kind: "command", id: "dmidecode-bin", argv: ["dmidecode", "--dump-bin", "raw/dmidecode.bin"], stdout: null, files: ["raw/dmidecode.bin"], timeoutMs },
     command("lscpu", ["lscpu", "-J"], "lscpu.json"),
@@ -183,6 +183,7 @@ export function planCollectors(input: HostFacts, options: PlanOptions): Collecto
   plan.push(builtin("meminfo", "meminfo", "meminfo.txt"));
   plan.push(builtin("edac", "edac", "edac.json"));
   plan.push(builtin("disk-by-path", "disk-by-path", "disk-by-path.json"));
+  plan.push(builtin("sys-block", "sys-block", "sys-block.json"));
   if (facts.nvidiaSmi) plan.push(command("nvidia-smi", ["nvidia-smi", "-q", "-x"], "nvidia-smi.xml"));
   return plan;
 }

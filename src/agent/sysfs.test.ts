@@ -3,7 +3,7 @@ import { tmpdir } from "node:os";
 import { dirname, join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { lockdownCommand, lockdownSection } from "../../test/fixtures/inventory/lockdown/sections.js";
-import { diskByPath, efiFlag, efiState, readDiskByPath, readEdac, readEfi, readKernelLog, readLockdown } from "./sysfs.js";
+import { diskByPath, efiFlag, efiState, readDiskByPath, readEdac, readEfi, readKernelLog, readLockdown, readSysBlock } from "./sysfs.js";
 
 const GUID = "8be4df61-93ca-11d2-aa0d-00e098032b8c";
 // efivarfs: 4 attribute bytes (NV|BS|RT = 0x07) then the one-byte value.
@@ -111,6 +111,38 @@ describe("readDiskByPath", () => {
       await symlink("../../vda", join(root, "dev/disk/by-path/pci-0000:00:04.0"));
       await symlink("../../vda1", join(root, "dev/disk/by-path/pci-0000:00:04.0-part1"));
       expect(JSON.parse(await readDiskByPath(root))).toEqual({ by_path: { vda: ["pci-0000:00:04.0"] } });
+    } finally {
+      await rm(root, { recursive: true, force: true });
+    }
+  });
+});
+
+describe("readSysBlock", () => {
+  it("reads each whole disk's serial, model, vendor and wwid from <root>/sys/block; loop/zram left out; vendor only beside a model", async () => {
+    const root = await mkdtemp(join(tmpdir(), "recon-sysblock-"));
+    try {
+      expect(JSON.parse(await readSysBlock(root))).toEqual({ disks: {} });
+      const put = async (path: string, text: string) => {
+        await mkdir(join(root, "sys/block", dirname(path)), { recursive: true });
+        await writeFile(join(root, "sys/block", path), text);
+      };
+      // The layouts the kernel uses: virtio-blk (serial, device/vendor = PCI id), SCSI (device/model+vendor, wwid), NVMe (device/serial).
+      await put("vda/serial", "RCNLABDISK1\n");
+      await put("vda/device/vendor", "0x1af4\n");
+      await put("sda/device/model", "INTEL SSDSC2KB48\n");
+      await put("sda/device/vendor", "ATA     \n");
+      await put("sda/device/wwid", "naa.55cd2e404c1a2b3c\n");
+      await put("nvme0n1/device/serial", "  S4YNNE0N123456  \n");
+      await put("nvme0n1/wwid", "eui.0025388b01a2b3c4\n");
+      await put("loop0/serial", "x\n");
+      await put("zram0/serial", "\n");
+      expect(JSON.parse(await readSysBlock(root))).toEqual({
+        disks: {
+          nvme0n1: { serial: "S4YNNE0N123456", model: null, vendor: null, wwid: "eui.0025388b01a2b3c4" },
+          sda: { serial: null, model: "INTEL SSDSC2KB48", vendor: "ATA", wwid: "naa.55cd2e404c1a2b3c" },
+          vda: { serial: "RCNLABDISK1", model: null, vendor: null, wwid: null },
+        },
+      });
     } finally {
       await rm(root, { recursive: true, force: true });
     }

@@ -189,11 +189,50 @@ export async function readDiskByPath(root: string): Promise<string> {
   return `${JSON.stringify(diskByPath(links))}\n`;
 }
 
+/** The sysfs attributes of a whole disk that name it, relative to /sys/block/<disk>/ (first found wins). */
+export const SYS_BLOCK_ATTRIBUTES = {
+  // virtio-blk has /sys/block/vda/serial; NVMe and some SCSI drivers device/serial.
+  serial: ["serial", "device/serial"],
+  model: ["device/model"],
+  vendor: ["device/vendor"],
+  wwid: ["wwid", "device/wwid"],
+} as const;
+
+/**
+ * /sys/block → {"disks": {"vda": {"serial": "RCNLABDISK1", "model": null, …}}}: what the kernel
+ * itself says about each whole disk. lsblk takes these from udev's database, and a disk udev has
+ * not processed yet (a busy early boot, a late hotplug) shows no serial there; sysfs has it
+ * regardless. Partitions, loop, ram and zram devices are left out. Values trimmed, "" → null.
+ */
+export async function readSysBlock(root: string): Promise<string> {
+  const dir = join(root, "sys/block");
+  const names = (await readdir(dir).catch(() => [] as string[])).filter((name) => !/^(loop|ram|zram)\d+$/.test(name)).sort();
+  const disks: Record<string, Record<keyof typeof SYS_BLOCK_ATTRIBUTES, string | null>> = {};
+  for (const name of names) {
+    const entry = { serial: null, model: null, vendor: null, wwid: null } as Record<keyof typeof SYS_BLOCK_ATTRIBUTES, string | null>;
+    for (const [key, paths] of Object.entries(SYS_BLOCK_ATTRIBUTES) as [keyof typeof SYS_BLOCK_ATTRIBUTES, readonly string[]][]) {
+      for (const path of paths) {
+        const text = (await readFile(join(dir, name, path), "utf8").catch(() => "")).trim();
+        if (text !== "") {
+          entry[key] = text;
+          break;
+        }
+      }
+    }
+    // device/vendor is the SCSI INQUIRY vendor beside device/model; without a model it is a bus
+    // id (virtio's "0x1af4"), not a maker.
+    if (entry.model === null) entry.vendor = null;
+    disks[name] = entry;
+  }
+  return `${JSON.stringify({ disks }, null, 2)}\n`;
+}
+
 /** The builtin collectors by reader name (collectors.ts plans them, collect.ts runs them). */
-export const BUILTIN_READERS: Record<"efi" | "lockdown" | "meminfo" | "edac" | "disk-by-path", (root: string) => Promise<string>> = {
+export const BUILTIN_READERS: Record<"efi" | "lockdown" | "meminfo" | "edac" | "disk-by-path" | "sys-block", (root: string) => Promise<string>> = {
   efi: readEfi,
   lockdown: readLockdown,
   meminfo: readMeminfo,
   edac: readEdac,
   "disk-by-path": readDiskByPath,
+  "sys-block": readSysBlock,
 };

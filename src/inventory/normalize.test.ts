@@ -183,6 +183,9 @@ describe("normalizeRaw on the captured machines", () => {
     expect(inventory.system_vendor.manufacturer).toBeNull();
     expect(inventory.interfaces.map((nic) => nic.name)).toEqual(["eth0"]);
     expect(inventory.disks.map((disk) => disk.name)).toEqual(["vda"]);
+    // lsblk had no udev database here and left SERIAL null; the kernel's /sys/block/vda/serial has it.
+    expect(JSON.parse(readFixtureFiles("host").get("raw/lsblk.json")!.toString("utf8")).blockdevices.find((d: { name: string }) => d.name === "vda").serial).toBeNull();
+    expect(inventory.disks[0]!.serial).toBe("overlayblk");
     expect(inventory.errors.map((error) => error.source)).toEqual(
       expect.arrayContaining(["raw/dmidecode.txt", "collector:dmidecode-bin", "collector:nvme-list", "collector:lldpctl", "raw/smartctl.vda.json"]),
     );

@@ -18,6 +18,7 @@
  *                             refused one, src/agent/lockdown.ts), then the parsers' problems
  */
 import { parseDiskByPath } from "./parse/disk-by-path.js";
+import { parseSysBlock } from "./parse/sys-block.js";
 import { emptyInventory, inventorySchema, type Disk, type Inventory, type InventoryError, type Lldp, type NetworkInterface, type Problem } from "./schema.js";
 import { parseDmidecode } from "./parse/dmidecode.js";
 import { parseEdac } from "./parse/edac.js";
@@ -157,6 +158,8 @@ export function normalizeRaw(files: Map<string, Buffer>): Inventory {
   }
   const lsblk = read("raw/lsblk.json", parseLsblk);
   const byPath = read("raw/disk-by-path.json", parseDiskByPath);
+  // What the kernel says, for a disk udev had not processed when lsblk ran (no serial there).
+  const sysBlock = read("raw/sys-block.json", parseSysBlock);
   const names = lsblk
     ? lsblk.map((disk) => disk.name)
     : [...new Set([...nvmeList.map((namespace) => namespace.name), ...smart.keys(), ...(lshw?.disks.map((disk) => disk.name) ?? [])])].sort();
@@ -166,13 +169,14 @@ export function normalizeRaw(files: Map<string, Buffer>): Inventory {
     const namespace = nvmeList.find((entry) => entry.name === name);
     const controller = controllers.get(/^(nvme\d+)n\d+$/.exec(name)?.[1] ?? "");
     const hw = lshw?.disks.find((disk) => disk.name === name);
+    const sys = sysBlock?.get(name);
     const nvme = name.startsWith("nvme") || block?.transport === "nvme" || smartctl?.protocol === "NVMe";
     const rotational = nvme ? false : first(smartctl?.rotation_rate != null ? smartctl.rotation_rate > 0 : null, block?.rotational);
     return {
       name,
-      model: first(smartctl?.model, controller?.model, namespace?.model, block?.model, hw?.model),
-      vendor: first(smartctl?.vendor, block?.vendor, hw?.vendor),
-      serial: first(smartctl?.serial, controller?.serial, namespace?.serial, block?.serial, hw?.serial),
+      model: first(smartctl?.model, controller?.model, namespace?.model, block?.model, sys?.model, hw?.model),
+      vendor: first(smartctl?.vendor, block?.vendor, sys?.vendor, hw?.vendor),
+      serial: first(smartctl?.serial, controller?.serial, namespace?.serial, block?.serial, sys?.serial, hw?.serial),
       wwn: first(smartctl?.wwn, block?.wwn),
       size_bytes: first(block?.size_bytes, smartctl?.size_bytes, namespace?.size_bytes, hw?.size_bytes),
       rotational,
