@@ -15,6 +15,7 @@ test_pkgs=(
   qemu-system-x86 ovmf ipxe ipxe-qemu dnsmasq-base busybox-static tftp-hpa
   ipmitool openipmi curl iproute2 nginx-light isc-dhcp-client
   lshw pciutils ethtool smartmontools nvme-cli lldpd
+  stress-ng memtester fio
   chromium
   shim-signed grub-efi-amd64-signed sbsigntool
 )

@@ -6,7 +6,7 @@
  */
 import { cmdlineValue } from "../model/kernel-cmdline.js";
 import { ReconError } from "../lib/errors.js";
-import { PEER_KERNEL_ARGS, POST_ACTIONS, type PostAction } from "../model/peer-contract.js";
+import { PEER_KERNEL_ARGS, POST_ACTIONS, parseBurnInArg, type BurnInSettings, type PostAction } from "../model/peer-contract.js";
 import { normalizeMac } from "../model/net-address.js";
 
 export interface AgentConfig {
@@ -18,6 +18,8 @@ export interface AgentConfig {
   bootMac: string;
   /** The master's address as iPXE saw it (pxeaddr=), when given. */
   pxeAddress: string | undefined;
+  /** The burn-in the master asked for (recon.burnin=), undefined when none. */
+  burnIn: BurnInSettings | undefined;
 }
 
 export interface AgentConfigOverrides {
@@ -86,5 +88,12 @@ export function parseAgentConfig(args: Map<string, string[]>, overrides: AgentCo
   if (!(POST_ACTIONS as readonly string[]).includes(post)) {
     throw invalid(`recon.post=${post.slice(0, 40)} is not one of ${POST_ACTIONS.join(", ")}`);
   }
-  return { masterUrl, token, postAction: post as PostAction, bootMac, pxeAddress };
+  const burnInText = cmdlineValue(args, PEER_KERNEL_ARGS.burnIn);
+  const burnIn = burnInText === undefined ? undefined : parseBurnInArg(burnInText);
+  if (burnInText !== undefined && burnIn === undefined) {
+    throw invalid(
+      `recon.burnin=${burnInText.slice(0, 120)} is not of the form cpuS:60,memoryS:60,memoryPercent:50,memtesterMiB:256,memtesterS:600,diskReadS:60`,
+    );
+  }
+  return { masterUrl, token, postAction: post as PostAction, bootMac, pxeAddress, burnIn };
 }

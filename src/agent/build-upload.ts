@@ -10,6 +10,8 @@ import type { CommandRunner } from "../lib/run.js";
 import { markBlocked, packUpload, renderCollectorLog, runCollectors, type CollectorRecord, type Manifest } from "./collect.js";
 import { DEFAULT_LLDP_SOCKET, planCollectors, usableFacts, type CollectorSpec } from "./collectors.js";
 import { discoverFacts } from "./discover.js";
+import { planBurnIn } from "./burn-in.js";
+import type { BurnInSettings } from "../model/peer-contract.js";
 
 /** Waits (at most 30 s) until udev has processed every queued device event. */
 export const UDEV_SETTLE_ARGS = ["settle", "--timeout=30"];
@@ -29,6 +31,10 @@ export interface BuildUploadOptions {
   builtin?: boolean;
   /** Collectors from the master's workload (post.tgz), run with the others. */
   extraPlan?: CollectorSpec[];
+  /** Burn-in after the collectors, one test at a time (the master's recon.burnin=); undefined = none. */
+  burnIn?: BurnInSettings;
+  /** The whole disks burn-in reads when `plan` replaces discovery (tests). */
+  burnInDisks?: string[];
   env?: Record<string, string>;
   sysRoot?: string;
   tmpDir?: string;
@@ -57,7 +63,8 @@ export async function buildUpload(runner: CommandRunner, options: BuildUploadOpt
   const collectedAt = (options.now ?? (() => new Date()))().toISOString();
   const notes: string[] = [];
   let plan = options.plan ?? (options.builtin === false ? [] : undefined);
-  if (plan === undefined) {
+  let disks = options.burnInDisks ?? [];
+  if (plan === undefined || (options.burnIn !== undefined && options.burnInDisks === undefined)) {
     // udev fills in what lsblk reports (SERIAL, WWN, MODEL); on a busy early boot its queue may
     // still be running, and a disk would then be listed without its serial. Bounded wait.
     const settled = await runner.run("udevadm", UDEV_SETTLE_ARGS, { timeoutMs: 35_000 }).catch((error: unknown) => ({ exitCode: -1, stderr: String(error) }));
@@ -68,7 +75,8 @@ export async function buildUpload(runner: CommandRunner, options: BuildUploadOpt
       `found: interfaces ${facts.interfaces.join(" ") || "none"}; disks ${facts.disks.join(" ") || "none"}; nvme ${facts.nvmeControllers.join(" ") || "none"}; ipmi ${facts.ipmiDevice ? "/dev/ipmi0" : "none"}; nvidia-smi ${facts.nvidiaSmi ? "yes" : "no"}`,
     );
     if (skipped.length > 0) notes.push(`skipped: ${skipped.join(", ")}`);
-    plan = planCollectors(facts, {
+    disks = facts.disks;
+    plan ??= planCollectors(facts, {
       lldpWaitMs: options.lldpWaitMs,
       collectorTimeoutMs: options.collectorTimeoutMs,
       lldpSocket: options.lldpSocket ?? DEFAULT_LLDP_SOCKET,
@@ -96,6 +104,23 @@ export async function buildUpload(runner: CommandRunner, options: BuildUploadOpt
     });
     const records = await markBlocked(collected, { stagingDir, sinceUs, ...(options.sysRoot !== undefined && { sysRoot: options.sysRoot }) });
     for (const record of records) if (record.status === "blocked") status(`collector ${record.id}: blocked by ${record.reason}: ${record.evidence}`);
+    // Burn-in only after every collector is done, and one test at a time, so none competes with another.
+    let burnIn: CollectorRecord[] | undefined;
+    if (options.burnIn !== undefined && !options.signal?.aborted) {
+      const burnPlan = planBurnIn(options.burnIn, disks);
+      const bound = burnPlan.reduce((sum, spec) => sum + spec.timeoutMs, 0);
+      status(`burn-in: ${burnPlan.map((spec) => spec.id).join(" ")}, one at a time (at most ${Math.round(bound / 1000)} s)`);
+      burnIn = await runCollectors(burnPlan, {
+        stagingDir,
+        concurrency: 1,
+        ...(options.env !== undefined && { env: options.env }),
+        ...(options.signal !== undefined && { signal: options.signal }),
+        onRecord: (record) =>
+          status(
+            `burn-in ${record.id}: ${record.error === undefined ? "done" : record.timed_out ? "timed out" : `failed: ${record.error.split("\n")[0]}`} in ${Math.round(record.duration_ms / 1000)} s`,
+          ),
+      });
+    }
     const manifest: Manifest = {
       format: "recon-raw/1",
       agent_version: options.agentVersion,
@@ -104,6 +129,7 @@ export async function buildUpload(runner: CommandRunner, options: BuildUploadOpt
       hostname: hostname(),
       kernel: release(),
       collectors: records,
+      ...(burnIn !== undefined && { burn_in: burnIn }),
     };
     const bytes = await packUpload(stagingDir, manifest, renderCollectorLog(manifest, notes), options.outPath);
     const failed = records.filter((r) => r.error !== undefined).length;

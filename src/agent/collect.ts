@@ -42,6 +42,8 @@ export interface Manifest {
   hostname: string;
   kernel: string;
   collectors: CollectorRecord[];
+  /** The burn-in tests, run one at a time after the collectors; absent when burn-in was off (docs/raw-upload.md). */
+  burn_in?: CollectorRecord[];
 }
 
 export interface CollectOptions {
@@ -329,6 +331,7 @@ export function renderCollectorLog(manifest: Manifest, extraLines: string[] = []
     ...extraLines,
     ...manifest.collectors.map(formatRecord),
     `${manifest.collectors.length} collectors, ${failed} with errors`,
+    ...(manifest.burn_in === undefined ? [] : ["burn-in:", ...manifest.burn_in.map(formatRecord)]),
     "",
   ].join("\n");
 }
@@ -340,7 +343,7 @@ export function renderCollectorLog(manifest: Manifest, extraLines: string[] = []
 export async function packUpload(stagingDir: string, manifest: Manifest, log: string, outPath: string): Promise<number> {
   await writeFile(join(stagingDir, "manifest.json"), `${JSON.stringify(manifest, null, 2)}\n`);
   await writeFile(join(stagingDir, "collector.log"), log);
-  const files = ["manifest.json", "collector.log", ...manifest.collectors.flatMap((r) => r.files)];
+  const files = ["manifest.json", "collector.log", ...[...manifest.collectors, ...(manifest.burn_in ?? [])].flatMap((r) => r.files)];
   await pipeline(create({ gzip: true, cwd: stagingDir, portable: true, noDirRecurse: true }, files), createWriteStream(outPath));
   return (await stat(outPath)).size;
 }

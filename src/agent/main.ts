@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { ReconError } from "../lib/errors.js";
 import type { CommandRunner } from "../lib/run.js";
 import { tokenFingerprint } from "../model/peer-token.js";
+import type { BurnInSettings } from "../model/peer-contract.js";
 import { parseAgentConfig, type AgentConfig } from "./agent-config.js";
 import { buildUpload, type BuiltUpload } from "./build-upload.js";
 import { sleep } from "./collect.js";
@@ -42,6 +43,8 @@ export interface CollectCommandOptions {
   builtin?: boolean | undefined;
   /** The workload's collectors (post.tgz). */
   extraPlan?: CollectorSpec[] | undefined;
+  /** Burn-in after the collectors (the master's recon.burnin=). */
+  burnIn?: BurnInSettings | undefined;
   env?: Record<string, string> | undefined;
   signal?: AbortSignal | undefined;
 }
@@ -63,6 +66,7 @@ export async function runAgentCollect(options: CollectCommandOptions, io: AgentI
     ...(options.plan !== undefined && { plan: options.plan }),
     ...(options.builtin !== undefined && { builtin: options.builtin }),
     ...(options.extraPlan !== undefined && { extraPlan: options.extraPlan }),
+    ...(options.burnIn !== undefined && { burnIn: options.burnIn }),
     ...(options.env !== undefined && { env: options.env }),
     ...(options.signal !== undefined && { signal: options.signal }),
     status: io.status,
@@ -128,7 +132,7 @@ export async function runAgent(options: AgentOptions, deps: AgentDeps): Promise<
     if (signal?.aborted) throw stopped();
   };
   status(
-    `recon agent ${options.agentVersion}: node ${config.bootMac}, master ${config.masterUrl}, token ${tokenFingerprint(config.token)}, after upload: ${config.postAction}`,
+    `recon agent ${options.agentVersion}: node ${config.bootMac}, master ${config.masterUrl}, token ${tokenFingerprint(config.token)}, after upload: ${config.postAction}${config.burnIn ? ", burn-in on" : ""}`,
   );
 
   // Hello first, best effort: it tells the master (and its UI) that this node is up and collecting.
@@ -156,6 +160,7 @@ export async function runAgent(options: AgentOptions, deps: AgentDeps): Promise<
         ...options,
         outPath,
         bootMac: config.bootMac,
+        ...(config.burnIn !== undefined && { burnIn: config.burnIn }),
         ...(workload.kind === "loaded" && { builtin: workload.manifest.builtin_collectors, extraPlan: workload.collectors }),
       },
       deps,

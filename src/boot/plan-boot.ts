@@ -9,7 +9,7 @@
 import { resolveNodeSettings, type ResolvedNodeSettings } from "../model/resolve-node-settings.js";
 import { ReconError } from "../lib/errors.js";
 import { type SiteConfig, type UefiFirmwareFile } from "../model/site-config.js";
-import { type PostAction } from "../model/peer-contract.js";
+import { PEER_KERNEL_ARGS, renderBurnInArg, type PostAction } from "../model/peer-contract.js";
 import { normalizeMac } from "../model/net-address.js";
 
 export type MachineArch = "bios" | "efi32" | "efi64" | "arm64" | "unknown";
@@ -305,6 +305,8 @@ export function planBoot(machine: Machine, config: SiteConfig, record: NodeBootR
     `recon.master=${host}`,
     ...(token === undefined ? [] : [`recon.token=${token}`]),
     `recon.post=${settings.postAction}`,
+    // Burn-in is one site-wide decision (docs/workload.md, "Burn-in"): every peer gets the same bounds.
+    ...(config.burnIn.enabled ? [`${PEER_KERNEL_ARGS.burnIn}=${renderBurnInArg(config.burnIn)}`] : []),
     // Debian's 2019 ipxe.efi needs initrd=<name> or the EFI stub finds no initrd and the
     // kernel panics with "VFS: Unable to mount root fs" (docs/lab-facts.md). BIOS does not read it, and
     // under GRUB it must not be there: the kernel's EFI stub would look for a file "initrd" and fail.

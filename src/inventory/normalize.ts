@@ -17,6 +17,7 @@
  *   errors                    the manifest's failed collectors (kind "blocked" when kernel lockdown
  *                             refused one, src/agent/lockdown.ts), then the parsers' problems
  */
+import { parseBurnIn } from "./parse/burn-in.js";
 import { parseDiskByPath } from "./parse/disk-by-path.js";
 import { parseSysBlock } from "./parse/sys-block.js";
 import { emptyInventory, inventorySchema, type Disk, type Inventory, type InventoryError, type Lldp, type NetworkInterface, type Problem } from "./schema.js";
@@ -240,6 +241,24 @@ export function normalizeRaw(files: Map<string, Buffer>): Inventory {
     lockdown: read("raw/lockdown.txt", parseLockdown),
     pxe_interface: inventory.boot_mac ? (interfaces.find((entry) => entry.mac_address === inventory.boot_mac)?.name ?? null) : null,
   };
+
+  // Burn-in (docs/inventory.md "Burn-in")
+  const burnIn = parseBurnIn(texts);
+  errors.push(...burnIn.errors);
+  inventory.burn_in = burnIn.value.map((entry) => entry.result);
+  for (const { result: test, source } of burnIn.value) {
+    if (test.result === "failed") {
+      inventory.findings.push({
+        category: "burn_in",
+        severity: "critical",
+        component: test.target,
+        message: `burn-in ${test.test}${test.target === null ? "" : ` on ${test.target}`} failed`,
+        source,
+        evidence: test.detail,
+        at: null,
+      });
+    } else if (test.result === "error") errors.push({ source, message: `burn-in test could not say: ${test.detail}` });
+  }
 
   inventory.errors = mergeErrors(manifest?.collector_errors ?? [], errors);
   // The schema check is a guard against a parser returning a wrong type; it must never fail.

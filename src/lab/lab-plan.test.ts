@@ -35,8 +35,17 @@ power:
   wake: true
   bootdevPxe: true
   confirmOffAfterS: 600
+burnIn:
+  enabled: true
+  cpuS: 10
+  memoryS: 10
+  memoryPercent: 5
+  memtesterMiB: 4
+  memtesterS: 180
+  diskReadS: 10
 `);
     const config = parseSiteConfig(renderLabSiteConfig(plan));
+    expect(config.burnIn).toEqual({ enabled: true, cpuS: 10, memoryS: 10, memoryPercent: 5, memtesterMiB: 4, memtesterS: 180, diskReadS: 10 });
     expect(fleetBmcs(config).map((b) => [b.name, b.mac, b.address])).toEqual([
       ["peer1", "52:54:00:77:00:11", "10.77.0.201"],
       ["peer2", "52:54:00:77:00:12", "10.77.0.202"],

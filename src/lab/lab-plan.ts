@@ -226,6 +226,9 @@ export function masterPasswordFile(peer: string): string {
   return `/var/lib/recon/bmc/${peer}.password`;
 }
 
+/** The lab's burn-in: every test, a few seconds each (the peers are single-CPU TCG VMs). */
+export const LAB_BURN_IN = { enabled: true, cpuS: 10, memoryS: 10, memoryPercent: 5, memtesterMiB: 4, memtesterS: 180, diskReadS: 10 } as const;
+
 /** The master's site.yaml for the lab (pure): its address, the pool, the BMCs, power settings. */
 export function renderLabSiteConfig(plan: LabPlan): string {
   const config = {
@@ -240,6 +243,9 @@ export function renderLabSiteConfig(plan: LabPlan): string {
       passwordFile: masterPasswordFile(peer.name),
     })),
     power: { wake: true, bootdevPxe: true, confirmOffAfterS: plan.confirmOffAfterS },
+    // Burn-in on, with bounds small enough for TCG peers (docs/testing.md): the lab shows it runs and
+    // that the peers' disks are byte-identical afterwards (test/e2e/lab.test.ts).
+    burnIn: LAB_BURN_IN,
   };
   return `# recon lab ${plan.id}: written by 'recon lab up' (src/lab/lab-plan.ts)\n${stringify(config)}`;
 }

@@ -16,7 +16,44 @@ export const PEER_KERNEL_ARGS = {
   token: "recon.token",
   /** One of POST_ACTIONS. */
   post: "recon.post",
+  /** The burn-in bounds when the site switched burn-in on (renderBurnInArg); absent = no burn-in. */
+  burnIn: "recon.burnin",
 } as const;
+
+/** What a peer runs after its inventory collectors when the site config switches burn-in on (docs/workload.md, "Burn-in"). */
+export interface BurnInSettings {
+  /** stress-ng --cpu, seconds. */
+  cpuS: number;
+  /** stress-ng --vm, seconds. */
+  memoryS: number;
+  /** stress-ng --vm-bytes, percent of the memory available. */
+  memoryPercent: number;
+  /** memtester, MiB in one pass. */
+  memtesterMiB: number;
+  /** memtester is killed after this long (it has no time option of its own). */
+  memtesterS: number;
+  /** fio read-only on each whole disk, seconds per disk. */
+  diskReadS: number;
+}
+
+const BURN_IN_KEYS = ["cpuS", "memoryS", "memoryPercent", "memtesterMiB", "memtesterS", "diskReadS"] as const;
+
+/** `cpuS:60,memoryS:60,…`: one word for the kernel command line. */
+export function renderBurnInArg(settings: BurnInSettings): string {
+  return BURN_IN_KEYS.map((key) => `${key}:${settings[key]}`).join(",");
+}
+
+/** The value of recon.burnin= back into settings; undefined when it is not exactly what renderBurnInArg writes. */
+export function parseBurnInArg(value: string): BurnInSettings | undefined {
+  const pairs = new Map(value.split(",").map((pair) => pair.split(":") as [string, string | undefined]));
+  const settings: Partial<Record<(typeof BURN_IN_KEYS)[number], number>> = {};
+  for (const key of BURN_IN_KEYS) {
+    const text = pairs.get(key);
+    if (text === undefined || !/^\d{1,6}$/.test(text) || Number(text) < 1) return undefined;
+    settings[key] = Number(text);
+  }
+  return pairs.size === BURN_IN_KEYS.length ? (settings as BurnInSettings) : undefined;
+}
 
 /** The peer workload, served by the master and fetched by the agent (model/workload-manifest.ts). */
 export const WORKLOAD_PATH = "/post.tgz";

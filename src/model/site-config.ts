@@ -105,6 +105,24 @@ const powerSchema = z
   .strict()
   .default({});
 
+/**
+ * Burn-in (docs/workload.md, "Burn-in"): off unless switched on; one decision for every peer this
+ * master boots (planBoot puts recon.burnin= on each peer's command line). Seconds per test.
+ */
+const burnInSchema = z
+  .object({
+    enabled: z.boolean().default(false),
+    cpuS: z.number().int().min(1, "at least 1 second").max(86400, "at most 86400 s (a day)").default(60),
+    memoryS: z.number().int().min(1, "at least 1 second").max(86400, "at most 86400 s (a day)").default(60),
+    memoryPercent: z.number().int().min(1, "at least 1 (%)").max(90, "at most 90 (%): the live system runs in RAM too").default(50),
+    memtesterMiB: z.number().int().min(1, "at least 1 MiB").max(1048576, "at most 1048576 MiB").default(256),
+    memtesterS: z.number().int().min(1, "at least 1 second").max(86400, "at most 86400 s (a day)").default(600),
+    diskReadS: z.number().int().min(1, "at least 1 second").max(86400, "at most 86400 s (a day)").default(60),
+  })
+  .strict()
+  .default({});
+export type BurnInConfig = z.infer<typeof burnInSchema>;
+
 /** Settings that layer: defaults → network → group → host, the most specific last. */
 const nodeSettingsShape = {
   action: z.enum(NODE_ACTIONS).optional(),
@@ -194,6 +212,7 @@ const siteConfigSchema = z
     /** BMCs of the fleet (IPMI over LAN): see fleetBmcSchema. */
     bmcs: z.array(fleetBmcSchema).default([]),
     power: powerSchema,
+    burnIn: burnInSchema,
   })
   .strict()
   .superRefine((config, ctx) => {

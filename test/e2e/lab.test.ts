@@ -40,12 +40,15 @@ const MASTER_READY = /msg="master ready"/;
 // Measured: master ready 64-178 s after lab up, reboot 64 s; peer power-on to inventory 195-312 s.
 const MASTER_TIMEOUT_MS = 6 * 60_000;
 const WAKE_TIMEOUT_MS = 2 * 60_000;
-const UPLOAD_TIMEOUT_MS = 10 * 60_000;
+// Burn-in (src/lab/lab-plan.ts LAB_BURN_IN) adds about a minute per peer, bounded by its tests' limits.
+const UPLOAD_TIMEOUT_MS = 12 * 60_000;
 const CONFIRM_OFF_S = 60;
 /** A peer VM seen gone this long with no upload stored has died (it powers off only after). */
 const PEER_GONE_MS = 30_000;
 
 let lab: RunningLab | undefined;
+/** sha256 of each peer's disk image file before it was first powered on. */
+const diskHashes = new Map<string, string>();
 let labDir: string;
 let adminToken = "";
 const started = Date.now();
@@ -132,6 +135,11 @@ beforeAll(
       { peers: 2, firmware: ["bios", "uefi-sb"], iso: built.iso, dir: labDir, debug: false, confirmOffAfterS: CONFIRM_OFF_S },
       { runner: execaRunner, log },
     );
+    // recon never writes a local disk: each peer's disk file is hashed before the peer first runs
+    // (the master wakes them only once it is up, a minute or more from here) and after it is off.
+    await Promise.all(lab.plan.peers.map(async (peer) => diskHashes.set(peer.name, await sha256(peer.diskFile))));
+    for (const peer of lab.plan.peers)
+      expect(await readPid(join(peer.bmc.dir, "vm.pid")), `${peer.name} was powered on before its disk was hashed`).toBeUndefined();
   },
   BUILD_TIMEOUT_MS + 3 * 60_000,
 );
@@ -238,6 +246,17 @@ describe("recon lab: a USB master wakes a BIOS and a Secure Boot UEFI peer throu
         }
         // In-band `lan print` found the node's BMC (ipmi_sim reports its lab address).
         expect(inventory.bmc.address).toBe(peer.bmc.address);
+        // Burn-in (on in the lab's site config) ran every test, the disk read on the peer's one disk, and each passed.
+        const disk = inventory.disks.find((d) => d.serial === `RCNLABDISK${peer.name.slice(4)}`)!.name;
+        const burnIn = inventory.burn_in.map(({ test, target, result }) => ({ test, target, result }));
+        expect(burnIn, JSON.stringify(inventory.burn_in)).toEqual([
+          { test: "stress-ng-cpu", target: null, result: "passed" },
+          { test: "stress-ng-vm", target: null, result: "passed" },
+          { test: "memtester", target: null, result: "passed" },
+          { test: "fio-read", target: disk, result: "passed" },
+        ]);
+        expect(inventory.findings.filter((finding) => finding.category === "burn_in")).toEqual([]);
+        timings[`${peer.name}BurnInS`] = Math.round(inventory.burn_in.reduce((sum, test) => sum + (test.duration_s ?? 0), 0));
       }
     },
     UPLOAD_TIMEOUT_MS + 2 * 2 * 60_000 + 60_000,
@@ -265,6 +284,8 @@ describe("recon lab: a USB master wakes a BIOS and a Secure Boot UEFI peer throu
         expect(detail.node!.power).toMatchObject({ by: "confirm-off", result: "ok" });
         timings[`${peer.name}OffBy`] = detail.node!.power!.action === "status-off" ? "itself" : "master";
       }
+      // Off, and burn-in ran: every byte of each peer's disk is what it was before the peer first ran.
+      for (const peer of lab!.plan.peers) expect(await sha256(peer.diskFile), `${peer.name}'s disk changed`).toBe(diskHashes.get(peer.name));
     },
     (CONFIRM_OFF_S + 120 + 2 * (CONFIRM_OFF_S + 60)) * 1000 + 60_000,
   );
@@ -333,10 +354,19 @@ describe("recon lab: a USB master wakes a BIOS and a Secure Boot UEFI peer throu
   });
 });
 
+/** sha256sum of a file (the peers' disks are sparse files of 3–4 GiB). */
+async function sha256(file: string): Promise<string> {
+  const hash = (await execa("sha256sum", ["--binary", file])).stdout.split(" ")[0]!;
+  expect(hash).toMatch(/^[0-9a-f]{64}$/);
+  return hash;
+}
+
 interface InventoryLike {
   boot_mac: string;
+  burn_in: Array<{ test: string; target: string | null; result: string; duration_s: number | null; detail: string }>;
+  findings: Array<{ category: string }>;
   system_vendor: { manufacturer: string | null; product_name: string | null; serial_number: string | null };
-  disks: Array<{ serial: string | null; size_bytes: number | null }>;
+  disks: Array<{ name: string; serial: string | null; size_bytes: number | null }>;
   boot: { current_boot_mode: string | null; secure_boot: boolean | null; lockdown?: string | null };
   bmc: { address: string | null };
 }
