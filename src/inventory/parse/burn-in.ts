@@ -145,7 +145,7 @@ function fio(record: BurnInRecord, disk: string, text: string | undefined, probl
     return {
       ...base,
       result: MEDIUM_ERRORS.has(errno) ? "failed" : "error",
-      detail: cut(`error ${errno} after ${summary}${notes ? `: ${notes}` : ""}`),
+      detail: cut(`error ${errno} after ${summary}${notes ? `: ${notes}` : ""}${record.error ? `; ${record.error}` : ""}`),
     };
   }
   const why = unfinished(record);
