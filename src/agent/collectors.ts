@@ -177,6 +177,10 @@ export function planCollectors(input: HostFacts, options: PlanOptions): Collecto
       timeoutMs,
     });
     plan.push(command("ipmitool-fru", ["ipmitool", "fru"], "ipmitool-fru.txt"));
+    // Health (docs/inventory.md "Health"): the BMC's event log, its sensors' states, and their thresholds.
+    plan.push(command("ipmitool-sel", ["ipmitool", "sel", "elist"], "ipmitool-sel.txt"));
+    plan.push(command("ipmitool-sdr", ["ipmitool", "sdr", "elist"], "ipmitool-sdr.txt"));
+    plan.push(command("ipmitool-sensor", ["ipmitool", "sensor"], "ipmitool-sensor.txt"));
   }
   plan.push(builtin("efi", "efi", "efi.json"));
   plan.push(builtin("lockdown", "lockdown", "lockdown.txt"));
