@@ -38,6 +38,9 @@ import { parseMeminfo } from "./parse/meminfo.js";
 import { parseNvmeIdCtrl, parseNvmeList, type NvmeController } from "./parse/nvme.js";
 import { parseSmartctl, type SmartctlDisk } from "./parse/smartctl.js";
 import type { Parsed } from "./parse/common.js";
+import { healthFindings, ipmiPowerSupplies, mergePowerSupplies } from "./health.js";
+import { parseIpmiSdr, parseIpmiSensor } from "./parse/ipmitool-sdr.js";
+import { parseIpmiSel } from "./parse/ipmitool-sel.js";
 
 /** Drivers of interfaces that are not ports of the machine (kernel-made or software devices). */
 const VIRTUAL_DRIVERS = new Set([
@@ -241,6 +244,19 @@ export function normalizeRaw(files: Map<string, Buffer>): Inventory {
     lockdown: read("raw/lockdown.txt", parseLockdown),
     pxe_interface: inventory.boot_mac ? (interfaces.find((entry) => entry.mac_address === inventory.boot_mac)?.name ?? null) : null,
   };
+
+  // Health: findings from the BMC's event log and sensors, SMART and EDAC (docs/inventory.md "Health")
+  const sdr = read("raw/ipmitool-sdr.txt", parseIpmiSdr);
+  inventory.findings.push(
+    ...healthFindings({
+      sel: read("raw/ipmitool-sel.txt", parseIpmiSel),
+      sdr,
+      sensors: read("raw/ipmitool-sensor.txt", parseIpmiSensor),
+      disks: inventory.disks,
+      edac,
+    }),
+  );
+  inventory.power_supplies = mergePowerSupplies(inventory.power_supplies, ipmiPowerSupplies(sdr ?? []));
 
   // Burn-in (docs/inventory.md "Burn-in")
   const burnIn = parseBurnIn(texts);
