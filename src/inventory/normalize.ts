@@ -14,6 +14,8 @@
  *   interface details         ethtool -i / ethtool > ip > lshw; lldp from lldpctl
  *   bmc                       ipmitool lan print (address, mac) and mc info (firmware)
  *   boot                      efi.json; lockdown.txt; pxe_interface = the interface whose MAC is the BOOTIF
+ *   findings, power_supplies  health.ts: ipmitool sel elist / sensor / sdr elist, SMART, EDAC (critical first), then
+ *                             burn-in; power_supplies = SMBIOS units merged with the SDR's (docs/inventory.md "Health")
  *   errors                    the manifest's failed collectors (kind "blocked" when kernel lockdown
  *                             refused one, src/agent/lockdown.ts), then the parsers' problems
  */
