@@ -50,14 +50,23 @@ export interface SensorReading {
 }
 
 const clean = (line: string) => line.replace(/\r$/, "").replace(/\s+$/, "");
+/**
+ * What ipmitool 1.8.19 prints on stdout (exit 0) when the BMC has no sensor records, as the lab's
+ * ipmi_sim (no SDRs) answers `sdr elist` and `sensor`: reported once as "no sensor records".
+ */
+const NO_RECORDS = /^(SDRR successfully erased|Err in cmd get sensor sdr info)$/;
+const noRecords = (source: string, lines: string[]): Problem[] =>
+  lines.length === 0 ? [] : [{ source, message: `the BMC gave no sensor records (ipmitool: ${lines.join(" / ")})` }];
 const orNull = (field: string | undefined) => (field === undefined || field === "" ? null : field);
 
 export function parseIpmiSdr(text: string, source = "raw/ipmitool-sdr.txt"): Parsed<SdrEntry[]> {
   const entries: SdrEntry[] = [];
   const errors: Problem[] = [];
+  const noise: string[] = [];
   text.split("\n").forEach((raw, index) => {
     const line = clean(raw);
     if (line.trim() === "") return;
+    if (NO_RECORDS.test(line.trim())) return void noise.push(line.trim());
     const fields = line.split("|").map((field) => field.trim());
     if (fields.length >= 5 && /^[0-9a-f]+h$/i.test(fields[1]!)) {
       entries.push({
@@ -74,15 +83,17 @@ export function parseIpmiSdr(text: string, source = "raw/ipmitool-sdr.txt"): Par
       errors.push({ source, message: `line ${index + 1} is not a sensor record: ${JSON.stringify(line.slice(0, 120))}` });
     }
   });
-  return { value: entries, errors };
+  return { value: entries, errors: [...noRecords(source, noise), ...errors] };
 }
 
 export function parseIpmiSensor(text: string, source = "raw/ipmitool-sensor.txt"): Parsed<SensorReading[]> {
   const readings: SensorReading[] = [];
   const errors: Problem[] = [];
+  const noise: string[] = [];
   text.split("\n").forEach((raw, index) => {
     const line = clean(raw);
     if (line.trim() === "") return;
+    if (NO_RECORDS.test(line.trim())) return void noise.push(line.trim());
     const fields = line.split("|").map((field) => field.trim());
     if (fields.length !== 10 || fields[0] === "") {
       errors.push({ source, message: `line ${index + 1} is not a sensor reading: ${JSON.stringify(line.slice(0, 120))}` });
@@ -100,5 +111,5 @@ export function parseIpmiSensor(text: string, source = "raw/ipmitool-sensor.txt"
       line,
     });
   });
-  return { value: readings, errors };
+  return { value: readings, errors: [...noRecords(source, noise), ...errors] };
 }

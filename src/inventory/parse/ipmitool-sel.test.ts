@@ -16,13 +16,13 @@ describe("parseIpmiSel on real event logs", () => {
   it.each(files(/\.sel-e?list\.txt$/))("%s", (name) => {
     const parsed = parseIpmiSel(text(name));
     expect(parsed.errors).toEqual([]);
-    expect(parsed.value.length).toBe(text(name).trim().split("\n").length);
+    expect(parsed.value.length).toBe(text(name).split("\n").filter((line) => line.trim() !== "").length);
     expect(JSON.stringify(parsed, null, 2)).toMatchSnapshot();
   });
 });
 
 describe("parseIpmiSdr on real sensor listings", () => {
-  it.each(files(/\.sdr-(e?list|list-full|elist-full)\.txt$/))("%s", (name) => {
+  it.each(files(/\.sdr-(e?list|list-full|elist-full)\.txt$/).filter((name) => !name.startsWith("ipmi-sim")))("%s", (name) => {
     const parsed = parseIpmiSdr(text(name));
     expect(parsed.errors).toEqual([]);
     expect(JSON.stringify(parsed, null, 2)).toMatchSnapshot();
@@ -42,6 +42,18 @@ describe("parseIpmiSensor on real `ipmitool sensor` outputs", () => {
       'line 4 is not a sensor reading: "Get SDR 0003 command failed"',
       'line 6 is not a sensor reading: "Get SDR 0004 command failed"',
     ]);
+  });
+});
+
+describe("the lab's ipmi_sim (no sensor records, empty event log; ipmitool 1.8.19)", () => {
+  it("an empty SEL file is no entries and no error (ipmitool says \"SEL has no entries\" on stderr)", () => {
+    expect(parseIpmiSel(text("ipmi-sim.sel-elist.txt"))).toEqual({ value: [], errors: [] });
+  });
+
+  it("ipmitool's two stdout lines for a BMC without SDRs are one error, not two unreadable records", () => {
+    const message = "the BMC gave no sensor records (ipmitool: SDRR successfully erased / Err in cmd get sensor sdr info)";
+    expect(parseIpmiSdr(text("ipmi-sim.sdr-elist.txt"))).toEqual({ value: [], errors: [{ source: "raw/ipmitool-sdr.txt", message }] });
+    expect(parseIpmiSensor(text("ipmi-sim.sensor.txt"))).toEqual({ value: [], errors: [{ source: "raw/ipmitool-sensor.txt", message }] });
   });
 });
 
