@@ -1,7 +1,8 @@
 import { describe, expect, it } from "vitest";
 import type { Inventory } from "../inventory/schema.js";
+import { healthFindings } from "../inventory/health.js";
 import { syntheticInventory } from "../inventory/synthetic.js";
-import { analyzeFleet, compareVersions, describeReason, type OutlierReason } from "./classes.js";
+import { analyzeFleet, compareVersions, describeReason, platformKey, productKey, vendorKey, type OutlierReason } from "./classes.js";
 
 /** `count` copies of one synthetic machine (same platform and layout), each with its own MAC and serial. */
 function rack(seed: number, count: number, base: number): Map<string, Inventory> {
@@ -43,7 +44,7 @@ describe("analyzeFleet", () => {
     expect(analysis.classes[0]!.id).toMatch(/^c-[0-9a-f]{10}$/);
   });
 
-  it("flags a missing DIMM, a smaller disk, older BIOS and NIC firmware and a failed SMART check", () => {
+  it("flags a missing DIMM, a smaller disk, older BIOS and NIC firmware; a failed SMART check is a finding, not an outlier", () => {
     const fleet = rack(3, 6, 1);
     const macs = [...fleet.keys()];
     const template = syntheticInventory(3);
@@ -57,10 +58,12 @@ describe("analyzeFleet", () => {
     nic.interfaces[0]!.firmware_version = "1.0.9";
     const smart = fleet.get(macs[5]!)!;
     smart.disks[0]!.smart_passed = false;
+    smart.findings = healthFindings({ sel: null, sdr: null, sensors: null, disks: smart.disks, edac: null });
 
     const analysis = analyzeFleet(fleet);
     expect(analysis.classes).toHaveLength(1);
-    expect(analysis.classes[0]!.outliers).toEqual(macs.slice(1).sort());
+    expect(analysis.classes[0]!.outliers).toEqual(macs.slice(1, 5).sort());
+    expect(analysis.classes[0]!.findings).toEqual({ critical: [macs[5]!], warning: [] });
     expect(analysis.nodes[macs[0]!]!.reasons).toEqual([]);
     expect(analysis.nodes[macs[1]!]!.reasons).toEqual([
       { kind: "missing-dimm", severity: "warning", slot: removed.slot, expected_size_bytes: removed.size_bytes },
@@ -81,8 +84,7 @@ describe("analyzeFleet", () => {
     expect(analysis.nodes[macs[4]!]!.reasons).toEqual([
       { kind: "firmware", severity: "warning", component: "nic", name: template.interfaces[0]!.name, expected: "1.2.3", actual: "1.0.9", relation: "older" },
     ]);
-    expect(kinds(analysis.nodes[macs[5]!]!.reasons)).toEqual(["smart-failed"]);
-    expect(analysis.nodes[macs[5]!]!.reasons[0]!.severity).toBe("error");
+    expect(analysis.nodes[macs[5]!]!.reasons).toEqual([]);
   });
 
   it("takes the richer layout as the reference when two nodes disagree", () => {
@@ -102,7 +104,7 @@ describe("analyzeFleet", () => {
     expect(fwAnalysis.nodes[a!]!.reasons[0]).toMatchObject({ kind: "firmware", relation: "older", expected: "2.10.0" });
   });
 
-  it("reports a missing disk, an extra NIC and uncorrectable memory errors", () => {
+  it("reports a missing disk and an extra NIC; memory errors alone make no outlier", () => {
     const fleet = rack(7, 4, 1);
     const macs = [...fleet.keys()];
     const template = syntheticInventory(7);
@@ -113,14 +115,7 @@ describe("analyzeFleet", () => {
     const analysis = analyzeFleet(fleet);
     expect(kinds(analysis.nodes[macs[0]!]!.reasons)).toEqual(template.disks.map(() => "missing-disk"));
     expect(analysis.nodes[macs[1]!]!.reasons).toEqual([{ kind: "extra-nic", severity: "info", name: "enp99s0", driver: "mlx5_core" }]);
-    expect(analysis.nodes[macs[2]!]!.reasons).toEqual([{ kind: "memory-errors", severity: "error", correctable: 0, uncorrectable: 2 }]);
-  });
-
-  it("flags a failed SMART check even for a class of one", () => {
-    const inv = syntheticInventory(3);
-    inv.disks[0]!.smart_passed = false;
-    const analysis = analyzeFleet(new Map([["52:54:00:00:00:01", inv]]));
-    expect(kinds(analysis.nodes["52:54:00:00:00:01"]!.reasons)).toContain("smart-failed");
+    expect(analysis.nodes[macs[2]!]!.reasons).toEqual([]);
   });
 });
 
@@ -156,5 +151,100 @@ describe("describeReason", () => {
         actual_size_bytes: 480103981056,
       }),
     ).toBe("disk sdb is 480GB, class has 960GB");
+  });
+});
+
+/** Names as real servers' firmware spells them (SMBIOS type 1/2 strings from linuxhw/DMI dumps, path named per case). */
+function named(manufacturer: string | null, product: string | null, board: string | null = null): Inventory {
+  const inv = syntheticInventory(3);
+  inv.system_vendor.manufacturer = manufacturer;
+  inv.system_vendor.product_name = product;
+  inv.baseboard.product_name = board;
+  return inv;
+}
+
+describe("platform key: one platform, one class", () => {
+  it.each([
+    // Server/Dell/PowerEdge/PowerEdge 2850, Server/Dell/CS24/CS24-SC, Server/Dell/PowerEdge/PowerEdge R730xd
+    ["Dell Computer Corporation", "Dell", "Dell Inc."],
+    // Server/Hewlett-Packard/…, Server/HPE/ProLiant/ProLiant DL160 Gen10
+    ["HP", "HPE", "Hewlett Packard Enterprise"],
+    ["Hewlett Packard", "Hewlett-Packard", "HPE"],
+    // Server/Supermicro/…: SMBIOS "Supermicro"; older boards say "Super Micro Computer, Inc."
+    ["Supermicro", "Super Micro Computer, Inc.", "SUPERMICRO"],
+    // Server/Lenovo/ThinkSystem (Lenovo), Server/Lenovo/System (LENOVO)
+    ["LENOVO", "Lenovo", "lenovo"],
+    // Server/Fujitsu/PRIMERGY: FUJITSU
+    ["FUJITSU", "Fujitsu", "FUJITSU"],
+  ])("%s, %s and %s are one maker", (a, b, c) => {
+    expect(vendorKey(a)).toBe(vendorKey(b));
+    expect(vendorKey(b)).toBe(vendorKey(c));
+  });
+
+  it("keeps different makers apart and drops only a company suffix from an unknown one", () => {
+    expect(vendorKey("Dell Inc.")).not.toBe(vendorKey("HPE"));
+    expect(vendorKey("Supermicro")).not.toBe(vendorKey("Lenovo"));
+    expect(vendorKey("bluechip Computer AG")).toBe("bluechip computer");
+    expect(vendorKey(null)).toBe("");
+  });
+
+  it("drops Lenovo's -[machine type]- (build-to-order code), with the colon before it", () => {
+    // Server/Lenovo/System/System x3650 M5: -[8871AC1]- and -[5462IC1]-: one platform, two machine types
+    expect(productKey(named("LENOVO", "System x3650 M5: -[8871AC1]-"))).toBe("system x3650 m5");
+    expect(productKey(named("LENOVO", "System x3650 M5: -[5462IC1]-"))).toBe("system x3650 m5");
+    // Server/Lenovo/ThinkSystem/ThinkSystem SR650 -[7X06CTO1WW]- (baseboard says -[7X06CTO1WW]- too on some)
+    expect(productKey(named("Lenovo", "ThinkSystem SR650 -[7X06CTO1WW]-", "-[7X16CTO1WW]-"))).toBe("thinksystem sr650");
+    // A different generation stays a different platform
+    expect(productKey(named("Lenovo", "ThinkSystem SR650 V2"))).toBe("thinksystem sr650 v2");
+  });
+
+  it("folds case and blanks: PowerEdge R730XD and PowerEdge R730xd are one platform", () => {
+    // Server/Dell/PowerEdge/PowerEdge R730XD/1A3F6F422946 and Server/Dell/PowerEdge/PowerEdge R730xd/39D0A7ECAC57
+    expect(productKey(named("Dell Inc.", "PowerEdge R730XD", "0WCJNT"))).toBe(productKey(named("Dell Inc.", "PowerEdge R730xd", "072T6D")));
+    expect(productKey(named("Dell Inc.", "PowerEdge R730xd"))).not.toBe(productKey(named("Dell Inc.", "PowerEdge R730")));
+  });
+
+  it("drops a leading maker word: HPE Cray SC XD665 is Cray SC XD665", () => {
+    // Server/HPE/Cray/Cray SC XD665: Product Name "HPE Cray SC XD665"
+    expect(productKey(named("HPE", "HPE Cray SC XD665"))).toBe("cray sc xd665");
+  });
+
+  it("names a Supermicro Super Server by its board and qualifies a SYS- name with it", () => {
+    // Server/Supermicro/Super/Super Server: boards X11DPL-i and X10DRW-i behind one generic name
+    expect(productKey(named("Supermicro", "Super Server", "X11DPL-i"))).toBe("board x11dpl-i");
+    expect(productKey(named("Supermicro", "Super Server", "X11DPL-i"))).not.toBe(productKey(named("Supermicro", "Super Server", "X10DRW-i")));
+    // Server/Supermicro/SYS-1029/SYS-1029P-WTR: board X11DDW-L
+    expect(productKey(named("Supermicro", "SYS-1029P-WTR", "X11DDW-L"))).toBe("sys-1029p-wtr board x11ddw-l");
+    // Without a baseboard (an older upload) the system name is all there is
+    expect(productKey(named("Supermicro", "Super Server", null))).toBe("super server");
+    expect(productKey(named("Dell Inc.", "PowerEdge R730xd", "072T6D"))).toBe("poweredge r730xd");
+  });
+
+  it("folds the CPU model's blank runs and keeps sockets apart", () => {
+    // Server/Dell/CS24/CS24-SC: "Intel(R) Xeon(R) CPU           L5420  @ 2.50GHz"
+    const spaced = named("Dell", "CS24-SC");
+    spaced.cpu.model_name = "Intel(R) Xeon(R) CPU           L5420  @ 2.50GHz";
+    const single = named("Dell", "CS24-SC");
+    single.cpu.model_name = "Intel(R) Xeon(R) CPU L5420 @ 2.50GHz";
+    expect(platformKey(spaced)).toBe(platformKey(single));
+    single.cpu.sockets = spaced.cpu.sockets === 1 ? 2 : 1;
+    expect(platformKey(spaced)).not.toBe(platformKey(single));
+  });
+
+  it("puts two spellings of one platform into one class that shows the common spelling and lists every one", () => {
+    const fleet = rack(3, 3, 1);
+    const [a, b, c] = [...fleet.keys()];
+    fleet.get(a!)!.system_vendor.product_name = "ThinkSystem SR650 -[7X06CTO1WW]-";
+    fleet.get(b!)!.system_vendor.product_name = "ThinkSystem SR650 -[7X06CTO1WW]-";
+    fleet.get(c!)!.system_vendor.manufacturer = "LENOVO";
+    fleet.get(c!)!.system_vendor.product_name = "ThinkSystem SR650 -[7X05CTO1WW]-";
+    const analysis = analyzeFleet(fleet);
+    expect(analysis.classes).toHaveLength(1);
+    expect(analysis.classes[0]!.signature.product_name).toBe("ThinkSystem SR650 -[7X06CTO1WW]-");
+    expect(analysis.classes[0]!.signature.manufacturer).toBe(syntheticInventory(3).system_vendor.manufacturer);
+    expect(analysis.classes[0]!.signature.spellings).toEqual([
+      "LENOVO ThinkSystem SR650 -[7X05CTO1WW]-",
+      `${syntheticInventory(3).system_vendor.manufacturer} ThinkSystem SR650 -[7X06CTO1WW]-`,
+    ]);
   });
 });

@@ -7,10 +7,15 @@
  * the reference gets reasons, as data, so the UI, the CLI and the exports can each phrase them.
  *
  * Grouping by the *whole* signature instead would put the node with the missing DIMM in a
- * class of its own and flag nothing; the platform key keeps it next to its siblings.
+ * class of its own and flag nothing; the platform key keeps it next to its siblings. The key folds
+ * vendor naming (platformKey: one platform, one class), the class shows the firmware's own names.
+ *
+ * Outliers are not health: a node can match its class and still have a failed PSU. What is broken
+ * (failed SMART, uncorrectable ECC, the BMC's event log) is the inventory's `findings`, made by the
+ * normalizer (src/inventory/health.ts); the review shows them beside the outliers (fleet-view.ts).
  */
 import { createHash } from "node:crypto";
-import type { Dimm, Disk, Inventory, NetworkInterface } from "../inventory/schema.js";
+import type { Dimm, Disk, Finding, Inventory, NetworkInterface } from "../inventory/schema.js";
 
 export type Severity = "error" | "warning" | "info";
 export type FirmwareComponent = "bios" | "bmc" | "nic";
@@ -35,13 +40,13 @@ export type OutlierReason =
       expected: string | null;
       actual: string | null;
       relation: VersionRelation;
-    }
-  | { kind: "smart-failed"; severity: Severity; name: string; model: string | null; serial: string | null }
-  | { kind: "memory-errors"; severity: Severity; correctable: number | null; uncorrectable: number | null };
+    };
 
 export interface ClassSignature {
+  /** The firmware's own names, the spelling most members use; `spellings` lists every "maker product" seen. */
   manufacturer: string | null;
   product_name: string | null;
+  spellings: string[];
   cpu_model: string | null;
   cpu_sockets: number | null;
   /** The reference layouts, as short text: "DIMM_A1=32GiB DIMM_B1=32GiB", "ssd:960GB nvme:3840GB", "eno1:ixgbe eno2:ixgbe". */
@@ -60,6 +65,8 @@ export interface HardwareClass {
   members: string[];
   /** MACs of members with at least one reason, sorted. */
   outliers: string[];
+  /** Members with health findings (inventory `findings`), by their worst severity: MACs, sorted. Not outliers. */
+  findings: { critical: string[]; warning: string[] };
 }
 
 export interface NodeFinding {
@@ -128,9 +135,80 @@ function firmwareVersions(inv: Inventory): Record<string, string | null> {
   return versions;
 }
 
-/** The platform key a class is made of. */
-export function platformKey(inv: Inventory): string {
-  return JSON.stringify([inv.system_vendor.manufacturer, inv.system_vendor.product_name, inv.cpu.model_name, inv.cpu.sockets]);
+/** Case, runs of blanks and edge blanks do not tell platforms apart ("PowerEdge R730XD" / "PowerEdge R730xd"). */
+function fold(text: string | null): string {
+  return (text ?? "").replace(/\s+/g, " ").trim().toLowerCase();
+}
+
+/**
+ * The firmware's many spellings of one maker, each folded to one word. The SMBIOS strings seen on
+ * real servers (linuxhw/DMI): "Dell Inc.", "Dell", "Dell Computer Corporation"; "HP", "HPE",
+ * "Hewlett Packard", "Hewlett-Packard", "Hewlett Packard Enterprise"; "Supermicro", "Super Micro
+ * Computer, Inc."; "LENOVO", "Lenovo"; "FUJITSU", "Fujitsu", "FUJITSU SIEMENS". HP and HPE are one
+ * maker here: the ProLiant line kept its names across the 2015 split and its firmware says either.
+ */
+const VENDOR_ALIASES: ReadonlyArray<readonly [RegExp, string]> = [
+  [/^dell\b/, "dell"],
+  [/^(hpe?|hewlett[ -]?packard)\b/, "hpe"],
+  [/^(super ?micro)\b/, "supermicro"],
+  [/^lenovo\b/, "lenovo"],
+  [/^fujitsu\b/, "fujitsu"],
+  [/^ibm\b/, "ibm"],
+  [/^quanta\b/, "quanta"],
+  [/^(gigabyte|giga-byte)\b/, "gigabyte"],
+  [/^asrock ?rack\b/, "asrockrack"],
+  [/^huawei\b/, "huawei"],
+  [/^inspur\b/, "inspur"],
+];
+
+/** One key per maker: a known alias's word, else the folded name without a company suffix ("Inc.", "Co., Ltd."). */
+export function vendorKey(manufacturer: string | null): string {
+  const folded = fold(manufacturer);
+  for (const [pattern, key] of VENDOR_ALIASES) if (pattern.test(folded)) return key;
+  return folded.replace(/[,.]?\s+(inc|corp|corporation|co|ltd|limited|gmbh|ag|llc|s\.?a)\.?(\s+|,|$).*$/, "").replace(/[,.]+$/, "");
+}
+
+/** Supermicro's system names that do not name a platform: the generic "Super Server" and a blank. */
+const SUPERMICRO_GENERIC = /^(super server|superserver|)$/;
+
+/**
+ * One key per platform from the system's product name: Lenovo's "-[machine type]-" suffix
+ * ("ThinkSystem SR650 -[7X06CTO1WW]-", "System x3650 M5: -[8871AC1]-") is a build-to-order code,
+ * not the platform, so it goes, with the colon before it; a leading maker word ("HPE ProLiant …")
+ * goes. Supermicro names the platform by its board: "Super Server" is replaced by the baseboard
+ * model and a "SYS-…" system name is qualified with it (one SYS model ships with board revisions).
+ */
+export function productKey(inv: Pick<Inventory, "system_vendor" | "baseboard">): string {
+  const vendor = vendorKey(inv.system_vendor.manufacturer);
+  let product = fold(inv.system_vendor.product_name)
+    .replace(/\s*:?\s*-\[[^\]]*\]-\s*$/, "")
+    .replace(/:$/, "");
+  const lead = product.split(" ")[0] ?? "";
+  if (lead !== product && vendorKey(lead) === vendor && vendor !== "") product = product.slice(lead.length + 1);
+  const board = fold(inv.baseboard.product_name);
+  if (vendor === "supermicro" && board !== "") {
+    if (SUPERMICRO_GENERIC.test(product)) return `board ${board}`;
+    if (product.startsWith("sys-")) return `${product} board ${board}`;
+  }
+  return product;
+}
+
+/**
+ * The platform key a class is made of: maker and product as vendorKey/productKey fold them, the
+ * CPU model (blank runs folded: lscpu and dmidecode space "Intel(R) Xeon(R) CPU   L5420" apart)
+ * and the socket count.
+ */
+export function platformKey(inv: Pick<Inventory, "system_vendor" | "baseboard" | "cpu">): string {
+  return JSON.stringify([vendorKey(inv.system_vendor.manufacturer), productKey(inv), fold(inv.cpu.model_name), inv.cpu.sockets]);
+}
+
+/** The spelling most members use (ties: the lexically smaller), null when none has one. */
+function commonSpelling(values: Array<string | null>): string | null {
+  return reference(
+    values.filter((v): v is string => v !== null),
+    (v) => v,
+    () => 0,
+  ) ?? null;
 }
 
 /**
@@ -245,25 +323,18 @@ function relationOf(actual: string | null, expected: string | null): VersionRela
   return order === -1 ? "older" : order === 1 ? "newer" : "different";
 }
 
-/** Per-node checks that need no class: failed SMART, uncorrectable memory errors. */
-export function healthReasons(inv: Inventory): OutlierReason[] {
-  const reasons: OutlierReason[] = [];
-  for (const disk of inv.disks) {
-    if (disk.smart_passed === false) reasons.push({ kind: "smart-failed", severity: "error", name: disk.name, model: disk.model, serial: disk.serial });
-  }
-  const { correctable_errors: ce, uncorrectable_errors: ue } = inv.memory;
-  if ((ue ?? 0) > 0 || (ce ?? 0) > 0) {
-    reasons.push({ kind: "memory-errors", severity: (ue ?? 0) > 0 ? "error" : "warning", correctable: ce, uncorrectable: ue });
-  }
-  return reasons;
-}
-
 const totalDimmBytes = (inv: Inventory) => populated(inv.memory.dimms).reduce((sum, dimm) => sum + (dimm.size_bytes ?? 0), 0);
 const totalDiskBytes = (inv: Inventory) => inv.disks.reduce((sum, disk) => sum + (disk.size_bytes ?? 0), 0);
 
 function newestFirst(a: string | null, b: string | null): number {
   if (a === null || b === null) return a === b ? 0 : a === null ? -1 : 1;
   return compareVersions(a, b) ?? 0;
+}
+
+/** The worst severity among a node's health findings, null when it has none. */
+export function worstFinding(inv: Pick<Inventory, "findings">): Finding["severity"] | null {
+  if (inv.findings.some((finding) => finding.severity === "critical")) return "critical";
+  return inv.findings.length > 0 ? "warning" : null;
 }
 
 function classId(key: string): string {
@@ -306,17 +377,18 @@ export function analyzeFleet(inventories: ReadonlyMap<string, Inventory>): Fleet
         const [kind, name] = component.startsWith("nic:") ? (["nic", component.slice(4)] as const) : ([component as FirmwareComponent, null] as const);
         reasons.push({ kind: "firmware", severity: relation === "older" ? "warning" : "info", component: kind, name, expected, actual, relation });
       }
-      reasons.push(...healthReasons(inv));
       nodes[mac] = { class_id: id, reasons };
       if (reasons.length > 0) outliers.push(mac);
     });
     const first = invs[0]!;
+    const names = (inv: Inventory) => [inv.system_vendor.manufacturer, inv.system_vendor.product_name].filter(Boolean).join(" ");
     classes.push({
       id,
       signature: {
-        manufacturer: first.system_vendor.manufacturer,
-        product_name: first.system_vendor.product_name,
-        cpu_model: first.cpu.model_name,
+        manufacturer: commonSpelling(invs.map((inv) => inv.system_vendor.manufacturer)),
+        product_name: commonSpelling(invs.map((inv) => inv.system_vendor.product_name)),
+        spellings: [...new Set(invs.map(names))].sort(),
+        cpu_model: commonSpelling(invs.map((inv) => inv.cpu.model_name)),
         cpu_sockets: first.cpu.sockets,
         memory: memorySignature(memoryRef),
         disks: diskSignature(diskRef),
@@ -325,6 +397,10 @@ export function analyzeFleet(inventories: ReadonlyMap<string, Inventory>): Fleet
       },
       members,
       outliers,
+      findings: {
+        critical: members.filter((_, i) => worstFinding(invs[i]!) === "critical"),
+        warning: members.filter((_, i) => worstFinding(invs[i]!) === "warning"),
+      },
     });
   }
   classes.sort((a, b) => b.members.length - a.members.length || a.id.localeCompare(b.id));
@@ -356,9 +432,5 @@ export function describeReason(reason: OutlierReason): string {
       const what = reason.component === "nic" ? `NIC ${reason.name} firmware` : `${reason.component.toUpperCase()} firmware`;
       return `${what} ${reason.actual ?? "unknown"} is ${reason.relation === "different" ? "different from" : `${reason.relation} than`} the class's ${reason.expected ?? "unknown"}`;
     }
-    case "smart-failed":
-      return `SMART health check failed on ${reason.name}${reason.serial ? ` (serial ${reason.serial})` : ""}`;
-    case "memory-errors":
-      return `memory errors: ${reason.uncorrectable ?? 0} uncorrectable, ${reason.correctable ?? 0} correctable`;
   }
 }

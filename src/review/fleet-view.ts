@@ -3,9 +3,9 @@
  * from the master's boot state (node-state.ts) and the node's normalized inventory, plus the
  * class analysis. Pure: the caller reads the store.
  */
-import type { Inventory } from "../inventory/schema.js";
+import type { Finding, Inventory } from "../inventory/schema.js";
 import { PHASES, type FleetState, type NodeState, type Phase } from "../model/node-state.js";
-import { describeReason, formatGB, formatGiB, physicalNics, type FleetAnalysis, type OutlierReason, type Severity } from "./classes.js";
+import { describeReason, formatGB, formatGiB, physicalNics, worstFinding, type FleetAnalysis, type OutlierReason, type Severity } from "./classes.js";
 
 export interface FleetRow {
   mac: string;
@@ -45,8 +45,14 @@ export interface FleetRow {
   class_id: string | null;
   /** Worst severity among the reasons, null when none. */
   outlier: Severity | null;
-  /** The findings, each with its English phrase (describeReason) so no client re-implements it. */
+  /** Why it differs from its class, each with its English phrase (describeReason) so no client re-implements it. */
   reasons: Array<OutlierReason & { message: string }>;
+  /** Health findings (inventory `findings`: what is broken, not how it differs): worst severity and counts. */
+  health: Finding["severity"] | null;
+  findings_critical: number;
+  findings_warning: number;
+  /** Baseboard model (SMBIOS type 2), the platform's board where the system name is generic. */
+  baseboard: string | null;
 }
 
 export interface FleetSummary {
@@ -55,6 +61,9 @@ export interface FleetSummary {
   by_phase: Record<string, number>;
   inventories: number;
   outliers: number;
+  /** Nodes with a critical health finding, and with only warnings. */
+  critical: number;
+  warning: number;
   classes: number;
 }
 
@@ -131,6 +140,10 @@ export function fleetRow(mac: string, state: NodeState | undefined, inv: Invento
     class_id: finding?.class_id ?? null,
     outlier: worstSeverity(reasons),
     reasons: reasons.map((reason) => ({ ...reason, message: describeReason(reason) })),
+    health: inv ? worstFinding(inv) : null,
+    findings_critical: inv?.findings.filter((finding) => finding.severity === "critical").length ?? 0,
+    findings_warning: inv?.findings.filter((finding) => finding.severity === "warning").length ?? 0,
+    baseboard: inv?.baseboard.product_name ?? null,
   };
 }
 
@@ -149,6 +162,8 @@ export function summarize(rows: FleetRow[], analysis: FleetAnalysis): FleetSumma
     by_phase,
     inventories: rows.filter((row) => row.has_inventory).length,
     outliers: rows.filter((row) => row.outlier !== null).length,
+    critical: rows.filter((row) => row.health === "critical").length,
+    warning: rows.filter((row) => row.health === "warning").length,
     classes: analysis.classes.length,
   };
 }

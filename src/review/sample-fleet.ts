@@ -6,6 +6,7 @@
  * (HTML/script, a spreadsheet formula, an Ansible template, quotes and a comma).
  */
 import type { Inventory } from "../inventory/schema.js";
+import { healthFindings } from "../inventory/health.js";
 import { syntheticInventory } from "../inventory/synthetic.js";
 import type { NodeEvent } from "../model/node-state.js";
 
@@ -54,7 +55,10 @@ export function sampleFleet(perRack = 4): SampleNode[] {
   // The review findings the UI and the exports must show.
   rack1[1]!.inventory.memory.dimms.pop();
   rack1[2]!.inventory.firmware.version = "1.0.0";
-  rack1[3]!.inventory.disks[0]!.smart_passed = false;
+  // A failed disk is a health finding, not an outlier: the normalizer's own rule makes it.
+  const failing = rack1[3]!.inventory;
+  failing.disks[0]!.smart_passed = false;
+  failing.findings = healthFindings({ sel: null, sdr: null, sensors: null, disks: failing.disks, edac: null });
   // A machine whose DMI strings were written by someone hostile.
   const hostileMac = "52:54:00:0e:00:01";
   const hostile = member(racks[0]!, hostileMac, nodes.length);

@@ -1,7 +1,8 @@
 /**
  * Ansible inventory (YAML, the `ansible.builtin.yaml` inventory plugin's format): group
  * `recon` with every node that has an inventory, one group per hardware class
- * (`recon_class_<id>`) and `recon_outliers`. Hostvars are `recon_*` copies of the normalized
+ * (`recon_class_<id>`), `recon_outliers` (differs from its class) and `recon_critical` (a critical
+ * health finding: broken hardware, whatever its class). Hostvars are `recon_*` copies of the normalized
  * inventory's sections (pci_devices left out: they are in the JSON export).
  *
  * Hardware strings are untrusted, and Ansible templates variables when they are used: a DMI
@@ -21,6 +22,7 @@ export function renderAnsibleExport(input: ExportInput): string {
   const hosts: Record<string, Record<string, unknown>> = {};
   const classGroups: Record<string, { hosts: Record<string, null> }> = {};
   const outliers: Record<string, null> = {};
+  const critical: Record<string, null> = {};
   for (const node of input.nodes) {
     const inv = node.inventory;
     if (inv === undefined) continue;
@@ -44,8 +46,13 @@ export function renderAnsibleExport(input: ExportInput): string {
       recon_gpus: inv.gpus,
       recon_class: finding?.class_id ?? null,
       recon_outlier_reasons: (finding?.reasons ?? []).map(describeReason),
+      recon_baseboard: inv.baseboard,
+      recon_chassis: inv.chassis,
+      recon_power_supplies: inv.power_supplies,
+      recon_findings: inv.findings,
       recon_errors: inv.errors,
     };
+    if (inv.findings.some((f) => f.severity === "critical")) critical[name] = null;
     if (finding) {
       const group = ansibleGroup(finding.class_id);
       (classGroups[group] ??= { hosts: {} }).hosts[name] = null;
@@ -55,7 +62,7 @@ export function renderAnsibleExport(input: ExportInput): string {
   const sortedGroups = Object.fromEntries(Object.entries(classGroups).sort(([a], [b]) => a.localeCompare(b)));
   // YAML 1.1 is what Ansible's PyYAML reads: there `52:54:00:01:00:01` is a base-60 integer and
   // `2021-03-15` a date unless quoted, so the document is written with that schema's quoting.
-  const document = new Document({ all: { children: { recon: { hosts }, ...sortedGroups, recon_outliers: { hosts: outliers } } } }, { version: "1.1" });
+  const document = new Document({ all: { children: { recon: { hosts }, ...sortedGroups, recon_outliers: { hosts: outliers }, recon_critical: { hosts: critical } } } }, { version: "1.1" });
   visit(document, {
     Scalar(key, node) {
       // Values and list items, not keys (ours); the tag stops Jinja templating (see above).

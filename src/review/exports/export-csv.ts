@@ -69,6 +69,11 @@ export const CSV_COLUMNS: ReadonlyArray<readonly [string, (c: Context) => CsvVal
   ["collected_at", (c) => c.inv?.collected_at],
   ["lockdown", (c) => c.inv?.boot.lockdown],
   ["collector_blocked", (c) => c.inv && list(c.inv.errors.filter((e) => e.kind === "blocked").map((e) => `${e.source}: ${e.message}`))],
+  // Health findings (what is broken), apart from the outlier columns (how a node differs from its class).
+  ["findings_critical", (c) => c.inv?.findings.filter((f) => f.severity === "critical").length],
+  ["findings_warning", (c) => c.inv?.findings.filter((f) => f.severity === "warning").length],
+  ["findings", (c) => c.inv && list(c.inv.findings.map((f) => `${f.severity} ${f.message}${f.at ? ` at ${f.at}` : ""}`))],
+  ["baseboard", (c) => c.inv?.baseboard.product_name],
 ];
 
 export function renderCsvExport(input: ExportInput): string {

@@ -116,7 +116,12 @@ export function planNetboxImport(input: ExportInput, options: NetboxOptions = DE
       options.site,
       inv.system_vendor.serial_number,
       `recon: boot MAC ${node.mac}`,
-      reasons.length > 0 ? `recon outlier: ${reasons.join("; ")}` : null,
+      [
+        reasons.length > 0 ? `recon outlier: ${reasons.join("; ")}` : null,
+        inv.findings.length > 0 ? `recon health: ${inv.findings.map((finding) => `${finding.severity} ${finding.message}`).join("; ")}` : null,
+      ]
+        .filter(Boolean)
+        .join("\n") || null,
     ]);
 
     for (const nic of physicalNics(inv.interfaces)) {
