@@ -6,7 +6,10 @@
  * The master wakes both through IPMI; the BIOS peer PXE-boots iPXE, the Secure Boot peer shim →
  * Debian's signed GRUB → the signed kernel (all by TFTP, the default UEFI chain with no per-node
  * setting); each runs the agent, uploads and powers itself off. The Secure Boot peer's inventory says
- * `secure_boot: true` and the kernel's lockdown mode (#11). Asserted: both
+ * `secure_boot: true` and the kernel's lockdown mode (#11). Burn-in is on in the lab's site config
+ * (#12, short bounds): each inventory has stress-ng CPU and VM, memtester and fio-read on its disk
+ * passed, and each peer's disk file hashes the same before the peer first ran and after it is off
+ * (recon never writes a local disk). Asserted: both
  * inventories stored under the right MACs with the SMBIOS strings and disk sizes the lab gave
  * each VM; both peers off according to their BMCs; the master powered off and booted again from
  * the same stick still has them (and does not wake the peers again); `lab down` leaves no
