@@ -1,10 +1,13 @@
 import { describe, expect, it } from "vitest";
 import { EMPTY_FLEET, reduceFleet } from "../model/node-state.js";
-import { analyzeFleet } from "./classes.js";
-import { renderClassList, renderNodeList, renderTable, runNodes, terminalSafe, type ReviewSource } from "./cli-nodes.js";
-import { buildFleetView } from "./fleet-view.js";
+import { analyzeFleet, describeReason } from "./classes.js";
+import { renderClassList, renderNodeDetail, renderNodeList, renderTable, runNodes, terminalSafe, type ReviewSource } from "./cli-nodes.js";
+import { buildFleetView, fleetRow } from "./fleet-view.js";
+import type { NodeDetail } from "./review-model.js";
 import { sampleEvents, sampleFleet } from "./sample-fleet.js";
 
+/** Whole-text goldens of the renderers (regenerate with `npx vitest run --project unit -u src/review/cli-nodes.test.ts`, review the diff). */
+const GOLDEN = `${import.meta.dirname}/../../test/golden/review`;
 const nodes = sampleFleet();
 const inventories = new Map(nodes.map((n) => [n.mac, n.inventory]));
 const analysis = analyzeFleet(inventories);
@@ -41,6 +44,28 @@ describe("recon nodes renderers", () => {
     expect(text.trimEnd().split("\n")).toHaveLength(nodes.length + 2);
     expect(text).toContain("1 warning");
     expect(renderClassList(analysis)).toMatch(/52:54:00:01:00:03 {2}warning: BIOS firmware 1\.0\.0 is older than the class's/);
+  });
+
+  it("renders the list, the classes and a node's health findings apart from its outlier reasons (whole texts)", async () => {
+    await expect(renderNodeList(view)).toMatchFileSnapshot(`${GOLDEN}/nodes-list.txt`);
+    await expect(renderClassList(analysis)).toMatchFileSnapshot(`${GOLDEN}/nodes-classes.txt`);
+    const detail = (mac: string): NodeDetail => ({
+      mac,
+      row: fleetRow(mac, fleet.nodes[mac], inventories.get(mac), analysis),
+      state: fleet.nodes[mac] ?? null,
+      inventory: inventories.get(mac) ?? null,
+      inventory_problem: null,
+      class: analysis.classes.find((c) => c.id === analysis.nodes[mac]?.class_id) ?? null,
+      reasons: (analysis.nodes[mac]?.reasons ?? []).map((reason) => ({ ...reason, message: describeReason(reason) })),
+      uploads: [],
+    });
+    const failedDisk = renderNodeDetail(detail("52:54:00:01:00:04"));
+    expect(failedDisk).toMatch(/^health critical +sda: SMART overall-health self-assessment FAILED$/m);
+    expect(failedDisk).not.toMatch(/^outlier/m);
+    await expect(failedDisk).toMatchFileSnapshot(`${GOLDEN}/nodes-show-failed-disk.txt`);
+    const missingDimm = renderNodeDetail(detail("52:54:00:01:00:02"));
+    expect(missingDimm).toMatch(/^outlier warning +DIMM missing in slot/m);
+    expect(missingDimm).not.toMatch(/^health/m);
   });
 });
 

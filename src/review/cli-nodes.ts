@@ -94,6 +94,7 @@ export function renderNodeList(fleet: FleetResponse): string {
     String(row.nic_count || "-"),
     cell(row.bmc_address),
     row.outlier ? `${row.reasons.length} ${row.outlier}` : "-",
+    row.health ? `${row.findings_critical + row.findings_warning} ${row.health}` : "-",
   ]);
   const { summary } = fleet;
   const phases = Object.entries(summary.by_phase)
@@ -101,15 +102,16 @@ export function renderNodeList(fleet: FleetResponse): string {
     .map(([phase, n]) => `${phase} ${n}`)
     .join(", ");
   return (
-    renderTable(["MAC", "NAME", "STATE", "VENDOR", "MODEL", "SERIAL", "CPU", "MEMORY", "DISKS", "NICS", "BMC", "FINDINGS"], rows) +
-    `${summary.total} nodes (${phases || "none"}); ${summary.inventories} inventories, ${summary.classes} classes, ${summary.outliers} outliers\n`
+    renderTable(["MAC", "NAME", "STATE", "VENDOR", "MODEL", "SERIAL", "CPU", "MEMORY", "DISKS", "NICS", "BMC", "OUTLIER", "HEALTH"], rows) +
+    `${summary.total} nodes (${phases || "none"}); ${summary.inventories} inventories, ${summary.classes} classes, ${summary.outliers} outliers; ` +
+    `${summary.critical} with critical health findings, ${summary.warning} with warnings\n`
   );
 }
 
 export function renderNodeDetail(detail: NodeDetail): string {
   const inv = detail.inventory;
   const lines: string[] = [];
-  const field = (label: string, value: unknown) => lines.push(`${label.padEnd(14)} ${cell(value)}`);
+  const field = (label: string, value: unknown) => lines.push(`${label.padEnd(16)} ${cell(value)}`);
   field("mac", detail.mac);
   field("name", detail.row.name);
   field("state", detail.row.phase + (detail.row.last_error ? ` (${detail.row.last_error})` : ""));
@@ -121,11 +123,20 @@ export function renderNodeDetail(detail: NodeDetail): string {
     field("model", inv.system_vendor.product_name);
     field("serial", inv.system_vendor.serial_number);
     field("uuid", inv.system_vendor.uuid);
+    field("baseboard", [inv.baseboard.manufacturer, inv.baseboard.product_name, inv.baseboard.version].filter(Boolean).join(" "));
+    field(
+      "chassis",
+      [inv.chassis.type, inv.chassis.height_u === null ? null : `${inv.chassis.height_u}U`, inv.chassis.serial_number && `serial ${inv.chassis.serial_number}`]
+        .filter(Boolean)
+        .join(", "),
+    );
     field("bios", [inv.firmware.vendor, inv.firmware.version, inv.firmware.build_date].filter(Boolean).join(" "));
     field("boot", bootSummary(inv.boot));
     field("bmc", [inv.bmc.address, inv.bmc.mac, inv.bmc.firmware_version && `firmware ${inv.bmc.firmware_version}`].filter(Boolean).join(" "));
     field("cpu", `${inv.cpu.sockets ?? "?"}x ${inv.cpu.model_name ?? "?"} (${inv.cpu.cores ?? "?"} cores, ${inv.cpu.threads ?? "?"} threads)`);
     field("memory", `${gib(inv.memory.total_bytes)}, ${detail.row.memory || "no DIMM data"}`);
+    if (inv.memory.physical_mb_complete === false) field("  installed", `at least ${inv.memory.physical_mb ?? "?"} MiB: a module's size is unknown`);
+    if (inv.memory.persistent_mb !== null) field("  persistent", `${inv.memory.persistent_mb} MiB persistent memory`);
     for (const dimm of inv.memory.dimms)
       field(
         "  dimm",
@@ -142,9 +153,16 @@ export function renderNodeDetail(detail: NodeDetail): string {
       field("  nic", `${nic.name} ${nic.mac_address ?? "-"} ${nic.driver ?? "?"} ${nic.firmware_version ?? ""} ${nic.speed_mbps ?? "?"}Mb/s${lldp}`);
     }
     for (const gpu of inv.gpus) field("  gpu", `${gpu.vendor ?? "?"} ${gpu.product ?? "?"} ${gpu.pci_slot ?? ""}`);
+    for (const psu of inv.power_supplies)
+      field("  psu", [psu.name ?? "?", psu.status ?? "status unknown", psu.model, psu.max_power_w === null ? null : `${psu.max_power_w}W`, `(${psu.source})`].filter(Boolean).join(" "));
     for (const error of inv.errors) field(error.kind === "blocked" ? "  blocked" : "  error", `${error.source}: ${error.message}`);
   }
-  for (const reason of detail.reasons) field(`  ${reason.severity}`, reason.message);
+  // Health (what is broken) first, then how the node differs from its class: two different things.
+  for (const finding of inv?.findings ?? []) {
+    field(`health ${finding.severity}`, `${finding.message}${finding.at ? ` at ${finding.at}` : ""}`);
+    field("  evidence", `${finding.source}: ${finding.evidence}`);
+  }
+  for (const reason of detail.reasons) field(`outlier ${reason.severity}`, reason.message);
   for (const upload of detail.uploads) field("upload", `${upload.id} ${upload.files.length} files`);
   return `${lines.join("\n")}\n`;
 }
@@ -154,12 +172,15 @@ export function renderClassList(result: Pick<FleetAnalysis, "classes" | "nodes">
   for (const c of result.classes) {
     const s = c.signature;
     lines.push(
-      `${c.id}  ${cell(s.manufacturer)} ${cell(s.product_name)}  ${s.cpu_sockets ?? "?"}x ${cell(s.cpu_model)}  ${c.members.length} nodes, ${c.outliers.length} outliers`,
+      `${c.id}  ${cell(s.manufacturer)} ${cell(s.product_name)}  ${s.cpu_sockets ?? "?"}x ${cell(s.cpu_model)}  ${c.members.length} nodes, ${c.outliers.length} outliers` +
+        `, ${c.findings.critical.length} critical`,
     );
+    if (s.spellings.length > 1) lines.push(`    names  ${s.spellings.map(cell).join(" | ")}`);
     lines.push(`    memory ${cell(s.memory)}`, `    disks  ${cell(s.disks)}`, `    nics   ${cell(s.nics)}`);
     for (const mac of c.outliers) {
       for (const reason of result.nodes[mac]?.reasons ?? []) lines.push(`    ${mac}  ${reason.severity}: ${terminalSafe(describeReason(reason))}`);
     }
+    for (const mac of c.findings.critical) lines.push(`    ${mac}  critical health finding (recon nodes show ${mac})`);
   }
   return `${lines.join("\n")}\n`;
 }

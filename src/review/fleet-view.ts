@@ -51,6 +51,8 @@ export interface FleetRow {
   health: Finding["severity"] | null;
   findings_critical: number;
   findings_warning: number;
+  /** "critical PSU2 …" per finding, critical first (the normalizer's order), for tooltips and search. */
+  health_messages: string[];
   /** Baseboard model (SMBIOS type 2), the platform's board where the system name is generic. */
   baseboard: string | null;
 }
@@ -143,6 +145,7 @@ export function fleetRow(mac: string, state: NodeState | undefined, inv: Invento
     health: inv ? worstFinding(inv) : null,
     findings_critical: inv?.findings.filter((finding) => finding.severity === "critical").length ?? 0,
     findings_warning: inv?.findings.filter((finding) => finding.severity === "warning").length ?? 0,
+    health_messages: inv?.findings.map((finding) => `${finding.severity}: ${finding.message}`) ?? [],
     baseboard: inv?.baseboard.product_name ?? null,
   };
 }

@@ -37,7 +37,7 @@ describe("recon nodes on a store", () => {
     expect(text.exitCode).toBe(0);
     expect(text.stdout.split("\n")[0]).toMatch(/^MAC\s+NAME\s+STATE\s+VENDOR/);
     expect(text.stdout).toContain("52:54:00:01:00:02  node-010002  uploaded");
-    expect(text.stdout).toMatch(/9 nodes \(uploaded 9\); 9 inventories, 3 classes, 3 outliers/);
+    expect(text.stdout).toMatch(/9 nodes \(uploaded 9\); 9 inventories, 3 classes, 2 outliers; 1 with critical health findings/);
     const json = await recon(["nodes", "list", "--json", "--data-dir", dataDir]);
     const parsed = JSON.parse(json.stdout) as { summary: { total: number }; nodes: Array<{ mac: string; vendor: string }> };
     expect(parsed.summary.total).toBe(nodes.length);
@@ -63,8 +63,9 @@ describe("recon nodes on a store", () => {
   it("lists classes with their outliers", async () => {
     const classes = await recon(["nodes", "classes", "--data-dir", dataDir]);
     expect(classes.exitCode).toBe(0);
-    expect(classes.stdout).toMatch(/c-[0-9a-f]{10}\s+Lenovo ThinkSystem SR650 .* 4 nodes, 3 outliers/);
-    expect(classes.stdout).toContain("52:54:00:01:00:04  error: SMART health check failed on sda");
+    expect(classes.stdout).toMatch(/c-[0-9a-f]{10}\s+Lenovo ThinkSystem SR650 .* 4 nodes, 2 outliers, 1 critical/);
+    // A failed disk is a health finding, not an outlier reason.
+    expect(classes.stdout).toContain("52:54:00:01:00:04  critical health finding");
     const json = JSON.parse((await recon(["nodes", "classes", "--json", "--data-dir", dataDir])).stdout) as { classes: unknown[] };
     expect(json.classes).toHaveLength(3);
   });

@@ -18,6 +18,7 @@ const state = {
   phase: "",
   classId: "",
   outliersOnly: false,
+  healthOnly: false,
   sort: { key: "mac", dir: 1 },
   view: "fleet",
   renderQueued: false,
@@ -117,7 +118,10 @@ function haystack(row) {
     row.class_id,
     row.bios_version,
     row.boot,
+    row.baseboard,
+    row.health,
     ...row.reasons.map((r) => r.kind),
+    ...row.health_messages,
   ]
     .filter((v) => v !== null && v !== undefined)
     .join(" ")
@@ -144,15 +148,16 @@ const COLUMNS = [
   { key: "bmc_address", label: "BMC", value: (r) => r.bmc_address },
   { key: "boot", label: "Boot", value: (r) => r.boot },
   { key: "phase", label: "State", value: (r) => r.phase },
-  { key: "outlier", label: "Findings", value: (r) => r.outlier },
+  { key: "outlier", label: "Outlier", value: (r) => r.outlier },
+  { key: "health", label: "Health", value: (r) => r.health },
 ];
 
 const PHASE_RANK = Object.fromEntries([...PHASES, "error", "unknown"].map((p, i) => [p, i]));
-const SEVERITY_RANK = { error: 0, warning: 1, info: 2 };
+const SEVERITY_RANK = { error: 0, critical: 0, warning: 1, info: 2 };
 
 function compare(key) {
   if (key === "phase") return (a, b) => PHASE_RANK[a.phase] - PHASE_RANK[b.phase];
-  if (key === "outlier") return (a, b) => (SEVERITY_RANK[a.outlier] ?? 9) - (SEVERITY_RANK[b.outlier] ?? 9);
+  if (key === "outlier" || key === "health") return (a, b) => (SEVERITY_RANK[a[key]] ?? 9) - (SEVERITY_RANK[b[key]] ?? 9);
   if (["memory_bytes", "disk_bytes", "nic_count"].includes(key)) return (a, b) => (a[key] ?? -1) - (b[key] ?? -1);
   const column = COLUMNS.find((c) => c.key === key);
   return (a, b) => String(column.value(a) ?? "\uffff").localeCompare(String(column.value(b) ?? "\uffff"));
@@ -165,6 +170,7 @@ function applyFilter() {
     if (state.phase && row.phase !== state.phase) continue;
     if (state.classId && row.class_id !== state.classId) continue;
     if (state.outliersOnly && row.outlier === null) continue;
+    if (state.healthOnly && row.health === null) continue;
     if (terms.length && !terms.every((t) => row._text.includes(t))) continue;
     out.push(row);
   }
@@ -178,9 +184,11 @@ function applyFilter() {
 function renderSummary() {
   const counts = Object.fromEntries([...PHASES, "error", "unknown"].map((p) => [p, 0]));
   let outliers = 0;
+  let critical = 0;
   for (const row of state.rows.values()) {
     counts[row.phase] = (counts[row.phase] ?? 0) + 1;
     if (row.outlier) outliers += 1;
+    if (row.health === "critical") critical += 1;
   }
   const total = state.rows.size;
   const done = counts.uploaded + counts.off;
@@ -197,7 +205,8 @@ function renderSummary() {
       { class: "totals", id: "summary-totals" },
       el("strong", {}, `${done} / ${total}`),
       " nodes reported",
-      outliers ? el("span", { class: "badge warning" }, `${outliers} outliers`) : null,
+      outliers ? el("span", { class: "badge warning", id: "summary-outliers" }, `${outliers} outliers`) : null,
+      critical ? el("span", { class: "badge error", id: "summary-critical" }, `${critical} with critical findings`) : null,
     ),
     bar,
     el(
@@ -232,6 +241,13 @@ function phaseCell(row) {
 function findingsCell(row) {
   if (!row.outlier) return "";
   return el("span", { class: `badge ${row.outlier}`, title: row.reasons.map((r) => r.message).join("\n") }, `${row.reasons.length} ${row.outlier}`);
+}
+
+/** Health findings (what is broken) beside the outlier cell (how it differs from its class). */
+function healthCell(row) {
+  if (!row.health) return "";
+  const count = row.findings_critical + row.findings_warning;
+  return el("span", { class: `badge ${row.health === "critical" ? "error" : "warning"}`, title: row.health_messages.join("\n") }, `${count} ${row.health}`);
 }
 
 function buildFleetView() {
@@ -276,15 +292,20 @@ function buildFleetView() {
       scheduleRender(true);
     },
   });
-  const outliers = el("input", {
-    id: "filter-outliers",
-    type: "checkbox",
-    onchange: (e) => {
-      state.outliersOnly = e.target.checked;
-      scheduleRender(true);
-    },
-  });
-  outliers.checked = state.outliersOnly;
+  const toggle = (id, key) => {
+    const box = el("input", {
+      id,
+      type: "checkbox",
+      onchange: (e) => {
+        state[key] = e.target.checked;
+        scheduleRender(true);
+      },
+    });
+    box.checked = state[key];
+    return box;
+  };
+  const outliers = toggle("filter-outliers", "outliersOnly");
+  const health = toggle("filter-health", "healthOnly");
   const count = el("span", { class: "count", id: "row-count" });
   const header = el("div", { class: "row head", role: "row" });
   for (const column of COLUMNS) {
@@ -311,7 +332,9 @@ function buildFleetView() {
   const viewport = el("div", { class: "viewport", id: "viewport" }, spacer, body);
   viewport.addEventListener("scroll", () => scheduleRender(false), { passive: true });
   main.append(
-    el("div", { class: "controls" }, search, phaseSelect, classSelect, el("label", {}, outliers, " outliers only"), count),
+    el("div", { class: "controls" }, search, phaseSelect, classSelect, el("label", { title: "differs from its hardware class" }, outliers, " outliers only"),
+      el("label", { title: "the BMC, SMART, EDAC or burn-in says something is broken" }, health, " health findings only"),
+      count),
     el("div", { class: "table", role: "table", "aria-label": "fleet" }, header, viewport),
   );
   fleetDom = { viewport, spacer, body, count, first: -1, last: -1 };
@@ -333,7 +356,7 @@ function renderRows(force) {
   for (let i = first; i < last; i++) {
     const row = state.filtered[i];
     const line = el("a", {
-      class: `row${row.outlier ? ` outlier-${row.outlier}` : ""}`,
+      class: `row${row.outlier ? ` outlier-${row.outlier}` : ""}${row.health ? ` health-${row.health}` : ""}`,
       role: "row",
       href: `#/node/${macDir(row.mac)}`,
       "data-mac": row.mac,
@@ -343,6 +366,7 @@ function renderRows(force) {
       let content;
       if (column.key === "phase") content = phaseCell(row);
       else if (column.key === "outlier") content = findingsCell(row);
+      else if (column.key === "health") content = healthCell(row);
       else content = text(column.value(row));
       const cell = el("span", { class: `cell col-${column.key}`, role: "cell" }, content);
       if (typeof content === "string") cell.title = content;
@@ -371,10 +395,10 @@ function scheduleRender(refilter) {
 }
 
 // ---- node detail ---------------------------------------------------------------------------
-function table(headers, rows) {
+function table(headers, rows, id) {
   return el(
     "table",
-    {},
+    id ? { id } : {},
     el(
       "thead",
       {},
@@ -492,9 +516,22 @@ async function showNode(dir) {
       detail.class ? el("a", { href: `#/classes/${detail.class.id}` }, `class ${detail.class.id}`) : null,
     ),
   );
+  // Outliers and findings are different things: a node can match its class and still have a failed PSU.
+  const findings = inv ? inv.findings : [];
+  sections.push(
+    el("h3", {}, `Health findings (${findings.length})`),
+    el("p", { class: "hint" }, "What the BMC's event log and sensors, SMART, EDAC or burn-in say is broken, whatever the class."),
+    findings.length
+      ? table(
+          ["severity", "category", "component", "message", "time", "source", "evidence"],
+          findings.map((f) => [el("b", { class: f.severity === "critical" ? "error" : "warning" }, f.severity), f.category, f.component, f.message, f.at, el("code", {}, f.source), el("code", {}, f.evidence)]),
+          "findings",
+        )
+      : el("p", { id: "findings-none" }, "none"),
+  );
   if (detail.reasons.length) {
     sections.push(
-      el("h3", {}, "Findings"),
+      el("h3", {}, "Outlier: differs from its class"),
       el(
         "ul",
         { class: "reasons", id: "reasons" },
@@ -524,13 +561,48 @@ async function showNode(dir) {
         el("section", {}, el("h4", {}, "firmware"), fields(inv.firmware)),
         el("section", {}, el("h4", {}, "boot"), fields(inv.boot)),
         el("section", {}, el("h4", {}, "bmc"), fields(inv.bmc)),
+        el("section", { id: "baseboard" }, el("h4", {}, "baseboard"), fields(inv.baseboard)),
+        el("section", { id: "chassis" }, el("h4", {}, "chassis"), fields(inv.chassis)),
       ),
+      el("h3", {}, `Power supplies (${inv.power_supplies.length})`),
+      inv.power_supplies.length
+        ? table(
+            ["name", "status", "manufacturer", "model", "serial", "max W", "source"],
+            inv.power_supplies.map((p) => [
+              p.name,
+              p.status === "failed" ? el("b", { class: "error" }, "failed") : p.status,
+              p.manufacturer,
+              p.model,
+              p.serial_number,
+              p.max_power_w,
+              p.source,
+            ]),
+            "power-supplies",
+          )
+        : el("p", {}, "none reported"),
       el("h3", {}, "CPU"),
       fields({ ...inv.cpu, flags: `${inv.cpu.flags.length} flags` }),
-      el("h3", {}, `Memory — ${bytes(inv.memory.total_bytes)} (${text(inv.memory.physical_mb)} MiB installed)`),
+      el(
+        "h3",
+        { id: "memory-head" },
+        `Memory — ${bytes(inv.memory.total_bytes)} (${text(inv.memory.physical_mb)} MiB DRAM installed` +
+          `${inv.memory.physical_mb_complete === false ? ", incomplete: a module's size is unknown" : ""}` +
+          `${inv.memory.persistent_mb !== null ? `; ${inv.memory.persistent_mb} MiB persistent memory` : ""})`,
+      ),
       table(
-        ["slot", "size", "type", "speed MT/s", "manufacturer", "part number", "serial"],
-        inv.memory.dimms.map((d) => [d.slot, bytes(d.size_bytes), d.type, d.speed_mts, d.manufacturer, d.part_number, d.serial_number]),
+        ["slot", "kind", "size", "persistent", "type", "speed MT/s", "configured MT/s", "manufacturer", "part number", "serial"],
+        inv.memory.dimms.map((d) => [
+          d.slot,
+          d.kind,
+          bytes(d.size_bytes),
+          bytes(d.non_volatile_size_bytes),
+          d.type,
+          d.speed_mts,
+          d.configured_speed_mts,
+          d.manufacturer,
+          d.part_number,
+          d.serial_number,
+        ]),
       ),
       el("h3", {}, "Disks"),
       table(
@@ -631,6 +703,27 @@ async function showNode(dir) {
 }
 
 // ---- classes -------------------------------------------------------------------------------
+/** Members with health findings, apart from the outliers: a node can match its class and be broken. */
+function healthRows(c) {
+  const rows = [...c.findings.critical, ...c.findings.warning].map((mac) => state.rows.get(mac)).filter(Boolean);
+  if (!rows.length) return null;
+  return el(
+    "ul",
+    { class: "health" },
+    rows.map((row) =>
+      el(
+        "li",
+        { "data-mac": row.mac, "data-health": row.health },
+        el("a", { href: `#/node/${macDir(row.mac)}` }, row.name ?? row.mac),
+        " ",
+        el("code", {}, row.mac),
+        " health: ",
+        el("ul", {}, row.health_messages.map((m) => el("li", { class: m.startsWith("critical") ? "error" : "warning" }, m))),
+      ),
+    ),
+  );
+}
+
 function showClasses(focus) {
   const main = $("main");
   clear(main);
@@ -649,8 +742,11 @@ function showClasses(focus) {
           `${text(s.manufacturer)} ${text(s.product_name)} `,
           el("code", {}, c.id),
           el("span", { class: "count" }, ` ${c.members.length} nodes, ${c.outliers.length} outliers`),
+          c.findings.critical.length ? el("span", { class: "badge error" }, `${c.findings.critical.length} critical`) : null,
+          c.findings.warning.length ? el("span", { class: "badge warning" }, `${c.findings.warning.length} warning`) : null,
         ),
         fields({
+          "firmware names": s.spellings.join(" | ") || "—",
           cpu: `${text(s.cpu_sockets)}× ${text(s.cpu_model)}`,
           memory: s.memory || "—",
           disks: s.disks || "—",
@@ -679,6 +775,7 @@ function showClasses(focus) {
               ),
             )
           : el("p", {}, "no outliers"),
+        healthRows(c),
       ),
     );
   }
