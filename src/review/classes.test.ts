@@ -1,6 +1,9 @@
 import { describe, expect, it } from "vitest";
 import type { Inventory } from "../inventory/schema.js";
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
 import { healthFindings } from "../inventory/health.js";
+import { normalizeRaw } from "../inventory/normalize.js";
 import { syntheticInventory } from "../inventory/synthetic.js";
 import { analyzeFleet, compareVersions, describeReason, platformKey, productKey, vendorKey, type OutlierReason } from "./classes.js";
 
@@ -246,5 +249,22 @@ describe("platform key: one platform, one class", () => {
       "LENOVO ThinkSystem SR650 -[7X05CTO1WW]-",
       `${syntheticInventory(3).system_vendor.manufacturer} ThinkSystem SR650 -[7X06CTO1WW]-`,
     ]);
+  });
+});
+
+describe("a real pair: two dumps of one platform with two spellings", () => {
+  const real = join(import.meta.dirname, "../../test/fixtures/inventory/real");
+  const upload = (dmi: string) => normalizeRaw(new Map([["raw/dmidecode.txt", readFileSync(join(real, "review", dmi))]]));
+
+  it("puts PowerEdge R730XD and PowerEdge R730xd into one class (test/fixtures/inventory/real/review, PAIR)", () => {
+    const upper = upload("dell-r730xd-upper.dmidecode.txt");
+    const lower = upload("dell-r730xd-lower.dmidecode.txt");
+    expect([upper.system_vendor.product_name, lower.system_vendor.product_name]).toEqual(["PowerEdge R730XD", "PowerEdge R730xd"]);
+    const analysis = analyzeFleet(new Map([["upper", upper], ["lower", lower]]));
+    expect(analysis.classes).toHaveLength(1);
+    expect(analysis.classes[0]!.members).toEqual(["lower", "upper"]);
+    expect(analysis.classes[0]!.signature.spellings).toEqual(["Dell Inc. PowerEdge R730XD", "Dell Inc. PowerEdge R730xd"]);
+    // The lower one has 4 of the upper one's 8 DIMMs: its siblings show it.
+    expect(kinds(analysis.nodes.lower!.reasons)).toEqual(["missing-dimm", "missing-dimm", "missing-dimm", "missing-dimm"]);
   });
 });
