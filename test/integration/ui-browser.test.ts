@@ -2,13 +2,17 @@
  * The review UI in a real browser against a real `recon master` (issue #6): Debian's chromium
  * driven by playwright-core, the master inside a lab network namespace (its HTTP front as the
  * appliance runs it), its store pre-populated with the sample fleet plus the real captured
- * inventories of test/fixtures/inventory normalized by recon's own normalizer.
+ * inventories of test/fixtures/inventory normalized by recon's own normalizer, and (issue #12) two
+ * raw uploads made of real files: the two dmidecode dumps of one platform spelt two ways
+ * (test/fixtures/inventory/real/review, "PAIR:") and a real `ipmitool sel elist` holding an
+ * uncorrectable ECC error (test/fixtures/inventory/real/ipmi, "REVIEW:").
  *
  * The browser runs in namespaces too (a wrapper script execs chromium under `ip netns exec`):
  * in the master's own namespace at 127.0.0.1 it is the master's local (read-only, no token);
  * in a lab host's namespace it is a network client and must present the admin token.
  * Screenshots go to test-results/review-ui/.
  */
+import { readFileSync } from "node:fs";
 import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -20,7 +24,7 @@ import { createLab, runInNetns, type Lab, type SimulatedHost } from "../../src/l
 import { execaRunner } from "../../src/lib/run.js";
 import { issueToken } from "../../src/model/peer-token.js";
 import { HOSTILE_TEXT, sampleEvents, sampleFleet } from "../../src/review/sample-fleet.js";
-import { fixtureMachines, readFixtureFiles } from "../fixtures/inventory/fixtures.js";
+import { fixtureMachines, INVENTORY_FIXTURES, readFixtureFiles } from "../fixtures/inventory/fixtures.js";
 import { startMasterInNetns, testMasterArgs, waitForMaster, type MasterProcess } from "../helpers/master-process.js";
 import { makeHttpTree } from "../helpers/master-app.js";
 import { reconBin, repoRoot } from "../helpers/repo.js";
@@ -44,6 +48,26 @@ let local: Page;
 const dialogs: string[] = [];
 const fleet = sampleFleet();
 const realMacs: string[] = [];
+/** The real pair: the R730XD with the real SEL holding a fault, and the R730xd without one. */
+const PAIR = { faulty: "52:54:00:5f:00:01", other: "52:54:00:5f:00:02" } as const;
+
+/**
+ * A raw upload of real tool outputs (docs/raw-upload.md). The manifest is recon's own metadata,
+ * written here; the hardware files are the real ones, unchanged.
+ */
+function realUpload(mac: string, hostname: string, files: Record<string, string>): Map<string, Buffer> {
+  const raw = new Map(Object.entries(files).map(([path, fixture]) => [path, readFileSync(join(INVENTORY_FIXTURES, "real", fixture))]));
+  const manifest = {
+    format: "recon-raw/1",
+    agent_version: "ui-browser.test",
+    collected_at: "2026-12-02T12:00:00.000Z",
+    boot_mac: mac,
+    hostname,
+    kernel: null,
+    collectors: Object.keys(files).map((path) => ({ id: path.slice(4, path.lastIndexOf(".")), files: [path], exit_code: 0, timed_out: false })),
+  };
+  return new Map([["manifest.json", Buffer.from(JSON.stringify(manifest))], ...raw]);
+}
 
 async function browserIn(ns: string): Promise<Browser> {
   const wrapper = join(work, `chromium-${ns}.sh`);
@@ -85,6 +109,13 @@ beforeAll(async () => {
     return { mac, inventory: normalizeRaw(readFixtureFiles(machine)) };
   });
   expect(real.length).toBeGreaterThanOrEqual(2);
+  for (const [mac, hostname, files] of [
+    [PAIR.faulty, "r730xd-upper", { "raw/dmidecode.txt": "review/dell-r730xd-upper.dmidecode.txt", "raw/ipmitool-sel.txt": "ipmi/argon-bx41-06.sel-elist.txt" }],
+    [PAIR.other, "r730xd-lower", { "raw/dmidecode.txt": "review/dell-r730xd-lower.dmidecode.txt" }],
+  ] as const) {
+    realMacs.push(mac);
+    real.push({ mac, inventory: normalizeRaw(realUpload(mac, hostname, files)) });
+  }
   const nodes = [...fleet, ...real];
   await writeReviewStore(dataDir, nodes, sampleEvents(nodes));
   await makeHttpTree(join(work, "http"), 4096);
@@ -147,9 +178,16 @@ describe("review UI in chromium", () => {
     const row = local.locator('.rows .row[data-mac="52:54:00:01:00:02"]');
     expect(await row.getAttribute("class")).toContain("outlier-warning");
     expect(await row.locator(".col-outlier").textContent()).toBe("1 warning");
-    expect(await local.locator('.rows .row[data-mac="52:54:00:01:00:04"]').getAttribute("class")).toContain("outlier-error");
+    // The failed disk is a health finding, not an outlier: marked in the Health column instead.
+    const failedDisk = local.locator('.rows .row[data-mac="52:54:00:01:00:04"]');
+    expect(await failedDisk.getAttribute("class")).not.toContain("outlier-");
+    expect(await failedDisk.getAttribute("class")).toContain("health-critical");
+    expect(await failedDisk.locator(".col-health").textContent()).toBe("1 critical");
     await local.check("#filter-outliers");
-    await expect.poll(() => rowCount(local)).toBe(3);
+    await expect.poll(() => rowCount(local)).toBeGreaterThanOrEqual(2);
+    const outlierMacs = await local.locator(".rows .row").evaluateAll((rows) => rows.map((row) => row.getAttribute("data-mac")));
+    expect(outlierMacs).toEqual(expect.arrayContaining(["52:54:00:01:00:02", "52:54:00:01:00:03"]));
+    expect(outlierMacs).not.toContain("52:54:00:01:00:04");
     await local.uncheck("#filter-outliers");
     await local.click('nav a[data-view="classes"]');
     const outlier = local.locator('#classes li[data-mac="52:54:00:01:00:02"]');
@@ -158,6 +196,59 @@ describe("review UI in chromium", () => {
     expect(await local.locator('#classes li[data-mac="52:54:00:01:00:03"]').textContent()).toMatch(/BIOS firmware 1\.0\.0 is older than the class's/);
     await shot(local, "classes");
     await local.click('nav a[data-view="fleet"]');
+    await local.waitForSelector(".rows .row");
+  });
+
+  it("groups two real dumps of one platform spelt two ways into ONE class, and shows the real SEL fault as a finding (#12)", async () => {
+    await local.goto("http://127.0.0.1:8080/#/");
+    await local.waitForSelector(".rows .row");
+    const faulty = local.locator(`.rows .row[data-mac="${PAIR.faulty}"]`);
+    const other = local.locator(`.rows .row[data-mac="${PAIR.other}"]`);
+    // The firmware's own spellings are shown as they are.
+    expect(await faulty.locator(".col-vendor").textContent()).toBe("Dell Inc. PowerEdge R730XD");
+    expect(await other.locator(".col-vendor").textContent()).toBe("Dell Inc. PowerEdge R730xd");
+    // Marked in the fleet view: a critical health finding, while it matches its class (no outlier).
+    expect(await faulty.getAttribute("class")).toContain("health-critical");
+    expect(await faulty.getAttribute("class")).not.toContain("outlier-");
+    expect(await faulty.locator(".col-health").textContent()).toMatch(/^\d+ critical$/);
+    expect(await other.getAttribute("class")).not.toContain("health-");
+    expect(await local.locator("#summary-critical").textContent()).toMatch(/with critical findings/);
+    await shot(local, "real-pair-fleet");
+
+    // One class: filtering by the faulty node's class shows both, and nothing else.
+    const classOf = async (mac: string) => {
+      await local.goto(`http://127.0.0.1:8080/#/node/${mac.replace(/:/g, "-")}`);
+      await local.waitForSelector("#node-detail");
+      return (await local.locator("#node-detail .node-head a").textContent())!.replace(/^class /, "");
+    };
+    const faultyClass = await classOf(PAIR.faulty);
+    // The node page: the finding with its evidence (the SEL line) and its time.
+    const findings = local.locator("#findings");
+    expect(await findings.textContent()).toMatch(/uncorrectable ECC memory error/i);
+    expect(await findings.textContent()).toContain("Memory #0x08 | Uncorrectable ECC | Asserted");
+    expect(await findings.textContent()).toContain("2025-03-11T16:34:51");
+    expect(await findings.textContent()).toContain("raw/ipmitool-sel.txt");
+    expect(await local.locator("#reasons").count()).toBe(0);
+    await shot(local, "real-sel-finding");
+    expect(await classOf(PAIR.other)).toBe(faultyClass);
+    expect(await local.locator("#findings-none").textContent()).toBe("none");
+
+    await local.goto("http://127.0.0.1:8080/#/");
+    await local.waitForSelector(".rows .row");
+    await local.selectOption("#filter-class", faultyClass);
+    await expect.poll(() => rowCount(local)).toBe(2);
+    expect(await local.locator(".rows .row").evaluateAll((rows) => rows.map((row) => row.getAttribute("data-mac")).sort())).toEqual([PAIR.faulty, PAIR.other]);
+    await local.selectOption("#filter-class", "");
+
+    // The classes view: both spellings under one class, the finding beside its outliers.
+    await local.goto(`http://127.0.0.1:8080/#/classes/${faultyClass}`);
+    const section = local.locator(`#class-${faultyClass}`);
+    await section.waitFor();
+    expect(await section.locator("h3").textContent()).toMatch(/2 nodes, \d+ outliers\s*1 critical/);
+    expect(await section.textContent()).toContain("Dell Inc. PowerEdge R730XD | Dell Inc. PowerEdge R730xd");
+    expect(await section.locator(`ul.health li[data-mac="${PAIR.faulty}"]`).textContent()).toMatch(/critical: uncorrectable ECC memory error/);
+    await shot(local, "real-pair-class");
+    await local.goto("http://127.0.0.1:8080/#/");
     await local.waitForSelector(".rows .row");
   });
 
