@@ -89,12 +89,14 @@ describe("read API", () => {
     expect(res.headers["content-encoding"]).toBe("gzip");
     const fleetView = JSON.parse(gunzipSync(res.body).toString()) as {
       rows: Array<Record<string, unknown>>;
-      summary: { total: number; outliers: number };
+      summary: { total: number; outliers: number; critical: number };
       classes: unknown[];
     };
     expect(fleetView.rows).toHaveLength(nodes.length);
     expect(fleetView.summary.total).toBe(nodes.length);
-    expect(fleetView.summary.outliers).toBe(3);
+    // The missing DIMM and the old BIOS are outliers; the failed disk is a critical health finding.
+    expect(fleetView.summary.outliers).toBe(2);
+    expect(fleetView.summary.critical).toBe(1);
     const missingDimm = fleetView.rows.find((row) => row.mac === "52:54:00:01:00:02")!;
     expect(missingDimm).toMatchObject({ phase: "uploaded", outlier: "warning", vendor: "Lenovo" });
     expect((missingDimm.reasons as Array<{ kind: string }>)[0]!.kind).toBe("missing-dimm");
@@ -104,11 +106,15 @@ describe("read API", () => {
   it("gives a node's detail with messages, and 404 for an unknown one", async () => {
     const detail = (await get("/api/v1/nodes/52-54-00-01-00-04/inventory")).json() as unknown as {
       reasons: Array<{ kind: string; message: string }>;
-      inventory: { system_vendor: { serial_number: string } };
-      class: { id: string };
+      row: { health: string | null; findings_critical: number };
+      inventory: { system_vendor: { serial_number: string }; findings: Array<{ category: string; severity: string; message: string }> };
+      class: { id: string; findings: { critical: string[] } };
     };
-    expect(detail.reasons[0]).toMatchObject({ kind: "smart-failed" });
-    expect(detail.reasons[0]!.message).toMatch(/SMART health check failed on/);
+    // A failed disk is a health finding (the inventory's findings), not an outlier reason.
+    expect(detail.reasons).toEqual([]);
+    expect(detail.inventory.findings).toEqual([expect.objectContaining({ category: "disk", severity: "critical", message: expect.stringMatching(/SMART .*FAILED/) })]);
+    expect(detail.row).toMatchObject({ health: "critical", findings_critical: 1 });
+    expect(detail.class.findings.critical).toEqual(["52:54:00:01:00:04"]);
     expect(detail.inventory.system_vendor.serial_number).toBe("SN010004");
     expect(detail.class.id).toMatch(/^c-/);
     expect((await get("/api/v1/nodes/52-54-00-77-77-77/inventory")).status).toBe(404);
