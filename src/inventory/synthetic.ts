@@ -3,6 +3,7 @@
  * use real captured outputs). Deterministic: the same seed gives the same inventory, so a fleet
  * of N machines is `Array.from({length: N}, (_, i) => syntheticInventory(i))`.
  */
+import { healthFindings } from "./health.js";
 import { SCHEMA_VERSION, type Disk, type Dimm, type Inventory, type NetworkInterface } from "./schema.js";
 
 /** mulberry32: a tiny seeded PRNG; good enough to vary made-up hardware. */
@@ -123,7 +124,8 @@ export function syntheticInventory(seed: number): Inventory {
     interfaces,
     pci_devices: [],
     gpus: [],
-    findings: [],
+    // The normalizer's own rule: a disk whose SMART check failed is a critical finding.
+    findings: healthFindings({ sel: null, sdr: null, sensors: null, disks, edac: null }),
     burn_in: [],
     errors: [],
   };

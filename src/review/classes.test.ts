@@ -17,6 +17,7 @@ function rack(seed: number, count: number, base: number): Map<string, Inventory>
     inv.boot_mac = mac;
     inv.system_vendor.serial_number = `SN-${base}-${i}`;
     inv.disks.forEach((disk) => (disk.smart_passed = true));
+    inv.findings = [];
     inv.memory.correctable_errors = 0;
     inv.memory.uncorrectable_errors = 0;
     nodes.set(mac, inv);

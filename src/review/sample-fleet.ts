@@ -34,6 +34,7 @@ function member(template: Inventory, mac: string, index: number): Inventory {
     disk.serial = `D${suffix}${i}`;
     disk.smart_passed = true;
   });
+  inv.findings = [];
   inv.memory.dimms.forEach((dimm, i) => (dimm.serial_number = `M${suffix}${i.toString().padStart(2, "0")}`));
   inv.bmc.mac = `52:54:0f${mac.slice(8)}`;
   inv.bmc.address = `10.0.${parseInt(mac.slice(12, 14), 16)}.${parseInt(mac.slice(15, 17), 16)}`;
