@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { healthFindings } from "../inventory/health.js";
 import { normalizeRaw } from "../inventory/normalize.js";
 import { syntheticInventory } from "../inventory/synthetic.js";
-import { analyzeFleet, compareVersions, describeReason, platformKey, productKey, vendorKey, type OutlierReason } from "./classes.js";
+import { analyzeFleet, compareVersions, describeReason, platformKey, platformVendor, productKey, vendorKey, type OutlierReason } from "./classes.js";
 
 /** `count` copies of one synthetic machine (same platform and layout), each with its own MAC and serial. */
 function rack(seed: number, count: number, base: number): Map<string, Inventory> {
@@ -267,5 +267,22 @@ describe("a real pair: two dumps of one platform with two spellings", () => {
     expect(analysis.classes[0]!.signature.spellings).toEqual(["Dell Inc. PowerEdge R730XD", "Dell Inc. PowerEdge R730xd"]);
     // The lower one has 4 of the upper one's 8 DIMMs: its siblings show it.
     expect(kinds(analysis.nodes.lower!.reasons)).toEqual(["missing-dimm", "missing-dimm", "missing-dimm", "missing-dimm"]);
+  });
+});
+
+describe("H1's real pair: an integrator's name on a Supermicro Super Server (test/fixtures/inventory/real/dmi, PAIR)", () => {
+  const dmi = join(import.meta.dirname, "../../test/fixtures/inventory/real/dmi");
+  const upload = (file: string) => normalizeRaw(new Map([["raw/dmidecode.txt", readFileSync(join(dmi, file))]]));
+
+  it("gives DEPO Computers' and Supermicro's Super Server on board X11SCL-F one maker and one product", () => {
+    const depo = upload("depo-super-server-5492212F426F.txt");
+    const supermicro = upload("supermicro-super-server-069184BFB536.txt");
+    expect([depo.system_vendor.manufacturer, supermicro.system_vendor.manufacturer]).toEqual(["DEPO Computers", "Supermicro"]);
+    expect(platformVendor(depo)).toBe("supermicro");
+    expect(platformVendor(supermicro)).toBe("supermicro");
+    expect(productKey(depo)).toBe(productKey(supermicro));
+    // Their CPUs differ (Xeon E-2224 / E-2236), and the CPU model is part of a class: two classes still.
+    expect(depo.cpu.model_name).not.toBe(supermicro.cpu.model_name);
+    expect(platformKey(depo)).not.toBe(platformKey(supermicro));
   });
 });

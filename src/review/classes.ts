@@ -179,7 +179,7 @@ const SUPERMICRO_GENERIC = /^(super server|superserver|)$/;
  * model and a "SYS-…" system name is qualified with it (one SYS model ships with board revisions).
  */
 export function productKey(inv: Pick<Inventory, "system_vendor" | "baseboard">): string {
-  const vendor = vendorKey(inv.system_vendor.manufacturer);
+  const vendor = platformVendor(inv);
   let product = fold(inv.system_vendor.product_name)
     .replace(/\s*:?\s*-\[[^\]]*\]-\s*$/, "")
     .replace(/:$/, "");
@@ -199,7 +199,18 @@ export function productKey(inv: Pick<Inventory, "system_vendor" | "baseboard">):
  * and the socket count.
  */
 export function platformKey(inv: Pick<Inventory, "system_vendor" | "baseboard" | "cpu">): string {
-  return JSON.stringify([vendorKey(inv.system_vendor.manufacturer), productKey(inv), fold(inv.cpu.model_name), inv.cpu.sockets]);
+  return JSON.stringify([platformVendor(inv), productKey(inv), fold(inv.cpu.model_name), inv.cpu.sockets]);
+}
+
+/**
+ * The platform's maker: the system's, except behind Supermicro's generic "Super Server" on a
+ * Supermicro board, where an integrator may have written its own name into SMBIOS type 1
+ * ("DEPO Computers" on an X11SCL-F, test/fixtures/inventory/real/dmi PAIR): the board's maker then.
+ */
+export function platformVendor(inv: Pick<Inventory, "system_vendor" | "baseboard">): string {
+  const board = vendorKey(inv.baseboard.manufacturer);
+  if (board === "supermicro" && fold(inv.baseboard.product_name) !== "" && SUPERMICRO_GENERIC.test(fold(inv.system_vendor.product_name))) return board;
+  return vendorKey(inv.system_vendor.manufacturer);
 }
 
 /** The spelling most members use (ties: the lexically smaller), null when none has one. */
