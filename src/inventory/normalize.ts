@@ -152,9 +152,10 @@ export function normalizeRaw(files: Map<string, Buffer>): Inventory {
 
   // Disks.
   const smart = new Map<string, SmartctlDisk>();
-  for (const { key, id } of byPrefix("raw/smartctl.", ".json")) {
+  // JSON (the agent) or text (`smartctl -a`/`-x` kept by other tools), told apart by content; JSON wins for one disk.
+  for (const { key, id } of [...byPrefix("raw/smartctl.", ".json"), ...byPrefix("raw/smartctl.", ".txt")]) {
     const value = read(key, (text) => parseSmartctl(text, key));
-    if (value) smart.set(id, value);
+    if (value && !smart.has(id)) smart.set(id, value);
   }
   const nvmeList = read("raw/nvme-list.json", parseNvmeList) ?? [];
   const controllers = new Map<string, NvmeController>();
