@@ -121,7 +121,8 @@ export function normalizeRaw(files: Map<string, Buffer>): Inventory {
   }
 
   // CPU.
-  const lscpu = read("raw/lscpu.json", parseLscpu);
+  // lscpu -J as the agent collects it, else a plain `lscpu` kept as raw/lscpu.txt (probe collections, older agents).
+  const lscpu = read("raw/lscpu.json", parseLscpu) ?? read("raw/lscpu.txt", (text) => parseLscpu(text, "raw/lscpu.txt"));
   const sockets = dmi?.processors.filter((processor) => processor.populated) ?? [];
   const sumOf = (values: Array<number | null>) =>
     values.length > 0 && values.every((value) => value !== null) ? values.reduce<number>((a, b) => a + (b ?? 0), 0) : null;
