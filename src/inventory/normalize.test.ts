@@ -34,11 +34,11 @@ describe("normalizeRaw on the captured machines", () => {
       product_name: "PowerEdge R640",
       serial_number: "CZ7R3X2",
       uuid: "4c4c4544-0035-4e10-8052-b4c04f335832",
-      sku: "SKU=0716;ModelName=PowerEdge R640",
+      sku: "0716", // Dell's "SKU=0716;ModelName=PowerEdge R640": the SKU part
     });
     expect(inventory.boot).toEqual({ current_boot_mode: "bios", secure_boot: false, lockdown: null, pxe_interface: "enp0s4" });
     expect(inventory.memory.physical_mb).toBe(17 * 1024);
-    expect(inventory.cpu.frequency_mhz).toBe(3700); // lscpu has no max MHz under TCG: SMBIOS type 4 "Max Speed"
+    expect(inventory.cpu.frequency_mhz).toBe(2100); // lscpu has no max MHz under TCG: SMBIOS type 4 "Current Speed" (its "Max Speed" is the socket's ceiling)
     const disks = Object.fromEntries(inventory.disks.map((disk) => [disk.name, disk]));
     expect(disks.sda).toMatchObject({ serial: "SATASSD-DELL-02", size_bytes: 3 * GiB, kind: "ssd", smart_passed: true });
     expect(disks.vda).toMatchObject({ serial: "VIRTIO-DELL-0001", size_bytes: 2 * GiB, smart_passed: null });
@@ -99,7 +99,7 @@ describe("normalizeRaw on the captured machines", () => {
       sku: null, // "To be filled by O.E.M."
     });
     expect(inventory.firmware).toEqual({ vendor: "American Megatrends Inc.", version: "3.3", build_date: "2020-02-21" });
-    expect(inventory.cpu).toMatchObject({ sockets: 2, cores: 4, threads: 4, frequency_mhz: 3900 });
+    expect(inventory.cpu).toMatchObject({ sockets: 2, cores: 4, threads: 4, frequency_mhz: 2500 }); // SMBIOS Current Speed, not the socket's Max Speed 3900
     expect(inventory.disks.map((disk) => [disk.name, disk.serial, disk.size_bytes, disk.kind])).toEqual([
       ["vda", "VIRTIO-SMC-0003", 1 * GiB, "hdd"],
       ["vdb", "RECONCAP", 96 * 1024 ** 2, "hdd"],
@@ -184,7 +184,9 @@ describe("normalizeRaw on the captured machines", () => {
     expect(inventory.interfaces.map((nic) => nic.name)).toEqual(["eth0"]);
     expect(inventory.disks.map((disk) => disk.name)).toEqual(["vda"]);
     // lsblk had no udev database here and left SERIAL null; the kernel's /sys/block/vda/serial has it.
-    expect(JSON.parse(readFixtureFiles("host").get("raw/lsblk.json")!.toString("utf8")).blockdevices.find((d: { name: string }) => d.name === "vda").serial).toBeNull();
+    expect(
+      JSON.parse(readFixtureFiles("host").get("raw/lsblk.json")!.toString("utf8")).blockdevices.find((d: { name: string }) => d.name === "vda").serial,
+    ).toBeNull();
     expect(inventory.disks[0]!.serial).toBe("overlayblk");
     expect(inventory.errors.map((error) => error.source)).toEqual(
       expect.arrayContaining(["raw/dmidecode.txt", "collector:dmidecode-bin", "collector:nvme-list", "collector:lldpctl", "raw/smartctl.vda.json"]),

@@ -119,6 +119,11 @@ export function normalizeRaw(files: Map<string, Buffer>): Inventory {
   for (const key of ["vendor", "version", "build_date"] as const) {
     inventory.firmware[key] = first(dmi?.firmware[key], lshw?.firmware[key]);
   }
+  if (dmi) {
+    inventory.baseboard = dmi.baseboard;
+    inventory.chassis = dmi.chassis;
+    inventory.power_supplies = dmi.power_supplies;
+  }
 
   // CPU.
   // lscpu -J as the agent collects it, else a plain `lscpu` kept as raw/lscpu.txt (probe collections, older agents).
@@ -127,12 +132,18 @@ export function normalizeRaw(files: Map<string, Buffer>): Inventory {
   const sumOf = (values: Array<number | null>) =>
     values.length > 0 && values.every((value) => value !== null) ? values.reduce<number>((a, b) => a + (b ?? 0), 0) : null;
   inventory.cpu = {
-    model_name: first(lscpu?.model_name, sockets[0]?.version, lshw?.cpu_model),
+    // Without lscpu: every distinct SMBIOS model ("A; B" on a mixed machine).
+    model_name: first(
+      lscpu?.model_name,
+      [...new Set(sockets.map((socket) => socket.version).filter((version) => version !== null))].join("; ") || null,
+      lshw?.cpu_model,
+    ),
     architecture: first(lscpu?.architecture),
     sockets: first(lscpu?.sockets, sockets.length > 0 ? sockets.length : null),
-    cores: first(lscpu?.cores, sumOf(sockets.map((socket) => socket.core_count))),
+    cores: first(lscpu?.cores, sumOf(sockets.map((socket) => socket.core_enabled))),
     threads: first(lscpu?.threads, sumOf(sockets.map((socket) => socket.thread_count))),
-    frequency_mhz: first(lscpu?.frequency_mhz, sockets[0]?.max_speed_mhz, lscpu?.current_mhz),
+    // SMBIOS "Max Speed" is the socket's ceiling, not the CPU's (docs/inventory.md "CPU"): its Current Speed instead.
+    frequency_mhz: first(lscpu?.frequency_mhz, sockets[0]?.current_speed_mhz, lscpu?.current_mhz),
     flags: lscpu?.flags ?? [],
   };
 
@@ -140,12 +151,16 @@ export function normalizeRaw(files: Map<string, Buffer>): Inventory {
   const meminfo = read("raw/meminfo.txt", parseMeminfo);
   const edac = read("raw/edac.json", parseEdac);
   const dimms = dmi && dmi.dimms.length > 0 ? dmi.dimms : (lshw?.dimms ?? []);
-  const installed = sumOf(dimms.map((dimm) => dimm.size_bytes));
+  // physical_mb: volatile DRAM only; an unknown size makes it a lower bound (physical_mb_complete false).
+  const mib = (bytes: number) => Math.round(bytes / 1024 ** 2);
+  const dram = dimms.filter((dimm) => dimm.kind !== "persistent");
+  const known = dram.map((dimm) => dimm.size_bytes).filter((size): size is number => size !== null);
+  const persistent = dimms.filter((dimm) => dimm.kind === "persistent");
   inventory.memory = {
     total_bytes: meminfo?.total_bytes ?? null,
-    physical_mb: dimms.length > 0 && installed !== null ? Math.round(installed / 1024 ** 2) : null,
-    physical_mb_complete: null,
-    persistent_mb: null,
+    physical_mb: dram.length > 0 ? mib(known.reduce((a, b) => a + b, 0)) : null,
+    physical_mb_complete: dram.length > 0 ? known.length === dram.length : null,
+    persistent_mb: persistent.length > 0 ? mib(persistent.reduce((a, dimm) => a + (dimm.non_volatile_size_bytes ?? 0), 0)) : null,
     dimms,
     correctable_errors: edac?.correctable_errors ?? null,
     uncorrectable_errors: edac?.uncorrectable_errors ?? null,
@@ -238,7 +253,14 @@ export function normalizeRaw(files: Map<string, Buffer>): Inventory {
   const lanKey = byPrefix("raw/ipmitool-lan-print.", ".txt")[0]?.key;
   const lan = lanKey ? read(lanKey, (text) => parseIpmiLanPrint(text, lanKey)) : null;
   const mc = read("raw/ipmitool-mc-info.txt", parseIpmiMcInfo);
-  inventory.bmc = { address: lan?.address ?? null, v6address: lan?.v6address ?? null, mac: lan?.mac ?? null, firmware_version: mc?.firmware_version ?? null, interface: null, ipmi_version: null };
+  inventory.bmc = {
+    address: lan?.address ?? null,
+    v6address: lan?.v6address ?? null,
+    mac: lan?.mac ?? null,
+    firmware_version: mc?.firmware_version ?? null,
+    interface: dmi?.bmc_interface ?? null,
+    ipmi_version: dmi?.ipmi?.specification_version ?? null,
+  };
 
   // Boot.
   const efi = read("raw/efi.json", parseEfi);

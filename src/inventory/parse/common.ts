@@ -41,14 +41,49 @@ const PLACEHOLDERS = new Set([
   "no asset tag",
   "no module installed",
   "unknown!",
+  // Seen in real SMBIOS dumps of servers (test/fixtures/inventory/real/dmi, docs/inventory.md "Placeholders").
+  "undefined",
+  "not support",
+  "empty",
+  "null",
+  "(null)",
+  "sku number",
+  "type1sku0",
+  "01234567890123456789ab",
+  "--",
+  "no dimm",
+  "notprovided",
 ]);
+
+/**
+ * Filler that is a pattern, not one string: dmidecode's own markers anywhere in the value
+ * ("<BAD INDEX>", "x4 <OUT OF SPEC>"), vendor counters ("Manufacturer00", "SerNum01",
+ * "PartNum3", "AssetTagNum2"), and control bytes (a ROM record read as text).
+ */
+const PLACEHOLDER_PATTERNS = [
+  /<(bad index|out of spec)>/i,
+  /^(manufacturer|sernum|partnum|assettagnum|serial ?number|part ?number)\s*\d*$/i,
+  /[\u0000-\u0008\u000e-\u001f\u007f-\u009f\ufffd]/,
+];
+
+/** true for a value firmware wrote instead of saying something: the list above and the patterns. */
+export function isPlaceholder(trimmed: string): boolean {
+  return PLACEHOLDERS.has(trimmed.toLowerCase()) || PLACEHOLDER_PATTERNS.some((pattern) => pattern.test(trimmed));
+}
 
 /** A trimmed string, or null for empty/placeholder/non-string values. */
 export function clean(value: unknown): string | null {
   if (typeof value === "number" && Number.isFinite(value)) return String(value);
   if (typeof value !== "string") return null;
   const trimmed = value.replace(/\s+/g, " ").trim();
-  return PLACEHOLDERS.has(trimmed.toLowerCase()) ? null : trimmed;
+  return isPlaceholder(trimmed) ? null : trimmed;
+}
+
+/** As clean, but the firmware's inner spacing kept ("PROC  1 DIMM  9" stays as it is). */
+export function cleanVerbatim(value: unknown): string | null {
+  if (typeof value !== "string") return null;
+  const trimmed = value.trim();
+  return isPlaceholder(trimmed.replace(/\s+/g, " ")) ? null : trimmed;
 }
 
 /** An integer from a number or a numeric string; null otherwise. */
@@ -119,11 +154,14 @@ export function keyValueLines(text: string, separator = ":"): Map<string, string
   return map;
 }
 
-/** "MM/DD/YYYY" (SMBIOS) or "YYYYMMDD…" (lshw) → "YYYY-MM-DD"; other text is kept as it is. */
+/** "MM/DD/YYYY" or "MM/DD/YY" (SMBIOS; YY < 70 is 20YY) or "YYYYMMDD…" (lshw) → "YYYY-MM-DD"; other text is kept as it is. */
 export function isoDate(text: string | null): string | null {
   if (!text) return null;
-  const us = /^(\d{1,2})\/(\d{1,2})\/(\d{4})$/.exec(text);
-  if (us) return `${us[3]}-${us[1]!.padStart(2, "0")}-${us[2]!.padStart(2, "0")}`;
+  const us = /^(\d{1,2})\/(\d{1,2})\/(\d{4}|\d{2})$/.exec(text);
+  if (us) {
+    const year = us[3]!.length === 4 ? us[3]! : `${Number(us[3]) < 70 ? "20" : "19"}${us[3]}`;
+    return `${year}-${us[1]!.padStart(2, "0")}-${us[2]!.padStart(2, "0")}`;
+  }
   const iso = /^(\d{4})-?(\d{2})-?(\d{2})/.exec(text);
   if (iso) return `${iso[1]}-${iso[2]}-${iso[3]}`;
   return text;

@@ -41,10 +41,10 @@ describe("dmidecode", () => {
       product_name: "PowerEdge R640",
       serial_number: "CZ7R3X2",
       uuid: "4c4c4544-0035-4e10-8052-b4c04f335832",
-      sku: "SKU=0716;ModelName=PowerEdge R640",
+      sku: "0716",
     });
     expect(value.firmware).toEqual({ vendor: "Dell Inc.", version: "2.17.0", build_date: "2023-03-15" });
-    expect(value.baseboard).toEqual({ manufacturer: "Dell Inc.", product_name: "0X45NX", serial_number: ".CZ7R3X2.CNIVC0089J00PK." });
+    expect(value.baseboard).toEqual({ manufacturer: "Dell Inc.", product_name: "0X45NX", version: "A09", serial_number: ".CZ7R3X2.CNIVC0089J00PK." });
     expect(value.processors).toHaveLength(1);
     expect(value.processors[0]).toMatchObject({
       version: "Intel(R) Xeon(R) Gold 6130 CPU @ 2.10GHz",
@@ -57,7 +57,7 @@ describe("dmidecode", () => {
       ["DIMM.Socket.A 0", 16 * GiB, 2666, "HMA82GR7AFR8N-VK"],
       ["DIMM.Socket.A 1", 1 * GiB, 2666, "HMA82GR7AFR8N-VK"],
     ]);
-    expect(value.dimms[0]).toMatchObject({ manufacturer: "Hynix Semiconductor", serial_number: "3A1B2C3D", type: "RAM" });
+    expect(value.dimms[0]).toMatchObject({ manufacturer: "SK Hynix", serial_number: "3A1B2C3D", type: "RAM" }); // "Hynix Semiconductor" as one maker name (parse/jedec.ts)
   });
 
   it("reports a machine without SMBIOS access (the host: no /dev/mem) instead of inventing values", () => {

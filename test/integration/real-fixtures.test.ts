@@ -1,0 +1,91 @@
+/**
+ * `recon inventory normalize` on every real fixture under test/fixtures/inventory/real/ (dumps of
+ * real machines from public sources, each folder's SOURCES.md says where from). Each fixture
+ * becomes the raw file the agent would write (docs/raw-upload.md), copied byte for byte into a
+ * raw upload directory with a manifest written here; the real CLI must exit 0 with a
+ * schema-valid inventory holding no dmidecode marker or placeholder (docs/inventory.md "Placeholders").
+ */
+import { copyFile, mkdir, mkdtemp, readdir, rm, writeFile } from "node:fs/promises";
+import { readdirSync, statSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { basename, join } from "node:path";
+import { execa } from "execa";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { INVENTORY_FIXTURES } from "../fixtures/inventory/fixtures.js";
+import { reconBin, repoRoot } from "../helpers/repo.js";
+import { inventorySchema } from "../../src/inventory/schema.js";
+
+const REAL = join(INVENTORY_FIXTURES, "real");
+
+/** Strings that must never reach an inventory: dmidecode's markers and the filler of the real dumps. */
+const MARKERS = [
+  "<BAD INDEX>",
+  "<OUT OF SPEC>",
+  "Not Specified",
+  "To Be Filled By O.E.M.",
+  "To be filled by O.E.M.",
+  "Default string",
+  "Type1Sku0",
+  "SKU=",
+  "NO DIMM",
+  "Manufacturer01",
+];
+
+/** The raw file the agent writes for a fixture, by its folder and name; null when no collector writes such a file. */
+function rawName(folder: string, file: string): string | null {
+  if (folder === "dmi" || /dmidecode\.txt$/.test(file)) return "raw/dmidecode.txt";
+  if (/\.sel-[a-z-]+\.txt$/.test(file)) return "raw/ipmitool-sel.txt";
+  if (/\.sdr-[a-z-]+\.txt$/.test(file)) return "raw/ipmitool-sdr.txt";
+  if (/\.sensor\.txt$/.test(file)) return "raw/ipmitool-sensor.txt";
+  if (/\.smartctl-x\.txt$/.test(file)) return "raw/smartctl.sda.txt";
+  if (/\.smartctl\.json$/.test(file)) return "raw/smartctl.sda.json";
+  if (folder === "lspci") return "raw/lspci.txt";
+  if (/\.lscpu\.json$/.test(file)) return "raw/lscpu.json";
+  return null;
+}
+
+const fixtures = readdirSync(REAL)
+  .filter((folder) => statSync(join(REAL, folder)).isDirectory())
+  .flatMap((folder) =>
+    readdirSync(join(REAL, folder))
+      .filter((file) => statSync(join(REAL, folder, file)).isFile() && file !== "SOURCES.md" && !file.endsWith(".md"))
+      .map((file) => ({ folder, file, raw: rawName(folder, file) })),
+  );
+
+let work: string;
+beforeAll(async () => {
+  work = await mkdtemp(join(tmpdir(), "recon-real-fixtures-"));
+});
+afterAll(async () => {
+  await rm(work, { recursive: true, force: true });
+});
+
+describe("recon inventory normalize on every real fixture", () => {
+  it("finds the real fixtures (at least the 20 SMBIOS dumps)", () => {
+    expect(fixtures.filter((fixture) => fixture.folder === "dmi").length).toBeGreaterThanOrEqual(20);
+  });
+
+  for (const { folder, file, raw } of fixtures.filter((fixture) => fixture.raw !== null)) {
+    it(`${folder}/${file} as ${raw}`, async () => {
+      const dir = join(work, `${folder}-${basename(file)}`);
+      await mkdir(join(dir, "raw"), { recursive: true });
+      await copyFile(join(REAL, folder, file), join(dir, raw!));
+      const manifest = {
+        format: "recon-raw/1",
+        agent_version: "real-fixtures.test.ts",
+        collected_at: "2026-12-02T00:00:00.000Z",
+        boot_mac: null,
+        hostname: null,
+        kernel: null,
+        collectors: [{ id: basename(raw!).replace(/\.(txt|json)$/, ""), files: [raw], argv: [], exit_code: 0, duration_ms: 0, timed_out: false }],
+      };
+      await writeFile(join(dir, "manifest.json"), `${JSON.stringify(manifest, null, 2)}\n`);
+      expect((await readdir(join(dir, "raw"))).length).toBe(1);
+      const result = await execa(reconBin, ["inventory", "normalize", dir], { cwd: repoRoot, reject: false });
+      expect(result.stderr).toBe("");
+      expect(result.exitCode).toBe(0);
+      expect(inventorySchema.safeParse(JSON.parse(result.stdout)).success).toBe(true);
+      for (const marker of MARKERS) expect(result.stdout, marker).not.toContain(marker);
+    }, 60_000);
+  }
+});
