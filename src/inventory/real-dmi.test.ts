@@ -7,6 +7,7 @@
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
 import { describe, expect, it } from "vitest";
+import { INVENTORY_MARKERS as MARKERS } from "../../test/helpers/inventory-markers.js";
 import { normalizeRaw } from "./normalize.js";
 import { inventorySchema, type Inventory } from "./schema.js";
 
@@ -16,19 +17,6 @@ const dumps = readdirSync(DIR).filter((name) => name.endsWith(".txt"));
 function normalizeDump(name: string): Inventory {
   return normalizeRaw(new Map([["raw/dmidecode.txt", readFileSync(join(DIR, name))]]));
 }
-
-const MARKERS = [
-  "<BAD INDEX>",
-  "<OUT OF SPEC>",
-  "Not Specified",
-  "To Be Filled By O.E.M.",
-  "To be filled by O.E.M.",
-  "Default string",
-  "Type1Sku0",
-  "SKU Number",
-  "SKU=",
-  "NO DIMM",
-];
 
 describe("real SMBIOS dumps", () => {
   it("has at least 20 dumps", () => expect(dumps.length).toBeGreaterThanOrEqual(20));

@@ -13,23 +13,10 @@ import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { INVENTORY_FIXTURES } from "../fixtures/inventory/fixtures.js";
 import { reconBin, repoRoot } from "../helpers/repo.js";
+import { INVENTORY_MARKERS as MARKERS } from "../helpers/inventory-markers.js";
 import { inventorySchema } from "../../src/inventory/schema.js";
 
 const REAL = join(INVENTORY_FIXTURES, "real");
-
-/** Strings that must never reach an inventory: dmidecode's markers and the filler of the real dumps. */
-const MARKERS = [
-  "<BAD INDEX>",
-  "<OUT OF SPEC>",
-  "Not Specified",
-  "To Be Filled By O.E.M.",
-  "To be filled by O.E.M.",
-  "Default string",
-  "Type1Sku0",
-  "SKU=",
-  "NO DIMM",
-  "Manufacturer01",
-];
 
 /** The raw file the agent writes for a fixture, by its folder and name; null when no collector writes such a file. */
 function rawName(folder: string, file: string): string | null {
