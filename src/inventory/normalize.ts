@@ -302,6 +302,8 @@ export function normalizeRaw(files: Map<string, Buffer>): Inventory {
     } else if (test.result === "error") errors.push({ source, message: `burn-in test could not say: ${test.detail}` });
   }
 
+  // Critical first across every source (health, then burn-in); the sort is stable, so each source keeps its order.
+  inventory.findings.sort((a, b) => Number(a.severity !== "critical") - Number(b.severity !== "critical"));
   inventory.errors = mergeErrors(manifest?.collector_errors ?? [], errors);
   // The schema check is a guard against a parser returning a wrong type; it must never fail.
   return inventorySchema.parse(inventory);

@@ -25,9 +25,10 @@ function rawName(folder: string, file: string): string | null {
   if (/\.sdr-[a-z-]+\.txt$/.test(file)) return "raw/ipmitool-sdr.txt";
   if (/\.sensor\.txt$/.test(file)) return "raw/ipmitool-sensor.txt";
   if (/\.smartctl-x\.txt$/.test(file)) return "raw/smartctl.sda.txt";
-  if (/\.smartctl\.json$/.test(file)) return "raw/smartctl.sda.json";
+  if (/\.smartctl\.json$/.test(file) || (folder === "smart" && file.endsWith(".json"))) return "raw/smartctl.sda.json";
   if (folder === "lspci") return "raw/lspci.txt";
   if (/\.lscpu\.json$/.test(file)) return "raw/lscpu.json";
+  if (/\.lscpu\.txt$/.test(file)) return "raw/lscpu.txt";
   return null;
 }
 
@@ -50,6 +51,10 @@ afterAll(async () => {
 describe("recon inventory normalize on every real fixture", () => {
   it("finds the real fixtures (at least the 20 SMBIOS dumps)", () => {
     expect(fixtures.filter((fixture) => fixture.folder === "dmi").length).toBeGreaterThanOrEqual(20);
+  });
+
+  it("runs every real fixture: none is left out for want of a raw file name", () => {
+    expect(fixtures.filter((fixture) => fixture.raw === null).map((fixture) => `${fixture.folder}/${fixture.file}`)).toEqual([]);
   });
 
   for (const { folder, file, raw } of fixtures.filter((fixture) => fixture.raw !== null)) {
