@@ -16,7 +16,8 @@ const none: HealthInput = { sel: null, sdr: null, sensors: null, disks: [], edac
 const sel = (name: string) => healthFindings({ ...none, sel: parseIpmiSel(text(name)).value });
 const sdr = (name: string) => healthFindings({ ...none, sdr: parseIpmiSdr(text(name)).value });
 const sensors = (name: string) => healthFindings({ ...none, sensors: parseIpmiSensor(text(name)).value });
-const brief = (findings: ReturnType<typeof healthFindings>) => findings.map((f) => `${f.severity} ${f.category} ${f.component ?? "-"} @${f.at ?? "-"}: ${f.message}`);
+const brief = (findings: ReturnType<typeof healthFindings>) =>
+  findings.map((f) => `${f.severity} ${f.category} ${f.component ?? "-"} @${f.at ?? "-"}: ${f.message}`);
 
 describe("findings from the event log", () => {
   it("uncorrectable ECC → memory critical (argon-bx41-06)", () => {
@@ -126,7 +127,11 @@ describe("findings from SMART and EDAC", () => {
 });
 
 describe("every fixture's findings, whole", () => {
-  it.each(readdirSync(DIR).filter((name) => name.endsWith(".txt")).sort())("%s", (name) => {
+  it.each(
+    readdirSync(DIR)
+      .filter((name) => name.endsWith(".txt"))
+      .sort(),
+  )("%s", (name) => {
     const input: HealthInput = name.includes(".sel-")
       ? { ...none, sel: parseIpmiSel(text(name)).value }
       : name.includes(".sdr-")

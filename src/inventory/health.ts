@@ -62,15 +62,45 @@ const RULES: Rule[] = [
   { match: /^(ierr|thermal trip|frb\d\/bist failure)$/i, types: ["Processor"], category: "processor", severity: "critical", what: "processor failure" },
   { match: /^correctable machine check/i, category: "processor", severity: "warning", what: "correctable machine check" },
   { match: /^(power supply )?failure detected$/i, types: ["Power Supply"], category: "power", severity: "critical", what: "power supply failure" },
-  { match: /^(power supply ac lost|ac lost or out-of-range|ac out-of-range, but present)$/i, types: ["Power Supply"], category: "power", severity: "critical", what: "power supply lost its AC input" },
+  {
+    match: /^(power supply ac lost|ac lost or out-of-range|ac out-of-range, but present)$/i,
+    types: ["Power Supply"],
+    category: "power",
+    severity: "critical",
+    what: "power supply lost its AC input",
+  },
   { match: /^predictive failure$/i, types: ["Power Supply"], category: "power", severity: "warning", what: "power supply predictive failure" },
   { match: /^(drive fault|in failed array)$/i, category: "disk", severity: "critical", what: "drive fault" },
-  { match: /^(predictive failure|in critical array)$/i, types: ["Drive Slot / Bay"], category: "disk", severity: "warning", what: "drive predictive failure or degraded array" },
+  {
+    match: /^(predictive failure|in critical array)$/i,
+    types: ["Drive Slot / Bay"],
+    category: "disk",
+    severity: "warning",
+    what: "drive predictive failure or degraded array",
+  },
   { match: /^non-redundant: insufficient resources$/i, category: byType, severity: "critical", what: "redundancy lost, insufficient resources" },
   { match: /^(redundancy lost|redundancy degraded.*|non-redundant: sufficient from .*)$/i, category: byType, severity: "warning", what: "redundancy lost" },
-  { match: /^(lower|upper) (critical|non-recoverable) going (low|high)$|^transition to (critical|non-recoverable)/i, types: THRESHOLD_TYPES, category: byType, severity: "critical", what: "critical threshold crossed" },
-  { match: /^(lower|upper) non-critical going (low|high)$|^transition to non-critical/i, types: THRESHOLD_TYPES, category: byType, severity: "warning", what: "non-critical threshold crossed" },
-  { match: /^(bus uncorrectable error|bus fatal error|pci serr)$/i, types: ["Critical Interrupt"], category: "other", severity: "critical", what: "uncorrectable bus error" },
+  {
+    match: /^(lower|upper) (critical|non-recoverable) going (low|high)$|^transition to (critical|non-recoverable)/i,
+    types: THRESHOLD_TYPES,
+    category: byType,
+    severity: "critical",
+    what: "critical threshold crossed",
+  },
+  {
+    match: /^(lower|upper) non-critical going (low|high)$|^transition to non-critical/i,
+    types: THRESHOLD_TYPES,
+    category: byType,
+    severity: "warning",
+    what: "non-critical threshold crossed",
+  },
+  {
+    match: /^(bus uncorrectable error|bus fatal error|pci serr)$/i,
+    types: ["Critical Interrupt"],
+    category: "other",
+    severity: "critical",
+    what: "uncorrectable bus error",
+  },
 ];
 
 function ruleFor(type: string | null, text: string): Rule | undefined {
@@ -154,8 +184,16 @@ function sensorFindings(readings: SensorReading[]): Finding[] {
 /** The sensor type a discrete SDR record stands for, from its entity id (IPMI 2.0 table 43-13) or else its name. */
 function typeOfRecord(entry: SdrEntry): string | null {
   const entity = Number(entry.entity?.split(".")[0]);
-  const byEntity: Record<number, string> = { 3: "Processor", 4: "Drive Slot / Bay", 8: "Memory", 10: "Power Supply", 26: "Drive Slot / Bay", 29: "Fan", 32: "Memory" };
-  if (byEntity[entity]) return byEntity[entity]!;
+  const byEntity: Record<number, string> = {
+    3: "Processor",
+    4: "Drive Slot / Bay",
+    8: "Memory",
+    10: "Power Supply",
+    26: "Drive Slot / Bay",
+    29: "Fan",
+    32: "Memory",
+  };
+  if (byEntity[entity]) return byEntity[entity];
   if (/power supply|\bps\s?\d|psu/i.test(entry.name)) return "Power Supply";
   if (/fan/i.test(entry.name)) return "Fan";
   if (/memory|dimm/i.test(entry.name)) return "Memory";
@@ -249,9 +287,7 @@ export function healthFindings(input: HealthInput): Finding[] {
     .map((finding, index) => ({ finding, index }))
     .sort(
       (a, b) =>
-        SEVERITY_ORDER[a.finding.severity] - SEVERITY_ORDER[b.finding.severity] ||
-        a.finding.category.localeCompare(b.finding.category) ||
-        a.index - b.index,
+        SEVERITY_ORDER[a.finding.severity] - SEVERITY_ORDER[b.finding.severity] || a.finding.category.localeCompare(b.finding.category) || a.index - b.index,
     )
     .map(({ finding }) => finding);
 }

@@ -100,7 +100,14 @@ export function syntheticInventory(seed: number): Inventory {
     power_supplies: [],
     firmware: { vendor: model.manufacturer, version: pick(["2.10.2", "2.12.1", "U30 v2.42"]), build_date: pick(["2021-03-15", "2022-07-01", "2023-11-20"]) },
     boot: syntheticBoot(random() < 0.7 ? "uefi" : "bios", random() < 0.3),
-    bmc: { address: `10.0.${seed % 250}.${1 + (seed % 250)}`, v6address: null, mac: mac(0x80), firmware_version: "4.40", interface: "KCS", ipmi_version: "2.0" },
+    bmc: {
+      address: `10.0.${seed % 250}.${1 + (seed % 250)}`,
+      v6address: null,
+      mac: mac(0x80),
+      firmware_version: "4.40",
+      interface: "KCS",
+      ipmi_version: "2.0",
+    },
     cpu: {
       model_name: model.cpu,
       architecture: "x86_64",

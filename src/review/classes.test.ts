@@ -261,7 +261,12 @@ describe("a real pair: two dumps of one platform with two spellings", () => {
     const upper = upload("dell-r730xd-upper.dmidecode.txt");
     const lower = upload("dell-r730xd-lower.dmidecode.txt");
     expect([upper.system_vendor.product_name, lower.system_vendor.product_name]).toEqual(["PowerEdge R730XD", "PowerEdge R730xd"]);
-    const analysis = analyzeFleet(new Map([["upper", upper], ["lower", lower]]));
+    const analysis = analyzeFleet(
+      new Map([
+        ["upper", upper],
+        ["lower", lower],
+      ]),
+    );
     expect(analysis.classes).toHaveLength(1);
     expect(analysis.classes[0]!.members).toEqual(["lower", "upper"]);
     expect(analysis.classes[0]!.signature.spellings).toEqual(["Dell Inc. PowerEdge R730XD", "Dell Inc. PowerEdge R730xd"]);

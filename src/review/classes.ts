@@ -215,11 +215,13 @@ export function platformVendor(inv: Pick<Inventory, "system_vendor" | "baseboard
 
 /** The spelling most members use (ties: the lexically smaller), null when none has one. */
 function commonSpelling(values: Array<string | null>): string | null {
-  return reference(
-    values.filter((v): v is string => v !== null),
-    (v) => v,
-    () => 0,
-  ) ?? null;
+  return (
+    reference(
+      values.filter((v): v is string => v !== null),
+      (v) => v,
+      () => 0,
+    ) ?? null
+  );
 }
 
 /**

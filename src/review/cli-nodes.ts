@@ -154,7 +154,12 @@ export function renderNodeDetail(detail: NodeDetail): string {
     }
     for (const gpu of inv.gpus) field("  gpu", `${gpu.vendor ?? "?"} ${gpu.product ?? "?"} ${gpu.pci_slot ?? ""}`);
     for (const psu of inv.power_supplies)
-      field("  psu", [psu.name ?? "?", psu.status ?? "status unknown", psu.model, psu.max_power_w === null ? null : `${psu.max_power_w}W`, `(${psu.source})`].filter(Boolean).join(" "));
+      field(
+        "  psu",
+        [psu.name ?? "?", psu.status ?? "status unknown", psu.model, psu.max_power_w === null ? null : `${psu.max_power_w}W`, `(${psu.source})`]
+          .filter(Boolean)
+          .join(" "),
+      );
     for (const error of inv.errors) field(error.kind === "blocked" ? "  blocked" : "  error", `${error.source}: ${error.message}`);
   }
   // Health (what is broken) first, then how the node differs from its class: two different things.

@@ -112,7 +112,9 @@ describe("read API", () => {
     };
     // A failed disk is a health finding (the inventory's findings), not an outlier reason.
     expect(detail.reasons).toEqual([]);
-    expect(detail.inventory.findings).toEqual([expect.objectContaining({ category: "disk", severity: "critical", message: expect.stringMatching(/SMART .*FAILED/) })]);
+    expect(detail.inventory.findings).toEqual([
+      expect.objectContaining({ category: "disk", severity: "critical", message: expect.stringMatching(/SMART .*FAILED/) }),
+    ]);
     expect(detail.row).toMatchObject({ health: "critical", findings_critical: 1 });
     expect(detail.class.findings.critical).toEqual(["52:54:00:01:00:04"]);
     expect(detail.inventory.system_vendor.serial_number).toBe("SN010004");

@@ -110,7 +110,11 @@ beforeAll(async () => {
   });
   expect(real.length).toBeGreaterThanOrEqual(2);
   for (const [mac, hostname, files] of [
-    [PAIR.faulty, "r730xd-upper", { "raw/dmidecode.txt": "review/dell-r730xd-upper.dmidecode.txt", "raw/ipmitool-sel.txt": "ipmi/argon-bx41-06.sel-elist.txt" }],
+    [
+      PAIR.faulty,
+      "r730xd-upper",
+      { "raw/dmidecode.txt": "review/dell-r730xd-upper.dmidecode.txt", "raw/ipmitool-sel.txt": "ipmi/argon-bx41-06.sel-elist.txt" },
+    ],
     [PAIR.other, "r730xd-lower", { "raw/dmidecode.txt": "review/dell-r730xd-lower.dmidecode.txt" }],
   ] as const) {
     realMacs.push(mac);

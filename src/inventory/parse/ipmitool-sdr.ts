@@ -99,7 +99,18 @@ export function parseIpmiSensor(text: string, source = "raw/ipmitool-sensor.txt"
       errors.push({ source, message: `line ${index + 1} is not a sensor reading: ${JSON.stringify(line.slice(0, 120))}` });
       return;
     }
-    const [name, value, unit, status, lnr, lcr, lnc, unc, ucr, unr] = fields as [string, string, string, string, string, string, string, string, string, string];
+    const [name, value, unit, status, lnr, lcr, lnc, unc, ucr, unr] = fields as [
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+      string,
+    ];
     const discrete = unit.toLowerCase() === "discrete";
     readings.push({
       name,

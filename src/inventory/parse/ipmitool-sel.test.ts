@@ -9,14 +9,21 @@ import { parseIpmiSdr, parseIpmiSensor } from "./ipmitool-sdr.js";
 import { parseIpmiSel, selTimeToIso, splitSensorField } from "./ipmitool-sel.js";
 
 const DIR = join(import.meta.dirname, "../../../test/fixtures/inventory/real/ipmi");
-const files = (pattern: RegExp) => readdirSync(DIR).filter((name) => pattern.test(name)).sort();
+const files = (pattern: RegExp) =>
+  readdirSync(DIR)
+    .filter((name) => pattern.test(name))
+    .sort();
 const text = (name: string) => readFileSync(join(DIR, name), "utf8");
 
 describe("parseIpmiSel on real event logs", () => {
   it.each(files(/\.sel-e?list\.txt$/))("%s", (name) => {
     const parsed = parseIpmiSel(text(name));
     expect(parsed.errors).toEqual([]);
-    expect(parsed.value.length).toBe(text(name).split("\n").filter((line) => line.trim() !== "").length);
+    expect(parsed.value.length).toBe(
+      text(name)
+        .split("\n")
+        .filter((line) => line.trim() !== "").length,
+    );
     expect(JSON.stringify(parsed, null, 2)).toMatchSnapshot();
   });
 });
@@ -46,7 +53,7 @@ describe("parseIpmiSensor on real `ipmitool sensor` outputs", () => {
 });
 
 describe("the lab's ipmi_sim (no sensor records, empty event log; ipmitool 1.8.19)", () => {
-  it("an empty SEL file is no entries and no error (ipmitool says \"SEL has no entries\" on stderr)", () => {
+  it('an empty SEL file is no entries and no error (ipmitool says "SEL has no entries" on stderr)', () => {
     expect(parseIpmiSel(text("ipmi-sim.sel-elist.txt"))).toEqual({ value: [], errors: [] });
   });
 

@@ -10,7 +10,9 @@ import { normalizeRaw } from "../normalize.js";
 import { parseLscpu } from "./lscpu.js";
 
 const DIR = join(import.meta.dirname, "../../../test/fixtures/inventory/real/lscpu");
-const fixtures = readdirSync(DIR).filter((name) => name.endsWith(".lscpu.txt")).sort();
+const fixtures = readdirSync(DIR)
+  .filter((name) => name.endsWith(".lscpu.txt"))
+  .sort();
 const read = (name: string) => readFileSync(join(DIR, name), "utf8");
 
 describe("parseLscpu on real plain lscpu outputs", () => {

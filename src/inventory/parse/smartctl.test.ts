@@ -10,7 +10,9 @@ import { INVENTORY_FIXTURES } from "../../../test/fixtures/inventory/fixtures.js
 import { parseSmartctl } from "./smartctl.js";
 
 const DIR = join(INVENTORY_FIXTURES, "real/smart");
-const files = readdirSync(DIR).filter((name) => name !== "SOURCES.md").sort();
+const files = readdirSync(DIR)
+  .filter((name) => name !== "SOURCES.md")
+  .sort();
 const parse = (name: string) => parseSmartctl(readFileSync(join(DIR, name), "utf8"), `raw/${name}`);
 
 describe("smartctl on real outputs", () => {
@@ -31,7 +33,11 @@ describe("smartctl on real outputs", () => {
       smart_passed: true,
     });
     expect(parse("hpe-lk0800geymu.sata-ssd.smartctl-x.txt").value).toMatchObject({ rotation_rate: 0, protocol: "ATA", size_bytes: 800_166_076_416 });
-    expect(parse("samsung-980-pro-1tb.nvme.smartctl-x.txt").value).toMatchObject({ model: "Samsung 980 PRO 1TB", protocol: "NVMe", size_bytes: 1_000_204_886_016 });
+    expect(parse("samsung-980-pro-1tb.nvme.smartctl-x.txt").value).toMatchObject({
+      model: "Samsung 980 PRO 1TB",
+      protocol: "NVMe",
+      size_bytes: 1_000_204_886_016,
+    });
   });
 
   it("a device smartctl could not open is an error with smartctl's own message, not a disk", () => {

@@ -114,7 +114,11 @@ function parseSmartctlText(text: string, source: string): Parsed<SmartctlDisk | 
   const open = /^Smartctl open device: .*$/m.exec(text) ?? /^.*(?:Unable to detect device type|No such device|Permission denied).*$/m.exec(text);
   const identified = ["Device Model", "Model Number", "Product", "Serial Number", "Serial number"].some((key) => fields.has(key));
   if (!identified) {
-    const message = open ? `smartctl could not read the device: ${open[0].trim()}` : text.trim() === "" ? "empty output" : "neither smartctl JSON nor smartctl text (no 'Device Model', 'Model Number' or 'Product' line)";
+    const message = open
+      ? `smartctl could not read the device: ${open[0].trim()}`
+      : text.trim() === ""
+        ? "empty output"
+        : "neither smartctl JSON nor smartctl text (no 'Device Model', 'Model Number' or 'Product' line)";
     return { value: null, errors: [{ source, message }] };
   }
   const nvme = fields.has("Model Number") || fields.has("NVMe Version");
@@ -130,7 +134,8 @@ function parseSmartctlText(text: string, source: string): Parsed<SmartctlDisk | 
       serial: textValue(fields.get("Serial Number")) ?? textValue(fields.get("Serial number")),
       wwn: textWwn(textValue(fields.get("LU WWN Device Id")) ?? textValue(fields.get("Logical Unit id"))),
       firmware_version: textValue(fields.get("Firmware Version")) ?? textValue(fields.get("Revision")),
-      size_bytes: textCapacity(fields.get("User Capacity")) ?? textCapacity(fields.get("Total NVM Capacity")) ?? textCapacity(fields.get("Namespace 1 Size/Capacity")),
+      size_bytes:
+        textCapacity(fields.get("User Capacity")) ?? textCapacity(fields.get("Total NVM Capacity")) ?? textCapacity(fields.get("Namespace 1 Size/Capacity")),
       rotation_rate: rotation === undefined ? null : /Solid State/i.test(rotation) ? 0 : toInt(/^(\d+)\s*rpm/i.exec(rotation)?.[1]),
       protocol: nvme ? "NVMe" : scsi ? "SCSI" : "ATA",
       smart_passed: smartPassed,

@@ -62,7 +62,10 @@ export function renderAnsibleExport(input: ExportInput): string {
   const sortedGroups = Object.fromEntries(Object.entries(classGroups).sort(([a], [b]) => a.localeCompare(b)));
   // YAML 1.1 is what Ansible's PyYAML reads: there `52:54:00:01:00:01` is a base-60 integer and
   // `2021-03-15` a date unless quoted, so the document is written with that schema's quoting.
-  const document = new Document({ all: { children: { recon: { hosts }, ...sortedGroups, recon_outliers: { hosts: outliers }, recon_critical: { hosts: critical } } } }, { version: "1.1" });
+  const document = new Document(
+    { all: { children: { recon: { hosts }, ...sortedGroups, recon_outliers: { hosts: outliers }, recon_critical: { hosts: critical } } } },
+    { version: "1.1" },
+  );
   visit(document, {
     Scalar(key, node) {
       // Values and list items, not keys (ours); the tag stops Jinja templating (see above).

@@ -332,9 +332,16 @@ function buildFleetView() {
   const viewport = el("div", { class: "viewport", id: "viewport" }, spacer, body);
   viewport.addEventListener("scroll", () => scheduleRender(false), { passive: true });
   main.append(
-    el("div", { class: "controls" }, search, phaseSelect, classSelect, el("label", { title: "differs from its hardware class" }, outliers, " outliers only"),
+    el(
+      "div",
+      { class: "controls" },
+      search,
+      phaseSelect,
+      classSelect,
+      el("label", { title: "differs from its hardware class" }, outliers, " outliers only"),
       el("label", { title: "the BMC, SMART, EDAC or burn-in says something is broken" }, health, " health findings only"),
-      count),
+      count,
+    ),
     el("div", { class: "table", role: "table", "aria-label": "fleet" }, header, viewport),
   );
   fleetDom = { viewport, spacer, body, count, first: -1, last: -1 };
@@ -524,7 +531,15 @@ async function showNode(dir) {
     findings.length
       ? table(
           ["severity", "category", "component", "message", "time", "source", "evidence"],
-          findings.map((f) => [el("b", { class: f.severity === "critical" ? "error" : "warning" }, f.severity), f.category, f.component, f.message, f.at, el("code", {}, f.source), el("code", {}, f.evidence)]),
+          findings.map((f) => [
+            el("b", { class: f.severity === "critical" ? "error" : "warning" }, f.severity),
+            f.category,
+            f.component,
+            f.message,
+            f.at,
+            el("code", {}, f.source),
+            el("code", {}, f.evidence),
+          ]),
           "findings",
         )
       : el("p", { id: "findings-none" }, "none"),
@@ -718,7 +733,11 @@ function healthRows(c) {
         " ",
         el("code", {}, row.mac),
         " health: ",
-        el("ul", {}, row.health_messages.map((m) => el("li", { class: m.startsWith("critical") ? "error" : "warning" }, m))),
+        el(
+          "ul",
+          {},
+          row.health_messages.map((m) => el("li", { class: m.startsWith("critical") ? "error" : "warning" }, m)),
+        ),
       ),
     ),
   );
