@@ -94,8 +94,8 @@ const table: Row[] = [
     plan: {
       kind: "ignore",
       why: "arch",
-      reason: "the image is x86_64 and this machine is arm64",
-      wake: { wake: false, reason: "the image is x86_64 and this machine is arm64" },
+      reason: "the image debian-12 is x86_64 and this machine is arm64",
+      wake: { wake: false, reason: "the image debian-12 is x86_64 and this machine is arm64" },
     },
   },
   {

@@ -3,6 +3,8 @@ import { parseSiteConfig } from "../model/site-config.js";
 import {
   archFromClientArch,
   archFromIpxe,
+  checkBootSettings,
+  chooseImage,
   httpBootFile,
   imageArchFromBootJson,
   planBoot,
@@ -53,6 +55,8 @@ describe("planBoot", () => {
       kernelUrl: "http://10.20.0.1/install/debian-12/linux",
       initrdUrl: "http://10.20.0.1/install/debian-12/initrd",
       isoUrl: "http://10.20.0.1/isos/debian-12.iso",
+      image: "debian-12",
+      root: "http",
       kernelArgs: [
         "root=live:http://10.20.0.1/isos/debian-12.iso",
         "rd.live.ram=1",
@@ -189,7 +193,7 @@ describe("planBoot", () => {
       name: "arm64 cannot run an x86_64 image",
       machine: { mac: "52:54:00:00:00:01", arch: "arm64" },
       kind: "ignore",
-      reason: "the image is x86_64 and this machine is arm64",
+      reason: "the image debian-12 is x86_64 and this machine is arm64",
     },
   ];
 
@@ -257,5 +261,73 @@ describe("the image's arch from boot.json", () => {
 
   it("refuses an arch recon cannot boot", () => {
     expect(() => imageArchFromBootJson({ arch: "riscv64" })).toThrow('boot.json names arch "riscv64"');
+  });
+});
+
+describe("several images", () => {
+  const multi: BootServer = {
+    ...server,
+    otherImages: [
+      { label: "rocky-9", arch: "x86_64", kernelArgs: ["rd.live.image", "inst.text"] },
+      { label: "debian-12-arm", arch: "aarch64", kernelArgs: [] },
+    ],
+  };
+  const site = parseSiteConfig(`
+defaults: { kernelArgs: [loglevel=4] }
+hosts:
+  52:54:00:00:01:01: { image: rocky-9 }
+  52:54:00:00:01:02: { image: rocky-9 }
+  52:54:00:00:01:03: { image: debian-12-arm }
+ips:
+  10.20.0.102: { image: debian-12 }
+`);
+
+  it("boots a node set to another image from that image's kernel, initrd, ISO and boot.json args", () => {
+    const plan = boot(planBoot({ mac: "52:54:00:00:01:01", arch: "bios", ip: "10.20.0.101" }, site, undefined, multi));
+    expect(plan.image).toBe("rocky-9");
+    expect([plan.kernelUrl, plan.initrdUrl, plan.isoUrl, plan.kernelTftpPath, plan.initrdTftpPath]).toEqual([
+      "http://10.20.0.1/install/rocky-9/linux",
+      "http://10.20.0.1/install/rocky-9/initrd",
+      "http://10.20.0.1/isos/rocky-9.iso",
+      "/install/rocky-9/linux",
+      "/install/rocky-9/initrd",
+    ]);
+    expect(plan.kernelArgs[0]).toBe("root=live:http://10.20.0.1/isos/rocky-9.iso");
+    expect(plan.kernelArgs.slice(-3)).toEqual(["rd.live.image", "inst.text", "loglevel=4"]);
+  });
+
+  it("the IP layer overrides the host's image", () => {
+    const plan = boot(planBoot({ mac: "52:54:00:00:01:02", arch: "bios", ip: "10.20.0.102" }, site, undefined, multi));
+    expect(plan.image).toBe("debian-12");
+    expect(plan.sources).toEqual(["defaults", "hosts.52:54:00:00:01:02", "ips.10.20.0.102"]);
+    expect(plan.kernelUrl).toBe("http://10.20.0.1/install/debian-12/linux");
+  });
+
+  it("checks the arch of the chosen image, not the master's own", () => {
+    const plan = planBoot({ mac: "52:54:00:00:01:03", arch: "efi64" }, site, undefined, multi);
+    expect(plan).toMatchObject({ kind: "ignore", why: "arch", reason: "the image debian-12-arm is aarch64 and this machine is efi64" });
+  });
+
+  it("an unknown label is CONFIG_INVALID naming the layer and the labels served, at plan time and at master start", () => {
+    const wrong = parseSiteConfig("groups:\n  rack-b: { macs: ['52:54:00:00:02:01'], image: centos-7 }\n");
+    const expected =
+      "the site config (defaults → groups.rack-b) sets image: centos-7, but this master serves no image labelled centos-7; it serves debian-12, rocky-9, debian-12-arm";
+    expect(() => planBoot({ mac: "52:54:00:00:02:01", arch: "bios" }, wrong, undefined, multi)).toThrow(expected);
+    expect(() => checkBootSettings(wrong, multi)).toThrow(
+      "the site config's groups.rack-b sets image: centos-7, but this master serves no image labelled centos-7; it serves debian-12, rocky-9, debian-12-arm",
+    );
+    try {
+      checkBootSettings(wrong, multi);
+    } catch (error) {
+      expect(error).toMatchObject({ code: "CONFIG_INVALID", hint: expect.stringContaining("recon images add") });
+    }
+    expect(() => checkBootSettings(site, multi)).not.toThrow();
+    // A node the site config ignores is never planned, so its label does not matter to planBoot.
+    const ignored = parseSiteConfig("hosts:\n  52:54:00:00:02:02: { action: ignore, image: centos-7 }\n");
+    expect(planBoot({ mac: "52:54:00:00:02:02", arch: "bios" }, ignored, undefined, multi).kind).toBe("ignore");
+  });
+
+  it("without image: a node boots the master's own image", () => {
+    expect(chooseImage({ image: undefined, sources: ["defaults"] }, multi).label).toBe("debian-12");
   });
 });

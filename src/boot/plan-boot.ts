@@ -11,6 +11,8 @@ import { ReconError } from "../lib/errors.js";
 import { type SiteConfig, type UefiFirmwareFile } from "../model/site-config.js";
 import { PEER_KERNEL_ARGS, renderBurnInArg, type PostAction } from "../model/peer-contract.js";
 import { normalizeMac } from "../model/net-address.js";
+import type { RootTransport } from "../model/root-transport.js";
+import { rootKernelArgs } from "./root-transport.js";
 
 export type MachineArch = "bios" | "efi32" | "efi64" | "arm64" | "unknown";
 
@@ -49,17 +51,27 @@ export function imageArchFromBootJson(bootJson: { arch?: unknown }): ImageArch {
   });
 }
 
+/** One image the master serves: isos/<label>.iso and install/<label>/{linux,initrd,boot.json}. */
+export interface ServedImage {
+  label: string;
+  arch: ImageArch;
+  /** Args the image's recipe adds for network boot (its boot.json), before the site's own. */
+  kernelArgs: readonly string[];
+}
+
 /** What the master serves, decided at start-up; planBoot only reads it. */
 export interface BootServer {
   /** The master's IPv4 address on the provisioning network (no port). */
   address: string;
   httpPort: number;
-  /** The http tree's label: isos/<label>.iso, install/<label>/linux and …/initrd. */
+  /** The master's own image (a node without `image:` boots it): isos/<label>.iso, install/<label>/linux and …/initrd. */
   imageLabel: string;
   /** What the kernel in the image runs on (boot.json's `arch`). */
   imageArch: ImageArch;
   /** Args the image's recipe adds for network boot (boot.json), before the site's own. */
   imageKernelArgs: readonly string[];
+  /** The other images the master serves (the data partition's images/, master/images.ts), chosen per node by `image:`. */
+  otherImages?: readonly ServedImage[] | undefined;
   /** Whether an arm64 iPXE binary is in the TFTP root. */
   arm64Firmware: boolean;
   /**
@@ -141,6 +153,10 @@ export type BootPlan =
       kernelUrl: string;
       initrdUrl: string;
       isoUrl: string;
+      /** The image label this node boots (the settings' `image`, else the master's own). */
+      image: string;
+      /** How its root file system reaches it (the settings' `root`). */
+      root: RootTransport;
       kernelArgs: string[];
       postAction: PostAction;
     })
@@ -232,11 +248,56 @@ function wakeFor(config: SiteConfig, refusal: BootRefusal | undefined): WakePlan
   return { wake: true };
 }
 
-function unsupportedArch(arch: MachineArch, server: BootServer): string | undefined {
+/** Every image the master serves, its own first. */
+export function servedImages(server: BootServer): ServedImage[] {
+  return [{ label: server.imageLabel, arch: server.imageArch, kernelArgs: server.imageKernelArgs }, ...(server.otherImages ?? [])];
+}
+
+function unknownImage(label: string, where: string, server: BootServer): ReconError {
+  const labels = servedImages(server).map((image) => image.label);
+  return new ReconError("CONFIG_INVALID", `${where} sets image: ${label}, but this master serves no image labelled ${label}; it serves ${labels.join(", ")}`, {
+    hint: `use one of ${labels.join(", ")}, or put that image on the data partition with recon images add <http tree> and restart the master`,
+  });
+}
+
+/** The image a node's settings choose: its `image:` label, else the master's own. An unknown label is CONFIG_INVALID naming the labels served. */
+export function chooseImage(settings: Pick<ResolvedNodeSettings, "image" | "sources">, server: BootServer): ServedImage {
+  const images = servedImages(server);
+  if (settings.image === undefined) return images[0]!;
+  const image = images.find((candidate) => candidate.label === settings.image);
+  if (image === undefined) throw unknownImage(settings.image, `the site config (${settings.sources.join(" → ")})`, server);
+  return image;
+}
+
+/**
+ * At master start, before any plan is made: every `image:` in the site config names an image this master
+ * serves, and every `root:` is a transport this recon can build (rootKernelArgs), so an admin sees a
+ * mistake at once rather than when a node boots. Throws the first problem as CONFIG_INVALID.
+ */
+export function checkBootSettings(config: SiteConfig, server: BootServer): void {
+  const layers: Array<[string, { image?: string | undefined; root?: RootTransport | undefined }]> = [
+    ["defaults", config.defaults],
+    ...Object.entries(config.networks).map(([key, value]) => [`networks.${key}`, value] as [string, typeof value]),
+    ...Object.entries(config.groups).map(([key, value]) => [`groups.${key}`, value] as [string, typeof value]),
+    ...Object.entries(config.hosts).map(([key, value]) => [`hosts.${key}`, value] as [string, typeof value]),
+    ...Object.entries(config.ips).map(([key, value]) => [`ips.${key}`, value] as [string, typeof value]),
+  ];
+  const labels = new Set(servedImages(server).map((image) => image.label));
+  const host = masterHost(server);
+  for (const [where, settings] of layers) {
+    if (settings.image !== undefined && !labels.has(settings.image)) throw unknownImage(settings.image, `the site config's ${where}`, server);
+    if (settings.root !== undefined) {
+      const label = settings.image ?? server.imageLabel;
+      rootKernelArgs(settings.root, { host, address: server.address, label, isoUrl: `http://${host}/isos/${label}.iso` });
+    }
+  }
+}
+
+function unsupportedArch(arch: MachineArch, server: BootServer, image: ServedImage): string | undefined {
   if (arch === "efi32") return "32-bit UEFI cannot run the 64-bit image";
-  if (server.imageArch === "x86_64" && arch === "arm64") return "the image is x86_64 and this machine is arm64";
-  if (server.imageArch === "aarch64" && (arch === "bios" || arch === "efi64")) {
-    return `the image is aarch64 and this machine is ${arch}`;
+  if (image.arch === "x86_64" && arch === "arm64") return `the image ${image.label} is x86_64 and this machine is arm64`;
+  if (image.arch === "aarch64" && (arch === "bios" || arch === "efi64")) {
+    return `the image ${image.label} is aarch64 and this machine is ${arch}`;
   }
   if (arch === "arm64" && !server.arm64Firmware) return "no arm64 iPXE binary in the TFTP root";
   return undefined;
@@ -284,18 +345,18 @@ export function planBoot(machine: Machine, config: SiteConfig, record: NodeBootR
   const ignore = (why: IgnoreWhy, reason: string, wake: WakePlan = common.wake): BootPlan => ({ ...common, kind: "ignore", why, reason, wake });
 
   if (refusal?.why === "config-ignore") return ignore(refusal.why, refusal.reason);
-  const unsupported = unsupportedArch(machine.arch, server);
+  const image = chooseImage(settings, server);
+  const unsupported = unsupportedArch(machine.arch, server, image);
   if (unsupported !== undefined) return ignore("arch", unsupported, { wake: false, reason: unsupported });
   if (refusal !== undefined) return ignore(refusal.why, refusal.reason);
 
   const host = masterHost(server);
   const loader: BootLoader = machine.loader === "grub" && machine.arch === "efi64" ? "grub" : "ipxe";
-  const isoUrl = `http://${host}/isos/${server.imageLabel}.iso`;
+  const label = image.label;
+  const isoUrl = `http://${host}/isos/${label}.iso`;
   const kernelArgs = [
-    `root=live:${isoUrl}`,
-    // The whole squashfs is fetched once into RAM, so the peer never needs the master's
-    // HTTP service again after boot (docs/lab-facts.md: one GET).
-    "rd.live.ram=1",
+    // Where the root comes from, per transport (root-transport.ts): http fetches the ISO into RAM.
+    ...rootKernelArgs(settings.root, { host, address: server.address, label, isoUrl }),
     "ip=dhcp",
     "rd.neednet=1",
     // The MAC of the NIC that booted (the script and the GRUB file are per MAC); dracut then brings up
@@ -312,7 +373,7 @@ export function planBoot(machine: Machine, config: SiteConfig, record: NodeBootR
     // under GRUB it must not be there: the kernel's EFI stub would look for a file "initrd" and fail.
     ...(machine.arch === "bios" || loader === "grub" ? [] : ["initrd=initrd"]),
     ...settings.consoles.map((console) => `console=${console}`),
-    ...server.imageKernelArgs,
+    ...image.kernelArgs,
     ...settings.kernelArgs,
   ];
   return {
@@ -320,13 +381,15 @@ export function planBoot(machine: Machine, config: SiteConfig, record: NodeBootR
     kind: "boot",
     firmwareFile: firmwareFor(machine.arch, common.firstStage),
     loader,
-    kernelTftpPath: `/install/${server.imageLabel}/linux`,
-    initrdTftpPath: `/install/${server.imageLabel}/initrd`,
+    kernelTftpPath: `/install/${label}/linux`,
+    initrdTftpPath: `/install/${label}/initrd`,
     // The form iPXE's ${mac:hexhyp} gives the chain script (render-ipxe.ts).
     scriptUrl: `http://${host}/boot/${mac.replaceAll(":", "-")}.ipxe`,
-    kernelUrl: `http://${host}/install/${server.imageLabel}/linux`,
-    initrdUrl: `http://${host}/install/${server.imageLabel}/initrd`,
+    kernelUrl: `http://${host}/install/${label}/linux`,
+    initrdUrl: `http://${host}/install/${label}/initrd`,
     isoUrl,
+    image: label,
+    root: settings.root,
     kernelArgs,
     postAction: settings.postAction,
   };

@@ -31,6 +31,16 @@ hosts:
   52:54:00:00:00:04:
     action: ignore
     reinventory: true
+  52:54:00:00:00:05:
+    image: rocky-9
+    root: nbd
+    kernelArgs: [host5]
+    postAction: stay
+ips:
+  10.20.5.55:
+    image: debian-12-gpu
+    kernelArgs: [ip55]
+    postAction: reboot
 `);
 
 const cases: Array<{
@@ -106,6 +116,29 @@ const cases: Array<{
 ];
 
 describe("resolveNodeSettings", () => {
+  it("applies the IP layer after the host (MAC) layer: the exact address wins", () => {
+    const resolved = resolveNodeSettings(config, { mac: "52:54:00:00:00:05", ip: "10.20.5.55" });
+    expect(resolved.sources).toEqual(["defaults", "networks.10.20.0.0/16", "networks.10.20.5.0/24", "hosts.52:54:00:00:00:05", "ips.10.20.5.55"]);
+    expect(resolved.image).toBe("debian-12-gpu");
+    expect(resolved.root).toBe("nbd");
+    expect(resolved.postAction).toBe("reboot");
+    expect(resolved.kernelArgs).toEqual(["loglevel=4", "net16", "net24", "host5", "ip55"]);
+  });
+
+  it("takes image and root from the host when no IP entry matches; defaults are the own image over http", () => {
+    const host = resolveNodeSettings(config, { mac: "52:54:00:00:00:05", ip: "10.20.5.56" });
+    expect([host.image, host.root, host.postAction]).toEqual(["rocky-9", "nbd", "stay"]);
+    expect(host.sources.at(-1)).toBe("hosts.52:54:00:00:00:05");
+    const plain = resolveNodeSettings(config, { mac: "52:54:00:00:00:01" });
+    expect([plain.image, plain.root]).toEqual([undefined, "http"]);
+  });
+
+  it("an IP entry applies to any MAC that leased that address", () => {
+    const resolved = resolveNodeSettings(config, { mac: "52:54:00:00:00:09", ip: "10.20.5.55" });
+    expect(resolved.image).toBe("debian-12-gpu");
+    expect(resolved.sources.at(-1)).toBe("ips.10.20.5.55");
+  });
+
   it.each(cases)("$name", ({ node, action, postAction, kernelArgs, firmwareFile, consoles, sources }) => {
     const resolved = resolveNodeSettings(config, node);
     expect(resolved.action).toBe(action);

@@ -1,10 +1,11 @@
 /**
  * Which settings apply to one node: defaults → networks (widest subnet first) → groups (file
- * order) → host, the most specific last. Pure; planBoot, the dnsmasq host file and the UI all
+ * order) → host (MAC) → IP (the exact address it leased), the most specific last. Pure; planBoot, the dnsmasq host file and the UI all
  * call it so they cannot disagree.
  */
 import { type NodeSettings, type Secret, type SiteConfig, type UefiFirmwareFile } from "./site-config.js";
 import type { PostAction } from "./peer-contract.js";
+import { DEFAULT_ROOT_TRANSPORT, type RootTransport } from "./root-transport.js";
 import { ipv4InCidr, normalizeMac, parseIpv4Cidr } from "./net-address.js";
 
 export interface NodeIdentity {
@@ -23,6 +24,9 @@ export interface ResolvedBmc {
 
 export interface ResolvedNodeSettings {
   action: "inventory" | "ignore";
+  /** The image label the node boots; unset = the master's own image (planBoot checks the label exists). */
+  image: string | undefined;
+  root: RootTransport;
   postAction: PostAction;
   kernelArgs: string[];
   consoles: string[];
@@ -31,7 +35,7 @@ export interface ResolvedNodeSettings {
   hostname: string | undefined;
   reinventory: boolean;
   bmc: ResolvedBmc | undefined;
-  /** The layers that applied, in order: `defaults`, `networks.10.20.0.0/24`, `groups.rack-a`, `hosts.52:…`. */
+  /** The layers that applied, in order: `defaults`, `networks.10.20.0.0/24`, `groups.rack-a`, `hosts.52:…`, `ips.10.20.0.57`. */
   sources: string[];
 }
 
@@ -69,6 +73,8 @@ export function globToRegExp(glob: string): RegExp {
 function layer(into: ResolvedNodeSettings, settings: NodeSettings, source: string): void {
   into.sources.push(source);
   if (settings.action !== undefined) into.action = settings.action;
+  if (settings.image !== undefined) into.image = settings.image;
+  if (settings.root !== undefined) into.root = settings.root;
   if (settings.postAction !== undefined) into.postAction = settings.postAction;
   if (settings.kernelArgs !== undefined) into.kernelArgs = [...into.kernelArgs, ...settings.kernelArgs];
   if (settings.consoles !== undefined) into.consoles = [...settings.consoles];
@@ -89,6 +95,8 @@ export function resolveNodeSettings(config: SiteConfig, node: NodeIdentity): Res
   const mac = normalizeMac(node.mac) ?? node.mac.toLowerCase();
   const resolved: ResolvedNodeSettings = {
     ...BUILTIN_NODE_SETTINGS,
+    image: undefined,
+    root: DEFAULT_ROOT_TRANSPORT,
     consoles: [...BUILTIN_NODE_SETTINGS.consoles],
     kernelArgs: [],
     firmwareFile: undefined,
@@ -119,6 +127,9 @@ export function resolveNodeSettings(config: SiteConfig, node: NodeIdentity): Res
   }
 
   if (host !== undefined) layer(resolved, host, `hosts.${mac}`);
+  // By exact address, after the MAC: the heterogeneous-fleet practice (a node's place on the network wins).
+  const byIp = node.ip === undefined ? undefined : config.ips[node.ip];
+  if (byIp !== undefined) layer(resolved, byIp, `ips.${node.ip}`);
   if (resolved.hostname === undefined && node.hostname !== undefined) resolved.hostname = node.hostname;
   return resolved;
 }

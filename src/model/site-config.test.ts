@@ -91,6 +91,11 @@ describe("parseSiteConfig", () => {
     ["address: 10.0.0.50/24\ndhcp: {pool: {start: 10.0.0.10, end: 10.0.0.90}}\n", "contains the master's own address 10.0.0.50"],
     ["address: 10.0.0.1\n", "address: write the address with its prefix"],
     ["ipv6Prefix: fd00:20::/64\n", "ipv6Prefix: write the /64 prefix ending in '::'"],
+    ["ips:\n  10.20.0.0/24: {}\n", "ips.10.20.0.0/24: the key must be one IPv4 address like 10.20.0.57 (a subnet goes under networks)"],
+    ["ips:\n  10.20.0.057: {}\n", "ips.10.20.0.057: the key must be one IPv4 address"],
+    ["ips:\n  10.20.0.5: {hosts: {}}\n", "ips.10.20.0.5: unknown key(s) 'hosts'"],
+    ["defaults: {root: iscsi}\n", "defaults.root: 'iscsi' is not allowed; use one of http, nbd, nfs, nbd-rw"],
+    ["hosts:\n  52:54:00:00:00:01: {image: Debian 12}\n", "hosts.52:54:00:00:00:01.image: an image label is the recipe name"],
   ])("%j → %s", (text, expected) => {
     const error = configError(text);
     expect(error.message).toContain(expected);

@@ -11,6 +11,7 @@ import { ReconError } from "../lib/errors.js";
 import { cmdlineValue } from "./kernel-cmdline.js";
 import { ipv4InCidr, normalizeMac, parseIpv4, parseIpv4Cidr } from "./net-address.js";
 import { POST_ACTIONS } from "./peer-contract.js";
+import { ROOT_TRANSPORTS } from "./root-transport.js";
 
 /** A value that prints as `[redacted]` everywhere: String(), JSON, util.inspect, template strings. */
 export class Secret {
@@ -123,8 +124,15 @@ const burnInSchema = z
   .default({});
 export type BurnInConfig = z.infer<typeof burnInSchema>;
 
-/** Settings that layer: defaults → network → group → host, the most specific last. */
+/** An image's label: the recipe name its http tree was built from (isos/<label>.iso, install/<label>/). */
+export const IMAGE_LABEL = /^[a-z0-9][a-z0-9.-]{0,63}$/;
+
+/** Settings that layer: defaults → network → group → host → IP, the most specific last. */
 const nodeSettingsShape = {
+  /** Which of the images the master serves this node boots (its label); unset = the master's own image. */
+  image: z.string().regex(IMAGE_LABEL, "an image label is the recipe name: lower-case letters, digits, dots and dashes").optional(),
+  /** How the peer's root file system reaches it (src/model/root-transport.ts); unset = http. */
+  root: z.enum(ROOT_TRANSPORTS).optional(),
   action: z.enum(NODE_ACTIONS).optional(),
   postAction: z.enum(POST_ACTIONS).optional(),
   /** Appended in layer order, so a host's args come last and win where the kernel keeps the last value. */
@@ -209,6 +217,8 @@ const siteConfigSchema = z
     groups: z.record(z.string().regex(/^[A-Za-z0-9._-]+$/, "a group name is letters, digits, '.', '_' or '-'"), groupSchema).default({}),
     /** Keyed by MAC address. */
     hosts: z.record(z.string(), nodeSettingsSchema).default({}),
+    /** Keyed by exact IPv4 address (the one the node leased); applied after the host (MAC) layer. */
+    ips: z.record(z.string(), nodeSettingsSchema).default({}),
     /** BMCs of the fleet (IPMI over LAN): see fleetBmcSchema. */
     bmcs: z.array(fleetBmcSchema).default([]),
     power: powerSchema,
@@ -237,6 +247,12 @@ const siteConfigSchema = z
       } else if (seen.has(mac)) {
         ctx.addIssue({ code: "custom", path: ["hosts", key], message: `the same MAC as hosts.${seen.get(mac)}; merge the two` });
       } else seen.set(mac, key);
+    }
+    // parseIpv4 takes only the canonical dotted form (no leading zeros), so two keys never name one address.
+    for (const key of Object.keys(config.ips)) {
+      if (parseIpv4(key) === undefined) {
+        ctx.addIssue({ code: "custom", path: ["ips", key], message: "the key must be one IPv4 address like 10.20.0.57 (a subnet goes under networks)" });
+      }
     }
     const bmcAddresses = new Map<string, number>();
     config.bmcs.forEach((bmc, index) => {
@@ -297,7 +313,7 @@ const siteConfigSchema = z
     }
   });
 
-/** The validated config, with every default filled in and hosts keyed by normalized MAC. */
+/** The validated config, with every default filled in, hosts keyed by normalized MAC. */
 export type SiteConfig = z.infer<typeof siteConfigSchema>;
 export type SiteConfigInput = z.input<typeof siteConfigSchema>;
 
