@@ -1,6 +1,12 @@
 /**
  * The kernel arguments that tell a peer's initrd where its root is, per root transport
  * (src/model/root-transport.ts). Pure; planBoot puts them first in the kernel command line.
+ *
+ * Every form is stock dracut 059 (Debian 12's), checked against its source (modules.d/95nbd
+ * parse-nbdroot.sh and nbdroot.sh, 90dmsquash-live parse-dmsquash-live.sh and
+ * dmsquash-live-genrules.sh, 95nfs parse-nfsroot.sh, 90overlayfs mount-overlayfs.sh); the image's
+ * initrd carries those modules (descriptions/debian-12, dracut.conf.d/20-recon-livenet.conf).
+ * docs/site-config.md, "Root transports", says what each costs and where its writes go.
  */
 import { ReconError } from "../lib/errors.js";
 import type { RootTransport } from "../model/root-transport.js";
@@ -14,6 +20,29 @@ export interface RootContext {
   label: string;
   /** http://<host>/isos/<label>.iso */
   isoUrl: string;
+  /** The ISO 9660 volume id of the image (the recipe's volumeId, e.g. RECON): dracut finds the exported ISO by it. */
+  volumeId: string;
+  /** The node's MAC (normalized, lower case): names the node's writable copy for nbd-rw. */
+  mac: string;
+}
+
+/** The NBD export of an image, read-only: its label. nbd-server's default port (10809) is implied. */
+export function nbdExportName(label: string): string {
+  return label;
+}
+
+/**
+ * The label of the writable copy one node mounts for maintenance (`root: nbd-rw`): a new image
+ * label beside the original, never the original itself (issue #13 item 3). It fits IMAGE_LABEL
+ * (src/model/site-config.ts) for any label of up to 48 characters.
+ */
+export function rwCopyLabel(label: string, mac: string): string {
+  return `${label}-rw-${mac.replaceAll(":", "").toLowerCase()}`;
+}
+
+/** Where the master mounts an image's root tree read-only and exports it over NFS (src/master/nfs). */
+export function nfsExportPath(label: string): string {
+  return `/run/recon-nfs/${label}`;
 }
 
 export function rootKernelArgs(root: RootTransport, ctx: RootContext): string[] {
@@ -25,9 +54,38 @@ export function rootKernelArgs(root: RootTransport, ctx: RootContext): string[] 
         // HTTP service again after boot (docs/lab-facts.md: one GET).
         "rd.live.ram=1",
       ];
+    case "nbd":
+      return [
+        // dmsquash-live mounts the ISO once it appears on /dev/nbd0. Not root=live:/dev/nbd0: the
+        // nbd module makes /dev/nbd0 (empty) at load, before the network is up, and dmsquash-live's
+        // udev rule on KERNEL=="nbd0" would then mount nothing and die. The label's symlink appears
+        // only when blkid reads the connected device (dracut's own nbd rule waits on ID_FS_TYPE alike).
+        `root=live:CDLABEL=${ctx.volumeId}`,
+        // 95nbd: netroot=nbd:<server>:<port/exportname>; a non-numeric port is an export name
+        // (nbd-client -name, default port 10809). Run after DHCP by network-legacy's netroot.
+        `netroot=nbd:${ctx.address}:${nbdExportName(ctx.label)}`,
+        // No rd.live.ram: the squashfs is read through /dev/nbd0, so only the blocks read travel.
+        // Writes go to dmsquash-live's default overlay, a sparse file in RAM (/run).
+        "rd.live.ram=0",
+      ];
+    case "nbd-rw":
+      return [
+        // 95nbd alone: root=nbd:<server>:<exportname>:<fstype>:<flags>. The export is the ext4 root
+        // tree of the node's own copy (rwCopyLabel), mounted read-write: its writes are kept.
+        `root=nbd:${ctx.address}:${rwCopyLabel(ctx.label, ctx.mac)}:ext4:rw`,
+        "rw",
+      ];
+    case "nfs":
+      return [
+        // 95nfs: root=nfs4:<server>:<path>:<options>; the master exports the image's root tree read-only.
+        `root=nfs4:${ctx.address}:${nfsExportPath(ctx.label)}:ro`,
+        // 90overlayfs (pulled in by dmsquash-live): binds the NFS root to /run/rootfsbase and mounts
+        // an overlay over it with its upper dir in /run, so the peer's writes stay in RAM.
+        "rd.live.overlay.overlayfs=1",
+      ];
     default:
-      throw new ReconError("CONFIG_INVALID", `root transport '${root}' is not built yet (issue #13)`, {
-        hint: "set root: http for this node",
+      throw new ReconError("CONFIG_INVALID", `unknown root transport '${String(root)}'`, {
+        hint: "set root to http, nbd, nfs or nbd-rw",
       });
   }
 }
