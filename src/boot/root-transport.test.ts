@@ -41,3 +41,13 @@ describe("export names", () => {
     expect(nfsExportPath("debian-12")).toBe("/run/recon-nfs/debian-12");
   });
 });
+
+describe("missing context", () => {
+  it("says which piece the boot decision lacks instead of rendering an empty label", () => {
+    const { volumeId: _v, mac: _m, ...bare } = ctx;
+    expect(rootKernelArgs("http", bare)).toHaveLength(2);
+    expect(() => rootKernelArgs("nbd", bare)).toThrow(/was not given the image's volumeId/);
+    expect(() => rootKernelArgs("nbd-rw", bare)).toThrow(/was not given the image's mac/);
+    expect(rootKernelArgs("nfs", bare)[0]).toBe("root=nfs4:10.77.0.1:/run/recon-nfs/debian-12:ro");
+  });
+});

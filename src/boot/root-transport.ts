@@ -20,10 +20,10 @@ export interface RootContext {
   label: string;
   /** http://<host>/isos/<label>.iso */
   isoUrl: string;
-  /** The ISO 9660 volume id of the image (the recipe's volumeId, e.g. RECON): dracut finds the exported ISO by it. */
-  volumeId: string;
-  /** The node's MAC (normalized, lower case): names the node's writable copy for nbd-rw. */
-  mac: string;
+  /** The ISO 9660 volume id of the image (the recipe's volumeId, e.g. RECON): dracut finds the exported ISO by it. Needed for nbd. */
+  volumeId?: string;
+  /** The node's MAC: names the node's writable copy. Needed for nbd-rw. */
+  mac?: string;
 }
 
 /** The NBD export of an image, read-only: its label. nbd-server's default port (10809) is implied. */
@@ -45,6 +45,16 @@ export function nfsExportPath(label: string): string {
   return `/run/recon-nfs/${label}`;
 }
 
+function needed<K extends "volumeId" | "mac">(root: RootTransport, ctx: RootContext, key: K): string {
+  const value = ctx[key];
+  if (value === undefined || value === "") {
+    throw new ReconError("ARTEFACT_MISSING", `root transport '${root}' for image ${ctx.label}: the boot decision was not given the image's ${key}`, {
+      hint: "a recon bug: the master passes the image's volume id and the node's MAC to planBoot (src/boot/root-transport.ts)",
+    });
+  }
+  return value;
+}
+
 export function rootKernelArgs(root: RootTransport, ctx: RootContext): string[] {
   switch (root) {
     case "http":
@@ -60,7 +70,7 @@ export function rootKernelArgs(root: RootTransport, ctx: RootContext): string[] 
         // nbd module makes /dev/nbd0 (empty) at load, before the network is up, and dmsquash-live's
         // udev rule on KERNEL=="nbd0" would then mount nothing and die. The label's symlink appears
         // only when blkid reads the connected device (dracut's own nbd rule waits on ID_FS_TYPE alike).
-        `root=live:CDLABEL=${ctx.volumeId}`,
+        `root=live:CDLABEL=${needed(root, ctx, "volumeId")}`,
         // 95nbd: netroot=nbd:<server>:<port/exportname>; a non-numeric port is an export name
         // (nbd-client -name, default port 10809). Run after DHCP by network-legacy's netroot.
         `netroot=nbd:${ctx.address}:${nbdExportName(ctx.label)}`,
@@ -72,7 +82,7 @@ export function rootKernelArgs(root: RootTransport, ctx: RootContext): string[] 
       return [
         // 95nbd alone: root=nbd:<server>:<exportname>:<fstype>:<flags>. The export is the ext4 root
         // tree of the node's own copy (rwCopyLabel), mounted read-write: its writes are kept.
-        `root=nbd:${ctx.address}:${rwCopyLabel(ctx.label, ctx.mac)}:ext4:rw`,
+        `root=nbd:${ctx.address}:${rwCopyLabel(ctx.label, needed(root, ctx, "mac"))}:ext4:rw`,
         "rw",
       ];
     case "nfs":
