@@ -8,6 +8,7 @@ import { describe, expect, it } from "vitest";
 import { healthFindings, ipmiPowerSupplies, mergePowerSupplies, type HealthInput } from "./health.js";
 import { parseIpmiSdr, parseIpmiSensor } from "./parse/ipmitool-sdr.js";
 import { parseIpmiSel } from "./parse/ipmitool-sel.js";
+import { parseSmartctl } from "./parse/smartctl.js";
 import type { PowerSupply } from "./schema.js";
 
 const DIR = join(import.meta.dirname, "../../test/fixtures/inventory/real/ipmi");
@@ -106,6 +107,14 @@ describe("findings from SMART and EDAC", () => {
     });
     expect(brief(findings)).toEqual(["critical disk sda @-: sda: SMART overall-health self-assessment FAILED"]);
     expect(findings[0]!.source).toBe("raw/smartctl.sda.json");
+  });
+
+  it("a real smartctl -a report saying FAILED! → disk critical (Seagate ST910021AS, test/fixtures/inventory/real/smart)", () => {
+    const name = "seagate-st910021as.sata-hdd-failed.smartctl-a.txt";
+    const report = parseSmartctl(readFileSync(join(DIR, "../smart", name), "utf8"), "raw/smartctl.sda.txt").value;
+    expect(brief(healthFindings({ ...none, disks: [{ name: "sda", smart_passed: report?.smart_passed ?? null }] }))).toEqual([
+      "critical disk sda @-: sda: SMART overall-health self-assessment FAILED",
+    ]);
   });
 
   it("EDAC uncorrected errors > 0 → memory critical; 0 or null → nothing", () => {

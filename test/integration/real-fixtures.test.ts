@@ -24,7 +24,7 @@ function rawName(folder: string, file: string): string | null {
   if (/\.sel-[a-z-]+\.txt$/.test(file)) return "raw/ipmitool-sel.txt";
   if (/\.sdr-[a-z-]+\.txt$/.test(file)) return "raw/ipmitool-sdr.txt";
   if (/\.sensor\.txt$/.test(file)) return "raw/ipmitool-sensor.txt";
-  if (/\.smartctl-x\.txt$/.test(file)) return "raw/smartctl.sda.txt";
+  if (/\.smartctl-[ax]\.txt$/.test(file)) return "raw/smartctl.sda.txt";
   if (/\.smartctl\.json$/.test(file) || (folder === "smart" && file.endsWith(".json"))) return "raw/smartctl.sda.json";
   if (folder === "lspci") return "raw/lspci.txt";
   if (/\.lscpu\.json$/.test(file)) return "raw/lscpu.json";

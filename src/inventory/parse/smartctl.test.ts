@@ -40,6 +40,19 @@ describe("smartctl on real outputs", () => {
     });
   });
 
+  it("reads an ATA drive whose report says FAILED! as smart_passed false, its identity still read (Seagate ST910021AS, smartctl -a)", () => {
+    const { value, errors } = parse("seagate-st910021as.sata-hdd-failed.smartctl-a.txt");
+    expect(errors).toEqual([]);
+    expect(value).toMatchObject({
+      model: "ST910021AS",
+      serial: "3MH05H05",
+      firmware_version: "3.07",
+      size_bytes: 100_030_242_816,
+      protocol: "ATA",
+      smart_passed: false,
+    });
+  });
+
   it("a device smartctl could not open is an error with smartctl's own message, not a disk", () => {
     const { value, errors } = parse("scrutiny-smart-fail.json");
     expect(value).toBeNull();
