@@ -1,0 +1,58 @@
+import { describe, expect, it } from "vitest";
+import { nbdServerArgs, planNbdExports, renderNbdServerConfig } from "./nbd-config.js";
+
+describe("renderNbdServerConfig", () => {
+  it("exports every image read-only by label and a writable copy to one client", () => {
+    const plan = planNbdExports({
+      listenAddress: "10.77.0.1",
+      runDir: "/run/recon",
+      images: [
+        { label: "debian-12", isoPath: "/run/recon/http/isos/debian-12.iso" },
+        { label: "rescue", isoPath: "/var/lib/recon/images/rescue/isos/rescue.iso" },
+      ],
+      writableCopies: [{ label: "debian-12-rw-525400ab0001", path: "/var/lib/recon/images/debian-12-rw-525400ab0001/rootfs.img" }],
+    });
+    expect(renderNbdServerConfig(plan)).toBe(`# Written by recon (src/master/nbd/nbd-config.ts); rewritten at each start.
+[generic]
+    listenaddr = 10.77.0.1
+    port = 10809
+    allowlist = false
+
+[debian-12]
+    exportname = /run/recon/http/isos/debian-12.iso
+    readonly = true
+    transactionlog = /run/recon/nbd/debian-12.trlog
+
+[rescue]
+    exportname = /var/lib/recon/images/rescue/isos/rescue.iso
+    readonly = true
+    transactionlog = /run/recon/nbd/rescue.trlog
+
+[debian-12-rw-525400ab0001]
+    exportname = /var/lib/recon/images/debian-12-rw-525400ab0001/rootfs.img
+    readonly = false
+    maxconnections = 1
+    transactionlog = /run/recon/nbd/debian-12-rw-525400ab0001.trlog
+`);
+  });
+
+  it("refuses names and paths nbd-server would misread", () => {
+    const base = { listenAddress: "10.77.0.1", port: 10809 };
+    const one = (name: string, path: string) => ({ ...base, exports: [{ name, path, readonly: true, transactionLog: "/run/x.trlog" }] });
+    expect(() => renderNbdServerConfig(one("generic", "/a.iso"))).toThrow(/cannot be an NBD export name/);
+    expect(() => renderNbdServerConfig(one("a]b", "/a.iso"))).toThrow(/cannot be an NBD export name/);
+    expect(() => renderNbdServerConfig(one("ok", "rel.iso"))).toThrow(/not an absolute path/);
+    expect(() => renderNbdServerConfig(one("ok", "/a b.iso"))).toThrow(/not an absolute path/);
+    const twice = { ...base, exports: [...one("x", "/a.iso").exports, ...one("x", "/b.iso").exports] };
+    expect(() => renderNbdServerConfig(twice)).toThrow(/two NBD exports named x/);
+  });
+
+  it("runs with the config file and a pid file only", () => {
+    expect(nbdServerArgs("/run/recon/nbd/nbd-server.conf", "/run/recon/nbd/nbd-server.pid")).toEqual([
+      "-C",
+      "/run/recon/nbd/nbd-server.conf",
+      "-p",
+      "/run/recon/nbd/nbd-server.pid",
+    ]);
+  });
+});
