@@ -57,6 +57,8 @@ export interface ServedImage {
   arch: ImageArch;
   /** Args the image's recipe adds for network boot (its boot.json), before the site's own. */
   kernelArgs: readonly string[];
+  /** The ISO's volume id (boot.json `volumeId`): dracut finds the NBD-exported ISO by it (root: nbd). */
+  volumeId?: string | undefined;
 }
 
 /** What the master serves, decided at start-up; planBoot only reads it. */
@@ -72,6 +74,8 @@ export interface BootServer {
   imageKernelArgs: readonly string[];
   /** The other images the master serves (the data partition's images/, master/images.ts), chosen per node by `image:`. */
   otherImages?: readonly ServedImage[] | undefined;
+  /** The own image's ISO volume id, when known (see ServedImage.volumeId). */
+  imageVolumeId?: string | undefined;
   /** Whether an arm64 iPXE binary is in the TFTP root. */
   arm64Firmware: boolean;
   /**
@@ -250,7 +254,10 @@ function wakeFor(config: SiteConfig, refusal: BootRefusal | undefined): WakePlan
 
 /** Every image the master serves, its own first. */
 export function servedImages(server: BootServer): ServedImage[] {
-  return [{ label: server.imageLabel, arch: server.imageArch, kernelArgs: server.imageKernelArgs }, ...(server.otherImages ?? [])];
+  return [
+    { label: server.imageLabel, arch: server.imageArch, kernelArgs: server.imageKernelArgs, volumeId: server.imageVolumeId },
+    ...(server.otherImages ?? []),
+  ];
 }
 
 function unknownImage(label: string, where: string, server: BootServer): ReconError {
@@ -282,13 +289,22 @@ export function checkBootSettings(config: SiteConfig, server: BootServer): void 
     ...Object.entries(config.hosts).map(([key, value]) => [`hosts.${key}`, value] as [string, typeof value]),
     ...Object.entries(config.ips).map(([key, value]) => [`ips.${key}`, value] as [string, typeof value]),
   ];
-  const labels = new Set(servedImages(server).map((image) => image.label));
+  const images = servedImages(server);
   const host = masterHost(server);
   for (const [where, settings] of layers) {
-    if (settings.image !== undefined && !labels.has(settings.image)) throw unknownImage(settings.image, `the site config's ${where}`, server);
+    const image = images.find((candidate) => candidate.label === (settings.image ?? server.imageLabel));
+    if (image === undefined) throw unknownImage(settings.image!, `the site config's ${where}`, server);
     if (settings.root !== undefined) {
-      const label = settings.image ?? server.imageLabel;
-      rootKernelArgs(settings.root, { host, address: server.address, label, isoUrl: `http://${host}/isos/${label}.iso` });
+      // Only the form is checked here (a host's own MAC, else a stand-in): the image must have what the transport needs.
+      const mac = where.startsWith("hosts.") ? where.slice("hosts.".length) : "00:00:00:00:00:00";
+      rootKernelArgs(settings.root, {
+        host,
+        address: server.address,
+        label: image.label,
+        isoUrl: `http://${host}/isos/${image.label}.iso`,
+        volumeId: image.volumeId,
+        mac,
+      });
     }
   }
 }
@@ -356,7 +372,7 @@ export function planBoot(machine: Machine, config: SiteConfig, record: NodeBootR
   const isoUrl = `http://${host}/isos/${label}.iso`;
   const kernelArgs = [
     // Where the root comes from, per transport (root-transport.ts): http fetches the ISO into RAM.
-    ...rootKernelArgs(settings.root, { host, address: server.address, label, isoUrl }),
+    ...rootKernelArgs(settings.root, { host, address: server.address, label, isoUrl, volumeId: image.volumeId, mac }),
     "ip=dhcp",
     "rd.neednet=1",
     // The MAC of the NIC that booted (the script and the GRUB file are per MAC); dracut then brings up

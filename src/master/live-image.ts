@@ -94,7 +94,10 @@ export async function prepareLiveHttpRoot(
   await mkdir(join(options.httpRoot, "isos"), { recursive: true });
   await placeForPeers(join(liveDir, LIVE_KERNEL), join(install, "linux"));
   await placeForPeers(join(liveDir, LIVE_INITRD), join(install, "initrd"));
-  await writeFile(join(install, "boot.json"), `${JSON.stringify({ label, arch: LIVE_ARCH, imageKernelArgs: info.kernelArgs ?? [] }, null, 2)}\n`);
+  await writeFile(
+    join(install, "boot.json"),
+    `${JSON.stringify({ label, arch: LIVE_ARCH, volumeId: options.volumeLabel, imageKernelArgs: info.kernelArgs ?? [] }, null, 2)}\n`,
+  );
   return { label, httpRoot: options.httpRoot, isoDevice: { path: disk.path, sizeBytes: isoImageBytes(volumeBytes, table) } };
 }
 

@@ -6,7 +6,7 @@
  */
 import { access, chmod, mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { imageArchFromBootJson, planBoot, type BootServer } from "../boot/plan-boot.js";
+import { checkBootSettings, planBoot, type BootServer } from "../boot/plan-boot.js";
 import { untilAborted } from "../lib/abortable-sleep.js";
 import { ReconError } from "../lib/errors.js";
 import { stopLeftover, stopLeftoverWorkers } from "../lib/leftover.js";
@@ -35,6 +35,7 @@ import { prepareWorkload } from "./workload.js";
 import { confirmFrontAnswers, newRunId } from "./http/readiness.js";
 import { applyTftpRoot, DEBIAN_GRUB_NET, DEBIAN_SHIM, ipxeFilesIn, planTftpRoot } from "./boot-files/tftp-root.js";
 import { createGrubNodeFiles } from "./boot-files/grub-node-files.js";
+import { discoverImages } from "./images.js";
 
 export interface MasterOptions {
   /** site.yaml; a missing file means every default. */
@@ -132,6 +133,32 @@ async function serve(options: MasterOptions, deps: MasterDeps, config: SiteConfi
     for (const warning of decision.warnings) log.warn(warning);
   }
 
+  // What the boot decision serves: every image (own, others in the http root, the data partition's
+  // images/), each with its boot.json's kernel args and architecture (none: an older tree, x86_64).
+  await mkdir(options.runDir, { recursive: true });
+  const images = await discoverImages({
+    httpRoot: options.httpRoot,
+    ownLabel: options.imageLabel,
+    dataDir: options.dataDir,
+    runDir: options.runDir,
+    log: log.child({ component: "images" }),
+  });
+  const httpRoot = images.httpRoot;
+  const ipxePresent = await ipxeFilesIn(options.tftpRoot);
+  const server: BootServer = {
+    address: net.address,
+    httpPort: config.http.port,
+    imageLabel: images.own.label,
+    imageArch: images.own.arch,
+    imageKernelArgs: images.own.kernelArgs,
+    imageVolumeId: images.own.volumeId,
+    otherImages: images.others.map(({ label, arch, kernelArgs, volumeId }) => ({ label, arch, kernelArgs, volumeId })),
+    arm64Firmware: ipxePresent.includes("ipxe-arm64.efi"),
+    dhcpMode: mode === "proxy" ? "proxy" : "authoritative",
+  };
+  // Every image: and root: in the site config must name what this master serves, now rather than when a node boots.
+  checkBootSettings(config, server);
+
   // Store and fleet state: replay the stored events so a restarted master knows its nodes.
   const store = await createStore(options.dataDir, { log: log.child({ component: "store" }) });
   const secret = await store.secret();
@@ -145,20 +172,6 @@ async function serve(options: MasterOptions, deps: MasterDeps, config: SiteConfi
     url: `http://${net.address}${config.http.port === 80 ? "" : `:${config.http.port}`}/`,
   });
   const inventories = createInventoryNormalizer(store, log.child({ component: "inventory" }), (mac) => review.inventoryWritten(mac));
-  // What the boot decision serves: the image's boot.json (http target or appliance) says its
-  // kernel args and architecture (none: an older tree, x86_64).
-  const bootJsonPath = join(options.httpRoot, "install", options.imageLabel, "boot.json");
-  const bootJson = (await exists(bootJsonPath)) ? (JSON.parse(await readFile(bootJsonPath, "utf8")) as { imageKernelArgs?: string[]; arch?: unknown }) : {};
-  const ipxePresent = await ipxeFilesIn(options.tftpRoot);
-  const server: BootServer = {
-    address: net.address,
-    httpPort: config.http.port,
-    imageLabel: options.imageLabel,
-    imageArch: imageArchFromBootJson(bootJson),
-    imageKernelArgs: bootJson.imageKernelArgs ?? [],
-    arm64Firmware: ipxePresent.includes("ipxe-arm64.efi"),
-    dhcpMode: mode === "proxy" ? "proxy" : "authoritative",
-  };
   // The TFTP root (also /tftp/ over HTTP): first stages, GRUB's files, kernel and initrd, all from this medium.
   const tftpRoot = join(options.runDir, "tftp");
   await applyTftpRoot(
@@ -167,8 +180,9 @@ async function serve(options: MasterOptions, deps: MasterDeps, config: SiteConfi
       ipxeDir: options.tftpRoot,
       shimFile: options.shimFile ?? DEBIAN_SHIM,
       grubFile: options.grubFile ?? DEBIAN_GRUB_NET,
-      httpRoot: options.httpRoot,
+      httpRoot,
       imageLabel: options.imageLabel,
+      otherLabels: images.others.map((image) => image.label),
       address: net.address,
       ipxePresent,
     }),
@@ -211,7 +225,7 @@ async function serve(options: MasterOptions, deps: MasterDeps, config: SiteConfi
     runId,
     config,
     store,
-    httpRoot: options.httpRoot,
+    httpRoot,
     tftpRoot,
     isoDevice: options.isoDevice,
     postTgzPath,
@@ -229,7 +243,7 @@ async function serve(options: MasterOptions, deps: MasterDeps, config: SiteConfi
   const http = await startHttpFront(app, {
     wanted: config.http.server,
     port: config.http.port,
-    httpRoot: options.httpRoot,
+    httpRoot,
     runDir: options.runDir,
     maxBodyBytes: DEFAULT_APP_LIMITS.maxBodyBytes,
     runner,
@@ -243,7 +257,7 @@ async function serve(options: MasterOptions, deps: MasterDeps, config: SiteConfi
     await http.close();
     throw error;
   }
-  log.info("http service listening", { url: `http://${net.address}:${http.port}/`, httpRoot: options.httpRoot, server: http.server, run: runId });
+  log.info("http service listening", { url: `http://${net.address}:${http.port}/`, httpRoot, server: http.server, run: runId });
 
   const stopAll = new AbortController();
   if (signal.aborted) stopAll.abort();
@@ -282,7 +296,9 @@ async function serve(options: MasterOptions, deps: MasterDeps, config: SiteConfi
           const vendorClass = answered.xid === undefined ? undefined : vendorClasses.get(answered.xid);
           const uefiPxe = vendorClass === undefined || /^PXEClient:Arch:0000[79]/.test(vendorClass);
           if (uefiPxe && answered.mac !== net.mac.toLowerCase()) {
-            void grubFiles.prepare(answered.mac).catch((error: unknown) => log.error("grub config not written", { mac: answered.mac, error: String(error) }));
+            void grubFiles
+              .prepare(answered.mac, answered.ip)
+              .catch((error: unknown) => log.error("grub config not written", { mac: answered.mac, error: String(error) }));
           }
         }
         const nodeEvent = nodeEventFromDnsmasq(event.event, event.at);

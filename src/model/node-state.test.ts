@@ -26,6 +26,19 @@ const fullBoot: NodeEvent[] = [
 ];
 
 describe("node state reducer", () => {
+  it("records the image a boot booted: planned with the script, confirmed by the kernel fetched; a new boot forgets it", () => {
+    const first = replay([
+      { type: "dhcp-ack", at: t(1), mac: MAC, ip: "10.20.0.150" },
+      { type: "script-served", at: t(2), mac: MAC, image: "rocky-9" },
+    ]);
+    expect(first.nodes[MAC]!.image).toBe("rocky-9");
+    const kernel = replay([{ type: "kernel-sent", at: t(3), mac: MAC, image: "debian-12" }], first);
+    expect(kernel.nodes[MAC]!.image).toBe("debian-12");
+    // Rebooted: iPXE fetches its script again (a new cycle); a GRUB script event names no image.
+    const again = replay([{ type: "script-served", at: t(20), mac: MAC }], kernel);
+    expect([again.nodes[MAC]!.boots, again.nodes[MAC]!.image]).toEqual([2, undefined]);
+  });
+
   it("walks leased → ipxe → kernel → image → agent → uploaded → off with first-reached times", () => {
     const node = replay(fullBoot).nodes[MAC]!;
     expect(node.phase).toBe("off");

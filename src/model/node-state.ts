@@ -15,8 +15,9 @@ export type NodeEvent =
   /** TFTP lines name the client by IP only; the fleet reducer maps it to a MAC. */
   | { type: "tftp-sent"; at: string; ip: string; file: string }
   /** iPXE fetched its script, or GRUB its per-MAC file by TFTP (then `ip` ties later TFTP lines to the MAC, also in proxy mode). */
-  | { type: "script-served"; at: string; mac: string; ip?: string | undefined }
-  | { type: "kernel-sent"; at: string; mac: string }
+  | { type: "script-served"; at: string; mac: string; ip?: string | undefined; image?: string | undefined }
+  /** `image`: the label of the image whose kernel it was (install/<label>/linux). */
+  | { type: "kernel-sent"; at: string; mac: string; image?: string | undefined }
   | { type: "initrd-sent"; at: string; mac: string }
   | { type: "image-bytes"; at: string; mac: string; bytes: number }
   | { type: "agent-hello"; at: string; mac: string }
@@ -51,6 +52,8 @@ export interface NodeState {
   uploads: number;
   lastUploadId: string | undefined;
   imageBytes: number;
+  /** The image this boot cycle boots: planned when its script was served, confirmed by the kernel it fetched. */
+  image?: string | undefined;
   lastError: { at: string; message: string; code?: string | undefined } | undefined;
   lastSeen: string;
   /** The last BMC action on this node, when the master has a BMC for it. */
@@ -127,7 +130,7 @@ export function reduceNode(current: NodeState | undefined, mac: string, event: N
   const target = phaseOf(event);
   let node = current ?? newNode(mac, event.at);
   if (startsNewCycle(node, target)) {
-    node = { ...node, phase: target, phases: { [target]: event.at }, boots: node.boots + 1, imageBytes: 0 };
+    node = { ...node, phase: target, phases: { [target]: event.at }, boots: node.boots + 1, imageBytes: 0, image: undefined };
   } else if (target === "error") {
     node = { ...node, phase: "error", phases: { ...node.phases, error: node.phases.error ?? event.at } };
   } else if (rank(target) > rank(node.phase)) {
@@ -142,6 +145,9 @@ export function reduceNode(current: NodeState | undefined, mac: string, event: N
       return { ...node, ip: event.ip, hostname: event.hostname ?? node.hostname };
     case "image-bytes":
       return { ...node, imageBytes: node.imageBytes + event.bytes };
+    case "script-served":
+    case "kernel-sent":
+      return event.image === undefined ? node : { ...node, image: event.image };
     case "upload-stored":
       return { ...node, uploads: node.uploads + 1, lastUploadId: event.uploadId };
     case "error":

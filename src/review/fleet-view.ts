@@ -33,6 +33,8 @@ export interface FleetRow {
   /** "uefi, secure boot on, lockdown integrity" (bootSummary); null without an inventory. */
   boot: string | null;
   phase: Phase | "unknown";
+  /** The image label this node's current boot booted (several images: issue #13), null before its script or kernel was served. */
+  image: string | null;
   /** When each phase of the current boot was first reached. */
   phases: Partial<Record<Phase, string>>;
   last_seen: string | null;
@@ -132,6 +134,7 @@ export function fleetRow(mac: string, state: NodeState | undefined, inv: Invento
     bios_version: inv?.firmware.version ?? null,
     boot: inv ? bootSummary(inv.boot) : null,
     phase: state?.phase ?? "unknown",
+    image: state?.image ?? null,
     phases: state?.phases ?? {},
     last_seen: state?.lastSeen ?? null,
     last_error: state?.lastError?.message ?? null,

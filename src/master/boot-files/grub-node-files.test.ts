@@ -61,7 +61,9 @@ describe("createGrubNodeFiles", () => {
     // Nothing half-written is left beside it; the log carries the token's fingerprint, never the token.
     expect(await readdir(join(tftpRoot, "grub", "nodes"))).toEqual([`${SHIM_MAC}.cfg`]);
     expect(logLines.join("\n")).not.toContain(token!);
-    expect(logLines).toEqual([expect.stringContaining(`msg="grub config written" mac=${SHIM_MAC} plan=boot token=${tokenFingerprint(token!)}`)]);
+    expect(logLines).toEqual([
+      expect.stringContaining(`msg="grub config written" mac=${SHIM_MAC} plan=boot image=debian-12 root=http token=${tokenFingerprint(token!)}`),
+    ]);
   });
 
   it("rewrites a MAC's file with a new token once 5 s have passed, not before", async () => {

@@ -28,18 +28,19 @@ export interface GrubNodeFilesDeps {
 /** Writes at most one file per MAC per this many ms: dnsmasq logs several lines per exchange. */
 const REWRITE_AFTER_MS = 5_000;
 
-export function createGrubNodeFiles(deps: GrubNodeFilesDeps): { prepare(mac: string): Promise<void> } {
+/** `prepare(mac, ip)`: `ip` is the address dnsmasq answered with, so the site config's ips layer applies (undefined in proxy mode before a lease shows). */
+export function createGrubNodeFiles(deps: GrubNodeFilesDeps): { prepare(mac: string, ip?: string): Promise<void> } {
   const now = deps.now ?? Date.now;
   const written = new Map<string, number>();
   return {
-    async prepare(rawMac: string) {
+    async prepare(rawMac: string, ip?: string) {
       const mac = normalizeMac(rawMac);
       if (mac === undefined) return;
       const last = written.get(mac);
       if (last !== undefined && now() - last < REWRITE_AFTER_MS) return;
       written.set(mac, now());
       const token = issueToken(deps.secret, mac, newNonce());
-      const withToken = planBoot({ mac, arch: "efi64", loader: "grub" }, deps.config, deps.record(mac), deps.server, token);
+      const withToken = planBoot({ mac, arch: "efi64", loader: "grub", ip }, deps.config, deps.record(mac), deps.server, token);
       // Only machines whose UEFI first stage is shim run GRUB; the others never read this file (their token is unused).
       if (withToken.firstStage.efi64.file !== "shimx64.efi") return;
       const path = join(deps.tftpRoot, grubNodeFile(mac));
@@ -51,7 +52,7 @@ export function createGrubNodeFiles(deps: GrubNodeFilesDeps): { prepare(mac: str
       deps.log.info("grub config written", {
         mac,
         plan: withToken.kind,
-        ...(withToken.kind === "ignore" ? { reason: withToken.reason } : { token: tokenFingerprint(token) }),
+        ...(withToken.kind === "ignore" ? { reason: withToken.reason } : { image: withToken.image, root: withToken.root, token: tokenFingerprint(token) }),
       });
     },
   };

@@ -25,6 +25,8 @@ export interface TftpRootInput {
   /** The http tree: install/<label>/{linux,initrd}. */
   httpRoot: string;
   imageLabel: string;
+  /** The other images' labels (master/images.ts): GRUB reads every image's kernel and initrd by TFTP. */
+  otherLabels?: readonly string[] | undefined;
   /** The master's address, the TFTP server GRUB's chain file names. */
   address: string;
   /** The iPXE binaries present in ipxeDir (the caller looked). */
@@ -43,9 +45,13 @@ export function planTftpRoot(input: TftpRootInput): TftpEntry[] {
     { path: GRUB_FILE, link: input.grubFile },
     { path: "grub/grub.cfg", text: renderGrubChainConfig({ tftpServer: input.address, waitSeconds: GRUB_WAIT_SECONDS }) },
     { path: GRUB_NODE_DIR, dir: true },
-    { path: `install/${input.imageLabel}/linux`, link: join(input.httpRoot, "install", input.imageLabel, "linux") },
-    { path: `install/${input.imageLabel}/initrd`, link: join(input.httpRoot, "install", input.imageLabel, "initrd") },
   );
+  for (const label of [input.imageLabel, ...(input.otherLabels ?? [])]) {
+    entries.push(
+      { path: `install/${label}/linux`, link: join(input.httpRoot, "install", label, "linux") },
+      { path: `install/${label}/initrd`, link: join(input.httpRoot, "install", label, "initrd") },
+    );
+  }
   return entries;
 }
 

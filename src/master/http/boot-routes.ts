@@ -51,9 +51,9 @@ export function createBootRouter(deps: BootRouteDeps): express.Router {
       mac,
       ip,
       plan: plan.kind,
-      ...(plan.kind === "ignore" ? { reason: plan.reason } : { token: tokenFingerprint(token) }),
+      ...(plan.kind === "ignore" ? { reason: plan.reason } : { image: plan.image, root: plan.root, token: tokenFingerprint(token) }),
     });
-    void deps.emit({ type: "script-served", at: deps.now().toISOString(), mac });
+    void deps.emit({ type: "script-served", at: deps.now().toISOString(), mac, ...(plan.kind === "boot" && { image: plan.image }) });
     // The script carries a credential: no cache may keep it.
     res.set("Cache-Control", "no-store").type("text/plain").send(renderIpxeScript(plan));
   });

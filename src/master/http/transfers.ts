@@ -5,7 +5,7 @@
  * did (its URL holds the MAC), so the boot route remembers IP → MAC here, then DHCP leases tell.
  */
 import type { NextFunction, Request, Response } from "express";
-import type { BootServer } from "../../boot/plan-boot.js";
+import { servedImages, type BootServer } from "../../boot/plan-boot.js";
 import type { FleetState, NodeEvent } from "../../model/node-state.js";
 import { clientIp } from "./request-rules.js";
 
@@ -43,6 +43,7 @@ export interface TransferLog {
 
 export function createTransferLog(deps: TransferLogDeps): TransferLog {
   const { server, emit, now } = deps;
+  const servedLabels = new Set(servedImages(server).map((image) => image.label));
   const bytesServed = new Map<Tree, number>(TREES.map((tree) => [tree, 0]));
   const macByIp = new Map<string, string>();
   const macOf = (ip: string) => macByIp.get(ip) ?? deps.fleet().macByIp[ip];
@@ -55,10 +56,13 @@ export function createTransferLog(deps: TransferLogDeps): TransferLog {
     const mac = macOf(transfer.ip);
     if (mac === undefined) return;
     const at = now().toISOString();
-    const label = server.imageLabel;
+    // Any image the master serves (several: issue #13); the kernel's path names the one the node booted.
+    const file = /^\/([^/]+)\/(linux|initrd)$/.exec(transfer.path);
+    const image = file?.[1];
     if (tree === "isos") void emit({ type: "image-bytes", at, mac, bytes });
-    else if (tree === "install" && transfer.path === `/${label}/linux` && transfer.complete) void emit({ type: "kernel-sent", at, mac });
-    else if (tree === "install" && transfer.path === `/${label}/initrd` && transfer.complete) void emit({ type: "initrd-sent", at, mac });
+    else if (tree === "install" && file !== null && transfer.complete && servedLabels.has(image!)) {
+      void emit(file[2] === "linux" ? { type: "kernel-sent", at, mac, image } : { type: "initrd-sent", at, mac });
+    }
   };
   const track = (tree: Tree) => (req: Request, res: Response, next: NextFunction) => {
     const startBytes = req.socket.bytesWritten;
