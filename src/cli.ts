@@ -10,6 +10,7 @@ import { join } from "node:path";
 import { buildImage, readStamp } from "./build/build-image.js";
 import { describe, planFromDisk } from "./build/describe.js";
 import { applyHttpTree, planHttpTree } from "./build/http-tree.js";
+import { addImage } from "./master/image-add.js";
 import { PROFILES, type Profile } from "./build/recipe.js";
 import { parseCommandFlags, type CommandFlagTable } from "./lib/command-flags.js";
 import { acquireLock } from "./lib/lock-file.js";
@@ -40,6 +41,9 @@ commands:
   build http <recipe>                   place ISO, kernel, initrd and boot config for HTTP
   master [--config FILE] [--data-dir DIR] [--http-root DIR] [--image-label L] [--tftp-root DIR]
                                         run the master: network, DHCP/proxyDHCP + TFTP (dnsmasq), HTTP
+  images add <http-tree> [--label L] [--data-dir DIR]
+                                        copy another recipe's http target onto the data partition
+                                        (images/<label>/, sha256 checked); the master serves it at start
   boot [--cmdline FILE]                 detect and log this machine's role (run by recon.service)
   agent [--cmdline FILE] [--master URL] [--post poweroff|reboot|stay] [--upload-budget-s N]
         [--lldp-wait-s N] [--collector-timeout-s N] [--lldp-socket PATH]
@@ -104,6 +108,7 @@ const FLAG_OPTIONS = {
   "master-firmware": { type: "string" },
   iso: { type: "string" },
   recipe: { type: "string", default: "debian-12" },
+  label: { type: "string" },
   help: { type: "boolean", short: "h", default: false },
 } as const;
 
@@ -127,6 +132,7 @@ const FLAGS: CommandFlagTable<typeof FLAG_OPTIONS> = {
     inventory: [],
     nodes: ["data-dir", "master", "token", "json", "format", "out", "site", "role"],
     power: ["config", "data-dir", "json"],
+    images: ["data-dir", "label", "json"],
     lab: ["dir", "peers", "firmware", "master-firmware", "iso", "recipe", "build-dir", "json"],
     help: [],
   },
@@ -251,6 +257,15 @@ async function main(argv: string[]): Promise<number> {
         { configPath: values.config ?? join(values["data-dir"], "site.yaml"), json: values.json },
         { runner: execaRunner, write: (line) => console.log(line) },
       );
+    case "images": {
+      if (rest[0] !== "add" || rest[1] === undefined || rest.length > 2) {
+        throw new ReconError("USAGE", "images needs 'add <http-tree>'", { hint: "recon images add <http-tree> [--label L] [--data-dir DIR]", exitCode: 2 });
+      }
+      const added = await addImage(rest[1], { dataDir: values["data-dir"], label: values.label });
+      log.info("image added; the master serves it from its next start", { image: added.label, dir: added.dir, files: added.files.length });
+      console.log(values.json ? JSON.stringify(added, null, 2) : added.files.map((file) => `${file.sha256}  ${file.path}`).join("\n"));
+      return 0;
+    }
     case "lab":
       return await runLabCli(
         rest,
