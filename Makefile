@@ -7,7 +7,7 @@ RECON     := bin/recon
 BUNDLE    := dist/recon.mjs
 SOURCES   := $(shell find src -name '*.ts' ! -name '*.test.ts' 2>/dev/null)
 
-.PHONY: all help host-tools host-tools-test node-deps describe target http virtual disk lab clean \
+.PHONY: all help host-tools host-tools-test node-deps describe target http shell repack virtual disk lab clean \
         test test-unit test-integration test-e2e typecheck lint-layers lint format-check format bench
 
 all help:
@@ -38,6 +38,15 @@ target: host-tools node-deps $(BUNDLE)
 
 http: host-tools node-deps $(BUNDLE)
 	$(RECON) build http $(RECIPE) --build-dir $(BUILD_DIR) --http-dir $(HTTP_DIR)
+
+# The built image's root by hand: `shell` extracts it once (build/<recipe>/shell-root) and runs a
+# shell there with systemd-nspawn, or the command in CMD; `repack` makes squashfs and ISO again
+# from it, no kiwi, boot records kept; the stamp then says the image was changed by hand.
+shell: host-tools node-deps
+	$(RECON) build shell $(RECIPE) --build-dir $(BUILD_DIR)
+
+repack: host-tools node-deps
+	$(RECON) build repack $(RECIPE) --build-dir $(BUILD_DIR)
 
 virtual: host-tools node-deps $(BUNDLE)
 	$(RECON) build image $(RECIPE) --profile Virtual --build-dir $(BUILD_DIR)

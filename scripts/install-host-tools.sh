@@ -10,6 +10,7 @@ build_pkgs=(
   grub-pc-bin grub-efi-amd64-bin grub2-common e2fsprogs qemu-utils
   libxml2-utils cpio zstd xz-utils fdisk
   rpm zypper curl
+  systemd-container
 )
 test_pkgs=(
   qemu-system-x86 ovmf ipxe ipxe-qemu dnsmasq-base busybox-static tftp-hpa

@@ -11,6 +11,9 @@ import { buildImage, readStamp } from "./build/build-image.js";
 import { describe, planFromDisk } from "./build/describe.js";
 import { applyHttpTree, planHttpTree } from "./build/http-tree.js";
 import { addImage } from "./master/image-add.js";
+import { ensureImageRoot, imageRootPaths, recordHandChange } from "./build/image-root.js";
+import { runNspawn } from "./build/nspawn.js";
+import { repackImage } from "./build/repack.js";
 import { PROFILES, type Profile } from "./build/recipe.js";
 import { parseCommandFlags, type CommandFlagTable } from "./lib/command-flags.js";
 import { acquireLock } from "./lib/lock-file.js";
@@ -39,6 +42,8 @@ commands:
   build describe <recipe> --out DIR     write the generated KIWI description (no kiwi run)
   build image <recipe> --profile P      build with kiwi-ng (P: DracutLive, Virtual, Disk)
   build http <recipe>                   place ISO, kernel, initrd and boot config for HTTP
+  build shell <recipe> [-- CMD…]        a shell (or CMD, also from $CMD) in the built image's root (systemd-nspawn)
+  build repack <recipe>                 squashfs and ISO again from that root, boot records kept
   master [--config FILE] [--data-dir DIR] [--http-root DIR] [--image-label L] [--tftp-root DIR]
                                         run the master: network, DHCP/proxyDHCP + TFTP (dnsmasq), HTTP
   images add <http-tree> [--label L] [--data-dir DIR]
@@ -399,12 +404,7 @@ async function runBuild(rest: string[], values: Values, log: ReturnType<typeof c
     }
     case "http": {
       const recipeBuildDir = join(values["build-dir"], recipeName);
-      const stamp = await readStamp(recipeBuildDir, "DracutLive");
-      if (!stamp) {
-        throw new ReconError("ARTEFACT_MISSING", `no live ISO has been built for ${recipeName}`, {
-          hint: `run ./make-recipe-target ${recipeName} target first`,
-        });
-      }
+      const stamp = await builtLiveStamp(recipeBuildDir, recipeName);
       const planned = await planFromDisk(options);
       if (planned.hash !== stamp.descriptionHash) {
         log.warn("the ISO was built from an older description; run the target 'target' to rebuild", {
@@ -413,10 +413,51 @@ async function runBuild(rest: string[], values: Values, log: ReturnType<typeof c
       }
       const httpDir = values["http-dir"] ?? join(recipeBuildDir, "http");
       const plan = planHttpTree(planned.recipe);
-      const { files } = await applyHttpTree(plan, stamp.image, httpDir, execaRunner);
+      if (stamp.changedByHand)
+        log.warn("the ISO was changed by hand (shell, repack) and no longer follows the recipe", {
+          iso: stamp.image,
+          repacked_at: stamp.changedByHand.repackedAt,
+        });
+      const { files } = await applyHttpTree(plan, stamp.image, httpDir, execaRunner, stamp.changedByHand);
       log.info("http tree ready", { dir: httpDir, iso: files[0], kernel: files[1], initrd: files[2], config: files[3] });
       console.log(httpDir);
       return 0;
+    }
+    case "shell": {
+      const recipeBuildDir = join(values["build-dir"], recipeName);
+      const stamp = await builtLiveStamp(recipeBuildDir, recipeName);
+      const paths = imageRootPaths(recipeBuildDir);
+      const lock = await acquireLock(join(recipeBuildDir, ".build.lock"), { log, what: `the ${recipeName} build directory` });
+      try {
+        let record = await ensureImageRoot({ recipe: recipeName, iso: stamp.image, descriptionHash: stamp.descriptionHash }, paths, {
+          runner: execaRunner,
+          log,
+        });
+        const given = rest.slice(2).join(" ") || process.env.CMD || undefined;
+        log.info(given ? "running a command in the image root" : "interactive shell in the image root; exit to leave", { root: paths.root, command: given });
+        const exitCode = await runNspawn({ root: paths.root, command: given, setenv: { TERM: process.env.TERM ?? "dumb" } });
+        record = await recordHandChange(paths, record, { at: new Date().toISOString(), command: given ?? "(interactive shell)", exitCode });
+        log.info("hand change recorded", {
+          root: paths.root,
+          changes: record.changes.length,
+          exit_code: exitCode,
+          next: `./make-recipe-target ${recipeName} repack`,
+        });
+        return exitCode === 0 ? 0 : 1;
+      } finally {
+        await lock.release();
+      }
+    }
+    case "repack": {
+      const recipeBuildDir = join(values["build-dir"], recipeName);
+      const lock = await acquireLock(join(recipeBuildDir, ".build.lock"), { log, what: `the ${recipeName} build directory` });
+      try {
+        const result = await repackImage({ recipe: recipeName, recipeBuildDir }, { runner: execaRunner, log });
+        console.log(result.image);
+        return 0;
+      } finally {
+        await lock.release();
+      }
     }
     case "clean": {
       // Never the shared package cache (/var/cache/kiwi): only this recipe's build dir.
@@ -426,8 +467,19 @@ async function runBuild(rest: string[], values: Values, log: ReturnType<typeof c
       return 0;
     }
     default:
-      throw new ReconError("USAGE", `unknown build action '${action}'`, { hint: "actions: describe, image, http, clean" });
+      throw new ReconError("USAGE", `unknown build action '${action}'`, { hint: "actions: describe, image, http, shell, repack, clean" });
   }
+}
+
+/** The stamp of the recipe's built live ISO, or an error that says to build it. */
+async function builtLiveStamp(recipeBuildDir: string, recipeName: string) {
+  const stamp = await readStamp(recipeBuildDir, "DracutLive");
+  if (!stamp) {
+    throw new ReconError("ARTEFACT_MISSING", `no live ISO has been built for ${recipeName}`, {
+      hint: `run ./make-recipe-target ${recipeName} target first`,
+    });
+  }
+  return stamp;
 }
 
 /** /etc/recon/build.json exists only inside the image (planDescription writes it). */

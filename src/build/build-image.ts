@@ -50,13 +50,24 @@ export interface BuildImageResult {
   sizeBytes: number;
 }
 
-interface Stamp {
+/** Set by `repack` (repack.ts): the image no longer is what the recipe builds. */
+export interface HandChangeSummary {
+  repackedAt: string;
+  extractedAt: string;
+  /** The commands run in `shell`, "(interactive shell)" for a terminal session. */
+  commands: string[];
+  /** The ISO kiwi-ng built, before the hand changes. */
+  baseIsoSha256: string;
+}
+
+export interface Stamp {
   recipe: string;
   profile: Profile;
   descriptionHash: string;
   image: string;
   durationMs: number;
   finishedAt: string;
+  changedByHand?: HandChangeSummary;
 }
 
 const RESULT_SUFFIX: Record<Profile, RegExp> = {
@@ -141,13 +152,17 @@ export async function buildImage(
   const log = deps.log.child({ recipe: options.recipe, profile });
 
   const stamp = await readStamp(recipeBuildDir, profile);
+  const handChanged = stamp?.changedByHand && (await exists(stamp.image)) ? stamp.changedByHand : undefined;
+  const handFields = handChanged && { image: stamp?.image, repacked_at: handChanged.repackedAt, commands: handChanged.commands.length };
   if (!options.force && stamp?.descriptionHash === options.descriptionHash && (await exists(stamp.image)) && !(await intact(stamp.image))) {
     log.warn("the built image no longer matches its recorded sha256; rebuilding", { image: stamp.image });
   } else if (!options.force && stamp?.descriptionHash === options.descriptionHash && (await exists(stamp.image))) {
-    log.info("image up to date (same description hash); use FORCE=1 to rebuild", { image: stamp.image });
+    if (handFields) log.warn("this image was changed by hand (shell, repack) and no longer follows the recipe; FORCE=1 rebuilds it from the recipe", handFields);
+    else log.info("image up to date (same description hash); use FORCE=1 to rebuild", { image: stamp.image });
     return { image: stamp.image, logFile, reused: "build-dir", durationMs: 0, sizeBytes: (await stat(stamp.image)).size };
   }
 
+  if (handFields) log.warn("the image at this path was changed by hand (shell, repack); it is replaced by one built from the recipe", handFields);
   const cached = options.imageCacheDir ? join(options.imageCacheDir, options.descriptionHash) : undefined;
   if (!options.force && cached) {
     let image = await findResult(cached, profile);
@@ -162,7 +177,7 @@ export async function buildImage(
       const local = join(targetDir, image.slice(cached.length + 1));
       await linkOrCopy(image, local);
       await linkOrCopy(`${image}.sha256`, `${local}.sha256`);
-      await writeStampFile(recipeBuildDir, { recipe: options.recipe, profile, descriptionHash: options.descriptionHash, image: local, durationMs: 0, finishedAt: new Date().toISOString() });
+      await writeStamp(recipeBuildDir, { recipe: options.recipe, profile, descriptionHash: options.descriptionHash, image: local, durationMs: 0, finishedAt: new Date().toISOString() });
       log.info("image taken from the image cache (same description hash)", { image: local, cache: cached });
       return { image: local, logFile, reused: "image-cache", durationMs: now() - started, sizeBytes: (await stat(local)).size };
     }
@@ -240,7 +255,7 @@ export async function buildImage(
   }
   const digest = await sha256File(image);
   await writeFileAtomic(`${image}.sha256`, `${digest}  ${basename(image)}\n`);
-  await writeStampFile(recipeBuildDir, { recipe: options.recipe, profile, descriptionHash: options.descriptionHash, image, durationMs, finishedAt: new Date().toISOString() });
+  await writeStamp(recipeBuildDir, { recipe: options.recipe, profile, descriptionHash: options.descriptionHash, image, durationMs, finishedAt: new Date().toISOString() });
   if (cached) {
     await mkdir(cached, { recursive: true });
     const cachedImage = join(cached, image.slice(targetDir.length + 1));
@@ -253,6 +268,6 @@ export async function buildImage(
   return { image, logFile, reused: "no", durationMs, sizeBytes };
 }
 
-async function writeStampFile(recipeBuildDir: string, stamp: Stamp): Promise<void> {
+export async function writeStamp(recipeBuildDir: string, stamp: Stamp): Promise<void> {
   await writeFileAtomic(stampPath(recipeBuildDir, stamp.profile), `${JSON.stringify(stamp, null, 2)}\n`);
 }

@@ -8,6 +8,7 @@ import { copyFile, link, mkdir, rm, stat } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { writeFileAtomic } from "../lib/atomic-write.js";
 import type { CommandRunner } from "../lib/run.js";
+import type { HandChangeSummary } from "./build-image.js";
 import type { Recipe } from "./recipe.js";
 import { extractFromIso } from "./xorriso.js";
 
@@ -60,6 +61,8 @@ export async function applyHttpTree(
   iso: string,
   httpDir: string,
   runner: CommandRunner,
+  /** From the build stamp: boot.json then says the image no longer follows the recipe. */
+  changedByHand?: HandChangeSummary,
 ): Promise<{ files: string[] }> {
   const isoTarget = join(httpDir, plan.isoPath);
   const kernel = join(httpDir, plan.kernelPath);
@@ -85,6 +88,7 @@ export async function applyHttpTree(
     kernel: { path: plan.kernelPath, sizeBytes: (await stat(kernel)).size },
     initrd: { path: plan.initrdPath, sizeBytes: (await stat(initrd)).size },
     imageKernelArgs: plan.imageKernelArgs,
+    ...(changedByHand ? { changedByHand } : {}),
   };
   await writeFileAtomic(join(httpDir, plan.bootConfigPath), `${JSON.stringify(bootConfig, null, 2)}\n`);
   return { files: [isoTarget, kernel, initrd, join(httpDir, plan.bootConfigPath)] };
