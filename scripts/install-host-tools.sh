@@ -17,6 +17,7 @@ test_pkgs=(
   ipmitool openipmi curl iproute2 nginx-light isc-dhcp-client
   lshw pciutils ethtool smartmontools nvme-cli lldpd
   stress-ng memtester fio
+  nbd-server nbd-client libnbd-bin
   chromium
   shim-signed grub-efi-amd64-signed sbsigntool
 )
