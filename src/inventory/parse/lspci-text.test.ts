@@ -1,7 +1,8 @@
 /**
  * `lspci` text forms (-k, -nn, -vvnn) on real outputs pasted in GitHub issues
  * and a hardware probe (test/fixtures/inventory/real/storage/SOURCES.md): a PowerEdge R440's PERC
- * H730P and H840, an IBM HS23's SAS2004, an HP Z800's SAS1068E, a PowerEdge 2950's whole -vvnn.
+ * H730P and H840, an IBM HS23's SAS2004, an HP Z800's SAS1068E, the whole -vvnn of a PowerEdge 2950 and an
+ * HPE ML10 Gen9 (linuxhw).
  */
 import { readdirSync, readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -95,6 +96,32 @@ describe("parseLspciText on real outputs", () => {
     });
     // A host bridge without a driver line has driver null, not the next record's.
     expect(devices.find((device) => device.slot === "0000:00:11.0")).toMatchObject({ driver: null, subsystem_vendor_id: "8086", subsystem_id: "8086" });
+  });
+
+  it("lspci -vvnn of an HPE ML10 Gen9: a bracketed mode before the ids, and a capability's Subsystem is not the device's", () => {
+    const devices = parseLspciText(text("linuxhw-hpe-ml10gen9-06A38AE11D38.lspci-vvnn.txt")).value;
+    expect(devices).toHaveLength(15);
+    expect(devices.find((device) => device.class_id === "0106")).toEqual({
+      slot: "0000:00:17.0",
+      vendor_id: "8086",
+      product_id: "a102",
+      class_id: "0106",
+      vendor: "Intel Corporation",
+      product: "Q170/Q150/B150/H170/H110/Z170/CM236 Chipset SATA Controller [AHCI Mode]",
+      class: "SATA controller",
+      subsystem_vendor_id: "8086",
+      subsystem_id: "7270",
+      revision: "31",
+      driver: "ahci",
+    });
+    expect(devices.find((device) => device.slot === "0000:02:00.0")).toMatchObject({
+      product: "Lexa PRO [Radeon 540/540X/550/550X / RX 540X/550/550X]",
+      product_id: "699f",
+      subsystem_vendor_id: "1028",
+      revision: "c7",
+    });
+    // "Capabilities: [88] Subsystem: … [8086:2015]" belongs to the bridge's capability list.
+    expect(devices.find((device) => device.slot === "0000:00:01.0")).toMatchObject({ subsystem_vendor_id: null, subsystem_id: null, driver: "pcieport" });
   });
 
   it("a vendor recon has no name for keeps lspci's whole name as the product", () => {
