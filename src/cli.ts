@@ -435,7 +435,7 @@ async function runBuild(rest: string[], values: Values, log: ReturnType<typeof c
         });
         const given = rest.slice(2).join(" ") || process.env.CMD || undefined;
         log.info(given ? "running a command in the image root" : "interactive shell in the image root; exit to leave", { root: paths.root, command: given });
-        const exitCode = await runNspawn({ root: paths.root, command: given, setenv: { TERM: process.env.TERM ?? "dumb" } });
+        const exitCode = await runNspawn({ root: paths.root, command: given, pipe: !process.stdin.isTTY, setenv: { TERM: process.env.TERM ?? "dumb" } });
         record = await recordHandChange(paths, record, { at: new Date().toISOString(), command: given ?? "(interactive shell)", exitCode });
         log.info("hand change recorded", {
           root: paths.root,

@@ -17,12 +17,18 @@ export interface NspawnPlan {
   root: string;
   /** A command line for the image's /bin/sh -c; undefined = an interactive login shell. */
   command?: string | undefined;
+  /**
+   * stdin is no terminal (a pipe, /dev/null, CI): --console=pipe, so the shell reads it and ends at
+   * its end; nspawn's default then is a read-only console whose shell waits for ever.
+   */
+  pipe?: boolean;
   /** Environment for the command inside, e.g. TERM. */
   setenv?: Record<string, string>;
 }
 
 export function nspawnArgs(plan: NspawnPlan): string[] {
   const args = ["--quiet", "--register=no", "--keep-unit", "--resolv-conf=bind-host", "--timezone=off", "--link-journal=no", `--directory=${plan.root}`];
+  if (plan.pipe) args.push("--console=pipe");
   for (const [key, value] of Object.entries(plan.setenv ?? {})) args.push(`--setenv=${key}=${value}`);
   if (plan.command !== undefined) args.push("/bin/sh", "-c", plan.command);
   return args;
