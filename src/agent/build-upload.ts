@@ -72,7 +72,7 @@ export async function buildUpload(runner: CommandRunner, options: BuildUploadOpt
     const discovered = await discoverFacts(runner, { ...(options.sysRoot && { root: options.sysRoot }), ...(options.env && { env: options.env }) });
     const { facts, skipped } = usableFacts(discovered);
     notes.push(
-      `found: interfaces ${facts.interfaces.join(" ") || "none"}; disks ${facts.disks.join(" ") || "none"}; nvme ${facts.nvmeControllers.join(" ") || "none"}; ipmi ${facts.ipmiDevice ? "/dev/ipmi0" : "none"}; nvidia-smi ${facts.nvidiaSmi ? "yes" : "no"}`,
+      `found: interfaces ${facts.interfaces.join(" ") || "none"}; disks ${facts.disks.join(" ") || "none"}; nvme ${facts.nvmeControllers.join(" ") || "none"}; ipmi ${facts.ipmiDevice ? "/dev/ipmi0" : "none"}; nvidia-smi ${facts.nvidiaSmi ? "yes" : "no"}; raid disks ${facts.raidDisks.map((disk) => `${disk.device} -d ${disk.type}`).join(", ") || "none"}`,
     );
     if (skipped.length > 0) notes.push(`skipped: ${skipped.join(", ")}`);
     disks = facts.disks;

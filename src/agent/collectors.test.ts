@@ -12,7 +12,7 @@ function render(facts: HostFacts): string {
 
 describe("planCollectors", () => {
   it("plans a small VM: one NIC, one virtio disk, no BMC, no NVMe, no GPU", async () => {
-    const facts: HostFacts = { interfaces: ["eth0"], disks: ["vda"], nvmeControllers: [], ipmiDevice: false, nvidiaSmi: false };
+    const facts: HostFacts = { interfaces: ["eth0"], disks: ["vda"], nvmeControllers: [], ipmiDevice: false, nvidiaSmi: false, raidDisks: [] };
     await expect(render(facts)).toMatchFileSnapshot("__snapshots__/plan-small-vm.jsonl");
   });
 
@@ -23,13 +23,18 @@ describe("planCollectors", () => {
       nvmeControllers: ["nvme1", "nvme0"],
       ipmiDevice: true,
       nvidiaSmi: true,
+      raidDisks: [
+        { device: "/dev/bus/0", type: "megaraid,1" },
+        { device: "/dev/bus/0", type: "megaraid,0" },
+        { device: "/dev/sg1", type: "sat+megaraid,8" },
+      ],
     };
     await expect(render(facts)).toMatchFileSnapshot("__snapshots__/plan-server.jsonl");
   });
 
   it("gives the LLDP collector its wait on top of the collector timeout", () => {
     const plan = planCollectors(
-      { interfaces: [], disks: [], nvmeControllers: [], ipmiDevice: false, nvidiaSmi: false },
+      { interfaces: [], disks: [], nvmeControllers: [], ipmiDevice: false, nvidiaSmi: false, raidDisks: [] },
       { ...OPTIONS, lldpWaitMs: 5000, collectorTimeoutMs: 1000 },
     );
     const lldp = plan.find((spec) => spec.kind === "lldp");
@@ -39,7 +44,7 @@ describe("planCollectors", () => {
 
   it("has unique ids and unique files", () => {
     const plan = planCollectors(
-      { interfaces: ["eth0", "eth1"], disks: ["sda", "sdb"], nvmeControllers: ["nvme0"], ipmiDevice: true, nvidiaSmi: true },
+      { interfaces: ["eth0", "eth1"], disks: ["sda", "sdb"], nvmeControllers: ["nvme0"], ipmiDevice: true, nvidiaSmi: true, raidDisks: [] },
       OPTIONS,
     );
     const ids = plan.map((spec) => spec.id);
@@ -58,7 +63,14 @@ describe("usableFacts", () => {
       nvmeControllers: ["nvme0", "nvme-subsys0"],
       ipmiDevice: false,
       nvidiaSmi: false,
+      raidDisks: [
+        { device: "/dev/bus/0", type: "megaraid,0" },
+        { device: "/dev/bus/0", type: "megaraid,0" },
+        { device: "/dev/../etc/passwd", type: "megaraid,1" },
+        { device: "/dev/sda", type: "megaraid,1; rm" },
+      ],
     });
+    expect(facts.raidDisks).toEqual([{ device: "/dev/bus/0", type: "megaraid,0" }]);
     expect(facts.interfaces).toEqual(["eth0"]);
     expect(facts.disks).toEqual(["sda"]);
     expect(facts.nvmeControllers).toEqual(["nvme0"]);
@@ -71,6 +83,8 @@ describe("usableFacts", () => {
       'disk "ram0"',
       'disk "zram0"',
       'nvme controller "nvme-subsys0"',
+      'raid disk "/dev/../etc/passwd -d megaraid,1"',
+      'raid disk "/dev/sda -d megaraid,1; rm"',
     ]);
   });
 

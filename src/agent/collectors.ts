@@ -17,6 +17,16 @@ export interface HostFacts {
   ipmiDevice: boolean;
   /** nvidia-smi is on PATH. */
   nvidiaSmi: boolean;
+  /**
+   * Disks behind a RAID controller that `smartctl --scan-open` found (device and its `-d` value,
+   * `/dev/bus/0` + `megaraid,0`, `/dev/sda` + `cciss,1`): the kernel sees only the controller's volumes.
+   */
+  raidDisks: RaidDisk[];
+}
+
+export interface RaidDisk {
+  device: string;
+  type: string;
 }
 
 export interface PlanOptions {
@@ -86,6 +96,22 @@ const SAFE_INTERFACE = /^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,14}$/;
 const SAFE_DISK = /^[A-Za-z0-9][A-Za-z0-9_.:!+/-]{0,63}$/;
 // RAM-backed "disks" have no SMART and would only add a failure per boot.
 const NOT_A_DRIVE = /^(zram|ram|loop)\d+$/;
+// A disk behind a RAID controller: a /dev path and a `-d` pass-through value (smartctl(8), "-d TYPE").
+const SAFE_RAID_DEVICE = /^\/dev\/[A-Za-z0-9][A-Za-z0-9_.!+/-]{0,63}$/;
+const RAID_TYPE = /^(sat\+)?(megaraid|cciss|aacraid|areca|3ware|hpt|sssraid),[0-9]{1,4}(\/[0-9]{1,4}){0,2}$/;
+
+/**
+ * A RAID disk's name in the inventory and its file-name id: "<device without /dev/>:<-d value>"
+ * (`bus/0:megaraid,0`); the id spells "/" as "!" like every other disk (`smartctl.bus!0:megaraid,0.json`).
+ */
+/** A `-d` value that reaches a disk through a RAID controller (not `scsi`, `nvme`, `sat`, `auto`). */
+export function isRaidPassThrough(type: string): boolean {
+  return RAID_TYPE.test(type);
+}
+
+export function raidDiskName(disk: RaidDisk): string {
+  return `${disk.device.replace(/^\/dev\//, "")}:${disk.type}`;
+}
 
 /** The interfaces and disks the plan will use, sorted; the rest is reported as skipped. */
 export function usableFacts(facts: HostFacts): { facts: HostFacts; skipped: string[] } {
@@ -102,6 +128,14 @@ export function usableFacts(facts: HostFacts): { facts: HostFacts; skipped: stri
       interfaces: keep(facts.interfaces, (n) => n !== "lo" && SAFE_INTERFACE.test(n), "interface"),
       disks: keep(facts.disks, (n) => SAFE_DISK.test(n) && !n.includes("..") && !NOT_A_DRIVE.test(n), "disk"),
       nvmeControllers: keep(facts.nvmeControllers, (n) => /^nvme\d+$/.test(n), "nvme controller"),
+      raidDisks: [...new Map(facts.raidDisks.map((disk) => [raidDiskName(disk), disk])).entries()]
+        .sort(([a], [b]) => a.localeCompare(b))
+        .map(([, disk]) => disk)
+        .filter((disk) => {
+          if (SAFE_RAID_DEVICE.test(disk.device) && !disk.device.includes("..") && RAID_TYPE.test(disk.type)) return true;
+          skipped.push(`raid disk ${JSON.stringify(`${disk.device} -d ${disk.type}`)}`);
+          return false;
+        }),
     },
     skipped,
   };
@@ -145,6 +179,12 @@ export function planCollectors(input: HostFacts, options: PlanOptions): Collecto
   for (const disk of facts.disks) {
     const safe = fileSafeName(disk);
     plan.push(command(`smartctl.${safe}`, ["smartctl", "-j", "-a", `/dev/${disk}`], `smartctl.${safe}.json`));
+  }
+  // Disks behind RAID controllers (docs/raw-upload.md): what smartctl's scan saw, then each disk through its controller.
+  plan.push(command("smartctl-scan", ["smartctl", "--scan-open"], "smartctl-scan.txt"));
+  for (const disk of facts.raidDisks) {
+    const safe = fileSafeName(raidDiskName(disk));
+    plan.push(command(`smartctl.${safe}`, ["smartctl", "-j", "-a", "-d", disk.type, disk.device], `smartctl.${safe}.json`));
   }
   plan.push(command("nvme-list", ["nvme", "list", "-o", "json"], "nvme-list.json"));
   for (const ctrl of facts.nvmeControllers) {

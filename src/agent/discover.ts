@@ -6,9 +6,19 @@ import { access, readdir } from "node:fs/promises";
 import { constants } from "node:fs";
 import { delimiter, join } from "node:path";
 import type { CommandRunner } from "../lib/run.js";
-import type { HostFacts } from "./collectors.js";
+import { parseSmartctlScan } from "../inventory/parse/smartctl-scan.js";
+import { isRaidPassThrough, type HostFacts, type RaidDisk } from "./collectors.js";
 
 export const LSBLK_DISKS_ARGS = ["-J", "-d", "-o", "NAME,TYPE"];
+/** `--scan-open` also opens each device, so a RAID controller's disks are listed with their `-d` value. */
+export const SMARTCTL_SCAN_ARGS = ["--scan-open"];
+
+/** The disks behind RAID controllers in a `smartctl --scan-open` listing (plain disks come from lsblk). */
+export function raidDisksFromScan(stdout: string): RaidDisk[] {
+  return parseSmartctlScan(stdout)
+    .value.filter((entry) => isRaidPassThrough(entry.type))
+    .map((entry) => ({ device: entry.device, type: entry.type }));
+}
 
 /** Whole disks from `lsblk -J -d -o NAME,TYPE`; tolerant of a missing or odd document. */
 export function parseLsblkDisks(stdout: string): string[] {
@@ -54,12 +64,16 @@ export interface DiscoverOptions {
 
 export async function discoverFacts(runner: CommandRunner, options: DiscoverOptions = {}): Promise<HostFacts> {
   const root = options.root ?? "/";
-  const lsblk = await runner.run("lsblk", LSBLK_DISKS_ARGS, { timeoutMs: 30_000, ...(options.env && { env: options.env }) });
+  const env = options.env && { env: options.env };
+  const lsblk = await runner.run("lsblk", LSBLK_DISKS_ARGS, { timeoutMs: 30_000, ...env });
+  // smartctl exits non-zero when one device would not open; the lines it printed still hold.
+  const scan = await runner.run("smartctl", SMARTCTL_SCAN_ARGS, { timeoutMs: 60_000, ...env });
   return {
     interfaces: (await names(join(root, "sys/class/net"))).filter((n) => n !== "lo"),
     disks: lsblk.exitCode === 0 ? parseLsblkDisks(lsblk.stdout) : [],
     nvmeControllers: (await names(join(root, "sys/class/nvme"))).filter((n) => /^nvme\d+$/.test(n)),
     ipmiDevice: await exists(join(root, "dev/ipmi0")),
     nvidiaSmi: await onPath("nvidia-smi", options.path ?? options.env?.PATH ?? process.env.PATH),
+    raidDisks: raidDisksFromScan(scan.stdout),
   };
 }

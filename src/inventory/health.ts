@@ -247,6 +247,11 @@ export interface HealthInput {
   sdr: SdrEntry[] | null;
   sensors: SensorReading[] | null;
   disks: Pick<Disk, "name" | "smart_passed">[];
+  /**
+   * Disk name → the smartctl file its health was read from and the line that said so (a text
+   * report's health line); without one, raw/smartctl.<disk>.json and its smart_status field.
+   */
+  smartSources?: Map<string, { source: string; evidence: string | null }>;
   edac: EdacTotals | null;
 }
 
@@ -266,8 +271,8 @@ export function healthFindings(input: HealthInput): Finding[] {
       severity: "critical",
       component: disk.name,
       message: `${disk.name}: SMART overall-health self-assessment FAILED`,
-      source: `raw/smartctl.${disk.name.replace(/\//g, "!")}.json`,
-      evidence: `smart_status.passed: false`,
+      source: input.smartSources?.get(disk.name)?.source ?? `raw/smartctl.${disk.name.replace(/\//g, "!")}.json`,
+      evidence: input.smartSources?.get(disk.name)?.evidence ?? "smart_status.passed: false",
       at: null,
     });
   }

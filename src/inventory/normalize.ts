@@ -35,6 +35,11 @@ import { parseLsblk } from "./parse/lsblk.js";
 import { parseLscpu } from "./parse/lscpu.js";
 import { parseLshw } from "./parse/lshw.js";
 import { parseLspci } from "./parse/lspci.js";
+import { parseLspciText } from "./parse/lspci-text.js";
+import { parseSmartctlScan } from "./parse/smartctl-scan.js";
+import { parseSsacli } from "./parse/ssacli.js";
+import { parseStorcliJson, type RaidToolController } from "./parse/storcli.js";
+import { storageControllers, type ToolReport } from "./storage.js";
 import { parseManifest } from "./parse/manifest.js";
 import { parseMeminfo } from "./parse/meminfo.js";
 import { parseNvmeIdCtrl, parseNvmeList, type NvmeController } from "./parse/nvme.js";
@@ -63,6 +68,24 @@ const VIRTUAL_DRIVERS = new Set([
   "vrf",
 ]);
 
+/** Raw files recon keeps for the admin but does not parse (docs/raw-upload.md). */
+const KNOWN_UNPARSED = [
+  /^raw\/dmidecode\.bin$/,
+  // The agent keeps every channel's answer it tried; the first is read.
+  /^raw\/ipmitool-lan-print\.\d+\.txt$/,
+  /^raw\/nvidia-smi\.xml$/,
+];
+
+/** A record of `lspci -vvnn`/`-nnk`/`-vnn` text: a slot at the line's start, then a class name. */
+const LSPCI_TEXT_RECORD = /^([0-9a-f]{4}:)?[0-9a-f]{2}:[0-9a-f]{2}\.[0-7] \S/im;
+
+/** Vendor RAID tools a workload may run (docs/workload.md): collector id → parser of its output. */
+const RAID_TOOL_OUTPUTS: [string, (text: string, source: string) => Parsed<RaidToolController[]>][] = [
+  ["storcli", (text, source) => parseStorcliJson(text, source, "storcli")],
+  ["perccli", (text, source) => parseStorcliJson(text, source, "perccli")],
+  ["ssacli", (text, source) => parseSsacli(text, source)],
+];
+
 /** The first non-null value. */
 function first<T>(...values: Array<T | null | undefined>): T | null {
   for (const value of values) if (value !== null && value !== undefined) return value;
@@ -80,9 +103,12 @@ export function normalizeRaw(files: Map<string, Buffer>): Inventory {
   const texts = normalizeKeys(files);
   const inventory = emptyInventory();
   const errors: Problem[] = [];
+  // Every file a parser looked at; what is left over is reported (a file recon does not read must not vanish silently).
+  const consumed = new Set<string>();
   const read = <T>(path: string, parse: (text: string) => Parsed<T>): T | null => {
     const text = texts.get(path);
     if (text === undefined) return null;
+    consumed.add(path);
     try {
       const parsed = parse(text);
       errors.push(...parsed.errors);
@@ -168,10 +194,16 @@ export function normalizeRaw(files: Map<string, Buffer>): Inventory {
 
   // Disks.
   const smart = new Map<string, SmartctlDisk>();
+  const smartSources = new Map<string, { source: string; evidence: string | null }>();
   // JSON (the agent) or text (`smartctl -a`/`-x` kept by other tools), told apart by content; JSON wins for one disk.
   for (const { key, id } of [...byPrefix("raw/smartctl.", ".json"), ...byPrefix("raw/smartctl.", ".txt")]) {
     const value = read(key, (text) => parseSmartctl(text, key));
-    if (value && !smart.has(id)) smart.set(id, value);
+    if (value && !smart.has(id)) {
+      smart.set(id, value);
+      // A text report's own health line is the evidence (ATA "overall-health", SCSI/SAS "SMART Health Status").
+      const line = key.endsWith(".txt") ? (/^.*(overall-health self-assessment|SMART Health Status).*$/m.exec(texts.get(key) ?? "")?.[0] ?? null) : null;
+      smartSources.set(id.replace(/!/g, "/"), { source: key, evidence: line?.trim() ?? null });
+    }
   }
   const nvmeList = read("raw/nvme-list.json", parseNvmeList) ?? [];
   const controllers = new Map<string, NvmeController>();
@@ -183,9 +215,36 @@ export function normalizeRaw(files: Map<string, Buffer>): Inventory {
   const byPath = read("raw/disk-by-path.json", parseDiskByPath);
   // What the kernel says, for a disk udev had not processed when lsblk ran (no serial there).
   const sysBlock = read("raw/sys-block.json", parseSysBlock);
+  // Disks behind a RAID controller: smartctl files named "<device>:<-d value>" (raw-upload.md); the kernel does not see them.
+  const raidIds = [...smart.keys()].filter((id) => id.includes(":")).sort();
   const names = lsblk
     ? lsblk.map((disk) => disk.name)
-    : [...new Set([...nvmeList.map((namespace) => namespace.name), ...smart.keys(), ...(lshw?.disks.map((disk) => disk.name) ?? [])])].sort();
+    : [
+        ...new Set([
+          ...nvmeList.map((namespace) => namespace.name),
+          ...[...smart.keys()].filter((id) => !id.includes(":")),
+          ...(lshw?.disks.map((disk) => disk.name) ?? []),
+        ]),
+      ].sort();
+  const raidDisks = raidIds.map((id): Disk => {
+    const smartctl = smart.get(id)!;
+    const name = id.replace(/!/g, "/");
+    const nvme = smartctl.protocol === "NVMe";
+    const rotational = nvme ? false : smartctl.rotation_rate != null ? smartctl.rotation_rate > 0 : null;
+    return {
+      name,
+      model: smartctl.model,
+      vendor: smartctl.vendor,
+      serial: smartctl.serial,
+      wwn: smartctl.wwn,
+      size_bytes: smartctl.size_bytes,
+      rotational,
+      kind: nvme ? "nvme" : rotational === null ? null : rotational ? "hdd" : "ssd",
+      smart_passed: smartctl.smart_passed,
+      by_path: null,
+      smartctl_device: name.slice(name.lastIndexOf(":") + 1),
+    };
+  });
   inventory.disks = names.map((name): Disk => {
     const block = lsblk?.find((disk) => disk.name === name);
     const smartctl = smart.get(name);
@@ -210,6 +269,9 @@ export function normalizeRaw(files: Map<string, Buffer>): Inventory {
       smartctl_device: null,
     };
   });
+  inventory.disks.push(...raidDisks);
+  // What smartctl's scan listed (kept for the admin; the agent already collected each RAID disk it named).
+  read("raw/smartctl-scan.txt", parseSmartctlScan);
 
   // Interfaces.
   const links = read("raw/ip-link.json", (text) => parseIpLink(text)) ?? [];
@@ -226,8 +288,12 @@ export function normalizeRaw(files: Map<string, Buffer>): Inventory {
     const driverKey = `raw/ethtool-i.${name}.txt`;
     const settingsKey = `raw/ethtool.${name}.txt`;
     const driverText = texts.get(driverKey);
+    consumed.add(driverKey);
     const driver = driverText === undefined ? null : parseEthtoolDriver(driverText, driverKey);
-    if (driver?.value.driver && VIRTUAL_DRIVERS.has(driver.value.driver)) continue;
+    if (driver?.value.driver && VIRTUAL_DRIVERS.has(driver.value.driver)) {
+      consumed.add(settingsKey); // read, and left out on purpose: not a port of the machine
+      continue;
+    }
     if (driver) errors.push(...driver.errors);
     const settings = read(settingsKey, (text) => parseEthtool(text, settingsKey));
     interfaces.push({
@@ -244,7 +310,17 @@ export function normalizeRaw(files: Map<string, Buffer>): Inventory {
   inventory.interfaces = interfaces;
 
   // PCI devices and GPUs (display controllers, PCI class 03xx).
-  inventory.pci_devices = read("raw/lspci.txt", parseLspci) ?? [];
+  // `lspci -vmm -nn -k` as the agent collects it; `lspci -vvnn`/`-nnk` text (probe collections, other tools) told by content.
+  inventory.pci_devices =
+    read("raw/lspci.txt", (text) => (/^Slot:/m.test(text) || !LSPCI_TEXT_RECORD.test(text) ? parseLspci(text) : parseLspciText(text))) ?? [];
+  const reports: ToolReport[] = [];
+  for (const [tool, parse] of RAID_TOOL_OUTPUTS) {
+    const source = `raw/workload/${tool}.out`;
+    const controllers = read(source, (text) => parse(text, source));
+    if (controllers) reports.push({ source, controllers });
+  }
+  const storage = storageControllers(inventory.pci_devices, reports);
+  inventory.storage_controllers = storage.controllers;
   inventory.gpus = inventory.pci_devices
     .filter((device) => device.class_id?.startsWith("03"))
     .map((device) => ({ vendor: device.vendor, product: device.product, pci_slot: device.slot, driver: device.driver, memory_bytes: null }));
@@ -279,8 +355,10 @@ export function normalizeRaw(files: Map<string, Buffer>): Inventory {
       sdr,
       sensors: read("raw/ipmitool-sensor.txt", parseIpmiSensor),
       disks: inventory.disks,
+      smartSources,
       edac,
     }),
+    ...storage.findings,
   );
   inventory.power_supplies = mergePowerSupplies(inventory.power_supplies, ipmiPowerSupplies(sdr ?? []));
 
@@ -302,11 +380,34 @@ export function normalizeRaw(files: Map<string, Buffer>): Inventory {
     } else if (test.result === "error") errors.push({ source, message: `burn-in test could not say: ${test.detail}` });
   }
 
+  errors.push(...unreadFiles(texts, consumed));
+
   // Critical first across every source (health, then burn-in); the sort is stable, so each source keeps its order.
   inventory.findings.sort((a, b) => Number(a.severity !== "critical") - Number(b.severity !== "critical"));
   inventory.errors = mergeErrors(manifest?.collector_errors ?? [], errors);
   // The schema check is a guard against a parser returning a wrong type; it must never fail.
   return inventorySchema.parse(inventory);
+}
+
+/**
+ * Files of the upload no parser read: a file named or formatted other than recon reads it (a `.txt`
+ * where recon reads `.json`, a tool recon does not know) is reported instead of ignored. Not
+ * reported: files recon keeps without parsing (KNOWN_UNPARSED), the workload's outputs (the
+ * admin's own collectors, docs/workload.md) and burn-in's files (parse/burn-in.ts reads that directory).
+ */
+function unreadFiles(texts: Map<string, string>, consumed: Set<string>): Problem[] {
+  return (
+    [...texts.keys()]
+      // Outside raw/ are the agent's own manifest.json and collector.log (docs/raw-upload.md).
+      .filter((key) => key.startsWith("raw/") && !consumed.has(key))
+      .filter((key) => !key.startsWith("raw/workload/") && !key.startsWith("raw/burn-in/") && !KNOWN_UNPARSED.some((pattern) => pattern.test(key)))
+      .filter((key) => !key.endsWith("/"))
+      .sort()
+      .map((key) => ({
+        source: key,
+        message: "not a file recon reads: kept in the raw upload but not in the inventory (docs/raw-upload.md lists the files and their names)",
+      }))
+  );
 }
 
 /**

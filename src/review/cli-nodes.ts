@@ -142,6 +142,21 @@ export function renderNodeDetail(detail: NodeDetail): string {
         "  dimm",
         `${dimm.slot ?? "?"} ${gib(dimm.size_bytes)} ${dimm.type ?? ""} ${dimm.speed_mts ?? "?"}MT/s ${dimm.part_number ?? ""} ${dimm.serial_number ?? ""}`,
       );
+    for (const controller of inv.storage_controllers) {
+      const drives = controller.virtual_drives.map((vd) => `${vd.id} ${vd.raid_level ?? "?"} ${vd.state ?? "?"}`).join(", ");
+      field(
+        "  storage",
+        [
+          controller.pci_slot,
+          controller.product ?? controller.model ?? "?",
+          controller.driver,
+          controller.tool && `${controller.tool}: ${controller.model ?? "?"} fw ${controller.firmware_version ?? "?"}`,
+          drives && `VD ${drives}`,
+        ]
+          .filter(Boolean)
+          .join(" "),
+      );
+    }
     for (const disk of inv.disks) {
       field(
         "  disk",

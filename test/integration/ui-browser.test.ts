@@ -50,6 +50,13 @@ const fleet = sampleFleet();
 const realMacs: string[] = [];
 /** The real pair: the R730XD with the real SEL holding a fault, and the R730xd without one. */
 const PAIR = { faulty: "52:54:00:5f:00:01", other: "52:54:00:5f:00:02" } as const;
+/**
+ * A node with storage behind a RAID controller, made of real outputs of different machines
+ * (test/fixtures/inventory/real/storage/SOURCES.md): the R720xd's dmidecode, a PowerEdge 2950's
+ * lspci -vvnn, storcli's report of a ServeRAID M5015 (a workload's `storcli` collector) and
+ * smartctl's report of a disk read through a MegaRAID (`-d megaraid,1`).
+ */
+const RAID_NODE = "52:54:00:5f:00:03";
 
 /**
  * A raw upload of real tool outputs (docs/raw-upload.md). The manifest is recon's own metadata,
@@ -116,6 +123,17 @@ beforeAll(async () => {
       { "raw/dmidecode.txt": "review/dell-r730xd-upper.dmidecode.txt", "raw/ipmitool-sel.txt": "ipmi/argon-bx41-06.sel-elist.txt" },
     ],
     [PAIR.other, "r730xd-lower", { "raw/dmidecode.txt": "review/dell-r730xd-lower.dmidecode.txt" }],
+    [
+      RAID_NODE,
+      "raid-node",
+      {
+        "raw/dmidecode.txt": "dmi/dell-oem-r720xd-153B982DDDBD.txt",
+        "raw/lspci.txt": "storage/linuxhw-dell-poweredge-2950-6643675AED82.lspci-vvnn.txt",
+        "raw/smartctl-scan.txt": "storage/scrutiny-issue-267.smartctl-scan.txt",
+        "raw/smartctl.bus!0:megaraid,1.json": "storage/scrutiny-smart-megaraid1.json",
+        "raw/workload/storcli.out": "storage/netdata-storcli-megaraid-controllers-info.json",
+      },
+    ],
   ] as const) {
     realMacs.push(mac);
     real.push({ mac, inventory: normalizeRaw(realUpload(mac, hostname, files)) });
@@ -252,6 +270,24 @@ describe("review UI in chromium", () => {
     expect(await section.textContent()).toContain("Dell Inc. PowerEdge R730XD | Dell Inc. PowerEdge R730xd");
     expect(await section.locator(`ul.health li[data-mac="${PAIR.faulty}"]`).textContent()).toMatch(/critical: uncorrectable ECC memory error/);
     await shot(local, "real-pair-class");
+    await local.goto("http://127.0.0.1:8080/#/");
+    await local.waitForSelector(".rows .row");
+  });
+
+  it("shows storage controllers with the RAID tool's virtual drives, and the disk read through the controller (#12)", async () => {
+    await local.goto(`http://127.0.0.1:8080/#/node/${RAID_NODE.replace(/:/g, "-")}`);
+    await local.waitForSelector("#node-detail");
+    const controllers = local.locator("#storage-controllers");
+    await controllers.waitFor();
+    const text = (await controllers.textContent()) ?? "";
+    // lspci's own controller with its kernel driver, and storcli's controller with its RAID6 volume.
+    expect(text).toContain("megaraid_sas");
+    expect(text).toContain("ServeRAID M5015 SAS/SATA Controller");
+    expect(text).toMatch(/0\/0 RAID6 .*Optl/);
+    const disk = local.locator("table tr", { hasText: "bus/0:megaraid,1" });
+    expect(await disk.textContent()).toContain("RAID (-d megaraid,1)");
+    await controllers.scrollIntoViewIfNeeded();
+    await shot(local, "real-raid-storage");
     await local.goto("http://127.0.0.1:8080/#/");
     await local.waitForSelector(".rows .row");
   });

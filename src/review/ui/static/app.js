@@ -235,6 +235,8 @@ function phaseCell(row) {
   const rank = PHASES.indexOf(row.phase);
   PHASES.forEach((p, i) => steps.append(el("i", { class: i <= rank ? "on" : row.phases[p] ? "on" : "" })));
   cell.append(steps, el("span", { class: "label" }, row.phase === "error" ? `error: ${row.last_error ?? ""}` : row.phase));
+  // Which image this boot booted (the master may serve several).
+  if (row.image) cell.append(el("span", { class: "image", title: "image booted" }, ` ${row.image}`));
   return cell;
 }
 
@@ -619,9 +621,36 @@ async function showNode(dir) {
           d.serial_number,
         ]),
       ),
+      el("h3", {}, `Storage controllers (${inv.storage_controllers.length})`),
+      inv.storage_controllers.length
+        ? table(
+            ["PCI", "product", "driver", "model (RAID tool)", "firmware", "serial", "virtual drives"],
+            inv.storage_controllers.map((c) => [
+              c.pci_slot,
+              c.product,
+              c.driver,
+              c.model,
+              c.firmware_version,
+              c.serial_number,
+              c.virtual_drives.length
+                ? el(
+                    "div",
+                    {},
+                    c.virtual_drives.map((v) => {
+                      const words = `${v.id} ${v.raid_level ?? ""} ${bytes(v.size_bytes)} ${v.state ?? ""}`;
+                      return v.health === "ok" || v.health === null ? el("div", {}, words) : el("div", {}, el("b", { class: "error" }, words));
+                    }),
+                  )
+                : c.tool === null && c.class_id === "0104"
+                  ? "(no RAID tool in the workload)"
+                  : null,
+            ]),
+            "storage-controllers",
+          )
+        : el("p", {}, "none reported"),
       el("h3", {}, "Disks"),
       table(
-        ["name", "kind", "size", "model", "vendor", "serial", "wwn", "SMART", "by-path"],
+        ["name", "kind", "size", "model", "vendor", "serial", "wwn", "SMART", "by-path", "behind"],
         inv.disks.map((d) => [
           d.name,
           d.kind,
@@ -632,6 +661,7 @@ async function showNode(dir) {
           d.wwn,
           d.smart_passed === null ? null : d.smart_passed ? "passed" : el("b", { class: "error" }, "FAILED"),
           d.by_path,
+          d.smartctl_device === null ? null : `RAID (-d ${d.smartctl_device})`,
         ]),
       ),
       el("h3", {}, "Network interfaces and LLDP neighbours"),
