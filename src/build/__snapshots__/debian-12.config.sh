@@ -29,6 +29,10 @@ rm -f /etc/nginx/sites-enabled/default
 # one (shim-helpers-amd64-signed) in its place, so a MOK can still be enrolled from the stick.
 dpkg-divert --local --rename --divert /usr/lib/shim/mmx64.efi.unsigned --add /usr/lib/shim/mmx64.efi
 ln -sf mmx64.efi.signed /usr/lib/shim/mmx64.efi
+# Root transports (docs/site-config.md, "Root transports"): nbd-server and the kernel NFS server serve the
+# image to peers when the master says so; recon starts and supervises them, so none starts at boot.
+for unit in nbd-server.service nfs-server.service rpcbind.service rpcbind.socket; do systemctl disable "$unit" || true; done
+systemctl mask nbd-server.service nfs-server.service || true
 
 case "${kiwi_profiles}" in
   *DracutLive*)
@@ -37,11 +41,13 @@ case "${kiwi_profiles}" in
     # KIWI builds the live initrd itself; the one the distribution's kernel hook left in /boot
     # (Debian: initrd.img-*, ~58 MB) is never booted and would only fatten the squashfs.
     rm -f /boot/initrd.img-*
+    # nbd and nfs: the peers' root transports besides http (netroot=nbd:..., root=live:nfs://...); their client
+    # tools (nbd-client, mount.nfs, rpcbind) are image packages, so dracut's stock modules take them.
     # livenet on Debian's dracut 059 needs the network-legacy backend: with systemd-networkd
     # /sbin/netroot is never called and root=live:http://... never downloads (LAB-FACTS).
     mkdir -p /etc/dracut.conf.d
     cat > /etc/dracut.conf.d/20-recon-livenet.conf <<'DRACUT'
-add_dracutmodules+=" dmsquash-live livenet network-legacy "
+add_dracutmodules+=" dmsquash-live livenet network-legacy nbd nfs "
 omit_dracutmodules+=" systemd-networkd "
 DRACUT
     ;;
