@@ -39,6 +39,26 @@ export function ipv4InCidr(ip: string, cidr: Ipv4Cidr): boolean {
   return Math.floor(value / size) * size === network;
 }
 
+/**
+ * recon's default DHCP pool in a subnet (when dhcp.pool is not set), as offsets from the network
+ * address: from .100 (the low block stays for the site's own hosts; half of a smaller subnet) up
+ * to .250 in a /24 or smaller, and to 5 short of the broadcast address in a larger one, so a /22
+ * holds 919 nodes, not 151 (issue #14).
+ */
+export function defaultPoolOffsets(prefix: number): { start: number; end: number } {
+  const size = 2 ** (32 - prefix);
+  return { start: Math.min(100, Math.floor(size / 2)), end: size > 256 ? size - 6 : Math.min(250, size - 2) };
+}
+
+/** The longest prefix (smallest subnet) whose default pool holds `nodes` (/24 up to 151). */
+export function prefixFor(nodes: number): number {
+  for (let prefix = 24; prefix > 8; prefix--) {
+    const { start, end } = defaultPoolOffsets(prefix);
+    if (end - start + 1 >= nodes) return prefix;
+  }
+  return 8;
+}
+
 /** `52-54-00-AB-CD-EF`, `5254.00ab.cdef` and `52:54:00:ab:cd:ef` all become the last form. */
 export function normalizeMac(text: string): string | undefined {
   const hex = text.toLowerCase().replace(/[:.-]/g, "");

@@ -183,3 +183,32 @@ describe("applyKernelOverrides", () => {
     expect(() => applyKernelOverrides(base, parseCmdline(cmdline))).toThrow(expected);
   });
 });
+
+describe("fleet.expectedNodes (issue #14)", () => {
+  const invalid = (text: string) => {
+    try {
+      parseSiteConfig(text);
+    } catch (error) {
+      return (error as Error).message;
+    }
+    return "valid";
+  };
+
+  it("refuses a pool smaller than the expected fleet, naming both", () => {
+    expect(
+      invalid("address: 10.20.0.1/24\ndhcp: { mode: authoritative, pool: { start: 10.20.0.100, end: 10.20.0.199 } }\nfleet: { expectedNodes: 150 }\n"),
+    ).toMatch(/dhcp\.pool: the pool holds 100 addresses but fleet\.expectedNodes is 150/);
+    expect(
+      invalid("address: 10.20.0.1/24\ndhcp: { mode: authoritative, pool: { start: 10.20.0.100, end: 10.20.0.199 } }\nfleet: { expectedNodes: 100 }\n"),
+    ).toBe("valid");
+  });
+
+  it("refuses an address whose subnet cannot hold the fleet in recon's default pool, and says which prefix would", () => {
+    expect(invalid("address: 10.20.0.1/24\nfleet: { expectedNodes: 400 }\n")).toMatch(
+      /400 nodes do not fit .* 10\.20\.0\.0\/24 \(151 addresses\).*\/23 holds them/,
+    );
+    expect(invalid("address: 10.20.0.1/23\nfleet: { expectedNodes: 400 }\n")).toBe("valid");
+    // A proxy site hands out its own addresses: recon's pool does not matter.
+    expect(invalid("address: 10.20.0.1/24\ndhcp: { mode: proxy }\nfleet: { expectedNodes: 400 }\n")).toBe("valid");
+  });
+});

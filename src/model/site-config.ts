@@ -9,7 +9,7 @@ import { parseDocument } from "yaml";
 import { z } from "zod";
 import { ReconError } from "../lib/errors.js";
 import { cmdlineValue } from "./kernel-cmdline.js";
-import { ipv4InCidr, normalizeMac, parseIpv4, parseIpv4Cidr } from "./net-address.js";
+import { defaultPoolOffsets, ipv4InCidr, normalizeMac, parseIpv4, parseIpv4Cidr, prefixFor } from "./net-address.js";
 import { POST_ACTIONS } from "./peer-contract.js";
 import { ROOT_TRANSPORTS } from "./root-transport.js";
 
@@ -102,6 +102,24 @@ const powerSchema = z
     bootdevPxe: z.boolean().default(true),
     /** After a node's upload is stored: confirm it is off this long after, else power it off. 0 = never. */
     confirmOffAfterS: z.number().int().min(0).max(86400).default(120),
+    /**
+     * Paced wake (issue #14): power on this many nodes, then wait `wakePauseS` before the next
+     * batch, so a large fleet does not hit the master's link and DHCP in one burst. 0 = all at once.
+     */
+    wakeBatch: z.number().int().min(0).max(16384).default(0),
+    wakePauseS: z.number().int().min(0).max(3600).default(60),
+  })
+  .strict()
+  .default({});
+
+/**
+ * How many nodes this master is expected to boot: sizes the DHCP pool and the auto-chosen network,
+ * dnsmasq's lease and TFTP limits, the neighbour table and nginx's connections (src/master/scale.ts).
+ */
+const fleetSchema = z
+  .object({
+    /** Absent: the limits are sized from the DHCP pool (or 150 nodes when recon chooses the network). */
+    expectedNodes: z.number().int().min(1, "at least 1 node").max(16000, "at most 16000 nodes (a /18 network)").optional(),
   })
   .strict()
   .default({});
@@ -223,6 +241,7 @@ const siteConfigSchema = z
     bmcs: z.array(fleetBmcSchema).default([]),
     power: powerSchema,
     burnIn: burnInSchema,
+    fleet: fleetSchema,
   })
   .strict()
   .superRefine((config, ctx) => {
@@ -296,6 +315,26 @@ const siteConfigSchema = z
           message: `the pool contains the master's own address ${address.address}; start it after that`,
         });
       }
+    }
+    // The fleet must fit the addresses recon may hand out (issue #14, docs/site-config.md "fleet").
+    const expected = config.fleet.expectedNodes ?? 0;
+    if (pool && config.dhcp.mode !== "proxy" && config.dhcp.mode !== "off") {
+      const size = parseIpv4(pool.end)! - parseIpv4(pool.start)! + 1;
+      if (size > 0 && size < expected) {
+        ctx.addIssue({
+          code: "custom",
+          path: ["dhcp", "pool"],
+          message: `the pool holds ${size} addresses but fleet.expectedNodes is ${expected}: widen the pool (and the subnet) or lower fleet.expectedNodes`,
+        });
+      }
+    }
+    const pooled = address && defaultPoolOffsets(address.prefix);
+    if (address && pooled && !pool && config.dhcp.mode === "auto" && pooled.end - pooled.start + 1 < expected) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["fleet", "expectedNodes"],
+        message: `${expected} nodes do not fit recon's default pool in the master's subnet ${address.network}/${address.prefix} (${pooled.end - pooled.start + 1} addresses): give address: a shorter prefix (/${prefixFor(expected)} holds them) or set dhcp.pool`,
+      });
     }
     if (config.dhcp.mode === "authoritative" && !pool) {
       ctx.addIssue({

@@ -12,6 +12,7 @@ import type { BootServer } from "../../src/boot/plan-boot.js";
 import { planDhcpBoot } from "../../src/boot/plan-dhcp.js";
 import { parseSiteConfig } from "../../src/model/site-config.js";
 import { renderDhcpHostsFile, renderDnsmasqConf, type DnsmasqOptions } from "../../src/master/dhcp/render-dnsmasq.js";
+import { planScale } from "../../src/master/scale.js";
 
 let work: string;
 beforeAll(async () => {
@@ -52,6 +53,8 @@ function optionsFor(mode: DnsmasqOptions["mode"], dir: string, siteConfig = ""):
     ipv6Prefix: "fd00:20::",
     dns: { enabled: mode === "authoritative", domain: "recon.lan" },
     firstStage: planDhcpBoot(parseSiteConfig(siteConfig), SERVER).firstStage,
+    // A fleet of 900 (src/master/scale.ts): dhcp-lease-max and tftp-max go through dnsmasq's parser too.
+    limits: planScale(900),
     paths: {
       tftpRoot: join(dir, "tftp"),
       leaseFile: join(dir, "leases"),

@@ -10,6 +10,7 @@ import type { SiteConfig } from "../../model/site-config.js";
 import { defaultPool, type Provisioning } from "../net/plan-provisioning.js";
 import type { DhcpMode } from "./decide-dhcp-mode.js";
 import { renderDhcpHostsFile, renderDnsmasqConf } from "./render-dnsmasq.js";
+import { expectedNodes, planScale } from "../scale.js";
 
 /** Creates the hosts dir dnsmasq re-reads; returns the path of dnsmasq.conf. */
 export async function prepareDnsmasqDirs(runDir: string): Promise<string> {
@@ -33,6 +34,7 @@ export async function writeDnsmasqFiles({ mode, net, config, server, tftpRoot, r
   const hostsDir = join(runDir, "hosts");
   // The mode being written decides the default UEFI first stage (plan-boot.ts defaultUefiFirstStage).
   const dhcpBoot = planDhcpBoot(config, { ...server, dhcpMode: mode });
+  const pool = mode === "authoritative" ? (config.dhcp.pool ?? defaultPool(net)) : undefined;
   await writeFile(
     join(runDir, "dnsmasq.conf"),
     renderDnsmasqConf({
@@ -41,11 +43,12 @@ export async function writeDnsmasqFiles({ mode, net, config, server, tftpRoot, r
       address: net.address,
       network: net.network,
       prefix: net.prefix,
-      pool: mode === "authoritative" ? (config.dhcp.pool ?? defaultPool(net)) : undefined,
+      pool,
       leaseTime: config.dhcp.leaseTime,
       ipv6Prefix: config.ipv6Prefix,
       dns: config.dns,
       firstStage: dhcpBoot.firstStage,
+      limits: planScale(expectedNodes(config.fleet, pool)),
       paths: {
         tftpRoot,
         leaseFile: join(runDir, "dnsmasq.leases"),

@@ -1,3 +1,4 @@
+import { planScale } from "../scale.js";
 import { describe, expect, it } from "vitest";
 import type { BootServer } from "../../boot/plan-boot.js";
 import { planDhcpBoot } from "../../boot/plan-dhcp.js";
@@ -45,6 +46,8 @@ const render = (chain: (typeof CHAINS)[number], mode: DnsmasqOptions["mode"]) =>
     firstStage: firstStage(chain.config, { ...chain.server, dhcpMode: mode }),
     ...(mode === "authoritative" && { pool: { start: "10.20.0.100", end: "10.20.0.199" }, ipv6Prefix: "fd00:20::" }),
     dns: { enabled: mode === "authoritative" && chain.name === "shim", domain: "dc1.example" },
+    // The default chain is written sized for a fleet (src/master/scale.ts), the others with dnsmasq's defaults.
+    ...(chain.name === "shim" && { limits: planScale(400) }),
   });
 
 /**

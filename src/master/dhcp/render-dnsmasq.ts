@@ -33,6 +33,8 @@ export interface DnsmasqOptions {
    */
   firstStage: DhcpBootPlan["firstStage"];
   paths: DnsmasqPaths;
+  /** dhcp-lease-max and tftp-max from the expected fleet (src/master/scale.ts); absent = dnsmasq's defaults. */
+  limits?: { dhcpLeaseMax: number; tftpMax: number } | undefined;
 }
 
 export function prefixToNetmask(prefix: number): string {
@@ -174,6 +176,14 @@ function bootSection(options: DnsmasqOptions): string[] {
     `tftp-root=${options.paths.tftpRoot}`,
     "",
   );
+  if (options.limits) {
+    lines.push(
+      "# Sized for the expected fleet (site config fleet.expectedNodes; src/master/scale.ts): dnsmasq's defaults are 1000 leases, 50 TFTP transfers.",
+      `dhcp-lease-max=${options.limits.dhcpLeaseMax}`,
+      `tftp-max=${options.limits.tftpMax}`,
+      "",
+    );
+  }
   return lines;
 }
 

@@ -59,7 +59,14 @@ function overlaps(a: string, b: string): boolean {
 }
 
 /** The first default /24 that collides with no route and no address this node already has. */
-export function pickDefaultSubnet(routes: string[], interfaces: Interface[]): string | undefined {
+/**
+ * The first default subnet that collides with no route or address, widened to `prefix` (the
+ * aligned network holding the default /24, e.g. 172.30.212.0/22) when the fleet needs more room.
+ */
+export function pickDefaultSubnet(routes: string[], interfaces: Interface[], prefix = 24): string | undefined {
   const taken = [...routes, ...interfaces.flatMap((i) => i.ipv4.map((a) => `${a.address}/${a.prefix}`))];
-  return DEFAULT_SUBNETS.find((subnet) => !taken.some((t) => overlaps(subnet, t)));
+  return DEFAULT_SUBNETS.map((subnet) => {
+    const wide = parseIpv4Cidr(subnet.replace(/\/24$/, `/${Math.min(24, prefix)}`))!;
+    return `${wide.network}/${wide.prefix}`;
+  }).find((subnet) => !taken.some((t) => overlaps(subnet, t)));
 }

@@ -124,8 +124,13 @@ describe("defaultPool", () => {
       { start: "172.30.213.100", end: "172.30.213.250" },
     ],
     [
+      // A wider subnet holds a wider pool (issue #14: it stopped at .250, 151 nodes, whatever the prefix).
       { network: "10.0.0.0", prefix: 16 },
-      { start: "10.0.0.100", end: "10.0.0.250" },
+      { start: "10.0.0.100", end: "10.0.255.250" },
+    ],
+    [
+      { network: "172.30.212.0", prefix: 22 },
+      { start: "172.30.212.100", end: "172.30.215.250" },
     ],
     [
       { network: "10.1.2.0", prefix: 26 },
@@ -133,5 +138,25 @@ describe("defaultPool", () => {
     ],
   ])("%o → %o", (net, pool) => {
     expect(defaultPool(net)).toEqual(pool);
+  });
+
+  it("chooses a default network that fits the expected fleet", () => {
+    const plan = (expectedNodes: number | undefined) =>
+      planProvisioningAddress(
+        [{ name: "eth0", mac: "52:54:00:00:00:01", up: true, carrier: true, loopback: false, ipv4: [] }],
+        [],
+        { fleet: { expectedNodes } },
+        { leaseTried: true },
+      );
+    const fits = (expectedNodes: number | undefined) => {
+      const p = plan(expectedNodes);
+      if (p.kind !== "address") throw new Error("no address");
+      const pool = defaultPool(p);
+      return { cidr: p.cidr, pool: `${pool.start}-${pool.end}` };
+    };
+    expect(fits(undefined)).toEqual({ cidr: "172.30.213.1/24", pool: "172.30.213.100-172.30.213.250" });
+    expect(fits(151)).toEqual({ cidr: "172.30.213.1/24", pool: "172.30.213.100-172.30.213.250" });
+    expect(fits(152)).toEqual({ cidr: "172.30.212.1/23", pool: "172.30.212.100-172.30.213.250" });
+    expect(fits(900)).toEqual({ cidr: "172.30.212.1/22", pool: "172.30.212.100-172.30.215.250" });
   });
 });

@@ -5,11 +5,12 @@
  * the commands this plan asks for.
  */
 import { ReconError } from "../../lib/errors.js";
-import { formatIpv4, parseIpv4, parseIpv4Cidr } from "../../model/net-address.js";
+import { defaultPoolOffsets, formatIpv4, parseIpv4, parseIpv4Cidr, prefixFor } from "../../model/net-address.js";
 import type { SiteConfig } from "../../model/site-config.js";
 import { chooseInterface, pickDefaultSubnet, type Interface } from "./ip.js";
+import { DEFAULT_EXPECTED_NODES } from "../scale.js";
 
-export type ProvisioningConfig = Pick<SiteConfig, "interface" | "address">;
+export type ProvisioningConfig = Pick<SiteConfig, "interface" | "address"> & { fleet?: Pick<SiteConfig["fleet"], "expectedNodes"> };
 
 /** The provisioning network once it is up. */
 export interface Provisioning {
@@ -65,12 +66,15 @@ export function planProvisioningAddress(
   }
   if (!cidr && !options.leaseTried) return { kind: "lease", interface: chosen.name, mac: chosen.mac };
   if (!cidr) {
-    const subnet = pickDefaultSubnet(routes, interfaces);
+    // A network that fits the expected fleet: a /24 up to 151 nodes, wider beyond (issue #14).
+    const prefix = prefixFor(config.fleet?.expectedNodes ?? DEFAULT_EXPECTED_NODES);
+    const subnet = pickDefaultSubnet(routes, interfaces, prefix);
     if (!subnet)
-      throw new ReconError("NETWORK_UNAVAILABLE", "every default provisioning subnet collides with a route on this node", {
+      throw new ReconError("NETWORK_UNAVAILABLE", `every default provisioning subnet collides with a route on this node (/${prefix} for the expected fleet)`, {
         hint: "set address: in the site config",
       });
-    cidr = subnet.replace(/\.0\/24$/, ".1/24");
+    const network = parseIpv4Cidr(subnet)!;
+    cidr = `${formatIpv4(parseIpv4(network.network)! + 1)}/${prefix}`;
     source = "default";
   }
   const parsed = parseIpv4Cidr(cidr)!;
@@ -88,11 +92,9 @@ export function planProvisioningAddress(
   };
 }
 
-/** dhcp.pool, else .100–.250 of a /24 (or the upper part of any other subnet). */
+/** dhcp.pool, else recon's default pool of the subnet (src/model/net-address.ts defaultPoolOffsets). */
 export function defaultPool(net: Pick<Provisioning, "network" | "prefix">): { start: string; end: string } {
   const base = parseIpv4(net.network)!;
-  const size = 2 ** (32 - net.prefix);
-  const start = base + Math.min(100, Math.floor(size / 2));
-  const end = base + Math.min(250, size - 2);
-  return { start: formatIpv4(start), end: formatIpv4(end) };
+  const { start, end } = defaultPoolOffsets(net.prefix);
+  return { start: formatIpv4(base + start), end: formatIpv4(base + end) };
 }

@@ -82,6 +82,8 @@ export function createFleetPower(options: FleetPowerOptions): FleetPower {
     emit: options.emit,
     confirmOffAfterMs: config.power.confirmOffAfterS * 1000,
     bootdevPxe: config.power.bootdevPxe,
+    wakeBatch: config.power.wakeBatch,
+    wakePauseMs: config.power.wakePauseS * 1000,
     ...(options.dataDir !== undefined && { inventoryBmcAddress: (mac: string) => inventoryBmcAddress(options.dataDir!, mac) }),
     skipWake: (bmc) => (bmc.mac === undefined ? undefined : reasonNotToWake(config, options.server, bmc.mac, options.fleet().nodes[bmc.mac])),
   });

@@ -55,7 +55,7 @@ describe("site config bmcs", () => {
     expect(findBmc(bmcs, "52-54-00-77-00-12")?.address).toBe("10.77.0.202");
     expect(findBmc(bmcs, "10.77.0.203")?.name).toBe("db3");
     expect(findBmc(bmcs, "peer1")?.mac).toBe("52:54:00:77:00:11");
-    expect(config.power).toEqual({ wake: true, bootdevPxe: true, confirmOffAfterS: 120 });
+    expect(config.power).toEqual({ wake: true, bootdevPxe: true, confirmOffAfterS: 120, wakeBatch: 0, wakePauseS: 60 });
   });
 
   it("refuses a BMC without credentials, or listed twice, and never echoes a password", () => {
@@ -121,6 +121,7 @@ function service(
   failures: Parameters<typeof fakeIpmi>[1] = {},
   confirmOffAfterMs = 0,
   skipWake?: (address: string) => string | undefined,
+  pace: { wakeBatch?: number; wakePauseMs?: number } = {},
 ) {
   const events: NodeEvent[] = [];
   const { client, calls } = fakeIpmi(states, failures);
@@ -134,6 +135,7 @@ function service(
     bootdevPxe: true,
     offWaitMs: 50,
     ...(skipWake && { skipWake: (bmc: { address: string }) => skipWake(bmc.address) }),
+    ...pace,
   });
   return { power, events, calls };
 }
@@ -164,6 +166,25 @@ describe("power service", () => {
     await power.wakeFleet();
     expect(calls.filter((c) => c.startsWith("10.77.0.202"))).toEqual([]);
     expect(calls.filter((c) => c.endsWith(" on")).sort()).toEqual(["10.77.0.201 on", "10.77.0.203 on"]);
+  });
+
+  it("paces the wake: a batch, then the pause before the next; a stop during the pause wakes no more", async () => {
+    const { power, calls } = service({}, {}, 0, undefined, { wakeBatch: 2, wakePauseMs: 60_000 });
+    const waking = power.wakeFleet();
+    // The first batch: two nodes, bootdev and on each (bounded wait: 5 s).
+    for (let i = 0; i < 100 && calls.length < 4; i++) await new Promise((r) => setTimeout(r, 50));
+    expect(calls.length).toBe(4);
+    await new Promise((r) => setTimeout(r, 200));
+    expect(new Set(calls.map((c) => c.split(" ")[0])).size).toBe(2);
+    await power.stop();
+    await waking;
+    expect(calls.length).toBe(4);
+  });
+
+  it("wakes every batch when the pause is over", async () => {
+    const { power, calls } = service({}, {}, 0, undefined, { wakeBatch: 1, wakePauseMs: 10 });
+    await power.wakeFleet();
+    expect(calls.filter((c) => c.endsWith(" on")).sort()).toEqual(["10.77.0.201 on", "10.77.0.202 on", "10.77.0.203 on"]);
   });
 
   it("after an upload: a node that powered itself off is confirmed; one still on is powered off", async () => {

@@ -38,6 +38,9 @@ export interface PowerServiceOptions {
   inBandWaitMs?: number;
   /** BMCs asked at once (status of the fleet, wake). */
   concurrency?: number;
+  /** Paced wake (site config power.wakeBatch): this many nodes, then `wakePauseMs`, then the next; 0/absent = all. */
+  wakeBatch?: number;
+  wakePauseMs?: number;
 }
 
 export interface BmcStatus {
@@ -155,6 +158,28 @@ export function createPowerService(options: PowerServiceOptions): PowerService {
     void work.finally(() => pending.delete(work));
   };
 
+  /** bootdev pxe (where the BMC takes it) then power on, each recorded as a node event. */
+  const wakeOne = async (bmc: FleetBmc, signal: AbortSignal): Promise<void> => {
+    if (signal.aborted) return;
+    if (options.bootdevPxe) {
+      try {
+        await ipmi.bootdevPxe(bmc);
+        await record(bmc, "bootdev-pxe", "wake", "ok");
+      } catch (error) {
+        // Not every BMC takes a boot device; the node may boot from the network anyway.
+        const unsupported = error instanceof IpmiError && error.failure === "UNSUPPORTED";
+        await record(bmc, "bootdev-pxe", "wake", unsupported ? "unsupported" : "failed", (error as Error).message);
+        if (!unsupported && error instanceof IpmiError && (error.failure === "AUTH" || error.failure === "UNREACHABLE")) return;
+      }
+    }
+    try {
+      await ipmi.power(bmc, "on");
+      await record(bmc, "on", "wake", "ok");
+    } catch (error) {
+      await record(bmc, "on", "wake", "failed", (error as Error).message);
+    }
+  };
+
   return {
     bmcs,
     statusAll: () => eachLimited(bmcs, options.concurrency ?? 8, statusOf),
@@ -174,32 +199,32 @@ export function createPowerService(options: PowerServiceOptions): PowerService {
       }
     },
     async wakeFleet(signal) {
-      log.info("waking the fleet", { bmcs: bmcs.length, bootdevPxe: options.bootdevPxe });
-      await eachLimited(bmcs, options.concurrency ?? 8, async (bmc) => {
-        if (signal?.aborted || stopping.signal.aborted) return;
+      // Nodes not to wake (inventory stored, config ignore) do not count toward a paced batch.
+      const toWake = bmcs.filter((bmc) => {
         const skip = options.skipWake?.(bmc);
-        if (skip !== undefined) {
-          log.info("not waking a node", { bmc: bmc.name, mac: bmc.mac, reason: skip });
-          return;
-        }
-        if (options.bootdevPxe) {
-          try {
-            await ipmi.bootdevPxe(bmc);
-            await record(bmc, "bootdev-pxe", "wake", "ok");
-          } catch (error) {
-            // Not every BMC takes a boot device; the node may boot from the network anyway.
-            const unsupported = error instanceof IpmiError && error.failure === "UNSUPPORTED";
-            await record(bmc, "bootdev-pxe", "wake", unsupported ? "unsupported" : "failed", (error as Error).message);
-            if (!unsupported && error instanceof IpmiError && (error.failure === "AUTH" || error.failure === "UNREACHABLE")) return;
-          }
-        }
-        try {
-          await ipmi.power(bmc, "on");
-          await record(bmc, "on", "wake", "ok");
-        } catch (error) {
-          await record(bmc, "on", "wake", "failed", (error as Error).message);
-        }
+        if (skip !== undefined) log.info("not waking a node", { bmc: bmc.name, mac: bmc.mac, reason: skip });
+        return skip === undefined;
       });
+      const batch = options.wakeBatch !== undefined && options.wakeBatch > 0 ? options.wakeBatch : Math.max(1, toWake.length);
+      log.info("waking the fleet", { bmcs: bmcs.length, waking: toWake.length, bootdevPxe: options.bootdevPxe, batch, pauseMs: options.wakePauseMs ?? 0 });
+      // One signal for the caller's abort and the service's stop (AbortSignal.any is not in the image's Node 18).
+      const both = new AbortController();
+      const abort = () => both.abort();
+      signal?.addEventListener("abort", abort, { once: true });
+      stopping.signal.addEventListener("abort", abort, { once: true });
+      if (signal?.aborted || stopping.signal.aborted) both.abort();
+      try {
+        for (let first = 0; first < toWake.length; first += batch) {
+          if (first > 0) {
+            log.info("paced wake: pausing before the next batch", { woken: first, left: toWake.length - first, pauseMs: options.wakePauseMs ?? 0 });
+            if (!(await sleep(options.wakePauseMs ?? 0, both.signal))) return;
+          }
+          await eachLimited(toWake.slice(first, first + batch), options.concurrency ?? 8, (bmc) => wakeOne(bmc, both.signal));
+        }
+      } finally {
+        signal?.removeEventListener("abort", abort);
+        stopping.signal.removeEventListener("abort", abort);
+      }
     },
     observe(event) {
       if (event.type !== "upload-stored" || stopping.signal.aborted) return;
