@@ -82,6 +82,8 @@ export async function startHttpFront(
     httpRoot: string;
     runDir: string;
     maxBodyBytes: number;
+    /** nginx's worker_connections (src/master/scale.ts); absent = 4096. */
+    workerConnections?: number | undefined;
     runner: CommandRunner;
     log: Logger;
     signal: AbortSignal;
@@ -146,6 +148,7 @@ export async function startHttpFront(
       workerUser: asRoot ? "nobody nogroup" : undefined,
       maxBodyBytes: options.maxBodyBytes,
       accessLogPort: accessLog.address().port,
+      workerConnections: options.workerConnections,
     }),
   );
   const stop = new AbortController();

@@ -33,6 +33,8 @@ export interface NginxPlan {
    * simpler but nginx cannot open /dev/stdout when stdout is a socket, as it is under Node.
    */
   accessLogPort: number;
+  /** Per worker (src/master/scale.ts: from the expected fleet); absent = 4096. */
+  workerConnections?: number | undefined;
 }
 
 /**
@@ -88,7 +90,7 @@ export function renderNginxConf(plan: NginxPlan): string {
     `working_directory ${quote(plan.runDir)};`,
     `error_log stderr warn;`,
     ...(plan.workerUser !== undefined ? [`user ${plan.workerUser};`] : []),
-    `events { worker_connections 4096; }`,
+    `events { worker_connections ${plan.workerConnections ?? 4096}; }`,
     `http {`,
     `  types { application/octet-stream iso; application/gzip tgz gz; application/json json; text/plain txt; }`,
     `  default_type application/octet-stream;`,
