@@ -25,6 +25,8 @@ import { createReviewService } from "./review-service.js";
 import { loadOrCreateAdminToken } from "../review/access.js";
 import { createFleetPower } from "./power/fleet-power.js";
 import { startHttpFront } from "./http/front.js";
+import { raiseSysctls } from "./net/sysctl.js";
+import { expectedNodes, neighbourSysctls, planScale } from "./scale.js";
 import { stopDhclient } from "./net/dhclient.js";
 import { bringUpNetworkPatiently } from "./net/bring-up.js";
 import type { Provisioning } from "./net/plan-provisioning.js";
@@ -123,6 +125,15 @@ export async function runMaster(options: MasterOptions, deps: MasterDeps): Promi
 async function serve(options: MasterOptions, deps: MasterDeps, config: SiteConfig, net: Provisioning): Promise<void> {
   const { runner, log, signal } = deps;
   const now = deps.now ?? (() => new Date());
+  // Sized for the expected fleet (src/master/scale.ts). The neighbour table is the kernel's, shared
+  // by the whole machine: only the appliance raises it, never a master started on someone's host.
+  const limits = planScale(expectedNodes(config.fleet, config.dhcp.pool));
+  log.info("sized for the fleet", {
+    expectedNodes: expectedNodes(config.fleet, config.dhcp.pool),
+    ...limits.neighbour,
+    nginxWorkerConnections: limits.nginxWorkerConnections,
+  });
+  if (!options.requireExplicitInterface) await raiseSysctls(neighbourSysctls(limits), log.child({ component: "net" }));
 
   let mode: DhcpMode = config.dhcp.mode === "off" ? "off" : "proxy";
   if (config.dhcp.mode !== "off" && config.dhcp.mode !== "proxy") {
@@ -246,6 +257,7 @@ async function serve(options: MasterOptions, deps: MasterDeps, config: SiteConfi
     httpRoot,
     runDir: options.runDir,
     maxBodyBytes: DEFAULT_APP_LIMITS.maxBodyBytes,
+    workerConnections: limits.nginxWorkerConnections,
     runner,
     log: log.child({ component: "http" }),
     signal,
