@@ -5,6 +5,8 @@
  * system arrive after `kernel` and must not move a node back to `leased`.
  */
 
+import { MAX_TIMELINE_ENTRIES, seconds, type TimelineEntry } from "./node-timeline.js";
+
 export const PHASES = ["leased", "ipxe", "kernel", "image", "agent", "uploaded", "off"] as const;
 export type Phase = (typeof PHASES)[number] | "error";
 
@@ -21,7 +23,8 @@ export type NodeEvent =
   | { type: "initrd-sent"; at: string; mac: string }
   | { type: "image-bytes"; at: string; mac: string; bytes: number }
   | { type: "agent-hello"; at: string; mac: string }
-  | { type: "upload-stored"; at: string; mac: string; uploadId: string }
+  /** `collectedAt`: the upload manifest's collected_at, when known. */
+  | { type: "upload-stored"; at: string; mac: string; uploadId: string; collectedAt?: string | undefined }
   | { type: "powered-off"; at: string; mac: string }
   /** A BMC action on the node (src/master/power): recorded on the node, its phase unchanged. */
   | {
@@ -57,6 +60,8 @@ export interface NodeState {
   lastError: { at: string; message: string; code?: string | undefined } | undefined;
   lastSeen: string;
   /** The last BMC action on this node, when the master has a BMC for it. */
+  /** This boot's phase events in order (node-timeline.ts); absent in state written before it. */
+  timeline?: TimelineEntry[] | undefined;
   power?: { at: string; action: PowerEventAction; by: PowerEventCause; result: "ok" | "unsupported" | "failed"; message?: string | undefined } | undefined;
 }
 
@@ -125,18 +130,19 @@ function startsNewCycle(node: NodeState, target: Phase): boolean {
 export function reduceNode(current: NodeState | undefined, mac: string, event: NodeEvent): NodeState {
   if (event.type === "power") {
     const { type: _type, mac: _mac, ...power } = event;
-    return { ...(current ?? newNode(mac, event.at)), power, lastSeen: event.at };
+    const base = current ?? newNode(mac, event.at);
+    return { ...base, power, timeline: appendTimeline(base.timeline ?? [], event), lastSeen: event.at };
   }
   const target = phaseOf(event);
   let node = current ?? newNode(mac, event.at);
   if (startsNewCycle(node, target)) {
-    node = { ...node, phase: target, phases: { [target]: event.at }, boots: node.boots + 1, imageBytes: 0, image: undefined };
+    node = { ...node, phase: target, phases: { [target]: event.at }, boots: node.boots + 1, imageBytes: 0, image: undefined, timeline: [] };
   } else if (target === "error") {
     node = { ...node, phase: "error", phases: { ...node.phases, error: node.phases.error ?? event.at } };
   } else if (rank(target) > rank(node.phase)) {
     node = { ...node, phase: target, phases: { ...node.phases, [target]: node.phases[target] ?? event.at } };
   }
-  node = { ...node, lastSeen: event.at };
+  node = { ...node, lastSeen: event.at, timeline: appendTimeline(node.timeline ?? [], event) };
 
   switch (event.type) {
     case "dhcp-offer":
@@ -165,4 +171,62 @@ export function reduceFleet(state: FleetState, event: NodeEvent): FleetState {
   const ip = event.type === "dhcp-offer" || event.type === "dhcp-ack" ? event.ip : event.type === "script-served" ? event.ip : undefined;
   const macByIp = ip !== undefined ? { ...state.macByIp, [ip]: mac } : state.macByIp;
   return { nodes: { ...state.nodes, [mac]: node }, macByIp };
+}
+
+function entriesOf(event: NodeEvent): TimelineEntry[] {
+  const at = event.at;
+  switch (event.type) {
+    case "dhcp-offer":
+    case "dhcp-ack":
+      return [{ phase: "lease", at, detail: event.ip }];
+    case "tftp-sent":
+      // GRUB reads kernel and initrd by TFTP (install/<label>/linux, initrd).
+      if (event.file === "linux") return [{ phase: "kernel", at, detail: event.file }];
+      if (event.file === "initrd") return [{ phase: "initrd", at, detail: event.file }];
+      return [{ phase: "first-stage", at, detail: event.file }];
+    case "script-served":
+      return [{ phase: "script", at, detail: event.image }];
+    case "kernel-sent":
+      return [{ phase: "kernel", at, detail: event.image }];
+    case "initrd-sent":
+      return [{ phase: "initrd", at }];
+    case "image-bytes":
+      return [
+        { phase: "image-start", at },
+        { phase: "image-end", at, bytes: event.bytes },
+      ];
+    case "agent-hello":
+      return [{ phase: "hello", at }];
+    case "upload-stored":
+      return [
+        ...(event.collectedAt !== undefined ? [{ phase: "collected" as const, at: event.collectedAt }] : []),
+        { phase: "upload", at, detail: event.uploadId },
+      ];
+    case "powered-off":
+      return [{ phase: "off", at }];
+    case "power":
+      return event.result === "ok" && (event.action === "off" || event.action === "status-off") ? [{ phase: "off", at, detail: event.by }] : [];
+    case "error":
+      return [{ phase: "error", at, detail: event.message }];
+  }
+}
+
+/** The timeline after `event`; `timeline` is the current boot's (empty at a new boot). */
+export function appendTimeline(timeline: readonly TimelineEntry[], event: NodeEvent): TimelineEntry[] {
+  let next = [...timeline];
+  for (const entry of entriesOf(event)) {
+    if (entry.phase === "image-end") {
+      const start = next.find((e) => e.phase === "image-start");
+      const previous = next.find((e) => e.phase === "image-end");
+      const bytes = (previous?.bytes ?? 0) + (entry.bytes ?? 0);
+      const elapsed = start ? seconds(start.at, entry.at) : 0;
+      const end: TimelineEntry = { phase: "image-end", at: entry.at, bytes, ...(elapsed > 0 && { rate: Math.round(bytes / elapsed) }) };
+      next = previous ? next.map((e) => (e === previous ? end : e)) : [...next, end];
+      continue;
+    }
+    if (entry.phase !== "error" && next.some((e) => e.phase === entry.phase)) continue;
+    if (next.length >= MAX_TIMELINE_ENTRIES) continue;
+    next.push(entry);
+  }
+  return next;
 }
