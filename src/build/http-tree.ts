@@ -10,7 +10,7 @@ import { writeFileAtomic } from "../lib/atomic-write.js";
 import type { CommandRunner } from "../lib/run.js";
 import type { HandChangeSummary } from "./build-image.js";
 import type { Recipe } from "./recipe.js";
-import { extractFromIso } from "./xorriso.js";
+import { extractFromIso, readBootRecords } from "./xorriso.js";
 
 /**
  * What the images recon builds run on. KIWI builds for the build host's architecture and puts
@@ -81,9 +81,13 @@ export async function applyHttpTree(
     [ISO_KERNEL, kernel],
     [ISO_INITRD, initrd],
   ]);
+  // The ISO's own volume id (not the recipe's: a repacked ISO keeps what it was loaded with); root: nbd
+  // finds the exported ISO by it (root=live:CDLABEL=…), as the appliance's own boot.json does.
+  const { volumeId } = await readBootRecords(runner, isoTarget);
   const bootConfig = {
     label: plan.label,
     arch: plan.arch,
+    ...(volumeId === "" ? {} : { volumeId }),
     iso: { path: plan.isoPath, sizeBytes: (await stat(isoTarget)).size, sha256: await sha256File(isoTarget) },
     kernel: { path: plan.kernelPath, sizeBytes: (await stat(kernel)).size },
     initrd: { path: plan.initrdPath, sizeBytes: (await stat(initrd)).size },
