@@ -59,9 +59,9 @@ export interface NodeState {
   image?: string | undefined;
   lastError: { at: string; message: string; code?: string | undefined } | undefined;
   lastSeen: string;
-  /** The last BMC action on this node, when the master has a BMC for it. */
   /** This boot's phase events in order (node-timeline.ts); absent in state written before it. */
   timeline?: TimelineEntry[] | undefined;
+  /** The last BMC action on this node, when the master has a BMC for it. */
   power?: { at: string; action: PowerEventAction; by: PowerEventCause; result: "ok" | "unsupported" | "failed"; message?: string | undefined } | undefined;
 }
 

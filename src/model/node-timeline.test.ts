@@ -1,0 +1,61 @@
+import { describe, expect, it } from "vitest";
+import { reduceNode, type NodeEvent, type NodeState } from "./node-state.js";
+import { MAX_TIMELINE_ENTRIES, renderPhaseTable } from "./node-timeline.js";
+
+const MAC = "52:54:00:12:34:56";
+const at = (s: number) => new Date(Date.UTC(2026, 11, 2, 12, 0, s)).toISOString();
+
+/** One BIOS peer's boot as the master observes it, in order (pure logic: the events the reducer is fed). */
+const BOOT: NodeEvent[] = [
+  { type: "dhcp-offer", at: at(0), mac: MAC, ip: "10.77.0.100" },
+  { type: "dhcp-ack", at: at(1), mac: MAC, ip: "10.77.0.100" },
+  { type: "tftp-sent", at: at(2), ip: "10.77.0.100", file: "undionly.kpxe" },
+  { type: "dhcp-ack", at: at(4), mac: MAC, ip: "10.77.0.100" },
+  { type: "script-served", at: at(5), mac: MAC, image: "debian-12" },
+  { type: "kernel-sent", at: at(7), mac: MAC, image: "debian-12" },
+  { type: "initrd-sent", at: at(9), mac: MAC },
+  { type: "image-bytes", at: at(20), mac: MAC, bytes: 100 * 1024 * 1024 },
+  { type: "image-bytes", at: at(25), mac: MAC, bytes: 300 * 1024 * 1024 },
+  { type: "agent-hello", at: at(60), mac: MAC },
+  { type: "upload-stored", at: at(70), mac: MAC, uploadId: "u1", collectedAt: at(68) },
+  { type: "powered-off", at: at(80), mac: MAC },
+] as NodeEvent[];
+
+const run = (events: NodeEvent[], start?: NodeState) => events.reduce<NodeState | undefined>((node, event) => reduceNode(node, MAC, event), start)!;
+
+describe("node timeline", () => {
+  it("records each phase once per boot, sums the image's bytes and prints the phase table", async () => {
+    const node = run(BOOT);
+    expect(node.timeline!.map((e) => e.phase)).toEqual([
+      "lease",
+      "first-stage",
+      "script",
+      "kernel",
+      "initrd",
+      "image-start",
+      "image-end",
+      "hello",
+      "collected",
+      "upload",
+      "off",
+    ]);
+    const end = node.timeline!.find((e) => e.phase === "image-end")!;
+    expect(end.bytes).toBe(400 * 1024 * 1024);
+    expect(end.rate).toBe(Math.round((400 * 1024 * 1024) / 5));
+    await expect(renderPhaseTable(node.timeline!)).toMatchFileSnapshot("__snapshots__/phase-table.txt");
+  });
+
+  it("starts again with the next boot and stays bounded", () => {
+    const twice = run(BOOT, run(BOOT));
+    expect(twice.boots).toBe(2);
+    expect(twice.timeline!.filter((e) => e.phase === "lease")).toHaveLength(1);
+    const errors = Array.from({ length: 100 }, (_, i): NodeEvent => ({ type: "error", at: at(90), mac: MAC, message: `e${i}` }));
+    expect(run(errors, twice).timeline!.length).toBe(MAX_TIMELINE_ENTRIES);
+  });
+
+  it("loads a node written before the timeline existed", () => {
+    const old = run(BOOT.slice(0, 3));
+    delete old.timeline;
+    expect(reduceNode(old, MAC, BOOT[4]!).timeline!.map((e) => e.phase)).toEqual(["script"]);
+  });
+});
