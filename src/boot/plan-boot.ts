@@ -281,14 +281,19 @@ export function chooseImage(settings: Pick<ResolvedNodeSettings, "image" | "sour
  * serves, and every `root:` is a transport this recon can build (rootKernelArgs), so an admin sees a
  * mistake at once rather than when a node boots. Throws the first problem as CONFIG_INVALID.
  */
-export function checkBootSettings(config: SiteConfig, server: BootServer): void {
-  const layers: Array<[string, { image?: string | undefined; root?: RootTransport | undefined }]> = [
+/** Every layer of node settings in the site config, named as an admin finds it there ("hosts.52:54:…"). */
+export function settingLayers(config: SiteConfig): Array<[string, { image?: string | undefined; root?: RootTransport | undefined }]> {
+  return [
     ["defaults", config.defaults],
     ...Object.entries(config.networks).map(([key, value]) => [`networks.${key}`, value] as [string, typeof value]),
     ...Object.entries(config.groups).map(([key, value]) => [`groups.${key}`, value] as [string, typeof value]),
     ...Object.entries(config.hosts).map(([key, value]) => [`hosts.${key}`, value] as [string, typeof value]),
     ...Object.entries(config.ips).map(([key, value]) => [`ips.${key}`, value] as [string, typeof value]),
   ];
+}
+
+export function checkBootSettings(config: SiteConfig, server: BootServer): void {
+  const layers = settingLayers(config);
   const images = servedImages(server);
   const host = masterHost(server);
   for (const [where, settings] of layers) {

@@ -6,7 +6,7 @@
  */
 import { access, chmod, mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { checkBootSettings, planBoot, type BootServer } from "../boot/plan-boot.js";
+import { checkBootSettings, planBoot, settingLayers, type BootServer } from "../boot/plan-boot.js";
 import { untilAborted } from "../lib/abortable-sleep.js";
 import { ReconError } from "../lib/errors.js";
 import { stopLeftover, stopLeftoverWorkers } from "../lib/leftover.js";
@@ -169,6 +169,17 @@ async function serve(options: MasterOptions, deps: MasterDeps, config: SiteConfi
   };
   // Every image: and root: in the site config must name what this master serves, now rather than when a node boots.
   checkBootSettings(config, server);
+  // Issue #13: the peers' kernel arguments for nbd/nfs/nbd-rw exist, but this master does not start nbd-server
+  // or the NFS server yet, so such a node's boot would stall in its initrd. Say so at start, loudly.
+  for (const [where, settings] of settingLayers(config)) {
+    if (settings.root !== undefined && settings.root !== "http") {
+      log.warn("root transport not served yet: these nodes will not boot", {
+        where,
+        root: settings.root,
+        hint: "this master does not start nbd-server or an NFS server yet (issue #13); set root: http",
+      });
+    }
+  }
 
   // Store and fleet state: replay the stored events so a restarted master knows its nodes.
   const store = await createStore(options.dataDir, { log: log.child({ component: "store" }) });
