@@ -23,7 +23,7 @@ describe("make-recipe-target", () => {
   it.each([[["debian-12"]], [["debian-12", "all"]]])("%j lists the targets", async (args) => {
     const result = await run(args);
     expect(result.exitCode).toBe(0);
-    for (const target of ["describe", "target", "http", "virtual", "disk", "clean"]) {
+    for (const target of ["describe", "target", "http", "shell", "repack", "virtual", "disk", "clean"]) {
       expect(result.stdout).toMatch(new RegExp(`^  ${target} `, "m"));
     }
     expect(result.stdout).toContain("RECON_ZYPPER_MIRROR=URL");
@@ -40,7 +40,7 @@ describe("make-recipe-target", () => {
     const result = await run(["debian-12", "iso"]);
     expect(result.exitCode).toBe(2);
     expect(result.stderr).toContain("unknown target 'iso'");
-    expect(result.stderr).toContain("valid targets: describe target http virtual disk lab clean all");
+    expect(result.stderr).toContain("valid targets: describe target http shell repack virtual disk lab clean all");
   });
 
   it("describe writes the generated description into BUILD_DIR and clean removes it", async () => {
