@@ -23,8 +23,11 @@ export type NodeEvent =
   | { type: "initrd-sent"; at: string; mac: string }
   | { type: "image-bytes"; at: string; mac: string; bytes: number }
   | { type: "agent-hello"; at: string; mac: string }
-  /** `collectedAt`: the upload manifest's collected_at, when known. */
-  | { type: "upload-stored"; at: string; mac: string; uploadId: string; collectedAt?: string | undefined }
+  /**
+   * `collectedAt`: when the agent's collection ended (its clock: the upload's manifest.json as
+   * packed, inventory/parse/manifest.ts collectionWindow); `collectionSeconds`: how long it ran.
+   */
+  | { type: "upload-stored"; at: string; mac: string; uploadId: string; collectedAt?: string | undefined; collectionSeconds?: number | undefined }
   | { type: "powered-off"; at: string; mac: string }
   /** A BMC action on the node (src/master/power): recorded on the node, its phase unchanged. */
   | {
@@ -199,7 +202,9 @@ function entriesOf(event: NodeEvent): TimelineEntry[] {
       return [{ phase: "hello", at }];
     case "upload-stored":
       return [
-        ...(event.collectedAt !== undefined ? [{ phase: "collected" as const, at: event.collectedAt }] : []),
+        ...(event.collectedAt !== undefined
+          ? [{ phase: "collected" as const, at: event.collectedAt, ...(event.collectionSeconds !== undefined && { detail: `${event.collectionSeconds} s` }) }]
+          : []),
         { phase: "upload", at, detail: event.uploadId },
       ];
     case "powered-off":
@@ -226,7 +231,38 @@ export function appendTimeline(timeline: readonly TimelineEntry[], event: NodeEv
     }
     if (entry.phase !== "error" && next.some((e) => e.phase === entry.phase)) continue;
     if (next.length >= MAX_TIMELINE_ENTRIES) continue;
+    if (entry.phase === "collected" && event.type === "upload-stored") {
+      const placed = placeCollected(next, entry, event);
+      if (placed !== undefined) next.push(placed);
+      continue;
+    }
     next.push(entry);
   }
   return next;
+}
+
+/**
+ * The "collected" entry on the master's clock. The agent's end time is kept when it falls between
+ * its hello (or the boot's first entry) and the upload, as the master saw them; a peer whose clock
+ * is off (an unset RTC) instead gets hello + the collection's length, clamped to the upload, and
+ * says so. Without a hello or a length a wrong clock leaves the phase out rather than misplace it.
+ */
+function placeCollected(
+  timeline: readonly TimelineEntry[],
+  entry: TimelineEntry,
+  event: Extract<NodeEvent, { type: "upload-stored" }>,
+): TimelineEntry | undefined {
+  const hello = timeline.find((e) => e.phase === "hello");
+  const from = Date.parse((hello ?? timeline[0])?.at ?? event.at);
+  const to = Date.parse(event.at);
+  const at = Date.parse(entry.at);
+  if (Number.isFinite(at) && at >= from && at <= to) return entry;
+  if (hello === undefined || event.collectionSeconds === undefined) return undefined;
+  const placed = Math.min(Date.parse(hello.at) + event.collectionSeconds * 1000, to);
+  const offBy = Number.isFinite(at) ? Math.round((at - placed) / 1000) : undefined;
+  return {
+    phase: "collected",
+    at: new Date(placed).toISOString(),
+    detail: `${event.collectionSeconds} s after hello${offBy === undefined ? "" : `; agent clock off by ${offBy} s`}`,
+  };
 }

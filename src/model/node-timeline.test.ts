@@ -53,6 +53,28 @@ describe("node timeline", () => {
     expect(run(errors, twice).timeline!.length).toBe(MAX_TIMELINE_ENTRIES);
   });
 
+  it("keeps the agent's collection end on the master's clock, or places it after hello when the agent's clock is off", () => {
+    const upload = (collectedAt: string, collectionSeconds?: number): NodeEvent => ({
+      type: "upload-stored",
+      at: at(70),
+      mac: MAC,
+      uploadId: "u1",
+      collectedAt,
+      collectionSeconds,
+    });
+    const collected = (event: NodeEvent) => run([...BOOT.slice(0, 10), event]).timeline!.find((e) => e.phase === "collected");
+    expect(collected(upload(at(68), 8))).toEqual({ phase: "collected", at: at(68), detail: "8 s" });
+    // An unset RTC: the agent thinks it is 2020.
+    expect(collected(upload("2020-01-01T00:00:08.000Z", 8))).toEqual({
+      phase: "collected",
+      at: at(68),
+      detail: `8 s after hello; agent clock off by ${Math.round((Date.parse("2020-01-01T00:00:08.000Z") - Date.parse(at(68))) / 1000)} s`,
+    });
+    // Never after the upload that carried it; and left out when there is nothing to place it by.
+    expect(collected(upload(at(200), 600))?.at).toBe(at(70));
+    expect(collected(upload(at(200)))).toBeUndefined();
+  });
+
   it("loads a node written before the timeline existed", () => {
     const old = run(BOOT.slice(0, 3));
     delete old.timeline;

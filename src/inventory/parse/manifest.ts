@@ -83,3 +83,28 @@ function collectorProblem(collector: Record<string, unknown>): string | null {
   if (collector.exit_code === null && argv.length > 0) return "no exit status (not started or killed by a signal)";
   return null;
 }
+
+/** When the agent's collection ran, for the node's timeline (model/node-timeline.ts, "collected"). */
+export interface CollectionWindow {
+  /** The manifest's collected_at: when the agent started collecting (its clock). */
+  startedAt: string | null;
+  /** When the last collector (and burn-in test) had finished (its clock). */
+  finishedAt: string | null;
+  /** finishedAt − startedAt: the collection's length, right even when the agent's clock is off. */
+  seconds: number | null;
+}
+
+/**
+ * The collection's window from an upload's manifest.json and that entry's tar mtime: the agent
+ * writes manifest.json right after its last collector (and burn-in) finished and packs it at once
+ * (agent/collect.ts packUpload), so the mtime is the collection's end. Tar stores whole seconds,
+ * hence a collection shorter than the rounding counts as 0 s.
+ */
+export function collectionWindow(text: string, manifestMtime: Date | undefined): CollectionWindow {
+  const started = parseManifest(text).value.collected_at;
+  const startedMs = started === null ? Number.NaN : Date.parse(started);
+  const startedAt = Number.isFinite(startedMs) ? new Date(startedMs).toISOString() : null;
+  const finishedAt = manifestMtime !== undefined && Number.isFinite(manifestMtime.getTime()) ? manifestMtime.toISOString() : null;
+  const seconds = startedAt !== null && finishedAt !== null ? Math.max(0, Math.round((Date.parse(finishedAt) - startedMs) / 1000)) : null;
+  return { startedAt, finishedAt, seconds };
+}

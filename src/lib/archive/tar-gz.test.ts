@@ -1,4 +1,4 @@
-import { mkdtemp, mkdir, readFile, rm, symlink, writeFile } from "node:fs/promises";
+import { mkdtemp, mkdir, readFile, rm, symlink, utimes, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gzipSync } from "node:zlib";
@@ -6,7 +6,7 @@ import { create } from "tar";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ReconError } from "../errors.js";
 import { DEFAULT_UPLOAD_LIMITS, type UploadLimits } from "./tar-entry-check.js";
-import { createUploadCheck, readUploadFile, readUploadFiles } from "./tar-gz.js";
+import { createUploadCheck, readUploadEntry, readUploadFile, readUploadFiles } from "./tar-gz.js";
 
 let work: string;
 beforeEach(async () => {
@@ -107,5 +107,15 @@ describe("reading a stored upload", () => {
     const all = await readUploadFiles(file);
     expect([...all.keys()].sort()).toEqual(["meta.json", "raw/lshw.json"]);
     expect(all.get("raw/lshw.json")?.toString()).toBe('{"id":"node"}\n');
+  });
+
+  it("gives a file's tar mtime (whole seconds, as the packer wrote it)", async () => {
+    const file = join(work, "stored.tar.gz");
+    await utimes(join(work, "src", "meta.json"), new Date("2026-12-02T12:01:08.700Z"), new Date("2026-12-02T12:01:08.700Z"));
+    await writeFile(file, await pack(["raw", "meta.json"]));
+    const entry = await readUploadEntry(file, "meta.json");
+    expect(entry?.content.toString()).toBe("{}\n");
+    expect(entry?.mtime?.toISOString()).toBe("2026-12-02T12:01:08.000Z");
+    expect(await readUploadEntry(file, "raw/absent")).toBeUndefined();
   });
 });

@@ -175,7 +175,19 @@ export async function readUploadFiles(file: string, limits: UploadLimits = DEFAU
 
 /** One file of a stored upload, or undefined when the upload has no such file. */
 export async function readUploadFile(file: string, wanted: string, limits: UploadLimits = DEFAULT_UPLOAD_LIMITS): Promise<Buffer | undefined> {
-  let found: Buffer | undefined;
+  return (await readUploadEntry(file, wanted, limits))?.content;
+}
+
+/**
+ * One file of a stored upload with its tar header's mtime (whole seconds: when the packer wrote
+ * the file, on the packer's clock), or undefined when the upload has no such file.
+ */
+export async function readUploadEntry(
+  file: string,
+  wanted: string,
+  limits: UploadLimits = DEFAULT_UPLOAD_LIMITS,
+): Promise<{ content: Buffer; mtime: Date | undefined } | undefined> {
+  let found: { content: Buffer; mtime: Date | undefined } | undefined;
   const target = normalizeEntryPath(wanted);
   await readStored(file, limits, (path, entry) => {
     if (path !== target) {
@@ -183,9 +195,10 @@ export async function readUploadFile(file: string, wanted: string, limits: Uploa
       return;
     }
     const chunks: Buffer[] = [];
+    const mtime = entry.mtime instanceof Date && Number.isFinite(entry.mtime.getTime()) ? entry.mtime : undefined;
     entry.on("data", (chunk: Buffer) => chunks.push(chunk));
     entry.on("end", () => {
-      found = Buffer.concat(chunks);
+      found = { content: Buffer.concat(chunks), mtime };
     });
   });
   return found;

@@ -5,11 +5,14 @@
  * reaches the agent instead of a reset.
  */
 import express from "express";
+import { join } from "node:path";
 import { DEFAULT_UPLOAD_LIMITS, type UploadLimits } from "../../lib/archive/tar-entry-check.js";
+import { readUploadEntry } from "../../lib/archive/tar-gz.js";
 import { isReconError, ReconError } from "../../lib/errors.js";
 import type { Logger } from "../../lib/log.js";
 import type { NodeEvent } from "../../model/node-state.js";
-import { macDirName } from "../../model/store-layout.js";
+import { collectionWindow } from "../../inventory/parse/manifest.js";
+import { macDirName, RAW_FILE } from "../../model/store-layout.js";
 import type { Store } from "../store/store.js";
 import { drainBody } from "./drain-body.js";
 import { nginxBodyLimit } from "./nginx.js";
@@ -67,6 +70,30 @@ function createLimiter(size: number) {
   };
 }
 
+/**
+ * When the agent's collection ended and how long it ran, from the stored upload's manifest.json
+ * (its tar mtime is the end: inventory/parse/manifest.ts collectionWindow), for the timeline's
+ * "collected". Best effort: an upload without a readable manifest is still acknowledged.
+ */
+async function readCollection(
+  store: Store,
+  mac: string,
+  id: string,
+  limits: UploadLimits,
+  log: Logger,
+): Promise<{ collectedAt?: string; collectionSeconds?: number }> {
+  try {
+    const dir = await store.uploadDir(mac, id);
+    const manifest = dir === undefined ? undefined : await readUploadEntry(join(dir, RAW_FILE), "manifest.json", limits);
+    if (manifest === undefined) return {};
+    const window = collectionWindow(manifest.content.toString("utf8"), manifest.mtime);
+    return { ...(window.finishedAt !== null && { collectedAt: window.finishedAt }), ...(window.seconds !== null && { collectionSeconds: window.seconds }) };
+  } catch (error) {
+    log.info("upload's manifest not read for the timeline", { mac, id, error: (error as Error).message });
+    return {};
+  }
+}
+
 export function createUploadRouter(deps: UploadRouteDeps): express.Router {
   const { store, limits, counts, log } = deps;
   const limitUploads = createLimiter(limits.maxConcurrentUploads);
@@ -98,7 +125,8 @@ export function createUploadRouter(deps: UploadRouteDeps): express.Router {
       );
       // Acknowledged only now: the store resolved after fsync and rename.
       counts.stored += 1;
-      await deps.emit({ type: "upload-stored", at: deps.now().toISOString(), mac, uploadId: meta.id });
+      const collection = await readCollection(store, mac, meta.id, limits.upload, log);
+      await deps.emit({ type: "upload-stored", at: deps.now().toISOString(), mac, uploadId: meta.id, ...collection });
       res
         .status(201)
         .location(`/nodes/${macDirName(mac)}/${meta.id}/raw.tar.gz`)
