@@ -21,6 +21,7 @@ import { execaRunner } from "./lib/run.js";
 import { runMaster } from "./master/main.js";
 import { startApplianceMaster } from "./master/appliance.js";
 import { agentMain, runAgentCollect, type AgentMainFlags } from "./agent/main.js";
+import { DEFAULT_LLDP_WAIT_MS } from "./agent/collectors.js";
 import { bootMacFromCmdline } from "./agent/agent-config.js";
 import { listRecipes } from "./build/sources.js";
 import { isReconError, ReconError } from "./lib/errors.js";
@@ -97,7 +98,7 @@ const FLAG_OPTIONS = {
   "tftp-root": { type: "string", default: "/usr/lib/ipxe" },
   "probe-timeout-ms": { type: "string", default: "3000" },
   "reprobe-interval-ms": { type: "string", default: "60000" },
-  "lldp-wait-s": { type: "string", default: "60" },
+  "lldp-wait-s": { type: "string", default: String(DEFAULT_LLDP_WAIT_MS / 1000) },
   "collector-timeout-s": { type: "string", default: "120" },
   "lldp-socket": { type: "string" },
   master: { type: "string" },

@@ -3,13 +3,15 @@
  * its own and what `recon agent` does before it uploads. Staging happens in a private temporary
  * directory that is removed afterwards; the tar.gz is the only thing left.
  */
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { hostname, release, tmpdir } from "node:os";
 import { join } from "node:path";
 import type { CommandRunner } from "../lib/run.js";
 import { markBlocked, packUpload, renderCollectorLog, runCollectors, type CollectorRecord, type Manifest } from "./collect.js";
 import { DEFAULT_LLDP_SOCKET, planCollectors, usableFacts, type CollectorSpec } from "./collectors.js";
 import { discoverFacts } from "./discover.js";
+import { describeFwLldp, FW_LLDP_FILE, stopFirmwareLldp, type FwLldpSession } from "./fw-lldp.js";
+import { describeListen, linkedInterfaces } from "./lldp-wait.js";
 import { planBurnIn } from "./burn-in.js";
 import type { BurnInSettings } from "../model/peer-contract.js";
 
@@ -37,6 +39,8 @@ export interface BuildUploadOptions {
   burnInDisks?: string[];
   env?: Record<string, string>;
   sysRoot?: string;
+  /** Count veths as linked for the LLDP wait (tests in a network namespace; see CollectOptions). */
+  lldpVirtualInterfaces?: boolean;
   tmpDir?: string;
   signal?: AbortSignal;
   /** Progress lines for the console. */
@@ -88,20 +92,52 @@ export async function buildUpload(runner: CommandRunner, options: BuildUploadOpt
   }
   for (const note of notes) status(note);
   const lldp = plan.find((spec) => spec.kind === "lldp");
-  status(`collecting: ${plan.length} collectors${lldp ? `, listening for LLDP/CDP for ${Math.round(lldp.kind === "lldp" ? lldp.waitMs / 1000 : 0)} s` : ""}`);
+  const waitS = Math.round(lldp?.kind === "lldp" ? lldp.waitMs / 1000 : 0);
+  status(`collecting: ${plan.length} collectors${lldp ? `, listening for LLDP/CDP until every linked interface has a neighbour, at most ${waitS} s` : ""}`);
   const stagingDir = await mkdtemp(join(options.tmpDir ?? tmpdir(), "recon-agent-"));
   try {
-    const sinceUs = await bootMicroseconds(options.sysRoot ?? "/");
-    const collected: CollectorRecord[] = await runCollectors(plan, {
-      stagingDir,
-      ...(options.concurrency !== undefined && { concurrency: options.concurrency }),
-      ...(options.sysRoot !== undefined && { sysRoot: options.sysRoot }),
-      ...(options.env !== undefined && { env: options.env }),
-      ...(options.signal !== undefined && { signal: options.signal }),
-      onRecord: (record) => {
-        if (record.error !== undefined) status(`collector ${record.id}: ${record.timed_out ? "timed out" : "failed"}: ${record.error.split("\n")[0]}`);
-      },
-    });
+    const sysRoot = options.sysRoot ?? "/";
+    const sinceUs = await bootMicroseconds(sysRoot);
+    // Intel i40e/ice firmware eats LLDP frames: stop its agent before lldpd starts, put it back after (fw-lldp.ts).
+    const fwStarted = performance.now();
+    const firmware: FwLldpSession | undefined =
+      lldp === undefined
+        ? undefined
+        : await stopFirmwareLldp(runner, { sysRoot, interfaces: await linkedInterfaces(sysRoot), ...(options.env && { env: options.env }) });
+    for (const entry of firmware?.entries ?? []) status(describeFwLldp(entry, false));
+    let collected: CollectorRecord[];
+    try {
+      collected = await runCollectors(plan, {
+        stagingDir,
+        ...(options.concurrency !== undefined && { concurrency: options.concurrency }),
+        ...(options.sysRoot !== undefined && { sysRoot: options.sysRoot }),
+        ...(options.env !== undefined && { env: options.env }),
+        ...(options.signal !== undefined && { signal: options.signal }),
+        ...(firmware !== undefined && firmware.switched.length > 0 && { lldpAlsoWaitFor: firmware.switched }),
+        ...(options.lldpVirtualInterfaces !== undefined && { lldpVirtualInterfaces: options.lldpVirtualInterfaces }),
+        onRecord: (record) => {
+          if (record.listen !== undefined) status(`lldp: ${describeListen(record.listen)}`);
+          if (record.error !== undefined) status(`collector ${record.id}: ${record.timed_out ? "timed out" : "failed"}: ${record.error.split("\n")[0]}`);
+        },
+      });
+    } finally {
+      await firmware?.restore();
+    }
+    if (firmware !== undefined && firmware.entries.length > 0) {
+      for (const entry of firmware.entries.filter((e) => e.switched)) status(describeFwLldp(entry, true));
+      await writeFile(join(stagingDir, FW_LLDP_FILE), `${JSON.stringify({ interfaces: firmware.entries }, null, 2)}\n`);
+      const errors = firmware.entries.flatMap((entry) => (entry.error === undefined ? [] : [`${entry.interface}: ${entry.error}`]));
+      // duration_ms: from the first ethtool call to the last flag put back (the listen lies between).
+      collected.push({
+        id: "fw-lldp",
+        files: [FW_LLDP_FILE],
+        argv: [],
+        exit_code: null,
+        duration_ms: Math.round(performance.now() - fwStarted),
+        timed_out: false,
+        ...(errors.length > 0 && { error: errors.join("\n") }),
+      });
+    }
     const records = await markBlocked(collected, { stagingDir, sinceUs, ...(options.sysRoot !== undefined && { sysRoot: options.sysRoot }) });
     for (const record of records) if (record.status === "blocked") status(`collector ${record.id}: blocked by ${record.reason}: ${record.evidence}`);
     // Burn-in only after every collector is done, and one test at a time, so none competes with another.

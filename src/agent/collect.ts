@@ -16,6 +16,7 @@ import { pipeline } from "node:stream/promises";
 import { create } from "tar";
 import type { CollectorSpec } from "./collectors.js";
 import { activeLockdownMode, blockedByLockdown, lockdownRefusals } from "./lockdown.js";
+import { describeListen, interfacesLackingNeighbour, linkedInterfaces, LLDP_POLL_MS, lldpWaitDone, type LldpListen } from "./lldp-wait.js";
 import { BUILTIN_READERS, readKernelLog } from "./sysfs.js";
 
 export interface CollectorRecord {
@@ -32,6 +33,8 @@ export interface CollectorRecord {
   reason?: string;
   /** The kernel's log line (or the tool's words) that shows the refusal. */
   evidence?: string;
+  /** The LLDP collector only: how long lldpd listened and why it stopped (lldp-wait.ts). */
+  listen?: LldpListen;
 }
 
 export interface Manifest {
@@ -60,6 +63,12 @@ export interface CollectOptions {
   signal?: AbortSignal;
   /** One human line per finished collector (also kept for collector.log). */
   onRecord?: (record: CollectorRecord) => void;
+  /** Ports the LLDP listen waits for besides the linked ones: those whose firmware agent was stopped (fw-lldp.ts), maybe still resetting. */
+  lldpAlsoWaitFor?: readonly string[];
+  /** Count virtual Ethernet interfaces (veth) as linked: tests in a network namespace. */
+  lldpVirtualInterfaces?: boolean;
+  /** How often lldpctl is asked during the listen (LLDP_POLL_MS). */
+  lldpPollMs?: number;
 }
 
 const MAX_ERROR_CHARS = 2000;
@@ -223,7 +232,50 @@ async function runCollector(spec: CollectorSpec, options: CollectOptions): Promi
   }
 }
 
-/** lldpd in the foreground for the listen time, then lldpctl; the daemon is stopped either way. */
+/** The interfaces the listen waits for now: linked Ethernet ones, and the ports whose firmware agent was stopped. */
+async function lldpWaitList(options: CollectOptions): Promise<string[]> {
+  const linked = await linkedInterfaces(options.sysRoot ?? "/", options.lldpVirtualInterfaces ?? false);
+  return [...new Set([...linked, ...(options.lldpAlsoWaitFor ?? [])])].sort();
+}
+
+/**
+ * Listens until every interface waited for has a neighbour, the daemon dies, the agent stops, or
+ * `waitMs` runs out, asking lldpctl every `lldpPollMs` (each ask bounded by the time left).
+ */
+async function listenForNeighbours(
+  spec: Extract<CollectorSpec, { kind: "lldp" }>,
+  options: CollectOptions,
+  daemonDone: () => boolean,
+): Promise<LldpListen["ended"]> {
+  const pollMs = options.lldpPollMs ?? LLDP_POLL_MS;
+  const pollFile = join(options.stagingDir, "lldp-poll.json");
+  const deadline = Date.now() + spec.waitMs;
+  let nextPoll = Date.now() + pollMs;
+  try {
+    while (!daemonDone()) {
+      if (options.signal?.aborted) return "aborted";
+      const left = deadline - Date.now();
+      if (left <= 0) return "bound";
+      await sleep(Math.min(250, left, Math.max(1, nextPoll - Date.now())), options.signal);
+      const pollLeft = deadline - Date.now();
+      if (daemonDone() || options.signal?.aborted || Date.now() < nextPoll || pollLeft < 100) continue;
+      const answer = await runTool(spec.argv, pollFile, Math.min(2000, pollLeft), options);
+      // lldpctl missing or hanging: asking again will not help; listen to the bound.
+      nextPoll = answer.notStarted || answer.timedOut ? Number.POSITIVE_INFINITY : Date.now() + pollMs;
+      if (answer.exitCode !== 0) continue;
+      const text = await readFile(pollFile, "utf8").catch(() => "");
+      if (lldpWaitDone(await lldpWaitList(options), text)) return "all-neighbours";
+    }
+    return "bound";
+  } finally {
+    await rm(pollFile, { force: true });
+  }
+}
+
+/**
+ * lldpd in the foreground until every linked interface has a neighbour or the wait runs out, then
+ * lldpctl; the daemon is stopped either way.
+ */
 async function runLldp(spec: Extract<CollectorSpec, { kind: "lldp" }>, options: CollectOptions, started: number): Promise<CollectorRecord> {
   const command = spec.daemonArgv[0]!;
   await mkdir(dirname(spec.controlSocket), { recursive: true });
@@ -235,27 +287,28 @@ async function runLldp(spec: Extract<CollectorSpec, { kind: "lldp" }>, options: 
   });
   const base = { id: spec.id, argv: spec.argv, timed_out: false };
   const duration = () => Math.round(performance.now() - started);
-  // Listen, but stop early when the daemon dies (not installed, or refused to start).
-  const deadline = Date.now() + spec.waitMs;
-  while (Date.now() < deadline && !daemonDone && !options.signal?.aborted) {
-    await sleep(Math.min(250, deadline - Date.now()), options.signal);
-  }
-  if (daemonDone) {
-    const result = await daemonResult;
-    const notStarted = result.exitCode === undefined && result.signal === undefined;
-    const why = notStarted
-      ? `${command}: ${result.originalMessage || result.shortMessage}`
-      : `${command} exited early (${result.shortMessage})${result.stderr ? `: ${String(result.stderr)}` : ""}`;
-    return { ...base, argv: spec.daemonArgv, files: [], exit_code: result.exitCode ?? null, duration_ms: duration(), error: tail(why) };
-  }
   try {
+    // Listen, but stop early when the daemon dies (not installed, or refused to start).
+    const ended = await listenForNeighbours(spec, options, () => daemonDone);
+    const listenedMs = duration();
+    if (daemonDone) {
+      const result = await daemonResult;
+      const notStarted = result.exitCode === undefined && result.signal === undefined;
+      const why = notStarted
+        ? `${command}: ${result.originalMessage || result.shortMessage}`
+        : `${command} exited early (${result.shortMessage})${result.stderr ? `: ${String(result.stderr)}` : ""}`;
+      return { ...base, argv: spec.daemonArgv, files: [], exit_code: result.exitCode ?? null, duration_ms: duration(), error: tail(why) };
+    }
     const outcome = await runTool(spec.argv, join(options.stagingDir, spec.stdout), Math.max(1000, spec.timeoutMs - spec.waitMs), options);
+    const waitedFor = await lldpWaitList(options);
+    const answer = outcome.exitCode === 0 ? await readFile(join(options.stagingDir, spec.stdout), "utf8").catch(() => "") : "";
     const record: CollectorRecord = {
       ...base,
       files: await existing(options.stagingDir, spec.files),
       exit_code: outcome.exitCode,
       duration_ms: duration(),
       timed_out: outcome.timedOut,
+      listen: { ended, listened_ms: listenedMs, bound_ms: spec.waitMs, waited_for: waitedFor, lacking: interfacesLackingNeighbour(waitedFor, answer) },
     };
     const error = describeFailure(outcome, spec.timeoutMs);
     if (error !== undefined) record.error = error;
@@ -319,7 +372,8 @@ export function formatRecord(record: CollectorRecord): string {
   const state = record.status === "blocked" ? `BLOCKED by ${record.reason}` : record.timed_out ? "TIMED OUT" : record.error === undefined ? "ok" : "FAILED";
   const files = record.files.length > 0 ? ` -> ${record.files.join(", ")}` : "";
   const error = record.error === undefined ? "" : `\n    ${record.error.replace(/\n/g, "\n    ")}${record.evidence ? `\n    kernel: ${record.evidence}` : ""}`;
-  return `${record.id}: ${state} in ${record.duration_ms} ms${files}${error}`;
+  const listen = record.listen === undefined ? "" : `\n    listen: ${describeListen(record.listen)}`;
+  return `${record.id}: ${state} in ${record.duration_ms} ms${files}${listen}${error}`;
 }
 
 /** The human log of a run: what ran, how long, what failed and why. */

@@ -30,7 +30,7 @@ export interface RaidDisk {
 }
 
 export interface PlanOptions {
-  /** How long lldpd listens before lldpctl is asked (contract default 60 s). */
+  /** The most lldpd listens before lldpctl is asked; it stops earlier once every linked interface has a neighbour (lldp-wait.ts). */
   lldpWaitMs: number;
   /** The time limit of every collector (the LLDP one gets it on top of its wait). */
   collectorTimeoutMs: number;
@@ -38,7 +38,8 @@ export interface PlanOptions {
   lldpSocket: string;
 }
 
-export const DEFAULT_LLDP_WAIT_MS = 60_000;
+/** LLDP's default msgTxInterval is 30 s (IEEE 802.1AB-2016, 9.2.5.7), plus 5 s for lldpd's start and a port's first frame. */
+export const DEFAULT_LLDP_WAIT_MS = 35_000;
 export const DEFAULT_COLLECTOR_TIMEOUT_MS = 120_000;
 export const DEFAULT_LLDP_SOCKET = "/run/recon/lldpd.socket";
 
@@ -65,7 +66,7 @@ export interface FirstAnswerCollector extends CollectorBase {
   candidates: { argv: string[]; stdout: string }[];
 }
 
-/** Starts a receive-only lldpd, listens `waitMs`, then asks lldpctl; stops the lldpd. */
+/** Starts a receive-only lldpd, listens at most `waitMs` (less once every linked interface has a neighbour), then asks lldpctl; stops the lldpd. */
 export interface LldpCollector extends CollectorBase {
   kind: "lldp";
   daemonArgv: string[];

@@ -74,6 +74,8 @@ const KNOWN_UNPARSED = [
   // The agent keeps every channel's answer it tried; the first is read.
   /^raw\/ipmitool-lan-print\.\d+\.txt$/,
   /^raw\/nvidia-smi\.xml$/,
+  // What the agent did to Intel NIC firmware's LLDP agent for the listen (src/agent/fw-lldp.ts): a record, not hardware.
+  /^raw\/fw-lldp\.json$/,
 ];
 
 /** A record of `lspci -vvnn`/`-nnk`/`-vnn` text: a slot at the line's start, then a class name. */
