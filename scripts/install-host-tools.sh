@@ -64,6 +64,44 @@ check_node() {
   echo "host tools: Node.js $have (>= $node_min)"
 }
 
+# UEFI HTTP boot under Secure Boot needs a signed GRUB with the http module. None of Debian 12's has it
+# (docs/lab-facts.md); Debian 13's grubnetx64.efi.signed has, is signed by the same Debian Secure Boot CA
+# that Debian 12's shim trusts, and loads Debian 12's signed kernel. One pinned file, checked by its
+# .deb's SHA256 from Debian 13's Packages index; the build copies it into the image (src/build/describe.ts),
+# the master serves it from there, and the tests use this host copy. RECON_DEBIAN_MIRROR overrides the mirror.
+http_grub_dir=/usr/lib/recon/grub-http
+http_grub_deb=grub-efi-amd64-signed_1+2.12+9+deb13u4_amd64.deb
+http_grub_sha256=9090ac76b1bb4d009298583c6e5af1e7b2cae8bce96a40d42a271eb2f750b536
+ensure_http_grub() {
+  if [ -f "$http_grub_dir/grubnetx64.efi.signed" ] && grep -qx "sha256=$http_grub_sha256" "$http_grub_dir/SOURCE" 2>/dev/null; then
+    echo "host tools: HTTP-boot GRUB present ($http_grub_dir)"
+    return 0
+  fi
+  if [ "$(id -u)" -ne 0 ]; then
+    echo "host tools: $http_grub_dir/grubnetx64.efi.signed is missing; run this script as root" >&2
+    exit 1
+  fi
+  local tmp url mirror
+  tmp=$(mktemp -d)
+  mirror=${RECON_DEBIAN_MIRROR:-http://deb.debian.org/debian}
+  # Second source: snapshot.debian.org by the .deb's SHA1, for when the pool has moved on to a newer point release.
+  for url in "$mirror/pool/main/g/grub-efi-amd64-signed/$http_grub_deb" \
+             "http://snapshot.debian.org/file/9e9a49df61b49b71409ad08f76f26ee829c8d23c"; do
+    if curl -fsS --max-time 300 -o "$tmp/$http_grub_deb" "$url" && echo "$http_grub_sha256  $tmp/$http_grub_deb" | sha256sum -c --quiet -; then
+      dpkg-deb -x "$tmp/$http_grub_deb" "$tmp/x"
+      install -D -m 0644 "$tmp/x/usr/lib/grub/x86_64-efi-signed/grubnetx64.efi.signed" "$http_grub_dir/grubnetx64.efi.signed"
+      printf 'package=%s\nurl=%s\nsha256=%s\n' "$http_grub_deb" "$url" "$http_grub_sha256" > "$http_grub_dir/SOURCE"
+      rm -rf "$tmp"
+      echo "host tools: HTTP-boot GRUB installed from $url"
+      return 0
+    fi
+    echo "host tools: could not fetch a matching $http_grub_deb from $url" >&2
+  done
+  rm -rf "$tmp"
+  echo "host tools: no $http_grub_deb with SHA256 $http_grub_sha256; set RECON_DEBIAN_MIRROR to a Debian mirror that has it" >&2
+  exit 1
+}
+
 missing=()
 for p in "${want[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q 'install ok installed' || missing+=("$p")
@@ -71,6 +109,7 @@ done
 if [ ${#missing[@]} -eq 0 ]; then
   echo "host tools: all ${#want[@]} packages present"
   check_node "${1:-all}"
+  ensure_http_grub
   exit 0
 fi
 if [ "$(id -u)" -ne 0 ]; then
@@ -83,3 +122,4 @@ apt-get update -qq
 apt-get install -y -qq --no-install-recommends "${missing[@]}" </dev/null
 echo "host tools: installed ${#missing[@]} packages"
 check_node "${1:-all}"
+ensure_http_grub

@@ -51,13 +51,16 @@ const table: Row[] = [
     plan: { kind: "boot", firmwareFile: "undionly.kpxe", firstStage: { bios: { via: "tftp", file: "undionly.kpxe" } }, wake: { wake: true } },
   },
   {
-    name: "UEFI x86_64: Microsoft-signed shim over TFTP; UEFI HTTP boot gets ipxe.efi by URL",
+    name: "UEFI x86_64: Microsoft-signed shim over TFTP; UEFI HTTP boot gets shim by URL from its own directory",
     machine: { mac: "52:54:00:00:00:01", arch: "efi64" },
     plan: {
       kind: "boot",
       firmwareFile: "shimx64.efi",
       loader: "ipxe",
-      firstStage: { efi64: { via: "tftp", file: "shimx64.efi" }, efi64Http: { via: "http", file: "ipxe.efi", url: "http://10.20.0.1/tftp/ipxe.efi" } },
+      firstStage: {
+        efi64: { via: "tftp", file: "shimx64.efi" },
+        efi64Http: { via: "http", file: "shimx64.efi", url: "http://10.20.0.1/tftp/uefi-http/shimx64.efi" },
+      },
     },
   },
   {
@@ -159,7 +162,9 @@ describe("the boot decision, one table", () => {
   it("renders every x86-64 UEFI machine's GRUB file from its plan as GRUB (shim's second stage) asks", async () => {
     const files = table.flatMap((row, index) =>
       row.machine.arch === "efi64"
-        ? [`### ${row.name}\n${renderGrubNodeConfig(planRow({ ...row, machine: { ...row.machine, loader: "grub" } }, index), server.address)}`]
+        ? [
+            `### ${row.name}\n${renderGrubNodeConfig(planRow({ ...row, machine: { ...row.machine, loader: "grub" } }, index), { via: "tftp", server: server.address })}`,
+          ]
         : [],
     );
     await expect(files.join("\n")).toMatchFileSnapshot("__snapshots__/boot-decision.grub");
@@ -194,6 +199,7 @@ describe("the boot decision, one table", () => {
       dhcpBootFromPlans(
         anyMachine,
         [...byMac.values()].sort((a, b) => a.mac.localeCompare(b.mac)),
+        server,
       ),
     ).toEqual(planDhcpBoot(site, server));
   });

@@ -82,7 +82,7 @@ describe("planBoot", () => {
       firstStage: {
         bios: { via: "tftp", file: "undionly.kpxe" },
         efi64: { via: "tftp", file: "shimx64.efi" },
-        efi64Http: { via: "http", file: "ipxe.efi", url: "http://10.20.0.1/tftp/ipxe.efi" },
+        efi64Http: { via: "http", file: "shimx64.efi", url: "http://10.20.0.1/tftp/uefi-http/shimx64.efi" },
         arm64: undefined,
         ipxe: { via: "http", url: "http://10.20.0.1/boot.ipxe" },
       },
@@ -108,13 +108,22 @@ describe("planBoot", () => {
     expect(unknown.kernelArgs).toContain("initrd=initrd");
   });
 
-  it("hands UEFI HTTP boot an iPXE binary by URL: ipxe.efi when the node's first stage is shim, else its own binary", () => {
+  it("hands UEFI HTTP boot shim by URL from its own directory (either DHCP mode), or the node's own iPXE binary", () => {
     const shim = planBoot({ mac: "52:54:00:00:00:01", arch: "efi64" }, config, undefined, { ...server, httpPort: 8080 }, "t");
     expect(shim.firstStage.efi64).toEqual({ via: "tftp", file: "shimx64.efi" });
-    expect(shim.firstStage.efi64Http).toEqual({ via: "http", file: "ipxe.efi", url: "http://10.20.0.1:8080/tftp/ipxe.efi" });
+    expect(shim.firstStage.efi64Http).toEqual({ via: "http", file: "shimx64.efi", url: "http://10.20.0.1:8080/tftp/uefi-http/shimx64.efi" });
+    // Proxy mode: the TFTP default turns to ipxe.efi (Debian 12's GRUB), HTTP boot's stays shim (Debian 13's GRUB reads its boot URL).
+    const proxy = planBoot({ mac: "52:54:00:00:00:01", arch: "efi64" }, config, undefined, { ...server, dhcpMode: "proxy" }, "t");
+    expect(proxy.firstStage.efi64).toEqual({ via: "tftp", file: "ipxe.efi" });
+    expect(proxy.firstStage.efi64Http).toEqual({ via: "http", file: "shimx64.efi", url: "http://10.20.0.1/tftp/uefi-http/shimx64.efi" });
     const snp = planBoot({ mac: "52:54:00:00:00:05", arch: "efi64" }, config, undefined, server, "t");
     expect(snp.firstStage.efi64Http).toEqual({ via: "http", file: "snponly.efi", url: "http://10.20.0.1/tftp/snponly.efi" });
-    expect([httpBootFile("shimx64.efi"), httpBootFile("ipxe.efi"), httpBootFile("snponly.efi")]).toEqual(["ipxe.efi", "ipxe.efi", "snponly.efi"]);
+    expect([httpBootFile(undefined), httpBootFile("shimx64.efi"), httpBootFile("ipxe.efi"), httpBootFile("snponly.efi")]).toEqual([
+      "shimx64.efi",
+      "shimx64.efi",
+      "ipxe.efi",
+      "snponly.efi",
+    ]);
   });
 
   it("puts the port into URLs and recon.master but not pxeaddr", () => {

@@ -90,8 +90,22 @@ export type FirmwareFile = "undionly.kpxe" | UefiFirmwareFile | "ipxe-arm64.efi"
 /** The second stage that loads the kernel: iPXE (BIOS, arm64, UEFI with an iPXE first stage, HTTP boot) or GRUB (after shim). */
 export type BootLoader = "ipxe" | "grub";
 
-/** The UEFI iPXE binaries: what UEFI HTTP boot is handed (no signed HTTP-capable second stage exists in Debian 12). */
+/** The UEFI iPXE binaries (the first stages that are not shim). */
 export type IpxeEfiFile = Exclude<UefiFirmwareFile, "shimx64.efi">;
+
+/**
+ * The TFTP root's directory (served over HTTP at /tftp/uefi-http/) holding shim for UEFI HTTP boot and, beside
+ * it as `grubx64.efi`, the HTTP-capable signed GRUB: shim loads its second stage from the directory it came
+ * from, and the TFTP root's own `grubx64.efi` is Debian 12's (TFTP only).
+ */
+export const HTTP_BOOT_DIR = "uefi-http";
+
+/**
+ * Where the image (and a test host) keeps that GRUB: Debian 13's signed grubnetx64.efi.signed, which has the
+ * http module (Debian 12's has not). scripts/install-host-tools.sh fetches it pinned by SHA256; the build
+ * copies it into every image (src/build/describe.ts), so the stick carries it.
+ */
+export const HTTP_BOOT_GRUB = "/usr/lib/recon/grub-http/grubnetx64.efi.signed";
 
 /**
  * Where the TFTP root (and the HTTP path /tftp/) holds shim's second stage: shim loads `grubx64.efi` from the
@@ -111,12 +125,13 @@ export interface FirstStages {
   bios: { via: "tftp"; file: "undionly.kpxe" };
   efi64: { via: "tftp"; file: UefiFirmwareFile };
   /**
-   * UEFI HTTP boot (option 93 = 16, vendor class HTTPClient): an iPXE binary by URL, never TFTP. Not shim:
-   * none of Debian 12's signed GRUB images has the http module, so shim → GRUB over HTTP stops at GRUB's
-   * prompt (docs/lab-facts.md, "Secure Boot and HTTP boot"). Secure Boot firmware refuses the unsigned
-   * iPXE and goes on to its next boot option; such machines PXE-boot shim instead.
+   * UEFI HTTP boot (option 93 = 16, vendor class HTTPClient): a first stage by URL, never TFTP. By default
+   * shim from `/tftp/uefi-http/`, beside Debian 13's signed network GRUB (it has the http module, which none of
+   * Debian 12's has; signed by the Debian Secure Boot CA that Debian 12's shim trusts), so HTTP boot works
+   * with Secure Boot on or off (docs/lab-facts.md, "Secure Boot and HTTP boot"). A node whose `firmwareFile`
+   * names an iPXE binary gets that binary by URL instead.
    */
-  efi64Http: { via: "http"; file: IpxeEfiFile; url: string };
+  efi64Http: { via: "http"; file: UefiFirmwareFile; url: string };
   arm64: { via: "tftp"; file: "ipxe-arm64.efi" } | undefined;
   /** User class iPXE (an iPXE NIC ROM, or the binary above once it runs): the chain script. */
   ipxe: { via: "http"; url: string };
@@ -216,18 +231,27 @@ export function defaultUefiFirstStage(server: Pick<BootServer, "dhcpMode">): Uef
   return server.dhcpMode === "proxy" ? "ipxe.efi" : "shimx64.efi";
 }
 
-/** The iPXE binary a node's HTTP boot gets: its own choice if that is an iPXE binary, else ipxe.efi. */
-export function httpBootFile(firmwareFile: UefiFirmwareFile): IpxeEfiFile {
-  return firmwareFile === "shimx64.efi" ? "ipxe.efi" : firmwareFile;
+/**
+ * What a node's UEFI HTTP boot gets, in either DHCP mode: its own `firmwareFile`, else shim. Unlike the TFTP
+ * default, proxy mode changes nothing here: Debian 13's GRUB takes its server from the boot URL, not from a
+ * DHCP answer (docs/lab-facts.md).
+ */
+export function httpBootFile(firmwareFile: UefiFirmwareFile | undefined): UefiFirmwareFile {
+  return firmwareFile ?? "shimx64.efi";
+}
+
+/** The URL UEFI HTTP boot is handed for a first stage: shim from its own directory, iPXE from the TFTP root. */
+export function httpBootUrl(server: Pick<BootServer, "address" | "httpPort">, file: UefiFirmwareFile): string {
+  return `http://${masterHost(server)}/tftp/${file === "shimx64.efi" ? `${HTTP_BOOT_DIR}/` : ""}${file}`;
 }
 
 function firstStagesFor(settings: ResolvedNodeSettings, server: BootServer): FirstStages {
   const efiFile = settings.firmwareFile ?? defaultUefiFirstStage(server);
-  const httpFile = httpBootFile(efiFile);
+  const httpFile = httpBootFile(settings.firmwareFile);
   return {
     bios: { via: "tftp", file: "undionly.kpxe" },
     efi64: { via: "tftp", file: efiFile },
-    efi64Http: { via: "http", file: httpFile, url: `http://${masterHost(server)}/tftp/${httpFile}` },
+    efi64Http: { via: "http", file: httpFile, url: httpBootUrl(server, httpFile) },
     arm64: server.arm64Firmware ? { via: "tftp", file: "ipxe-arm64.efi" } : undefined,
     ipxe: { via: "http", url: `http://${masterHost(server)}/boot.ipxe` },
   };

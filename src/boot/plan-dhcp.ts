@@ -5,7 +5,7 @@
  * render-dnsmasq.ts only writes these out; it decides nothing.
  */
 import { UEFI_FIRMWARE_FILES, type SiteConfig, type UefiFirmwareFile } from "../model/site-config.js";
-import { httpBootFile, planBoot, type BootPlan, type BootServer, type FirstStages, type IpxeEfiFile } from "./plan-boot.js";
+import { httpBootFile, httpBootUrl, planBoot, type BootPlan, type BootServer, type FirstStages } from "./plan-boot.js";
 
 /** The dnsmasq tag a host entry sets when its UEFI first stage is not the default one. */
 export const FIRMWARE_TAGS: Record<UefiFirmwareFile, string> = {
@@ -30,8 +30,8 @@ export type DhcpHostEntry =
 export interface TaggedEfiStage {
   tag: string;
   file: UefiFirmwareFile;
-  /** What the same hosts get by UEFI HTTP boot (an iPXE binary by URL). */
-  http: { file: IpxeEfiFile; url: string };
+  /** What the same hosts get by UEFI HTTP boot (the same file by URL; shim from its HTTP-boot directory). */
+  http: { file: UefiFirmwareFile; url: string };
 }
 
 export interface DhcpBootPlan {
@@ -45,19 +45,23 @@ export interface DhcpBootPlan {
  *   the defaults every tag line hands out.
  * @param named the plans of the MACs the site config names (hosts, group `macs`).
  */
-export function dhcpBootFromPlans(anyMachine: BootPlan, named: readonly BootPlan[]): DhcpBootPlan {
+export function dhcpBootFromPlans(anyMachine: BootPlan, named: readonly BootPlan[], server: Pick<BootServer, "address" | "httpPort">): DhcpBootPlan {
   const efi64 = anyMachine.firstStage.efi64.file;
-  const httpUrlOf = (file: IpxeEfiFile) => anyMachine.firstStage.efi64Http.url.replace(/[^/]+$/, file);
-  const efi64Tagged = UEFI_FIRMWARE_FILES.filter((file) => file !== efi64).map((file): TaggedEfiStage => {
+  const efi64Http = anyMachine.firstStage.efi64Http.file;
+  // A file is tagged when a host choosing it differs from the defaults by TFTP or by HTTP boot (in proxy mode
+  // the TFTP default is ipxe.efi but HTTP boot's is shim, so a host that names ipxe.efi needs its tag).
+  const differs = (file: UefiFirmwareFile) => file !== efi64 || httpBootFile(file) !== efi64Http;
+  const efi64Tagged = UEFI_FIRMWARE_FILES.filter(differs).map((file): TaggedEfiStage => {
     const http = httpBootFile(file);
-    return { tag: FIRMWARE_TAGS[file], file, http: { file: http, url: httpUrlOf(http) } };
+    return { tag: FIRMWARE_TAGS[file], file, http: { file: http, url: httpBootUrl(server, http) } };
   });
   const hosts = named.map((plan): DhcpHostEntry => {
     // Only the site config's ignore is kept from DHCP: a stored inventory or an arch recon
     // cannot boot still gets its first stage, whose script or GRUB file then says why and returns to the firmware.
     if (plan.kind === "ignore" && plan.why === "config-ignore") return { mac: plan.mac, ignore: true };
     const file = plan.firstStage.efi64.file;
-    return { mac: plan.mac, hostname: plan.hostname, ...(file !== efi64 && { efiFile: file }) };
+    const tagged = file !== efi64 || plan.firstStage.efi64Http.file !== efi64Http;
+    return { mac: plan.mac, hostname: plan.hostname, ...(tagged && { efiFile: file }) };
   });
   return { firstStage: { ...anyMachine.firstStage, efi64Tagged }, hosts };
 }
@@ -77,5 +81,5 @@ export function planDhcpBoot(config: SiteConfig, server: BootServer): DhcpBootPl
   // No MAC: a machine nothing in the site config names, so only `defaults` applies.
   const anyMachine = planBoot({ mac: "", arch: "unknown" }, config, undefined, server);
   const named = namedMacs(config).map((mac) => planBoot({ mac, arch: "unknown" }, config, undefined, server));
-  return dhcpBootFromPlans(anyMachine, named);
+  return dhcpBootFromPlans(anyMachine, named, server);
 }

@@ -4,7 +4,8 @@
 import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { ReconError } from "../lib/errors.js";
-import { hashDescription, planDescription, type DescriptionFile } from "./plan-description.js";
+import { hashDescription, planDescription, type DescriptionFile, type OverlayFile } from "./plan-description.js";
+import { HTTP_BOOT_GRUB } from "../boot/plan-boot.js";
 import type { Recipe } from "./recipe.js";
 import type { ResolvedRepository } from "./render-config-xml.js";
 import {
@@ -23,6 +24,8 @@ export interface DescribeOptions {
   runtimeFile: string;
   reconVersion: string;
   aptMirrors?: AptMirrorOverrides;
+  /** The build host's HTTP-boot GRUB (default HTTP_BOOT_GRUB). */
+  grubHttpFile?: string | undefined;
 }
 
 export interface PlannedDescription {
@@ -31,6 +34,18 @@ export interface PlannedDescription {
   hash: string;
   /** The repositories with the URLs written into config.xml (mirror overrides applied). */
   repositories: ResolvedRepository[];
+}
+
+/** The HTTP-boot GRUB from the build host into the image, at the same path (the master serves it from there). */
+export async function readBootFiles(grubHttpFile: string = HTTP_BOOT_GRUB): Promise<OverlayFile[]> {
+  try {
+    return [{ path: HTTP_BOOT_GRUB.slice(1), data: await readFile(grubHttpFile), mode: 0o644 }];
+  } catch (cause) {
+    throw new ReconError("ARTEFACT_MISSING", `${grubHttpFile} (the signed GRUB with http for UEFI HTTP boot) is missing on this build host`, {
+      hint: "run scripts/install-host-tools.sh build (it fetches Debian 13's grub-efi-amd64-signed, pinned by SHA256)",
+      cause,
+    });
+  }
 }
 
 export async function planFromDisk(options: DescribeOptions): Promise<PlannedDescription> {
@@ -53,6 +68,7 @@ export async function planFromDisk(options: DescribeOptions): Promise<PlannedDes
     repositories,
     overlay: await readOverlay(options.overlayDir),
     recipeOverlay: await readOverlay(join(options.descriptionsDir, recipe.name, "root")),
+    bootFiles: await readBootFiles(options.grubHttpFile),
     runtime,
     reconVersion: options.reconVersion,
   });

@@ -28,6 +28,8 @@ export interface DescriptionInputs {
   /** Files every image gets (overlay/), then the recipe's own root/ (which wins on conflict). */
   overlay: OverlayFile[];
   recipeOverlay: OverlayFile[];
+  /** Boot files the master serves that no package of the image gives (the HTTP-boot GRUB), from the build host. */
+  bootFiles?: OverlayFile[] | undefined;
   /** The bundled recon runtime (one ESM file for node18). */
   runtime: string | Uint8Array;
   reconVersion: string;
@@ -46,6 +48,7 @@ export function planDescription(inputs: DescriptionInputs): DescriptionFile[] {
     }
     root.set(file.path, file);
   }
+  for (const file of inputs.bootFiles ?? []) root.set(file.path, file);
   root.set(RUNTIME_PATH, { path: RUNTIME_PATH, data: inputs.runtime, mode: 0o644 });
   const buildInfo = {
     recipe: recipe.name,

@@ -17,7 +17,8 @@ import { xorrisoExtractArgs } from "./xorriso.js";
 /**
  * What a live root must hold for recon's appliance to start (symlinks count), and the first stages
  * the master serves UEFI peers from its own root (shim, then Debian's signed network GRUB as
- * grubx64.efi beside it), so an air-gapped site needs nothing but the stick.
+ * grubx64.efi beside it, and the HTTP-capable one for UEFI HTTP boot), so an air-gapped site needs nothing
+ * but the stick.
  */
 export const REQUIRED_ROOT_PATHS = [
   "/sbin/init",
@@ -28,6 +29,8 @@ export const REQUIRED_ROOT_PATHS = [
   "/etc/systemd/system/recon.service",
   "/usr/lib/shim/shimx64.efi.signed",
   "/usr/lib/grub/x86_64-efi-signed/grubnetx64.efi.signed",
+  // UEFI HTTP boot's second stage (master/boot-files/tftp-root.ts RECON_GRUB_HTTP), put in by describe.
+  "/usr/lib/recon/grub-http/grubnetx64.efi.signed",
 ];
 
 export function unsquashfsOneArgs(squashfs: string, dest: string, member: string): string[] {

@@ -35,7 +35,7 @@ import { createStore } from "./store/store.js";
 import { createInventoryNormalizer } from "./inventories.js";
 import { prepareWorkload } from "./workload.js";
 import { confirmFrontAnswers, newRunId } from "./http/readiness.js";
-import { applyTftpRoot, DEBIAN_GRUB_NET, DEBIAN_SHIM, ipxeFilesIn, planTftpRoot } from "./boot-files/tftp-root.js";
+import { applyTftpRoot, DEBIAN_GRUB_NET, DEBIAN_SHIM, ipxeFilesIn, planTftpRoot, RECON_GRUB_HTTP } from "./boot-files/tftp-root.js";
 import { createGrubNodeFiles } from "./boot-files/grub-node-files.js";
 import { discoverImages } from "./images.js";
 
@@ -55,6 +55,8 @@ export interface MasterOptions {
   shimFile?: string | undefined;
   /** The signed network GRUB shim loads (default: Debian's grubnetx64.efi.signed). */
   grubFile?: string | undefined;
+  /** The HTTP-capable signed GRUB shim loads under UEFI HTTP boot (default: RECON_GRUB_HTTP). */
+  grubHttpFile?: string | undefined;
   cmdline: Map<string, string[]>;
   probeTimeoutMs?: number;
   /** How often to look for a foreign DHCP server while authoritative; 0 = never. */
@@ -202,6 +204,7 @@ async function serve(options: MasterOptions, deps: MasterDeps, config: SiteConfi
       ipxeDir: options.tftpRoot,
       shimFile: options.shimFile ?? DEBIAN_SHIM,
       grubFile: options.grubFile ?? DEBIAN_GRUB_NET,
+      grubHttpFile: options.grubHttpFile ?? RECON_GRUB_HTTP,
       httpRoot,
       imageLabel: options.imageLabel,
       otherLabels: images.others.map((image) => image.label),

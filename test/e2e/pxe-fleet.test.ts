@@ -1,10 +1,12 @@
 /**
  * The product's path end to end, on the real image: a master VM boots the recon stick (BIOS, a
  * USB disk), its recon.service starts the master (data partition, dnsmasq, HTTP serving the
- * ISO from the stick); a diskless peer VM on the same lab bridge UEFI-HTTP-boots (OVMF with PXE
- * off, #11): DHCP option 93 = 16 gets the URL of iPXE with option 60 HTTPClient, iPXE its per-MAC
- * script, kernel and initrd, dracut's livenet the ISO, all by HTTP; it comes up as a peer and
- * uploads its inventory while dnsmasq logs no TFTP transfer at all. Everything runs in a network namespace made here (taps on its bridge); nothing
+ * ISO from the stick); a diskless peer VM on the same lab bridge UEFI-HTTP-boots with Secure Boot
+ * enforcing (OVMF secboot, Microsoft keys, PXE off; #11): DHCP option 93 = 16 gets the URL of
+ * Microsoft-signed shim with option 60 HTTPClient, shim the HTTP-capable Debian-signed GRUB beside it,
+ * GRUB its chain file and per-MAC file, kernel and initrd, dracut's livenet the ISO, all by HTTP; it
+ * comes up as a peer with the kernel locked down and uploads an inventory saying so, while dnsmasq
+ * logs no TFTP transfer at all. Everything runs in a network namespace made here (taps on its bridge); nothing
  * touches the host's interfaces. VMs and the namespace are removed even when a step fails.
  */
 import { copyFile, mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
@@ -99,10 +101,10 @@ describe("a master booted from the stick PXE-boots a diskless peer with the same
   );
 
   it(
-    "the diskless peer UEFI-HTTP-boots from it and comes up as a peer",
+    "the diskless peer UEFI-HTTP-boots from it with Secure Boot enforcing and comes up as a peer",
     async () => {
       needMaster();
-      const files = ovmfFiles("uefi-http")!;
+      const files = ovmfFiles("uefi-http-sb")!;
       const vars = join(work, "peer.vars.fd");
       await copyFile(files.varsTemplate, vars);
       const peer = startVm(
@@ -110,7 +112,7 @@ describe("a master booted from the stick PXE-boots a diskless peer with the same
           name: "recon-fleet-peer",
           memoryMiB: 2048,
           cpus: 2,
-          firmware: "uefi-http",
+          firmware: "uefi-http-sb",
           ovmfCode: files.code,
           ovmfVars: vars,
           disks: [],
@@ -131,6 +133,10 @@ describe("a master booted from the stick PXE-boots a diskless peer with the same
       expect(serial).toMatch(/recon\.token=\S+/);
       expect(serial).toMatch(/BdsDxe: starting Boot[0-9A-F]{4} "UEFI HTTPv4/);
       expect(serial).not.toMatch(/UEFI PXEv4/);
+      // shim (Microsoft-signed) started the Debian-signed GRUB, which started the Debian-signed kernel, enforced.
+      expect(serial).toMatch(/recon: booting 52:54:00:5e:00:02 from http:\/\/172\.30\.213\.1\/isos\/debian-12\.iso/);
+      expect(serial).toMatch(/secureboot: Secure boot enabled/);
+      expect(serial).toMatch(/Kernel is locked down from EFI Secure Boot/);
       peerVm = peer;
     },
     PEER_TIMEOUT_MS + 60_000,
@@ -140,7 +146,7 @@ describe("a master booted from the stick PXE-boots a diskless peer with the same
     needMaster();
     masterSerial = await readFile(join(artefacts, "master.serial.log"), "utf8");
     expect(masterSerial).toMatch(/message=ACK interface=\S+ mac=52:54:00:5e:00:02 ip=172\.30\.213\.\d+/);
-    expect(masterSerial).toMatch(/msg="boot script served" mac=52:54:00:5e:00:02 .*plan=boot/);
+    expect(masterSerial).toMatch(/msg="grub config served" mac=52:54:00:5e:00:02 .*via=http plan=boot/);
     // An observer on the lab network (static address outside the pool) asks the master's API.
     const observer = await lab!.addHost({ name: "obs", mac: "52:54:00:5e:00:fe", address: "172.30.213.20/24" });
     observerNs = observer.ns;
@@ -184,8 +190,23 @@ describe("a master booted from the stick PXE-boots a diskless peer with the same
         if (uploads === 0) await new Promise((r) => setTimeout(r, 10_000));
       }
       masterSerial = await readFile(join(artefacts, "master.serial.log"), "utf8");
-      expect(masterSerial).toMatch(/msg="boot script served" mac=52:54:00:5e:00:02 .*plan=boot/);
+      expect(masterSerial).toMatch(/msg="grub config served" mac=52:54:00:5e:00:02 .*via=http plan=boot/);
       expect(masterSerial, "a TFTP transfer happened").not.toMatch(/msg=tftp-(sent|failed|error)/);
+      // The master normalizes a stored upload right after storing it: bounded wait (20 × 3 s) for the result.
+      const inventoryNow = () =>
+        execa("ip", ["netns", "exec", observer, "curl", "--silent", "--fail", "--max-time", "10", `http://172.30.213.1/api/v1/nodes/${PEER_MAC}/inventory`], {
+          reject: false,
+        });
+      let inventory = await inventoryNow();
+      for (let i = 0; i < 20 && inventory.exitCode !== 0; i++) {
+        expect(master!.exited(), "the master VM exited").toBe(false);
+        await new Promise((r) => setTimeout(r, 3000));
+        inventory = await inventoryNow();
+      }
+      expect(inventory.exitCode, inventory.stderr).toBe(0);
+      const body = JSON.parse(inventory.stdout) as { inventory?: { boot: Record<string, unknown> }; boot?: Record<string, unknown> };
+      const boot = body.inventory?.boot ?? body.boot;
+      expect(boot, inventory.stdout.slice(0, 2000)).toMatchObject({ current_boot_mode: "uefi", secure_boot: true, lockdown: "integrity" });
     },
     UPLOAD_TIMEOUT_MS + 60_000,
   );

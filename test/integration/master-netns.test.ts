@@ -17,6 +17,8 @@ import { startMasterInNetns, testMasterArgs, waitForMaster, type MasterProcess }
 import { repoRoot } from "../helpers/repo.js";
 import { packFiles } from "../helpers/tarballs.js";
 import { SCHEMA_VERSION } from "../../src/inventory/schema.js";
+import { renderGrubHttpChainConfig } from "../../src/boot/render-grub.js";
+import { DEBIAN_SHIM, RECON_GRUB_HTTP } from "../../src/master/boot-files/tftp-root.js";
 
 const PREFIX = `rcn-m${process.pid % 100000}`;
 const MASTER = "10.78.0.1";
@@ -218,6 +220,31 @@ describe("recon master in a network namespace", () => {
     const failed = results.filter((r) => !r.ok);
     expect(failed, JSON.stringify(failed).slice(0, 2000)).toEqual([]);
     process.stdout.write(`${JSON.stringify({ figure: "recon-master-fleet", peers: FLEET, wallMs: Date.now() - started })}\n`);
+  });
+
+  it("serves UEFI HTTP boot's chain through nginx: shim and the HTTP GRUB from /tftp/uefi-http/ (shim's double slash too), GRUB's chain file and a per-MAC file with a token, kernel and initrd by HTTP", async () => {
+    const peer = peers.uefi!;
+    const fetched = async (url: string) => {
+      const out = join(work, `got-${createHash("sha256").update(url).digest("hex").slice(0, 8)}`);
+      const got = await runInNetns(execaRunner, peer.ns, ["curl", "--silent", "--fail", "--max-time", "10", "--output", out, url]);
+      expect(got.exitCode, `${url}: ${got.stderr}`).toBe(0);
+      return readFile(out);
+    };
+    expect((await fetched(`${URL}/tftp/uefi-http/shimx64.efi`)).equals(await readFile(DEBIAN_SHIM))).toBe(true);
+    expect((await fetched(`${URL}/tftp/uefi-http//grubx64.efi`)).equals(await readFile(RECON_GRUB_HTTP))).toBe(true);
+    const chain = (await fetched(`${URL}/grub/grub.cfg`)).toString("utf8");
+    expect(chain).toBe(renderGrubHttpChainConfig());
+    const own = (await fetched(`${URL}/grub/nodes/${peer.mac}.cfg`)).toString("utf8");
+    const token = /'recon\.token=([^']+)'/.exec(own)?.[1];
+    expect(token, own).toBeDefined();
+    expect(proc!.log()).not.toContain(token!);
+    expect(own).toContain("\nif ! linux /install/test/linux 'root=live:");
+    expect(own).toContain(`'BOOTIF=01-${peer.mac.replaceAll(":", "-")}'`);
+    expect(own).toContain("\nif ! initrd /install/test/initrd; then\n");
+    expect(own).not.toContain("tftp");
+    expect(proc!.log()).toMatch(new RegExp(`msg="grub config served" mac=${peer.mac} .*via=http plan=boot`));
+    const bad = await peerCurl(peer, ["-w", "\n%{http_code}", `${URL}/grub/nodes/not-a-mac.cfg`]);
+    expect(bad.stdout.trim().split("\n").at(-1)).toBe("400");
   });
 
   it("sends kernel, initrd and ISO through nginx (ranges, byte-identical) and turns its access log into node state", async () => {

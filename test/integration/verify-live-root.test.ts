@@ -50,14 +50,27 @@ describe("verifyLiveRoot on real live ISOs", () => {
 
   it("passes an ISO whose root has the appliance's files (symlinks count) and leaves no work files", async () => {
     const iso = await liveIso("good", async (root) => {
-      for (const dir of ["sbin", "usr/bin", "usr/lib/recon", "usr/lib/systemd", "etc/systemd/system", "usr/lib/shim", "usr/lib/grub/x86_64-efi-signed"])
+      for (const dir of [
+        "sbin",
+        "usr/bin",
+        "usr/lib/recon/grub-http",
+        "usr/lib/systemd",
+        "etc/systemd/system",
+        "usr/lib/shim",
+        "usr/lib/grub/x86_64-efi-signed",
+      ])
         await mkdir(join(root, dir), { recursive: true });
       await writeFile(join(root, "usr/lib/systemd/systemd"), "elf\n");
       await symlink("/usr/lib/systemd/systemd", join(root, "sbin/init"));
       await writeFile(join(root, "usr/bin/dash"), "elf\n");
       await symlink("dash", join(root, "usr/bin/sh"));
       const files = ["usr/bin/node", "usr/bin/recon", "usr/lib/recon/recon.mjs", "etc/systemd/system/recon.service"];
-      for (const file of [...files, "usr/lib/shim/shimx64.efi.signed", "usr/lib/grub/x86_64-efi-signed/grubnetx64.efi.signed"])
+      for (const file of [
+        ...files,
+        "usr/lib/shim/shimx64.efi.signed",
+        "usr/lib/grub/x86_64-efi-signed/grubnetx64.efi.signed",
+        "usr/lib/recon/grub-http/grubnetx64.efi.signed",
+      ])
         await writeFile(join(root, file), "x\n");
     });
     await verifyLiveRoot(execaRunner, iso, work);

@@ -46,7 +46,7 @@ export function createGrubNodeFiles(deps: GrubNodeFilesDeps): { prepare(mac: str
       const path = join(deps.tftpRoot, grubNodeFile(mac));
       // dnsmasq's TFTP (as nobody) must never read half a file: write beside it, then rename.
       const temporary = `${path}.${process.pid}.tmp`;
-      await writeFile(temporary, renderGrubNodeConfig(withToken, deps.server.address));
+      await writeFile(temporary, renderGrubNodeConfig(withToken, { via: "tftp", server: deps.server.address }));
       await chmod(temporary, 0o644);
       await rename(temporary, path);
       deps.log.info("grub config written", {

@@ -10,6 +10,7 @@ const INPUT: TftpRootInput = {
   ipxeDir: "/usr/lib/ipxe",
   shimFile: "/usr/lib/shim/shimx64.efi.signed",
   grubFile: "/usr/lib/grub/x86_64-efi-signed/grubnetx64.efi.signed",
+  grubHttpFile: "/usr/lib/recon/grub-http/grubnetx64.efi.signed",
   httpRoot: "/run/recon/http",
   imageLabel: "debian-12",
   address: "10.20.0.1",
@@ -24,6 +25,8 @@ describe("planTftpRoot", () => {
       { path: "snponly.efi", link: "/usr/lib/ipxe/snponly.efi" },
       { path: "shimx64.efi", link: "/usr/lib/shim/shimx64.efi.signed" },
       { path: "grubx64.efi", link: "/usr/lib/grub/x86_64-efi-signed/grubnetx64.efi.signed" },
+      { path: "uefi-http/shimx64.efi", link: "/usr/lib/shim/shimx64.efi.signed" },
+      { path: "uefi-http/grubx64.efi", link: "/usr/lib/recon/grub-http/grubnetx64.efi.signed" },
       { path: "grub/grub.cfg", text: renderGrubChainConfig({ tftpServer: "10.20.0.1", waitSeconds: GRUB_WAIT_SECONDS }) },
       { path: "grub/nodes", dir: true },
       { path: "install/debian-12/linux", link: "/run/recon/http/install/debian-12/linux" },
@@ -49,13 +52,14 @@ describe("applyTftpRoot", () => {
     await mkdir(join(medium, "ipxe"), { recursive: true });
     await mkdir(join(medium, "http", "install", "debian-12"), { recursive: true });
     for (const file of ["undionly.kpxe", "ipxe.efi"]) await writeFile(join(medium, "ipxe", file), file);
-    for (const file of ["shimx64.efi.signed", "grubnetx64.efi.signed"]) await writeFile(join(medium, file), file);
+    for (const file of ["shimx64.efi.signed", "grubnetx64.efi.signed", "grubnetx64-http.efi.signed"]) await writeFile(join(medium, file), file);
     for (const file of ["linux", "initrd"]) await writeFile(join(medium, "http", "install", "debian-12", file), file);
     input = {
       ...INPUT,
       ipxeDir: join(medium, "ipxe"),
       shimFile: join(medium, "shimx64.efi.signed"),
       grubFile: join(medium, "grubnetx64.efi.signed"),
+      grubHttpFile: join(medium, "grubnetx64-http.efi.signed"),
       httpRoot: join(medium, "http"),
       ipxePresent: await ipxeFilesIn(join(medium, "ipxe")),
     };
@@ -76,24 +80,28 @@ describe("applyTftpRoot", () => {
 
     expect(await tftpLink(root, "shimx64.efi")).toBe(input.shimFile);
     expect(await tftpLink(root, "grubx64.efi")).toBe(input.grubFile);
+    expect(await tftpLink(root, "uefi-http/shimx64.efi")).toBe(input.shimFile);
+    expect(await tftpLink(root, "uefi-http/grubx64.efi")).toBe(input.grubHttpFile);
     expect(await tftpLink(root, "ipxe.efi")).toBe(join(input.ipxeDir, "ipxe.efi"));
     expect(await tftpLink(root, "undionly.kpxe")).toBe(join(input.ipxeDir, "undionly.kpxe"));
     expect(await tftpLink(root, "install/debian-12/linux")).toBe(join(input.httpRoot, "install/debian-12/linux"));
     expect(await tftpLink(root, "install/debian-12/initrd")).toBe(join(input.httpRoot, "install/debian-12/initrd"));
     // Through the links, the medium's bytes.
     expect(await readFile(join(root, "grubx64.efi"), "utf8")).toBe("grubnetx64.efi.signed");
+    expect(await readFile(join(root, "uefi-http/grubx64.efi"), "utf8")).toBe("grubnetx64-http.efi.signed");
     expect(await readFile(join(root, "install/debian-12/initrd"), "utf8")).toBe("initrd");
 
     expect(await readFile(join(root, "grub/grub.cfg"), "utf8")).toBe(renderGrubChainConfig({ tftpServer: "10.20.0.1", waitSeconds: GRUB_WAIT_SECONDS }));
     expect((await lstat(join(root, "grub/grub.cfg"))).isSymbolicLink()).toBe(false);
     expect((await stat(join(root, "grub/grub.cfg"))).mode & 0o777).toBe(0o644);
     expect(await readdir(join(root, "grub/nodes"))).toEqual([]);
-    expect((await readdir(root)).sort()).toEqual(["grub", "grubx64.efi", "install", "ipxe.efi", "shimx64.efi", "undionly.kpxe"]);
+    expect((await readdir(root)).sort()).toEqual(["grub", "grubx64.efi", "install", "ipxe.efi", "shimx64.efi", "uefi-http", "undionly.kpxe"]);
   });
 
   it.each([
     ["shimFile", "shim-signed"],
     ["grubFile", "grub-efi-amd64-signed"],
+    ["grubHttpFile", "grub-efi-amd64-signed"],
   ] as const)("refuses a missing %s with CONFIG_INVALID, exit 3, naming the package, and leaves the old root alone", async (key, pkg) => {
     const root = join(work, "tftp");
     await mkdir(root);

@@ -8,13 +8,15 @@
  */
 import { access, mkdir, readlink, rm, symlink, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
-import { GRUB_FILE } from "../../boot/plan-boot.js";
-import { GRUB_NODE_DIR, renderGrubChainConfig } from "../../boot/render-grub.js";
+import { GRUB_FILE, HTTP_BOOT_DIR, HTTP_BOOT_GRUB } from "../../boot/plan-boot.js";
+import { GRUB_CHAIN_FILE, GRUB_NODE_DIR, renderGrubChainConfig } from "../../boot/render-grub.js";
 import { ReconError } from "../../lib/errors.js";
 
 /** Debian 12's paths (packages shim-signed, grub-efi-amd64-signed). */
 export const DEBIAN_SHIM = "/usr/lib/shim/shimx64.efi.signed";
 export const DEBIAN_GRUB_NET = "/usr/lib/grub/x86_64-efi-signed/grubnetx64.efi.signed";
+/** UEFI HTTP boot's second stage (plan-boot.ts HTTP_BOOT_GRUB: Debian 13's signed network GRUB, with http). */
+export const RECON_GRUB_HTTP = HTTP_BOOT_GRUB;
 export const IPXE_FILES = ["undionly.kpxe", "ipxe.efi", "snponly.efi", "ipxe-arm64.efi"] as const;
 
 export interface TftpRootInput {
@@ -22,6 +24,8 @@ export interface TftpRootInput {
   ipxeDir: string;
   shimFile: string;
   grubFile: string;
+  /** The HTTP-capable signed GRUB, shim's second stage under UEFI HTTP boot (RECON_GRUB_HTTP). */
+  grubHttpFile: string;
   /** The http tree: install/<label>/{linux,initrd}. */
   httpRoot: string;
   imageLabel: string;
@@ -43,7 +47,10 @@ export function planTftpRoot(input: TftpRootInput): TftpEntry[] {
   entries.push(
     { path: "shimx64.efi", link: input.shimFile },
     { path: GRUB_FILE, link: input.grubFile },
-    { path: "grub/grub.cfg", text: renderGrubChainConfig({ tftpServer: input.address, waitSeconds: GRUB_WAIT_SECONDS }) },
+    // UEFI HTTP boot: shim by URL from its own directory, so that the grubx64.efi it loads beside it is the HTTP one.
+    { path: `${HTTP_BOOT_DIR}/shimx64.efi`, link: input.shimFile },
+    { path: `${HTTP_BOOT_DIR}/${GRUB_FILE}`, link: input.grubHttpFile },
+    { path: GRUB_CHAIN_FILE, text: renderGrubChainConfig({ tftpServer: input.address, waitSeconds: GRUB_WAIT_SECONDS }) },
     { path: GRUB_NODE_DIR, dir: true },
   );
   for (const label of [input.imageLabel, ...(input.otherLabels ?? [])]) {
@@ -76,13 +83,15 @@ export async function applyTftpRoot(root: string, entries: readonly TftpEntry[])
     // without an image) still serves the rest, and dnsmasq answers "file not found" for those.
     if (!("link" in entry) || entry.path.startsWith("install/") || (await exists(entry.link))) continue;
     const what =
-      entry.path === "shimx64.efi"
+      entry.path === "shimx64.efi" || entry.path === `${HTTP_BOOT_DIR}/shimx64.efi`
         ? "shim (package shim-signed)"
         : entry.path === GRUB_FILE
           ? "the signed network GRUB (package grub-efi-amd64-signed)"
-          : entry.path;
+          : entry.path === `${HTTP_BOOT_DIR}/${GRUB_FILE}`
+            ? "the HTTP-capable signed GRUB for UEFI HTTP boot (package grub-efi-amd64-signed of Debian 13, which scripts/install-host-tools.sh fetches)"
+            : entry.path;
     throw new ReconError("CONFIG_INVALID", `the TFTP root needs ${entry.link} (${what}) and it is missing`, {
-      hint: "rebuild the image with this recon's recipe, or on a host install shim-signed, grub-efi-amd64-signed and ipxe",
+      hint: "rebuild the image with this recon's recipe, or on a host run scripts/install-host-tools.sh test (shim-signed, grub-efi-amd64-signed, ipxe and the HTTP-boot GRUB)",
       exitCode: 3,
     });
   }

@@ -89,7 +89,7 @@ describe("renderDnsmasqConf", () => {
     ["shim", ["efi64", "fw-ipxe"], ["ipxe.efi"]],
     ["shim", ["efi64", "fw-snponly"], ["snponly.efi"]],
     ["shim", ["efi64", "ipxe"], [`${master}/boot.ipxe`]],
-    ["shim", ["efi64-http"], [`${master}/tftp/ipxe.efi`]],
+    ["shim", ["efi64-http"], [`${master}/tftp/uefi-http/shimx64.efi`]],
     ["shim", ["efi64-http", "fw-ipxe"], [`${master}/tftp/ipxe.efi`]],
     ["shim", ["efi64-http", "fw-snponly"], [`${master}/tftp/snponly.efi`]],
     ["shim", ["efi64-http", "ipxe"], [`${master}/boot.ipxe`]],
@@ -98,9 +98,9 @@ describe("renderDnsmasqConf", () => {
     ["snponly-host-shim", ["efi64", "fw-shim"], ["shimx64.efi"]],
     ["snponly-host-shim", ["efi64", "fw-ipxe"], ["ipxe.efi"]],
     ["snponly-host-shim", ["efi64-http"], [`${master}/tftp/snponly.efi`]],
-    ["snponly-host-shim", ["efi64-http", "fw-shim"], [`${master}/tftp/ipxe.efi`]],
+    ["snponly-host-shim", ["efi64-http", "fw-shim"], [`${master}/tftp/uefi-http/shimx64.efi`]],
     ["shim-arm64", ["arm64"], ["ipxe-arm64.efi"]],
-    ["shim-arm64", ["efi64-http"], ["http://10.20.0.1:8080/tftp/ipxe.efi"]],
+    ["shim-arm64", ["efi64-http"], ["http://10.20.0.1:8080/tftp/uefi-http/shimx64.efi"]],
   ] as const)("authoritative %s: a client tagged %j matches exactly %j", (name, tags, files) => {
     expect(
       dhcpBootFor(

@@ -117,7 +117,7 @@ function bootSection(options: DnsmasqOptions): string[] {
   const lines = [
     `# Boot: BIOS gets iPXE by TFTP; x86-64 UEFI gets ${efi64.file} by TFTP unless its host entry tags another binary`,
     "# (shimx64.efi: Microsoft-signed shim, then Debian's signed GRUB, Secure Boot on or off); UEFI HTTP boot gets",
-    "# iPXE by URL; iPXE gets its script by HTTP.",
+    `# ${efi64Http.file} by URL (shim: then an HTTP-capable signed GRUB, no TFTP); iPXE gets its script by HTTP.`,
     // DHCP option 93; RFC 4578 and the IANA registry disagree on 7 and 9, both are x86-64 UEFI in practice; 16 is x64 UEFI HTTP.
     "dhcp-match=set:bios,option:client-arch,0",
     "dhcp-match=set:efi64,option:client-arch,7",
@@ -171,7 +171,7 @@ function bootSection(options: DnsmasqOptions): string[] {
   }
   lines.push(
     "",
-    "# TFTP: the first stages, GRUB's configuration files, and the kernel and initrd GRUB reads (it has no HTTP).",
+    "# TFTP: the first stages, GRUB's configuration files, and the kernel and initrd Debian 12's GRUB reads (it has no HTTP).",
     "enable-tftp",
     `tftp-root=${options.paths.tftpRoot}`,
     "",

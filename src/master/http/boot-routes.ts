@@ -1,10 +1,13 @@
 /**
  * iPXE scripts: /boot.ipxe chains to the per-machine script, /boot/<mac>.ipxe is planBoot's
  * decision for that machine rendered (docs/architecture.md, "Seams" and "Whole-text renderers"), with a fresh peer token in it.
+ * The UEFI HTTP-boot GRUB's files, the same way: /grub/grub.cfg (its built-in prefix) chains to
+ * /grub/nodes/<mac>.cfg, that machine's decision for GRUB with kernel and initrd by HTTP.
  */
 import express from "express";
 import { archFromIpxe, masterHost, planBoot, type BootServer } from "../../boot/plan-boot.js";
 import { renderChainScript, renderIpxeScript } from "../../boot/render-ipxe.js";
+import { GRUB_CHAIN_FILE, GRUB_NODE_DIR, renderGrubHttpChainConfig, renderGrubNodeConfig } from "../../boot/render-grub.js";
 import type { Logger } from "../../lib/log.js";
 import type { FleetState, NodeEvent } from "../../model/node-state.js";
 import { issueToken, newNonce, tokenFingerprint } from "../../model/peer-token.js";
@@ -56,6 +59,33 @@ export function createBootRouter(deps: BootRouteDeps): express.Router {
     void deps.emit({ type: "script-served", at: deps.now().toISOString(), mac, ...(plan.kind === "boot" && { image: plan.image }) });
     // The script carries a credential: no cache may keep it.
     res.set("Cache-Control", "no-store").type("text/plain").send(renderIpxeScript(plan));
+  });
+
+  router.get(`/${GRUB_CHAIN_FILE}`, (_req, res) => {
+    res.set("Cache-Control", "no-store").type("text/plain").send(renderGrubHttpChainConfig());
+  });
+
+  // GRUB's $net_default_mac: colons, lower case (macParam normalizes and refuses anything else).
+  router.get(`/${GRUB_NODE_DIR}/:file`, (req, res, next) => {
+    const file = /^(.+)\.cfg$/.exec(req.params.file);
+    if (file === null) return next();
+    const mac = macParam(file[1]);
+    const ip = clientIp(req);
+    const token = issueToken(deps.secret, mac, newNonce());
+    const plan = planBoot({ mac, arch: "efi64", loader: "grub", ip }, deps.config, deps.fleet().nodes[mac], server, token);
+    deps.transfers.rememberMac(ip, mac);
+    log.info("grub config served", {
+      mac,
+      ip,
+      via: "http",
+      plan: plan.kind,
+      ...(plan.kind === "ignore" ? { reason: plan.reason } : { image: plan.image, root: plan.root, token: tokenFingerprint(token) }),
+    });
+    void deps.emit({ type: "script-served", at: deps.now().toISOString(), mac, ...(plan.kind === "boot" && { image: plan.image }) });
+    res
+      .set("Cache-Control", "no-store")
+      .type("text/plain")
+      .send(renderGrubNodeConfig(plan, { via: "http" }));
   });
 
   return router;

@@ -1,12 +1,12 @@
 /**
  * The master's TFTP root as main.ts assembles it (applyTftpRoot(planTftpRoot(…))), from the host's real
- * Debian packages (ipxe, shim-signed, grub-efi-amd64-signed) and a throwaway http tree whose kernel and
+ * Debian packages (ipxe, shim-signed, grub-efi-amd64-signed) and the HTTP-boot GRUB scripts/install-host-tools.sh fetched and a throwaway http tree whose kernel and
  * initrd are small random files. Everything world-readable: dnsmasq serves TFTP as nobody.
  */
 import { randomBytes } from "node:crypto";
 import { chmod, mkdir, writeFile } from "node:fs/promises";
 import { join } from "node:path";
-import { applyTftpRoot, DEBIAN_GRUB_NET, DEBIAN_SHIM, ipxeFilesIn, planTftpRoot } from "../../../src/master/boot-files/tftp-root.js";
+import { applyTftpRoot, DEBIAN_GRUB_NET, DEBIAN_SHIM, ipxeFilesIn, planTftpRoot, RECON_GRUB_HTTP } from "../../../src/master/boot-files/tftp-root.js";
 
 export const IPXE_DIR = "/usr/lib/ipxe";
 
@@ -25,6 +25,7 @@ export async function assembleTftpRoot(work: string, address: string, imageLabel
       ipxeDir: IPXE_DIR,
       shimFile: DEBIAN_SHIM,
       grubFile: DEBIAN_GRUB_NET,
+      grubHttpFile: RECON_GRUB_HTTP,
       httpRoot,
       imageLabel,
       address,
