@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { nbdServerArgs, planNbdExports, renderNbdServerConfig } from "./nbd-config.js";
+import { isClientLog, nbdServerArgs, planNbdExports, renderNbdServerConfig } from "./nbd-config.js";
 
 describe("renderNbdServerConfig", () => {
   it("exports every image read-only by label and a writable copy to one client", () => {
@@ -22,17 +22,20 @@ describe("renderNbdServerConfig", () => {
     exportname = /run/recon/http/isos/debian-12.iso
     readonly = true
     transactionlog = /run/recon/nbd/debian-12.trlog
+    prerun = mv -f /run/recon/nbd/debian-12.trlog "$(mktemp /run/recon/nbd/debian-12.trlog.XXXXXX)" 2>/dev/null; exit 0
 
 [rescue]
     exportname = /var/lib/recon/images/rescue/isos/rescue.iso
     readonly = true
     transactionlog = /run/recon/nbd/rescue.trlog
+    prerun = mv -f /run/recon/nbd/rescue.trlog "$(mktemp /run/recon/nbd/rescue.trlog.XXXXXX)" 2>/dev/null; exit 0
 
 [debian-12-rw-525400ab0001]
     exportname = /var/lib/recon/images/debian-12-rw-525400ab0001/rootfs.img
     readonly = false
-    maxconnections = 1
     transactionlog = /run/recon/nbd/debian-12-rw-525400ab0001.trlog
+    prerun = mkdir /run/recon/nbd/debian-12-rw-525400ab0001.holder 2>/dev/null || exit 1; mv -f /run/recon/nbd/debian-12-rw-525400ab0001.trlog "$(mktemp /run/recon/nbd/debian-12-rw-525400ab0001.trlog.XXXXXX)" 2>/dev/null; exit 0
+    postrun = rmdir /run/recon/nbd/debian-12-rw-525400ab0001.holder
 `);
   });
 
@@ -45,6 +48,19 @@ describe("renderNbdServerConfig", () => {
     expect(() => renderNbdServerConfig(one("ok", "/a b.iso"))).toThrow(/not an absolute path/);
     const twice = { ...base, exports: [...one("x", "/a.iso").exports, ...one("x", "/b.iso").exports] };
     expect(() => renderNbdServerConfig(twice)).toThrow(/two NBD exports named x/);
+    // The log path goes into the prerun command through printf and a shell: nothing either would read.
+    for (const log of ["/run/a%s.trlog", "/run/$(id).trlog", "/run/a'b.trlog"]) {
+      expect(() => renderNbdServerConfig({ ...base, exports: [{ name: "ok", path: "/a.iso", readonly: true, transactionLog: log }] })).toThrow(
+        /not a plain absolute path/,
+      );
+    }
+  });
+
+  it("knows each client's renamed log by its mktemp suffix", () => {
+    expect(isClientLog("debian-12.trlog", "debian-12.trlog.aB3xY9")).toBe(true);
+    expect(isClientLog("debian-12.trlog", "debian-12.trlog")).toBe(false);
+    expect(isClientLog("debian-12.trlog", "debian-12-rw-5254.trlog.aB3xY9")).toBe(false);
+    expect(isClientLog("debian-12.trlog", "debian-12.trlog.aB3xY9.old")).toBe(false);
   });
 
   it("runs with the config file and a pid file only", () => {

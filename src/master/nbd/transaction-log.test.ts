@@ -1,6 +1,6 @@
 import { readFileSync } from "node:fs";
 import { describe, expect, it } from "vitest";
-import { parseTransactionLog } from "./transaction-log.js";
+import { parseTransactionLog, sumTransactionSummaries } from "./transaction-log.js";
 
 const fixture = (name: string) => new URL(`../../../test/fixtures/nbd/${name}`, import.meta.url);
 
@@ -40,5 +40,11 @@ describe("parseTransactionLog", () => {
     expect(cut.trailingBytes).toBeGreaterThan(0);
     expect(cut.readBytes).toBeLessThanOrEqual(10 * 1024 * 1024);
     expect(parseTransactionLog(new Uint8Array(0))).toMatchObject({ reads: 0, readBytes: 0, trailingBytes: 0 });
+  });
+
+  it("sums several clients' logs of one export (one file per client)", () => {
+    const one = parseTransactionLog(readFileSync(fixture("nbdcopy-10MiB.trlog")));
+    const total = sumTransactionSummaries([one, one, parseTransactionLog(new Uint8Array(0))]);
+    expect(total).toMatchObject({ reads: 2 * one.reads, readBytes: 20 * 1024 * 1024, disconnects: 2 * one.disconnects, highestReadEnd: 10 * 1024 * 1024 });
   });
 });

@@ -5,8 +5,8 @@
  * 0x67446698, error u32, handle[8]: 16 bytes) and a trace option (magic 0x25609514, request-shaped).
  * No data is logged unless the export's datalog flag is set (recon never sets it).
  *
- * nbd-server opens the log without O_APPEND or O_TRUNC for every client, so two clients of one
- * export at once overwrite each other's records: the figure is exact for one client at a time.
+ * nbd-server opens the log without O_APPEND or O_TRUNC for every client, so recon's prerun gives
+ * each client a file of its own (nbd-config.ts) and an export's figures are the sum over them.
  */
 const REQUEST_MAGIC = 0x25609513;
 const REPLY_MAGIC = 0x67446698;
@@ -35,9 +35,8 @@ export interface TransactionSummary {
   trailingBytes: number;
 }
 
-export function parseTransactionLog(log: Uint8Array): TransactionSummary {
-  const view = new DataView(log.buffer, log.byteOffset, log.byteLength);
-  const summary: TransactionSummary = {
+function emptySummary(): TransactionSummary {
+  return {
     reads: 0,
     readBytes: 0,
     writes: 0,
@@ -48,6 +47,11 @@ export function parseTransactionLog(log: Uint8Array): TransactionSummary {
     highestReadEnd: 0,
     trailingBytes: 0,
   };
+}
+
+export function parseTransactionLog(log: Uint8Array): TransactionSummary {
+  const view = new DataView(log.buffer, log.byteOffset, log.byteLength);
+  const summary = emptySummary();
   // READ requests waiting for their reply, by handle: a read counts as sent once answered with error 0.
   const pendingReads = new Map<string, number>();
   const handleAt = (offset: number) => Buffer.from(log.subarray(offset, offset + 8)).toString("hex");
@@ -88,4 +92,16 @@ export function parseTransactionLog(log: Uint8Array): TransactionSummary {
   }
   summary.trailingBytes = log.byteLength - at;
   return summary;
+}
+
+/** The figures of several clients' logs together (one export). */
+export function sumTransactionSummaries(summaries: readonly TransactionSummary[]): TransactionSummary {
+  const total = emptySummary();
+  for (const s of summaries) {
+    for (const key of ["reads", "readBytes", "writes", "writeBytes", "errors", "failedReadBytes", "disconnects", "trailingBytes"] as const) {
+      total[key] += s[key];
+    }
+    total.highestReadEnd = Math.max(total.highestReadEnd, s.highestReadEnd);
+  }
+  return total;
 }
