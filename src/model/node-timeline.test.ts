@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { reduceNode, type NodeEvent, type NodeState } from "./node-state.js";
-import { MAX_TIMELINE_ENTRIES, renderPhaseTable } from "./node-timeline.js";
+import { MAX_TIMELINE_ENTRIES, renderPhaseTable, timelineSegments } from "./node-timeline.js";
 
 const MAC = "52:54:00:12:34:56";
 const at = (s: number) => new Date(Date.UTC(2026, 11, 2, 12, 0, s)).toISOString();
@@ -79,5 +79,29 @@ describe("node timeline", () => {
     const old = run(BOOT.slice(0, 3));
     delete old.timeline;
     expect(reduceNode(old, MAC, BOOT[4]!).timeline!.map((e) => e.phase)).toEqual(["script"]);
+  });
+
+  it("cuts the boot into segments named after the phase each waits for", () => {
+    const segments = timelineSegments(run(BOOT).timeline!);
+    expect(segments.map((s) => [s.phase, s.seconds])).toEqual([
+      ["first-stage", 2],
+      ["script", 3],
+      ["kernel", 2],
+      ["initrd", 2],
+      ["image-start", 11],
+      ["image-end", 5],
+      ["hello", 35],
+      ["collected", 8],
+      ["upload", 2],
+      ["off", 10],
+    ]);
+    expect(segments[5]).toMatchObject({ from: at(20), to: at(25), bytes: 400 * 1024 * 1024, rate: Math.round((400 * 1024 * 1024) / 5) });
+    expect(timelineSegments([])).toEqual([]);
+    expect(
+      timelineSegments([
+        { phase: "lease", at: at(5) },
+        { phase: "script", at: at(1) },
+      ])[0]!.seconds,
+    ).toBe(0);
   });
 });

@@ -74,3 +74,34 @@ export function renderPhaseTable(timeline: readonly TimelineEntry[]): string {
       .trimEnd();
   return [line(header), ...rows.map(line)].join("\n") + "\n";
 }
+
+/** The time from one timeline entry to the next, named after the phase it ends in (the wait for it). */
+export interface TimelineSegment {
+  phase: TimelinePhase;
+  from: string;
+  to: string;
+  seconds: number;
+  /** image-end: the image's bytes and rate. */
+  bytes?: number | undefined;
+  rate?: number | undefined;
+}
+
+/**
+ * The boot as consecutive segments: "kernel" is the time from the previous entry (the script)
+ * until the kernel was sent, "image-end" the image's download, "collected" the collection, "off"
+ * the wait for power-off after the upload. The first entry (the lease) starts the clock. An entry
+ * stamped before its predecessor (another clock) counts 0 s.
+ */
+export function timelineSegments(timeline: readonly TimelineEntry[]): TimelineSegment[] {
+  return timeline.slice(1).map((entry, i) => {
+    const previous = timeline[i]!;
+    return {
+      phase: entry.phase,
+      from: previous.at,
+      to: entry.at,
+      seconds: Math.max(0, seconds(previous.at, entry.at)),
+      ...(entry.bytes !== undefined && { bytes: entry.bytes }),
+      ...(entry.rate !== undefined && { rate: entry.rate }),
+    };
+  });
+}

@@ -6,6 +6,7 @@ import express from "express";
 import { ReconError } from "../../lib/errors.js";
 import type { Logger } from "../../lib/log.js";
 import type { FleetState, NodeEvent } from "../../model/node-state.js";
+import { timelineSegments } from "../../model/node-timeline.js";
 import type { Store } from "../store/store.js";
 import { macParam, requireNodeToken } from "./request-rules.js";
 
@@ -38,7 +39,9 @@ export function createNodeRouter(deps: NodeRouteDeps): express.Router {
     const node = deps.fleet().nodes[mac];
     const uploads = await deps.store.listUploads(mac);
     if (node === undefined && uploads.length === 0) throw new ReconError("NOT_FOUND", `no node ${mac} is known`);
-    res.json({ mac, node: node ?? null, uploads });
+    // timeline: this boot's phases in order (model/node-timeline.ts); timeline_segments: the time each took.
+    const timeline = node?.timeline ?? [];
+    res.json({ mac, node: node ?? null, uploads, timeline, timeline_segments: timelineSegments(timeline) });
   });
 
   return router;

@@ -15,6 +15,7 @@ import { renderAnsibleExport } from "../../review/exports/export-ansible.js";
 import { renderCsvExport } from "../../review/exports/export-csv.js";
 import { renderJsonExport } from "../../review/exports/export-json.js";
 import { DEFAULT_NETBOX_OPTIONS, renderNetboxExport, slugify, type NetboxOptions } from "../../review/exports/export-netbox.js";
+import { summarizeFleetTimeline } from "../../review/fleet-timeline.js";
 import type { FleetRow } from "../../review/fleet-view.js";
 import type { ReviewModel } from "../../review/review-model.js";
 import { UI_FILES } from "../../review/ui/embedded.js";
@@ -135,6 +136,11 @@ export function createReviewRouter(deps: ReviewRouteDeps): express.Router {
       fleetCache = { key, json: { body: Buffer.from(JSON.stringify(await model.fleet())) } };
     }
     await sendJson(req, res, fleetCache.json);
+  });
+
+  // Where the minutes go: per phase, median and longest over the nodes (review/fleet-timeline.ts).
+  router.get("/api/v1/fleet/timeline", guard("read"), async (req, res) => {
+    await sendJson(req, res, summarizeFleetTimeline(model.fleetKey().state));
   });
 
   router.get("/api/v1/classes", guard("read"), async (req, res) => {
