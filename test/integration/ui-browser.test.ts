@@ -22,6 +22,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { normalizeRaw } from "../../src/inventory/normalize.js";
 import { createLab, runInNetns, type Lab, type SimulatedHost } from "../../src/lab/netns.js";
 import { execaRunner } from "../../src/lib/run.js";
+import type { NodeEvent } from "../../src/model/node-state.js";
+import type { TimelineEntry } from "../../src/model/node-timeline.js";
 import { issueToken } from "../../src/model/peer-token.js";
 import { HOSTILE_TEXT, sampleEvents, sampleFleet } from "../../src/review/sample-fleet.js";
 import { fixtureMachines, INVENTORY_FIXTURES, readFixtureFiles } from "../fixtures/inventory/fixtures.js";
@@ -57,6 +59,30 @@ const PAIR = { faulty: "52:54:00:5f:00:01", other: "52:54:00:5f:00:02" } as cons
  * smartctl's report of a disk read through a MegaRAID (`-d megaraid,1`).
  */
 const RAID_NODE = "52:54:00:5f:00:03";
+/** The sample node with a whole second boot in its events (timelineBoot). */
+const TIMELINE_NODE = fleet[1]!.mac;
+
+/**
+ * A second boot of one sample node with every phase the master observes (issue #14 item 3): its
+ * timeline is what the node page and the fleet's "where the minutes go" draw.
+ */
+function timelineBoot(mac: string): NodeEvent[] {
+  const at = (s: number) => new Date(Date.UTC(2026, 10, 21, 12, 10, 0) + s * 1000).toISOString();
+  const ip = "172.30.213.250";
+  return [
+    { type: "powered-off", at: at(-60), mac },
+    { type: "dhcp-ack", at: at(0), mac, ip },
+    { type: "tftp-sent", at: at(2), ip, file: "undionly.kpxe" },
+    { type: "script-served", at: at(6), mac, ip, image: "debian-12" },
+    { type: "kernel-sent", at: at(8), mac, image: "debian-12" },
+    { type: "initrd-sent", at: at(12), mac },
+    { type: "image-bytes", at: at(20), mac, bytes: 200 * 1024 * 1024 },
+    { type: "image-bytes", at: at(70), mac, bytes: 1000 * 1024 * 1024 },
+    { type: "agent-hello", at: at(95), mac },
+    { type: "upload-stored", at: at(160), mac, uploadId: "20261121T121240.000Z-0000aa01", collectedAt: at(157), collectionSeconds: 62 },
+    { type: "powered-off", at: at(175), mac },
+  ];
+}
 
 /**
  * A raw upload of real tool outputs (docs/raw-upload.md). The manifest is recon's own metadata,
@@ -139,7 +165,7 @@ beforeAll(async () => {
     real.push({ mac, inventory: normalizeRaw(realUpload(mac, hostname, files)) });
   }
   const nodes = [...fleet, ...real];
-  await writeReviewStore(dataDir, nodes, sampleEvents(nodes));
+  await writeReviewStore(dataDir, nodes, [...sampleEvents(nodes), ...timelineBoot(TIMELINE_NODE)]);
   await makeHttpTree(join(work, "http"), 4096);
   await writeFile(join(work, "site.yaml"), [`interface: ${BRIDGE}`, `address: ${MASTER}/24`, "dhcp:", "  mode: off", "http:", "  port: 8080", ""].join("\n"));
   lab = await createLab(execaRunner, { prefix: PREFIX, bridge: BRIDGE });
@@ -385,6 +411,69 @@ describe("review UI in chromium", () => {
     await expect.poll(() => row.locator(".col-phase").textContent(), { timeout: 10_000 }).toContain("uploaded");
     await expect.poll(() => row.locator(".col-vendor").textContent(), { timeout: 15_000 }).toMatch(/Dell/);
     await shot(local, "live-update");
+  });
+
+  it("draws a node's boot timeline and the fleet's minutes as pictures, from the timeline the master serves (#14 item 3)", async () => {
+    const dir = TIMELINE_NODE.replace(/:/g, "-");
+    // The master serves it as `timeline` (open, boot state only): here from the lab network.
+    const served = JSON.parse((await curl(admin.ns, [`http://${MASTER}:8080/api/v1/nodes/${dir}`])).stdout) as { timeline: TimelineEntry[] };
+    expect(served.timeline.map((e) => e.phase)).toEqual([
+      "lease",
+      "first-stage",
+      "script",
+      "kernel",
+      "initrd",
+      "image-start",
+      "image-end",
+      "hello",
+      "collected",
+      "upload",
+      "off",
+    ]);
+    // The live node's real upload (previous test) put its collection between its hello and the upload.
+    const live = JSON.parse((await curl(lab!.ns, [`http://127.0.0.1:8080/api/v1/nodes/${LIVE_MAC.replace(/:/g, "-")}`])).stdout) as {
+      timeline: TimelineEntry[];
+    };
+    expect(live.timeline.map((e) => e.phase)).toEqual(["hello", "collected", "upload"]);
+
+    await local.goto(`http://127.0.0.1:8080/#/node/${dir}`);
+    const picture = local.locator("#node-timeline");
+    await picture.waitFor();
+    const segments = picture.locator("g.tl-seg");
+    expect(await segments.evaluateAll((gs) => gs.map((g) => g.getAttribute("data-phase")))).toEqual(served.timeline.slice(1).map((e) => e.phase));
+    // Widths by duration: the 50 s image download is wider than the 2 s kernel; its text has the bytes and rate.
+    const box = async (phase: string) => (await picture.locator(`g.tl-seg[data-phase="${phase}"] rect`).boundingBox())!;
+    expect((await box("image-end")).width).toBeGreaterThan(20 * (await box("kernel")).width);
+    expect(await picture.locator('g.tl-seg[data-phase="image-end"] text').textContent()).toBe("image 50 s, 1.2 GiB at 24.0 MiB/s");
+    expect(await picture.locator('g.tl-seg[data-phase="collected"] text').textContent()).toBe("collect 1 min 02 s");
+    const legend = local.locator("#node-timeline-legend");
+    for (const label of [
+      "first stage 2.0 s",
+      "script 4.0 s",
+      "kernel 2.0 s",
+      "initrd 4.0 s",
+      "to image 8.0 s",
+      "agent hello 25 s",
+      "upload 3.0 s",
+      "off 15 s",
+    ]) {
+      expect(await legend.textContent()).toContain(label);
+    }
+    await picture.scrollIntoViewIfNeeded();
+    await shot(local, "node-timeline");
+
+    await local.goto("http://127.0.0.1:8080/#/");
+    const fleetPicture = local.locator("#fleet-timeline-picture");
+    await fleetPicture.waitFor();
+    expect(await fleetPicture.locator("g.tl-row").evaluateAll((rows) => rows.map((r) => r.getAttribute("data-row")))).toEqual(["median", "longest"]);
+    const longest = fleetPicture.locator('g.tl-row[data-row="longest"]');
+    const phases = await longest.locator("g.tl-seg").evaluateAll((gs) => gs.map((g) => g.getAttribute("data-phase")));
+    expect(phases).toEqual(expect.arrayContaining(["script", "kernel", "image-end", "hello", "collected", "upload", "off"]));
+    expect(await longest.locator('g.tl-seg[data-phase="image-end"] title').textContent()).toBe("image: longest 50 s over 1 node");
+    expect(await longest.locator('g.tl-seg[data-phase="image-end"] text').textContent()).toBe("image 50 s");
+    expect(await fleetPicture.locator(".tl-row-label").allTextContents()).toEqual([expect.stringMatching(/^median /), expect.stringMatching(/^longest /)]);
+    expect(await local.locator('#fleet-timeline-legend li[data-phase="image-end"]').textContent()).toBe("image: median 50 s, longest 50 s (1 node)");
+    await shot(local, "fleet-timeline");
   });
 
   it("asks a network client for the admin token before showing anything, and keeps it only in an HttpOnly cookie", async () => {

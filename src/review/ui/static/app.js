@@ -5,6 +5,8 @@
 // all text goes through `el()` as text nodes, attributes through setAttribute with values we
 // build. The server adds a CSP that forbids inline script as a second line of defence.
 
+import { formatSeconds, labelOf, layoutFleetTimeline, layoutNodeTimeline } from "./timeline-picture.js";
+
 const PHASES = ["leased", "ipxe", "kernel", "image", "agent", "uploaded", "off"];
 const ROW_HEIGHT = 30;
 const OVERSCAN = 12;
@@ -53,6 +55,14 @@ function text(value) {
 
 function clear(node) {
   while (node.firstChild) node.removeChild(node.firstChild);
+}
+
+/** An SVG element; like el(), text only ever as text nodes. */
+function svg(tag, attrs, ...children) {
+  const node = document.createElementNS("http://www.w3.org/2000/svg", tag);
+  for (const [name, value] of Object.entries(attrs ?? {})) if (value !== undefined && value !== null) node.setAttribute(name, String(value));
+  append(node, children);
+  return node;
 }
 
 const $ = (id) => document.getElementById(id);
@@ -333,7 +343,10 @@ function buildFleetView() {
   const body = el("div", { class: "rows", role: "rowgroup", id: "rows" });
   const viewport = el("div", { class: "viewport", id: "viewport" }, spacer, body);
   viewport.addEventListener("scroll", () => scheduleRender(false), { passive: true });
+  const minutes = el("div", { id: "fleet-timeline-body" }, el("p", { class: "loading" }, "Loading…"));
+  void loadFleetTimeline(minutes);
   main.append(
+    el("details", { class: "fleet-timeline", id: "fleet-timeline", open: true }, el("summary", {}, "Where the minutes go"), minutes),
     el(
       "div",
       { class: "controls" },
@@ -347,6 +360,103 @@ function buildFleetView() {
     el("div", { class: "table", role: "table", "aria-label": "fleet" }, header, viewport),
   );
   fleetDom = { viewport, spacer, body, count, first: -1, last: -1 };
+}
+
+// ---- timeline pictures (geometry in timeline-picture.js) -------------------------------------
+function drawBars(bars) {
+  return bars.map((bar) =>
+    svg(
+      "g",
+      { class: `tl-seg phase-${bar.phase}`, "data-phase": bar.phase },
+      svg("title", {}, bar.title),
+      svg("rect", { x: bar.x, y: bar.y, width: bar.width, height: bar.height }),
+      bar.text ? svg("text", { x: bar.x + 4, y: bar.y + bar.height / 2 + 4 }, bar.text) : null,
+    ),
+  );
+}
+
+function drawTicks(ticks) {
+  return ticks.map((t) =>
+    svg(
+      "g",
+      { class: "tl-tick" },
+      svg("line", { x1: t.x, x2: t.x, y1: t.y - 12, y2: t.y - 8 }),
+      svg("text", { x: t.x, y: t.y, "text-anchor": t.anchor }, t.text),
+    ),
+  );
+}
+
+/** One node's boot: segments with their durations, the image's bytes and rate, and a legend. */
+function nodeTimelinePicture(segments) {
+  if (!segments.length) return el("p", { id: "node-timeline-none", class: "hint" }, "no timeline for this boot yet");
+  const picture = layoutNodeTimeline(segments, { width: 960 });
+  const image = svg(
+    "svg",
+    { id: "node-timeline", class: "timeline", width: picture.width, height: picture.height, viewBox: `0 0 ${picture.width} ${picture.height}`, role: "img" },
+    svg("title", {}, `boot timeline, ${picture.bars.length} phases`),
+    drawBars(picture.bars),
+    drawTicks(picture.ticks),
+  );
+  const legend = el(
+    "ol",
+    { class: "tl-legend", id: "node-timeline-legend" },
+    picture.bars.map((bar) => el("li", { "data-phase": bar.phase }, el("i", { class: `phase-${bar.phase}` }), bar.title)),
+  );
+  return el("div", { class: "timeline-box" }, image, legend);
+}
+
+/** The fleet: median and longest wait per phase, stacked on one time scale. */
+function fleetTimelinePicture(summary) {
+  if (!summary.phases.length) return el("p", { class: "hint", id: "fleet-timeline-none" }, "no node has a timeline yet");
+  const picture = layoutFleetTimeline(summary, { width: 1100 });
+  return el(
+    "div",
+    { class: "timeline-box" },
+    svg(
+      "svg",
+      {
+        id: "fleet-timeline-picture",
+        class: "timeline",
+        width: picture.width,
+        height: picture.height,
+        viewBox: `0 0 ${picture.width} ${picture.height}`,
+        role: "img",
+      },
+      svg("title", {}, `where the minutes go over ${summary.nodes} nodes`),
+      picture.rows.map((row) =>
+        svg("g", { class: "tl-row", "data-row": row.name }, svg("text", { class: "tl-row-label", x: 0, y: row.y + 16 }, row.label), drawBars(row.bars)),
+      ),
+      drawTicks(picture.ticks),
+    ),
+    el(
+      "ol",
+      { class: "tl-legend", id: "fleet-timeline-legend" },
+      summary.phases.map((p) =>
+        el(
+          "li",
+          { "data-phase": p.phase, title: `longest: ${p.max_mac}` },
+          el("i", { class: `phase-${p.phase}` }),
+          `${labelOf(p.phase)}: median ${formatSeconds(p.median_seconds)}, longest ${formatSeconds(p.max_seconds)} (${p.nodes} node${p.nodes === 1 ? "" : "s"})`,
+        ),
+      ),
+    ),
+    el(
+      "p",
+      { class: "hint" },
+      `${summary.nodes} nodes. Each phase is the wait for it; "longest" stacks each phase's slowest node, so it is the worst case, not one node's boot.`,
+    ),
+  );
+}
+
+async function loadFleetTimeline(box) {
+  try {
+    const summary = await api("/api/v1/fleet/timeline");
+    clear(box);
+    box.append(fleetTimelinePicture(summary));
+  } catch (error) {
+    clear(box);
+    box.append(el("p", { class: "error" }, `timeline: ${error.message}`));
+  }
 }
 
 function renderRows(force) {
@@ -504,8 +614,13 @@ async function showNode(dir) {
   fleetDom = undefined;
   main.append(el("p", { class: "loading" }, "Loading…"));
   let detail;
+  let boot;
   try {
-    detail = await api(`/api/v1/nodes/${encodeURIComponent(dir)}/inventory`);
+    // The boot timeline comes with the node's boot state (open route); a failure there only loses the picture.
+    [detail, boot] = await Promise.all([
+      api(`/api/v1/nodes/${encodeURIComponent(dir)}/inventory`),
+      api(`/api/v1/nodes/${encodeURIComponent(dir)}`).catch(() => undefined),
+    ]);
   } catch (error) {
     clear(main);
     main.append(el("p", { class: "error" }, error.message), el("a", { href: "#/" }, "back to the fleet"));
@@ -525,6 +640,7 @@ async function showNode(dir) {
       detail.class ? el("a", { href: `#/classes/${detail.class.id}` }, `class ${detail.class.id}`) : null,
     ),
   );
+  sections.push(el("h3", {}, "Timeline of this boot"), nodeTimelinePicture(boot?.timeline_segments ?? []));
   // Outliers and findings are different things: a node can match its class and still have a failed PSU.
   const findings = inv ? inv.findings : [];
   sections.push(
