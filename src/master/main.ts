@@ -1,8 +1,8 @@
 /**
  * `recon master`: the composition root of the master role. Reads the site config, brings the
- * provisioning network up, decides the DHCP mode (never a rogue server), starts the HTTP service
- * and dnsmasq, and keeps probing for foreign DHCP servers while authoritative. One AbortSignal
- * stops everything; a fatal subsystem error stops the others.
+ * provisioning network up, decides the DHCP mode (never a rogue server), starts the HTTP service,
+ * dnsmasq and (when a node's root is nbd) nbd-server, and keeps probing for foreign DHCP servers
+ * while authoritative. One AbortSignal stops everything; a fatal subsystem error stops the others.
  */
 import { access, chmod, mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
@@ -38,6 +38,7 @@ import { confirmFrontAnswers, newRunId } from "./http/readiness.js";
 import { applyTftpRoot, DEBIAN_GRUB_NET, DEBIAN_SHIM, ipxeFilesIn, planTftpRoot, RECON_GRUB_HTTP } from "./boot-files/tftp-root.js";
 import { createGrubNodeFiles } from "./boot-files/grub-node-files.js";
 import { discoverImages } from "./images.js";
+import { startMasterNbd } from "./nbd/master-nbd.js";
 
 export interface MasterOptions {
   /** site.yaml; a missing file means every default. */
@@ -171,14 +172,14 @@ async function serve(options: MasterOptions, deps: MasterDeps, config: SiteConfi
   };
   // Every image: and root: in the site config must name what this master serves, now rather than when a node boots.
   checkBootSettings(config, server);
-  // Issue #13: the peers' kernel arguments for nbd/nfs/nbd-rw exist, but this master does not start nbd-server
-  // or the NFS server yet, so such a node's boot would stall in its initrd. Say so at start, loudly.
+  // Issue #13: the peers' kernel arguments for nfs exist, but this master does not start an NFS server
+  // yet, so such a node's boot would stall in its initrd. Say so at start, loudly. (nbd: nbd-server below.)
   for (const [where, settings] of settingLayers(config)) {
-    if (settings.root !== undefined && settings.root !== "http") {
+    if (settings.root === "nfs") {
       log.warn("root transport not served yet: these nodes will not boot", {
         where,
         root: settings.root,
-        hint: "this master does not start nbd-server or an NFS server yet (issue #13); set root: http",
+        hint: "this master does not start an NFS server yet (issue #13); set root: http or nbd",
       });
     }
   }
@@ -347,7 +348,23 @@ async function serve(options: MasterOptions, deps: MasterDeps, config: SiteConfi
       stopAll.abort();
     });
   void watch(http.done, "nginx");
+  // nbd-server (root: nbd), only when a settings layer asks for it; supervised, stopped with the rest.
+  let nbdDone: Promise<void> = Promise.resolve();
   try {
+    const nbd = await startMasterNbd({
+      config,
+      images: [images.own, ...images.others],
+      address: net.address,
+      runDir: options.runDir,
+      runner,
+      log: log.child({ component: "nbd" }),
+      signal: stopAll.signal,
+      ownIsoOnDevice: options.isoDevice !== undefined,
+    });
+    if (nbd !== undefined) {
+      nbdDone = nbd.done;
+      void watch(nbdDone, "nbd-server");
+    }
     if (mode !== "off") {
       dnsmasqDone = (await startDnsmasq(mode, dnsmasqStop.signal)).done;
       void watch(dnsmasqDone);
@@ -383,6 +400,7 @@ async function serve(options: MasterOptions, deps: MasterDeps, config: SiteConfi
     stopAll.abort();
     dnsmasqStop.abort();
     await dnsmasqDone.catch(() => undefined);
+    await nbdDone.catch(() => undefined);
     await http.close();
     review.close();
     await power.stop();

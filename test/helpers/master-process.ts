@@ -17,8 +17,8 @@ export interface MasterProcess {
   /**
    * Ends the master and everything it started, even when it hangs: SIGTERM, at most 10 s, then
    * SIGKILL; then the node process itself (its PID from the store's master.lock, JSON `pid` or
-   * a bare number: the wrapper may not pass SIGKILL on), its nginx and its dnsmasq (their pid
-   * files in --run-dir). Each PID is ended only when /proc says it is that program.
+   * a bare number: the wrapper may not pass SIGKILL on), its nginx, dnsmasq and nbd-server (their
+   * pid files in --run-dir). Each PID is ended only when /proc says it is that program.
    */
   stop(): Promise<void>;
 }
@@ -65,6 +65,7 @@ export function startMasterInNetns(ns: string, args: string[]): MasterProcess {
     if (runDir !== undefined) {
       await stopLeftover(join(runDir, "nginx.pid"), "nginx", quiet);
       await stopLeftover(join(runDir, "dnsmasq.pid"), "dnsmasq", quiet);
+      await stopLeftover(join(runDir, "nbd", "nbd-server.pid"), "nbd-server", quiet);
     }
   };
   const subject: WaitSubject = {

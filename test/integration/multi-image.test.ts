@@ -5,8 +5,13 @@
  * `root: nfs`, and of a host whose IP entry overrides its host entry, are compared as whole texts
  * (the per-boot token masked), and the other image's kernel is served byte-identical from the data
  * partition. An incomplete image on the data partition is skipped with an error line; the rest is served.
+ * The hosts set to `root: nbd` make the master start nbd-server on its boot address, inside the
+ * namespace: libnbd's nbdcopy (a userspace NBD client; this host has no nbd kernel module for
+ * nbd-client) reads the ISO's first blocks from a peer's namespace, byte-identical with the ISO, and
+ * the transaction logs give the bytes read (the master logs them too).
  */
-import { createHash } from "node:crypto";
+import { createHash, randomBytes } from "node:crypto";
+import { readFileSync } from "node:fs";
 import { chmod, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -14,6 +19,7 @@ import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLab, runInNetns, type Lab, type SimulatedHost } from "../../src/lab/netns.js";
 import { execaRunner } from "../../src/lib/run.js";
+import { parseTransactionLog, sumTransactionSummaries } from "../../src/master/nbd/transaction-log.js";
 import { startMasterInNetns, testMasterArgs, waitForMaster, type MasterProcess } from "../helpers/master-process.js";
 import { reconBin, repoRoot } from "../helpers/repo.js";
 
@@ -34,7 +40,8 @@ const sha256 = (data: Buffer) => createHash("sha256").update(data).digest("hex")
 async function writeHttpTree(root: string, label: string, volumeId: string, kernelArgs: string[], seed: number): Promise<void> {
   await mkdir(join(root, "isos"), { recursive: true });
   await mkdir(join(root, "install", label), { recursive: true });
-  const iso = Buffer.alloc(256 * 1024, seed);
+  // Random, so a byte-identical read over NBD says the right bytes came, not only the right count.
+  const iso = randomBytes(256 * 1024);
   await writeFile(join(root, "isos", `${label}.iso`), iso);
   await writeFile(join(root, "install", label, "linux"), Buffer.alloc(4096, seed + 1));
   await writeFile(join(root, "install", label, "initrd"), Buffer.alloc(8192, seed + 2));
@@ -100,6 +107,11 @@ afterAll(async () => {
   try {
     await master?.stop();
   } finally {
+    // Anything still running in the lab's namespaces (nbd-server's per-client children, a client) ends first.
+    for (const ns of lab ? [lab.ns, ...peers.map((peer) => peer.ns)] : []) {
+      const pids = (await execaRunner.run("ip", ["netns", "pids", ns])).stdout.split(/\s+/).filter(Boolean);
+      for (const pid of pids) await execaRunner.run("kill", ["-9", pid]);
+    }
     await lab?.destroy();
     if (work) await rm(work, { recursive: true, force: true });
   }
@@ -147,4 +159,63 @@ describe("several images and the IP layer", () => {
       expect(sha256(await readFile(out))).toBe(sha256(await readFile(join(work, "rocky-http", path))));
     }
   });
+
+  it("runs nbd-server on the boot address for the root: nbd hosts; a peer reads the ISO's first blocks byte-identical", async () => {
+    const log = master!.log();
+    expect(log).toMatch(/level=info component=nbd msg="nbd-server wanted" by=hosts\.52:54:00:13:00:02,hosts\.52:54:00:13:00:04 exports=test,rocky-9/);
+    expect(log).toMatch(/level=info component=nbd msg="nbd-server serving" pid=\d+ address=10\.113\.0\.1 port=10809 exports=test,rocky-9/);
+    // The nfs host is still warned about; the nbd hosts are not.
+    expect(log).toMatch(/msg="root transport not served yet: these nodes will not boot" where=hosts\.52:54:00:13:00:03 root=nfs/);
+    expect(log).not.toMatch(/not served yet.*root=nbd/);
+    // nbd-server listens on the boot address only (listenaddr), never on every address.
+    const listening = await runInNetns(execaRunner, lab!.ns, ["ss", "-Htln", "sport = :10809"]);
+    expect(
+      listening.stdout
+        .trim()
+        .split("\n")
+        .map((line) => line.split(/\s+/)[3]),
+    ).toEqual(["10.113.0.1:10809"]);
+    const first = 64 * 1024;
+    const out = join(work, "nbd-first-blocks");
+    const read = await runInNetns(
+      execaRunner,
+      peers[1]!.ns,
+      ["sh", "-c", `nbdcopy -C 1 -R 1 --request-size=${first} nbd://${MASTER}/test - | head -c ${first} > ${out}`],
+      {
+        timeoutMs: 20_000,
+      },
+    );
+    expect(read.exitCode, read.stderr).toBe(0);
+    const iso = await readFile(join(work, "http", "isos", "test.iso"));
+    expect(sha256(await readFile(out))).toBe(sha256(iso.subarray(0, first)));
+    // The whole ISO by the other image's export too, to see the count: exactly its size.
+    const whole = await runInNetns(execaRunner, peers[1]!.ns, ["nbdcopy", "-C", "1", "--no-extents", `nbd://${MASTER}/rocky-9`, "null:"], {
+      timeoutMs: 20_000,
+    });
+    expect(whole.exitCode, whole.stderr).toBe(0);
+  });
+
+  it("the transaction logs give the bytes read per export, and the master logs them", async () => {
+    const nbdDir = join(work, "run", "nbd");
+    const readOf = async (label: string) => {
+      const files = (await readdir(nbdDir)).filter((name) => name.startsWith(`${label}.trlog`));
+      return sumTransactionSummaries(files.map((name) => parseTransactionLog(readFileSync(join(nbdDir, name)))));
+    };
+    const rocky = await readOf("rocky-9");
+    expect(rocky).toMatchObject({ readBytes: 256 * 1024, highestReadEnd: 256 * 1024, errors: 0, writes: 0 });
+    const test = await readOf("test");
+    // The first 64 KiB, and at most the request nbdcopy had in flight when head closed the pipe.
+    expect(test.readBytes).toBeGreaterThanOrEqual(64 * 1024);
+    expect(test.readBytes).toBeLessThanOrEqual(3 * 64 * 1024);
+    // The master reads the same logs every 10 s and logs what changed.
+    await waitForMaster(master!, /msg="nbd export read" export=rocky-9 read_bytes=262144 export_bytes=262144/, 15_000);
+    expect(master!.log()).toMatch(new RegExp(`msg="nbd export read" export=test read_bytes=${test.readBytes} export_bytes=262144`));
+  }, 20_000);
+
+  it("stops nbd-server with the master", async () => {
+    await master!.stop();
+    expect(master!.log()).toMatch(/level=info component=nbd msg="nbd-server stopped"/);
+    const left = await runInNetns(execaRunner, lab!.ns, ["ss", "-Htln", "sport = :10809"]);
+    expect(left.stdout.trim()).toBe("");
+  }, 30_000);
 });
