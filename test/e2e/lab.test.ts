@@ -29,8 +29,10 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { processIs, readPid } from "../../src/lab/bmc.js";
 import { labUp, type RunningLab } from "../../src/lab/lab.js";
 import { listNetns } from "../../src/lab/netns.js";
+import { printPeerPhaseTables } from "../../src/lab/phase-tables.js";
 import { createLogger } from "../../src/lib/log.js";
 import { execaRunner } from "../../src/lib/run.js";
+import type { TimelineEntry } from "../../src/model/node-timeline.js";
 import { debugfs } from "../helpers/image-inspect.js";
 import { BUILD_TIMEOUT_MS, buildLiveIso } from "../helpers/live-iso.js";
 import { repoRoot } from "../helpers/repo.js";
@@ -61,6 +63,7 @@ const log = createLogger({ component: "e2e-lab" }, { write: (line) => process.st
 interface NodeDetail {
   node: { phase: string; power?: { action: string; by: string; result: string } } | null;
   uploads: Array<{ id: string; receivedAt: string }>;
+  timeline?: TimelineEntry[];
 }
 
 /** Polls `probe` (bounded, clamped to the tier's budget); fails at once when the master VM exited. */
@@ -261,6 +264,17 @@ describe("recon lab: a USB master wakes a BIOS and a Secure Boot UEFI peer throu
         expect(inventory.findings.filter((finding) => finding.category === "burn_in")).toEqual([]);
         timings[`${peer.name}BurnInS`] = Math.round(inventory.burn_in.reduce((sum, test) => sum + (test.duration_s ?? 0), 0));
       }
+      // Where each peer's minutes went (issue #14 item 3): the phase table of its boot, console only.
+      printPeerPhaseTables(
+        await Promise.all(
+          lab!.plan.peers.map(async (peer) => ({
+            name: peer.name,
+            mac: peer.mac,
+            firmware: peer.firmware,
+            timeline: ((await api(`/api/v1/nodes/${peer.mac}`)) as NodeDetail).timeline,
+          })),
+        ),
+      );
     },
     UPLOAD_TIMEOUT_MS + 2 * 2 * 60_000 + 60_000,
   );
