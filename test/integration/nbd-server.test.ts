@@ -182,4 +182,22 @@ describe("nbd-server exporting an ISO and a writable copy (namespaces only)", ()
     expect((await rwSize()).exitCode).toBe(0);
     await holder;
   }, 60_000);
+
+  it("is restarted when it dies, and serves again", async () => {
+    const pidFile = join(work, "nbd", "nbd-server.pid");
+    const daemon = Number((await execaRunner.run("cat", [pidFile])).stdout.trim());
+    expect(daemon).toBeGreaterThan(1);
+    await execaRunner.run("kill", ["-9", String(daemon)]);
+    // Watched every 200 ms, restarted after 500 ms of backoff.
+    const restarted = await until(
+      async () => {
+        const pid = Number((await execaRunner.run("cat", [pidFile])).stdout.trim());
+        return pid > 1 && pid !== daemon && (await inA(["nbdinfo", "--size", `nbd://${MASTER}/debian-12`])).exitCode === 0;
+      },
+      50,
+      200,
+    );
+    expect(restarted).toBe(true);
+    expect(lines.join("\n")).toMatch(new RegExp(`msg="nbd-server ended; restarting" why="pid ${daemon} is gone" restart=1`));
+  }, 30_000);
 });
