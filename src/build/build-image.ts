@@ -5,7 +5,7 @@
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
 import { copyFile, link, mkdir, readdir, readFile, rm, stat } from "node:fs/promises";
-import { basename, join } from "node:path";
+import { basename, join, resolve } from "node:path";
 import { writeFileAtomic } from "../lib/atomic-write.js";
 import { acquireLock } from "../lib/lock-file.js";
 import { ReconError } from "../lib/errors.js";
@@ -23,6 +23,7 @@ import type { Profile, Recipe } from "./recipe.js";
 import type { ResolvedRepository } from "./render-config-xml.js";
 import { checkRepositories, unreachableRepositoryError } from "./repository-reach.js";
 import { REQUIRED_ROOT_PATHS, verifyLiveRoot } from "./verify-live-root.js";
+import { unmountLeftovers } from "./leftover-mounts.js";
 
 export interface BuildImageOptions {
   recipe: string;
@@ -134,6 +135,16 @@ async function linkOrCopy(from: string, to: string): Promise<void> {
   }
 }
 
+/**
+ * Removes a profile's target dir, first unmounting what a killed kiwi left mounted in its image root
+ * (leftover-mounts.ts); the caller holds the build dir's lock, so no kiwi of this dir is running.
+ */
+async function clearTargetDir(targetDir: string, runner: CommandRunner, log: Logger): Promise<void> {
+  const unmounted = await unmountLeftovers(runner, resolve(targetDir));
+  if (unmounted.length > 0) log.warn("unmounted what an earlier, killed build left mounted", { dir: targetDir, mounts: unmounted.length, first: unmounted.at(-1) });
+  await rm(targetDir, { recursive: true, force: true });
+}
+
 export async function buildImage(
   options: BuildImageOptions,
   deps: {
@@ -172,7 +183,7 @@ export async function buildImage(
       image = undefined;
     }
     if (image) {
-      await rm(targetDir, { recursive: true, force: true });
+      await clearTargetDir(targetDir, deps.runner, log);
       await mkdir(targetDir, { recursive: true });
       const local = join(targetDir, image.slice(cached.length + 1));
       await linkOrCopy(image, local);
@@ -189,7 +200,7 @@ export async function buildImage(
   }
 
   // kiwi refuses an existing root tree; the package cache (sharedCacheDir) is kept.
-  await rm(targetDir, { recursive: true, force: true });
+  await clearTargetDir(targetDir, deps.runner, log);
   await rm(stampPath(recipeBuildDir, profile), { force: true });
   await mkdir(targetDir, { recursive: true });
   await rm(logFile, { force: true });
