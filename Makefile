@@ -60,9 +60,10 @@ disk: host-tools node-deps $(BUNDLE)
 PEERS    ?=
 FIRMWARE ?= mixed
 MASTER_FIRMWARE ?= bios
+# ROOTS: each peer's root transport by position (http|nbd, comma-separated; default http), e.g. ROOTS=nbd,http.
 LAB_DIR  ?= /var/tmp/recon-lab
 lab: target host-tools-test
-	$(RECON) lab up --recipe $(RECIPE) --build-dir $(BUILD_DIR) $(if $(PEERS),--peers $(PEERS)) --firmware $(FIRMWARE) --master-firmware $(MASTER_FIRMWARE) --dir $(LAB_DIR)
+	$(RECON) lab up --recipe $(RECIPE) --build-dir $(BUILD_DIR) $(if $(PEERS),--peers $(PEERS)) --firmware $(FIRMWARE) --master-firmware $(MASTER_FIRMWARE) $(if $(ROOTS),--roots $(ROOTS)) --dir $(LAB_DIR)
 
 clean: node-deps
 	$(RECON) build clean $(RECIPE) --build-dir $(BUILD_DIR)

@@ -10,9 +10,10 @@ import type { Logger } from "../lib/log.js";
 import type { CommandRunner } from "../lib/run.js";
 import { formatLabStatus, labDown, labStatus, labUp } from "./lab.js";
 import { MASTER_FIRMWARES, parseLabFirmware, type MasterFirmware } from "./lab-plan.js";
+import { ROOT_TRANSPORTS, type RootTransport } from "../model/root-transport.js";
 
 export const LAB_USAGE =
-  "recon lab up [--peers N] [--firmware bios|uefi|uefi-sb|uefi-http|uefi-http-sb|mixed|KIND,KIND,...] [--master-firmware bios|uefi|uefi-sb] [--iso PATH] [--dir DIR] [--debug] | recon lab status [--dir DIR] [--json] | recon lab down [--dir DIR]";
+  "recon lab up [--peers N] [--firmware bios|uefi|uefi-sb|uefi-http|uefi-http-sb|mixed|KIND,KIND,...] [--master-firmware bios|uefi|uefi-sb] [--roots http|nbd,...] [--iso PATH] [--dir DIR] [--debug] | recon lab status [--dir DIR] [--json] | recon lab down [--dir DIR]";
 export const DEFAULT_LAB_DIR = "/var/tmp/recon-lab";
 
 export interface LabCliOptions {
@@ -20,6 +21,8 @@ export interface LabCliOptions {
   peers: string | undefined;
   firmware: string | undefined;
   masterFirmware: string | undefined;
+  /** Each peer's root transport by position, comma-separated (http if left out). */
+  roots: string | undefined;
   iso: string | undefined;
   /** The recipe whose built ISO `up` uses when --iso is not given. */
   recipe: string;
@@ -43,6 +46,16 @@ async function builtIso(buildDir: string, recipe: string): Promise<string> {
   return resolve((JSON.parse(stamp) as { image: string }).image);
 }
 
+/** `--roots nbd,http`: one root transport per peer, at most as many as peers (the rest boot http). */
+export function parseLabRoots(text: string | undefined, peers: number): RootTransport[] | undefined {
+  if (text === undefined) return undefined;
+  const roots = text.split(",").map((item) => item.trim());
+  const bad = roots.find((root) => !(ROOT_TRANSPORTS as readonly string[]).includes(root));
+  if (bad !== undefined) throw new ReconError("USAGE", `--roots: '${bad}' is not one of ${ROOT_TRANSPORTS.join(", ")}`, { hint: LAB_USAGE, exitCode: 2 });
+  if (roots.length > peers) throw new ReconError("USAGE", `--roots names ${roots.length} peers, the lab has ${peers}`, { hint: LAB_USAGE, exitCode: 2 });
+  return roots as RootTransport[];
+}
+
 export async function runLabCli(rest: string[], options: LabCliOptions, io: LabCliIo): Promise<number> {
   const [action, ...extra] = rest;
   const dir = resolve(options.dir ?? DEFAULT_LAB_DIR);
@@ -55,8 +68,9 @@ export async function runLabCli(rest: string[], options: LabCliOptions, io: LabC
       if (!MASTER_FIRMWARES.includes(masterFirmware)) {
         throw new ReconError("USAGE", `--master-firmware must be one of ${MASTER_FIRMWARES.join(", ")}`, { hint: LAB_USAGE, exitCode: 2 });
       }
+      const roots = parseLabRoots(options.roots, peers);
       const iso = options.iso ? resolve(options.iso) : await builtIso(options.buildDir, options.recipe);
-      const lab = await labUp({ peers, firmware, masterFirmware, iso, dir, debug: options.debug }, deps);
+      const lab = await labUp({ peers, firmware, masterFirmware, roots, iso, dir, debug: options.debug }, deps);
       io.log.info("lab ready", { dir, id: lab.plan.id, namespace: lab.plan.wireNs, master: lab.plan.masterAddress, peers: lab.plan.peers.length });
       io.write(`lab up in ${dir}: the master boots from ${lab.plan.master.stick} and wakes ${lab.plan.peers.length} peer(s) through their BMCs.`);
       io.write(`watch: tail -f ${lab.plan.master.vm.serialLog}   status: recon lab status --dir ${dir}   stop: Ctrl-C or recon lab down --dir ${dir}`);

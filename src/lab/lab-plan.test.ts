@@ -1,11 +1,14 @@
 import { describe, expect, it } from "vitest";
 import { parseSiteConfig } from "../model/site-config.js";
+import { resolveNodeSettings } from "../model/resolve-node-settings.js";
 import { fleetBmcs } from "../master/power/bmcs.js";
 import { qemuArgs } from "./qemu.js";
 import { labVarStores, parseLabFirmware, planLab, renderLabSiteConfig } from "./lab-plan.js";
 import { dataPartitionStart } from "./stick.js";
+import { parseLabRoots } from "./lab-cli.js";
 
-const plan = planLab({ peers: 2, firmware: "mixed", iso: "/b/recon.iso", dir: "/var/tmp/lab", debug: true });
+const OPTIONS = { peers: 2, firmware: "mixed", iso: "/b/recon.iso", dir: "/var/tmp/lab", debug: true } as const;
+const plan = planLab(OPTIONS);
 
 describe("planLab", () => {
   it("the master's site config: its address, a pool, one BMC per peer by password file, and it parses", () => {
@@ -50,6 +53,22 @@ burnIn:
       ["peer1", "52:54:00:77:00:11", "10.77.0.201"],
       ["peer2", "52:54:00:77:00:12", "10.77.0.202"],
     ]);
+  });
+
+  it("sets a peer's root transport per MAC in the site config (http needs no entry), which resolves for that MAC only", () => {
+    const withRoots = planLab({ ...OPTIONS, roots: ["nbd", "http"] });
+    expect(withRoots.peers.map((p) => p.root)).toEqual(["nbd", "http"]);
+    const text = renderLabSiteConfig(withRoots);
+    expect(text).toContain(`hosts:\n  52:54:00:77:00:11:\n    root: nbd\n`);
+    expect(text).not.toContain("52:54:00:77:00:12:\n    root");
+    const config = parseSiteConfig(text);
+    expect(resolveNodeSettings(config, { mac: "52:54:00:77:00:11" }).root).toBe("nbd");
+    expect(resolveNodeSettings(config, { mac: "52:54:00:77:00:12" }).root).toBe("http");
+    expect(renderLabSiteConfig(plan)).not.toContain("hosts:");
+    expect(parseLabRoots("nbd, http", 2)).toEqual(["nbd", "http"]);
+    expect(parseLabRoots(undefined, 2)).toBeUndefined();
+    expect(() => parseLabRoots("nbd,iscsi", 2)).toThrow(/--roots: 'iscsi' is not one of http, nbd, nfs, nbd-rw/);
+    expect(() => parseLabRoots("nbd,nbd,nbd", 2)).toThrow(/names 3 peers, the lab has 2/);
   });
 
   it("mixed firmware alternates BIOS and UEFI; each peer has its own disk size, SMBIOS serial and BMC port", () => {

@@ -10,6 +10,7 @@
  * there). MACs: master 52:54:00:77:00:01, peers 52:54:00:77:00:1<n>, BMCs 52:54:00:77:b0:<n>.
  */
 import { createHash } from "node:crypto";
+import { DEFAULT_ROOT_TRANSPORT, type RootTransport } from "../model/root-transport.js";
 import { join } from "node:path";
 import { stringify } from "yaml";
 import { ReconError } from "../lib/errors.js";
@@ -39,6 +40,8 @@ export interface LabOptions {
   confirmOffAfterS?: number;
   peerMemoryMiB?: number;
   masterMemoryMiB?: number;
+  /** Each peer's root transport by position (node setting `root`; missing ones are http), set per MAC in the site config. */
+  roots?: readonly RootTransport[];
 }
 
 export interface LabPeerPlan {
@@ -53,6 +56,8 @@ export interface LabPeerPlan {
   smbios: { manufacturer: string; product: string; serial: string };
   bmc: Omit<LabBmcSpec, "password">;
   vm: VmSpec;
+  /** How its root reaches it (the site config's `hosts.<mac>.root`; http needs no entry). */
+  root: RootTransport;
 }
 
 export interface LabPlan {
@@ -193,7 +198,7 @@ export function planLab(options: LabOptions): LabPlan {
       smbios,
       ipmiBmcPort: vmPort,
     };
-    peers.push({ name, firmware, mac, diskBytes, diskFile, tap, serialLog, smbios, bmc, vm });
+    peers.push({ name, firmware, mac, diskBytes, diskFile, tap, serialLog, smbios, bmc, vm, root: options.roots?.[n - 1] ?? DEFAULT_ROOT_TRANSPORT });
   }
   return {
     id,
@@ -246,6 +251,9 @@ export function renderLabSiteConfig(plan: LabPlan): string {
     // Burn-in on, with bounds small enough for TCG peers (docs/testing.md): the lab shows it runs and
     // that the peers' disks are byte-identical afterwards (test/e2e/lab.test.ts).
     burnIn: LAB_BURN_IN,
+    ...(plan.peers.some((peer) => peer.root !== DEFAULT_ROOT_TRANSPORT) && {
+      hosts: Object.fromEntries(plan.peers.filter((peer) => peer.root !== DEFAULT_ROOT_TRANSPORT).map((peer) => [peer.mac, { root: peer.root }])),
+    }),
   };
   return `# recon lab ${plan.id}: written by 'recon lab up' (src/lab/lab-plan.ts)\n${stringify(config)}`;
 }

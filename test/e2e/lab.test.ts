@@ -138,7 +138,8 @@ beforeAll(
     timings.isoReadyS = Math.round((Date.now() - started) / 1000);
     labDir = join("/var/tmp", `recon-e2e-lab-${process.pid}`);
     lab = await labUp(
-      { peers: 2, firmware: ["bios", "uefi-sb"], iso: built.iso, dir: labDir, debug: false, confirmOffAfterS: CONFIRM_OFF_S },
+      // The BIOS peer's root comes by NBD (#13): one boot shows both the NBD root and the BIOS chain.
+      { peers: 2, firmware: ["bios", "uefi-sb"], roots: ["nbd", "http"], iso: built.iso, dir: labDir, debug: false, confirmOffAfterS: CONFIRM_OFF_S },
       { runner: execaRunner, log },
     );
     // recon never writes a local disk: each peer's disk file is hashed before the peer first runs
@@ -249,6 +250,22 @@ describe("recon lab: a USB master wakes a BIOS and a Secure Boot UEFI peer throu
           }
         } else {
           expect(inventory.boot.secure_boot).toBe(false);
+        }
+        if (peer.root === "nbd") {
+          // Its root came from the master's nbd-server, not the whole ISO by HTTP: only the blocks read travelled.
+          const serial = await readFile(peer.serialLog, "utf8");
+          expect(serial).toMatch(/Kernel command line: .*root=live:CDLABEL=\S+ .*netroot=nbd:10\.77\.0\.1:debian-12/);
+          const master = await readFile(lab!.plan.master.vm.serialLog, "utf8");
+          expect(master).toMatch(new RegExp(`component=nbd msg="nbd-server serving" .*exports=\\S*debian-12`));
+          const reads = [...master.matchAll(/component=nbd msg="nbd export read" export=debian-12 read_bytes=(\d+) export_bytes=(\d+)/g)];
+          expect(reads.length, "the master logged no bytes read from the NBD export").toBeGreaterThan(0);
+          const readBytes = Math.max(...reads.map((match) => Number(match[1])));
+          const isoBytes = Number(reads.at(-1)![2]);
+          expect(readBytes).toBeGreaterThan(1024 * 1024);
+          expect(readBytes).toBeLessThan(isoBytes);
+          timings.nbdPeerReadBytes = readBytes;
+          timings.isoBytes = isoBytes;
+          log.info("nbd root", { peer: peer.name, read_bytes: readBytes, iso_bytes: isoBytes, share: (readBytes / isoBytes).toFixed(3) });
         }
         // In-band `lan print` found the node's BMC (ipmi_sim reports its lab address).
         expect(inventory.bmc.address).toBe(peer.bmc.address);
