@@ -234,6 +234,9 @@ describe("recon master in a network namespace", () => {
     expect((await fetched(`${URL}/tftp/uefi-http//grubx64.efi`)).equals(await readFile(RECON_GRUB_HTTP))).toBe(true);
     const chain = (await fetched(`${URL}/grub/grub.cfg`)).toString("utf8");
     expect(chain).toBe(renderGrubHttpChainConfig());
+    // GRUB sends HEAD before each GET: the HEAD is answered but is not a served decision.
+    const head = await peerCurl(peer, ["--head", "-w", "%{http_code}", "-o", "/dev/null", `${URL}/grub/nodes/${peer.mac}.cfg`]);
+    expect(head.stdout).toBe("200");
     const own = (await fetched(`${URL}/grub/nodes/${peer.mac}.cfg`)).toString("utf8");
     const token = /'recon\.token=([^']+)'/.exec(own)?.[1];
     expect(token, own).toBeDefined();
@@ -242,7 +245,7 @@ describe("recon master in a network namespace", () => {
     expect(own).toContain(`'BOOTIF=01-${peer.mac.replaceAll(":", "-")}'`);
     expect(own).toContain("\nif ! initrd /install/test/initrd; then\n");
     expect(own).not.toContain("tftp");
-    expect(proc!.log()).toMatch(new RegExp(`msg="grub config served" mac=${peer.mac} .*via=http plan=boot`));
+    expect(proc!.log().match(new RegExp(`msg="grub config served" mac=${peer.mac} .*via=http plan=boot`, "g"))).toHaveLength(1);
     const bad = await peerCurl(peer, ["-w", "\n%{http_code}", `${URL}/grub/nodes/not-a-mac.cfg`]);
     expect(bad.stdout.trim().split("\n").at(-1)).toBe("400");
   });

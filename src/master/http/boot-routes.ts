@@ -73,6 +73,12 @@ export function createBootRouter(deps: BootRouteDeps): express.Router {
     const ip = clientIp(req);
     const token = issueToken(deps.secret, mac, newNonce());
     const plan = planBoot({ mac, arch: "efi64", loader: "grub", ip }, deps.config, deps.fleet().nodes[mac], server, token);
+    // GRUB asks HEAD before GET for every file: only the GET is the served decision (one log line, one event).
+    if (req.method === "HEAD")
+      return void res
+        .set("Cache-Control", "no-store")
+        .type("text/plain")
+        .send(renderGrubNodeConfig(plan, { via: "http" }));
     deps.transfers.rememberMac(ip, mac);
     log.info("grub config served", {
       mac,
