@@ -192,11 +192,28 @@ describe("a master booted from the stick PXE-boots a diskless peer with the same
       masterSerial = await readFile(join(artefacts, "master.serial.log"), "utf8");
       expect(masterSerial).toMatch(/msg="grub config served" mac=52:54:00:5e:00:02 .*via=http plan=boot/);
       expect(masterSerial, "a TFTP transfer happened").not.toMatch(/msg=tftp-(sent|failed|error)/);
+      // The inventory is the review's: from the network it needs the admin token the master printed at start.
+      const adminToken = /admin token \(needed from the network and for power\):\s+(\S+)/.exec(masterSerial)?.[1];
+      expect(adminToken, "the master printed no admin token").toMatch(/^[A-Za-z0-9_-]{16,}$/);
       // The master normalizes a stored upload right after storing it: bounded wait (20 × 3 s) for the result.
       const inventoryNow = () =>
-        execa("ip", ["netns", "exec", observer, "curl", "--silent", "--fail", "--max-time", "10", `http://172.30.213.1/api/v1/nodes/${PEER_MAC}/inventory`], {
-          reject: false,
-        });
+        execa(
+          "ip",
+          [
+            "netns",
+            "exec",
+            observer,
+            "curl",
+            "--silent",
+            "--fail",
+            "--max-time",
+            "10",
+            "-H",
+            `Authorization: Bearer ${adminToken}`,
+            `http://172.30.213.1/api/v1/nodes/${PEER_MAC}/inventory`,
+          ],
+          { reject: false },
+        );
       let inventory = await inventoryNow();
       for (let i = 0; i < 20 && inventory.exitCode !== 0; i++) {
         expect(master!.exited(), "the master VM exited").toBe(false);
