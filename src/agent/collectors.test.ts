@@ -59,7 +59,7 @@ describe("usableFacts", () => {
   it("drops lo, RAM disks and names that cannot be argv or file names, and says so", () => {
     const { facts, skipped } = usableFacts({
       interfaces: ["lo", "eth0", "bad name", "../x", "eth0"],
-      disks: ["zram0", "loop3", "sda", "../../etc", "ram0"],
+      disks: ["zram0", "loop3", "sda", "../../etc", "ram0", "nbd0", "nbd15"],
       nvmeControllers: ["nvme0", "nvme-subsys0"],
       ipmiDevice: false,
       nvidiaSmi: false,
@@ -80,6 +80,8 @@ describe("usableFacts", () => {
       'interface "lo"',
       'disk "../../etc"',
       'disk "loop3"',
+      'disk "nbd0"',
+      'disk "nbd15"',
       'disk "ram0"',
       'disk "zram0"',
       'nvme controller "nvme-subsys0"',

@@ -95,8 +95,9 @@ export function fileSafeName(name: string): string {
 // quoted (Linux refuses "/", whitespace and ":"-free oddities in ifnames anyway).
 const SAFE_INTERFACE = /^[A-Za-z0-9][A-Za-z0-9_.@+-]{0,14}$/;
 const SAFE_DISK = /^[A-Za-z0-9][A-Za-z0-9_.:!+/-]{0,63}$/;
-// RAM-backed "disks" have no SMART and would only add a failure per boot.
-const NOT_A_DRIVE = /^(zram|ram|loop)\d+$/;
+// RAM-backed "disks" have no SMART and would only add a failure per boot; nbd devices are the master's
+// export (root: nbd, #13): not this machine's drives (the lab saw burn-in's fio read the root over the network).
+const NOT_A_DRIVE = /^(zram|ram|loop|nbd)\d+$/;
 // A disk behind a RAID controller: a /dev path and a `-d` pass-through value (smartctl(8), "-d TYPE").
 const SAFE_RAID_DEVICE = /^\/dev\/[A-Za-z0-9][A-Za-z0-9_.!+/-]{0,63}$/;
 const RAID_TYPE = /^(sat\+)?(megaraid|cciss|aacraid|areca|3ware|hpt|sssraid),[0-9]{1,4}(\/[0-9]{1,4}){0,2}$/;

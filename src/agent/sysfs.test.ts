@@ -136,6 +136,7 @@ describe("readSysBlock", () => {
       await put("nvme0n1/wwid", "eui.0025388b01a2b3c4\n");
       await put("loop0/serial", "x\n");
       await put("zram0/serial", "\n");
+      await put("nbd0/serial", "\n");
       expect(JSON.parse(await readSysBlock(root))).toEqual({
         disks: {
           nvme0n1: { serial: "S4YNNE0N123456", model: null, vendor: null, wwid: "eui.0025388b01a2b3c4" },

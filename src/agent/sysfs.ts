@@ -202,11 +202,11 @@ export const SYS_BLOCK_ATTRIBUTES = {
  * /sys/block → {"disks": {"vda": {"serial": "RCNLABDISK1", "model": null, …}}}: what the kernel
  * itself says about each whole disk. lsblk takes these from udev's database, and a disk udev has
  * not processed yet (a busy early boot, a late hotplug) shows no serial there; sysfs has it
- * regardless. Partitions, loop, ram and zram devices are left out. Values trimmed, "" → null.
+ * regardless. Partitions, loop, ram, zram and nbd (the master's export) devices are left out. Values trimmed, "" → null.
  */
 export async function readSysBlock(root: string): Promise<string> {
   const dir = join(root, "sys/block");
-  const names = (await readdir(dir).catch(() => [] as string[])).filter((name) => !/^(loop|ram|zram)\d+$/.test(name)).sort();
+  const names = (await readdir(dir).catch(() => [] as string[])).filter((name) => !/^(loop|ram|zram|nbd)\d+$/.test(name)).sort();
   const disks: Record<string, Record<keyof typeof SYS_BLOCK_ATTRIBUTES, string | null>> = {};
   for (const name of names) {
     const entry = { serial: null, model: null, vendor: null, wwid: null } as Record<keyof typeof SYS_BLOCK_ATTRIBUTES, string | null>;

@@ -1,6 +1,6 @@
 /**
  * `lsblk -J -O -b` → whole disks. Older util-linux prints numbers and booleans as strings
- * ("size": "512110190592", "rota": "1"); both are accepted. Loop, zram, ram and device-mapper
+ * ("size": "512110190592", "rota": "1"); both are accepted. Loop, zram, ram, nbd and device-mapper
  * devices and CD-ROMs are not disks of the machine and are left out.
  */
 import { clean, isRecord, parseJson, toBool, toInt, type Parsed } from "./common.js";
@@ -18,7 +18,7 @@ export interface LsblkDisk {
 }
 
 const SOURCE = "raw/lsblk.json";
-const NOT_A_DISK = /^(loop|zram|ram|dm-|sr|md)\d*/;
+const NOT_A_DISK = /^(loop|zram|ram|nbd|dm-|sr|md)\d*/;
 
 export function parseLsblk(text: string): Parsed<LsblkDisk[]> {
   const json = parseJson(text, SOURCE);
