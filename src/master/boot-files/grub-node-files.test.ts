@@ -55,7 +55,12 @@ describe("createGrubNodeFiles", () => {
     expect(token).toBeDefined();
     expect(verifyToken(secret, SHIM_MAC, token!)).toBe(true);
     expect(verifyToken(secret, "52:54:00:00:00:09", token!)).toBe(false);
-    expect(text).toBe(renderGrubNodeConfig(planBoot({ mac: SHIM_MAC, arch: "efi64", loader: "grub" }, config, undefined, server, token), { via: "tftp", server: server.address }));
+    expect(text).toBe(
+      renderGrubNodeConfig(planBoot({ mac: SHIM_MAC, arch: "efi64", loader: "grub" }, config, undefined, server, token), {
+        via: "tftp",
+        server: server.address,
+      }),
+    );
     expect(text).not.toContain("initrd=");
     expect((await stat(fileOf(SHIM_MAC))).mode & 0o777).toBe(0o644);
     // Nothing half-written is left beside it; the log carries the token's fingerprint, never the token.
@@ -96,7 +101,9 @@ describe("createGrubNodeFiles", () => {
     await files.prepare("52:54:00:00:00:03");
     for (const mac of [SHIM_MAC, "52:54:00:00:00:03"]) {
       const text = await readFile(fileOf(mac), "utf8");
-      expect(text).toBe(renderGrubNodeConfig(planBoot({ mac, arch: "efi64", loader: "grub" }, config, records.get(mac), server), { via: "tftp", server: server.address }));
+      expect(text).toBe(
+        renderGrubNodeConfig(planBoot({ mac, arch: "efi64", loader: "grub" }, config, records.get(mac), server), { via: "tftp", server: server.address }),
+      );
       expect(text).toContain(`echo 'recon: not booting ${mac}: `);
       expect(text).not.toContain("recon.token");
     }
