@@ -8,7 +8,9 @@ import { copyFile, mkdir, mkdtemp, readFile, rm, stat, writeFile } from "node:fs
 import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { withReadOnlyMount } from "../../src/build/ext4.js";
 import { ISO_INITRD, ISO_KERNEL } from "../../src/build/http-tree.js";
+import { checkImageNeeds, describeMissing } from "../../src/build/image-needs.js";
 import { listIso } from "../../src/build/xorriso.js";
 import { ovmfFiles } from "../../src/lab/qemu.js";
 import { startVm } from "../../src/lab/vm.js";
@@ -167,6 +169,11 @@ describe("the debian-12 live ISO", () => {
     await debugfs(rootfs, `dump /usr/lib/recon/recon.mjs ${dumped}`);
     expect(await sha256(dumped)).toBe(await sha256(join(buildDir, "description/root/usr/lib/recon/recon.mjs")));
     expect(await debugfs(rootfs, "stat /etc/systemd/system/multi-user.target.wants/recon.service")).toMatch(/Type: symlink/);
+    // Every tool, library, driver and firmware file the roles need (src/build/image-needs.ts, the one list).
+    const mounted = join(work, "rootfs-mount");
+    await mkdir(mounted, { recursive: true });
+    const needs = await withReadOnlyMount(execaRunner, rootfs, mounted, () => checkImageNeeds(mounted));
+    expect(describeMissing(needs)).toEqual([]);
     await rm(rootfs);
   });
 
