@@ -5,7 +5,7 @@
  * /grub/nodes/<mac>.cfg, that machine's decision for GRUB with kernel and initrd by HTTP.
  */
 import express from "express";
-import { archFromIpxe, masterHost, planBoot, type BootServer } from "../../boot/plan-boot.js";
+import { archFromIpxe, masterHost, planBoot, type BootPlan, type BootServer } from "../../boot/plan-boot.js";
 import { renderChainScript, renderIpxeScript } from "../../boot/render-ipxe.js";
 import { GRUB_CHAIN_FILE, GRUB_NODE_DIR, renderGrubHttpChainConfig, renderGrubNodeConfig } from "../../boot/render-grub.js";
 import type { Logger } from "../../lib/log.js";
@@ -30,6 +30,19 @@ export function createBootRouter(deps: BootRouteDeps): express.Router {
   const { server, log } = deps;
   const router = express.Router();
 
+  /** A per-machine decision handed out (iPXE script or GRUB file): the IP → MAC map, one log line, the node's event. */
+  const served = (msg: string, mac: string, ip: string, plan: BootPlan, token: string, fields: Record<string, string> = {}) => {
+    deps.transfers.rememberMac(ip, mac);
+    log.info(msg, {
+      mac,
+      ip,
+      ...fields,
+      plan: plan.kind,
+      ...(plan.kind === "ignore" ? { reason: plan.reason } : { image: plan.image, root: plan.root, token: tokenFingerprint(token) }),
+    });
+    void deps.emit({ type: "script-served", at: deps.now().toISOString(), mac, ...(plan.kind === "boot" && { image: plan.image }) });
+  };
+
   router.get("/boot.ipxe", (_req, res) => {
     res.type("text/plain").send(renderChainScript({ masterHost: masterHost(server) }));
   });
@@ -49,14 +62,7 @@ export function createBootRouter(deps: BootRouteDeps): express.Router {
       server,
       token,
     );
-    deps.transfers.rememberMac(ip, mac);
-    log.info("boot script served", {
-      mac,
-      ip,
-      plan: plan.kind,
-      ...(plan.kind === "ignore" ? { reason: plan.reason } : { image: plan.image, root: plan.root, token: tokenFingerprint(token) }),
-    });
-    void deps.emit({ type: "script-served", at: deps.now().toISOString(), mac, ...(plan.kind === "boot" && { image: plan.image }) });
+    served("boot script served", mac, ip, plan, token);
     // The script carries a credential: no cache may keep it.
     res.set("Cache-Control", "no-store").type("text/plain").send(renderIpxeScript(plan));
   });
@@ -74,20 +80,7 @@ export function createBootRouter(deps: BootRouteDeps): express.Router {
     const token = issueToken(deps.secret, mac, newNonce());
     const plan = planBoot({ mac, arch: "efi64", loader: "grub", ip }, deps.config, deps.fleet().nodes[mac], server, token);
     // GRUB asks HEAD before GET for every file: only the GET is the served decision (one log line, one event).
-    if (req.method === "HEAD")
-      return void res
-        .set("Cache-Control", "no-store")
-        .type("text/plain")
-        .send(renderGrubNodeConfig(plan, { via: "http" }));
-    deps.transfers.rememberMac(ip, mac);
-    log.info("grub config served", {
-      mac,
-      ip,
-      via: "http",
-      plan: plan.kind,
-      ...(plan.kind === "ignore" ? { reason: plan.reason } : { image: plan.image, root: plan.root, token: tokenFingerprint(token) }),
-    });
-    void deps.emit({ type: "script-served", at: deps.now().toISOString(), mac, ...(plan.kind === "boot" && { image: plan.image }) });
+    if (req.method !== "HEAD") served("grub config served", mac, ip, plan, token, { via: "http" });
     res
       .set("Cache-Control", "no-store")
       .type("text/plain")
