@@ -8,6 +8,7 @@
  * from the root, so modules and firmware removed there leave the initrd too, while GRUB's files and
  * /boot/vmlinuz must stay until KIWI has used them (no cut names them).
  */
+import { ReconError } from "../lib/errors.js";
 import { globToRegExp } from "../lib/path-glob.js";
 
 export interface ImageCut {
@@ -149,4 +150,57 @@ export function cutsAgainstNeeds(cuts: readonly ImageCut[], needed: readonly str
     for (const c of compiled) if (c.matches(path)) clashes.push({ cut: c.cut.id, path });
   }
   return clashes;
+}
+
+const SHELL_GLOB = /[*?[{]/;
+
+function cutError(message: string): ReconError {
+  return new ReconError("RECIPE_INVALID", message, { hint: "see src/build/image-cuts.ts for the cuts and their globs" });
+}
+
+/** A root-relative glob as an unquoted bash word: only glob and brace characters may be in it. */
+function shellWord(glob: string, cutId: string): string {
+  if (!/^[A-Za-z0-9_./*?{},+@-]+$/.test(glob) || glob.includes("**")) {
+    throw cutError(`image cut '${cutId}': glob '${glob}' cannot become a config.sh word (only 'dir/**' at the end, no quotes or spaces)`);
+  }
+  return `/${glob}`;
+}
+
+/**
+ * The config.sh lines (bash: brace expansion and globs, unquoted on purpose) that carry out the
+ * chosen cuts in the image root, then rebuild the module index: config.sh runs before KIWI makes
+ * the initrd, so the cut modules and firmware leave the initrd too. `X/**` removes the tree X; a
+ * cut with `keep` globs deletes the files under its trees that no keep glob names, then the empty
+ * directories. Pure: ids in, lines out; an unknown id throws (the recipe schema checks them first).
+ */
+export function renderCutShell(ids: readonly string[], cuts: readonly ImageCut[] = IMAGE_CUTS): string[] {
+  if (ids.length === 0) return [];
+  const lines = ["# Image diet (docs/recipes.md): what a recon node never uses, from src/build/image-cuts.ts."];
+  for (const id of ids) {
+    const cut = cuts.find((c) => c.id === id);
+    if (!cut) throw cutError(`image cut '${id}' is not one of ${cuts.map((c) => c.id).join(", ")}`);
+    lines.push(`# cut ${cut.id}: ${cut.why}`);
+    for (const glob of cut.globs) {
+      const tree = glob.endsWith("/**") ? glob.slice(0, -3) : undefined;
+      if (!cut.keep?.length) {
+        lines.push(`rm -rf -- ${shellWord(tree ?? glob, cut.id)}`);
+        continue;
+      }
+      if (tree === undefined || SHELL_GLOB.test(tree)) {
+        throw cutError(`image cut '${cut.id}': keep globs need plain trees ('dir/**'), not '${glob}'`);
+      }
+      const keep = cut.keep.map((k) => `! -path '/${k}'`).join(" ");
+      lines.push(
+        `if [ -d /${tree} ]; then`,
+        `  find /${tree} -mindepth 1 ! -type d ${keep} -delete`,
+        `  find /${tree} -mindepth 1 -depth -type d -empty -delete`,
+        "fi",
+      );
+    }
+  }
+  lines.push(
+    "# The module index must not name the modules that went.",
+    'for kernel in /usr/lib/modules/*/; do depmod -a "$(basename "$kernel")"; done',
+  );
+  return lines;
 }

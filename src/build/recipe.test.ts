@@ -47,6 +47,13 @@ describe("loadRecipe", () => {
     await expect(loadRecipe(unknown, "tiny")).rejects.toThrow(/firmware: Invalid enum value. Expected 'efi' \| 'uefi'/);
   });
 
+  it("takes image cuts by id and names the known ones for an unknown id", async () => {
+    const recipe = await loadRecipe(await recipeDir("tiny", { ...minimal, imageCuts: ["doc", "man"] }), "tiny");
+    expect(recipe.imageCuts).toEqual(["doc", "man"]);
+    const unknown = await recipeDir("tiny", { ...minimal, imageCuts: ["doc", "docs"] });
+    await expect(loadRecipe(unknown, "tiny")).rejects.toThrow(/imageCuts\.1: 'docs' is not an image cut; use one of doc, man, locale/);
+  });
+
   it("names an unknown recipe and lists the known ones", async () => {
     const dir = await recipeDir("tiny", minimal);
     await expect(loadRecipe(dir, "nope")).rejects.toMatchObject({

@@ -3,6 +3,7 @@
  * recipe adds to the image). The KIWI description is generated from it by plan-description.ts.
  */
 import { z } from "zod";
+import { IMAGE_CUTS } from "./image-cuts.js";
 
 export const PROFILES = ["DracutLive", "Virtual", "Disk"] as const;
 export type Profile = (typeof PROFILES)[number];
@@ -115,6 +116,19 @@ export const recipeSchema = z
       })
       .strict()
       .default({}),
+    /**
+     * The image diet's cuts config.sh carries out, by id (src/build/image-cuts.ts; docs/recipes.md
+     * "Image diet"), in this order, after the recipe's own configShell lines.
+     */
+    imageCuts: z
+      .array(z.string())
+      .default([])
+      .superRefine((ids, ctx) => {
+        const known = IMAGE_CUTS.map((cut) => cut.id);
+        ids.forEach((id, index) => {
+          if (!known.includes(id)) ctx.addIssue({ code: "custom", path: [index], message: `'${id}' is not an image cut; use one of ${known.join(", ")}` });
+        });
+      }),
     /** Services config.sh enables with systemctl. */
     enableServices: z.array(z.string().regex(/^[A-Za-z0-9@._-]+$/, "a systemd unit name")).default([]),
     /** Notes shown in docs and the generated description (why a recipe differs). */

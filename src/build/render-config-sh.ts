@@ -3,6 +3,7 @@
  * KIWI's own descriptions: `set -ex`, source /.kconfig and /.profile, branch on kiwi_profiles.
  * Pure: recipe in, whole text out.
  */
+import { renderCutShell } from "./image-cuts.js";
 import type { Recipe } from "./recipe.js";
 
 function shellQuote(value: string): string {
@@ -51,6 +52,9 @@ export function renderConfigSh(recipe: Recipe): string {
   );
   if (recipe.configShell.length) {
     lines.push("", `# From the recipe (${recipe.name}):`, ...recipe.configShell);
+  }
+  if (recipe.imageCuts.length) {
+    lines.push("", ...renderCutShell(recipe.imageCuts));
   }
   lines.push(
     "",
