@@ -3,7 +3,7 @@ import { parseSiteConfig } from "../model/site-config.js";
 import { resolveNodeSettings } from "../model/resolve-node-settings.js";
 import { fleetBmcs } from "../master/power/bmcs.js";
 import { qemuArgs } from "./qemu.js";
-import { labVarStores, parseLabFirmware, planLab, renderLabSiteConfig } from "./lab-plan.js";
+import { labImageTree, labVarStores, parseLabFirmware, planLab, renderLabSiteConfig } from "./lab-plan.js";
 import { dataPartitionStart } from "./stick.js";
 import { parseLabRoots } from "./lab-cli.js";
 
@@ -53,6 +53,29 @@ burnIn:
       ["peer1", "52:54:00:77:00:11", "10.77.0.201"],
       ["peer2", "52:54:00:77:00:12", "10.77.0.202"],
     ]);
+  });
+
+  it("puts extra images on the stick as images/<label>/ trees and sets a peer's image per MAC, beside its root", () => {
+    const extra = { label: "debian-12-alt", iso: "/tmp/alt.iso", kernelArgs: ["console=ttyS0,115200n8"] };
+    const two = planLab({ ...OPTIONS, roots: ["nbd"], extraImages: [extra], images: [undefined, "debian-12-alt"] });
+    expect(two.peers.map((p) => [p.root, p.image])).toEqual([
+      ["nbd", undefined],
+      ["http", "debian-12-alt"],
+    ]);
+    expect(two.master.stickBytes).toBe(3 * 1024 ** 3);
+    const config = parseSiteConfig(renderLabSiteConfig(two));
+    expect(resolveNodeSettings(config, { mac: "52:54:00:77:00:11" })).toMatchObject({ root: "nbd" });
+    expect(resolveNodeSettings(config, { mac: "52:54:00:77:00:11" }).image).toBeUndefined();
+    expect(resolveNodeSettings(config, { mac: "52:54:00:77:00:12" })).toMatchObject({ root: "http", image: "debian-12-alt" });
+    expect(labImageTree(extra)).toEqual({
+      label: "debian-12-alt",
+      isoPath: "isos/debian-12-alt.iso",
+      kernelPath: "install/debian-12-alt/linux",
+      initrdPath: "install/debian-12-alt/initrd",
+      bootConfigPath: "install/debian-12-alt/boot.json",
+      arch: "x86_64",
+      imageKernelArgs: ["console=ttyS0,115200n8"],
+    });
   });
 
   it("sets a peer's root transport per MAC in the site config (http needs no entry), which resolves for that MAC only", () => {

@@ -9,6 +9,7 @@
  * lab namespace's own address on the bridge .254 (status and tests ask the master's API from
  * there). MACs: master 52:54:00:77:00:01, peers 52:54:00:77:00:1<n>, BMCs 52:54:00:77:b0:<n>.
  */
+import { IMAGE_ARCH, type HttpTreePlan } from "../build/http-tree.js";
 import { createHash } from "node:crypto";
 import { DEFAULT_ROOT_TRANSPORT, type RootTransport } from "../model/root-transport.js";
 import { join } from "node:path";
@@ -42,6 +43,19 @@ export interface LabOptions {
   masterMemoryMiB?: number;
   /** Each peer's root transport by position (node setting `root`; missing ones are http), set per MAC in the site config. */
   roots?: readonly RootTransport[];
+  /**
+   * Images beside the stick's own, put on the stick's data partition as `images/<label>/` (as
+   * `recon images add` would): each an ISO and the kernel arguments its boot.json carries.
+   */
+  extraImages?: readonly LabExtraImage[];
+  /** Each peer's image label by position (node setting `image`; missing ones boot the stick's own). */
+  images?: readonly (string | undefined)[];
+}
+
+export interface LabExtraImage {
+  label: string;
+  iso: string;
+  kernelArgs: readonly string[];
 }
 
 export interface LabPeerPlan {
@@ -58,6 +72,8 @@ export interface LabPeerPlan {
   vm: VmSpec;
   /** How its root reaches it (the site config's `hosts.<mac>.root`; http needs no entry). */
   root: RootTransport;
+  /** The image it boots (the site config's `hosts.<mac>.image`); undefined: the stick's own. */
+  image?: string;
 }
 
 export interface LabPlan {
@@ -75,6 +91,8 @@ export interface LabPlan {
   stateFile: string;
   master: { mac: string; tap: string; stick: string; stickBytes: number; firmware: MasterFirmware; vm: VmSpec };
   peers: LabPeerPlan[];
+  /** Images put on the stick's data partition beside its own (images/<label>/). */
+  extraImages: readonly LabExtraImage[];
   debug: boolean;
   confirmOffAfterS: number;
 }
@@ -150,7 +168,8 @@ export function planLab(options: LabOptions): LabPlan {
     mac: masterMac,
     tap: masterTap,
     stick,
-    stickBytes: 2 * 1024 ** 3,
+    // Each image on the data partition is one more ISO (and its kernel and initrd) there.
+    stickBytes: (2 + (options.extraImages?.length ?? 0)) * 1024 ** 3,
     firmware: masterFirmware,
     vm: {
       name: `recon-lab-master-${id}`,
@@ -198,7 +217,20 @@ export function planLab(options: LabOptions): LabPlan {
       smbios,
       ipmiBmcPort: vmPort,
     };
-    peers.push({ name, firmware, mac, diskBytes, diskFile, tap, serialLog, smbios, bmc, vm, root: options.roots?.[n - 1] ?? DEFAULT_ROOT_TRANSPORT });
+    peers.push({
+      name,
+      firmware,
+      mac,
+      diskBytes,
+      diskFile,
+      tap,
+      serialLog,
+      smbios,
+      bmc,
+      vm,
+      root: options.roots?.[n - 1] ?? DEFAULT_ROOT_TRANSPORT,
+      ...(options.images?.[n - 1] !== undefined && { image: options.images[n - 1] }),
+    });
   }
   return {
     id,
@@ -213,6 +245,7 @@ export function planLab(options: LabOptions): LabPlan {
     stateFile: join(dir, "lab.json"),
     master,
     peers,
+    extraImages: options.extraImages ?? [],
     debug: options.debug,
     confirmOffAfterS: options.confirmOffAfterS ?? 600,
   };
@@ -234,6 +267,25 @@ export function masterPasswordFile(peer: string): string {
 /** The lab's burn-in: every test, a few seconds each (the peers are single-CPU TCG VMs). */
 export const LAB_BURN_IN = { enabled: true, cpuS: 10, memoryS: 10, memoryPercent: 5, memtesterMiB: 4, memtesterS: 180, diskReadS: 10 } as const;
 
+/** The http tree of an extra image as `recon images add` lays it out (pure): isos/<label>.iso, install/<label>/. */
+export function labImageTree(image: LabExtraImage): HttpTreePlan {
+  return {
+    label: image.label,
+    isoPath: `isos/${image.label}.iso`,
+    kernelPath: `install/${image.label}/linux`,
+    initrdPath: `install/${image.label}/initrd`,
+    bootConfigPath: `install/${image.label}/boot.json`,
+    arch: IMAGE_ARCH,
+    imageKernelArgs: [...image.kernelArgs],
+  };
+}
+
+/** A peer's own settings layer (root transport and image), or undefined when it takes the defaults. */
+function hostSettings(peer: LabPeerPlan): { root?: RootTransport; image?: string } | undefined {
+  const settings = { ...(peer.root !== DEFAULT_ROOT_TRANSPORT && { root: peer.root }), ...(peer.image !== undefined && { image: peer.image }) };
+  return Object.keys(settings).length ? settings : undefined;
+}
+
 /** The master's site.yaml for the lab (pure): its address, the pool, the BMCs, power settings. */
 export function renderLabSiteConfig(plan: LabPlan): string {
   const config = {
@@ -251,8 +303,8 @@ export function renderLabSiteConfig(plan: LabPlan): string {
     // Burn-in on, with bounds small enough for TCG peers (docs/testing.md): the lab shows it runs and
     // that the peers' disks are byte-identical afterwards (test/e2e/lab.test.ts).
     burnIn: LAB_BURN_IN,
-    ...(plan.peers.some((peer) => peer.root !== DEFAULT_ROOT_TRANSPORT) && {
-      hosts: Object.fromEntries(plan.peers.filter((peer) => peer.root !== DEFAULT_ROOT_TRANSPORT).map((peer) => [peer.mac, { root: peer.root }])),
+    ...(plan.peers.some(hostSettings) && {
+      hosts: Object.fromEntries(plan.peers.filter(hostSettings).map((peer) => [peer.mac, hostSettings(peer)])),
     }),
   };
   return `# recon lab ${plan.id}: written by 'recon lab up' (src/lab/lab-plan.ts)\n${stringify(config)}`;

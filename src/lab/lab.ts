@@ -9,6 +9,7 @@
 import { randomBytes } from "node:crypto";
 import { access, copyFile, mkdir, readFile, rm, truncate, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { applyHttpTree } from "../build/http-tree.js";
 import { createIpmiClient } from "../ipmi/ipmitool.js";
 import { type PowerState } from "../inventory/parse/ipmitool-text.js";
 import { writeFileAtomic } from "../lib/atomic-write.js";
@@ -16,7 +17,7 @@ import { ReconError } from "../lib/errors.js";
 import type { Logger } from "../lib/log.js";
 import { runChecked, type CommandRunner } from "../lib/run.js";
 import { killPid, processIs, readPid, startLabBmc, writeLabBmc, type RunningBmc } from "./bmc.js";
-import { labVarStores, masterPasswordFile, planLab, renderLabSiteConfig, type LabOptions, type LabPlan } from "./lab-plan.js";
+import { labImageTree, labVarStores, masterPasswordFile, planLab, renderLabSiteConfig, type LabOptions, type LabPlan } from "./lab-plan.js";
 import { addressAddArgs, createLab, listNetns, netnsDeleteArgs, netnsWrapper, type Lab } from "./netns.js";
 import { qemuArgs } from "./qemu.js";
 import { prepareLabStick } from "./stick.js";
@@ -152,7 +153,20 @@ export async function labUp(options: LabOptions, deps: LabDeps): Promise<Running
       await saveState(plan, state);
       log.info("lab BMC ready", { peer: peer.name, bmc: peer.bmc.address, firmware: peer.firmware, mac: peer.mac });
     }
-    await prepareLabStick(runner, { iso: options.iso, stick: plan.master.stick, sizeBytes: plan.master.stickBytes, files: stickFiles });
+    await prepareLabStick(runner, {
+      iso: options.iso,
+      stick: plan.master.stick,
+      sizeBytes: plan.master.stickBytes,
+      files: stickFiles,
+      // As `recon images add` leaves them: images/<label>/ holding an http tree of that one image.
+      populate: async (staging) => {
+        for (const image of plan.extraImages) {
+          const tree = join(staging, "images", image.label);
+          await applyHttpTree(labImageTree(image), image.iso, tree, runner);
+          log.info("lab image on the stick", { image: image.label, iso: image.iso });
+        }
+      },
+    });
   } catch (error) {
     await down().catch((cleanup: unknown) => log.error("lab clean-up failed", { error: (cleanup as Error).message }));
     throw error;

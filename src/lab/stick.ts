@@ -26,6 +26,8 @@ export interface StickOptions {
   stick: string;
   sizeBytes: number;
   files: StickFile[];
+  /** Fills more of the data partition's staging directory (e.g. an image tree under images/). */
+  populate?: (staging: string) => Promise<void>;
 }
 
 const MIB = 1024 * 1024;
@@ -58,6 +60,7 @@ export async function prepareLabStick(runner: CommandRunner, options: StickOptio
       await writeFile(path, file.content, { mode: file.mode });
       await chmod(path, file.mode);
     }
+    await options.populate?.(staging);
     await runChecked(runner, "mkfs.ext4", ["-q", "-F", "-L", DATA_LABEL, "-d", staging, image, `${Math.floor(dataBytes / 1024)}k`]);
     await runChecked(runner, "sfdisk", ["--append", "--no-reread", "--no-tell-kernel", options.stick], { input: `start=${start}, type=83\n` });
     await runChecked(runner, "dd", [`if=${image}`, `of=${options.stick}`, "bs=1M", `seek=${startBytes / MIB}`, "conv=notrunc,sparse", "status=none"]);

@@ -29,6 +29,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { processIs, readPid } from "../../src/lab/bmc.js";
 import { labUp, type RunningLab } from "../../src/lab/lab.js";
 import { listNetns } from "../../src/lab/netns.js";
+import { loadRecipe } from "../../src/build/sources.js";
 import { printPeerPhaseTables } from "../../src/lab/phase-tables.js";
 import { createLogger } from "../../src/lib/log.js";
 import { execaRunner } from "../../src/lib/run.js";
@@ -40,6 +41,8 @@ import { budgetMs } from "../helpers/tier-budget.js";
 import { vmSubject, waitUntil, type WaitSubject } from "../helpers/wait.js";
 
 const recipe = "debian-12";
+/** The second image's label on the stick's data partition. */
+const ALT_IMAGE = "debian-12-alt";
 const artefacts = join(repoRoot, "test-results", "e2e-lab");
 const MASTER_READY = /msg="master ready"/;
 // Measured: master ready 64-178 s after lab up, reboot 64 s; peer power-on to inventory 195-312 s.
@@ -61,7 +64,7 @@ const timings: Record<string, unknown> = {};
 const log = createLogger({ component: "e2e-lab" }, { write: (line) => process.stderr.write(`${line}\n`) });
 
 interface NodeDetail {
-  node: { phase: string; power?: { action: string; by: string; result: string } } | null;
+  node: { phase: string; image?: string; power?: { action: string; by: string; result: string } } | null;
   uploads: Array<{ id: string; receivedAt: string }>;
   timeline?: TimelineEntry[];
 }
@@ -137,9 +140,24 @@ beforeAll(
     expect(built.exitCode, built.output.slice(-3000)).toBe(0);
     timings.isoReadyS = Math.round((Date.now() - started) / 1000);
     labDir = join("/var/tmp", `recon-e2e-lab-${process.pid}`);
+    // Two images side by side (#13): the stick's own and ALT_IMAGE on its data partition (images/<label>/, as
+    // `recon images add` leaves it). ALT_IMAGE is the same build under another label — a second recipe's
+    // build would cost another ~8 min of kiwi — so what is shown is the choice per host, not other bytes.
+    const recipeKernelArgs = (await loadRecipe(join(repoRoot, "descriptions"), recipe)).kernelArgs;
     lab = await labUp(
       // The BIOS peer's root comes by NBD (#13): one boot shows both the NBD root and the BIOS chain.
-      { peers: 2, firmware: ["bios", "uefi-sb"], roots: ["nbd", "http"], iso: built.iso, dir: labDir, debug: false, confirmOffAfterS: CONFIRM_OFF_S },
+      // The Secure Boot peer boots ALT_IMAGE (its host setting `image:`), the BIOS peer the stick's own.
+      {
+        peers: 2,
+        firmware: ["bios", "uefi-sb"],
+        roots: ["nbd", "http"],
+        extraImages: [{ label: ALT_IMAGE, iso: built.iso, kernelArgs: recipeKernelArgs }],
+        images: [undefined, ALT_IMAGE],
+        iso: built.iso,
+        dir: labDir,
+        debug: false,
+        confirmOffAfterS: CONFIRM_OFF_S,
+      },
       { runner: execaRunner, log },
     );
     // recon never writes a local disk: each peer's disk file is hashed before the peer first runs
@@ -251,6 +269,19 @@ describe("recon lab: a USB master wakes a BIOS and a Secure Boot UEFI peer throu
         } else {
           expect(inventory.boot.secure_boot).toBe(false);
         }
+        // Each peer booted the image its host setting chose, and the master's node state says which.
+        const wanted = peer.image ?? recipe;
+        const peerSerial = await readFile(peer.serialLog, "utf8");
+        const masterSerial = await readFile(lab!.plan.master.vm.serialLog, "utf8");
+        if (peer.image !== undefined) {
+          expect(masterSerial).toMatch(new RegExp(`msg="serving image" image=${wanted} arch=x86_64 from=data-partition`));
+          // Its kernel and initrd are the other image's (by TFTP for GRUB), and its root the other ISO.
+          expect(peerSerial).toMatch(new RegExp(`recon: booting ${peer.mac} from http://10\\.77\\.0\\.1/isos/${wanted}\\.iso`));
+          expect(peerSerial).toMatch(new RegExp(`Kernel command line: .*root=live:http://10\\.77\\.0\\.1/isos/${wanted}\\.iso`));
+        } else {
+          expect(peerSerial).not.toMatch(new RegExp(`isos/${ALT_IMAGE}\\.iso`));
+        }
+        expect(((await api(`/api/v1/nodes/${peer.mac}`)) as NodeDetail).node?.image).toBe(wanted);
         if (peer.root === "nbd") {
           // Its root came from the master's nbd-server, not the whole ISO by HTTP: only the blocks read travelled.
           const serial = await readFile(peer.serialLog, "utf8");
