@@ -8,17 +8,17 @@
  * Prints one JSON object; the ratio is agent / sequential (below 1 = the parallel runner wins).
  */
 import { execa } from "execa";
-import { mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, rm } from "node:fs/promises";
 import { loadavg, tmpdir } from "node:os";
 import { join } from "node:path";
 import { buildUpload } from "../src/agent/build-upload.js";
-import { planCollectors, usableFacts, type CollectorSpec } from "../src/agent/collectors.js";
+import { planCollectors, usableFacts } from "../src/agent/collectors.js";
 import { discoverFacts } from "../src/agent/discover.js";
-import { BUILTIN_READERS } from "../src/agent/sysfs.js";
 import { postOnce } from "../src/agent/upload.js";
 import { execaRunner } from "../src/lib/run.js";
 import { issueToken } from "../src/model/peer-token.js";
 import { spawnMaster } from "../test/helpers/spawn-master.js";
+import { sequential } from "./agent-baseline.js";
 
 function flag(name: string, fallback: string): string {
   const index = process.argv.indexOf(`--${name}`);
@@ -31,26 +31,6 @@ const median = (values: number[]) => {
   const sorted = [...values].sort((a, b) => a - b);
   return Math.round(sorted[Math.floor(sorted.length / 2)]!);
 };
-
-/** The plain way: each command in turn, stdout buffered and written, nothing else. */
-async function sequential(plan: CollectorSpec[], dir: string): Promise<number> {
-  const started = performance.now();
-  await mkdir(join(dir, "raw"), { recursive: true });
-  for (const spec of plan) {
-    if (spec.kind === "command") {
-      const result = await execa(spec.argv[0]!, spec.argv.slice(1), { reject: false, cwd: dir });
-      if (spec.stdout !== null) await writeFile(join(dir, spec.stdout), String(result.stdout ?? ""));
-    } else if (spec.kind === "first-answer") {
-      for (const candidate of spec.candidates) {
-        const result = await execa(candidate.argv[0]!, candidate.argv.slice(1), { reject: false, cwd: dir });
-        if (result.exitCode === 0) break;
-      }
-    } else if (spec.kind === "builtin") {
-      await writeFile(join(dir, spec.stdout), await BUILTIN_READERS[spec.reader]("/"));
-    }
-  }
-  return performance.now() - started;
-}
 
 const work = await mkdtemp(join(tmpdir(), "recon-bench-agent-"));
 const master = await spawnMaster(join(work, "store"), join(work, "http"));
