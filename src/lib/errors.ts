@@ -26,7 +26,8 @@ export type ErrorCode =
   | "UNSUPPORTED_MEDIA_TYPE"
   | "NGINX_FAILED"
   | "LOCKED"
-  | "DATA_PARTITION";
+  | "DATA_PARTITION"
+  | "NFS_UNAVAILABLE";
 
 /**
  * The status the master's error middleware answers with when a handler throws this code and

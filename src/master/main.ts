@@ -6,7 +6,7 @@
  */
 import { access, chmod, mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { checkBootSettings, planBoot, settingLayers, type BootServer } from "../boot/plan-boot.js";
+import { checkBootSettings, planBoot, type BootServer } from "../boot/plan-boot.js";
 import { untilAborted } from "../lib/abortable-sleep.js";
 import { ReconError } from "../lib/errors.js";
 import { stopLeftover, stopLeftoverWorkers } from "../lib/leftover.js";
@@ -39,6 +39,7 @@ import { applyTftpRoot, DEBIAN_GRUB_NET, DEBIAN_SHIM, ipxeFilesIn, planTftpRoot,
 import { createGrubNodeFiles } from "./boot-files/grub-node-files.js";
 import { discoverImages } from "./images.js";
 import { startMasterNbd } from "./nbd/master-nbd.js";
+import { startMasterNfs } from "./nfs/master-nfs.js";
 
 export interface MasterOptions {
   /** site.yaml; a missing file means every default. */
@@ -172,17 +173,7 @@ async function serve(options: MasterOptions, deps: MasterDeps, config: SiteConfi
   };
   // Every image: and root: in the site config must name what this master serves, now rather than when a node boots.
   checkBootSettings(config, server);
-  // Issue #13: the peers' kernel arguments for nfs exist, but this master does not start an NFS server
-  // yet, so such a node's boot would stall in its initrd. Say so at start, loudly. (nbd: nbd-server below.)
-  for (const [where, settings] of settingLayers(config)) {
-    if (settings.root === "nfs") {
-      log.warn("root transport not served yet: these nodes will not boot", {
-        where,
-        root: settings.root,
-        hint: "this master does not start an NFS server yet (issue #13); set root: http or nbd",
-      });
-    }
-  }
+  // root: nfs is served by the kernel NFS server, started with nbd-server below (src/master/nfs).
 
   // Store and fleet state: replay the stored events so a restarted master knows its nodes.
   const store = await createStore(options.dataDir, { log: log.child({ component: "store" }) });
@@ -350,6 +341,7 @@ async function serve(options: MasterOptions, deps: MasterDeps, config: SiteConfi
   void watch(http.done, "nginx");
   // nbd-server (root: nbd), only when a settings layer asks for it; supervised, stopped with the rest.
   let nbdDone: Promise<void> = Promise.resolve();
+  let nfs: Awaited<ReturnType<typeof startMasterNfs>>;
   try {
     const nbd = await startMasterNbd({
       config,
@@ -365,6 +357,19 @@ async function serve(options: MasterOptions, deps: MasterDeps, config: SiteConfi
       nbdDone = nbd.done;
       void watch(nbdDone, "nbd-server");
     }
+    // The kernel NFS server (root: nfs), only when a settings layer asks for it. Never fatal: a kernel
+    // without nfsd is logged at error naming those layers, and every other node is still served.
+    nfs = await startMasterNfs({
+      config,
+      images: [images.own, ...images.others],
+      address: net.address,
+      prefix: net.prefix,
+      runDir: options.runDir,
+      runner,
+      log: log.child({ component: "nfs" }),
+      signal: stopAll.signal,
+      ownIsoOnDevice: options.isoDevice !== undefined,
+    });
     if (mode !== "off") {
       dnsmasqDone = (await startDnsmasq(mode, dnsmasqStop.signal)).done;
       void watch(dnsmasqDone);
@@ -401,6 +406,7 @@ async function serve(options: MasterOptions, deps: MasterDeps, config: SiteConfi
     dnsmasqStop.abort();
     await dnsmasqDone.catch(() => undefined);
     await nbdDone.catch(() => undefined);
+    await nfs?.stop();
     await http.close();
     review.close();
     await power.stop();
