@@ -34,7 +34,7 @@ describe("renderNbdServerConfig", () => {
     exportname = /var/lib/recon/images/debian-12-rw-525400ab0001/rootfs.img
     readonly = false
     transactionlog = /run/recon/nbd/debian-12-rw-525400ab0001.trlog
-    prerun = mkdir /run/recon/nbd/debian-12-rw-525400ab0001.holder 2>/dev/null || exit 1; mv -f /run/recon/nbd/debian-12-rw-525400ab0001.trlog "$(mktemp /run/recon/nbd/debian-12-rw-525400ab0001.trlog.XXXXXX)" 2>/dev/null; exit 0
+    prerun = mkdir /run/recon/nbd/debian-12-rw-525400ab0001.holder 2>/dev/null || { echo held >> /run/recon/nbd/debian-12-rw-525400ab0001.holder.refused; exit 1; }; mv -f /run/recon/nbd/debian-12-rw-525400ab0001.trlog "$(mktemp /run/recon/nbd/debian-12-rw-525400ab0001.trlog.XXXXXX)" 2>/dev/null; exit 0
     postrun = rmdir /run/recon/nbd/debian-12-rw-525400ab0001.holder
 `);
   });

@@ -14,7 +14,8 @@
  *   accepted; a non-zero exit refuses the client with NBD_REP_ERR_POLICY) makes it with `mkdir`,
  *   which fails while another client holds it; `postrun` (at the client's NBD_CMD_DISC or dropped
  *   connection) removes it. A child killed outright runs no postrun: nbd-server.ts clears a lock
- *   no nbd-server process backs.
+ *   no nbd-server process backs. A refused client appends a line to `<lock>.refused`, which
+ *   nbd-server.ts turns into a log line (nbd-server itself logs only to syslog).
  * - The transaction log is opened for every client without O_TRUNC or O_APPEND, so each client
  *   rewrote the previous one's records from byte 0, leaving their tail behind. As nbd-server(5)
  *   advises, `prerun` renames the just-opened log to a file of its own (`<log>.XXXXXX`); the
@@ -60,10 +61,16 @@ export function isClientLog(logName: string, fileName: string): boolean {
   return fileName.startsWith(`${logName}.`) && /^[A-Za-z0-9]{6}$/.test(fileName.slice(logName.length + 1));
 }
 
-/** prerun: take the holder lock (a writable copy), then give this client's log a file of its own. */
+/** Where a writable copy's prerun notes each client it refused (one line each): `<lock>.refused`. */
+export function refusedLogOf(holderLock: string): string {
+  return `${holderLock}.refused`;
+}
+
+/** prerun: take the holder lock (a writable copy; a refusal is noted), then give this client's log a file of its own. */
 function prerunCommand(entry: NbdExport): string {
   const rename = `mv -f ${entry.transactionLog} "$(mktemp ${entry.transactionLog}.XXXXXX)" 2>/dev/null; exit 0`;
-  return entry.holderLock === undefined ? rename : `mkdir ${entry.holderLock} 2>/dev/null || exit 1; ${rename}`;
+  if (entry.holderLock === undefined) return rename;
+  return `mkdir ${entry.holderLock} 2>/dev/null || { echo held >> ${refusedLogOf(entry.holderLock)}; exit 1; }; ${rename}`;
 }
 
 /** The exports for a set of images, each its ISO read-only, plus the writable copies given. */

@@ -5,7 +5,8 @@
  * stops. Per export, the bytes it sent are read from its clients' transaction logs (one file per
  * client: nbd-config.ts) and logged next to the export's size whenever they change
  * (docs/site-config.md, "Root transports"). A writable copy's holder lock that no nbd-server
- * process backs any more (its child was killed and ran no postrun) is cleared.
+ * process backs any more (its child was killed and ran no postrun) is cleared, and each client its
+ * prerun refused (nbd-config.ts: one line in `<lock>.refused`) is logged.
  */
 import { mkdir, readdir, readFile, readlink, rm, stat, writeFile } from "node:fs/promises";
 import { connect } from "node:net";
@@ -17,7 +18,7 @@ import type { Logger } from "../../lib/log.js";
 import type { RestartWindowPolicy } from "../../lib/restart-window.js";
 import type { CommandRunner } from "../../lib/run.js";
 import { superviseRestarts } from "../../lib/supervise.js";
-import { isClientLog, nbdServerArgs, renderNbdServerConfig, type NbdExport, type NbdServerPlan } from "./nbd-config.js";
+import { isClientLog, nbdServerArgs, refusedLogOf, renderNbdServerConfig, type NbdExport, type NbdServerPlan } from "./nbd-config.js";
 import { parseTransactionLog, sumTransactionSummaries, type TransactionSummary } from "./transaction-log.js";
 
 export const NBD_RESTARTS: RestartWindowPolicy = { maxRestarts: 5, windowMs: 10 * 60_000 };
@@ -111,6 +112,17 @@ export async function clearStaleHolderLocks(plan: NbdServerPlan, log: Logger, no
   }
 }
 
+/** Logs each client refused since the last call (the lines added to each `<lock>.refused`); `seen` counts them per export. */
+export async function logRefusedClients(plan: NbdServerPlan, log: Logger, seen: Map<string, number>): Promise<void> {
+  for (const entry of plan.exports) {
+    if (entry.holderLock === undefined) continue;
+    const text = await readFile(refusedLogOf(entry.holderLock), "utf8").catch(() => "");
+    const count = text.split("\n").filter(Boolean).length;
+    for (let i = seen.get(entry.name) ?? 0; i < count; i++) log.warn("nbd-rw client refused", { export: entry.name, reason: "held by another client" });
+    seen.set(entry.name, count);
+  }
+}
+
 export async function startNbdServer(options: {
   runner: CommandRunner;
   plan: NbdServerPlan;
@@ -136,7 +148,10 @@ export async function startNbdServer(options: {
   // Figures and holders are per run: earlier runs' client logs and locks go.
   for (const entry of plan.exports) {
     for (const file of await clientLogs(entry)) await rm(file, { force: true });
-    if (entry.holderLock !== undefined) await rm(entry.holderLock, { recursive: true, force: true });
+    if (entry.holderLock !== undefined) {
+      await rm(entry.holderLock, { recursive: true, force: true });
+      await rm(refusedLogOf(entry.holderLock), { force: true });
+    }
   }
   await writeFile(paths.configFile, renderNbdServerConfig(plan));
   const watchEveryMs = options.watchEveryMs ?? 1000;
@@ -167,12 +182,14 @@ export async function startNbdServer(options: {
   };
 
   // Watch a serving daemon's PID until it dies or we stop.
+  const refused = new Map<string, number>();
   const watch = async (pid: number): Promise<string> => {
     while (!signal.aborted) {
       await sleep(watchEveryMs, signal);
       if (signal.aborted) break;
       if (!(await programRuns(paths.pidFile, PROGRAM))) return `pid ${pid} is gone`;
       await clearStaleHolderLocks(plan, log);
+      await logRefusedClients(plan, log, refused);
     }
     // Stopping: SIGTERM ends the daemon, which ends its per-client children.
     await endProcesses([pid]);
