@@ -57,6 +57,7 @@ describe("planBoot", () => {
       isoUrl: "http://10.20.0.1/isos/debian-12.iso",
       image: "debian-12",
       root: "http",
+      rootSource: "http://10.20.0.1/isos/debian-12.iso",
       kernelArgs: [
         "root=live:http://10.20.0.1/isos/debian-12.iso",
         "rd.live.ram=1",

@@ -12,7 +12,7 @@ import { type SiteConfig, type UefiFirmwareFile } from "../model/site-config.js"
 import { PEER_KERNEL_ARGS, renderBurnInArg, type PostAction } from "../model/peer-contract.js";
 import { normalizeMac } from "../model/net-address.js";
 import type { RootTransport } from "../model/root-transport.js";
-import { rootKernelArgs } from "./root-transport.js";
+import { rootKernelArgs, rootSource } from "./root-transport.js";
 
 export type MachineArch = "bios" | "efi32" | "efi64" | "arm64" | "unknown";
 
@@ -176,6 +176,8 @@ export type BootPlan =
       image: string;
       /** How its root file system reaches it (the settings' `root`). */
       root: RootTransport;
+      /** Where the root comes from, for the console (root-transport.ts rootSource): the ISO URL, an nbd:// or nfs:// address. */
+      rootSource: string;
       kernelArgs: string[];
       postAction: PostAction;
     })
@@ -399,9 +401,10 @@ export function planBoot(machine: Machine, config: SiteConfig, record: NodeBootR
   const loader: BootLoader = machine.loader === "grub" && machine.arch === "efi64" ? "grub" : "ipxe";
   const label = image.label;
   const isoUrl = `http://${host}/isos/${label}.iso`;
+  const rootContext = { host, address: server.address, label, isoUrl, volumeId: image.volumeId, mac };
   const kernelArgs = [
     // Where the root comes from, per transport (root-transport.ts): http fetches the ISO into RAM.
-    ...rootKernelArgs(settings.root, { host, address: server.address, label, isoUrl, volumeId: image.volumeId, mac }),
+    ...rootKernelArgs(settings.root, rootContext),
     "ip=dhcp",
     "rd.neednet=1",
     // The MAC of the NIC that booted (the script and the GRUB file are per MAC); dracut then brings up
@@ -435,6 +438,7 @@ export function planBoot(machine: Machine, config: SiteConfig, record: NodeBootR
     isoUrl,
     image: label,
     root: settings.root,
+    rootSource: rootSource(settings.root, rootContext),
     kernelArgs,
     postAction: settings.postAction,
   };

@@ -54,7 +54,7 @@ export function renderGrubNodeConfig(plan: BootPlan, source: GrubSource): string
   const initrd = source.via === "tftp" ? `(tftp,${source.server})${plan.initrdTftpPath}` : new URL(plan.initrdUrl).pathname;
   return [
     `# recon: ${plan.mac} (${plan.arch}) inventory, then ${plan.postAction}; layers: ${plan.sources.join(", ")}`,
-    `echo ${quoteForGrub(`recon: booting ${plan.mac} from ${plan.isoUrl}`)}`,
+    `echo ${quoteForGrub(`recon: booting ${plan.mac} from ${plan.rootSource}`)}`,
     // Each word single-quoted: GRUB would otherwise expand `$` in an argument.
     `if ! linux ${kernel} ${plan.kernelArgs.map(quoteForGrub).join(" ")}; then`,
     ...FAIL("loading the kernel").map((line) => `  ${line}`),

@@ -28,7 +28,7 @@ export function renderIpxeScript(plan: BootPlan): string {
   return [
     "#!ipxe",
     `# recon: ${plan.mac} (${plan.arch}) inventory, then ${plan.postAction}; layers: ${plan.sources.join(", ")}`,
-    `echo recon: booting ${plan.mac} from ${plan.isoUrl}`,
+    `echo recon: booting ${plan.mac} from ${plan.rootSource}`,
     // --name initrd matches the kernel's initrd=initrd, which Debian's 2019 ipxe.efi needs
     // (docs/lab-facts.md); on BIOS the name is unused.
     `kernel --name linux ${plan.kernelUrl} ${plan.kernelArgs.join(" ")} || goto failed`,

@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ROOT_TRANSPORTS, type RootTransport } from "../model/root-transport.js";
-import { nbdExportName, nfsExportPath, rootKernelArgs, rwCopyLabel, type RootContext } from "./root-transport.js";
+import { nbdExportName, nfsExportPath, rootKernelArgs, rootSource, rwCopyLabel, type RootContext } from "./root-transport.js";
 
 const ctx: RootContext = {
   host: "10.77.0.1",
@@ -30,6 +30,19 @@ describe("rootKernelArgs", () => {
 
   it("refuses a value outside the model with a typed error", () => {
     expect(() => rootKernelArgs("iscsi" as RootTransport, ctx)).toThrow(expect.objectContaining({ code: "CONFIG_INVALID" }));
+  });
+});
+
+describe("rootSource", () => {
+  it("names the server, the transport and the export the console says the node boots from", () => {
+    const all = Object.fromEntries(ROOT_TRANSPORTS.map((root) => [root, rootSource(root, ctx)]));
+    expect(all).toEqual({
+      http: "http://10.77.0.1/isos/debian-12.iso",
+      nbd: "nbd://10.77.0.1/debian-12 (read-only, blocks on demand)",
+      "nbd-rw": "nbd://10.77.0.1/debian-12-rw-525400ab0001 (read-write copy of debian-12)",
+      nfs: "nfs://10.77.0.1/run/recon-nfs/debian-12 (read-only, overlay in RAM)",
+    });
+    expect(() => rootSource("iscsi" as RootTransport, ctx)).toThrow(expect.objectContaining({ code: "CONFIG_INVALID" }));
   });
 });
 

@@ -55,6 +55,27 @@ function needed<K extends "volumeId" | "mac">(root: RootTransport, ctx: RootCont
   return value;
 }
 
+/**
+ * Where the node's root comes from, as the boot scripts echo it to the console (`recon: booting <mac>
+ * from …`): the ISO's URL for http, an nbd:// URI (the NBD URI form, export name as path) for nbd and
+ * nbd-rw, an nfs:// URL for nfs. A technician reading a stalled console sees which server and transport
+ * the initrd is waiting on.
+ */
+export function rootSource(root: RootTransport, ctx: RootContext): string {
+  switch (root) {
+    case "http":
+      return ctx.isoUrl;
+    case "nbd":
+      return `nbd://${ctx.address}/${nbdExportName(ctx.label)} (read-only, blocks on demand)`;
+    case "nbd-rw":
+      return `nbd://${ctx.address}/${rwCopyLabel(ctx.label, needed(root, ctx, "mac"))} (read-write copy of ${ctx.label})`;
+    case "nfs":
+      return `nfs://${ctx.address}${nfsExportPath(ctx.label)} (read-only, overlay in RAM)`;
+    default:
+      throw new ReconError("CONFIG_INVALID", `unknown root transport '${String(root)}'`, { hint: "set root to http, nbd, nfs or nbd-rw" });
+  }
+}
+
 export function rootKernelArgs(root: RootTransport, ctx: RootContext): string[] {
   switch (root) {
     case "http":

@@ -10,7 +10,7 @@
 import { access, mkdir, readdir, readFile, rm, symlink } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { imageArchFromBootJson, type ServedImage } from "../boot/plan-boot.js";
-import { isReconError } from "../lib/errors.js";
+import { isReconError, ReconError } from "../lib/errors.js";
 import type { Logger } from "../lib/log.js";
 import { IMAGE_LABEL } from "../model/site-config.js";
 import { IMAGES_DIR } from "../model/store-layout.js";
@@ -130,9 +130,22 @@ export async function discoverImages(options: { httpRoot: string; ownLabel: stri
   }
   for (const image of [own, ...others]) log.info("serving image", { image: image.label, arch: image.arch, from: image.from, root: image.root });
   if (!others.some((image) => image.from === "data-partition")) return { own, others, httpRoot: options.httpRoot };
-  const served = join(options.runDir, "http");
+  // Its own directory: on the appliance the own tree is <runDir>/http itself (cli.ts defaults), with the
+  // RAM copy of the ISO mounted on its isos/, so the served tree must never be that path or inside it.
+  const served = servedTreeDir(options.runDir);
+  const ownRoot = resolve(options.httpRoot);
+  if (resolve(served) === ownRoot || resolve(served).startsWith(`${ownRoot}/`) || ownRoot.startsWith(`${resolve(served)}/`)) {
+    throw new ReconError("CONFIG_INVALID", `the served image tree ${served} and the medium's http root ${options.httpRoot} overlap`, {
+      hint: "give --run-dir and --http-root directories that do not contain each other",
+    });
+  }
   await linkServedTree(served, [own, ...others]);
   return { own, others, httpRoot: served };
+}
+
+/** Where the served http root is built when the data partition holds images: `<runDir>/served-http`. */
+export function servedTreeDir(runDir: string): string {
+  return join(runDir, "served-http");
 }
 
 /** The served http root: isos/<label>.iso and install/<label> as symlinks to each image's own files (rebuilt at every start). */
