@@ -10,6 +10,7 @@ import { createReviewRouter, type ReviewEvent } from "./http/review-routes.js";
 import type { FleetState, NodeEvent } from "../model/node-state.js";
 import { adminTokenFingerprint, loadOrCreateAdminToken } from "../review/access.js";
 import { createEventBus } from "../review/event-bus.js";
+import type { LinkBudgetSource } from "../review/link-budget.js";
 import { createReviewModel, type ReviewModel } from "../review/review-model.js";
 
 export interface ReviewServiceOptions {
@@ -26,6 +27,8 @@ export interface ReviewServiceOptions {
   url?: string | undefined;
   /** Delays after an upload at which the store is rescanned for its new inventory.json. */
   rescanDelaysMs?: number[];
+  /** For GET /api/v1/fleet/link-budget: fleet.expectedNodes, the served ISO, the boot interface. */
+  linkBudget?: LinkBudgetSource | undefined;
 }
 
 export interface ReviewService {
@@ -71,7 +74,7 @@ export async function createReviewService(options: ReviewServiceOptions): Promis
   // the master must not wait for it to serve DHCP and boots. The first fleet request waits.
   void model.rescan().catch((error: unknown) => log.warn("inventory scan failed", { error: (error as Error).message }));
   const bus = createEventBus<ReviewEvent>();
-  const router = createReviewRouter({ model, bus, adminToken: admin.token, log });
+  const router = createReviewRouter({ model, bus, adminToken: admin.token, log, linkBudget: options.linkBudget });
   const timers = new Map<number, NodeJS.Timeout>();
   const delays = options.rescanDelaysMs ?? [500, 2000, 5000, 15000];
 

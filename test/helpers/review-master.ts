@@ -11,6 +11,7 @@ import { startHttpServer } from "../../src/master/http/server.js";
 import { EMPTY_FLEET, reduceFleet, type NodeEvent } from "../../src/model/node-state.js";
 import { createStore, type Store } from "../../src/master/store/store.js";
 import { createReviewService, type ReviewService } from "../../src/master/review-service.js";
+import type { LinkBudgetSource } from "../../src/review/link-budget.js";
 import { makeHttpTree, TEST_SERVER } from "./master-app.js";
 
 export interface ReviewMaster {
@@ -23,7 +24,13 @@ export interface ReviewMaster {
   close(): Promise<void>;
 }
 
-export async function startReviewMaster(options: { dataDir: string; work: string; behindNginx?: boolean; rescanDelaysMs?: number[] }): Promise<ReviewMaster> {
+export async function startReviewMaster(options: {
+  dataDir: string;
+  work: string;
+  behindNginx?: boolean;
+  rescanDelaysMs?: number[];
+  linkBudget?: LinkBudgetSource;
+}): Promise<ReviewMaster> {
   const log = createLogger({}, { write: () => {} });
   const httpRoot = join(options.work, "http");
   await makeHttpTree(httpRoot, 4096);
@@ -36,6 +43,7 @@ export async function startReviewMaster(options: { dataDir: string; work: string
     log,
     announce: "none",
     ...(options.rescanDelaysMs && { rescanDelaysMs: options.rescanDelaysMs }),
+    ...(options.linkBudget && { linkBudget: options.linkBudget }),
   });
   const emit = async (event: NodeEvent) => {
     fleet = reduceFleet(fleet, event);

@@ -4,13 +4,14 @@
  * (test/fixtures/inventory) sent through the upload API, on 127.0.0.1. Network clients are
  * simulated the way recon's nginx presents them (loopback + X-Real-IP, app.locals.behindNginx).
  */
-import { mkdtemp, readFile, rm } from "node:fs/promises";
+import { mkdir, mkdtemp, readFile, rm, truncate, writeFile } from "node:fs/promises";
 import { request as httpRequest, type IncomingMessage } from "node:http";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { gunzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { issueToken } from "../../src/model/peer-token.js";
+import type { LinkBudget } from "../../src/review/link-budget.js";
 import { HOSTILE_TEXT, sampleEvents, sampleFleet } from "../../src/review/sample-fleet.js";
 import { readFixtureFiles } from "../fixtures/inventory/fixtures.js";
 import { rawRequest } from "../helpers/http-request.js";
@@ -35,8 +36,16 @@ beforeAll(async () => {
   work = await mkdtemp(join(tmpdir(), "recon-ui-api-"));
   const dataDir = join(work, "data");
   await writeReviewStore(dataDir, nodes, sampleEvents(nodes));
+  // The link budget's inputs as main.ts would hand them over: the served ISO (sparse, the diet
+  // image's 327,000,000 bytes) and the boot interface, whose sysfs speed file says 10 Gbit/s.
+  await mkdir(join(work, "isos"));
+  await writeFile(join(work, "isos", "debian-12.iso"), "");
+  await truncate(join(work, "isos", "debian-12.iso"), 327_000_000);
+  await mkdir(join(work, "sys/class/net/eno1"), { recursive: true });
+  await writeFile(join(work, "sys/class/net/eno1/speed"), "10000\n");
+  const linkBudget = { image: { label: "debian-12", isoPath: join(work, "isos", "debian-12.iso") }, bootInterface: "eno1", sysRoot: work };
   // As behind recon's nginx: X-Real-IP names the client (absent = the master's own console).
-  master = await startReviewMaster({ dataDir, work, behindNginx: true, rescanDelaysMs: [50, 300] });
+  master = await startReviewMaster({ dataDir, work, behindNginx: true, rescanDelaysMs: [50, 300], linkBudget });
   ({ url, secret } = master);
   adminToken = (await readFile(join(dataDir, "admin-token"), "utf8")).trim();
 });
@@ -101,6 +110,24 @@ describe("read API", () => {
     expect(missingDimm).toMatchObject({ phase: "uploaded", outlier: "warning", vendor: "Lenovo" });
     expect((missingDimm.reasons as Array<{ kind: string }>)[0]!.kind).toBe("missing-dimm");
     expect(fleetView.classes.length).toBeGreaterThanOrEqual(3);
+  });
+
+  it("estimates the link budget: nodes × the served ISO ÷ the boot interface's speed, per transport, peer sharing labelled as not built (#14 item 4)", async () => {
+    expect((await get("/api/v1/fleet/link-budget", NETWORK)).status).toBe(401);
+    const res = await get("/api/v1/fleet/link-budget");
+    expect(res.status).toBe(200);
+    const budget = res.json() as unknown as LinkBudget;
+    const known = (JSON.parse((await get("/api/v1/fleet")).body.toString()) as { rows: unknown[] }).rows.length;
+    expect(budget.nodes).toEqual({ count: known, source: "nodes known" });
+    expect(budget.image).toEqual({ label: "debian-12", isoBytes: 327_000_000, source: "iso" });
+    expect(budget.link).toEqual({ interface: "eno1", mbit: 10_000, source: "sysfs", note: "eno1 reports 10000 Mbit/s" });
+    // 327 MB a node at 1250 MB/s; nbd moves 0.24 of it.
+    expect(budget.transports.map((t) => [t.transport, t.bytesPerNode, t.seconds])).toEqual([
+      ["http", 327_000_000, Math.round(((known * 327e6) / 1.25e9) * 10) / 10],
+      ["nbd", 78_480_000, Math.round(((known * 78.48e6) / 1.25e9) * 10) / 10],
+    ]);
+    expect(budget.peerSharing).toMatchObject({ built: false, speedup: Math.round((known / Math.log2(known)) * 100) / 100 });
+    expect(budget.peerSharing.note).toMatch(/^estimate of a feature not yet built/);
   });
 
   it("gives a node's detail with messages, and 404 for an unknown one", async () => {

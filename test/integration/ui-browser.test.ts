@@ -25,6 +25,7 @@ import { execaRunner } from "../../src/lib/run.js";
 import type { NodeEvent } from "../../src/model/node-state.js";
 import { TIMELINE_PHASES, type TimelineEntry } from "../../src/model/node-timeline.js";
 import { issueToken } from "../../src/model/peer-token.js";
+import type { LinkBudget } from "../../src/review/link-budget.js";
 import { HOSTILE_TEXT, sampleEvents, sampleFleet } from "../../src/review/sample-fleet.js";
 import { fixtureMachines, INVENTORY_FIXTURES, readFixtureFiles } from "../fixtures/inventory/fixtures.js";
 import { startMasterInNetns, testMasterArgs, waitForMaster, type MasterProcess } from "../helpers/master-process.js";
@@ -465,6 +466,46 @@ describe("review UI in chromium", () => {
     expect(await fleetPicture.locator(".tl-row-label").allTextContents()).toEqual([expect.stringMatching(/^median /), expect.stringMatching(/^longest /)]);
     expect(await local.locator('#fleet-timeline-legend li[data-phase="image-end"]').textContent()).toBe("image: median 50 s, longest 50 s (1 node)");
     await shot(local, "fleet-timeline");
+  });
+
+  it("shows the link budget on the fleet page: nodes × image ÷ the master's link per transport, peer sharing as an estimate (#14 item 4)", async () => {
+    // A fresh fleet page: away (the panel goes), then back (it is drawn from a new answer).
+    await local.goto("http://127.0.0.1:8080/#/classes");
+    await local.locator("#link-budget").waitFor({ state: "detached" });
+    await local.goto("http://127.0.0.1:8080/#/");
+    const panel = local.locator("#link-budget");
+    await panel.locator("#link-budget-table").waitFor();
+    const api = await curl(lab!.ns, ["http://127.0.0.1:8080/api/v1/fleet/link-budget"]);
+    const budget = JSON.parse(api.stdout) as LinkBudget;
+    const rows = (JSON.parse((await curl(lab!.ns, ["http://127.0.0.1:8080/api/v1/fleet"])).stdout) as { rows: unknown[] }).rows.length;
+    // This master was not told its ISO or boot interface (main.ts does not hand them over yet):
+    // the largest image a node fetched (the timeline boot's 1200 MiB) and an assumed 1 Gbit/s.
+    expect(budget.nodes).toEqual({ count: rows, source: "nodes known" });
+    expect(budget.image).toEqual({ label: "debian-12", isoBytes: 1200 * 1024 * 1024, source: "fetched" });
+    expect(budget.link).toMatchObject({ mbit: 1000, source: "assumed" });
+    expect(await panel.locator("#link-budget-inputs").textContent()).toBe(
+      `${rows} nodes (nodes known) × debian-12 ISO 1.2 GiB ÷ the boot interface 1000 Mbit/s (assumed)`,
+    );
+    const cells = async (transport: string) => panel.locator(`#link-budget-table tbody tr[data-transport="${transport}"] td`).allTextContents();
+    /** "5 min 02 s" / "42 s" / "4.5 s" back to seconds. */
+    const secondsOf = (text: string) => {
+      const m = /^(?:(\d+) min (\d+)|([\d.]+)) s$/.exec(text);
+      expect(m, text).not.toBeNull();
+      return m![3] !== undefined ? Number(m![3]) : Number(m![1]) * 60 + Number(m![2]);
+    };
+    const http = await cells("http");
+    const nbd = await cells("nbd");
+    expect([http[0], nbd[0]]).toEqual(["http", "nbd"]);
+    // Over the master's link: nodes × bytes at 125 MB/s, as the figures shown.
+    expect(secondsOf(http[3]!)).toBeCloseTo((rows * 1200 * 1024 * 1024) / 125e6, -0.5);
+    expect(secondsOf(nbd[3]!)).toBeCloseTo((rows * Math.round(1200 * 1024 * 1024 * 0.24)) / 125e6, -0.5);
+    expect(secondsOf(http[4]!)).toBeCloseTo(budget.transports[0]!.peerSharingSeconds, -0.5);
+    expect(await panel.locator("#link-budget-peer-sharing").textContent()).toBe(
+      `* estimate of a feature not yet built: peers sharing the image (BitTorrent), ideally N / log2 N faster: ×${budget.peerSharing.speedup} for ${rows} nodes.`,
+    );
+    expect(await panel.locator(".assumed").count()).toBe(1);
+    await panel.scrollIntoViewIfNeeded();
+    await shot(local, "fleet-link-budget");
   });
 
   it("asks a network client for the admin token before showing anything, and keeps it only in an HttpOnly cookie", async () => {

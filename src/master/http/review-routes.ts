@@ -17,6 +17,7 @@ import { renderJsonExport } from "../../review/exports/export-json.js";
 import { DEFAULT_NETBOX_OPTIONS, renderNetboxExport, slugify, type NetboxOptions } from "../../review/exports/export-netbox.js";
 import { summarizeFleetTimeline } from "../../review/fleet-timeline.js";
 import type { FleetRow } from "../../review/fleet-view.js";
+import { gatherLinkBudget, type LinkBudgetSource } from "../../review/link-budget.js";
 import type { ReviewModel } from "../../review/review-model.js";
 import { UI_FILES } from "../../review/ui/embedded.js";
 import { createAdminGuard, macParam } from "./request-rules.js";
@@ -34,6 +35,8 @@ export interface ReviewRouteDeps {
   now?: () => Date;
   /** SSE keep-alive comment interval. */
   heartbeatMs?: number;
+  /** What the master knows for the link budget (expected nodes, served ISO, boot interface). */
+  linkBudget?: LinkBudgetSource | undefined;
 }
 
 /**
@@ -141,6 +144,11 @@ export function createReviewRouter(deps: ReviewRouteDeps): express.Router {
   // Where the minutes go: per phase, median and longest over the nodes (review/fleet-timeline.ts).
   router.get("/api/v1/fleet/timeline", guard("read"), async (req, res) => {
     await sendJson(req, res, summarizeFleetTimeline(model.fleetKey().state));
+  });
+
+  // nodes × image ÷ link speed, per transport, and the peer-sharing ideal (review/link-budget.ts).
+  router.get("/api/v1/fleet/link-budget", guard("read"), async (req, res) => {
+    await sendJson(req, res, await gatherLinkBudget(deps.linkBudget ?? {}, model.fleetKey().state));
   });
 
   router.get("/api/v1/classes", guard("read"), async (req, res) => {

@@ -344,9 +344,12 @@ function buildFleetView() {
   const viewport = el("div", { class: "viewport", id: "viewport" }, spacer, body);
   viewport.addEventListener("scroll", () => scheduleRender(false), { passive: true });
   const minutes = el("div", { id: "fleet-timeline-body" }, el("p", { class: "loading" }, "Loading…"));
-  void loadFleetTimeline(minutes);
+  void loadPanel(minutes, "/api/v1/fleet/timeline", fleetTimelinePicture, "timeline");
+  const budget = el("div", { id: "link-budget-body" }, el("p", { class: "loading" }, "Loading…"));
+  void loadPanel(budget, "/api/v1/fleet/link-budget", linkBudgetPanel, "link budget");
   main.append(
     el("details", { class: "fleet-timeline", id: "fleet-timeline", open: true }, el("summary", {}, "Where the minutes go"), minutes),
+    el("details", { class: "fleet-timeline", id: "link-budget", open: true }, el("summary", {}, "Link budget (estimate)"), budget),
     el(
       "div",
       { class: "controls" },
@@ -448,15 +451,53 @@ function fleetTimelinePicture(summary) {
   );
 }
 
-async function loadFleetTimeline(box) {
+/** Fills a fleet-page panel from one API answer; a failure is said in the panel. */
+async function loadPanel(box, path, render, what) {
   try {
-    const summary = await api("/api/v1/fleet/timeline");
+    const answer = await api(path);
     clear(box);
-    box.append(fleetTimelinePicture(summary));
+    box.append(render(answer));
   } catch (error) {
     clear(box);
-    box.append(el("p", { class: "error" }, `timeline: ${error.message}`));
+    box.append(el("p", { class: "error" }, `${what}: ${error.message}`));
   }
+}
+
+/** nodes × image ÷ the master's link, per transport, and the peer-sharing ideal (GET /api/v1/fleet/link-budget). */
+function linkBudgetPanel(budget) {
+  const link = `${budget.link.interface ?? "the boot interface"} ${budget.link.mbit} Mbit/s`;
+  const inputs = el(
+    "p",
+    { id: "link-budget-inputs" },
+    `${budget.nodes.count} node${budget.nodes.count === 1 ? "" : "s"} (${budget.nodes.source}) × `,
+    budget.image === null ? "image size unknown" : `${budget.image.label} ISO ${bytes(budget.image.isoBytes)}`,
+    " ÷ ",
+    budget.link.source === "assumed" ? el("span", { class: "assumed", title: budget.link.note }, `${link} (assumed)`) : `${link} (from sysfs)`,
+  );
+  const notes = el(
+    "ul",
+    { class: "hint", id: "link-budget-notes" },
+    budget.notes.map((note) => el("li", {}, note)),
+  );
+  if (budget.transports.length === 0)
+    return el("div", { class: "timeline-box" }, inputs, el("p", { class: "hint", id: "link-budget-none" }, "no figures"), notes);
+  const rows = budget.transports.map((t) => [
+    el("span", { title: t.what }, t.transport),
+    bytes(t.bytesPerNode),
+    bytes(t.fleetBytes),
+    formatSeconds(t.seconds),
+    formatSeconds(t.peerSharingSeconds),
+  ]);
+  const figures = table(["root transport", "per node", "whole fleet", "over the master's link", "ideal with peer sharing *"], rows, "link-budget-table");
+  figures.querySelectorAll("tbody tr").forEach((tr, i) => tr.setAttribute("data-transport", budget.transports[i].transport));
+  return el(
+    "div",
+    { class: "timeline-box" },
+    inputs,
+    figures,
+    el("p", { class: "hint", id: "link-budget-peer-sharing" }, `* ${budget.peerSharing.note}: ×${budget.peerSharing.speedup} for ${budget.nodes.count} nodes.`),
+    notes,
+  );
 }
 
 function renderRows(force) {
