@@ -41,7 +41,7 @@ describe("planMasterNfs", () => {
 });
 
 /** A runner that records argv and keeps `mountinfo` as the kernel would for mount and umount. */
-function fakeSystem(mountinfo: string, options: { modprobe: number }) {
+function fakeSystem(mountinfo: string, options: { modprobe: number; mountdFails?: boolean }) {
   const calls: string[] = [];
   let nextId = 200;
   const result = (command: string, args: string[], exitCode = 0, stderr = ""): RunResult => ({ command, args, exitCode, stdout: "", stderr });
@@ -69,6 +69,10 @@ function fakeSystem(mountinfo: string, options: { modprobe: number }) {
         lines.splice(index, 1);
         await writeFile(mountinfo, lines.join("\n"));
       }
+      if (command === "rpc.mountd" && options.mountdFails) {
+        runOptions!.onLine?.("rpc.mountd: Unable to access /proc/fs/nfsd/exports", "stderr");
+        return result(command, args, 1);
+      }
       if (command === "rpc.mountd") {
         const signal = runOptions!.signal!;
         await new Promise<void>((resolve) => (signal.aborted ? resolve() : signal.addEventListener("abort", () => resolve(), { once: true })));
@@ -92,9 +96,9 @@ describe("startMasterNfs", () => {
   afterEach(async () => {
     await rm(dir, { recursive: true, force: true });
   });
-  const start = async (filesystems: string, modprobe: number, signal = new AbortController().signal) => {
+  const start = async (filesystems: string, modprobe: number, signal = new AbortController().signal, mountdFails = false) => {
     await writeFile(join(dir, "filesystems"), filesystems);
-    const system = fakeSystem(join(dir, "mountinfo"), { modprobe });
+    const system = fakeSystem(join(dir, "mountinfo"), { modprobe, mountdFails });
     const run = await startMasterNfs({
       config: config(NFS_HOSTS),
       images,
@@ -172,5 +176,17 @@ umount /run/recon-nfs/.mnt/debian-12/iso`);
     expect(second.calls.filter((call) => call.startsWith("umount ")).length).toBe(6);
     expect(await readFile(join(dir, "mountinfo"), "utf8")).not.toContain("recon-nfs");
     await first.run!.stop();
+  });
+
+  it("a start that fails (rpc.mountd exits at once) is logged with its words and undone; nfsd never started", async () => {
+    const { run, calls } = await start("nodev\tnfsd\n", 0, undefined, true);
+    expect(run).toBeUndefined();
+    const error = lines.find((line) => line.includes("level=error"))!;
+    expect(error).toContain("code=COMMAND_FAILED");
+    expect(error).toContain("rpc.mountd did not start: exit 1: rpc.mountd: Unable to access /proc/fs/nfsd/exports");
+    expect(calls.filter((call) => call.startsWith("rpc.nfsd"))).toEqual([]);
+    expect(calls.filter((call) => call.startsWith("exportfs -u"))).toHaveLength(2);
+    expect(calls.filter((call) => call.startsWith("umount "))).toHaveLength(6);
+    expect(await readFile(join(dir, "mountinfo"), "utf8")).not.toContain("recon-nfs");
   });
 });
