@@ -1,7 +1,7 @@
 /**
  * The virtual data centre's cost: per-peer time from power-on (through its BMC) to inventory
- * stored on the master, and the whole run's wall time, for `recon lab` with a BIOS and a UEFI
- * peer (the e2e's set-up). Baseline, measured in the same run on the same machine: a bare
+ * stored on the master, the bytes the master sent for its root, and the whole run's wall time, for
+ * `recon lab` with three BIOS peers, one per root transport (http, nbd, nfs; issue #13). Baseline, measured in the same run on the same machine: a bare
  * busybox PXE boot — a BIOS VM that DHCPs from `recon master` (in a netns), runs iPXE, loads the
  * image's own kernel with a 1.3 MB busybox initrd and prints a marker from /init. The ratio says
  * how much of a peer's time is the real image (ISO download, live boot, agent) rather than PXE.
@@ -91,23 +91,45 @@ async function busyboxPxeBoot(): Promise<number> {
   }
 }
 
-/** The lab: master from the stick, a BIOS and a UEFI peer woken through their BMCs. */
+/** Per-transport bytes from the master, read from its own log lines (nbd-server's and nfsd's counters). */
+function masterBytes(serial: string, peer: RunningLab["plan"]["peers"][number]): number | undefined {
+  const last = (pattern: RegExp) => {
+    const all = [...serial.matchAll(pattern)].map((match) => Number(match[1]));
+    return all.length === 0 ? undefined : Math.max(...all);
+  };
+  if (peer.root === "nbd") return last(/component=nbd msg="nbd export read" export=\S+ read_bytes=(\d+)/g);
+  if (peer.root === "nfs") return last(/component=nfs msg="nfs server read" read_bytes=(\d+)/g);
+  return undefined;
+}
+
+interface PeerFigures {
+  firmware: string;
+  root: string;
+  powerOnToInventoryS: number;
+  /** Bytes the master sent for this peer's root: the ISO by HTTP (node timeline), nbd-server's or nfsd's own count. */
+  rootBytesFromMaster: number | undefined;
+}
+
+/**
+ * The lab: master from the stick, three BIOS peers woken through their BMCs, one per root transport
+ * (#13: http, nbd, nfs side by side in one run, same firmware so only the transport differs).
+ */
 async function labRun(): Promise<Record<string, unknown>> {
   const begin = Date.now();
   let lab: RunningLab | undefined;
   try {
-    lab = await labUp({ peers: 2, firmware: "mixed", iso, dir: join(work, "lab"), debug: false, confirmOffAfterS: 600 }, { runner: execaRunner, log });
+    lab = await labUp(
+      { peers: 3, firmware: ["bios", "bios", "bios"], roots: ["http", "nbd", "nfs"], iso, dir: join(work, "lab"), debug: false, confirmOffAfterS: 600 },
+      { runner: execaRunner, log },
+    );
     const running = lab;
     const serial = await running.master!.waitForSerial(/msg="master ready"/, 15 * 60_000);
     const masterReadyS = (Date.now() - begin) / 1000;
     const token = /admin token \(needed from the network and for power\):\s+(\S+)/.exec(serial)?.[1] ?? "";
-    const peers: Record<string, { firmware: string; powerOnToInventoryS: number }> = {};
-    await Promise.all(
-      running.plan.peers.map(async (peer) => {
-        const pidFile = join(peer.bmc.dir, "vm.pid");
-        const poweredOn = await poll(5 * 60_000, 1000, async () => (await stat(pidFile)).mtimeMs);
-        await poll(30 * 60_000, 5000, async () => {
-          const result = await execa("ip", [
+    const get = async (path: string) =>
+      JSON.parse(
+        (
+          await execa("ip", [
             "netns",
             "exec",
             running.plan.wireNs,
@@ -117,14 +139,31 @@ async function labRun(): Promise<Record<string, unknown>> {
             "10",
             "-H",
             `Authorization: Bearer ${token}`,
-            `http://${running.plan.masterAddress}/api/v1/nodes/${peer.mac}`,
-          ]);
-          return (JSON.parse(result.stdout) as { uploads: unknown[] }).uploads.length > 0 ? true : undefined;
+            `http://${running.plan.masterAddress}${path}`,
+          ])
+        ).stdout,
+      ) as { uploads: unknown[]; timeline?: Array<{ phase: string; bytes?: number }> };
+    const peers: Record<string, PeerFigures> = {};
+    await Promise.all(
+      running.plan.peers.map(async (peer) => {
+        const pidFile = join(peer.bmc.dir, "vm.pid");
+        const poweredOn = await poll(5 * 60_000, 1000, async () => (await stat(pidFile)).mtimeMs);
+        const detail = await poll(30 * 60_000, 5000, async () => {
+          const body = await get(`/api/v1/nodes/${peer.mac}`);
+          return body.uploads.length > 0 ? body : undefined;
         });
-        peers[peer.name] = { firmware: peer.firmware, powerOnToInventoryS: Math.round((Date.now() - poweredOn) / 100) / 10 };
+        const powerOnToInventoryS = Math.round((Date.now() - poweredOn) / 100) / 10;
+        const masterLog = await readFile(running.plan.master.vm.serialLog, "utf8");
+        const httpBytes = detail.timeline?.find((entry) => entry.phase === "image-end")?.bytes;
+        peers[peer.name] = {
+          firmware: peer.firmware,
+          root: peer.root,
+          powerOnToInventoryS,
+          rootBytesFromMaster: peer.root === "http" ? httpBytes : masterBytes(masterLog, peer),
+        };
       }),
     );
-    return { masterReadyS: Math.round(masterReadyS * 10) / 10, peers, wallS: Math.round((Date.now() - begin) / 100) / 10 };
+    return { masterReadyS: Math.round(masterReadyS * 10) / 10, isoBytes: (await stat(iso)).size, peers, wallS: Math.round((Date.now() - begin) / 100) / 10 };
   } finally {
     await lab?.down();
   }
@@ -134,7 +173,7 @@ try {
   const baseline = await busyboxPxeBoot();
   // BENCH_LAB_BASELINE_ONLY=1: the baseline alone (a minute), to check the set-up.
   const lab = process.env.BENCH_LAB_BASELINE_ONLY === "1" ? { peers: {} } : await labRun();
-  const peers = lab.peers as Record<string, { firmware: string; powerOnToInventoryS: number }>;
+  const peers = lab.peers as Record<string, PeerFigures>;
   console.log(
     JSON.stringify(
       {

@@ -186,6 +186,12 @@ async function serve(options: MasterOptions, deps: MasterDeps, config: SiteConfi
     log: log.child({ component: "review" }),
     announce: options.isoDevice ? "/dev/console" : "tty",
     url: `http://${net.address}${config.http.port === 80 ? "" : `:${config.http.port}`}/`,
+    // The fleet page's link budget (#14 item 4): the fleet size, the own image's ISO, the boot NIC's speed.
+    linkBudget: {
+      expectedNodes: config.fleet.expectedNodes,
+      image: { label: images.own.label, isoPath: join(images.own.root, "isos", `${images.own.label}.iso`) },
+      bootInterface: net.interface,
+    },
   });
   const inventories = createInventoryNormalizer(store, log.child({ component: "inventory" }), (mac) => review.inventoryWritten(mac));
   // The TFTP root (also /tftp/ over HTTP): first stages, GRUB's files, kernel and initrd, all from this medium.

@@ -94,6 +94,16 @@ function peerSubject(peer: RunningLab["plan"]["peers"][number]): WaitSubject {
   };
 }
 
+/** A regexp literal for `text`. */
+function escape(text: string): string {
+  return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+}
+
+/** Matches a serial log that holds every one of `lines` (fixed texts), in any order. */
+function everyLine(lines: string[]): RegExp {
+  return new RegExp(lines.map((line) => `(?=[\\s\\S]*${escape(line)})`).join(""));
+}
+
 let masterReady = false;
 /** Later steps need the master the first step saw ready: without it they fail at once. */
 function needMaster(): void {
@@ -147,12 +157,14 @@ beforeAll(
     lab = await labUp(
       // The BIOS peer's root comes by NBD (#13): one boot shows both the NBD root and the BIOS chain.
       // The Secure Boot peer boots ALT_IMAGE (its host setting `image:`), the BIOS peer the stick's own.
+      // A third peer (BIOS) takes its root over NFS from the master's kernel NFS server (#13): the three
+      // transports side by side in one run, so bench/lab.ts can set their bytes and times beside each other.
       {
-        peers: 2,
-        firmware: ["bios", "uefi-sb"],
-        roots: ["nbd", "http"],
+        peers: 3,
+        firmware: ["bios", "uefi-sb", "bios"],
+        roots: ["nbd", "http", "nfs"],
         extraImages: [{ label: ALT_IMAGE, iso: built.iso, kernelArgs: recipeKernelArgs }],
-        images: [undefined, ALT_IMAGE],
+        images: [undefined, ALT_IMAGE, undefined],
         iso: built.iso,
         dir: labDir,
         debug: false,
@@ -188,9 +200,11 @@ describe("recon lab: a USB master wakes a BIOS and a Secure Boot UEFI peer throu
       expect(serial).toMatch(/msg="master ready" mode=authoritative interface=\S+ address=10\.77\.0\.1/);
       adminToken = /admin token \(needed from the network and for power\):\s+(\S+)/.exec(serial)?.[1] ?? "";
       expect(adminToken).toMatch(/^[A-Za-z0-9_-]{16,}$/);
-      // Both BMCs are asked at once: wait for both lines, in whichever order they come.
+      // Every BMC is asked at once: wait for every line, in whichever order they come.
       const woken = await lab!.master!.waitForSerial(
-        /(?=[\s\S]*component=power msg="bmc action" bmc=peer1 address=10\.77\.0\.201 action=on by=wake result=ok)(?=[\s\S]*component=power msg="bmc action" bmc=peer2 address=10\.77\.0\.202 action=on by=wake result=ok)/,
+        everyLine(
+          lab!.plan.peers.map((peer) => `component=power msg="bmc action" bmc=${peer.name} address=${escape(peer.bmc.address)} action=on by=wake result=ok`),
+        ),
         budgetMs(WAKE_TIMEOUT_MS),
       );
       // ipmi_sim has no chassis_control here: bootdev pxe is reported unsupported and skipped.
@@ -298,6 +312,20 @@ describe("recon lab: a USB master wakes a BIOS and a Secure Boot UEFI peer throu
           timings.isoBytes = isoBytes;
           log.info("nbd root", { peer: peer.name, read_bytes: readBytes, iso_bytes: isoBytes, share: (readBytes / isoBytes).toFixed(3) });
         }
+        if (peer.root === "nfs") {
+          // Its root is the image's tree from the master's kernel NFS server, with its writes in a RAM overlay.
+          const serial = await readFile(peer.serialLog, "utf8");
+          expect(serial).toMatch(new RegExp(`recon: booting ${peer.mac} from nfs://10\\.77\\.0\\.1/run/recon-nfs/debian-12`));
+          expect(serial).toMatch(/Kernel command line: .*root=nfs4:10\.77\.0\.1:\/run\/recon-nfs\/debian-12:ro/);
+          const master = await readFile(lab!.plan.master.vm.serialLog, "utf8");
+          expect(master).toMatch(/component=nfs msg="nfs export ready" label=debian-12 path=\/run\/recon-nfs\/debian-12/);
+          const reads = [...master.matchAll(/component=nfs msg="nfs server read" read_bytes=(\d+)/g)];
+          expect(reads.length, "the master logged no bytes read from its NFS server").toBeGreaterThan(0);
+          const readBytes = Math.max(...reads.map((match) => Number(match[1])));
+          expect(readBytes).toBeGreaterThan(1024 * 1024);
+          timings.nfsPeerReadBytes = readBytes;
+          log.info("nfs root", { peer: peer.name, read_bytes: readBytes, iso_bytes: Number(timings.isoBytes ?? 0) });
+        }
         // In-band `lan print` found the node's BMC (ipmi_sim reports its lab address).
         expect(inventory.bmc.address).toBe(peer.bmc.address);
         // Burn-in (on in the lab's site config) ran every test, the disk read on the peer's one disk, and each passed.
@@ -398,7 +426,7 @@ describe("recon lab: a USB master wakes a BIOS and a Secure Boot UEFI peer throu
         expect((inventory.inventory ?? inventory).system_vendor.serial_number).toBe(peer.smbios.serial);
       }
       await master.waitForSerial(
-        /(?=[\s\S]*msg="not waking a node" bmc=peer1 mac=52:54:00:77:00:11 reason="its inventory is stored)(?=[\s\S]*msg="not waking a node" bmc=peer2 mac=52:54:00:77:00:12 reason="its inventory is stored)/,
+        everyLine(lab!.plan.peers.map((peer) => `msg="not waking a node" bmc=${peer.name} mac=${peer.mac} reason="its inventory is stored`)),
         budgetMs(WAKE_TIMEOUT_MS),
       );
       for (const peer of lab!.plan.peers) expect(await lab!.powerStatus(peer.name)).toBe("off");

@@ -4,7 +4,7 @@
  * this host's kernel lacks: the lab e2e runs it; test/integration/master-nfs.test.ts runs the real
  * master into the missing-nfsd error).
  */
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { copyFile, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
@@ -13,6 +13,7 @@ import type { CommandRunner, RunResult } from "../../lib/run.js";
 import { parseSiteConfig } from "../../model/site-config.js";
 import type { ImageTree } from "../images.js";
 import { planMasterNfs, startMasterNfs } from "./master-nfs.js";
+import type { NfsPaths } from "./nfs-server.js";
 
 const images: ImageTree[] = [
   { label: "debian-12", arch: "x86_64", kernelArgs: [], root: "/run/recon/medium", from: "own" },
@@ -96,7 +97,13 @@ describe("startMasterNfs", () => {
   afterEach(async () => {
     await rm(dir, { recursive: true, force: true });
   });
-  const start = async (filesystems: string, modprobe: number, signal = new AbortController().signal, mountdFails = false) => {
+  const start = async (
+    filesystems: string,
+    modprobe: number,
+    signal = new AbortController().signal,
+    mountdFails = false,
+    nfsdStats?: NfsPaths["nfsdStats"],
+  ) => {
     await writeFile(join(dir, "filesystems"), filesystems);
     const system = fakeSystem(join(dir, "mountinfo"), { modprobe, mountdFails });
     const run = await startMasterNfs({
@@ -109,7 +116,7 @@ describe("startMasterNfs", () => {
       log: log(),
       signal,
       ownIsoOnDevice: true,
-      paths: { procFilesystems: join(dir, "filesystems"), mountinfo: join(dir, "mountinfo"), makeMountPoint: async () => undefined },
+      paths: { procFilesystems: join(dir, "filesystems"), mountinfo: join(dir, "mountinfo"), makeMountPoint: async () => undefined, nfsdStats },
     });
     return { run, calls: system.calls };
   };
@@ -161,6 +168,22 @@ umount /run/recon-nfs/.mnt/debian-12/iso`);
     ]);
     expect(await readFile(join(dir, "mountinfo"), "utf8")).not.toContain("recon-nfs");
     expect(await readFile(join(dir, "run", "nfs", "exports"), "utf8")).toContain("/run/recon-nfs/rocky-9 10.77.0.0/24(ro,");
+  });
+
+  it("logs nfsd's bytes read (/proc/net/rpc/nfsd of a real server) while it serves, and stops reading on the abort signal", async () => {
+    await copyFile(join(import.meta.dirname, "../../../test/fixtures/nfsd/procfs-server.txt"), join(dir, "nfsd"));
+    const abort = new AbortController();
+    const { run } = await start("nodev\tproc\nnodev\tnfsd\n", 0, abort.signal, false, { file: join(dir, "nfsd"), everyMs: 20 });
+    expect(run).toBeDefined();
+    const read = () => lines.filter((line) => line.includes('msg="nfs server read"'));
+    for (let i = 0; i < 100 && read().length === 0; i++) await new Promise((r) => setTimeout(r, 10));
+    // Logged once per change, not every read.
+    await new Promise((r) => setTimeout(r, 100));
+    expect(read().map((line) => line.replace(/^.*msg=/, "msg="))).toEqual([
+      'msg="nfs server read" read_bytes=157286400 written_bytes=0 exports=debian-12,rocky-9',
+    ]);
+    abort.abort();
+    await run!.stop();
   });
 
   it("a restarted master process reuses the mounts the killed one left, and stops on the abort signal", async () => {

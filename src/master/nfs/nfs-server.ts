@@ -16,6 +16,7 @@ import type { RestartWindowPolicy } from "../../lib/restart-window.js";
 import { CommandError, lastLines, type CommandRunner, type RunResult } from "../../lib/run.js";
 import { superviseRestarts } from "../../lib/supervise.js";
 import { mountedAt, parseMountinfo, type MountEntry } from "./mountinfo.js";
+import { NFSD_STATS_FILE, parseNfsdIo } from "./nfsd-stats.js";
 import {
   exportfsArgs,
   exportfsFlushArgs,
@@ -50,6 +51,8 @@ export interface NfsPaths {
   mountinfo: string;
   /** Makes a mount point (with its parents); a unit test with a recording runner makes none. */
   makeMountPoint?: (dir: string) => Promise<unknown>;
+  /** nfsd's counters (default /proc/net/rpc/nfsd) and how often they are read; a unit test reads a fixture often. */
+  nfsdStats?: { file: string; everyMs: number };
 }
 export const NFS_PATHS: NfsPaths = { procFilesystems: "/proc/filesystems", mountinfo: "/proc/self/mountinfo" };
 
@@ -220,6 +223,22 @@ export async function startNfsServer(options: {
     nfsdStarted = true;
     await checked("rpc.nfsd", rpcNfsdArgs(plan));
     for (const entry of plan.exports) log.info("nfs export ready", { label: entry.label, path: entry.path, clients: entry.clients });
+    // What the NFS roots cost the master, beside nbd-server's `nbd export read`: nfsd counts file data
+    // read for all clients and exports together (no per-export figure exists in the kernel).
+    const stats = paths.nfsdStats ?? { file: NFSD_STATS_FILE, everyMs: 10_000 };
+    if (stats.everyMs > 0) {
+      void (async () => {
+        let last: number | undefined;
+        while (!signal.aborted) {
+          await sleep(stats.everyMs, signal);
+          if (signal.aborted) break;
+          const io = parseNfsdIo(await readFile(stats.file, "utf8").catch(() => ""));
+          if (io === undefined || io.readBytes === last) continue;
+          last = io.readBytes;
+          log.info("nfs server read", { read_bytes: io.readBytes, written_bytes: io.writtenBytes, exports: plan.exports.map((e) => e.label).join(",") });
+        }
+      })();
+    }
   } catch (error) {
     await stop();
     throw error;
