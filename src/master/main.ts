@@ -6,9 +6,9 @@
  */
 import { access, chmod, mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
-import { checkBootSettings, planBoot, type BootServer } from "../boot/plan-boot.js";
+import { checkBootSettings, planBoot, settingLayers, type BootServer } from "../boot/plan-boot.js";
 import { untilAborted } from "../lib/abortable-sleep.js";
-import { ReconError } from "../lib/errors.js";
+import { isReconError, ReconError } from "../lib/errors.js";
 import { stopLeftover, stopLeftoverWorkers } from "../lib/leftover.js";
 import type { Logger } from "../lib/log.js";
 import type { CommandRunner } from "../lib/run.js";
@@ -349,19 +349,26 @@ async function serve(options: MasterOptions, deps: MasterDeps, config: SiteConfi
   let nbdDone: Promise<void> = Promise.resolve();
   let nfs: Awaited<ReturnType<typeof startMasterNfs>>;
   try {
+    // Never fatal either: an nbd-server that cannot start or gives up is logged at error, and the http
+    // and nfs nodes are still served (a master that dies for it serves nobody).
+    const nbdLog = log.child({ component: "nbd" });
     const nbd = await startMasterNbd({
       config,
       images: [images.own, ...images.others],
       address: net.address,
       runDir: options.runDir,
       runner,
-      log: log.child({ component: "nbd" }),
+      log: nbdLog,
       signal: stopAll.signal,
       ownIsoOnDevice: options.isoDevice !== undefined,
+    }).catch((error: unknown) => {
+      nbdLog.error("nbd root transport not served: these nodes will not boot", nbdFailure(error, config));
+      return undefined;
     });
     if (nbd !== undefined) {
-      nbdDone = nbd.done;
-      void watch(nbdDone, "nbd-server");
+      nbdDone = nbd.done.catch((error: unknown) => {
+        if (!stopAll.signal.aborted) nbdLog.error("nbd-server gave up: nbd roots no longer served", nbdFailure(error, config));
+      });
     }
     // The kernel NFS server (root: nfs), only when a settings layer asks for it. Never fatal: a kernel
     // without nfsd is logged at error naming those layers, and every other node is still served.
@@ -421,4 +428,17 @@ async function serve(options: MasterOptions, deps: MasterDeps, config: SiteConfi
     await store.close();
     log.info("master stopped");
   }
+}
+
+/** The fields of an nbd-server failure line: the error, the layers whose nodes it leaves without a root, the fix. */
+function nbdFailure(error: unknown, config: SiteConfig): Record<string, string> {
+  return {
+    error: error instanceof Error ? error.message : String(error),
+    where: settingLayers(config)
+      .filter(([, settings]) => settings.root === "nbd" || settings.root === "nbd-rw")
+      .map(([where]) => where)
+      .join(","),
+    hint:
+      isReconError(error) && error.hint !== undefined ? error.hint : "see the system log (journalctl -t nbd_server); set root: http for these nodes meanwhile",
+  };
 }
