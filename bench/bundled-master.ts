@@ -23,11 +23,20 @@ export async function bundleRecon(outfile: string): Promise<string> {
   return outfile;
 }
 
-/** `node <bundle> master <args>` inside `ns`; `dataDir`/`runDir` are the ones in `args`. */
-export function startBundledMasterInNetns(ns: string, bundle: string, args: string[], dirs: { dataDir: string; runDir: string }): MasterProcess {
+/**
+ * `node [nodeArgs] <bundle> master <args>` inside `ns`; `dataDir`/`runDir` are the ones in `args`.
+ * nodeArgs e.g. `--cpu-prof --cpu-prof-dir <dir>` (written when the master exits on SIGTERM).
+ */
+export function startBundledMasterInNetns(
+  ns: string,
+  bundle: string,
+  args: string[],
+  dirs: { dataDir: string; runDir: string },
+  nodeArgs: string[] = [],
+): MasterProcess {
   let log = "";
   let exited = false;
-  const [command, ...rest] = netnsExecArgv(ns, ["node", bundle, "master", ...args]);
+  const [command, ...rest] = netnsExecArgv(ns, ["node", ...nodeArgs, bundle, "master", ...args]);
   const child = execa(command!, rest, { reject: false, all: true, cwd: repoRoot });
   child.all?.on("data", (chunk: Buffer) => {
     log += chunk.toString("utf8");

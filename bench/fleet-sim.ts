@@ -22,10 +22,11 @@
  * The master runs as the appliance runs it: the bundle (scripts/bundle.mjs) under plain node
  * (bench/bundled-master.ts); `--master tsx` runs bin/recon instead (≈47 MB more resident set).
  *
- *   flock /tmp/recon-heavy.lock npx tsx bench/fleet-sim.ts [--peers 50] [--size-mib 16] [--master bundle|tsx]
+ *   flock /tmp/recon-heavy.lock npx tsx bench/fleet-sim.ts [--peers 50] [--size-mib 16] [--master bundle|tsx] [--cpu-prof DIR] [--node-arg FLAG]…
  */
 import { createHash, randomBytes } from "node:crypto";
 import { setMaxListeners } from "node:events";
+import { readFileSync } from "node:fs";
 import { chmod, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { dirname, join, resolve } from "node:path";
@@ -59,6 +60,10 @@ function arg(name: string, fallback: number): number {
 /** `--master bundle` (default: the bundle under plain node, as the appliance runs it) or `tsx` (bin/recon). */
 const masterKind = process.argv.includes("--master") ? process.argv[process.argv.indexOf("--master") + 1] : "bundle";
 if (masterKind !== "bundle" && masterKind !== "tsx") throw new Error("--master must be bundle or tsx");
+/** `--cpu-prof DIR`: the bundled master's node writes a V8 CPU profile there when it stops. */
+const cpuProfDir = process.argv.includes("--cpu-prof") ? resolve(process.argv[process.argv.indexOf("--cpu-prof") + 1] ?? ".") : undefined;
+/** `--node-arg X` (repeatable): more flags for the bundled master's node, e.g. `--max-semi-space-size=4`. */
+const nodeArgs = process.argv.flatMap((value, at) => (process.argv[at - 1] === "--node-arg" ? [value] : []));
 const peersWanted = Math.min(arg("peers", 50), 200);
 const sizeBytes = Math.round(arg("size-mib", 16) * 1024 * 1024);
 const prefix = `rcn-b${process.pid % 100000}`;
@@ -89,15 +94,21 @@ function quantiles(values: number[]) {
 }
 
 /** The master's processes by their pid files: its node process, its nginx, its dnsmasq (each with children). */
-async function masterGroups(): Promise<MemoryGroups> {
-  const pidIn = async (file: string) => recordedPid(await readFile(file, "utf8").catch(() => ""));
-  const node = await pidIn(join(work, "data", "master.lock"));
-  const nginx = await pidIn(join(work, "run", "nginx.pid"));
-  const dnsmasq = await pidIn(join(work, "run", "dnsmasq.pid"));
+function masterGroups(): MemoryGroups {
+  const pidIn = (file: string) => {
+    try {
+      return recordedPid(readFileSync(file, "utf8"));
+    } catch {
+      return undefined;
+    }
+  };
+  const node = pidIn(join(work, "data", "master.lock"));
+  const nginx = pidIn(join(work, "run", "nginx.pid"));
+  const dnsmasq = pidIn(join(work, "run", "dnsmasq.pid"));
   return {
     masterNode: node === undefined ? [] : [node],
-    nginx: nginx === undefined ? [] : await withChildren(nginx),
-    dnsmasq: dnsmasq === undefined ? [] : await withChildren(dnsmasq),
+    nginx: nginx === undefined ? [] : withChildren(nginx),
+    dnsmasq: dnsmasq === undefined ? [] : withChildren(dnsmasq),
   };
 }
 
@@ -187,7 +198,10 @@ async function main() {
   const masterArgs = testMasterArgs(work, { httpRoot: httpRoot });
   master =
     masterKind === "bundle"
-      ? startBundledMasterInNetns(lab!.ns, await bundleRecon(join(work, "recon.mjs")), masterArgs, { dataDir: join(work, "data"), runDir: join(work, "run") })
+      ? startBundledMasterInNetns(lab!.ns, await bundleRecon(join(work, "recon.mjs")), masterArgs, { dataDir: join(work, "data"), runDir: join(work, "run") }, [
+          ...nodeArgs,
+          ...(cpuProfDir === undefined ? [] : ["--cpu-prof", "--cpu-prof-dir", cpuProfDir]),
+        ])
       : startMasterInNetns(lab!.ns, masterArgs);
   await waitForMaster(master, /msg="master ready"/, 60_000);
   const front = /msg="http service listening".* server=(\w+)/.exec(master.log())?.[1] ?? "unknown";
@@ -214,8 +228,8 @@ async function main() {
   // Each peer's curl may take its fair share of the bound and then some; still bounded.
   const imageMaxTimeS = Math.ceil(60 + (3 * transferBoundMs) / 1000);
 
-  // The fleet, all at once, with the master's memory sampled every 500 ms.
-  const memory = sampleMemory(masterGroups, { everyMs: 500, maxMs: 60_000 + 10 * transferBoundMs });
+  // The fleet, all at once, with the master's memory sampled every 500 ms (its RSS timeline in 5 s slices).
+  const memory = sampleMemory(masterGroups, { everyMs: 500, maxMs: 60_000 + 10 * transferBoundMs, timelineEveryMs: 5000 });
   const [results, wallMs] = await timed(() =>
     Promise.all(
       peers.map(async (peer) => {
@@ -266,7 +280,7 @@ async function main() {
       }),
     ),
   );
-  const masterMemory = await memory.report();
+  const { groups: masterMemory, machine: machineCpu } = await memory.report();
 
   const ok = results.filter((r) => r.ok);
   const pick = (key: "dhcpMs" | "tftpMs" | "httpMs" | "uploadMs") => quantiles(ok.map((r) => r[key]));
@@ -294,7 +308,11 @@ async function main() {
   process.stdout.write(
     `${JSON.stringify({
       bench: "fleet-sim",
-      master: { process: masterKind === "bundle" ? "recon master (bundle, node)" : "recon master (bin/recon, tsx)", httpFront: front },
+      master: {
+        process: masterKind === "bundle" ? "recon master (bundle, node)" : "recon master (bin/recon, tsx)",
+        nodeArgs: [...nodeArgs, ...(cpuProfDir === undefined ? [] : ["--cpu-prof"])],
+        httpFront: front,
+      },
       peers: peersWanted,
       fileBytes: sizeBytes,
       verification: "sha256 and size of every download, hashed as it streams in the peer's netns (curl | openssl dgst)",
@@ -331,6 +349,12 @@ async function main() {
         ...masterMemory,
       },
       masterNodeWithinTarget: (masterMemory.masterNode?.peakMB ?? Infinity) <= MASTER_RSS_TARGET_MB,
+      // CPU during the fleet: the master's processes (cpuS above) against the whole machine's.
+      fleetCpu: {
+        ...machineCpu,
+        masterCpuS: Math.round(Object.values(masterMemory).reduce((sum, g) => sum + g.cpuS, 0) * 10) / 10,
+        utilisation: Number((machineCpu.busyCpuS / (machineCpu.wallS * machineCpu.cores)).toFixed(2)),
+      },
       setup: { labMs: Math.round(setupMs), peersMs: Math.round(peersMs) },
     })}\n`,
   );
