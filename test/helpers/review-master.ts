@@ -30,8 +30,10 @@ export async function startReviewMaster(options: {
   behindNginx?: boolean;
   rescanDelaysMs?: number[];
   linkBudget?: LinkBudgetSource;
+  /** Receives the master's log lines (default: dropped). */
+  onLog?: (line: string) => void;
 }): Promise<ReviewMaster> {
-  const log = createLogger({}, { write: () => {} });
+  const log = createLogger({}, { write: options.onLog ?? (() => {}) });
   const httpRoot = join(options.work, "http");
   await makeHttpTree(httpRoot, 4096);
   const store = await createStore(options.dataDir, { log });

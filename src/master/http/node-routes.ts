@@ -4,11 +4,12 @@
  */
 import express from "express";
 import { ReconError } from "../../lib/errors.js";
+import { ROOT_TRANSPORTS, type RootTransport } from "../../model/root-transport.js";
 import type { Logger } from "../../lib/log.js";
 import type { FleetState, NodeEvent } from "../../model/node-state.js";
 import { timelineSegments } from "../../model/node-timeline.js";
 import type { Store } from "../store/store.js";
-import { macParam, requireNodeToken } from "./request-rules.js";
+import { clientIp, macParam, requireNodeToken } from "./request-rules.js";
 
 export interface NodeRouteDeps {
   store: Store;
@@ -29,6 +30,23 @@ export function createNodeRouter(deps: NodeRouteDeps): express.Router {
     res.status(204).end();
   });
 
+  // A peer whose root did not arrive says so from its initrd (the dracut module recon-root, overlay/usr/lib/dracut):
+  // the node turns to `error` with the transport and what dracut was waiting for, and the master logs it.
+  router.post("/api/v1/nodes/:mac/boot-failure", express.json({ limit: "2kb" }), async (req, res) => {
+    const mac = macParam(req.params.mac);
+    requireNodeToken(req, mac, deps.secret, deps.log);
+    const report = parseBootFailure(req.body);
+    deps.log.error("peer boot failed", { mac, ip: clientIp(req), stage: report.stage, root: report.root, detail: report.detail });
+    await deps.emit({
+      type: "error",
+      at: deps.now().toISOString(),
+      mac,
+      code: "ROOT_TRANSPORT_FAILED",
+      message: `its root file system did not arrive over ${report.root} (${report.stage}): ${report.detail}`,
+    });
+    res.status(204).end();
+  });
+
   router.get("/api/v1/nodes", (_req, res) => {
     const nodes = Object.values(deps.fleet().nodes).sort((a, b) => a.mac.localeCompare(b.mac));
     res.json({ nodes });
@@ -45,4 +63,30 @@ export function createNodeRouter(deps: NodeRouteDeps): express.Router {
   });
 
   return router;
+}
+
+export interface BootFailureReport {
+  stage: string;
+  root: RootTransport | "unknown";
+  detail: string;
+}
+
+/** The initrd's report, checked: a known stage and transport, a detail of printable text (at most 400 characters). */
+export function parseBootFailure(body: unknown): BootFailureReport {
+  const fields = (typeof body === "object" && body !== null ? body : {}) as Record<string, unknown>;
+  const stage = fields.stage;
+  const root = fields.root;
+  const detail = fields.detail;
+  if (stage !== "initrd") {
+    throw new ReconError("BAD_REQUEST", `boot-failure report: stage ${JSON.stringify(stage)} is not one recon knows`, { hint: 'send {"stage":"initrd",…}' });
+  }
+  if (root !== "unknown" && !(ROOT_TRANSPORTS as readonly unknown[]).includes(root)) {
+    throw new ReconError("BAD_REQUEST", `boot-failure report: root ${JSON.stringify(root)} is not a root transport`, {
+      hint: `send one of ${ROOT_TRANSPORTS.join(", ")} or unknown`,
+    });
+  }
+  if (typeof detail !== "string" || detail.length > 400) {
+    throw new ReconError("BAD_REQUEST", "boot-failure report: detail must be text of at most 400 characters", { hint: "shorten the detail" });
+  }
+  return { stage, root: root as BootFailureReport["root"], detail: detail.replace(/[\u0000-\u001f\u007f]/g, " ").trim() };
 }
