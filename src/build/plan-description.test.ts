@@ -129,6 +129,8 @@ describe("planDescription", () => {
       ["root/etc/systemd/system/var-log.mount", "644"],
       ["root/etc/systemd/system/var-tmp.mount", "644"],
       ["root/usr/bin/recon", "755"],
+      ["root/usr/lib/dracut/modules.d/95recon-root/module-setup.sh", "755"],
+      ["root/usr/lib/dracut/modules.d/95recon-root/recon-root-failed.sh", "755"],
       [`root/${RUNTIME_PATH}`, "644"],
     ]);
   });
