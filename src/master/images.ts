@@ -3,9 +3,11 @@
  * stick's, or `--image-label` in the http root), any other complete tree already in the http root, and
  * every `images/<label>/` on the data partition (an `http` target copied there by `recon images add`).
  * A tree without its ISO, kernel, initrd or boot.json, or with a label already taken, is logged and
- * skipped; the rest are served. With images from the data partition the master serves a tree of
- * symlinks in its run dir (isos/<label>.iso, install/<label>/ for each image), so nginx and express
- * see one http root and nothing large is copied.
+ * skipped; the rest are served. A node's writable copy for `root: nbd-rw` (images/<label>/ holding
+ * copy.json, nbd/rw-copy.ts) has no ISO and boots nobody by itself: one info line, not served. With
+ * images from the data partition the master serves a tree of symlinks in its run dir
+ * (isos/<label>.iso, install/<label>/ for each image), so nginx and express see one http root and
+ * nothing large is copied.
  */
 import { access, mkdir, readdir, readFile, rm, symlink } from "node:fs/promises";
 import { join, resolve } from "node:path";
@@ -14,6 +16,7 @@ import { isReconError, ReconError } from "../lib/errors.js";
 import type { Logger } from "../lib/log.js";
 import { IMAGE_LABEL } from "../model/site-config.js";
 import { IMAGES_DIR } from "../model/store-layout.js";
+import { isRwCopyDir } from "./nbd/rw-copy.js";
 
 /** One image and where its files are: `root` is an http tree holding isos/<label>.iso and install/<label>/. */
 export interface ImageTree extends ServedImage {
@@ -126,6 +129,10 @@ export async function discoverImages(options: { httpRoot: string; ownLabel: stri
   const imagesDir = join(options.dataDir, IMAGES_DIR);
   for (const label of await listDirs(imagesDir)) {
     if (label.startsWith(".")) continue;
+    if (await isRwCopyDir(join(imagesDir, label))) {
+      log.info("writable copy, not a bootable image: nbd-server exports it", { copy: label, where: join(imagesDir, label) });
+      continue;
+    }
     await consider(join(imagesDir, label), label, "data-partition");
   }
   for (const image of [own, ...others]) log.info("serving image", { image: image.label, arch: image.arch, from: image.from, root: image.root });

@@ -17,7 +17,8 @@ import { IMAGES_DIR } from "../../model/store-layout.js";
 import type { ImageTree } from "../images.js";
 import { planNbdExports, type NbdServerPlan } from "./nbd-config.js";
 import { startNbdServer, type NbdServerRun } from "./nbd-server.js";
-import { ensureRwCopy, planRwCopies, RW_COPY_IMAGE, type RwCopyWanted } from "./rw-copy.js";
+import { LIVE_DIR } from "../live-image.js";
+import { ensureRwCopy, ISO_SQUASHFS, planRwCopies, RW_COPY_IMAGE, type RwCopyWanted } from "./rw-copy.js";
 
 export interface MasterNbdPlan {
   /** The settings layers that want NBD ("hosts.52:54:…", "defaults"), as an admin finds them. */
@@ -76,7 +77,7 @@ export function planMasterNbd(options: {
  * layer sets an NBD root). Each writable copy is made first when it is missing (once: kept across
  * restarts). On the appliance the own image's ISO is the RAM copy staged after start
  * (live-image.ts): nbd-server opens it per client, so until it is staged its clients are refused;
- * a writable copy of the own image is made from `ownIsoSource` (the boot device) instead.
+ * a writable copy of the own image is made from the mounted medium's squashfs instead.
  */
 export async function startMasterNbd(options: {
   config: SiteConfig;
@@ -90,8 +91,8 @@ export async function startMasterNbd(options: {
   signal: AbortSignal;
   /** The own ISO is on the boot device and reaches the http tree only once staged in RAM. */
   ownIsoOnDevice?: boolean;
-  /** Where the own image's ISO can be read at start (the boot device on the appliance); default its tree's isos/<label>.iso. */
-  ownIsoSource?: string;
+  /** The mounted live medium (default /run/initramfs/live): with ownIsoOnDevice, a copy of the own image is read from its LiveOS/squashfs.img. */
+  liveDir?: string;
   /** Passed to startNbdServer (a test from outside the namespace injects a probe). */
   server?: Pick<Parameters<typeof startNbdServer>[0], "probe" | "watchEveryMs" | "statsEveryMs">;
 }): Promise<NbdServerRun | undefined> {
@@ -105,12 +106,16 @@ export async function startMasterNbd(options: {
       continue;
     }
     const image = options.images.find((candidate) => candidate.label === wanted.from)!;
-    const iso = image.from === "own" && options.ownIsoSource !== undefined ? options.ownIsoSource : join(image.root, "isos", `${image.label}.iso`);
+    // On the appliance the own ISO is the boot device (in RAM only once staged): its mounted squashfs is read instead.
+    const source =
+      image.from === "own" && options.ownIsoOnDevice
+        ? { squashfs: join(options.liveDir ?? LIVE_DIR, ISO_SQUASHFS) }
+        : { iso: join(image.root, "isos", `${image.label}.iso`) };
     const copy = await ensureRwCopy({
       runner: options.runner,
       dataDir,
       wanted,
-      iso,
+      source,
       bootJson: join(image.root, "install", image.label, "boot.json"),
       log,
     });

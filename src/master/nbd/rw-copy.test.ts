@@ -52,6 +52,7 @@ describe("writable copy: tool arguments and parsers", () => {
       renderRwCopyRecord({
         label: "debian-12-rw-525400000002",
         from: "debian-12",
+        source: "/var/lib/recon/images/debian-12/isos/debian-12.iso",
         fromIsoSha256: "ab".repeat(32),
         mac: "52:54:00:00:00:02",
         createdAt: "2026-12-03T05:40:00.000Z",
@@ -61,6 +62,7 @@ describe("writable copy: tool arguments and parsers", () => {
     ).toBe(`{
   "label": "debian-12-rw-525400000002",
   "from": "debian-12",
+  "source": "/var/lib/recon/images/debian-12/isos/debian-12.iso",
   "fromIsoSha256": "${"ab".repeat(32)}",
   "mac": "52:54:00:00:00:02",
   "createdAt": "2026-12-03T05:40:00.000Z",

@@ -9,7 +9,9 @@
  * (one extent: xorriso and KIWI write files contiguously), and unsquashfs reads the squashfs at that
  * byte offset of the ISO itself (`-o`), first to list rootfs.img's size (the free space checked:
  * the copy may fill all of it), then to extract it into a hidden directory beside the target, which
- * is fsynced with its record and renamed into place (like image-add.ts).
+ * is fsynced with its record and renamed into place (like image-add.ts). On the appliance the own
+ * image's ISO is the boot device, whose ISO file system dracut has mounted: its squashfs is read
+ * from there (offset 0, no xorriso).
  *
  * Only a hosts.<mac> layer names one node, so only there may `root: nbd-rw` be set (planRwCopies).
  * Argument builders and parsers are pure; the runner is the injected CommandRunner.
@@ -50,7 +52,12 @@ export interface RwCopyWanted {
 export interface RwCopyRecord {
   label: string;
   from: string;
-  fromIsoSha256: string;
+  /** What was read: the ISO, or the mounted medium's squashfs. */
+  source: string;
+  /** The ISO's sha256 (its boot.json's, else read from the ISO file). */
+  fromIsoSha256?: string;
+  /** When the source was the squashfs and boot.json recorded no ISO sum: the squashfs's. */
+  fromSquashfsSha256?: string;
   mac: string;
   createdAt: string;
   bytes: number;
@@ -150,17 +157,21 @@ async function sha256Of(path: string): Promise<string> {
   return hash.digest("hex");
 }
 
-/** The ISO's sha256 as its http target recorded it in boot.json, else read from the ISO. */
-async function isoSha256(iso: string, bootJson: string | undefined): Promise<string> {
-  if (bootJson !== undefined) {
-    const recorded = await readFile(bootJson, "utf8").then(
-      (text) => (JSON.parse(text) as { iso?: { sha256?: unknown } }).iso?.sha256,
-      () => undefined,
-    );
-    if (typeof recorded === "string") return recorded;
-  }
-  return sha256Of(iso);
+/** The source's sum for the record: the ISO's as its http target wrote it in boot.json, else read from the file read. */
+async function sourceSums(source: RwCopySource, bootJson: string | undefined): Promise<Pick<RwCopyRecord, "fromIsoSha256" | "fromSquashfsSha256">> {
+  const recorded =
+    bootJson === undefined
+      ? undefined
+      : await readFile(bootJson, "utf8").then(
+          (text) => (JSON.parse(text) as { iso?: { sha256?: unknown } }).iso?.sha256,
+          () => undefined,
+        );
+  if (typeof recorded === "string") return { fromIsoSha256: recorded };
+  return "iso" in source ? { fromIsoSha256: await sha256Of(source.iso) } : { fromSquashfsSha256: await sha256Of(source.squashfs) };
 }
+
+/** Where the image's root tree is read from: its ISO (a file or the boot device), or a squashfs file (the mounted medium's). */
+export type RwCopySource = { iso: string } | { squashfs: string };
 
 export interface RwCopy {
   label: string;
@@ -179,8 +190,7 @@ export async function ensureRwCopy(options: {
   runner: CommandRunner;
   dataDir: string;
   wanted: RwCopyWanted;
-  /** The image's ISO (a file, or on the appliance the boot device). */
-  iso: string;
+  source: RwCopySource;
   /** The image's boot.json (its iso.sha256 is recorded); unset or without one, the ISO is hashed. */
   bootJson?: string;
   log: Logger;
@@ -217,13 +227,21 @@ export async function ensureRwCopy(options: {
   }
 
   const started = Date.now();
-  const where = await runChecked(runner, "xorriso", xorrisoReportLbaArgs(options.iso), {
-    timeoutMs: 60_000,
-    hint: `check that ${options.iso} is the image's ISO`,
-  });
-  const squashfs = parseReportLba(where.stdout, options.iso);
-  const listed = await runChecked(runner, "unsquashfs", unsquashfsListArgs(options.iso, squashfs.offset), { timeoutMs: 60_000 });
-  const bytes = parseUnsquashfsList(listed.stdout, options.iso);
+  const { source } = options;
+  // unsquashfs reads `file` from byte `offset`: the squashfs inside the ISO, or the squashfs file itself.
+  const { file, offset } =
+    "iso" in source
+      ? {
+          file: source.iso,
+          offset: parseReportLba(
+            (await runChecked(runner, "xorriso", xorrisoReportLbaArgs(source.iso), { timeoutMs: 60_000, hint: `check that ${source.iso} is the image's ISO` }))
+              .stdout,
+            source.iso,
+          ).offset,
+        }
+      : { file: source.squashfs, offset: 0 };
+  const listed = await runChecked(runner, "unsquashfs", unsquashfsListArgs(file, offset), { timeoutMs: 60_000 });
+  const bytes = parseUnsquashfsList(listed.stdout, file);
   await mkdir(imagesDir, { recursive: true, mode: 0o755 });
   const free = await statfs(imagesDir);
   checkFreeSpace(
@@ -239,7 +257,7 @@ export async function ensureRwCopy(options: {
     await mkdir(partial, { mode: 0o755 });
     const tree = join(partial, "tree");
     // A whole-image extraction on a busy master: bounded, generous (a 4 GiB tree takes about a minute).
-    await runChecked(runner, "unsquashfs", unsquashfsExtractArgs(options.iso, squashfs.offset, tree), { timeoutMs: 30 * 60_000 });
+    await runChecked(runner, "unsquashfs", unsquashfsExtractArgs(file, offset, tree), { timeoutMs: 30 * 60_000 });
     await rename(join(tree, SQUASHFS_ROOTFS), join(partial, RW_COPY_IMAGE));
     await rm(tree, { recursive: true, force: true });
     const handle = await open(join(partial, RW_COPY_IMAGE), "r+");
@@ -251,7 +269,8 @@ export async function ensureRwCopy(options: {
     const record: RwCopyRecord = {
       label: wanted.label,
       from: wanted.from,
-      fromIsoSha256: await isoSha256(options.iso, options.bootJson),
+      source: file,
+      ...(await sourceSums(source, options.bootJson)),
       mac: wanted.mac,
       createdAt: (options.now?.() ?? new Date()).toISOString(),
       bytes,
