@@ -226,6 +226,9 @@ describe("root: nbd-rw on the master: one node's writable copy (namespaces only)
     await stopMasters();
     lines.length = 0;
     const second = "52:54:00:89:00:0b";
+    // A partial copy a killed master left behind is removed, not served or kept.
+    const leftover = join(dataDir, "images", `.${rwCopyLabel(LABEL, second)}.partial-1`);
+    await mkdir(join(leftover, "tree"), { recursive: true });
     // The ISO's tree stands in for dracut's /run/initramfs/live (it holds LiveOS/squashfs.img).
     await startMaster({ liveDir: join(work, "iso"), secondMac: second });
     const log = lines.join("\n");
@@ -238,5 +241,6 @@ describe("root: nbd-rw on the master: one node's writable copy (namespaces only)
       fromSquashfsSha256: sha256(join(work, "iso", "LiveOS", "squashfs.img")),
     });
     expect((await readFile(copyPath())).subarray(0, MARK.length).toString()).toBe(MARK);
+    expect(await stat(leftover).catch(() => undefined)).toBeUndefined();
   }, 30_000);
 });

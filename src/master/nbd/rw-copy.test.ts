@@ -1,6 +1,12 @@
-import { describe, expect, it } from "vitest";
+import { mkdir, mkdtemp, readdir, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterEach, describe, expect, it } from "vitest";
+import { createLogger } from "../../lib/log.js";
+import type { CommandRunner } from "../../lib/run.js";
 import {
   checkFreeSpace,
+  ensureRwCopy,
   parseReportLba,
   parseUnsquashfsList,
   renderRwCopyRecord,
@@ -70,5 +76,54 @@ describe("writable copy: tool arguments and parsers", () => {
   "note": "writable copy: never replaces debian-12"
 }
 `);
+  });
+});
+
+describe("ensureRwCopy before any extraction", () => {
+  const wanted = { where: "hosts.52:54:00:00:00:02", mac: "52:54:00:00:00:02", from: "debian-12", label: "debian-12-rw-525400000002" };
+  const log = createLogger({ component: "nbd" }, { write: () => undefined });
+  /** Answers xorriso and unsquashfs -lls with the outputs above, rootfs.img claimed at `bytes`; records every call. */
+  const runner = (bytes: number, calls: string[][]): CommandRunner => ({
+    run: async (command, args) => {
+      calls.push([command, ...args]);
+      const stdout = command === "xorriso" ? REPORT_LBA : args.includes("-lls") ? LLS.replace("16777216", String(bytes)) : "";
+      return { command, args, exitCode: 0, stdout, stderr: "" };
+    },
+  });
+  let dataDir = "";
+  afterEach(async () => {
+    if (dataDir !== "") await rm(dataDir, { recursive: true, force: true });
+  });
+
+  it("refuses a copy larger than the data partition's free space before it extracts anything, and leaves nothing behind", async () => {
+    dataDir = await mkdtemp(join(tmpdir(), "recon-rwcopy-"));
+    const calls: string[][] = [];
+    const tooBig = 2 ** 60;
+    await expect(ensureRwCopy({ runner: runner(tooBig, calls), dataDir, wanted, source: { iso: "/x/debian-12.iso" }, log })).rejects.toMatchObject({
+      code: "DATA_PARTITION",
+      message: expect.stringMatching(
+        new RegExp(
+          `^the writable copy debian-12-rw-525400000002 of debian-12 .* needs 1099511627776\\.0 MiB \\(${tooBig} bytes\\) free on ${dataDir}/images; there are `,
+        ),
+      ),
+    });
+    expect(calls.map((call) => call.slice(0, 2))).toEqual([
+      ["xorriso", "-indev"],
+      ["unsquashfs", "-o"],
+    ]);
+    expect(await readdir(join(dataDir, "images"))).toEqual([]);
+  });
+
+  it("never overwrites a directory that is not a whole copy, and runs nothing for it", async () => {
+    dataDir = await mkdtemp(join(tmpdir(), "recon-rwcopy-"));
+    await mkdir(join(dataDir, "images", wanted.label), { recursive: true });
+    await writeFile(join(dataDir, "images", wanted.label, "rootfs.img"), "a node's writes");
+    const calls: string[][] = [];
+    await expect(ensureRwCopy({ runner: runner(16, calls), dataDir, wanted, source: { iso: "/x/debian-12.iso" }, log })).rejects.toMatchObject({
+      code: "ARTEFACT_MISSING",
+      message: `${dataDir}/images/${wanted.label} exists but is not a whole writable copy (copy.json is missing)`,
+    });
+    expect(calls).toEqual([]);
+    expect(await readFile(join(dataDir, "images", wanted.label, "rootfs.img"), "utf8")).toBe("a node's writes");
   });
 });

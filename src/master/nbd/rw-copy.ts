@@ -18,7 +18,7 @@
  */
 import { createHash } from "node:crypto";
 import { createReadStream } from "node:fs";
-import { mkdir, open, readFile, rename, rm, stat, statfs } from "node:fs/promises";
+import { mkdir, open, readdir, readFile, rename, rm, stat, statfs } from "node:fs/promises";
 import { join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { rwCopyLabel } from "../../boot/root-transport.js";
@@ -251,8 +251,11 @@ export async function ensureRwCopy(options: {
     free.bavail * free.bsize,
   );
 
+  // One master per data partition (the store's lock): a partial copy left by an earlier, killed start is ours to remove.
+  for (const name of await readdir(imagesDir)) {
+    if (name.startsWith(`.${wanted.label}.partial-`)) await rm(join(imagesDir, name), { recursive: true, force: true });
+  }
   const partial = join(imagesDir, `.${wanted.label}.partial-${process.pid}`);
-  await rm(partial, { recursive: true, force: true });
   try {
     await mkdir(partial, { mode: 0o755 });
     const tree = join(partial, "tree");
