@@ -45,6 +45,7 @@ describe("planMasterNfs", () => {
 function fakeSystem(mountinfo: string, options: { modprobe: number; mountdFails?: boolean }) {
   const calls: string[] = [];
   let nextId = 200;
+  let nextLoop = 2;
   const result = (command: string, args: string[], exitCode = 0, stderr = ""): RunResult => ({ command, args, exitCode, stdout: "", stderr });
   const runner: CommandRunner = {
     async run(command, args, runOptions) {
@@ -56,11 +57,11 @@ function fakeSystem(mountinfo: string, options: { modprobe: number; mountdFails?
           options.modprobe,
           options.modprobe === 0 ? "" : "modprobe: FATAL: Module nfsd not found in directory /lib/modules/6.1.0-28-amd64\n",
         );
+      if (command === "losetup" && args[0] === "--find") return { ...result(command, args), stdout: `/dev/loop${nextLoop++}\n` };
       if (command === "mount") {
         const [source, target] = args.slice(-2) as [string, string];
         const fsType = args[0] === "-t" ? args[1]! : "iso9660";
-        const device = fsType === "nfsd" ? "nfsd" : args.includes("bind,ro") ? "/dev/sdb" : `/dev/loop${nextId % 8}`;
-        void source;
+        const device = fsType === "nfsd" ? "nfsd" : args.includes("bind,ro") ? "/dev/sdb" : source;
         await writeFile(mountinfo, `${await readFile(mountinfo, "utf8")}${nextId++} 27 7:1 / ${target} ro,relatime - ${fsType} ${device} ro\n`);
       }
       if (command === "umount") {
@@ -143,11 +144,16 @@ describe("startMasterNfs", () => {
     expect(started.join("\n")).toBe(`modprobe nfsd
 mount -t nfsd nfsd /proc/fs/nfsd
 mount -o bind,ro /run/initramfs/live /run/recon-nfs/.mnt/debian-12/iso
-mount -t squashfs -o loop,ro /run/recon-nfs/.mnt/debian-12/iso/LiveOS/squashfs.img /run/recon-nfs/.mnt/debian-12/squashfs
-mount -t ext4 -o loop,ro,noload /run/recon-nfs/.mnt/debian-12/squashfs/LiveOS/rootfs.img /run/recon-nfs/debian-12
-mount -t iso9660 -o loop,ro /var/lib/recon/images/rocky-9/isos/rocky-9.iso /run/recon-nfs/.mnt/rocky-9/iso
-mount -t squashfs -o loop,ro /run/recon-nfs/.mnt/rocky-9/iso/LiveOS/squashfs.img /run/recon-nfs/.mnt/rocky-9/squashfs
-mount -t ext4 -o loop,ro,noload /run/recon-nfs/.mnt/rocky-9/squashfs/LiveOS/rootfs.img /run/recon-nfs/rocky-9
+losetup --find --show --read-only /run/recon-nfs/.mnt/debian-12/iso/LiveOS/squashfs.img
+mount -t squashfs -o ro /dev/loop2 /run/recon-nfs/.mnt/debian-12/squashfs
+losetup --find --show --read-only /run/recon-nfs/.mnt/debian-12/squashfs/LiveOS/rootfs.img
+mount -t ext4 -o ro,noload /dev/loop3 /run/recon-nfs/debian-12
+losetup --find --show --read-only /var/lib/recon/images/rocky-9/isos/rocky-9.iso
+mount -t iso9660 -o ro /dev/loop4 /run/recon-nfs/.mnt/rocky-9/iso
+losetup --find --show --read-only /run/recon-nfs/.mnt/rocky-9/iso/LiveOS/squashfs.img
+mount -t squashfs -o ro /dev/loop5 /run/recon-nfs/.mnt/rocky-9/squashfs
+losetup --find --show --read-only /run/recon-nfs/.mnt/rocky-9/squashfs/LiveOS/rootfs.img
+mount -t ext4 -o ro,noload /dev/loop6 /run/recon-nfs/rocky-9
 exportfs -i -o ro,no_subtree_check,no_root_squash,fsid=ec3e674e-55db-7e86-b73c-aa0fe36c47c7,sec=sys 10.77.0.0/24:/run/recon-nfs/debian-12
 exportfs -i -o ro,no_subtree_check,no_root_squash,fsid=2da49ee6-b76a-c8e3-0a05-4a937b71bb11,sec=sys 10.77.0.0/24:/run/recon-nfs/rocky-9
 rpc.mountd --foreground --no-nfs-version 2 --no-nfs-version 3
@@ -157,10 +163,15 @@ exportfs -u 10.77.0.0/24:/run/recon-nfs/rocky-9
 exportfs -f
 rpc.nfsd 0
 umount /run/recon-nfs/rocky-9
+losetup --detach /dev/loop6
 umount /run/recon-nfs/.mnt/rocky-9/squashfs
+losetup --detach /dev/loop5
 umount /run/recon-nfs/.mnt/rocky-9/iso
+losetup --detach /dev/loop4
 umount /run/recon-nfs/debian-12
+losetup --detach /dev/loop3
 umount /run/recon-nfs/.mnt/debian-12/squashfs
+losetup --detach /dev/loop2
 umount /run/recon-nfs/.mnt/debian-12/iso`);
     expect(lines.filter((line) => line.includes('msg="nfs export ready"')).map((line) => line.replace(/^.*msg=/, "msg="))).toEqual([
       'msg="nfs export ready" label=debian-12 path=/run/recon-nfs/debian-12 clients=10.77.0.0/24',

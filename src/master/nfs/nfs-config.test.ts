@@ -35,7 +35,7 @@ const plan = planNfsServer({
 });
 const argv = (command: string, args: string[]) => [command, ...args].join(" ");
 const show = (actions: MountAction[]) =>
-  actions.map((a) => (a.kind === "umount" ? `umount ${a.target}` : `${a.kind} ${argv("mount", mountArgs(a.step))}`)).join("\n");
+  actions.map((a) => (a.kind === "umount" ? `umount ${a.target}` : `${a.kind} ${argv("mount", mountArgs(a.step, "/dev/loopN"))}`)).join("\n");
 
 describe("planNfsServer", () => {
   it("exports every image read-only to the boot subnet, each with its own stable fsid", () => {
@@ -57,16 +57,16 @@ describe("planNfsServer", () => {
   });
 
   it("mounts the ISO, its squashfs and the ext4 root tree read-only; the appliance's own ISO is bound from the live medium", () => {
-    const mounts = plan.mounts.flatMap((image) => image.steps.map((step) => argv("mount", mountArgs(step))));
+    const mounts = plan.mounts.flatMap((image) => image.steps.map((step) => argv("mount", mountArgs(step, "/dev/loopN"))));
     expect(mounts.join("\n")).toBe(`mount -o bind,ro /run/initramfs/live /run/recon-nfs/.mnt/debian-12/iso
-mount -t squashfs -o loop,ro /run/recon-nfs/.mnt/debian-12/iso/LiveOS/squashfs.img /run/recon-nfs/.mnt/debian-12/squashfs
-mount -t ext4 -o loop,ro,noload /run/recon-nfs/.mnt/debian-12/squashfs/LiveOS/rootfs.img /run/recon-nfs/debian-12
-mount -t iso9660 -o loop,ro /var/lib/recon/images/rocky-9/isos/rocky-9.iso /run/recon-nfs/.mnt/rocky-9/iso
-mount -t squashfs -o loop,ro /run/recon-nfs/.mnt/rocky-9/iso/LiveOS/squashfs.img /run/recon-nfs/.mnt/rocky-9/squashfs
-mount -t ext4 -o loop,ro,noload /run/recon-nfs/.mnt/rocky-9/squashfs/LiveOS/rootfs.img /run/recon-nfs/rocky-9`);
+mount -t squashfs -o ro /dev/loopN /run/recon-nfs/.mnt/debian-12/squashfs
+mount -t ext4 -o ro,noload /dev/loopN /run/recon-nfs/debian-12
+mount -t iso9660 -o ro /dev/loopN /run/recon-nfs/.mnt/rocky-9/iso
+mount -t squashfs -o ro /dev/loopN /run/recon-nfs/.mnt/rocky-9/squashfs
+mount -t ext4 -o ro,noload /dev/loopN /run/recon-nfs/rocky-9`);
     // Off the appliance (or for the own image in an http root) the own ISO is a file like any other.
-    expect(argv("mount", mountArgs(planImageMounts({ label: "test", iso: "/srv/http/isos/test.iso" }).steps[0]!))).toBe(
-      "mount -t iso9660 -o loop,ro /srv/http/isos/test.iso /run/recon-nfs/.mnt/test/iso",
+    expect(argv("mount", mountArgs(planImageMounts({ label: "test", iso: "/srv/http/isos/test.iso" }).steps[0]!, "/dev/loopN"))).toBe(
+      "mount -t iso9660 -o ro /dev/loopN /run/recon-nfs/.mnt/test/iso",
     );
     expect(unmountOrder(plan.mounts).join("\n")).toBe(`/run/recon-nfs/rocky-9
 /run/recon-nfs/.mnt/rocky-9/squashfs
@@ -130,10 +130,9 @@ describe("planMountActions", () => {
   });
 
   it("mounts everything on a fresh boot", () => {
-    expect(show(planMountActions(plan.mounts.slice(1), parseMountinfo(""))))
-      .toBe(`mount mount -t iso9660 -o loop,ro /var/lib/recon/images/rocky-9/isos/rocky-9.iso /run/recon-nfs/.mnt/rocky-9/iso
-mount mount -t squashfs -o loop,ro /run/recon-nfs/.mnt/rocky-9/iso/LiveOS/squashfs.img /run/recon-nfs/.mnt/rocky-9/squashfs
-mount mount -t ext4 -o loop,ro,noload /run/recon-nfs/.mnt/rocky-9/squashfs/LiveOS/rootfs.img /run/recon-nfs/rocky-9`);
+    expect(show(planMountActions(plan.mounts.slice(1), parseMountinfo("")))).toBe(`mount mount -t iso9660 -o ro /dev/loopN /run/recon-nfs/.mnt/rocky-9/iso
+mount mount -t squashfs -o ro /dev/loopN /run/recon-nfs/.mnt/rocky-9/squashfs
+mount mount -t ext4 -o ro,noload /dev/loopN /run/recon-nfs/rocky-9`);
   });
 
   it("takes down a partial chain of an earlier run top first and mounts it again; other images are mounted", () => {
@@ -141,19 +140,18 @@ mount mount -t ext4 -o loop,ro,noload /run/recon-nfs/.mnt/rocky-9/squashfs/LiveO
     expect(show(planMountActions(plan.mounts, mountinfo))).toBe(`umount /run/recon-nfs/debian-12
 umount /run/recon-nfs/.mnt/debian-12/squashfs
 mount mount -o bind,ro /run/initramfs/live /run/recon-nfs/.mnt/debian-12/iso
-mount mount -t squashfs -o loop,ro /run/recon-nfs/.mnt/debian-12/iso/LiveOS/squashfs.img /run/recon-nfs/.mnt/debian-12/squashfs
-mount mount -t ext4 -o loop,ro,noload /run/recon-nfs/.mnt/debian-12/squashfs/LiveOS/rootfs.img /run/recon-nfs/debian-12
-mount mount -t iso9660 -o loop,ro /var/lib/recon/images/rocky-9/isos/rocky-9.iso /run/recon-nfs/.mnt/rocky-9/iso
-mount mount -t squashfs -o loop,ro /run/recon-nfs/.mnt/rocky-9/iso/LiveOS/squashfs.img /run/recon-nfs/.mnt/rocky-9/squashfs
-mount mount -t ext4 -o loop,ro,noload /run/recon-nfs/.mnt/rocky-9/squashfs/LiveOS/rootfs.img /run/recon-nfs/rocky-9`);
+mount mount -t squashfs -o ro /dev/loopN /run/recon-nfs/.mnt/debian-12/squashfs
+mount mount -t ext4 -o ro,noload /dev/loopN /run/recon-nfs/debian-12
+mount mount -t iso9660 -o ro /dev/loopN /run/recon-nfs/.mnt/rocky-9/iso
+mount mount -t squashfs -o ro /dev/loopN /run/recon-nfs/.mnt/rocky-9/squashfs
+mount mount -t ext4 -o ro,noload /dev/loopN /run/recon-nfs/rocky-9`);
   });
 
   it("reuses a whole chain, and unmounts the mounts of an image no longer served", () => {
     // The chain the host has mounted (squashfs → ext4), as one image's plan.
     const twoSteps = [{ label: "debian-12", steps: planImageMounts({ label: "debian-12", iso: "/x.iso" }).steps.slice(1) }];
-    expect(show(planMountActions(twoSteps, mountinfo)))
-      .toBe(`reuse mount -t squashfs -o loop,ro /run/recon-nfs/.mnt/debian-12/iso/LiveOS/squashfs.img /run/recon-nfs/.mnt/debian-12/squashfs
-reuse mount -t ext4 -o loop,ro,noload /run/recon-nfs/.mnt/debian-12/squashfs/LiveOS/rootfs.img /run/recon-nfs/debian-12`);
+    expect(show(planMountActions(twoSteps, mountinfo))).toBe(`reuse mount -t squashfs -o ro /dev/loopN /run/recon-nfs/.mnt/debian-12/squashfs
+reuse mount -t ext4 -o ro,noload /dev/loopN /run/recon-nfs/debian-12`);
     expect(
       show(planMountActions(plan.mounts.slice(1), mountinfo))
         .split("\n")

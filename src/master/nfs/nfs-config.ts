@@ -12,6 +12,7 @@
 import { createHash } from "node:crypto";
 import { join } from "node:path";
 import { nfsExportPath } from "../../boot/root-transport.js";
+import { ReconError } from "../../lib/errors.js";
 import { formatIpv4, parseIpv4 } from "../../model/net-address.js";
 import type { MountEntry } from "./mountinfo.js";
 import { mountedAt } from "./mountinfo.js";
@@ -183,10 +184,39 @@ export function mountNfsdFsArgs(): string[] {
   return ["-t", "nfsd", "nfsd", NFSD_FS];
 }
 
-export function mountArgs(step: MountStep): string[] {
+/**
+ * A loop step's file is attached by `losetup` to a loop device of its own and that device is mounted,
+ * never `mount -o loop`: mount(8) reuses a loop device already attached to the same file, and on the
+ * appliance dracut attached the own image's rootfs.img to one that device-mapper's live-rw snapshot
+ * holds exclusively, so the mount failed with "already mounted or mount point busy" (lab e2e).
+ * `device`: the loop device losetup gave for this step's source.
+ */
+export function mountArgs(step: MountStep, device?: string): string[] {
   // mount(8) makes a bind read-only itself (a bind, then a read-only remount) when -o has bind,ro.
   if (step.bind) return ["-o", step.options.join(","), step.source, step.target];
+  if (step.options.includes("loop")) {
+    if (device === undefined)
+      throw new ReconError("ARTEFACT_MISSING", `mount of ${step.source}: no loop device was attached for it`, {
+        hint: "a recon bug (nfs-server.ts attaches one with losetup first)",
+      });
+    return ["-t", step.fsType, "-o", step.options.filter((option) => option !== "loop").join(","), device, step.target];
+  }
   return ["-t", step.fsType, "-o", step.options.join(","), step.source, step.target];
+}
+
+/** Attaches `file` read-only to the first free loop device and prints its name. */
+export function losetupAttachArgs(file: string): string[] {
+  return ["--find", "--show", "--read-only", file];
+}
+
+export function losetupDetachArgs(device: string): string[] {
+  return ["--detach", device];
+}
+
+/** losetup --show's one line: the device, checked so nothing else is ever mounted by mistake. */
+export function parseLoopDevice(stdout: string): string | undefined {
+  const line = stdout.trim();
+  return /^\/dev\/loop\d+$/.test(line) ? line : undefined;
 }
 
 export function umountArgs(target: string): string[] {

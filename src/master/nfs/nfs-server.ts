@@ -22,10 +22,13 @@ import {
   exportfsFlushArgs,
   exportfsUnexportArgs,
   filesystemsHaveNfsd,
+  losetupAttachArgs,
+  losetupDetachArgs,
   modprobeNfsdArgs,
   mountArgs,
   mountNfsdFsArgs,
   NFSD_FS,
+  parseLoopDevice,
   planMountActions,
   renderExports,
   rpcMountdArgs,
@@ -121,9 +124,12 @@ export async function startNfsServer(options: {
 
   const unmount = async (target: string) => {
     let error = "";
+    // The loop device under it (losetup attached it without autoclear): detached once the mount is gone.
+    const source = mountedAt(await readMounts(paths), target)?.source;
+    const loop = source !== undefined ? parseLoopDevice(source) : undefined;
     // Each umount takes the top mount off (a target may carry a stacked one); a busy tree is retried.
     for (let attempt = 1; attempt <= UMOUNT_TRIES; attempt++) {
-      if (mountedAt(await readMounts(paths), target) === undefined) return;
+      if (mountedAt(await readMounts(paths), target) === undefined) break;
       const result = await runner.run("umount", umountArgs(target), { timeoutMs: COMMAND_TIMEOUT_MS });
       if (result.exitCode !== 0) {
         error = failure(result);
@@ -131,6 +137,10 @@ export async function startNfsServer(options: {
       }
     }
     if (mountedAt(await readMounts(paths), target) !== undefined) log.error("nfs mount not taken down", { path: target, error });
+    else if (loop !== undefined && !(await readMounts(paths)).some((entry) => entry.source === loop)) {
+      const result = await runner.run("losetup", losetupDetachArgs(loop), { timeoutMs: COMMAND_TIMEOUT_MS });
+      if (result.exitCode !== 0) log.warn("nfs loop device not detached", { device: loop, path: target, error: failure(result) });
+    }
   };
 
   const stop = (): Promise<void> => {
@@ -160,12 +170,23 @@ export async function startNfsServer(options: {
       if (action.kind === "reuse") {
         log.info("nfs mount reused from an earlier run", { path: action.step.target, fstype: action.step.fsType });
       } else if (action.kind === "umount") {
-        const result = await runner.run("umount", umountArgs(action.target), { timeoutMs: COMMAND_TIMEOUT_MS });
-        if (result.exitCode === 0) log.info("nfs mount of an earlier run taken down", { path: action.target });
-        else log.warn("nfs mount of an earlier run not taken down", { path: action.target, error: failure(result) });
+        // unmount() also detaches its loop device and logs at error when the mount stays.
+        await unmount(action.target);
+        if (mountedAt(await readMounts(paths), action.target) === undefined) log.info("nfs mount of an earlier run taken down", { path: action.target });
       } else {
         await (paths.makeMountPoint ?? ((target: string) => mkdir(target, { recursive: true })))(action.step.target);
-        await checked("mount", mountArgs(action.step));
+        if (action.step.options.includes("loop") && action.step.bind !== true) {
+          const attached = await checked("losetup", losetupAttachArgs(action.step.source));
+          const device = parseLoopDevice(attached.stdout);
+          if (device === undefined) throw new CommandError(attached, `losetup gave no loop device for ${action.step.source}`);
+          const mounted = await runner.run("mount", mountArgs(action.step, device), { timeoutMs: COMMAND_TIMEOUT_MS });
+          if (mounted.exitCode !== 0) {
+            await runner.run("losetup", losetupDetachArgs(device), { timeoutMs: COMMAND_TIMEOUT_MS });
+            throw new CommandError(mounted, `the NFS root transport could not start; see ${join(dir, "exports")}`);
+          }
+        } else {
+          await checked("mount", mountArgs(action.step));
+        }
       }
     }
     for (const entry of plan.exports) {
