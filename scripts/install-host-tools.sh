@@ -18,6 +18,7 @@ test_pkgs=(
   lshw pciutils ethtool smartmontools nvme-cli lldpd
   stress-ng memtester fio
   nbd-server nbd-client libnbd-bin
+  aria2 opentracker mktorrent
   chromium
   shim-signed grub-efi-amd64-signed sbsigntool
 )

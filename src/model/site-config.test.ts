@@ -212,3 +212,23 @@ describe("fleet.expectedNodes (issue #14)", () => {
     expect(invalid("address: 10.20.0.1/24\ndhcp: { mode: proxy }\nfleet: { expectedNodes: 400 }\n")).toBe("valid");
   });
 });
+
+describe("distribution (issue #14 item 5, peer assist)", () => {
+  it("is off by default: the HTTP path stays the default", () => {
+    expect(parseSiteConfig("address: 10.20.0.1/24\n").distribution).toEqual({ peerAssist: false, trackerPort: 6969, seedTimeS: 120, seedRatio: 4 });
+  });
+
+  it("takes the switch and its bounds", () => {
+    const config = parseSiteConfig("distribution: { peerAssist: true, trackerPort: 7000, seedTimeS: 30, seedRatio: 1.5 }\n");
+    expect(config.distribution).toEqual({ peerAssist: true, trackerPort: 7000, seedTimeS: 30, seedRatio: 1.5 });
+  });
+
+  it.each([
+    ["distribution: { peerAssist: yes please }\n", "distribution.peerAssist"],
+    ["distribution: { seedTimeS: 86400 }\n", "distribution.seedTimeS: at most 3600 s"],
+    ["distribution: { trackerPort: 0 }\n", "distribution.trackerPort"],
+    ["distribution: { peers: 3 }\n", "peers"],
+  ])("rejects %s naming %s", (text, expected) => {
+    expect(configError(text).message).toContain(expected);
+  });
+});

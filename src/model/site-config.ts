@@ -125,6 +125,26 @@ const fleetSchema = z
   .default({});
 
 /**
+ * How nodes get the image (issue #14 item 5, docs/peer-assist.md). `peerAssist` off (the default):
+ * every node fetches the ISO over HTTP from the master. On: the master also makes each served
+ * image's torrent (its own HTTP URL as web seed) and runs a tracker on the boot address, so
+ * booting peers can share pieces; seeding is bounded by `seedTimeS` and `seedRatio`.
+ */
+const distributionSchema = z
+  .object({
+    peerAssist: z.boolean().default(false),
+    /** The tracker's TCP port on the master's boot address. */
+    trackerPort: z.number().int().min(1).max(65535).default(6969),
+    /** A booted peer seeds at most this long after it has the whole image (then does its post-action). */
+    seedTimeS: z.number().int().min(0).max(3600, "at most 3600 s: seeding must not delay power-off for long").default(120),
+    /** …or until it uploaded this many times the image, whichever comes first. */
+    seedRatio: z.number().min(0).max(100).default(4),
+  })
+  .strict()
+  .default({});
+export type DistributionConfig = z.infer<typeof distributionSchema>;
+
+/**
  * Burn-in (docs/workload.md, "Burn-in"): off unless switched on; one decision for every peer this
  * master boots (planBoot puts recon.burnin= on each peer's command line). Seconds per test.
  */
@@ -242,6 +262,7 @@ const siteConfigSchema = z
     power: powerSchema,
     burnIn: burnInSchema,
     fleet: fleetSchema,
+    distribution: distributionSchema,
   })
   .strict()
   .superRefine((config, ctx) => {

@@ -1,0 +1,122 @@
+/**
+ * Whether and how the master distributes images by BitTorrent (issue #14 item 5,
+ * docs/peer-assist.md): only when the site config switches `distribution.peerAssist` on (the
+ * HTTP path stays the default). Then each served image gets a torrent
+ * (<runDir>/torrent/<label>.torrent: piece hashes, the master's tracker as announce, the master's
+ * own HTTP URL of the ISO as web seed, private) and the master runs opentracker on the boot
+ * address. The decision is pure (planMasterTorrent); startMasterTorrent makes the torrents and
+ * starts the supervised tracker.
+ */
+import { stat } from "node:fs/promises";
+import { join } from "node:path";
+import { masterHost } from "../../boot/plan-boot.js";
+import type { Logger } from "../../lib/log.js";
+import type { CommandRunner } from "../../lib/run.js";
+import type { SiteConfig } from "../../model/site-config.js";
+import type { ImageTree } from "../images.js";
+import { makeTorrent } from "./mktorrent.js";
+import { announceUrl, startTracker, type TrackerRun } from "./opentracker.js";
+
+export interface PlannedTorrent {
+  label: string;
+  isoPath: string;
+  torrentPath: string;
+  /** The master's own URL of the ISO (what a node fetches without peer assist). */
+  webSeedUrl: string;
+  name: string;
+}
+
+export interface MasterTorrentPlan {
+  tracker: { address: string; port: number; dir: string; announceUrl: string };
+  torrents: PlannedTorrent[];
+  /** The peers' bounds on seeding after they have the whole image. */
+  seedTimeS: number;
+  seedRatio: number;
+}
+
+/** <runDir>/torrent: the torrents, and the tracker's chroot with its whitelist. */
+export function torrentRunDir(runDir: string): string {
+  return join(runDir, "torrent");
+}
+
+/** The torrents and tracker for this config and these images; undefined when peer assist is off (pure). */
+export function planMasterTorrent(options: {
+  config: SiteConfig;
+  images: readonly Pick<ImageTree, "label" | "root">[];
+  /** The boot address (the tracker listens there only). */
+  address: string;
+  httpPort: number;
+  runDir: string;
+}): MasterTorrentPlan | undefined {
+  const { distribution } = options.config;
+  if (!distribution.peerAssist) return undefined;
+  const dir = torrentRunDir(options.runDir);
+  const host = masterHost({ address: options.address, httpPort: options.httpPort });
+  return {
+    tracker: {
+      address: options.address,
+      port: distribution.trackerPort,
+      dir: join(dir, "tracker"),
+      announceUrl: announceUrl(options.address, distribution.trackerPort),
+    },
+    torrents: options.images.map((image) => ({
+      label: image.label,
+      // Each image's own tree, as nbd-server: the served tree may be symlinks.
+      isoPath: join(image.root, "isos", `${image.label}.iso`),
+      torrentPath: join(dir, `${image.label}.torrent`),
+      webSeedUrl: `http://${host}/isos/${image.label}.iso`,
+      name: `${image.label}.iso`,
+    })),
+    seedTimeS: distribution.seedTimeS,
+    seedRatio: distribution.seedRatio,
+  };
+}
+
+export interface MasterTorrentRun extends TrackerRun {
+  /** Each image's info hash, by label. */
+  infoHashes: Record<string, string>;
+}
+
+/** Makes every planned torrent (one SHA-1 pass over each ISO), then starts the tracker whitelisting them. */
+export async function startMasterTorrent(options: {
+  runner: CommandRunner;
+  plan: MasterTorrentPlan;
+  log: Logger;
+  signal: AbortSignal;
+  /** For tests that run opentracker in a namespace: see startTracker. */
+  trackerBinary?: string;
+  trackerWrap?: readonly string[];
+  probe?: () => Promise<boolean>;
+}): Promise<MasterTorrentRun> {
+  const { plan, log } = options;
+  const infoHashes: Record<string, string> = {};
+  for (const torrent of plan.torrents) {
+    const started = Date.now();
+    const sizeBytes = (await stat(torrent.isoPath)).size;
+    infoHashes[torrent.label] = await makeTorrent(options.runner, {
+      source: torrent.isoPath,
+      output: torrent.torrentPath,
+      name: torrent.name,
+      announceUrl: plan.tracker.announceUrl,
+      webSeedUrl: torrent.webSeedUrl,
+      sizeBytes,
+    });
+    log.info("torrent made", {
+      image: torrent.label,
+      info_hash: infoHashes[torrent.label],
+      bytes: sizeBytes,
+      ms: Date.now() - started,
+      torrent: torrent.torrentPath,
+    });
+  }
+  const run = await startTracker({
+    runner: options.runner,
+    plan: { address: plan.tracker.address, port: plan.tracker.port, dir: plan.tracker.dir, infoHashes: Object.values(infoHashes) },
+    log,
+    signal: options.signal,
+    binary: options.trackerBinary,
+    wrap: options.trackerWrap,
+    probe: options.probe,
+  });
+  return { ...run, infoHashes };
+}
