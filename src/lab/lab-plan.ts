@@ -169,7 +169,8 @@ export function planLab(options: LabOptions): LabPlan {
     tap: masterTap,
     stick,
     // Each image on the data partition is one more ISO (and its kernel and initrd) there.
-    stickBytes: (2 + (options.extraImages?.length ?? 0)) * 1024 ** 3,
+    // 2 GiB, 1 more per extra image, 2 more per nbd-rw peer (its writable copy of the ext4 root, ~1.1 GB, lives there).
+    stickBytes: (2 + (options.extraImages?.length ?? 0) + 2 * (options.roots?.filter((root) => root === "nbd-rw").length ?? 0)) * 1024 ** 3,
     firmware: masterFirmware,
     vm: {
       name: `recon-lab-master-${id}`,

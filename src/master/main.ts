@@ -357,6 +357,8 @@ async function serve(options: MasterOptions, deps: MasterDeps, config: SiteConfi
       images: [images.own, ...images.others],
       address: net.address,
       runDir: options.runDir,
+      // Where a node's writable copy (root: nbd-rw) is made and kept: the data partition.
+      dataDir: options.dataDir,
       runner,
       log: nbdLog,
       signal: stopAll.signal,

@@ -29,6 +29,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { processIs, readPid } from "../../src/lab/bmc.js";
 import { labUp, type RunningLab } from "../../src/lab/lab.js";
 import { listNetns } from "../../src/lab/netns.js";
+import { rwCopyLabel } from "../../src/boot/root-transport.js";
 import { loadRecipe } from "../../src/build/sources.js";
 import { printPeerPhaseTables } from "../../src/lab/phase-tables.js";
 import { createLogger } from "../../src/lib/log.js";
@@ -92,6 +93,11 @@ function peerSubject(peer: RunningLab["plan"]["peers"][number]): WaitSubject {
     exited: () => !alive && goneSince !== undefined && Date.now() - goneSince > PEER_GONE_MS,
     tail: async () => (await readFile(peer.serialLog, "utf8").catch((e: Error) => `(no serial log: ${e.message})`)).split("\n").slice(-40).join("\n"),
   };
+}
+
+/** The label of a node's writable copy (src/boot/root-transport.ts rwCopyLabel, for the stick's own image). */
+function rwLabel(mac: string): string {
+  return rwCopyLabel(recipe, mac);
 }
 
 /** A regexp literal for `text`. */
@@ -159,12 +165,14 @@ beforeAll(
       // The Secure Boot peer boots ALT_IMAGE (its host setting `image:`), the BIOS peer the stick's own.
       // A third peer (BIOS) takes its root over NFS from the master's kernel NFS server (#13): the three
       // transports side by side in one run, so bench/lab.ts can set their bytes and times beside each other.
+      // A fourth (BIOS, root: nbd-rw) mounts its own writable copy of the image's root read-write: the one
+      // holder; the test's own NBD client is refused while it holds it, and the copy stays on the stick.
       {
-        peers: 3,
-        firmware: ["bios", "uefi-sb", "bios"],
-        roots: ["nbd", "http", "nfs"],
+        peers: 4,
+        firmware: ["bios", "uefi-sb", "bios", "bios"],
+        roots: ["nbd", "http", "nfs", "nbd-rw"],
         extraImages: [{ label: ALT_IMAGE, iso: built.iso, kernelArgs: recipeKernelArgs }],
-        images: [undefined, ALT_IMAGE, undefined],
+        images: [undefined, ALT_IMAGE, undefined, undefined],
         iso: built.iso,
         dir: labDir,
         debug: false,
@@ -223,6 +231,27 @@ describe("recon lab: a USB master wakes a BIOS and a Secure Boot UEFI peer throu
         // The BMC's start script writes vm.pid at the instant of power on.
         poweredOnAt.set(peer.name, (await stat(join(peer.bmc.dir, "vm.pid"))).mtimeMs);
       }
+      // While the nbd-rw peer holds its writable copy (from its agent's hello until it is off), a second
+      // client — this test, from the lab bridge — is refused, and the master logs the refusal.
+      const secondClient = Promise.all(
+        lab!.plan.peers
+          .filter((peer) => peer.root === "nbd-rw")
+          .map(async (peer) => {
+            await poll(
+              `${peer.name}'s agent hello`,
+              UPLOAD_TIMEOUT_MS,
+              3000,
+              async () => {
+                const phase = ((await api(`/api/v1/nodes/${peer.mac}`)) as NodeDetail).node?.phase;
+                return phase === "agent" ? true : undefined;
+              },
+              [peerSubject(peer)],
+            );
+            const url = `nbd://${lab!.plan.masterAddress}/${rwLabel(peer.mac)}`;
+            const second = await execa("ip", ["netns", "exec", lab!.plan.wireNs, "nbdinfo", "--size", url], { reject: false, all: true, timeout: 30_000 });
+            return { peer, exitCode: second.exitCode, said: second.all ?? "" };
+          }),
+      );
       const stored = await Promise.all(
         lab!.plan.peers.map(async (peer) => {
           const detail = await poll(
@@ -326,6 +355,14 @@ describe("recon lab: a USB master wakes a BIOS and a Secure Boot UEFI peer throu
           timings.nfsPeerReadBytes = readBytes;
           log.info("nfs root", { peer: peer.name, read_bytes: readBytes, iso_bytes: Number(timings.isoBytes ?? 0) });
         }
+        if (peer.root === "nbd-rw") {
+          // Its root is its own writable copy of the image's ext4 root, by NBD, read-write; the image itself is untouched.
+          const serial = await readFile(peer.serialLog, "utf8");
+          expect(serial).toMatch(new RegExp(`Kernel command line: .*root=nbd:10\\.77\\.0\\.1:${rwLabel(peer.mac)}:ext4:rw`));
+          expect(serial).toMatch(new RegExp(`recon: booting ${peer.mac} from nbd://10\\.77\\.0\\.1/${rwLabel(peer.mac)}`));
+          const master = await readFile(lab!.plan.master.vm.serialLog, "utf8");
+          expect(master).toMatch(new RegExp(`component=nbd msg="nbd-rw copy ready" label=${rwLabel(peer.mac)} from=debian-12`));
+        }
         // In-band `lan print` found the node's BMC (ipmi_sim reports its lab address).
         expect(inventory.bmc.address).toBe(peer.bmc.address);
         // Burn-in (on in the lab's site config) ran every test, the disk read on the peer's one disk, and each passed.
@@ -339,6 +376,11 @@ describe("recon lab: a USB master wakes a BIOS and a Secure Boot UEFI peer throu
         ]);
         expect(inventory.findings.filter((finding) => finding.category === "burn_in")).toEqual([]);
         timings[`${peer.name}BurnInS`] = Math.round(inventory.burn_in.reduce((sum, test) => sum + (test.duration_s ?? 0), 0));
+      }
+      for (const { peer, exitCode, said } of await secondClient) {
+        expect(exitCode, `a second NBD client of ${peer.name}'s writable copy was let in: ${said}`).not.toBe(0);
+        const master = await readFile(lab!.plan.master.vm.serialLog, "utf8");
+        expect(master).toMatch(new RegExp(`component=nbd msg="nbd-rw client refused" export=${rwLabel(peer.mac)} reason="held by another client"`));
       }
       // Where each peer's minutes went (issue #14 item 3): the phase table of its boot, console only.
       printPeerPhaseTables(
@@ -410,6 +452,11 @@ describe("recon lab: a USB master wakes a BIOS and a Secure Boot UEFI peer throu
       for (const peer of lab!.plan.peers) {
         const inventory = JSON.parse(await debugfs(image, `cat /nodes/${peer.mac.replace(/:/g, "-")}/inventory.json`)) as InventoryLike;
         expect(inventory.system_vendor.serial_number).toBe(peer.smbios.serial);
+        if (peer.root === "nbd-rw") {
+          // The node's writable copy is kept on the stick under its own label, beside (never instead of) the image.
+          const record = JSON.parse(await debugfs(image, `cat /images/${rwLabel(peer.mac)}/copy.json`)) as { label?: string; from?: string };
+          expect(record).toMatchObject({ label: rwLabel(peer.mac), from: recipe });
+        }
       }
       await rm(image);
 

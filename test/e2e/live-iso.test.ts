@@ -123,6 +123,18 @@ describe("the debian-12 live ISO", () => {
     expect(modules).not.toContain("systemd-networkd");
     const list = await cpioList(cpio);
     expect(list).toEqual(expect.arrayContaining(["usr/sbin/livenetroot", "usr/sbin/dmsquash-live-root"]));
+    // recon-root (#13): when a peer's root does not arrive, its emergency hook says so and tells the master
+    // (the hook itself runs in test/integration/boot-failure.test.ts); it needs curl, cut and tr in the initrd.
+    expect(modules).toContain("recon-root");
+    expect(
+      list.some((path) => /^(usr\/)?lib\/dracut\/hooks\/emergency\/05-recon-root-failed\.sh$/.test(path)),
+      "the recon-root emergency hook",
+    ).toBe(true);
+    for (const tool of ["curl", "cut", "tr"])
+      expect(
+        list.some((path) => new RegExp(`^(usr/)?bin/${tool}$`).test(path)),
+        tool,
+      ).toBe(true);
     await rm(cpio);
   });
 

@@ -119,7 +119,7 @@ case "${kiwi_profiles}" in
     # /sbin/netroot is never called and root=live:http://... never downloads (LAB-FACTS).
     mkdir -p /etc/dracut.conf.d
     cat > /etc/dracut.conf.d/20-recon-livenet.conf <<'DRACUT'
-add_dracutmodules+=" dmsquash-live livenet network-legacy nbd nfs "
+add_dracutmodules+=" dmsquash-live livenet network-legacy nbd nfs recon-root "
 omit_dracutmodules+=" systemd-networkd "
 # zstd instead of gzip -9: the initrd every peer loads is ~16 % smaller (docs/recipes.md, "Image diet").
 compress="zstd"
