@@ -44,7 +44,10 @@ export async function prepareLabStick(runner: CommandRunner, options: StickOptio
   const staging = join(work, "root");
   const image = join(work, "data.ext4");
   await rm(work, { recursive: true, force: true });
-  await mkdir(staging, { recursive: true, mode: 0o700 });
+  // The data partition's root, as mkfs.ext4 gives a real stick: 0755, so the master's boot services
+  // (nobody) reach images/; what is secret in it (site.yaml, BMC passwords) is 0600 in 0700 directories.
+  await mkdir(staging, { recursive: true, mode: 0o755 });
+  await chmod(staging, 0o755);
   try {
     await copyFile(options.iso, options.stick);
     await truncate(options.stick, options.sizeBytes);

@@ -1,4 +1,4 @@
-import { mkdir, mkdtemp, readFile, readlink, rm, writeFile } from "node:fs/promises";
+import { chmod, mkdir, mkdtemp, readFile, readlink, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
@@ -42,6 +42,25 @@ describe("discoverImages", () => {
     expect(await readlink(join(found.httpRoot, "isos", "debian-12.iso"))).toBe(join(httpRoot, "isos", "debian-12.iso"));
     expect(await readFile(join(found.httpRoot, "isos", "rocky-9.iso"), "utf8")).toBe("iso of rocky-9");
     expect(found.others.map((image) => image.label)).toEqual(["rocky-9"]);
+  });
+
+  it("lets the boot services (an unprivileged user) reach a data-partition image under a 0700 data root, adding only o+x / o+r", async () => {
+    work = await mkdtemp(join(tmpdir(), "recon-images-"));
+    const runDir = join(work, "run");
+    const dataDir = join(work, "data");
+    await tree(join(runDir, "http"), "debian-12");
+    const image = join(dataDir, "images", "rocky-9");
+    await tree(image, "rocky-9");
+    await chmod(dataDir, 0o700);
+    await chmod(join(image, "install", "rocky-9", "initrd"), 0o600);
+    await discoverImages({ httpRoot: join(runDir, "http"), ownLabel: "debian-12", dataDir, runDir, log });
+    expect((await stat(dataDir)).mode & 0o777).toBe(0o701);
+    expect((await stat(join(image, "install", "rocky-9", "initrd"))).mode & 0o777).toBe(0o604);
+    expect(lines.some((line) => line.includes('msg="image made readable for the boot services" image=rocky-9'))).toBe(true);
+    // A second start finds nothing to change.
+    lines.length = 0;
+    await discoverImages({ httpRoot: join(runDir, "http"), ownLabel: "debian-12", dataDir, runDir, log });
+    expect(lines.some((line) => line.includes("made readable"))).toBe(false);
   });
 
   it("refuses a run dir whose served tree would be the http root itself", async () => {

@@ -9,7 +9,7 @@
  * (isos/<label>.iso, install/<label>/ for each image), so nginx and express see one http root and
  * nothing large is copied.
  */
-import { access, mkdir, readdir, readFile, rm, symlink } from "node:fs/promises";
+import { access, chmod, mkdir, readdir, readFile, rm, stat, symlink } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { imageArchFromBootJson, type ServedImage } from "../boot/plan-boot.js";
 import { isReconError, ReconError } from "../lib/errors.js";
@@ -120,6 +120,7 @@ export async function discoverImages(options: { httpRoot: string; ownLabel: stri
       });
       return;
     }
+    if (from === "data-partition") await makeServable(options.dataDir, root, label, log);
     taken.set(label, where);
     others.push(tree);
   };
@@ -165,4 +166,29 @@ export async function linkServedTree(dir: string, images: readonly ImageTree[]):
     await symlink(resolve(image.root, "isos", `${image.label}.iso`), join(dir, "isos", `${image.label}.iso`));
     await symlink(resolve(image.root, "install", image.label), join(dir, "install", image.label));
   }
+}
+
+/**
+ * dnsmasq (TFTP) and nginx's workers read an image as an unprivileged user (nobody): every directory
+ * from the data partition's root down to the image's files must let others through (o+x) and each file
+ * be readable (o+r). The data root may be 0700 (a stick staged so, a restrictive umask): then the boot
+ * of every node set to this image failed with "Permission denied" in its firmware (lab e2e, GRUB over
+ * TFTP). Only those bits are added — no directory becomes listable that was not — and each change is logged.
+ */
+export async function makeServable(dataDir: string, imageRoot: string, label: string, log: Logger): Promise<void> {
+  const changed: string[] = [];
+  const add = async (path: string, bits: number) => {
+    const mode = (await stat(path)).mode & 0o7777;
+    if ((mode & bits) === bits) return;
+    await chmod(path, mode | bits);
+    changed.push(`${path} ${(mode & 0o777).toString(8)}→${((mode | bits) & 0o777).toString(8)}`);
+  };
+  await add(dataDir, 0o001);
+  await add(join(dataDir, IMAGES_DIR), 0o001);
+  await add(imageRoot, 0o005);
+  for (const dir of ["isos", "install", join("install", label)]) await add(join(imageRoot, dir), 0o005);
+  for (const file of [join("isos", `${label}.iso`), join("install", label, "linux"), join("install", label, "initrd"), join("install", label, "boot.json")]) {
+    await add(join(imageRoot, file), 0o004).catch(() => undefined);
+  }
+  if (changed.length > 0) log.info("image made readable for the boot services", { image: label, changed: changed.join(", ") });
 }
