@@ -56,6 +56,8 @@ export const NEEDED_TOOLS: readonly NeededTool[] = [
   { name: "rpc.mountd", roles: ["master"], from: "root transport nfs (recipe: nfs-kernel-server)" },
   { name: "exportfs", roles: ["master"], from: "root transport nfs (recipe: nfs-kernel-server)" },
   { name: "rpcbind", roles: ["master"], from: "root transport nfs (recipe: rpcbind)" },
+  { name: "xorriso", roles: ["master"], from: "master/nbd/rw-copy.ts (where LiveOS/squashfs.img sits in the ISO)" },
+  { name: "unsquashfs", roles: ["master"], from: "master/nbd/rw-copy.ts (an nbd-rw node's writable copy of the root)" },
   { name: "losetup", roles: ["master"], from: "master/nfs/nfs-server.ts (each image's ISO, squashfs and rootfs on a loop device of its own)" },
   { name: "dhclient", roles: ["master"], from: "master/net/dhclient.ts" },
   { name: "sfdisk", roles: ["master"], from: "master/store/data-partition.ts, master/live-image.ts" },

@@ -364,6 +364,9 @@ async function serve(options: MasterOptions, deps: MasterDeps, config: SiteConfi
       signal: stopAll.signal,
       ownIsoOnDevice: options.isoDevice !== undefined,
     }).catch((error: unknown) => {
+      // A site config that asks for the impossible (nbd-rw on a layer wider than one host) is still a
+      // config error at start, as every other; only a server that will not run is not.
+      if (isReconError(error) && error.code === "CONFIG_INVALID") throw error;
       nbdLog.error("nbd root transport not served: these nodes will not boot", nbdFailure(error, config));
       return undefined;
     });
