@@ -106,8 +106,12 @@ export interface MemoryReport {
     peakMB: number;
     sampledPeakRssMB: number;
     cpuS: number;
-    /** The group's summed RSS, MB, the highest sample in each `timelineEveryMs` slice since the sampler started. */
-    rssTimelineMB: number[];
+    /**
+     * The group's summed RSS, MB, the highest sample in each `timelineEveryMs` slice since the
+     * sampler started; null: no sample in that slice (this process got no CPU in time: with 400
+     * peer processes on 2 cores its timers ran up to ~70 s late). VmHWM is the kernel's and has no gaps.
+     */
+    rssTimelineMB: (number | null)[];
   };
 }
 
@@ -145,7 +149,7 @@ export function sampleMemory(groups: () => MemoryGroups, options: { everyMs: num
       sampledPeak.set(group, Math.max(sampledPeak.get(group) ?? 0, sum));
       const slices = timeline.get(group) ?? [];
       const slice = Math.floor((Date.now() - startedMs) / options.timelineEveryMs);
-      while (slices.length <= slice) slices.push(0);
+      while (slices.length <= slice) slices.push(-1);
       slices[slice] = Math.max(slices[slice]!, sum);
       timeline.set(group, slices);
     }
@@ -178,7 +182,7 @@ export function sampleMemory(groups: () => MemoryGroups, options: { everyMs: num
           processes: processes.map((p) => ({ pid: p.pid, name: p.name, peakMB: kibToMB(p.peakKiB) })),
           peakMB: kibToMB(processes.reduce((sum, p) => sum + p.peakKiB, 0)),
           sampledPeakRssMB: kibToMB(sampledPeak.get(group) ?? 0),
-          rssTimelineMB: (timeline.get(group) ?? []).map(kibToMB),
+          rssTimelineMB: (timeline.get(group) ?? []).map((kib) => (kib < 0 ? null : kibToMB(kib))),
           cpuS: Math.round(pids.reduce((sum, pid) => sum + (lastTicks.get(pid) ?? 0) - (firstTicks.get(pid) ?? 0), 0) / (TICKS_PER_S / 10)) / 10,
         };
       }
