@@ -157,7 +157,7 @@ mount -t ext4 -o ro,noload /dev/loop6 /run/recon-nfs/rocky-9
 exportfs -i -o ro,no_subtree_check,no_root_squash,fsid=ec3e674e-55db-7e86-b73c-aa0fe36c47c7,sec=sys 10.77.0.0/24:/run/recon-nfs/debian-12
 exportfs -i -o ro,no_subtree_check,no_root_squash,fsid=2da49ee6-b76a-c8e3-0a05-4a937b71bb11,sec=sys 10.77.0.0/24:/run/recon-nfs/rocky-9
 rpc.mountd --foreground --no-nfs-version 2 --no-nfs-version 3
-rpc.nfsd --host 10.77.0.1 --no-nfs-version 2 --no-nfs-version 3 --lease-time 15 --grace-time 15 8`);
+rpc.nfsd --host 10.77.0.1 --no-nfs-version 3 --lease-time 15 --grace-time 15 8`);
     expect(calls.join("\n")).toBe(`exportfs -u 10.77.0.0/24:/run/recon-nfs/debian-12
 exportfs -u 10.77.0.0/24:/run/recon-nfs/rocky-9
 exportfs -f

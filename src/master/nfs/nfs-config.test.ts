@@ -94,7 +94,7 @@ mount -t ext4 -o ro,noload /dev/loopN /run/recon-nfs/rocky-9`);
 mount -t nfsd nfsd /proc/fs/nfsd
 exportfs -i -o ro,no_subtree_check,no_root_squash,fsid=2da49ee6-b76a-c8e3-0a05-4a937b71bb11,sec=sys 10.77.0.0/24:/run/recon-nfs/rocky-9
 rpc.mountd --foreground --no-nfs-version 2 --no-nfs-version 3
-rpc.nfsd --host 10.77.0.1 --no-nfs-version 2 --no-nfs-version 3 --lease-time 15 --grace-time 15 8
+rpc.nfsd --host 10.77.0.1 --no-nfs-version 3 --lease-time 15 --grace-time 15 8
 exportfs -u 10.77.0.0/24:/run/recon-nfs/rocky-9
 exportfs -f
 rpc.nfsd 0

@@ -1,7 +1,7 @@
 /**
  * The kernel NFS server for `root: nfs` (issue #13 item 2), pure: what to mount, what to export and
  * the argv of every command (mount, umount, exportfs, rpc.nfsd, rpc.mountd, modprobe). The runner is
- * nfs-server.ts. NFSv4 only: rpc.nfsd and rpc.mountd get `-N 2 -N 3`, so neither rpcbind nor statd
+ * nfs-server.ts. NFSv4 only: rpc.mountd gets `-N 2 -N 3`, rpc.nfsd `-N 3` (2.6.2 refuses -N 2), so neither rpcbind nor statd
  * is needed (mountd only answers the kernel's export upcalls) and only TCP port 2049 is open.
  *
  * An image's root tree is three read-only mounts deep, as dracut's dmsquash-live mounts it on a peer
@@ -241,8 +241,8 @@ export function rpcNfsdArgs(plan: Pick<NfsServerPlan, "address" | "threads">): s
   return [
     "--host",
     plan.address,
-    "--no-nfs-version",
-    "2",
+    // Not `--no-nfs-version 2`: nfs-utils 2.6.2's rpc.nfsd (Debian 12) no longer knows version 2 and
+    // exits with "2: Unsupported version" (the lab master's first NFS start); its -N takes 3 and 4.x.
     "--no-nfs-version",
     "3",
     "--lease-time",
