@@ -1,8 +1,10 @@
 /**
- * bench/peer-assist.ts --peers N [--size-mib 16] [--rate-mbit 50] [--timeout-s 600]
+ * bench/peer-assist.ts --peers N [--size-mib 16] [--rate-mbit 50] [--timeout-s 600] [--fifo]
  * (issue #14 item 5, docs/peer-assist.md): N simulated peers, each in its own network namespace
  * (src/lab/netns.ts), and a master namespace; every link — each peer's and the master's, both
- * directions — shaped with tc tbf to the same rate. One run measures, on the same file:
+ * directions — shaped with tc to the same rate (tbf; the master's upload htb with the tracker's
+ * answers and ARP in a class served first, or tbf too with --fifo: bench/peer-swarm.ts). One run
+ * measures, on the same file:
  *
  * - master_only: every peer fetches the file by HTTP from a real nginx in the master's namespace,
  *   all at once, verified as it streams (bench/stream-fetch.ts); time until the last has it.
@@ -44,6 +46,9 @@ const peersWanted = Math.min(Math.round(arg("peers", 16)), 200);
 const sizeBytes = Math.round(arg("size-mib", 16) * 1024 * 1024);
 const rateMbit = arg("rate-mbit", 50);
 const timeoutS = Math.min(arg("timeout-s", 600), 1800);
+/** `--fifo`: the master's link a plain tbf FIFO like every peer's (the first N = 64 run), not htb with the tracker first. */
+const fifo = process.argv.includes("--fifo");
+const TRACKER_PORT = 6969;
 const prefix = `rcn-pa${process.pid % 100000}`;
 const stopAll = new AbortController();
 setMaxListeners(0, stopAll.signal);
@@ -87,7 +92,8 @@ async function main() {
     peers.push(await lab.addHost({ name: `p${i}`, mac, address: `10.81.${1 + (i >> 8)}.${(i & 0xff) + 1}/16` }));
   }
   for (const [k, host] of [master, ...peers].entries()) {
-    await shape(host.ns, host.dev, rateMbit); // its upload
+    // Its upload; the master's with the tracker's answers first unless --fifo.
+    await shape(host.ns, host.dev, rateMbit, k === 0 && !fifo ? TRACKER_PORT : undefined);
     await shape(lab.ns, `rcnv${k}`, rateMbit); // its download (the bridge side sends to it)
   }
 
@@ -118,7 +124,7 @@ async function main() {
   const afterHttp = await readNginxBytes(nginx);
 
   // 2. Peer-assisted: recon's master side makes the torrent and runs the tracker.
-  const config = parseSiteConfig("distribution: { peerAssist: true }\n");
+  const config = parseSiteConfig(`distribution: { peerAssist: true, trackerPort: ${TRACKER_PORT} }\n`);
   const plan = planMasterTorrent({ config, images: [{ label: LABEL, root: httpRoot }], address: MASTER, httpPort: HTTP_PORT, runDir: join(work, "run") })!;
   const logLines: string[] = [];
   const log = createLogger({}, { write: (line) => logLines.push(line) });
@@ -170,7 +176,7 @@ async function main() {
     peers: peersWanted,
     file_bytes: sizeBytes,
     piece_bytes: 2 ** pieceExponentFor(sizeBytes),
-    rate: `${rateMbit} Mbit/s per link, both directions, master and every peer (tc tbf)`,
+    rate: `${rateMbit} Mbit/s per link, both directions, master and every peer (tc tbf; the master's upload ${fifo ? "tbf too (FIFO)" : "htb, the tracker's answers and ARP first"})`,
     transfer_bound_s: Number(((sizeBytes * 8) / (rateMbit * 1e6)).toFixed(2)),
     master_only_bound_s: Number(((peersWanted * sizeBytes * 8) / (rateMbit * 1e6)).toFixed(2)),
     master_only_s: Number(masterOnlyS.toFixed(2)),
@@ -186,11 +192,17 @@ async function main() {
     master_bytes_master_only: [...afterHttp.perClient.values()].reduce((a, b) => a + b, 0),
     master_bytes_assisted: masterBytesAssisted,
     master_bytes_assisted_per_file: Number((masterBytesAssisted / sizeBytes).toFixed(2)),
+    from_master_total_bytes: perPeer.reduce((a, p) => a + p.fromMaster, 0),
+    from_peers_total_bytes: perPeer.reduce((a, p) => a + p.fromPeers, 0),
     per_peer_from_master_bytes: quantiles(perPeer.map((p) => p.fromMaster)),
     per_peer_from_peers_bytes: quantiles(perPeer.map((p) => p.fromPeers)),
     cpu_busy_master_only: busy(cpu0, cpu1),
     cpu_busy_assisted: busy(cpu1, cpu2),
     first_peer_lines: process.env.PA_DEBUG ? swarm[0]?.lines.slice(-15) : undefined,
+    incomplete_peers: swarm
+      .filter((peer) => peer.completedAt === undefined)
+      .slice(0, 3)
+      .map((peer) => ({ ns: peer.ns, exited: peer.exited, last_lines: peer.lines.slice(-8) })),
     first_peer_errors: swarm.find((p) => p.errors.length > 0)?.errors.slice(0, 3),
     tracker_log: logLines.filter((l) => /tracker|torrent/.test(l)).slice(0, 4),
     unit: "s = seconds; bytes from peers = the peer link's received bytes minus nginx's bytes sent to it (includes protocol overhead)",

@@ -22,6 +22,63 @@ export function tbfArgs(dev: string, rateMbit: number): string[] {
   return ["qdisc", "replace", "dev", dev, "root", "tbf", "rate", `${rateMbit}mbit`, "burst", String(burstBytes), "latency", "100ms"];
 }
 
+/**
+ * tc argvs shaping `dev`'s egress to `rateMbit` with htb, the tracker's answers (TCP source port
+ * `trackerPort`) in a class served first (pure). A plain FIFO at the master's link makes the
+ * tracker's answers and its SYN-ACKs wait behind every web-seed stream: at 64 peers the
+ * announces were aborted and every peer fell back to the web seed (docs/peer-assist.md). This
+ * kernel has no fq_codel/sfq/prio (only htb and tbf), so the priority is explicit: the tracker's
+ * answers and ARP.
+ */
+export function trackerFirstArgs(dev: string, rateMbit: number, trackerPort: number): string[][] {
+  const rate = `${rateMbit}mbit`;
+  return [
+    ["qdisc", "replace", "dev", dev, "root", "handle", "1:", "htb", "default", "20"],
+    ["class", "replace", "dev", dev, "parent", "1:", "classid", "1:1", "htb", "rate", rate, "ceil", rate],
+    [
+      "class",
+      "replace",
+      "dev",
+      dev,
+      "parent",
+      "1:1",
+      "classid",
+      "1:10",
+      "htb",
+      "rate",
+      `${Math.max(1, Math.round(rateMbit / 10))}mbit`,
+      "ceil",
+      rate,
+      "prio",
+      "0",
+    ],
+    ["class", "replace", "dev", dev, "parent", "1:1", "classid", "1:20", "htb", "rate", rate, "ceil", rate, "prio", "1"],
+    [
+      "filter",
+      "replace",
+      "dev",
+      dev,
+      "parent",
+      "1:",
+      "protocol",
+      "ip",
+      "prio",
+      "1",
+      "u32",
+      "match",
+      "ip",
+      "sport",
+      String(trackerPort),
+      "0xffff",
+      "flowid",
+      "1:10",
+    ],
+    // ARP too: behind a full queue the master's neighbour probes are dropped and a peer it cannot
+    // resolve gets nothing at all (seen at 64 peers: CN:1 DL:0 until --bt-stop-timeout).
+    ["filter", "replace", "dev", dev, "parent", "1:", "protocol", "arp", "prio", "2", "u32", "match", "u32", "0", "0", "flowid", "1:10"],
+  ];
+}
+
 /** `ip -s -j link show dev X` → its rx/tx byte counters (pure). */
 export function parseLinkBytes(json: string): { rxBytes: number; txBytes: number } {
   const [link] = JSON.parse(json) as Array<{ stats64?: { rx?: { bytes?: number }; tx?: { bytes?: number } } }>;
@@ -37,9 +94,12 @@ export async function linkBytes(ns: string, dev: string): Promise<{ rxBytes: num
   return parseLinkBytes(result.stdout);
 }
 
-export async function shape(ns: string, dev: string, rateMbit: number): Promise<void> {
-  const result = await runInNetns(execaRunner, ns, ["tc", ...tbfArgs(dev, rateMbit)]);
-  if (result.exitCode !== 0) throw new Error(`${ns}: tc on ${dev}: ${result.stderr.trim()}`);
+/** Shapes `dev` in `ns` with tbf, or (trackerPort given) with htb and the tracker's answers first. */
+export async function shape(ns: string, dev: string, rateMbit: number, trackerPort?: number): Promise<void> {
+  for (const args of trackerPort === undefined ? [tbfArgs(dev, rateMbit)] : trackerFirstArgs(dev, rateMbit, trackerPort)) {
+    const result = await runInNetns(execaRunner, ns, ["tc", ...args]);
+    if (result.exitCode !== 0) throw new Error(`${ns}: tc ${args.join(" ")}: ${result.stderr.trim()}`);
+  }
 }
 
 /** nginx access log lines `<client> <bytes sent> <status>` → bytes per client (pure). */
@@ -114,6 +174,8 @@ export interface SwarmPeer {
   lines: string[];
   child: ResultPromise;
   stop: AbortController;
+  /** Set when aria2c ended (its exit code, or the signal that ended it). */
+  exited: string | undefined;
 }
 
 /** Starts aria2c in `ns` with `spec`; `onComplete` is called once when it says the download is complete. */
@@ -122,7 +184,10 @@ export function startAria2cPeer(ns: string, spec: Aria2cSpec, signal: AbortSigna
   signal.addEventListener("abort", () => stop.abort(), { once: true });
   const [command, ...args] = netnsExecArgv(ns, ["aria2c", ...aria2cArgs(spec)]);
   const child = execa(command!, args, { reject: false, cancelSignal: stop.signal, buffer: false, stdin: "ignore", encoding: "utf8" });
-  const peer: SwarmPeer = { ns, completedAt: undefined, errors: [], lines: [], child, stop };
+  const peer: SwarmPeer = { ns, completedAt: undefined, errors: [], lines: [], child, stop, exited: undefined };
+  void child.then((result) => {
+    peer.exited = result.signal ?? `exit ${result.exitCode}`;
+  });
   const onLine = (chunk: string) => {
     for (const line of chunk.split("\n")) {
       if (!line.trim()) continue;
@@ -142,10 +207,10 @@ export function startAria2cPeer(ns: string, spec: Aria2cSpec, signal: AbortSigna
   return peer;
 }
 
-/** Resolves when every peer completed, or after `timeoutMs` / an abort (then some completedAt stay undefined). */
+/** Resolves when every peer completed or ended, or after `timeoutMs` / an abort (then some completedAt stay undefined). */
 export async function waitForSwarm(peers: readonly SwarmPeer[], timeoutMs: number, signal: AbortSignal): Promise<void> {
   const deadline = performance.now() + timeoutMs;
-  while (!signal.aborted && performance.now() < deadline && peers.some((peer) => peer.completedAt === undefined)) {
+  while (!signal.aborted && performance.now() < deadline && peers.some((peer) => peer.completedAt === undefined && peer.exited === undefined)) {
     await new Promise((r) => setTimeout(r, 100));
   }
 }
