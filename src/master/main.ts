@@ -175,6 +175,14 @@ async function serve(options: MasterOptions, deps: MasterDeps, config: SiteConfi
   checkBootSettings(config, server);
   // root: nfs is served by the kernel NFS server, started with nbd-server below (src/master/nfs).
 
+  // Peer assist (#14 item 5): its pieces exist (src/master/torrent) but the master does not run them and
+  // the initrd cannot fetch by torrent yet, so a site that switches it on is told, not left guessing.
+  if (config.distribution.peerAssist) {
+    log.warn("peer assist is not served yet: every node boots over HTTP", {
+      hint: "docs/peer-assist.md says what is left; set distribution.peerAssist: false to silence this",
+    });
+  }
+
   // Store and fleet state: replay the stored events so a restarted master knows its nodes.
   const store = await createStore(options.dataDir, { log: log.child({ component: "store" }) });
   const secret = await store.secret();
