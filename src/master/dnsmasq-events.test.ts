@@ -20,5 +20,9 @@ describe("dnsmasq events of the GRUB chain", () => {
     expect(Object.keys(fleet.nodes)).toEqual(["52:54:00:81:00:07"]);
     expect(fleet.nodes["52:54:00:81:00:07"]!.phase).toBe("kernel");
     expect(Object.keys(fleet.nodes["52:54:00:81:00:07"]!.phases)).toEqual(["ipxe", "kernel"]);
+    // The kernel's path names the image (install/<label>/linux), as an HTTP kernel's URL does: the node
+    // state says which image a GRUB-by-TFTP node booted (the lab e2e's Secure Boot peer on its second image).
+    expect(events[2]).toMatchObject({ type: "tftp-sent", file: "linux", image: "test" });
+    expect(fleet.nodes["52:54:00:81:00:07"]!.image).toBe("test");
   });
 });

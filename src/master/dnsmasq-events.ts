@@ -14,7 +14,9 @@ export function nodeEventFromDnsmasq(event: DnsmasqLogEvent, at: Date): NodeEven
     // GRUB read its per-MAC file (boot/render-grub.ts grubNodeFile): that is this chain's "script served".
     const grubFile = /\/grub\/nodes\/([0-9a-f]{2}(?::[0-9a-f]{2}){5})\.cfg$/.exec(event.path);
     if (grubFile) return { type: "script-served", at: time, mac: grubFile[1]!, ip: event.ip };
-    return { type: "tftp-sent", at: time, ip: event.ip, file: event.file };
+    // GRUB's kernel and initrd (/install/<label>/linux): the label says which image this node boots.
+    const image = /\/install\/([^/]+)\/(?:linux|initrd)$/.exec(event.path)?.[1];
+    return { type: "tftp-sent", at: time, ip: event.ip, file: event.file, ...(image !== undefined && { image }) };
   }
   return undefined;
 }

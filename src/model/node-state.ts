@@ -15,7 +15,8 @@ export type NodeEvent =
   | { type: "dhcp-offer"; at: string; mac: string; ip: string }
   | { type: "dhcp-ack"; at: string; mac: string; ip: string; hostname?: string | undefined }
   /** TFTP lines name the client by IP only; the fleet reducer maps it to a MAC. */
-  | { type: "tftp-sent"; at: string; ip: string; file: string }
+  /** `image`: for a kernel or initrd read by TFTP (install/<label>/linux), that label. */
+  | { type: "tftp-sent"; at: string; ip: string; file: string; image?: string | undefined }
   /** iPXE fetched its script, or GRUB its per-MAC file by TFTP (then `ip` ties later TFTP lines to the MAC, also in proxy mode). */
   | { type: "script-served"; at: string; mac: string; ip?: string | undefined; image?: string | undefined }
   /** `image`: the label of the image whose kernel it was (install/<label>/linux). */
@@ -156,6 +157,8 @@ export function reduceNode(current: NodeState | undefined, mac: string, event: N
       return { ...node, imageBytes: node.imageBytes + event.bytes };
     case "script-served":
     case "kernel-sent":
+    case "tftp-sent":
+      // GRUB's chain reads the kernel by TFTP: its path names the image as the HTTP kernel's does.
       return event.image === undefined ? node : { ...node, image: event.image };
     case "upload-stored":
       return { ...node, uploads: node.uploads + 1, lastUploadId: event.uploadId };
