@@ -9,7 +9,7 @@
  * prerun refused (nbd-config.ts: one line in `<lock>.refused`) is logged.
  */
 import { mkdir, readdir, readFile, readlink, rm, stat, writeFile } from "node:fs/promises";
-import { connect } from "node:net";
+import { tcpAnswers } from "../../lib/tcp-answers.js";
 import { basename, dirname, join, resolve } from "node:path";
 import { sleep } from "../../lib/abortable-sleep.js";
 import { ReconError } from "../../lib/errors.js";
@@ -49,20 +49,6 @@ export function nbdRunPaths(runDir: string): { dir: string; configFile: string; 
 async function readPid(pidFile: string): Promise<number | undefined> {
   const pid = Number((await readFile(pidFile, "utf8").catch(() => "")).trim());
   return Number.isInteger(pid) && pid > 1 ? pid : undefined;
-}
-
-/** Whether something accepts TCP connections on host:port within timeoutMs. */
-function answers(host: string, port: number, timeoutMs: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host, port });
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(timeoutMs, () => done(false));
-    socket.once("connect", () => done(true));
-    socket.once("error", () => done(false));
-  });
 }
 
 /** An export's transaction logs: the one at its path (a client that has not renamed it yet) and every client's own. */
@@ -155,7 +141,7 @@ export async function startNbdServer(options: {
   }
   await writeFile(paths.configFile, renderNbdServerConfig(plan));
   const watchEveryMs = options.watchEveryMs ?? 1000;
-  const probe = options.probe ?? (() => answers(plan.listenAddress, plan.port, 500));
+  const probe = options.probe ?? (() => tcpAnswers(plan.listenAddress, plan.port, 500));
 
   const startTimeoutMs = options.startTimeoutMs ?? 10_000;
   const exportNames = plan.exports.map((e) => e.name).join(",");

@@ -13,7 +13,7 @@
  * trading meanwhile: the tracker only introduces peers, it carries no data.
  */
 import { mkdir, writeFile } from "node:fs/promises";
-import { connect } from "node:net";
+import { tcpAnswers } from "../../lib/tcp-answers.js";
 import { join } from "node:path";
 import { sleep } from "../../lib/abortable-sleep.js";
 import { ReconError } from "../../lib/errors.js";
@@ -55,20 +55,6 @@ export function renderWhitelist(infoHashes: readonly string[]): string {
   return infoHashes.map((hash) => `${hash}\n`).join("");
 }
 
-/** Whether something accepts TCP connections on host:port within timeoutMs. */
-function answers(host: string, port: number, timeoutMs: number): Promise<boolean> {
-  return new Promise((resolve) => {
-    const socket = connect({ host, port });
-    const done = (ok: boolean) => {
-      socket.destroy();
-      resolve(ok);
-    };
-    socket.setTimeout(timeoutMs, () => done(false));
-    socket.once("connect", () => done(true));
-    socket.once("error", () => done(false));
-  });
-}
-
 export interface TrackerRun {
   /** Resolves when stopped by the signal; rejects when the supervision gave up. */
   done: Promise<void>;
@@ -104,7 +90,7 @@ export async function startTracker(options: {
   await mkdir(plan.dir, { recursive: true, mode: 0o755 });
   // opentracker drops to user nobody after the chroot: the list must be world-readable.
   await writeFile(join(plan.dir, WHITELIST_NAME), renderWhitelist(plan.infoHashes), { mode: 0o644 });
-  const probe = options.probe ?? (() => answers(plan.address, plan.port, 500));
+  const probe = options.probe ?? (() => tcpAnswers(plan.address, plan.port, 500));
   const startTimeoutMs = options.startTimeoutMs ?? 10_000;
   const url = announceUrl(plan.address, plan.port);
 
