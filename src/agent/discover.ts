@@ -2,12 +2,13 @@
  * Discovery: the facts the collection plan needs, read from /sys, /dev and lsblk. The only I/O
  * before the plan; `root` lets tests point it at a directory laid out like / .
  */
-import { access, readdir } from "node:fs/promises";
+import { readdir } from "node:fs/promises";
 import { constants } from "node:fs";
 import { delimiter, join } from "node:path";
 import type { CommandRunner } from "../lib/run.js";
 import { parseSmartctlScan } from "../inventory/parse/smartctl-scan.js";
 import { isRaidPassThrough, type HostFacts, type RaidDisk } from "./collectors.js";
+import { pathExists } from "../lib/path-exists.js";
 
 export const LSBLK_DISKS_ARGS = ["-J", "-d", "-o", "NAME,TYPE"];
 /** `--scan-open` also opens each device, so a RAID controller's disks are listed with their `-d` value. */
@@ -40,17 +41,10 @@ async function names(dir: string): Promise<string[]> {
   return readdir(dir).catch(() => [] as string[]);
 }
 
-async function exists(path: string, mode = constants.F_OK): Promise<boolean> {
-  return access(path, mode).then(
-    () => true,
-    () => false,
-  );
-}
-
 /** True when `command` is an executable file in one of PATH's directories. */
 export async function onPath(command: string, path = process.env.PATH ?? ""): Promise<boolean> {
   for (const dir of path.split(delimiter).filter(Boolean)) {
-    if (await exists(join(dir, command), constants.X_OK)) return true;
+    if (await pathExists(join(dir, command), constants.X_OK)) return true;
   }
   return false;
 }
@@ -72,7 +66,7 @@ export async function discoverFacts(runner: CommandRunner, options: DiscoverOpti
     interfaces: (await names(join(root, "sys/class/net"))).filter((n) => n !== "lo"),
     disks: lsblk.exitCode === 0 ? parseLsblkDisks(lsblk.stdout) : [],
     nvmeControllers: (await names(join(root, "sys/class/nvme"))).filter((n) => /^nvme\d+$/.test(n)),
-    ipmiDevice: await exists(join(root, "dev/ipmi0")),
+    ipmiDevice: await pathExists(join(root, "dev/ipmi0")),
     nvidiaSmi: await onPath("nvidia-smi", options.path ?? options.env?.PATH ?? process.env.PATH),
     raidDisks: raidDisksFromScan(scan.stdout),
   };

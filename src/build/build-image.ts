@@ -24,6 +24,7 @@ import type { ResolvedRepository } from "./render-config-xml.js";
 import { checkRepositories, unreachableRepositoryError } from "./repository-reach.js";
 import { REQUIRED_ROOT_PATHS, verifyLiveRoot } from "./verify-live-root.js";
 import { unmountLeftovers } from "./leftover-mounts.js";
+import { pathExists } from "../lib/path-exists.js";
 
 export interface BuildImageOptions {
   recipe: string;
@@ -83,15 +84,6 @@ export function profileTargetDir(recipeBuildDir: string, profile: Profile): stri
 
 export function stampPath(recipeBuildDir: string, profile: Profile): string {
   return join(recipeBuildDir, `image-${profile}.json`);
-}
-
-async function exists(path: string): Promise<boolean> {
-  try {
-    await stat(path);
-    return true;
-  } catch {
-    return false;
-  }
 }
 
 export async function readStamp(recipeBuildDir: string, profile: Profile): Promise<Stamp | undefined> {
@@ -163,11 +155,11 @@ export async function buildImage(
   const log = deps.log.child({ recipe: options.recipe, profile });
 
   const stamp = await readStamp(recipeBuildDir, profile);
-  const handChanged = stamp?.changedByHand && (await exists(stamp.image)) ? stamp.changedByHand : undefined;
+  const handChanged = stamp?.changedByHand && (await pathExists(stamp.image)) ? stamp.changedByHand : undefined;
   const handFields = handChanged && { image: stamp?.image, repacked_at: handChanged.repackedAt, commands: handChanged.commands.length };
-  if (!options.force && stamp?.descriptionHash === options.descriptionHash && (await exists(stamp.image)) && !(await intact(stamp.image))) {
+  if (!options.force && stamp?.descriptionHash === options.descriptionHash && (await pathExists(stamp.image)) && !(await intact(stamp.image))) {
     log.warn("the built image no longer matches its recorded sha256; rebuilding", { image: stamp.image });
-  } else if (!options.force && stamp?.descriptionHash === options.descriptionHash && (await exists(stamp.image))) {
+  } else if (!options.force && stamp?.descriptionHash === options.descriptionHash && (await pathExists(stamp.image))) {
     if (handFields) log.warn("this image was changed by hand (shell, repack) and no longer follows the recipe; FORCE=1 rebuilds it from the recipe", handFields);
     else log.info("image up to date (same description hash); use FORCE=1 to rebuild", { image: stamp.image });
     return { image: stamp.image, logFile, reused: "build-dir", durationMs: 0, sizeBytes: (await stat(stamp.image)).size };

@@ -7,7 +7,7 @@
  *
  * Works from the ISO, not kiwi's own image-root tree, so any built or cached image can be opened.
  */
-import { mkdir, readFile, rename, rm, stat } from "node:fs/promises";
+import { mkdir, readFile, rename, rm } from "node:fs/promises";
 import { join } from "node:path";
 import { writeFileAtomic } from "../lib/atomic-write.js";
 import { ReconError } from "../lib/errors.js";
@@ -19,6 +19,7 @@ import { formatDuration } from "./kiwi.js";
 import { readSquashfsSuperblock, type SquashfsSuperblock } from "./squashfs.js";
 import { unsquashfsOneArgs } from "./verify-live-root.js";
 import { extractFromIso } from "./xorriso.js";
+import { pathExists } from "../lib/path-exists.js";
 
 /** Inside the ISO, and inside its squashfs (KIWI's dmsquash layout). */
 export const ISO_SQUASHFS = "/LiveOS/squashfs.img";
@@ -79,13 +80,6 @@ export async function readImageRootRecord(paths: ImageRootPaths): Promise<ImageR
   );
 }
 
-async function exists(path: string): Promise<boolean> {
-  return stat(path).then(
-    () => true,
-    () => false,
-  );
-}
-
 /**
  * The root tree of `iso`, extracted on first use. A tree taken from another ISO than the one now
  * built (a `target` rebuilt it since) is refused rather than silently replaced, since it may hold
@@ -99,7 +93,7 @@ export async function ensureImageRoot(
   const now = deps.now ?? Date.now;
   const isoSha256 = await sha256File(image.iso);
   const known = await readImageRootRecord(paths);
-  if (known && (await exists(paths.root))) {
+  if (known && (await pathExists(paths.root))) {
     if (known.isoSha256 !== isoSha256) {
       throw new ReconError("ARTEFACT_MISSING", `${paths.root} was extracted from another image than ${image.iso} (rebuilt since, sha256 ${isoSha256.slice(0, 12)} ≠ ${known.isoSha256.slice(0, 12)})`, {
         hint: `repack it first (./make-recipe-target ${image.recipe} repack overwrites the new image with the hand-changed one), or start over from the new image: rm -rf ${paths.root} ${paths.record}`,

@@ -9,7 +9,7 @@
  * (isos/<label>.iso, install/<label>/ for each image), so nginx and express see one http root and
  * nothing large is copied.
  */
-import { access, chmod, mkdir, readdir, readFile, rm, stat, symlink } from "node:fs/promises";
+import { chmod, mkdir, readdir, readFile, rm, stat, symlink } from "node:fs/promises";
 import { join, resolve } from "node:path";
 import { imageArchFromBootJson, type ServedImage } from "../boot/plan-boot.js";
 import { isReconError, ReconError } from "../lib/errors.js";
@@ -17,6 +17,7 @@ import type { Logger } from "../lib/log.js";
 import { IMAGE_LABEL } from "../model/site-config.js";
 import { IMAGES_DIR } from "../model/store-layout.js";
 import { isRwCopyDir } from "./nbd/rw-copy.js";
+import { pathExists } from "../lib/path-exists.js";
 
 /** One image and where its files are: `root` is an http tree holding isos/<label>.iso and install/<label>/. */
 export interface ImageTree extends ServedImage {
@@ -29,13 +30,6 @@ export interface DiscoveredImages {
   others: ImageTree[];
   /** The http root to serve: the given one, or (with data-partition images) the symlink tree in the run dir. */
   httpRoot: string;
-}
-
-async function exists(path: string): Promise<boolean> {
-  return access(path).then(
-    () => true,
-    () => false,
-  );
 }
 
 /** The labels an http tree holds: its install/<label>/ directories. */
@@ -56,10 +50,10 @@ export async function readImageTree(root: string, label: string, from: ImageTree
   if (!IMAGE_LABEL.test(label)) return `'${label}' is not an image label (lower-case letters, digits, dots and dashes)`;
   const install = join(root, "install", label);
   for (const file of [join(root, "isos", `${label}.iso`), join(install, "linux"), join(install, "initrd")]) {
-    if (!(await exists(file))) return `${file} is missing`;
+    if (!(await pathExists(file))) return `${file} is missing`;
   }
   const bootJsonPath = join(install, "boot.json");
-  if (!(await exists(bootJsonPath))) {
+  if (!(await pathExists(bootJsonPath))) {
     if (bootJsonRequired) return `${bootJsonPath} is missing`;
     // The master's own tree from before boot.json existed: x86_64, no image args.
     return { label, arch: "x86_64", kernelArgs: [], root, from };
@@ -84,7 +78,7 @@ export async function discoverImages(options: { httpRoot: string; ownLabel: stri
   const { log } = options;
   const own: ImageTree = await (async () => {
     const bootJsonPath = join(options.httpRoot, "install", options.ownLabel, "boot.json");
-    const bootJson = (await exists(bootJsonPath))
+    const bootJson = (await pathExists(bootJsonPath))
       ? (JSON.parse(await readFile(bootJsonPath, "utf8")) as { imageKernelArgs?: string[]; arch?: unknown; volumeId?: unknown })
       : {};
     const volumeId = typeof bootJson.volumeId === "string" ? bootJson.volumeId : undefined;

@@ -4,7 +4,7 @@
  * dnsmasq and (when a node's root is nbd) nbd-server, and keeps probing for foreign DHCP servers
  * while authoritative. One AbortSignal stops everything; a fatal subsystem error stops the others.
  */
-import { access, chmod, mkdir, readFile } from "node:fs/promises";
+import { chmod, mkdir, readFile } from "node:fs/promises";
 import { join } from "node:path";
 import { checkBootSettings, planBoot, settingLayers, type BootServer } from "../boot/plan-boot.js";
 import { untilAborted } from "../lib/abortable-sleep.js";
@@ -40,6 +40,7 @@ import { createGrubNodeFiles } from "./boot-files/grub-node-files.js";
 import { discoverImages } from "./images.js";
 import { startMasterNbd } from "./nbd/master-nbd.js";
 import { startMasterNfs } from "./nfs/master-nfs.js";
+import { pathExists } from "../lib/path-exists.js";
 
 export interface MasterOptions {
   /** site.yaml; a missing file means every default. */
@@ -82,16 +83,9 @@ export interface MasterDeps {
   now?: () => Date;
 }
 
-async function exists(path: string): Promise<boolean> {
-  return access(path).then(
-    () => true,
-    () => false,
-  );
-}
-
 export async function loadSiteConfig(path: string, cmdline: Map<string, string[]>, log: Logger): Promise<SiteConfig> {
   let text = "";
-  if (await exists(path)) text = await readFile(path, "utf8");
+  if (await pathExists(path)) text = await readFile(path, "utf8");
   else log.info("no site config; using defaults", { path, hint: "write that file to set interface, address, dhcp mode, hosts" });
   const { config, applied } = applyKernelOverrides(parseSiteConfig(text, path), cmdline);
   for (const override of applied) log.info("kernel command line overrides the site config", { override: String(override) });

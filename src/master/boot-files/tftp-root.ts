@@ -6,11 +6,12 @@
  * Debian 12's signed GRUB can only read by TFTP. Plan (pure) then apply; files are symlinks (dnsmasq
  * follows them), so nothing large is copied.
  */
-import { access, mkdir, readlink, rm, symlink, writeFile } from "node:fs/promises";
+import { mkdir, readlink, rm, symlink, writeFile } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { GRUB_FILE, HTTP_BOOT_DIR, HTTP_BOOT_GRUB } from "../../boot/plan-boot.js";
 import { GRUB_CHAIN_FILE, GRUB_NODE_DIR, renderGrubChainConfig } from "../../boot/render-grub.js";
 import { ReconError } from "../../lib/errors.js";
+import { pathExists } from "../../lib/path-exists.js";
 
 /** Debian 12's paths (packages shim-signed, grub-efi-amd64-signed). */
 export const DEBIAN_SHIM = "/usr/lib/shim/shimx64.efi.signed";
@@ -62,17 +63,10 @@ export function planTftpRoot(input: TftpRootInput): TftpEntry[] {
   return entries;
 }
 
-async function exists(path: string): Promise<boolean> {
-  return access(path).then(
-    () => true,
-    () => false,
-  );
-}
-
 /** The iPXE binaries ipxeDir holds (undionly.kpxe and ipxe.efi are required: BIOS and the UEFI fallback). */
 export async function ipxeFilesIn(ipxeDir: string): Promise<string[]> {
   const present: string[] = [];
-  for (const file of IPXE_FILES) if (await exists(join(ipxeDir, file))) present.push(file);
+  for (const file of IPXE_FILES) if (await pathExists(join(ipxeDir, file))) present.push(file);
   return present;
 }
 
@@ -81,7 +75,7 @@ export async function applyTftpRoot(root: string, entries: readonly TftpEntry[])
   for (const entry of entries) {
     // Only the signed first stages are required: a tree without kernel or initrd (a master started by hand
     // without an image) still serves the rest, and dnsmasq answers "file not found" for those.
-    if (!("link" in entry) || entry.path.startsWith("install/") || (await exists(entry.link))) continue;
+    if (!("link" in entry) || entry.path.startsWith("install/") || (await pathExists(entry.link))) continue;
     const what =
       entry.path === "shimx64.efi" || entry.path === `${HTTP_BOOT_DIR}/shimx64.efi`
         ? "shim (package shim-signed)"
