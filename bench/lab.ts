@@ -25,6 +25,8 @@ const log = createLogger({ component: "bench-lab" }, { level: "warn" });
 const stamp = JSON.parse(await readFile(join(root, "build", recipe, "image-DracutLive.json"), "utf8")) as { image: string };
 const iso = join(root, stamp.image);
 const work = await mkdtemp(join("/var/tmp", "recon-bench-lab-"));
+// dnsmasq and nginx read the baseline's TFTP and http trees as nobody: mkdtemp's 0700 would shut them out.
+await chmod(work, 0o755);
 
 async function poll<T>(timeoutMs: number, everyMs: number, probe: () => Promise<T | undefined>): Promise<T> {
   const deadline = Date.now() + timeoutMs;
@@ -84,9 +86,12 @@ async function busyboxPxeBoot(): Promise<number> {
     } finally {
       await vm.stop();
     }
+  } catch (error) {
+    // What the master said is the first thing to read when the baseline cannot boot.
+    process.stderr.write(`bench-lab: baseline master's output:\n${master.log().slice(-4000)}\n`);
+    throw error;
   } finally {
-    if (master.child.pid) process.kill(master.child.pid, "SIGTERM");
-    await master.child;
+    await master.stop();
     await lab.destroy();
   }
 }

@@ -62,6 +62,16 @@ describe("explainDnsmasqFailure (dnsmasq 2.90's own messages, seen in the lab)",
   ] as const)("exit %i %s → %s", (exitCode, line, kind) => {
     expect(explainDnsmasqFailure(exitCode, ["", line, ""], "/x.conf")).toMatchObject({ kind, cause: line });
   });
+  it("names the TFTP directory nobody can enter, not the last line (bench/lab.ts's run under a 0700 mkdtemp)", () => {
+    // dnsmasq 2.90's two lines, as the master logged them.
+    const lines = [
+      "dnsmasq[2143]: TFTP directory /var/tmp/recon-bench-lab-BIuZC2/busybox/run/tftp inaccessible: Permission denied",
+      "dnsmasq[2143]: FAILED to start up",
+    ];
+    const failure = explainDnsmasqFailure(3, lines, "/x.conf");
+    expect(failure).toMatchObject({ kind: "file", cause: "TFTP directory /var/tmp/recon-bench-lab-BIuZC2/busybox/run/tftp inaccessible: Permission denied" });
+    expect(failure.hint).toMatch(/o\+x/);
+  });
 });
 
 describe("superviseDnsmasq", () => {

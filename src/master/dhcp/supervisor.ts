@@ -59,6 +59,15 @@ export function explainDnsmasqFailure(exitCode: number, lines: readonly string[]
   if (/bad option|error at line|bad dhcp-|bad command line options|unsupported option|bad (address|port|name)/i.test(text) || exitCode === 1) {
     return { kind: "bad-config", cause, hint: `the generated config is invalid: run \`dnsmasq --test --conf-file=${confFile}\`` };
   }
+  const tftpRoot = /TFTP directory (\S+) inaccessible: (.+)$/im.exec(text);
+  if (tftpRoot) {
+    // dnsmasq says "FAILED to start up" last; the line before it names the directory.
+    return {
+      kind: "file",
+      cause: `TFTP directory ${tftpRoot[1]} inaccessible: ${tftpRoot[2]!.trim()}`,
+      hint: "dnsmasq reads its TFTP root as its unprivileged user (nobody): that directory and every one above it need o+x (a 0700 parent, such as mkdtemp's, shuts it out)",
+    };
+  }
   if (/permission denied|Operation not permitted/i.test(text)) {
     return { kind: "permission", cause, hint: "dnsmasq needs root (CAP_NET_ADMIN, CAP_NET_BIND_SERVICE) to serve DHCP and TFTP" };
   }
