@@ -34,14 +34,14 @@ export interface FleetPowerOptions {
   dataDir?: string | undefined;
 }
 
-/** `bmc.address` of a node's normalized inventory, if it exists yet. */
-async function inventoryBmcAddress(dataDir: string, mac: string): Promise<string | undefined> {
+/** `bmc.address` of a node's normalized inventory; null when it names none, undefined when there is no inventory yet. */
+async function inventoryBmcAddress(dataDir: string, mac: string): Promise<string | null | undefined> {
   const dir = macDirName(mac);
-  if (dir === undefined) return undefined;
+  if (dir === undefined) return null;
   const text = await readFile(join(dataDir, NODES_DIR, dir, INVENTORY_FILE), "utf8").catch(() => undefined);
   if (text === undefined) return undefined;
   const address = (JSON.parse(text) as { bmc?: { address?: unknown } }).bmc?.address;
-  return typeof address === "string" && address !== "" ? address : undefined;
+  return typeof address === "string" && address !== "" ? address : null;
 }
 
 /** The one admin guard (http/request-rules.ts) as the power router's check. */

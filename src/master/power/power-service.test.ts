@@ -230,6 +230,42 @@ describe("power service", () => {
     expect(events.map((e) => e.type)).toEqual(["power", "powered-off"]);
   });
 
+  it("reads no inventory when no bmcs: entry lacks a MAC, and stops at an inventory that names no BMC", async () => {
+    const asked: string[] = [];
+    const lookup = async (mac: string) => {
+      asked.push(mac);
+      return mac === "52:54:00:77:00:97" ? null : undefined;
+    };
+    const named = createPowerService({
+      bmcs: fleetBmcs(parseSiteConfig("bmcs:\n  - { address: 10.77.0.209, username: admin, password: x, mac: 52:54:00:77:00:01 }\n")),
+      ipmi: fakeIpmi({ "10.77.0.209": "off" }).client,
+      log: silent,
+      emit: () => undefined,
+      confirmOffAfterMs: 0,
+      bootdevPxe: false,
+      inventoryBmcAddress: lookup,
+      inBandWaitMs: 1000,
+    });
+    named.observe({ type: "upload-stored", at: "t", mac: "52:54:00:77:00:96", uploadId: "a" });
+    await new Promise((r) => setTimeout(r, 50));
+    await named.stop();
+    expect(asked).toEqual([]);
+    const unnamed = createPowerService({
+      bmcs: fleetBmcs(parseSiteConfig("bmcs:\n  - { address: 10.77.0.210, username: admin, password: y }\n")),
+      ipmi: fakeIpmi({ "10.77.0.210": "off" }).client,
+      log: silent,
+      emit: () => undefined,
+      confirmOffAfterMs: 0,
+      bootdevPxe: false,
+      inventoryBmcAddress: lookup,
+      inBandWaitMs: 10_000,
+    });
+    unnamed.observe({ type: "upload-stored", at: "t", mac: "52:54:00:77:00:97", uploadId: "b" });
+    await new Promise((r) => setTimeout(r, 100));
+    await unnamed.stop();
+    expect(asked).toEqual(["52:54:00:77:00:97"]);
+  });
+
   it("50 confirm-off checks in a row leave no abort listener behind (no MaxListenersExceededWarning)", async () => {
     const warnings: string[] = [];
     const onWarning = (warning: Error) => void warnings.push(`${warning.name}: ${warning.message}`);

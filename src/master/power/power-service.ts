@@ -31,9 +31,10 @@ export interface PowerServiceOptions {
   /**
    * The BMC address a node's agent found in-band (`ipmitool lan print`, in its normalized
    * inventory), if any yet. A `bmcs:` entry without `mac` whose address matches is attached to
-   * that node, so the confirm-off check covers it too.
+   * that node, so the confirm-off check covers it too. undefined: no normalized inventory yet (it is
+   * looked for again); null: the inventory is there and names no BMC (the look ends).
    */
-  inventoryBmcAddress?: (mac: string) => Promise<string | undefined>;
+  inventoryBmcAddress?: (mac: string) => Promise<string | null | undefined>;
   /** How long to look for that inventory after an upload (it is normalized after the ack). */
   inBandWaitMs?: number;
   /** BMCs asked at once (status of the fleet, wake). */
@@ -245,8 +246,12 @@ export function createPowerService(options: PowerServiceOptions): PowerService {
   /** Finds the node's in-band BMC address in its inventory and attaches a matching entry. */
   async function attachInBand(mac: string): Promise<void> {
     const deadline = Date.now() + (options.inBandWaitMs ?? 60_000);
-    while (!stopping.signal.aborted) {
+    // Only a bmcs: entry without a MAC can be attached: with none (every entry named, or no bmcs: at
+    // all, as in a fleet without credentials) the inventory is not read at all. It was read every 2 s
+    // for 60 s per upload, 6 % of the master's CPU in bench/fleet-sim at 200 peers.
+    while (!stopping.signal.aborted && bmcs.some((b) => b.mac === undefined)) {
       const address = await options.inventoryBmcAddress!(mac).catch(() => undefined);
+      if (address === null) return;
       if (address !== undefined) {
         const entry = bmcs.find((b) => b.address === address);
         if (entry === undefined) {
