@@ -18,7 +18,7 @@ describe("rootKernelArgs", () => {
       http: "root=live:http://10.77.0.1/isos/debian-12.iso rd.live.ram=1",
       nbd: "root=live:CDLABEL=RECON netroot=nbd:10.77.0.1:debian-12 rd.live.ram=0",
       "nbd-rw": "root=nbd:10.77.0.1:debian-12-rw-525400ab0001:ext4:rw rw",
-      nfs: "root=nfs4:10.77.0.1:/run/recon-nfs/debian-12:ro rd.live.overlay.overlayfs=1",
+      nfs: "root=nfs4:10.77.0.1:/run/recon-nfs/debian-12:ro rootovl",
     });
   });
 

@@ -4,7 +4,7 @@
  *
  * Every form is stock dracut 059 (Debian 12's), checked against its source (modules.d/95nbd
  * parse-nbdroot.sh and nbdroot.sh, 90dmsquash-live parse-dmsquash-live.sh and
- * dmsquash-live-genrules.sh, 95nfs parse-nfsroot.sh, 90overlayfs mount-overlayfs.sh); the image's
+ * dmsquash-live-genrules.sh, 95nfs parse-nfsroot.sh, 90overlay-root overlay-mount.sh); the image's
  * initrd carries those modules (descriptions/debian-12, dracut.conf.d/20-recon-livenet.conf).
  * docs/site-config.md, "Root transports", says what each costs and where its writes go.
  */
@@ -110,9 +110,12 @@ export function rootKernelArgs(root: RootTransport, ctx: RootContext): string[] 
       return [
         // 95nfs: root=nfs4:<server>:<path>:<options>; the master exports the image's root tree read-only.
         `root=nfs4:${ctx.address}:${nfsExportPath(ctx.label)}:ro`,
-        // 90overlayfs (pulled in by dmsquash-live): binds the NFS root to /run/rootfsbase and mounts
-        // an overlay over it with its upper dir in /run, so the peer's writes stay in RAM.
-        "rd.live.overlay.overlayfs=1",
+        // 90overlay-root (stock dracut, pre-pivot 10-overlay-mount.sh): binds the NFS root to
+        // /live/image, unmounts it from $NEWROOT and mounts an overlay there with its upper dir on a
+        // tmpfs, so the peer's writes stay in RAM. Not rd.live.overlay.overlayfs=1: 90overlayfs
+        // stacks its overlay on the NFS mount at $NEWROOT, and the lab's nfs peer came up with the
+        // read-only NFS mount as its root (EROFS at the agent's first mkdtemp in /tmp).
+        "rootovl",
       ];
     default:
       throw new ReconError("CONFIG_INVALID", `unknown root transport '${String(root)}'`, {

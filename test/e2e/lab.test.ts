@@ -163,16 +163,16 @@ beforeAll(
     const recipeKernelArgs = (await loadRecipe(join(repoRoot, "descriptions"), recipe)).kernelArgs;
     lab = await labUp(
       // The BIOS peer's root comes by NBD (#13): one boot shows both the NBD root and the BIOS chain.
-      // The Secure Boot peer boots ALT_IMAGE (its host setting `image:`), the BIOS peer the stick's own.
+      // The Secure Boot peer boots ALT_IMAGE (its host setting `image:`), the BIOS peers the stick's own, and
+      // its root is ALT_IMAGE's tree from the master's kernel NFS server with a RAM overlay (root: nfs): one
+      // boot shows Secure Boot, the second image and the NFS root. (The whole ISO by HTTP, the default, is
+      // what every other e2e boots.)
       // A third peer (BIOS, root: nbd-rw) mounts its own writable copy of the image's root read-write: the one
       // holder; the test's own NBD client is refused while it holds it, and the copy stays on the stick.
-      // No root: nfs peer yet: its root arrives from the master's NFS server, but dracut's RAM overlay is not
-      // put over it, so the root stays read-only and the agent stops at EROFS (2026-12-03 lab run; #13 note).
-      // The nfs assertions below stay for when that peer comes back.
       {
         peers: 3,
         firmware: ["bios", "uefi-sb", "bios"],
-        roots: ["nbd", "http", "nbd-rw"],
+        roots: ["nbd", "nfs", "nbd-rw"],
         extraImages: [{ label: ALT_IMAGE, iso: built.iso, kernelArgs: recipeKernelArgs }],
         images: [undefined, ALT_IMAGE, undefined],
         iso: built.iso,
@@ -302,7 +302,7 @@ describe("recon lab: a USB master wakes a BIOS and a Secure Boot UEFI peer throu
           expect(inventory.boot.lockdown).toBe("integrity");
           const serial = await readFile(peer.serialLog, "utf8");
           expect(serial).toMatch(/secureboot: Secure boot enabled/);
-          expect(serial).toMatch(/recon: booting 52:54:00:77:00:\w\w from http:\/\/10\.77\.0\.1\/isos\//);
+          expect(serial).toMatch(/recon: booting 52:54:00:77:00:\w\w from (http:\/\/10\.77\.0\.1\/isos\/|nfs:\/\/10\.77\.0\.1\/run\/recon-nfs\/)/);
           // The master wrote its GRUB file when dnsmasq answered it, and dnsmasq sent shim, GRUB, kernel and initrd by TFTP.
           const master = await readFile(lab!.plan.master.vm.serialLog, "utf8");
           expect(master).toMatch(new RegExp(`component=grub msg="grub config written" mac=${peer.mac} plan=boot`));
@@ -318,9 +318,12 @@ describe("recon lab: a USB master wakes a BIOS and a Secure Boot UEFI peer throu
         const masterSerial = await readFile(lab!.plan.master.vm.serialLog, "utf8");
         if (peer.image !== undefined) {
           expect(masterSerial).toMatch(new RegExp(`msg="serving image" image=${wanted} arch=x86_64 from=data-partition`));
-          // Its kernel and initrd are the other image's (by TFTP for GRUB), and its root the other ISO.
-          expect(peerSerial).toMatch(new RegExp(`recon: booting ${peer.mac} from http://10\\.77\\.0\\.1/isos/${wanted}\\.iso`));
-          expect(peerSerial).toMatch(new RegExp(`Kernel command line: .*root=live:http://10\\.77\\.0\\.1/isos/${wanted}\\.iso`));
+          // Its kernel and initrd are the other image's (by TFTP for GRUB), and its root the other image's.
+          const source = peer.root === "nfs" ? `nfs://10\\.77\\.0\\.1/run/recon-nfs/${wanted} ` : `http://10\\.77\\.0\\.1/isos/${wanted}\\.iso`;
+          const rootArg =
+            peer.root === "nfs" ? `root=nfs4:10\\.77\\.0\\.1:/run/recon-nfs/${wanted}:ro` : `root=live:http://10\\.77\\.0\\.1/isos/${wanted}\\.iso`;
+          expect(peerSerial).toMatch(new RegExp(`recon: booting ${peer.mac} from ${source}`));
+          expect(peerSerial).toMatch(new RegExp(`Kernel command line: .*${rootArg}`));
         } else {
           expect(peerSerial).not.toMatch(new RegExp(`isos/${ALT_IMAGE}\\.iso`));
         }
@@ -342,12 +345,13 @@ describe("recon lab: a USB master wakes a BIOS and a Secure Boot UEFI peer throu
           log.info("nbd root", { peer: peer.name, read_bytes: readBytes, iso_bytes: isoBytes, share: (readBytes / isoBytes).toFixed(3) });
         }
         if (peer.root === "nfs") {
-          // Its root is the image's tree from the master's kernel NFS server, with its writes in a RAM overlay.
+          // Its root is the image's tree from the master's kernel NFS server, with its writes in a RAM overlay
+          // (dracut's overlay-root, kernel argument rootovl): the agent wrote its work files and uploaded.
           const serial = await readFile(peer.serialLog, "utf8");
-          // (No console echo check: the BIOS peers' iPXE prints to VGA, not to the serial log.)
-          expect(serial).toMatch(/Kernel command line: .*root=nfs4:10\.77\.0\.1:\/run\/recon-nfs\/debian-12:ro/);
+          expect(serial).toMatch(new RegExp(`Kernel command line: .*root=nfs4:10\\.77\\.0\\.1:/run/recon-nfs/${wanted}:ro rootovl`));
+          expect(serial).not.toMatch(/recon: internal error: EROFS/);
           const master = await readFile(lab!.plan.master.vm.serialLog, "utf8");
-          expect(master).toMatch(/component=nfs msg="nfs export ready" label=debian-12 path=\/run\/recon-nfs\/debian-12/);
+          expect(master).toMatch(new RegExp(`component=nfs msg="nfs export ready" label=${wanted} path=/run/recon-nfs/${wanted}`));
           const reads = [...master.matchAll(/component=nfs msg="nfs server read" read_bytes=(\d+)/g)];
           expect(reads.length, "the master logged no bytes read from its NFS server").toBeGreaterThan(0);
           const readBytes = Math.max(...reads.map((match) => Number(match[1])));

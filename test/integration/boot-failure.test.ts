@@ -70,7 +70,7 @@ describe("a root transport that fails", () => {
     {
       root: "nfs",
       mac: "52:54:00:5e:01:02",
-      args: "root=nfs4:10.77.0.1:/run/recon-nfs/debian-12:ro rd.live.overlay.overlayfs=1",
+      args: "root=nfs4:10.77.0.1:/run/recon-nfs/debian-12:ro rootovl",
       says: "did not arrive over nfs: the master's NFS server did not let this node mount 10.77.0.1:/run/recon-nfs/debian-12:ro.",
     },
     {
