@@ -104,6 +104,13 @@ export const IMAGE_CUTS: readonly ImageCut[] = [
     why: "ARM SoC (i.MX, Rockchip, Cadence) firmware, QuickAssist crypto and multiport serial cards",
   },
   {
+    id: "apt-cache",
+    // Found on the 2026-12-03 build's root: 92 bootstrap .deb files (35 MB) and bookworm's Packages
+    // list (50 MB) were packed into every squashfs.
+    globs: ["var/cache/apt/archives/*.deb", "var/cache/apt/*.bin", "var/lib/apt/lists/*_*"],
+    why: "the bootstrap's downloaded .deb files and apt's package lists and caches: a live node installs nothing; in `shell`, `apt-get update` fetches the lists again",
+  },
+  {
     id: "perl-modules",
     // libperl itself stays: lldpd links net-snmp, which links libperl (the needs list's libraries).
     globs: ["usr/share/perl/**", "usr/lib/x86_64-linux-gnu/perl/**"],

@@ -130,6 +130,26 @@ describe("the debian-12 live ISO", () => {
       list.some((path) => /^(usr\/)?lib\/dracut\/hooks\/emergency\/05-recon-root-failed\.sh$/.test(path)),
       "the recon-root emergency hook",
     ).toBe(true);
+    // root: nfs (#13): overlay-root's pre-pivot hook puts the RAM overlay over the NFS root (kernel argument rootovl).
+    expect(modules).toEqual(expect.arrayContaining(["nbd", "nfs", "overlay-root"]));
+    expect(
+      list.some((path) => /^(usr\/)?lib\/dracut\/hooks\/pre-pivot\/10-overlay-mount\.sh$/.test(path)),
+      "overlay-root's pre-pivot hook",
+    ).toBe(true);
+    // Image diet (#14): every NIC driver stays in the initrd (a peer's boot NIC may be any of them); RAID/HBA
+    // drivers and LUKS are omitted there (they load from the root, which still has them: the root check below).
+    const modulePath = (name: string) => new RegExp(`^(usr/)?lib/modules/[^/]+/kernel/drivers/.*/${name}\\.ko(\\.[a-z]+)?$`);
+    for (const nic of ["e1000e", "igb", "ixgbe", "i40e", "ice", "bnxt_en", "bnx2x", "mlx5_core", "tg3", "virtio_net"])
+      expect(
+        list.some((path) => modulePath(nic).test(path)),
+        `NIC driver ${nic} in the initrd`,
+      ).toBe(true);
+    for (const hba of ["lpfc", "qla2xxx", "megaraid_sas", "mpt3sas"])
+      expect(
+        list.some((path) => modulePath(hba).test(path)),
+        `HBA driver ${hba} omitted from the initrd`,
+      ).toBe(false);
+    expect(modules).not.toContain("crypt");
     for (const tool of ["curl", "cut", "tr"])
       expect(
         list.some((path) => new RegExp(`^(usr/)?bin/${tool}$`).test(path)),

@@ -35,6 +35,10 @@ for unit in nbd-server.service nfs-server.service rpcbind.service rpcbind.socket
 systemctl mask nbd-server.service nfs-server.service || true
 
 # Image diet (docs/recipes.md): what a recon node never uses, from src/build/image-cuts.ts.
+# cut apt-cache: the bootstrap's downloaded .deb files and apt's package lists and caches: a live node installs nothing; in `shell`, `apt-get update` fetches the lists again
+rm -rf -- /var/cache/apt/archives/*.deb
+rm -rf -- /var/cache/apt/*.bin
+rm -rf -- /var/lib/apt/lists/*_*
 # cut doc: documentation nobody reads on a recon node; the copyright files stay
 if [ -d /usr/share/doc ]; then
   find /usr/share/doc -mindepth 1 ! -type d ! -path '/usr/share/doc/*/copyright' -delete
@@ -113,14 +117,19 @@ case "${kiwi_profiles}" in
     # KIWI builds the live initrd itself; the one the distribution's kernel hook left in /boot
     # (Debian: initrd.img-*, ~58 MB) is never booted and would only fatten the squashfs.
     rm -f /boot/initrd.img-*
-    # nbd and nfs: the peers' root transports besides http (netroot=nbd:..., root=live:nfs://...); their client
-    # tools (nbd-client, mount.nfs, rpcbind) are image packages, so dracut's stock modules take them.
+    # nbd and nfs: the peers' root transports besides http (netroot=nbd:..., root=nfs4:...); their client
+    # tools (nbd-client, mount.nfs, rpcbind) are image packages, so dracut's stock modules take them;
+    # overlay-root puts a RAM overlay over the NFS root (kernel argument rootovl).
     # livenet on Debian's dracut 059 needs the network-legacy backend: with systemd-networkd
     # /sbin/netroot is never called and root=live:http://... never downloads (LAB-FACTS).
     mkdir -p /etc/dracut.conf.d
     cat > /etc/dracut.conf.d/20-recon-livenet.conf <<'DRACUT'
-add_dracutmodules+=" dmsquash-live livenet network-legacy nbd nfs recon-root "
-omit_dracutmodules+=" systemd-networkd "
+add_dracutmodules+=" dmsquash-live livenet network-legacy nbd nfs overlay-root recon-root "
+# Image diet (#14, docs/recipes.md): the initrd only has to find the root (USB stick, CD, network). RAID, SAS,
+# FC and iSCSI HBA drivers (and their firmware) load from the root once it is up, so the inventory still sees
+# every disk; LUKS, NVMe-oF, resume, NVDIMM, LUN masks and virtiofs never hold a recon root.
+omit_drivers+=" lpfc qla2xxx qla4xxx bfa mpt3sas mpi3mr megaraid_sas megaraid megaraid_mbox megaraid_mm pm80xx isci csiostor bnx2fc bnx2i qedf qedi aacraid aic7xxx aic79xx aic94xx smartpqi hpsa esas2r snic fnic ipr arcmsr mvsas mvumi myrs myrb ips pmcraid 3w-9xxx 3w-sas 3w-xxxx dc395x advansys BusLogic sym53c8xx scsi_debug fcoe libfcoe libfc be2iscsi cxgb3i cxgb4i raid0 raid1 raid10 raid456 dm-raid "
+omit_dracutmodules+=" systemd-networkd crypt nvmf resume nvdimm lunmask virtiofs "
 # zstd instead of gzip -9: the initrd every peer loads is ~16 % smaller (docs/recipes.md, "Image diet").
 compress="zstd"
 DRACUT
