@@ -1,17 +1,22 @@
 /**
  * The virtual data centre's cost: per-peer time from power-on (through its BMC) to inventory
  * stored on the master, the bytes the master sent for its root, and the whole run's wall time, for
- * `recon lab` with three BIOS peers, one per root transport (http, nbd, nfs; issue #13). Baseline, measured in the same run on the same machine: a bare
- * busybox PXE boot — a BIOS VM that DHCPs from `recon master` (in a netns), runs iPXE, loads the
+ * `recon lab` with three BIOS peers, one per root transport (http, nbd, nfs; issue #13), and each
+ * peer's seconds per boot phase (its node timeline, #14). Baseline, measured in the same run on the
+ * same machine: a bare busybox PXE boot — a BIOS VM that DHCPs from `recon master` (in a netns), runs iPXE, loads the
  * image's own kernel with a 1.3 MB busybox initrd and prints a marker from /init. The ratio says
  * how much of a peer's time is the real image (ISO download, live boot, agent) rather than PXE.
  * Needs a built ISO (./make-recipe-target debian-12 target). Prints one JSON object.
- *   node --import tsx bench/lab.ts [recipe]      (about 15–25 min on 2 cores under TCG)
+ *   node --import tsx bench/lab.ts [--iso FILE] [--roots http,nbd,nfs] [recipe]      (about 10–25 min on 2 cores under TCG)
  */
 import { chmod, mkdir, mkdtemp, readFile, rm, stat, symlink, writeFile } from "node:fs/promises";
 import { join } from "node:path";
+import { parseArgs } from "node:util";
 import { execa } from "execa";
 import { labUp, type RunningLab } from "../src/lab/lab.js";
+import { renderPeerPhaseTables } from "../src/lab/phase-tables.js";
+import { timelineSegments, type TimelineEntry } from "../src/model/node-timeline.js";
+import { ROOT_TRANSPORTS, type RootTransport } from "../src/model/root-transport.js";
 import { createLab, netnsWrapper } from "../src/lab/netns.js";
 import { startVm } from "../src/lab/vm.js";
 import { createLogger } from "../src/lib/log.js";
@@ -19,11 +24,15 @@ import { execaRunner } from "../src/lib/run.js";
 import { extract } from "../test/helpers/image-inspect.js";
 import { startMasterInNetns, testMasterArgs, waitForMaster } from "../test/helpers/master-process.js";
 
-const recipe = process.argv[2] ?? "debian-12";
+// --iso FILE: another ISO than the build stamp's (the image diet's before/after, #14); --roots: one
+// transport per peer (default http,nbd,nfs; an ISO from before #13 serves http only).
+const { values, positionals } = parseArgs({ options: { iso: { type: "string" }, roots: { type: "string" } }, allowPositionals: true });
+const recipe = positionals[0] ?? "debian-12";
 const root = join(import.meta.dirname, "..");
 const log = createLogger({ component: "bench-lab" }, { level: "warn" });
-const stamp = JSON.parse(await readFile(join(root, "build", recipe, "image-DracutLive.json"), "utf8")) as { image: string };
-const iso = join(root, stamp.image);
+const iso = values.iso ?? join(root, (JSON.parse(await readFile(join(root, "build", recipe, "image-DracutLive.json"), "utf8")) as { image: string }).image);
+const roots = (values.roots ?? "http,nbd,nfs").split(",") as RootTransport[];
+for (const name of roots) if (!ROOT_TRANSPORTS.includes(name)) throw new Error(`--roots: '${name}' is not one of ${ROOT_TRANSPORTS.join(", ")}`);
 const work = await mkdtemp(join("/var/tmp", "recon-bench-lab-"));
 // dnsmasq and nginx read the baseline's TFTP and http trees as nobody: mkdtemp's 0700 would shut them out.
 await chmod(work, 0o755);
@@ -113,6 +122,8 @@ interface PeerFigures {
   powerOnToInventoryS: number;
   /** Bytes the master sent for this peer's root: the ISO by HTTP (node timeline), nbd-server's or nfsd's own count. */
   rootBytesFromMaster: number | undefined;
+  /** Seconds per phase of its boot (the wait ending in that phase; model/node-timeline.ts timelineSegments). */
+  phaseS: Record<string, number>;
 }
 
 /**
@@ -124,7 +135,7 @@ async function labRun(): Promise<Record<string, unknown>> {
   let lab: RunningLab | undefined;
   try {
     lab = await labUp(
-      { peers: 3, firmware: ["bios", "bios", "bios"], roots: ["http", "nbd", "nfs"], iso, dir: join(work, "lab"), debug: false, confirmOffAfterS: 600 },
+      { peers: roots.length, firmware: roots.map(() => "bios" as const), roots, iso, dir: join(work, "lab"), debug: false, confirmOffAfterS: 600 },
       { runner: execaRunner, log },
     );
     const running = lab;
@@ -147,8 +158,9 @@ async function labRun(): Promise<Record<string, unknown>> {
             `http://${running.plan.masterAddress}${path}`,
           ])
         ).stdout,
-      ) as { uploads: unknown[]; timeline?: Array<{ phase: string; bytes?: number }> };
+      ) as { uploads: unknown[]; timeline?: TimelineEntry[] };
     const peers: Record<string, PeerFigures> = {};
+    const timelines: Parameters<typeof renderPeerPhaseTables>[0][number][] = [];
     await Promise.all(
       running.plan.peers.map(async (peer) => {
         const pidFile = join(peer.bmc.dir, "vm.pid");
@@ -165,9 +177,13 @@ async function labRun(): Promise<Record<string, unknown>> {
           root: peer.root,
           powerOnToInventoryS,
           rootBytesFromMaster: peer.root === "http" ? httpBytes : masterBytes(masterLog, peer),
+          phaseS: Object.fromEntries(timelineSegments(detail.timeline ?? []).map((segment) => [segment.phase, Math.round(segment.seconds * 10) / 10])),
         };
+        timelines.push({ name: peer.name, mac: peer.mac, firmware: `${peer.firmware}, root ${peer.root}`, timeline: detail.timeline });
       }),
     );
+    // Where each peer's minutes went, as the lab e2e prints it (stderr: stdout is the JSON).
+    process.stderr.write(renderPeerPhaseTables(timelines.sort((a, b) => a.name.localeCompare(b.name))));
     return { masterReadyS: Math.round(masterReadyS * 10) / 10, isoBytes: (await stat(iso)).size, peers, wallS: Math.round((Date.now() - begin) / 100) / 10 };
   } finally {
     await lab?.down();
@@ -184,7 +200,7 @@ try {
       {
         bench: "lab",
         recipe,
-        iso: stamp.image,
+        iso,
         lab,
         baseline: { name: "bare busybox PXE boot (BIOS, recon master, image kernel + busybox initrd)", seconds: Math.round(baseline * 10) / 10 },
         ratio: Object.fromEntries(Object.entries(peers).map(([name, p]) => [name, Math.round((p.powerOnToInventoryS / baseline) * 10) / 10])),
