@@ -100,8 +100,12 @@ async function busyboxPxeBoot(): Promise<number> {
     process.stderr.write(`bench-lab: baseline master's output:\n${master.log().slice(-4000)}\n`);
     throw error;
   } finally {
-    await master.stop();
-    await lab.destroy();
+    // The namespace goes even when stopping the master throws (the first run leaked it that way).
+    try {
+      await master.stop();
+    } finally {
+      await lab.destroy();
+    }
   }
 }
 
