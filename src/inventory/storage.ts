@@ -18,43 +18,33 @@ export function isStorageClass(classId: string | null): boolean {
   return classId !== null && /^01[0-9a-f]{2}$/i.test(classId);
 }
 
+/** A controller record at `slot` with nothing known yet: the PCI listing or a RAID tool fills it. */
+function bareController(slot: string): StorageController {
+  return {
+    pci_slot: slot,
+    vendor: null,
+    product: null,
+    class_id: null,
+    driver: null,
+    model: null,
+    firmware_version: null,
+    serial_number: null,
+    tool: null,
+    virtual_drives: [],
+  };
+}
+
 export function storageControllers(pci: PciDevice[], reports: ToolReport[]): { controllers: StorageController[]; findings: Finding[] } {
   const controllers: StorageController[] = pci
     .filter((device) => isStorageClass(device.class_id))
-    .map((device) => ({
-      pci_slot: device.slot,
-      vendor: device.vendor,
-      product: device.product,
-      class_id: device.class_id,
-      driver: device.driver,
-      model: null,
-      firmware_version: null,
-      serial_number: null,
-      tool: null,
-      virtual_drives: [],
-    }));
+    .map((device) => ({ ...bareController(device.slot), vendor: device.vendor, product: device.product, class_id: device.class_id, driver: device.driver }));
   const findings: Finding[] = [];
   for (const report of reports) {
     for (const [index, tool] of report.controllers.entries()) {
       const match = tool.pci_address === null ? undefined : controllers.find((controller) => controller.pci_slot === tool.pci_address);
       // A tool's controller the PCI listing does not show (no lspci in the upload, or an address the tool
       // did not print) is still listed: what the RAID tool says matters more than where it sits.
-      const target =
-        match ??
-        controllers[
-          controllers.push({
-            pci_slot: tool.pci_address ?? `${tool.tool}:${index}`,
-            vendor: null,
-            product: null,
-            class_id: null,
-            driver: null,
-            model: null,
-            firmware_version: null,
-            serial_number: null,
-            tool: null,
-            virtual_drives: [],
-          }) - 1
-        ]!;
+      const target = match ?? controllers[controllers.push(bareController(tool.pci_address ?? `${tool.tool}:${index}`)) - 1]!;
       target.model = tool.model;
       target.firmware_version = tool.firmware_version;
       target.serial_number = tool.serial_number;

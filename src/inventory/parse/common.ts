@@ -133,6 +133,17 @@ export function parseJson(text: string, source: string): Parsed<unknown> {
   }
 }
 
+/**
+ * The envelope of the agent's builtin JSON readers (`{"disks": {...}}`, `{"by_path": {...}}`): the
+ * object under `key`, or null with one error naming the file (not JSON, or no such object).
+ */
+export function jsonObjectAt(text: string, source: string, key: string): Parsed<Record<string, unknown> | null> {
+  const parsed = parseJson(text, source);
+  if (parsed.errors.length > 0) return { value: null, errors: parsed.errors };
+  const inner = isRecord(parsed.value) ? parsed.value[key] : undefined;
+  return isRecord(inner) ? { value: inner, errors: [] } : { value: null, errors: [{ source, message: `no ${key} object` }] };
+}
+
 /** Bytes from "16 GB", "16384 MB", "512 kB", "1.5 TiB" (binary units, as dmidecode and meminfo mean them). */
 export function sizeToBytes(text: string | null | undefined): number | null {
   if (!text) return null;

@@ -59,46 +59,51 @@ const noRecords = (source: string, lines: string[]): Problem[] =>
   lines.length === 0 ? [] : [{ source, message: `the BMC gave no sensor records (ipmitool: ${lines.join(" / ")})` }];
 const orNull = (field: string | undefined) => (field === undefined || field === "" ? null : field);
 
-export function parseIpmiSdr(text: string, source = "raw/ipmitool-sdr.txt"): Parsed<SdrEntry[]> {
-  const entries: SdrEntry[] = [];
+/**
+ * The walk both listings share: every non-blank line split at "|" and handed to `row`, which returns
+ * the record or undefined ("not a <what>", an `errors` entry naming the line); ipmitool's "no sensor
+ * records" lines are gathered and reported once.
+ */
+function walkPipeListing<T>(text: string, source: string, what: string, row: (fields: string[], line: string) => T | undefined): Parsed<T[]> {
+  const records: T[] = [];
   const errors: Problem[] = [];
   const noise: string[] = [];
   text.split("\n").forEach((raw, index) => {
     const line = clean(raw);
     if (line.trim() === "") return;
     if (NO_RECORDS.test(line.trim())) return void noise.push(line.trim());
-    const fields = line.split("|").map((field) => field.trim());
+    const record = row(
+      line.split("|").map((field) => field.trim()),
+      line,
+    );
+    if (record === undefined) errors.push({ source, message: `line ${index + 1} is not a ${what}: ${JSON.stringify(line.slice(0, 120))}` });
+    else records.push(record);
+  });
+  return { value: records, errors: [...noRecords(source, noise), ...errors] };
+}
+
+export function parseIpmiSdr(text: string, source = "raw/ipmitool-sdr.txt"): Parsed<SdrEntry[]> {
+  return walkPipeListing(text, source, "sensor record", (fields, line): SdrEntry | undefined => {
     if (fields.length >= 5 && /^[0-9a-f]+h$/i.test(fields[1]!)) {
-      entries.push({
+      return {
         name: fields[0]!,
         sensor_id: fields[1]!,
         status: orNull(fields[2]!.toLowerCase()),
         entity: orNull(fields[3]),
         reading: orNull(fields.slice(4).join(" | ").trim()),
         line,
-      });
-    } else if (fields.length === 3 && fields[0] !== "") {
-      entries.push({ name: fields[0]!, sensor_id: null, status: orNull(fields[2]!.toLowerCase()), entity: null, reading: orNull(fields[1]), line });
-    } else {
-      errors.push({ source, message: `line ${index + 1} is not a sensor record: ${JSON.stringify(line.slice(0, 120))}` });
+      };
     }
+    if (fields.length === 3 && fields[0] !== "") {
+      return { name: fields[0]!, sensor_id: null, status: orNull(fields[2]!.toLowerCase()), entity: null, reading: orNull(fields[1]), line };
+    }
+    return undefined;
   });
-  return { value: entries, errors: [...noRecords(source, noise), ...errors] };
 }
 
 export function parseIpmiSensor(text: string, source = "raw/ipmitool-sensor.txt"): Parsed<SensorReading[]> {
-  const readings: SensorReading[] = [];
-  const errors: Problem[] = [];
-  const noise: string[] = [];
-  text.split("\n").forEach((raw, index) => {
-    const line = clean(raw);
-    if (line.trim() === "") return;
-    if (NO_RECORDS.test(line.trim())) return void noise.push(line.trim());
-    const fields = line.split("|").map((field) => field.trim());
-    if (fields.length !== 10 || fields[0] === "") {
-      errors.push({ source, message: `line ${index + 1} is not a sensor reading: ${JSON.stringify(line.slice(0, 120))}` });
-      return;
-    }
+  return walkPipeListing(text, source, "sensor reading", (fields, line): SensorReading | undefined => {
+    if (fields.length !== 10 || fields[0] === "") return undefined;
     const [name, value, unit, status, lnr, lcr, lnc, unc, ucr, unr] = fields as [
       string,
       string,
@@ -112,7 +117,7 @@ export function parseIpmiSensor(text: string, source = "raw/ipmitool-sensor.txt"
       string,
     ];
     const discrete = unit.toLowerCase() === "discrete";
-    readings.push({
+    return {
       name,
       value: discrete ? null : toNumber(value),
       unit: discrete ? null : orNull(unit),
@@ -120,7 +125,6 @@ export function parseIpmiSensor(text: string, source = "raw/ipmitool-sensor.txt"
       status: status === "" || status.toLowerCase() === "na" ? null : status.toLowerCase(),
       thresholds: { lnr: toNumber(lnr), lcr: toNumber(lcr), lnc: toNumber(lnc), unc: toNumber(unc), ucr: toNumber(ucr), unr: toNumber(unr) },
       line,
-    });
+    };
   });
-  return { value: readings, errors: [...noRecords(source, noise), ...errors] };
 }

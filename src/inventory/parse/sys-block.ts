@@ -4,7 +4,7 @@
  * ran. Pure and tolerant: anything unexpected is an error entry, never a throw.
  */
 import type { Problem } from "../schema.js";
-import { clean } from "./common.js";
+import { clean, jsonObjectAt } from "./common.js";
 
 export interface SysBlockDisk {
   serial: string | null;
@@ -15,18 +15,10 @@ export interface SysBlockDisk {
 
 export function parseSysBlock(text: string): { value: Map<string, SysBlockDisk> | null; errors: Problem[] } {
   const source = "raw/sys-block.json";
-  let raw: unknown;
-  try {
-    raw = JSON.parse(text);
-  } catch (error) {
-    return { value: null, errors: [{ source, message: `not JSON: ${(error as Error).message}` }] };
-  }
-  const disks = (raw as { disks?: unknown } | null)?.disks;
-  if (disks === null || typeof disks !== "object" || Array.isArray(disks)) {
-    return { value: null, errors: [{ source, message: "no disks object" }] };
-  }
+  const disks = jsonObjectAt(text, source, "disks");
+  if (disks.value === null) return { value: null, errors: disks.errors };
   const value = new Map<string, SysBlockDisk>();
-  for (const [name, entry] of Object.entries(disks as Record<string, unknown>)) {
+  for (const [name, entry] of Object.entries(disks.value)) {
     if (entry === null || typeof entry !== "object") continue;
     const field = (key: string) => {
       const v = (entry as Record<string, unknown>)[key];
