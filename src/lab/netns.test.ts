@@ -10,6 +10,7 @@ import {
   netnsDeleteArgs,
   netnsExecArgv,
   parseNetnsList,
+  parseNetnsPids,
   routeAddArgs,
   runInNetns,
   vethAddArgs,
@@ -68,6 +69,12 @@ describe("ip argument builders", () => {
   it("parses `ip netns list` with and without ids", () => {
     expect(parseNetnsList("rcn-t1-p1 (id: 2)\nrcn-t1-m (id: 1)\nother\n")).toEqual(["rcn-t1-p1", "rcn-t1-m", "other"]);
     expect(parseNetnsList("")).toEqual([]);
+  });
+
+  it("parses `ip netns pids` (one PID per line; never 0 or 1)", () => {
+    expect(parseNetnsPids("4711\n4712\n")).toEqual([4711, 4712]);
+    expect(parseNetnsPids("")).toEqual([]);
+    expect(parseNetnsPids("1\n0\nx\n")).toEqual([]);
   });
 });
 

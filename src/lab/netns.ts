@@ -102,6 +102,14 @@ export function parseNetnsList(stdout: string): string[] {
     .filter(Boolean);
 }
 
+/** `ip netns pids <ns>` prints one PID per line. */
+export function parseNetnsPids(stdout: string): number[] {
+  return stdout
+    .split(/\s+/)
+    .map(Number)
+    .filter((pid) => Number.isInteger(pid) && pid > 1);
+}
+
 // ---- thin runner ----
 
 async function ip(runner: CommandRunner, args: string[]): Promise<RunResult> {
@@ -116,6 +124,31 @@ export function runInNetns(runner: CommandRunner, ns: string, argv: readonly str
 
 export async function listNetns(runner: CommandRunner): Promise<string[]> {
   return parseNetnsList((await ip(runner, ["netns", "list"])).stdout);
+}
+
+/** Every process running in `ns` (none, not an error, when the namespace is already gone). */
+export async function netnsPids(runner: CommandRunner, ns: string): Promise<number[]> {
+  const result = await runner.run("ip", ["netns", "pids", ns]);
+  return result.exitCode === 0 ? parseNetnsPids(result.stdout) : [];
+}
+
+/**
+ * SIGKILL to every process of the given namespaces (ones this run made: a test's clean-up before
+ * destroy(), so nothing a failed run started outlives it); returns the PIDs it signalled.
+ */
+export async function killNetnsProcesses(runner: CommandRunner, namespaces: readonly string[]): Promise<number[]> {
+  const killed: number[] = [];
+  for (const ns of namespaces) {
+    for (const pid of await netnsPids(runner, ns)) {
+      try {
+        process.kill(pid, "SIGKILL");
+        killed.push(pid);
+      } catch {
+        // ended between the listing and the signal
+      }
+    }
+  }
+  return killed;
 }
 
 export interface LabSpec {

@@ -11,7 +11,7 @@ import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createLab, runInNetns, type Lab, type SimulatedHost } from "../../src/lab/netns.js";
+import { createLab, killNetnsProcesses, runInNetns, type Lab, type SimulatedHost } from "../../src/lab/netns.js";
 import { execaRunner } from "../../src/lib/run.js";
 import { startMasterInNetns, testMasterArgs, waitForMaster, type MasterProcess } from "../helpers/master-process.js";
 
@@ -78,10 +78,7 @@ afterAll(async () => {
   try {
     await master?.stop();
   } finally {
-    for (const ns of lab ? [lab.ns, ...peers.map((peer) => peer.ns)] : []) {
-      const pids = (await execaRunner.run("ip", ["netns", "pids", ns])).stdout.split(/\s+/).filter(Boolean);
-      for (const pid of pids) await execaRunner.run("kill", ["-9", pid]);
-    }
+    if (lab) await killNetnsProcesses(execaRunner, [lab.ns, ...peers.map((peer) => peer.ns)]);
     await lab?.destroy();
     if (work) await rm(work, { recursive: true, force: true });
   }

@@ -17,7 +17,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createLab, runInNetns, type Lab, type SimulatedHost } from "../../src/lab/netns.js";
+import { createLab, killNetnsProcesses, runInNetns, type Lab, type SimulatedHost } from "../../src/lab/netns.js";
 import { execaRunner } from "../../src/lib/run.js";
 import { parseTransactionLog, sumTransactionSummaries } from "../../src/master/nbd/transaction-log.js";
 import { startMasterInNetns, testMasterArgs, waitForMaster, type MasterProcess } from "../helpers/master-process.js";
@@ -108,10 +108,7 @@ afterAll(async () => {
     await master?.stop();
   } finally {
     // Anything still running in the lab's namespaces (nbd-server's per-client children, a client) ends first.
-    for (const ns of lab ? [lab.ns, ...peers.map((peer) => peer.ns)] : []) {
-      const pids = (await execaRunner.run("ip", ["netns", "pids", ns])).stdout.split(/\s+/).filter(Boolean);
-      for (const pid of pids) await execaRunner.run("kill", ["-9", pid]);
-    }
+    if (lab) await killNetnsProcesses(execaRunner, [lab.ns, ...peers.map((peer) => peer.ns)]);
     await lab?.destroy();
     if (work) await rm(work, { recursive: true, force: true });
   }

@@ -16,7 +16,7 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { rwCopyLabel } from "../../src/boot/root-transport.js";
-import { createLab, runInNetns, type Lab, type SimulatedHost } from "../../src/lab/netns.js";
+import { createLab, killNetnsProcesses, runInNetns, type Lab, type SimulatedHost } from "../../src/lab/netns.js";
 import { createLogger } from "../../src/lib/log.js";
 import { execaRunner, runChecked, type CommandRunner } from "../../src/lib/run.js";
 import { parseSiteConfig } from "../../src/model/site-config.js";
@@ -137,9 +137,7 @@ afterAll(async () => {
     await stopMasters();
   } finally {
     // A client or nbd-server child still running in the lab's namespaces (a failed run's holder) is ended first.
-    for (const ns of lab ? [lab.ns, ...Object.values(hosts).map((h) => h.ns)] : []) {
-      for (const pid of (await execaRunner.run("ip", ["netns", "pids", ns])).stdout.split(/\s+/).filter(Boolean)) process.kill(Number(pid), "SIGKILL");
-    }
+    if (lab) await killNetnsProcesses(execaRunner, [lab.ns, ...Object.values(hosts).map((h) => h.ns)]);
     const left = await tearDownLab({ lab, prefix: PREFIX, work, pidFiles: [join(work, "run", "nbd", "nbd-server.pid")], log: lines });
     expect(left).toEqual([]);
   }

@@ -19,7 +19,7 @@ import { mkdtemp, readdir, rm, stat, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join, resolve } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { createLab, runInNetns, type Lab, type SimulatedHost } from "../../src/lab/netns.js";
+import { createLab, killNetnsProcesses, runInNetns, type Lab, type SimulatedHost } from "../../src/lab/netns.js";
 import { createLogger } from "../../src/lib/log.js";
 import { execaRunner, type CommandRunner } from "../../src/lib/run.js";
 import { planNbdExports, type NbdServerPlan } from "../../src/master/nbd/nbd-config.js";
@@ -97,10 +97,7 @@ afterAll(async () => {
   } finally {
     if (lab) {
       // Anything still running in the lab's namespaces (nbd-server's children, a client) is ended first.
-      for (const ns of [lab.ns, ...Object.values(hosts).map((h) => h.ns)]) {
-        const pids = (await execaRunner.run("ip", ["netns", "pids", ns])).stdout.split(/\s+/).filter(Boolean);
-        for (const pid of pids) await execaRunner.run("kill", ["-9", pid]);
-      }
+      await killNetnsProcesses(execaRunner, [lab.ns, ...Object.values(hosts).map((h) => h.ns)]);
       await lab.destroy();
     }
     if (work) await rm(work, { recursive: true, force: true });
