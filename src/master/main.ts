@@ -39,6 +39,7 @@ import { applyTftpRoot, DEBIAN_GRUB_NET, DEBIAN_SHIM, ipxeFilesIn, planTftpRoot,
 import { createGrubNodeFiles } from "./boot-files/grub-node-files.js";
 import { discoverImages } from "./images.js";
 import { startMasterNbd } from "./nbd/master-nbd.js";
+import { planMasterTorrent, servePeerAssist, torrentRunDir } from "./torrent/master-torrent.js";
 import { startMasterNfs } from "./nfs/master-nfs.js";
 import { pathExists } from "../lib/path-exists.js";
 
@@ -169,13 +170,15 @@ async function serve(options: MasterOptions, deps: MasterDeps, config: SiteConfi
   checkBootSettings(config, server);
   // root: nfs is served by the kernel NFS server, started with nbd-server below (src/master/nfs).
 
-  // Peer assist (#14 item 5): its pieces exist (src/master/torrent) but the master does not run them and
-  // the initrd cannot fetch by torrent yet, so a site that switches it on is told, not left guessing.
-  if (config.distribution.peerAssist) {
-    log.warn("peer assist is not served yet: every node boots over HTTP", {
-      hint: "docs/peer-assist.md says what is left; set distribution.peerAssist: false to silence this",
-    });
-  }
+  // Peer assist (#14 item 5): the master makes the torrents and runs the tracker once it is ready
+  // (below); the initrd cannot fetch by torrent yet, so the boot decision still hands out HTTP.
+  const torrentPlan = planMasterTorrent({
+    config,
+    images: [images.own, ...images.others],
+    address: net.address,
+    httpPort: config.http.port,
+    runDir: options.runDir,
+  });
 
   // Store and fleet state: replay the stored events so a restarted master knows its nodes.
   const store = await createStore(options.dataDir, { log: log.child({ component: "store" }) });
@@ -254,6 +257,7 @@ async function serve(options: MasterOptions, deps: MasterDeps, config: SiteConfi
     tftpRoot,
     isoDevice: options.isoDevice,
     postTgzPath,
+    torrentDir: torrentPlan === undefined ? undefined : torrentRunDir(options.runDir),
     server,
     fleet: () => fleet,
     onEvent,
@@ -349,6 +353,7 @@ async function serve(options: MasterOptions, deps: MasterDeps, config: SiteConfi
   void watch(http.done, "nginx");
   // nbd-server (root: nbd), only when a settings layer asks for it; supervised, stopped with the rest.
   let nbdDone: Promise<void> = Promise.resolve();
+  let torrentDone: Promise<void> = Promise.resolve();
   let nfs: Awaited<ReturnType<typeof startMasterNfs>>;
   try {
     // Never fatal either: an nbd-server that cannot start or gives up is logged at error, and the http
@@ -396,6 +401,16 @@ async function serve(options: MasterOptions, deps: MasterDeps, config: SiteConfi
     }
     log.info("master ready", { mode, interface: net.interface, address: net.address, http: http.port });
     power.wake(stopAll.signal);
+    if (torrentPlan !== undefined) {
+      // After ready: mktorrent reads each ISO whole, which must not delay DHCP, HTTP or the wake.
+      torrentDone = servePeerAssist({
+        runner,
+        plan: torrentPlan,
+        log: log.child({ component: "torrent" }),
+        signal: stopAll.signal,
+        nodesFetch: "over HTTP (the initrd cannot fetch by torrent yet)",
+      });
+    }
 
     const interval = options.reprobeIntervalMs ?? 60_000;
     const foreign =
@@ -426,6 +441,7 @@ async function serve(options: MasterOptions, deps: MasterDeps, config: SiteConfi
     dnsmasqStop.abort();
     await dnsmasqDone.catch(() => undefined);
     await nbdDone.catch(() => undefined);
+    await torrentDone;
     await nfs?.stop();
     await http.close();
     review.close();

@@ -49,6 +49,8 @@ export interface AppDeps {
    * /isos/<label>.iso with ranges, straight from the device: no copy, no RAM.
    */
   isoDevice?: { path: string; sizeBytes: number } | undefined;
+  /** Peer assist's torrents (<runDir>/torrent), served as /torrent/<label>.torrent; none while it is off. */
+  torrentDir?: string | undefined;
   /** The review (UI, read API, event stream, exports: review-routes.ts), mounted before the routes below. */
   review?: express.Router | undefined;
   /** The power API (power-routes.ts), mounted like the review. */
@@ -97,7 +99,16 @@ export function createApp(deps: AppDeps): ReconApp {
   if (deps.power !== undefined) app.use(deps.power);
   app.use(createBootRouter({ config: deps.config, server, secret, fleet, transfers, emit, log, now }));
   app.use(
-    createImageRouter({ server, httpRoot: deps.httpRoot, tftpRoot: deps.tftpRoot, postTgzPath: deps.postTgzPath, isoDevice: deps.isoDevice, transfers, log }),
+    createImageRouter({
+      server,
+      httpRoot: deps.httpRoot,
+      tftpRoot: deps.tftpRoot,
+      postTgzPath: deps.postTgzPath,
+      isoDevice: deps.isoDevice,
+      torrentDir: deps.torrentDir,
+      transfers,
+      log,
+    }),
   );
   app.use(createUploadRouter({ store, secret, limits, counts: uploads, emit, log, now }));
   app.use(createNodeRouter({ store, secret, fleet, emit, log, now }));

@@ -19,6 +19,8 @@ export interface ImageRouteDeps {
   tftpRoot?: string | undefined;
   postTgzPath?: string | undefined;
   isoDevice?: { path: string; sizeBytes: number } | undefined;
+  /** Peer assist's torrents: only <label>.torrent files of this directory are served, as /torrent/<label>.torrent. */
+  torrentDir?: string | undefined;
   transfers: Pick<TransferLog, "track">;
   log: Logger;
 }
@@ -62,6 +64,25 @@ export function createImageRouter(deps: ImageRouteDeps): express.Router {
   }
   router.use("/isos", track("isos"), express.static(join(deps.httpRoot, "isos"), staticOptions));
   router.use("/install", track("install"), express.static(join(deps.httpRoot, "install"), staticOptions));
+  if (deps.torrentDir !== undefined) {
+    const torrentDir = deps.torrentDir;
+    // Never the tracker's chroot beside them: a name with a dot-free label and .torrent, nothing else.
+    router.get(/^\/torrent\/([A-Za-z0-9][A-Za-z0-9_-]*\.torrent)$/, async (req, res) => {
+      const name = (req.params as Record<string, string>)[0]!;
+      await new Promise<void>((resolve, reject) =>
+        res.sendFile(name, { root: torrentDir, headers: { "Content-Type": "application/x-bittorrent" } }, (error) => {
+          if (error === undefined || res.headersSent) resolve();
+          else if ((error as NodeJS.ErrnoException).code === "ENOENT") {
+            reject(
+              new ReconError("NOT_FOUND", `no torrent ${name} on this master`, {
+                hint: "torrents exist only for images whose ISO is a file (docs/peer-assist.md)",
+              }),
+            );
+          } else reject(error);
+        }),
+      );
+    });
+  }
   if (deps.tftpRoot !== undefined) router.use("/tftp", track("tftp"), express.static(deps.tftpRoot, staticOptions));
 
   router.get(WORKLOAD_PATH, track("post"), async (_req, res) => {

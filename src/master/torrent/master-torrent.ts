@@ -120,3 +120,55 @@ export async function startMasterTorrent(options: {
   });
   return { ...run, infoHashes };
 }
+
+/**
+ * The master's part of peer assist, run once the master is ready (never fatal: every node still
+ * boots over HTTP whatever happens here): a torrent for each image whose ISO is a regular file
+ * (mktorrent reads files; the appliance's own ISO is the first bytes of its boot device, so it
+ * gets none and is said so), then the supervised tracker. Resolves when the master stops it, the
+ * tracker gives up (logged at error), or nothing could be served (logged).
+ */
+export async function servePeerAssist(options: {
+  runner: CommandRunner;
+  plan: MasterTorrentPlan;
+  log: Logger;
+  signal: AbortSignal;
+  /** How the nodes get the image meanwhile, for the log line (they boot over HTTP until the initrd fetches by torrent). */
+  nodesFetch: string;
+}): Promise<void> {
+  const { log } = options;
+  const torrents: PlannedTorrent[] = [];
+  for (const torrent of options.plan.torrents) {
+    const isFile = await stat(torrent.isoPath).then(
+      (info) => info.isFile(),
+      () => false,
+    );
+    if (isFile) torrents.push(torrent);
+    else {
+      log.warn("no torrent for this image: its ISO is not a file here", {
+        image: torrent.label,
+        iso: torrent.isoPath,
+        hint: "the appliance's own ISO is its boot device; an image added with recon images add gets one",
+      });
+    }
+  }
+  if (torrents.length === 0) {
+    log.warn("peer assist: no image to make a torrent of; nodes fetch every image from the master alone");
+    return;
+  }
+  try {
+    const run = await startMasterTorrent({ runner: options.runner, plan: { ...options.plan, torrents }, log, signal: options.signal });
+    log.info("peer assist serving", {
+      torrents: torrents.map((torrent) => `/torrent/${torrent.label}.torrent`).join(","),
+      tracker: run.announceUrl,
+      nodes: options.nodesFetch,
+    });
+    await run.done;
+  } catch (error) {
+    if (options.signal.aborted) return;
+    log.error("peer assist not served: nodes fetch from the master alone", {
+      error: error instanceof Error ? error.message : String(error),
+      hint: "docs/peer-assist.md; set distribution.peerAssist: false to stop trying",
+    });
+  }
+}

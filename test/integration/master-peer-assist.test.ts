@@ -1,0 +1,154 @@
+/**
+ * Peer assist wired into the real master (issue #14 item 5, docs/peer-assist.md): a `recon master`
+ * in a network namespace made for this run (DHCP off, nginx in front) with
+ * `distribution.peerAssist: true` makes each image's torrent with mktorrent after it is ready, runs
+ * opentracker on its boot address, and serves the torrent as /torrent/<label>.torrent through the
+ * same front as the ISO (nginx proxies it to recon). Two peers, each in its own namespace, fetch the
+ * torrent from the master and the image with aria2c (as the initrd will): both get the right sha256,
+ * from the master's web seed and each other. The torrent route serves nothing else (the tracker's
+ * chroot beside the torrents stays private). The master's stop ends the tracker.
+ */
+import { createHash, randomBytes } from "node:crypto";
+import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { createLab, killNetnsProcesses, netnsPids, runInNetns, type Lab, type SimulatedHost } from "../../src/lab/netns.js";
+import { execaRunner } from "../../src/lib/run.js";
+import { sha256File, startAria2cPeer, stopPeers, waitForSwarm, type SwarmPeer } from "../../bench/peer-swarm.js";
+import { startMasterInNetns, testMasterArgs, waitForMaster, type MasterProcess } from "../helpers/master-process.js";
+
+const PREFIX = `rcn-mpa${process.pid % 10000}`;
+const BRIDGE = "rcnbrmpa";
+const MASTER = "10.128.0.1";
+const URL = `http://${MASTER}:8080`;
+const LABEL = "test";
+const SIZE = 3 * 1024 * 1024;
+
+let work: string;
+let lab: Lab | undefined;
+let master: MasterProcess | undefined;
+let iso: Buffer;
+const peers: SimulatedHost[] = [];
+const stop = new AbortController();
+const running: SwarmPeer[] = [];
+
+async function peerCurl(peer: SimulatedHost, url: string, extra: string[] = []) {
+  return runInNetns(execaRunner, peer.ns, [
+    "curl",
+    "--silent",
+    "--show-error",
+    "--max-time",
+    "10",
+    "--write-out",
+    "\n%{http_code} %{content_type}",
+    ...extra,
+    url,
+  ]);
+}
+
+/** The pids of processes named `name` in the master's namespace. */
+async function processesNamed(name: string): Promise<number[]> {
+  const found: number[] = [];
+  for (const pid of await netnsPids(execaRunner, lab!.ns)) {
+    if ((await readFile(`/proc/${pid}/comm`, "utf8").catch(() => "")).trim() === name) found.push(pid);
+  }
+  return found;
+}
+
+beforeAll(async () => {
+  work = await mkdtemp(join(tmpdir(), "recon-master-peer-assist-"));
+  await chmod(work, 0o755);
+  iso = randomBytes(SIZE);
+  await mkdir(join(work, "http", "isos"), { recursive: true });
+  await mkdir(join(work, "http", "install", LABEL), { recursive: true });
+  await writeFile(join(work, "http", "isos", `${LABEL}.iso`), iso);
+  await writeFile(join(work, "http", "install", LABEL, "linux"), Buffer.alloc(4096, 2));
+  await writeFile(join(work, "http", "install", LABEL, "initrd"), Buffer.alloc(8192, 3));
+  await writeFile(
+    join(work, "http", "install", LABEL, "boot.json"),
+    JSON.stringify({ label: LABEL, arch: "x86_64", volumeId: "RECON", imageKernelArgs: ["console=ttyS0,115200n8"] }),
+  );
+  await writeFile(
+    join(work, "site.yaml"),
+    [
+      `interface: ${BRIDGE}`,
+      `address: ${MASTER}/24`,
+      "dhcp: { mode: off }",
+      "http: { port: 8080, server: nginx }",
+      "distribution: { peerAssist: true, seedTimeS: 30 }",
+      "",
+    ].join("\n"),
+  );
+  lab = await createLab(execaRunner, { prefix: PREFIX, bridge: BRIDGE });
+  peers.push(await lab.addHost({ name: "p1", mac: "52:54:00:28:00:01", address: "10.128.0.11/24" }));
+  peers.push(await lab.addHost({ name: "p2", mac: "52:54:00:28:00:02", address: "10.128.0.12/24" }));
+  master = startMasterInNetns(lab.ns, testMasterArgs(work, { probeTimeoutMs: 1000 }));
+  await waitForMaster(master, /msg="master ready"/, 30_000);
+  await waitForMaster(master, /msg="peer assist serving"/, 30_000);
+}, 90_000);
+
+afterAll(async () => {
+  try {
+    await stopPeers(running);
+    stop.abort();
+    await master?.stop();
+  } finally {
+    if (lab) await killNetnsProcesses(execaRunner, [lab.ns, ...peers.map((peer) => peer.ns)]);
+    await lab?.destroy();
+    if (work) await rm(work, { recursive: true, force: true });
+  }
+}, 30_000);
+
+describe("the master serves peer assist (real mktorrent, opentracker, nginx front, aria2c peers)", () => {
+  it("makes the image's torrent after it is ready and runs the tracker on its boot address", () => {
+    const log = master!.log();
+    expect(log.indexOf('msg="master ready"')).toBeLessThan(log.indexOf('msg="torrent made"'));
+    expect(log).toMatch(new RegExp(`level=info component=torrent msg="torrent made" image=${LABEL} info_hash=[0-9a-f]{40} bytes=${SIZE} `));
+    expect(log).toMatch(new RegExp(`component=torrent msg="tracker serving" address=${MASTER.replaceAll(".", "\\.")} port=6969 torrents=1`));
+    expect(log).toMatch(/msg="peer assist serving" torrents=\/torrent\/test\.torrent tracker=http:\/\/10\.128\.0\.1:6969\/announce nodes="over HTTP/);
+    expect(log).not.toMatch(/level=error/);
+  });
+
+  it("serves /torrent/<label>.torrent through the nginx front, and nothing else under /torrent", async () => {
+    const got = await peerCurl(peers[0]!, `${URL}/torrent/${LABEL}.torrent`, ["--output", join(work, "p1.torrent")]);
+    expect(got.stdout.trim(), got.stderr).toBe("200 application/x-bittorrent");
+    const shown = await execaRunner.run("aria2c", ["--show-files", join(work, "p1.torrent")]);
+    expect(shown.stdout).toContain(`${MASTER}:6969/announce`);
+    expect(shown.stdout).toMatch(new RegExp(`URL List:\\s+http://${MASTER.replaceAll(".", "\\.")}:8080/isos/${LABEL}\\.iso`));
+    for (const path of ["/torrent/nope.torrent", "/torrent/tracker", "/torrent/tracker/whitelist", "/torrent/..%2Ftorrent%2Ftest.torrent"]) {
+      const refused = await peerCurl(peers[0]!, `${URL}${path}`, ["--output", "/dev/null"]);
+      expect(refused.stdout.trim(), path).toMatch(/^(404|400) /);
+    }
+  });
+
+  it("two peers fetch the image by torrent (the master's tracker and web seed, and each other): right sha256", async () => {
+    for (const [i, peer] of peers.entries()) {
+      const dir = join(work, "peers", `p${i + 1}`);
+      await mkdir(dir, { recursive: true });
+      const got = await peerCurl(peer, `${URL}/torrent/${LABEL}.torrent`, ["--output", join(dir, `${LABEL}.torrent`)]);
+      expect(got.stdout.trim()).toMatch(/^200 /);
+      running.push(
+        startAria2cPeer(
+          peer.ns,
+          { torrentPath: join(dir, `${LABEL}.torrent`), dir, seedTimeS: 5, seedRatio: 1, announceEveryS: 2, stallTimeoutS: 30 },
+          stop.signal,
+        ),
+      );
+    }
+    await waitForSwarm(running, 30_000, stop.signal);
+    for (const [i, swarmPeer] of running.entries()) {
+      expect(swarmPeer.completedAt, swarmPeer.lines.slice(-8).join("\n")).toBeDefined();
+      const copy = join(work, "peers", `p${i + 1}`, `${LABEL}.iso`);
+      expect(await sha256File(copy)).toBe(createHash("sha256").update(iso).digest("hex"));
+    }
+  }, 40_000);
+
+  it("the master's stop ends the tracker", async () => {
+    expect(await processesNamed("opentracker")).toHaveLength(1);
+    await stopPeers(running);
+    await master!.stop();
+    expect(master!.log()).toMatch(/component=torrent msg="tracker stopped"/);
+    expect(await processesNamed("opentracker")).toEqual([]);
+  }, 30_000);
+});
