@@ -15,10 +15,7 @@ declare module "vitest" {
   }
 }
 
-/** Minutes per tier; RECON_<TIER>_BUDGET_MIN overrides one (e.g. on a slower machine). */
-// integration 11 (was 8): 35 files sequentially took 7.8 min on the clean-clone run of 2026-12-02 after #13/#14 added
-// nbd-server, multi-image, agent-lldp-wait and node-timeline-api; e2e 47 (was 50) pays for it (docs/testing.md).
-export const TIER_BUDGET_MIN: Record<string, number> = { unit: 2, integration: 11, e2e: 47 };
+export { TIER_BUDGET_MIN, MAKE_TEST_E2E_END_MIN, tierDeadlineFor } from "./tier-deadline.js";
 
 /** The tier's deadline; none (Infinity) outside vitest, e.g. in bench/. */
 export function tierDeadline(): number {
