@@ -10,7 +10,7 @@
  *   all at once, verified as it streams (bench/stream-fetch.ts); time until the last has it.
  * - assisted: the master makes the torrent and runs opentracker as recon's master does
  *   (src/master/torrent: planMasterTorrent + startMasterTorrent, web seed = the same nginx URL);
- *   each peer runs aria2c with it (src/master/torrent/aria2c.ts), all at once, seeding bounded;
+ *   each peer runs aria2c with it (src/lib/aria2c.ts), all at once, seeding bounded;
  *   time until the last says "Download complete" (each file's sha256 checked after).
  *
  * Bytes from the master per peer come from nginx's access log ($bytes_sent per client); bytes

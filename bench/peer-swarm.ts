@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { execa, type ResultPromise } from "execa";
 import { netnsExecArgv, runInNetns } from "../src/lab/netns.js";
 import { execaRunner } from "../src/lib/run.js";
-import { aria2cArgs, parseAria2cLine, type Aria2cSpec } from "../src/master/torrent/aria2c.js";
+import { aria2cArgs, parseAria2cLine, type Aria2cSpec } from "../src/lib/aria2c.js";
 
 /**
  * tc argv shaping `dev`'s egress to `rateMbit` (pure). tbf: burst 10 ms of the rate (at least

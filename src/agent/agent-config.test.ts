@@ -30,6 +30,16 @@ describe("parseAgentConfig", () => {
     });
   });
 
+  it("reads the seeding bounds of a peer that fetched its image by BitTorrent, and refuses a malformed one", () => {
+    const torrent = PEER.replace(/root=\S+/, "root=live:torrent://10.20.0.1:8080/torrent/recon.torrent");
+    expect(parseAgentConfig(parseCmdline(`${torrent} recon.seed=120,4`)).seed).toEqual({ timeS: 120, ratio: 4 });
+    expect(parseAgentConfig(parseCmdline(`${torrent} recon.seed=0,0.5`)).seed).toEqual({ timeS: 0, ratio: 0.5 });
+    expect(parseAgentConfig(parseCmdline(PEER)).seed).toBeUndefined();
+    for (const bad of ["120", "120,4,1", "-1,4", "3601,4", "120,101", "1e3,4"]) {
+      expect(configError(`${torrent} recon.seed=${bad}`).message).toContain(`recon.seed=${bad} is not of the form`);
+    }
+  });
+
   it("falls back to pxeaddr on port 80 without recon.master, and to stay without recon.post", () => {
     const config = parseAgentConfig(parseCmdline("BOOTIF=01-52-54-00-aa-00-02 pxeaddr=10.9.8.7 recon.token=tok.en"));
     expect(config.masterUrl).toBe("http://10.9.8.7");

@@ -6,7 +6,15 @@
  */
 import { cmdlineValue } from "../model/kernel-cmdline.js";
 import { ReconError } from "../lib/errors.js";
-import { PEER_KERNEL_ARGS, POST_ACTIONS, parseBurnInArg, type BurnInSettings, type PostAction } from "../model/peer-contract.js";
+import {
+  PEER_KERNEL_ARGS,
+  POST_ACTIONS,
+  parseBurnInArg,
+  parseSeedArg,
+  type BurnInSettings,
+  type PostAction,
+  type SeedSettings,
+} from "../model/peer-contract.js";
 import { normalizeMac } from "../model/net-address.js";
 
 export interface AgentConfig {
@@ -20,6 +28,8 @@ export interface AgentConfig {
   pxeAddress: string | undefined;
   /** The burn-in the master asked for (recon.burnin=), undefined when none. */
   burnIn: BurnInSettings | undefined;
+  /** The seeding bounds when the initrd fetched the image by BitTorrent (recon.seed=), undefined when it came by HTTP. */
+  seed: SeedSettings | undefined;
 }
 
 export interface AgentConfigOverrides {
@@ -95,5 +105,9 @@ export function parseAgentConfig(args: Map<string, string[]>, overrides: AgentCo
       `recon.burnin=${burnInText.slice(0, 120)} is not of the form cpuS:60,memoryS:60,memoryPercent:50,memtesterMiB:256,memtesterS:600,diskReadS:60`,
     );
   }
-  return { masterUrl, token, postAction: post as PostAction, bootMac, pxeAddress, burnIn };
+  const seedText = cmdlineValue(args, PEER_KERNEL_ARGS.seed);
+  const seed = seedText === undefined ? undefined : parseSeedArg(seedText);
+  if (seedText !== undefined && seed === undefined)
+    throw invalid(`recon.seed=${seedText.slice(0, 40)} is not of the form <seconds ≤ 3600>,<ratio ≤ 100>, e.g. 120,4`);
+  return { masterUrl, token, postAction: post as PostAction, bootMac, pxeAddress, burnIn, seed };
 }

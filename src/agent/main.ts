@@ -17,6 +17,7 @@ import { sleep } from "./collect.js";
 import type { CollectorSpec } from "./collectors.js";
 import { createStatusWriter, mirrorConsoles } from "./console.js";
 import { fetchWorkload } from "./workload-fetch.js";
+import { findTorrentCopy, removeTorrentCopy, startSeeding, type SeedOutcome } from "./seed.js";
 import { planPostAction, runPostAction, systemActionRunner, type ActionRunner, type PostActionStep } from "./post-action.js";
 import {
   DEFAULT_HELLO_RETRY,
@@ -89,6 +90,8 @@ export interface AgentDeps extends AgentIo {
   /** Whether /dev/ipmi0 exists (decides how to power off). */
   ipmiDevice: () => Promise<boolean>;
   post?: (req: PostRequest) => Promise<AttemptOutcome>;
+  /** Where the initrd leaves a torrent copy (default PEER_TORRENT_DIR); tests point it elsewhere. */
+  torrentDir?: string;
 }
 
 export interface AgentResult {
@@ -142,6 +145,12 @@ export async function runAgent(options: AgentOptions, deps: AgentDeps): Promise<
     { post, sleep: wait, now: Date.now },
   );
   status(hello.ok ? "hello: the master knows this node is collecting" : `hello failed (${hello.reason}); collecting anyway`);
+
+  // Peer assist: a node whose initrd fetched the image by BitTorrent seeds it while it collects (seed.ts).
+  const torrentCopy = config.seed === undefined ? undefined : await findTorrentCopy(deps.torrentDir);
+  if (config.seed !== undefined && torrentCopy === undefined) status("recon.seed is set but the initrd left no torrent copy in RAM: not seeding");
+  const seeding: Promise<SeedOutcome> | undefined =
+    torrentCopy === undefined || config.seed === undefined ? undefined : startSeeding(deps.runner, torrentCopy, config.seed, status, signal);
 
   // The master's workload (post.tgz), if it has one: extra collectors without a new ISO.
   const workloadDir = await mkdtemp(join(options.workDir ?? tmpdir(), "recon-workload-"));
@@ -212,6 +221,12 @@ export async function runAgent(options: AgentOptions, deps: AgentDeps): Promise<
   status(`uploaded: the master stored ${ack.entries} files as upload ${ack.id} (attempt ${result.attempts})`);
   await rm(outPath, { force: true });
 
+  // Seeding is bounded (recon.seed); the post-action (power off) would cut it short.
+  if (seeding !== undefined && torrentCopy !== undefined) {
+    if (config.postAction !== "stay") status(`${config.postAction} once seeding is over`);
+    await seeding;
+    await removeTorrentCopy(torrentCopy);
+  }
   // Only here, after a 201 with an upload id: the post-action.
   const steps = planPostAction(config.postAction, { ipmiDevice: await deps.ipmiDevice() });
   if (steps.length === 0) status("done; staying up (recon.post=stay)");

@@ -341,3 +341,41 @@ ips:
     expect(chooseImage({ image: undefined, sources: ["defaults"] }, multi).label).toBe("debian-12");
   });
 });
+
+describe("peer assist (#14 item 5)", () => {
+  const site = parseSiteConfig(`
+distribution: { peerAssist: true, seedTimeS: 90, seedRatio: 3 }
+hosts:
+  52:54:00:00:03:02: { root: nbd }
+  52:54:00:00:03:03: { image: rocky-9 }
+`);
+  const served: BootServer = {
+    ...server,
+    imageVolumeId: "RECON",
+    otherImages: [{ label: "rocky-9", arch: "x86_64", kernelArgs: [] }],
+    torrentLabels: new Set(["debian-12"]),
+  };
+
+  it("hands a root http node the torrent of its image and the seeding bounds, in that order", () => {
+    const plan = boot(planBoot({ mac: "52:54:00:00:03:01", arch: "bios", ip: "10.20.0.31" }, site, undefined, served, "tok"));
+    expect(plan.kernelArgs.join(" ")).toBe(
+      "root=live:torrent://10.20.0.1/torrent/debian-12.torrent rd.live.ram=1 ip=dhcp rd.neednet=1 BOOTIF=01-52-54-00-00-03-01 pxeaddr=10.20.0.1 " +
+        "recon.master=10.20.0.1 recon.token=tok recon.post=poweroff recon.seed=90,3 console=ttyS0,115200n8 console=tty0 rd.live.image",
+    );
+    expect(plan.rootSource).toBe(
+      "torrent://10.20.0.1/torrent/debian-12.torrent (BitTorrent from the other peers, web seed http://10.20.0.1/isos/debian-12.iso)",
+    );
+    expect(plan.isoUrl).toBe("http://10.20.0.1/isos/debian-12.iso");
+  });
+
+  it("gives plain HTTP to an image without a torrent yet, and leaves nbd alone", () => {
+    const other = boot(planBoot({ mac: "52:54:00:00:03:03", arch: "bios" }, site, undefined, served));
+    expect(other.kernelArgs[0]).toBe("root=live:http://10.20.0.1/isos/rocky-9.iso");
+    expect(other.kernelArgs.some((arg) => arg.startsWith("recon.seed="))).toBe(false);
+    const nbd = boot(planBoot({ mac: "52:54:00:00:03:02", arch: "bios" }, site, undefined, served));
+    expect(nbd.kernelArgs.slice(0, 2)).toEqual(["root=live:CDLABEL=RECON", "netroot=nbd:10.20.0.1:debian-12"]);
+    expect(nbd.kernelArgs.some((arg) => arg.startsWith("recon.seed="))).toBe(false);
+    const before = boot(planBoot({ mac: "52:54:00:00:03:01", arch: "bios" }, site, undefined, { ...served, torrentLabels: undefined }));
+    expect(before.kernelArgs[0]).toBe("root=live:http://10.20.0.1/isos/debian-12.iso");
+  });
+});

@@ -9,10 +9,10 @@
 import { resolveNodeSettings, type ResolvedNodeSettings } from "../model/resolve-node-settings.js";
 import { ReconError } from "../lib/errors.js";
 import { type SiteConfig, type UefiFirmwareFile } from "../model/site-config.js";
-import { PEER_KERNEL_ARGS, renderBurnInArg, type PostAction } from "../model/peer-contract.js";
+import { PEER_KERNEL_ARGS, renderBurnInArg, renderSeedArg, type PostAction } from "../model/peer-contract.js";
 import { normalizeMac } from "../model/net-address.js";
 import type { RootTransport } from "../model/root-transport.js";
-import { rootKernelArgs, rootSource } from "./root-transport.js";
+import { rootKernelArgs, rootSource, torrentRootUrl } from "./root-transport.js";
 
 export type MachineArch = "bios" | "efi32" | "efi64" | "arm64" | "unknown";
 
@@ -83,6 +83,12 @@ export interface BootServer {
    * It picks the UEFI first stage a node without `firmwareFile` gets; unset means authoritative.
    */
   dhcpMode?: "authoritative" | "proxy" | undefined;
+  /**
+   * Peer assist (#14 item 5): the labels whose torrent the master serves now (it makes them after it is
+   * ready, so the set grows at run time). A node on `root: http` booting one of them gets its torrent
+   * and recon.seed=; every other node, and every node before the torrent exists, plain HTTP.
+   */
+  torrentLabels?: ReadonlySet<string> | undefined;
 }
 
 export type FirmwareFile = "undionly.kpxe" | UefiFirmwareFile | "ipxe-arm64.efi";
@@ -401,7 +407,16 @@ export function planBoot(machine: Machine, config: SiteConfig, record: NodeBootR
   const loader: BootLoader = machine.loader === "grub" && machine.arch === "efi64" ? "grub" : "ipxe";
   const label = image.label;
   const isoUrl = `http://${host}/isos/${label}.iso`;
-  const rootContext = { host, address: server.address, label, isoUrl, volumeId: image.volumeId, mac };
+  const byTorrent = settings.root === "http" && server.torrentLabels?.has(label) === true;
+  const rootContext = {
+    host,
+    address: server.address,
+    label,
+    isoUrl,
+    volumeId: image.volumeId,
+    mac,
+    ...(byTorrent ? { torrentUrl: torrentRootUrl(host, label) } : {}),
+  };
   const kernelArgs = [
     // Where the root comes from, per transport (root-transport.ts): http fetches the ISO into RAM.
     ...rootKernelArgs(settings.root, rootContext),
@@ -414,6 +429,8 @@ export function planBoot(machine: Machine, config: SiteConfig, record: NodeBootR
     `recon.master=${host}`,
     ...(token === undefined ? [] : [`recon.token=${token}`]),
     `recon.post=${settings.postAction}`,
+    // Seeding after the upload, bounded (docs/peer-assist.md); only a node that fetched by BitTorrent seeds.
+    ...(byTorrent ? [`${PEER_KERNEL_ARGS.seed}=${renderSeedArg({ timeS: config.distribution.seedTimeS, ratio: config.distribution.seedRatio })}`] : []),
     // Burn-in is one site-wide decision (docs/workload.md, "Burn-in"): every peer gets the same bounds.
     ...(config.burnIn.enabled ? [`${PEER_KERNEL_ARGS.burnIn}=${renderBurnInArg(config.burnIn)}`] : []),
     // Debian's 2019 ipxe.efi needs initrd=<name> or the EFI stub finds no initrd and the

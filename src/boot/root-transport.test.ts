@@ -1,6 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { ROOT_TRANSPORTS, type RootTransport } from "../model/root-transport.js";
-import { nbdExportName, nfsExportPath, rootKernelArgs, rootSource, rwCopyLabel, type RootContext } from "./root-transport.js";
+import { nbdExportName, nfsExportPath, rootKernelArgs, rootSource, rwCopyLabel, torrentRootUrl, type RootContext } from "./root-transport.js";
 
 const ctx: RootContext = {
   host: "10.77.0.1",
@@ -62,5 +62,18 @@ describe("missing context", () => {
     expect(() => rootKernelArgs("nbd", bare)).toThrow(/was not given the image's volumeId/);
     expect(() => rootKernelArgs("nbd-rw", bare)).toThrow(/was not given the image's mac/);
     expect(rootKernelArgs("nfs", bare)[0]).toBe("root=nfs4:10.77.0.1:/run/recon-nfs/debian-12:ro");
+  });
+});
+
+describe("peer assist (#14 item 5)", () => {
+  const withTorrent = { ...ctx, torrentUrl: torrentRootUrl("10.77.0.1", "debian-12") };
+  it("gives root http the image's torrent for the initrd's URL handler, the RAM copy kept", () => {
+    expect(rootKernelArgs("http", withTorrent).join(" ")).toBe("root=live:torrent://10.77.0.1/torrent/debian-12.torrent rd.live.ram=1");
+    expect(rootSource("http", withTorrent)).toBe(
+      "torrent://10.77.0.1/torrent/debian-12.torrent (BitTorrent from the other peers, web seed http://10.77.0.1/isos/debian-12.iso)",
+    );
+  });
+  it("leaves the other transports as they are", () => {
+    for (const root of ["nbd", "nbd-rw", "nfs"] as const) expect(rootKernelArgs(root, withTorrent)).toEqual(rootKernelArgs(root, ctx));
   });
 });

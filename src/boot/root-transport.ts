@@ -10,6 +10,7 @@
  */
 import { ReconError } from "../lib/errors.js";
 import type { RootTransport } from "../model/root-transport.js";
+import { TORRENT_SCHEME } from "../model/peer-contract.js";
 
 export interface RootContext {
   /** host[:port] of the master's HTTP service, as the peer reaches it. */
@@ -24,6 +25,17 @@ export interface RootContext {
   volumeId?: string;
   /** The node's MAC: names the node's writable copy. Needed for nbd-rw. */
   mac?: string;
+  /**
+   * Peer assist (#14 item 5): the image's torrent as the initrd's URL handler reads it,
+   * torrent://<host>/torrent/<label>.torrent, when the master serves one; root http then fetches the
+   * ISO by BitTorrent (the master's ISO URL is the torrent's web seed, so a lone peer still boots).
+   */
+  torrentUrl?: string;
+}
+
+/** torrent://<host>/torrent/<label>.torrent: the URL handler turns it into the http:// URL of the same path. */
+export function torrentRootUrl(host: string, label: string): string {
+  return `${TORRENT_SCHEME}://${host}/torrent/${label}.torrent`;
 }
 
 /** The NBD export of an image, read-only: its label. nbd-server's default port (10809) is implied. */
@@ -64,7 +76,7 @@ function needed<K extends "volumeId" | "mac">(root: RootTransport, ctx: RootCont
 export function rootSource(root: RootTransport, ctx: RootContext): string {
   switch (root) {
     case "http":
-      return ctx.isoUrl;
+      return ctx.torrentUrl === undefined ? ctx.isoUrl : `${ctx.torrentUrl} (BitTorrent from the other peers, web seed ${ctx.isoUrl})`;
     case "nbd":
       return `nbd://${ctx.address}/${nbdExportName(ctx.label)} (read-only, blocks on demand)`;
     case "nbd-rw":
@@ -80,7 +92,9 @@ export function rootKernelArgs(root: RootTransport, ctx: RootContext): string[] 
   switch (root) {
     case "http":
       return [
-        `root=live:${ctx.isoUrl}`,
+        // With peer assist the image's torrent instead: 95recon-torrent's URL handler fetches the ISO
+        // with aria2c (every piece checked against the torrent's SHA-1) and hands it to livenet as curl would.
+        `root=live:${ctx.torrentUrl ?? ctx.isoUrl}`,
         // The whole squashfs is fetched once into RAM, so the peer never needs the master's
         // HTTP service again after boot (docs/lab-facts.md: one GET).
         "rd.live.ram=1",

@@ -68,6 +68,9 @@ export const NEEDED_TOOLS: readonly NeededTool[] = [
   { name: "findmnt", roles: ["master"], from: DATA_PARTITION },
   { name: "mkdir", roles: ["master"], from: DATA_PARTITION },
   { name: "flock", roles: ["master"], from: "lib/flock.ts" },
+  { name: "aria2c", roles: ["agent", "live"], from: "agent/seed.ts; the initrd's 95recon-torrent (peer assist)" },
+  { name: "mktorrent", roles: ["master"], from: "master/torrent/mktorrent.ts (peer assist)" },
+  { name: "opentracker", roles: ["master"], from: "master/torrent/opentracker.ts (peer assist)" },
 ];
 
 export interface NeededFile {

@@ -131,6 +131,8 @@ describe("planDescription", () => {
       ["root/usr/bin/recon", "755"],
       ["root/usr/lib/dracut/modules.d/95recon-root/module-setup.sh", "755"],
       ["root/usr/lib/dracut/modules.d/95recon-root/recon-root-failed.sh", "755"],
+      ["root/usr/lib/dracut/modules.d/95recon-torrent/module-setup.sh", "755"],
+      ["root/usr/lib/dracut/modules.d/95recon-torrent/recon-torrent-lib.sh", "644"],
       [`root/${RUNTIME_PATH}`, "644"],
     ]);
   });

@@ -171,7 +171,7 @@ async function serve(options: MasterOptions, deps: MasterDeps, config: SiteConfi
   // root: nfs is served by the kernel NFS server, started with nbd-server below (src/master/nfs).
 
   // Peer assist (#14 item 5): the master makes the torrents and runs the tracker once it is ready
-  // (below); the initrd cannot fetch by torrent yet, so the boot decision still hands out HTTP.
+  // (below); once they are served the boot decision hands root http nodes the torrent (plan-boot.ts).
   const torrentPlan = planMasterTorrent({
     config,
     images: [images.own, ...images.others],
@@ -408,7 +408,11 @@ async function serve(options: MasterOptions, deps: MasterDeps, config: SiteConfi
         plan: torrentPlan,
         log: log.child({ component: "torrent" }),
         signal: stopAll.signal,
-        nodesFetch: "over HTTP (the initrd cannot fetch by torrent yet)",
+        ownIso: options.isoDevice === undefined ? undefined : { label: images.own.label, device: options.isoDevice },
+        // From now on the boot decision hands a root http node of these images its torrent (plan-boot.ts).
+        onServing: (labels) => {
+          server.torrentLabels = new Set(labels);
+        },
       });
     }
 

@@ -18,7 +18,39 @@ export const PEER_KERNEL_ARGS = {
   post: "recon.post",
   /** The burn-in bounds when the site switched burn-in on (renderBurnInArg); absent = no burn-in. */
   burnIn: "recon.burnin",
+  /** How long and how much a peer that fetched its image by BitTorrent seeds it (renderSeedArg); absent = it fetched by HTTP. */
+  seed: "recon.seed",
 } as const;
+
+/**
+ * Peer assist (issue #14 item 5, docs/peer-assist.md): the scheme of `root=live:torrent://<host>/torrent/<label>.torrent`.
+ * The initrd's URL handler (overlay/usr/lib/dracut/modules.d/95recon-torrent) fetches the torrent by HTTP from
+ * `http://<host>/torrent/<label>.torrent` and the image with aria2c into PEER_TORRENT_DIR.
+ */
+export const TORRENT_SCHEME = "torrent";
+
+/** Where that handler keeps the torrent and the verified ISO: /run (RAM), carried over the switch to the real root. */
+export const PEER_TORRENT_DIR = "/run/initramfs/recon-torrent";
+
+/** After its upload and before its post-action a peer seeds its RAM copy to the others for at most timeS, or until it sent ratio × the image. */
+export interface SeedSettings {
+  timeS: number;
+  ratio: number;
+}
+
+/** `120,4`: one word for the kernel command line. */
+export function renderSeedArg(settings: SeedSettings): string {
+  return `${settings.timeS},${settings.ratio}`;
+}
+
+/** The value of recon.seed= back into settings; undefined when it is not what renderSeedArg writes within the site config's bounds. */
+export function parseSeedArg(value: string): SeedSettings | undefined {
+  const match = /^(\d{1,4}),(\d{1,3}(?:\.\d{1,3})?)$/.exec(value);
+  if (!match) return undefined;
+  const timeS = Number(match[1]);
+  const ratio = Number(match[2]);
+  return timeS <= 3600 && ratio <= 100 ? { timeS, ratio } : undefined;
+}
 
 /** What a peer runs after its inventory collectors when the site config switches burn-in on (docs/workload.md, "Burn-in"). */
 export interface BurnInSettings {

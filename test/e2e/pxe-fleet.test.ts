@@ -4,9 +4,12 @@
  * ISO from the stick); a diskless peer VM on the same lab bridge UEFI-HTTP-boots with Secure Boot
  * enforcing (OVMF secboot, Microsoft keys, PXE off; #11): DHCP option 93 = 16 gets the URL of
  * Microsoft-signed shim with option 60 HTTPClient, shim the HTTP-capable Debian-signed GRUB beside it,
- * GRUB its chain file and per-MAC file, kernel and initrd, dracut's livenet the ISO, all by HTTP; it
+ * GRUB its chain file and per-MAC file, kernel and initrd by HTTP; it
  * comes up as a peer with the kernel locked down and uploads an inventory saying so, while dnsmasq
- * logs no TFTP transfer at all. Everything runs in a network namespace made here (taps on its bridge); nothing
+ * logs no TFTP transfer at all. Peer assist is on (#14 item 5, the stick's site.yaml): the master
+ * makes the torrent of its own ISO (copied off its boot device for mktorrent) and runs the tracker,
+ * the peer's initrd fetches the ISO by BitTorrent with aria2c from the master's web seed alone (every
+ * piece checked), and its agent seeds that RAM copy, bounded, before it powers off. Everything runs in a network namespace made here (taps on its bridge); nothing
  * touches the host's interfaces. VMs and the namespace are removed even when a step fails.
  */
 import { copyFile, mkdir, mkdtemp, readFile, rm } from "node:fs/promises";
@@ -14,6 +17,7 @@ import { join } from "node:path";
 import { execa } from "execa";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLab, netnsWrapper, type Lab } from "../../src/lab/netns.js";
+import { prepareLabStick } from "../../src/lab/stick.js";
 import { startVm, type RunningVm } from "../../src/lab/vm.js";
 import { ovmfFiles } from "../../src/lab/qemu.js";
 import { execaRunner } from "../../src/lib/run.js";
@@ -32,6 +36,9 @@ const MASTER_TIMEOUT_MS = 5 * 60_000;
 const PEER_TIMEOUT_MS = 8 * 60_000;
 // Measured in the lab: role line to upload 70-100 s (collectors, then the 60 s LLDP wait).
 const UPLOAD_TIMEOUT_MS = 5 * 60_000;
+// Peer assist: the own ISO copied off the stick and hashed after ready (under TCG; bound about 3x a guess of 60 s).
+const TORRENT_TIMEOUT_MS = 3 * 60_000;
+const SITE = "# pxe-fleet (test/e2e/pxe-fleet.test.ts)\ndistribution: { peerAssist: true, seedTimeS: 15 }\n";
 
 let work: string;
 let peerVm: RunningVm | undefined;
@@ -76,8 +83,8 @@ describe("a master booted from the stick PXE-boots a diskless peer with the same
     "the master comes up on the lab network, alone there, as the authoritative DHCP server",
     async () => {
       const stick = join(work, "stick.img");
-      await copyFile(iso, stick);
-      await execa("truncate", ["-s", "2G", stick]);
+      // The stick as an admin leaves it after the first boot: the data partition holds the site config.
+      await prepareLabStick(execaRunner, { iso, stick, sizeBytes: 2 * 1024 ** 3, files: [{ path: "site.yaml", content: SITE, mode: 0o600 }] });
       master = startVm(
         {
           name: "recon-fleet-master",
@@ -96,8 +103,18 @@ describe("a master booted from the stick PXE-boots a diskless peer with the same
       expect(masterSerial).toMatch(/msg="serving the boot medium to peers" label=debian-12 iso=\/dev\/sd[a-z]/);
       expect(masterSerial).toMatch(/msg="dhcp mode decided" mode=authoritative/);
       expect(masterSerial).toMatch(/msg="master ready" mode=authoritative interface=\S+ address=172\.30\.213\.1/);
+      // Peer assist: the torrent of the master's own ISO (it is the stick's first bytes) and the tracker.
+      masterSerial = await master.waitForSerial(
+        /msg="peer assist serving"|msg="peer assist not served"|msg="no torrent for this image/,
+        budgetMs(TORRENT_TIMEOUT_MS),
+      );
+      expect(masterSerial).toMatch(/component=torrent msg="own ISO copied for hashing" image=debian-12 device=\/dev\/sd[a-z] bytes=\d+/);
+      expect(masterSerial).toMatch(/component=torrent msg="torrent made" image=debian-12 info_hash=[0-9a-f]{40}/);
+      expect(masterSerial).toMatch(
+        /component=torrent msg="peer assist serving" torrents=\/torrent\/debian-12\.torrent tracker=http:\/\/172\.30\.213\.1:6969\/announce/,
+      );
     },
-    MASTER_TIMEOUT_MS + 60_000,
+    MASTER_TIMEOUT_MS + TORRENT_TIMEOUT_MS + 60_000,
   );
 
   it(
@@ -128,13 +145,17 @@ describe("a master booted from the stick PXE-boots a diskless peer with the same
         [vmSubject(master!)],
         peer.waitForSerial(/recon\[\d+\]: .*msg="role detected" role=peer/, budgetMs(PEER_TIMEOUT_MS)),
       );
-      expect(serial).toMatch(/root=live:http:\/\/172\.30\.213\.1\/isos\/debian-12\.iso/);
+      expect(serial).toMatch(/root=live:torrent:\/\/172\.30\.213\.1\/torrent\/debian-12\.torrent rd\.live\.ram=1 /);
+      expect(serial).toMatch(/recon\.seed=15,4/);
       expect(serial).toMatch(/BOOTIF=01-52-54-00-5e-00-02/);
       expect(serial).toMatch(/recon\.token=\S+/);
       expect(serial).toMatch(/BdsDxe: starting Boot[0-9A-F]{4} "UEFI HTTPv4/);
       expect(serial).not.toMatch(/UEFI PXEv4/);
       // shim (Microsoft-signed) started the Debian-signed GRUB, which started the Debian-signed kernel, enforced.
-      expect(serial).toMatch(/recon: booting 52:54:00:5e:00:02 from http:\/\/172\.30\.213\.1\/isos\/debian-12\.iso/);
+      expect(serial).toMatch(/recon: booting 52:54:00:5e:00:02 from torrent:\/\/172\.30\.213\.1\/torrent\/debian-12\.torrent \(BitTorrent/);
+      // The initrd's URL handler (95recon-torrent): aria2c, the master's web seed its only source here.
+      expect(serial).toMatch(/recon: fetching the image by BitTorrent from the other peers and the master \(web seed\)/);
+      expect(serial).toMatch(/recon: image fetched by BitTorrent and every piece checked: \/run\/initramfs\/recon-torrent\/debian-12\.iso/);
       expect(serial).toMatch(/secureboot: Secure boot enabled/);
       expect(serial).toMatch(/Kernel is locked down from EFI Secure Boot/);
       peerVm = peer;
@@ -224,7 +245,11 @@ describe("a master booted from the stick PXE-boots a diskless peer with the same
       const body = JSON.parse(inventory.stdout) as { inventory?: { boot: Record<string, unknown> }; boot?: Record<string, unknown> };
       const boot = body.inventory?.boot ?? body.boot;
       expect(boot, inventory.stdout.slice(0, 2000)).toMatchObject({ current_boot_mode: "uefi", secure_boot: true, lockdown: "integrity" });
+      // The agent seeded its RAM copy, bounded by recon.seed, before its post-action.
+      const peerSerial = await peerVm!.waitForSerial(/seeding (over|ended) after \d+ s/, budgetMs(90_000));
+      expect(peerSerial).toMatch(/seeding the image to the other peers from RAM: at most 15 s or 4 × its size sent/);
+      expect(peerSerial).toMatch(/seeding over after \d+ s/);
     },
-    UPLOAD_TIMEOUT_MS + 60_000,
+    UPLOAD_TIMEOUT_MS + 3 * 60_000,
   );
 });

@@ -15,7 +15,10 @@ import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLab, killNetnsProcesses, netnsPids, runInNetns, type Lab, type SimulatedHost } from "../../src/lab/netns.js";
 import { execaRunner } from "../../src/lib/run.js";
-import { sha256File, startAria2cPeer, stopPeers, waitForSwarm, type SwarmPeer } from "../../bench/peer-swarm.js";
+import { linkBytes, sha256File, startAria2cPeer, stopPeers, waitForSwarm, type SwarmPeer } from "../../bench/peer-swarm.js";
+import { findTorrentCopy, startSeeding } from "../../src/agent/seed.js";
+import type { CommandRunner } from "../../src/lib/run.js";
+import { repoRoot } from "../helpers/repo.js";
 import { startMasterInNetns, testMasterArgs, waitForMaster, type MasterProcess } from "../helpers/master-process.js";
 
 const PREFIX = `rcn-mpa${process.pid % 10000}`;
@@ -106,7 +109,7 @@ describe("the master serves peer assist (real mktorrent, opentracker, nginx fron
     expect(log.indexOf('msg="master ready"')).toBeLessThan(log.indexOf('msg="torrent made"'));
     expect(log).toMatch(new RegExp(`level=info component=torrent msg="torrent made" image=${LABEL} info_hash=[0-9a-f]{40} bytes=${SIZE} `));
     expect(log).toMatch(new RegExp(`component=torrent msg="tracker serving" address=${MASTER.replaceAll(".", "\\.")} port=6969 torrents=1`));
-    expect(log).toMatch(/msg="peer assist serving" torrents=\/torrent\/test\.torrent tracker=http:\/\/10\.128\.0\.1:6969\/announce nodes="over HTTP/);
+    expect(log).toMatch(/msg="peer assist serving" torrents=\/torrent\/test\.torrent tracker=http:\/\/10\.128\.0\.1:6969\/announce nodes="root http nodes/);
     expect(log).not.toMatch(/level=error/);
   });
 
@@ -143,6 +146,106 @@ describe("the master serves peer assist (real mktorrent, opentracker, nginx fron
       expect(await sha256File(copy)).toBe(createHash("sha256").update(iso).digest("hex"));
     }
   }, 40_000);
+
+  it("from then on the boot decision hands a root http node the torrent and the seeding bounds", async () => {
+    const script = await peerCurl(peers[0]!, `${URL}/boot/52-54-00-28-00-01.ipxe`);
+    expect(script.stdout).toContain(`root=live:torrent://${MASTER}:8080/torrent/${LABEL}.torrent rd.live.ram=1 `);
+    expect(script.stdout).toContain(" recon.seed=30,4 ");
+  });
+
+  // The initrd's URL handler (overlay/…/95recon-torrent/recon-torrent-lib.sh) with real aria2c and curl,
+  // in a peer's namespace. Only dracut's url-lib is stood in for (not on this host): add_url_handler,
+  // curl_args as url-lib sets them, and curl_fetch_url's contract (URL, output file).
+  const HANDLER = join(repoRoot, "overlay/usr/lib/dracut/modules.d/95recon-torrent/recon-torrent-lib.sh");
+  const URL_LIB_STANDIN = [
+    "add_url_handler() { :; }",
+    'curl_args="--globoff --location --retry 3 --fail --show-error"',
+    'curl_fetch_url() { curl $curl_args --silent --output "$2" -- "$1"; }',
+  ].join("\n");
+  async function handler(peer: SimulatedHost, dir: string, console: string, outloc = "") {
+    return runInNetns(
+      execaRunner,
+      peer.ns,
+      ["sh", "-c", `${URL_LIB_STANDIN}\n. "$0"\nrecon_torrent_fetch_url "$1" "$2"`, HANDLER, `torrent://${MASTER}:8080/torrent/${LABEL}.torrent`, outloc],
+      { env: { RECON_TORRENT_DIR: dir, RECON_CONSOLE: console }, timeoutMs: 60_000 },
+    );
+  }
+
+  it("the initrd's torrent:// handler fetches the ISO with aria2c, prints its path and keeps it with the torrent for seeding", async () => {
+    // The two peers above may still seed on the BitTorrent port the handler's aria2c takes.
+    await stopPeers(running.splice(0));
+    const dir = join(work, "initrd-p1");
+    const console = join(work, "console-p1");
+    const got = await handler(peers[0]!, dir, console);
+    const said = await readFile(console, "utf8").catch(() => "");
+    expect(got.exitCode, `${got.stderr}\n${said}`).toBe(0);
+    expect(got.stdout).toBe(`${dir}/${LABEL}.iso\n`);
+    expect(await sha256File(join(dir, `${LABEL}.iso`))).toBe(createHash("sha256").update(iso).digest("hex"));
+    expect(said).toContain(
+      `recon: fetching the image by BitTorrent from the other peers and the master (web seed): http://${MASTER}:8080/torrent/${LABEL}.torrent`,
+    );
+    expect(said).toContain(`recon: image fetched by BitTorrent and every piece checked: ${dir}/${LABEL}.iso`);
+    expect(await findTorrentCopy(dir)).toEqual({ dir, torrentPath: join(dir, "image.torrent"), isoPath: join(dir, `${LABEL}.iso`) });
+  }, 70_000);
+
+  it("a second call (livenetroot's retry after a failed fetch) takes the image by HTTP from the master and says so", async () => {
+    const dir = join(work, "initrd-retry");
+    await mkdir(dir, { recursive: true });
+    await writeFile(join(dir, "attempted"), "");
+    const console = join(work, "console-retry");
+    const out = join(work, "retry.iso");
+    const got = await handler(peers[1]!, dir, console, out);
+    expect(got.exitCode, got.stderr).toBe(0);
+    expect(await readFile(console, "utf8")).toContain(`fetching the image by HTTP from the master: http://${MASTER}:8080/isos/${LABEL}.iso`);
+    expect(await sha256File(out)).toBe(createHash("sha256").update(iso).digest("hex"));
+  }, 70_000);
+
+  it("the agent's seeder serves that RAM copy to a peer still fetching, and ends within its bound", async () => {
+    const copy = (await findTorrentCopy(join(work, "initrd-p1")))!;
+    const inPeer = (ns: string): CommandRunner => ({ run: (command, args, options) => runInNetns(execaRunner, ns, [command, ...args], options) });
+    const lines: string[] = [];
+    // The master's own sending slowed to 2 Mbit/s (its web seed: 3 MiB in 12 s): the bridge's qdisc
+    // carries what the master's namespace sends, not what the bridge forwards between the peers.
+    const shaped = await runInNetns(execaRunner, lab!.ns, [
+      "tc",
+      "qdisc",
+      "replace",
+      "dev",
+      BRIDGE,
+      "root",
+      "tbf",
+      "rate",
+      "2mbit",
+      "burst",
+      "32k",
+      "latency",
+      "400ms",
+    ]);
+    expect(shaped.exitCode, shaped.stderr).toBe(0);
+    const tx0 = (await linkBytes(peers[0]!.ns, peers[0]!.dev)).txBytes;
+    const seeding = startSeeding(inPeer(peers[0]!.ns), copy, { timeS: 15, ratio: 100 }, (line) => lines.push(line), stop.signal);
+    // A late peer: its copy from the seeder and the master's web seed.
+    const dir = join(work, "peers", "late");
+    await mkdir(dir, { recursive: true });
+    const late = startAria2cPeer(
+      peers[1]!.ns,
+      { torrentPath: copy.torrentPath, dir, seedTimeS: 0, seedRatio: 0, announceEveryS: 2, stallTimeoutS: 30 },
+      stop.signal,
+    );
+    running.push(late);
+    await waitForSwarm([late], 30_000, stop.signal);
+    expect(late.completedAt, late.lines.slice(-8).join("\n")).toBeDefined();
+    expect(await sha256File(join(dir, `${LABEL}.iso`))).toBe(createHash("sha256").update(iso).digest("hex"));
+    const outcome = await seeding;
+    const sent = (await linkBytes(peers[0]!.ns, peers[0]!.dev)).txBytes - tx0;
+    expect(lines[0]).toBe("seeding the image to the other peers from RAM: at most 15 s or 100 × its size sent (recon.seed)");
+    expect(outcome.how, lines.join("\n")).toBe("over");
+    expect(outcome.ms).toBeGreaterThan(10_000);
+    expect(outcome.ms).toBeLessThan(40_000);
+    // The seeder sent pieces: most of the image left peer 1's link while the late peer fetched.
+    expect(sent).toBeGreaterThan(SIZE / 2);
+    await runInNetns(execaRunner, lab!.ns, ["tc", "qdisc", "del", "dev", BRIDGE, "root"]);
+  }, 70_000);
 
   it("the master's stop ends the tracker", async () => {
     expect(await processesNamed("opentracker")).toHaveLength(1);

@@ -31,8 +31,10 @@ dpkg-divert --local --rename --divert /usr/lib/shim/mmx64.efi.unsigned --add /us
 ln -sf mmx64.efi.signed /usr/lib/shim/mmx64.efi
 # Root transports (docs/site-config.md, "Root transports"): nbd-server and the kernel NFS server serve the
 # image to peers when the master says so; recon starts and supervises them, so none starts at boot.
-for unit in nbd-server.service nfs-server.service rpcbind.service rpcbind.socket; do systemctl disable "$unit" || true; done
-systemctl mask nbd-server.service nfs-server.service || true
+# Peer assist (docs/peer-assist.md): recon runs opentracker on the boot address only, with its own whitelist;
+# Debian's package enables a tracker on every interface of every node. Never at boot.
+for unit in nbd-server.service nfs-server.service rpcbind.service rpcbind.socket opentracker.service; do systemctl disable "$unit" || true; done
+systemctl mask nbd-server.service nfs-server.service opentracker.service || true
 
 # Image diet (docs/recipes.md): what a recon node never uses, from src/build/image-cuts.ts.
 # cut apt-cache: the bootstrap's downloaded .deb files and apt's package lists and caches: a live node installs nothing; in `shell`, `apt-get update` fetches the lists again
@@ -124,7 +126,7 @@ case "${kiwi_profiles}" in
     # /sbin/netroot is never called and root=live:http://... never downloads (LAB-FACTS).
     mkdir -p /etc/dracut.conf.d
     cat > /etc/dracut.conf.d/20-recon-livenet.conf <<'DRACUT'
-add_dracutmodules+=" dmsquash-live livenet network-legacy nbd nfs overlay-root recon-root "
+add_dracutmodules+=" dmsquash-live livenet network-legacy nbd nfs overlay-root recon-root recon-torrent "
 # Image diet (#14, docs/recipes.md): the initrd only has to find the root (USB stick, CD, network). RAID, SAS,
 # FC and iSCSI HBA drivers (and their firmware) load from the root once it is up, so the inventory still sees
 # every disk; LUKS, NVMe-oF, resume, NVDIMM, LUN masks and virtiofs never hold a recon root.

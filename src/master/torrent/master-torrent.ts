@@ -7,8 +7,10 @@
  * address. The decision is pure (planMasterTorrent); startMasterTorrent makes the torrents and
  * starts the supervised tracker.
  */
-import { stat } from "node:fs/promises";
-import { join } from "node:path";
+import { createReadStream, createWriteStream } from "node:fs";
+import { mkdir, rm, stat } from "node:fs/promises";
+import { dirname, join } from "node:path";
+import { pipeline } from "node:stream/promises";
 import { masterHost } from "../../boot/plan-boot.js";
 import type { Logger } from "../../lib/log.js";
 import type { CommandRunner } from "../../lib/run.js";
@@ -133,18 +135,42 @@ export async function servePeerAssist(options: {
   plan: MasterTorrentPlan;
   log: Logger;
   signal: AbortSignal;
-  /** How the nodes get the image meanwhile, for the log line (they boot over HTTP until the initrd fetches by torrent). */
-  nodesFetch: string;
+  /**
+   * The appliance's own ISO when it is the first bytes of its boot device (main.ts isoDevice): mktorrent
+   * reads files only, so those bytes are copied once into the run directory (RAM), hashed, and the copy
+   * removed; the web seed still serves the device.
+   */
+  ownIso?: { label: string; device: { path: string; sizeBytes: number } } | undefined;
+  /** Called with the labels whose torrent is served, once the tracker is up (main.ts hands them to the boot decision). */
+  onServing?: (labels: string[]) => void;
 }): Promise<void> {
   const { log } = options;
   const torrents: PlannedTorrent[] = [];
+  const copies: string[] = [];
   for (const torrent of options.plan.torrents) {
     const isFile = await stat(torrent.isoPath).then(
       (info) => info.isFile(),
       () => false,
     );
+    const own = options.ownIso?.label === torrent.label ? options.ownIso.device : undefined;
     if (isFile) torrents.push(torrent);
-    else {
+    else if (own !== undefined) {
+      const copy = join(dirname(torrent.torrentPath), "src", `${torrent.label}.iso`);
+      try {
+        const started = Date.now();
+        await copyDevicePrefix(own.path, own.sizeBytes, copy, options.signal);
+        copies.push(copy);
+        torrents.push({ ...torrent, isoPath: copy });
+        log.info("own ISO copied for hashing", { image: torrent.label, device: own.path, bytes: own.sizeBytes, ms: Date.now() - started });
+      } catch (error) {
+        await rm(copy, { force: true });
+        log.warn("no torrent for this image: its ISO could not be read from the boot device", {
+          image: torrent.label,
+          device: own.path,
+          error: error instanceof Error ? error.message : String(error),
+        });
+      }
+    } else {
       log.warn("no torrent for this image: its ISO is not a file here", {
         image: torrent.label,
         iso: torrent.isoPath,
@@ -157,12 +183,15 @@ export async function servePeerAssist(options: {
     return;
   }
   try {
-    const run = await startMasterTorrent({ runner: options.runner, plan: { ...options.plan, torrents }, log, signal: options.signal });
+    const run = await startMasterTorrent({ runner: options.runner, plan: { ...options.plan, torrents }, log, signal: options.signal }).finally(() =>
+      Promise.all(copies.map((copy) => rm(copy, { force: true }))),
+    );
     log.info("peer assist serving", {
       torrents: torrents.map((torrent) => `/torrent/${torrent.label}.torrent`).join(","),
       tracker: run.announceUrl,
-      nodes: options.nodesFetch,
+      nodes: "root http nodes booting from now on fetch by BitTorrent (web seed: this master)",
     });
+    options.onServing?.(torrents.map((torrent) => torrent.label));
     await run.done;
   } catch (error) {
     if (options.signal.aborted) return;
@@ -171,4 +200,12 @@ export async function servePeerAssist(options: {
       hint: "docs/peer-assist.md; set distribution.peerAssist: false to stop trying",
     });
   }
+}
+
+/** The first `bytes` of `device` into `target` (created 0644, its directory made), streamed; the copy ends when `signal` aborts. */
+async function copyDevicePrefix(device: string, bytes: number, target: string, signal: AbortSignal): Promise<void> {
+  await mkdir(dirname(target), { recursive: true });
+  await pipeline(createReadStream(device, { start: 0, end: bytes - 1 }), createWriteStream(target, { mode: 0o644 }), { signal });
+  const copied = (await stat(target)).size;
+  if (copied !== bytes) throw new Error(`read ${copied} of ${bytes} bytes from ${device}`);
 }

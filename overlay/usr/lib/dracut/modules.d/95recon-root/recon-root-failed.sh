@@ -23,6 +23,7 @@ recon_root_failed() {
         *:nbd:*) transport=nbd-rw what="the master's nbd-server did not give this node its writable copy (held by another client, or not made)" ;;
         *:nfs*) transport=nfs what="the master's NFS server did not let this node mount ${root#*:}" ;;
         *:live:http*) transport=http what="the image ${root#live:} could not be fetched" ;;
+        *:live:torrent*) transport=http what="the image could not be fetched by BitTorrent nor by HTTP from the master (torrent ${root#live:})" ;;
         *) transport=unknown what="the root named on the command line never appeared" ;;
     esac
     mac=$(echo "${bootif#01-}" | tr 'A-F-' 'a-f:')

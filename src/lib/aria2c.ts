@@ -1,8 +1,8 @@
 /**
  * aria2c, the peers' BitTorrent client (Debian's aria2), one module per tool: the pure argument
- * builder a node (and the bench, the integration test) runs, and a pure parser of its log lines.
- * The image side (the initrd's URL handler) renders the same argv; it is not built yet
- * (docs/peer-assist.md).
+ * builder a node's agent (its seeder, src/agent/seed.ts), the bench and the tests run, and a pure
+ * parser of its log lines. The initrd's URL handler (overlay/…/95recon-torrent/recon-torrent-lib.sh)
+ * is shell and runs the same options for a download-only fetch (src/agent/seed.test.ts compares them).
  *
  * The pitfalls it designs out (issue #14 item 5): announce latency on small swarms (a peer
  * re-announces every `announceEveryS`, so one that started before the others learns of them in
