@@ -48,6 +48,9 @@ const rateMbit = arg("rate-mbit", 50);
 const timeoutS = Math.min(arg("timeout-s", 600), 1800);
 /** `--fifo`: the master's link a plain tbf FIFO like every peer's (the first N = 64 run), not htb with the tracker first. */
 const fifo = process.argv.includes("--fifo");
+/** `--webseed-conns N`: nginx serves at most N web-seed connections at once (503 beyond), `--retry-wait S`: aria2c asks a 503'd web seed again after S s. */
+const webSeedConns = process.argv.includes("--webseed-conns") ? Math.round(arg("webseed-conns", 8)) : undefined;
+const retryWaitS = process.argv.includes("--retry-wait") ? Math.round(arg("retry-wait", 5)) : undefined;
 const TRACKER_PORT = 6969;
 const prefix = `rcn-pa${process.pid % 100000}`;
 const stopAll = new AbortController();
@@ -106,6 +109,7 @@ async function main() {
     probeNs: peers[0]!.ns,
     probePath: `/isos/${LABEL}.iso`,
     signal: stopAll.signal,
+    webSeedConnections: webSeedConns,
   });
   const url = `http://${MASTER}:${HTTP_PORT}/isos/${LABEL}.iso`;
   const cpu0 = await cpuTicks();
@@ -148,7 +152,14 @@ async function main() {
       startAria2cPeer(
         peer.ns,
         // Seeding bounded as a node's is; long enough here that early finishers serve the late ones.
-        { torrentPath: plan.torrents[0]!.torrentPath, dir, seedTimeS: timeoutS, seedRatio: 100, stallTimeoutS: 120 },
+        {
+          torrentPath: plan.torrents[0]!.torrentPath,
+          dir,
+          seedTimeS: timeoutS,
+          seedRatio: 100,
+          stallTimeoutS: 120,
+          ...(retryWaitS !== undefined && { retryWaitS }),
+        },
         stopAll.signal,
       ),
     );
@@ -176,6 +187,8 @@ async function main() {
     peers: peersWanted,
     file_bytes: sizeBytes,
     piece_bytes: 2 ** pieceExponentFor(sizeBytes),
+    web_seed_connections: webSeedConns ?? "unlimited",
+    retry_wait_s: retryWaitS,
     rate: `${rateMbit} Mbit/s per link, both directions, master and every peer (tc tbf; the master's upload ${fifo ? "tbf too (FIFO)" : "htb, the tracker's answers and ARP first"})`,
     transfer_bound_s: Number(((sizeBytes * 8) / (rateMbit * 1e6)).toFixed(2)),
     master_only_bound_s: Number(((peersWanted * sizeBytes * 8) / (rateMbit * 1e6)).toFixed(2)),

@@ -127,6 +127,8 @@ export async function startPlainNginx(options: {
   probeNs: string;
   probePath: string;
   signal: AbortSignal;
+  /** At most this many web-seed (aria2) connections at once; the next ones get 503 (src/master/http/nginx.ts does the same). */
+  webSeedConnections?: number | undefined;
 }): Promise<PlainNginx> {
   const { dir } = options;
   await mkdir(dir, { recursive: true });
@@ -144,6 +146,13 @@ export async function startPlainNginx(options: {
       "  log_format bytes '$remote_addr $bytes_sent $status';",
       `  access_log ${accessLog} bytes; sendfile on; tcp_nopush on; keepalive_timeout 30s;`,
       `  client_body_temp_path ${dir}/b; proxy_temp_path ${dir}/p; fastcgi_temp_path ${dir}/f; uwsgi_temp_path ${dir}/u; scgi_temp_path ${dir}/s;`,
+      ...(options.webSeedConnections === undefined
+        ? []
+        : [
+            '  map $http_user_agent $web_seed { "~^aria2" "web-seed"; default ""; }',
+            "  limit_conn_zone $web_seed zone=webseed:1m;",
+            `  limit_conn webseed ${options.webSeedConnections}; limit_conn_status 503;`,
+          ]),
       `  server { listen ${options.address}:${options.port}; root ${options.root}; }`,
       "}",
       "",

@@ -36,6 +36,8 @@ export interface Aria2cSpec {
    * booting from its copy meanwhile.
    */
   onCompleteHook?: string;
+  /** Seconds before a web seed that answered 503 (the master's web-seed limit) is asked again; aria2's default 0 never asks again. */
+  retryWaitS?: number;
 }
 
 /** Default seconds between a peer's announces: small swarms find each other within this. */
@@ -63,6 +65,7 @@ export function aria2cArgs(spec: Aria2cSpec): string[] {
     "--download-result=hide",
     "--bt-stop-timeout=" + String(spec.stallTimeoutS ?? 0),
   ];
+  if (spec.retryWaitS !== undefined) args.push(`--retry-wait=${spec.retryWaitS}`, "--max-tries=0");
   if (spec.seedExisting) args.push("--check-integrity=true", "--bt-seed-unverified=false");
   if (spec.seedUnchecked) args.push("--bt-seed-unverified=true");
   if (spec.logFile !== undefined) args.push(`--log=${spec.logFile}`, "--log-level=info");

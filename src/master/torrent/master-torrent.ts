@@ -8,7 +8,7 @@
  * starts the supervised tracker.
  */
 import { createReadStream, createWriteStream } from "node:fs";
-import { mkdir, rm, stat } from "node:fs/promises";
+import { mkdir, rm, stat, statfs } from "node:fs/promises";
 import { dirname, join } from "node:path";
 import { pipeline } from "node:stream/promises";
 import { masterHost } from "../../boot/plan-boot.js";
@@ -202,9 +202,18 @@ export async function servePeerAssist(options: {
   }
 }
 
+/** What the run directory keeps free beside the own ISO's copy (nginx's temp files, dnsmasq's leases, the tracker). */
+const COPY_MARGIN_BYTES = 64 * 2 ** 20;
+
 /** The first `bytes` of `device` into `target` (created 0644, its directory made), streamed; the copy ends when `signal` aborts. */
 async function copyDevicePrefix(device: string, bytes: number, target: string, signal: AbortSignal): Promise<void> {
   await mkdir(dirname(target), { recursive: true });
+  // /run is a tmpfs of a fifth of the RAM: a small master refuses here rather than filling it.
+  const fs = await statfs(dirname(target));
+  const free = fs.bavail * fs.bsize;
+  if (free < bytes + COPY_MARGIN_BYTES) {
+    throw new Error(`${dirname(target)} has ${Math.floor(free / 2 ** 20)} MiB free, the copy needs ${Math.ceil((bytes + COPY_MARGIN_BYTES) / 2 ** 20)} MiB`);
+  }
   await pipeline(createReadStream(device, { start: 0, end: bytes - 1 }), createWriteStream(target, { mode: 0o644 }), { signal });
   const copied = (await stat(target)).size;
   if (copied !== bytes) throw new Error(`read ${copied} of ${bytes} bytes from ${device}`);
