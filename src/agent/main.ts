@@ -17,7 +17,7 @@ import { sleep } from "./collect.js";
 import type { CollectorSpec } from "./collectors.js";
 import { createStatusWriter, mirrorConsoles } from "./console.js";
 import { fetchWorkload } from "./workload-fetch.js";
-import { findTorrentCopy, removeTorrentCopy, startSeeding, type SeedOutcome } from "./seed.js";
+import { findTorrentCopy, startSeeding, type SeedOutcome } from "./seed.js";
 import { planPostAction, runPostAction, systemActionRunner, type ActionRunner, type PostActionStep } from "./post-action.js";
 import {
   DEFAULT_HELLO_RETRY,
@@ -222,10 +222,9 @@ export async function runAgent(options: AgentOptions, deps: AgentDeps): Promise<
   await rm(outPath, { force: true });
 
   // Seeding is bounded (recon.seed); the post-action (power off) would cut it short.
-  if (seeding !== undefined && torrentCopy !== undefined) {
+  if (seeding !== undefined) {
     if (config.postAction !== "stay") status(`${config.postAction} once seeding is over`);
     await seeding;
-    await removeTorrentCopy(torrentCopy);
   }
   // Only here, after a 201 with an upload id: the post-action.
   const steps = planPostAction(config.postAction, { ipmiDevice: await deps.ipmiDevice() });

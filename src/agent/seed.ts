@@ -10,7 +10,7 @@
  * the 240 MB again (`--bt-seed-unverified`). Seeding never fails the agent: a seeder that cannot
  * start or ends early is a status line, the upload and the post-action go on.
  */
-import { readdir, rm } from "node:fs/promises";
+import { readdir } from "node:fs/promises";
 import { join } from "node:path";
 import { aria2cArgs, parseAria2cLine } from "../lib/aria2c.js";
 import type { CommandRunner } from "../lib/run.js";
@@ -84,9 +84,4 @@ export function startSeeding(
         return { ms: Date.now() - started, how: "ended" as const, exitCode: -1 };
       },
     );
-}
-
-/** Unlinks the copy (the squashfs the node runs from was copied out of it at boot, rd.live.ram). */
-export async function removeTorrentCopy(copy: TorrentCopy): Promise<void> {
-  await rm(copy.isoPath, { force: true });
 }

@@ -125,6 +125,8 @@ export interface ImageNeedsSnapshot {
   /** Each tool's path and the shared libraries it loads (ELF NEEDED, resolved in the image), relative to the root. */
   tools: Record<string, string>;
   libraries: string[];
+  /** Tools added to the list later, with the image root each was scanned in (bench/image-needs-add-tools.ts). */
+  toolsAdded?: Record<string, string>;
 }
 
 export interface ImageNeeds {

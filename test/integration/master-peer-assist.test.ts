@@ -149,7 +149,7 @@ describe("the master serves peer assist (real mktorrent, opentracker, nginx fron
 
   it("from then on the boot decision hands a root http node the torrent and the seeding bounds", async () => {
     const script = await peerCurl(peers[0]!, `${URL}/boot/52-54-00-28-00-01.ipxe`);
-    expect(script.stdout).toContain(`root=live:torrent://${MASTER}:8080/torrent/${LABEL}.torrent rd.live.ram=1 `);
+    expect(script.stdout).toContain(`root=live:torrent://${MASTER}:8080/torrent/${LABEL}.torrent rd.live.ram=0 `);
     expect(script.stdout).toContain(" recon.seed=30,4 ");
   });
 
@@ -167,7 +167,7 @@ describe("the master serves peer assist (real mktorrent, opentracker, nginx fron
       execaRunner,
       peer.ns,
       ["sh", "-c", `${URL_LIB_STANDIN}\n. "$0"\nrecon_torrent_fetch_url "$1" "$2"`, HANDLER, `torrent://${MASTER}:8080/torrent/${LABEL}.torrent`, outloc],
-      { env: { RECON_TORRENT_DIR: dir, RECON_CONSOLE: console }, timeoutMs: 60_000 },
+      { env: { RECON_TORRENT_DIR: dir, RECON_CONSOLE: console, RECON_TORRENT_TMPFS: "0" }, timeoutMs: 60_000 },
     );
   }
 

@@ -14,7 +14,7 @@ depends() {
 }
 
 install() {
-    inst_multiple aria2c ls cp
+    inst_multiple aria2c cp grep mount
     inst_simple "$moddir/recon-torrent-lib.sh" /lib/recon-torrent-lib.sh
     # url-lib.sh registers curl's and nfs's schemes and has no place for another one: it sources this
     # module's handler at its end (url-lib is installed first, 45 < 95). Every script that sources

@@ -3,8 +3,10 @@
 # torrent://<host>/torrent/<label>.torrent: prints the path of the verified ISO, as curl's handler
 # does, so livenetroot loop-mounts it and dmsquash-live copies its squashfs to RAM (rd.live.ram=1).
 #
-# The torrent and the ISO stay in RECON_TORRENT_DIR (/run, RAM, kept over the switch to the real
-# root): the agent seeds that copy to the peers still booting, bounded by recon.seed= (src/agent/seed.ts).
+# The torrent and the ISO stay in RECON_TORRENT_DIR, a tmpfs of its own under /run (RAM, kept over the
+# switch to the real root; /run itself is capped at a fifth of the RAM, too small for an ISO beside the
+# live overlay on a small node). The ISO is the node's root from then on (rd.live.ram=0: no second copy)
+# and the agent seeds it to the peers still booting, bounded by recon.seed= (src/agent/seed.ts).
 # A second call (livenetroot retries a failed fetch) fetches the ISO by plain HTTP from the master,
 # the torrent's own web seed, and says so on the console: BitTorrent may fail, the boot does not.
 # aria2c's options mirror aria2cArgs in src/lib/aria2c.ts (a unit test compares them).
@@ -17,6 +19,10 @@ recon_torrent_fetch_url() {
     # The master serves /torrent/<label>.torrent beside /isos/<label>.iso (src/master/http/image-routes.ts).
     local iso_url="${torrent_url%/torrent/*}/isos/${name%.torrent}.iso"
     mkdir -p "$dir"
+    # Its own tmpfs, at most three quarters of the RAM (a limit, not a reservation). RECON_TORRENT_TMPFS=0: a test's directory.
+    if [ "${RECON_TORRENT_TMPFS:-1}" = 1 ] && ! grep -q " $dir tmpfs " /proc/mounts; then
+        mount -t tmpfs -o size=75%,mode=0755 recon-torrent "$dir" || return $?
+    fi
     if [ -e "$dir/attempted" ]; then
         echo "recon: the BitTorrent fetch failed before; fetching the image by HTTP from the master: $iso_url" >> "$console"
         rm -f "$dir"/*.iso "$dir"/*.aria2 "$dir/image.torrent"
