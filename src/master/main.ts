@@ -196,6 +196,7 @@ async function serve(options: MasterOptions, deps: MasterDeps, config: SiteConfi
       expectedNodes: config.fleet.expectedNodes,
       image: { label: images.own.label, isoPath: join(images.own.root, "isos", `${images.own.label}.iso`) },
       bootInterface: net.interface,
+      peerAssist: config.distribution.peerAssist,
     },
   });
   const inventories = createInventoryNormalizer(store, log.child({ component: "inventory" }), (mac) => review.inventoryWritten(mac));

@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { EMPTY_FLEET, reduceFleet, type FleetState, type NodeEvent } from "./node-state.js";
+import { EMPTY_FLEET, imageDelivery, reduceFleet, type FleetState, type NodeEvent } from "./node-state.js";
 
 const MAC = "52:54:00:00:00:01";
 const t = (second: number) => `2026-11-21T10:00:${String(second).padStart(2, "0")}.000Z`;
@@ -26,6 +26,33 @@ const fullBoot: NodeEvent[] = [
 ];
 
 describe("node state reducer", () => {
+  it("a torrent boot: the master's web-seed bytes, and the rest from peers once the agent said hello; a new boot forgets it", () => {
+    const torrentBoot: NodeEvent[] = [
+      ...fullBoot.slice(0, 8),
+      { type: "torrent-sent", at: t(8), mac: MAC, image: "debian-12", isoBytes: 10_000 },
+      { type: "image-bytes", at: t(9), mac: MAC, bytes: 2500 },
+    ];
+    const fetching = replay(torrentBoot).nodes[MAC]!;
+    expect(fetching).toMatchObject({ phase: "image", image: "debian-12", torrent: { image: "debian-12", isoBytes: 10_000 }, imageBytes: 2500 });
+    // Before the hello the rest may still be on its way: not counted as from peers yet.
+    expect(imageDelivery(fetching)).toEqual({ via: "torrent", fromMasterBytes: 2500, fromPeersBytes: null, isoBytes: 10_000 });
+    expect(fetching.timeline?.map((e) => [e.phase, e.detail ?? e.bytes])).toContainEqual(["image-start", "torrent"]);
+    const booted = replay([{ type: "agent-hello", at: t(10), mac: MAC }], replay(torrentBoot)).nodes[MAC]!;
+    expect(imageDelivery(booted)).toEqual({ via: "torrent", fromMasterBytes: 2500, fromPeersBytes: 7500, isoBytes: 10_000 });
+    // A web seed that sent more than the image (a piece fetched twice) gives 0 from peers, never below.
+    const twice = replay(
+      [{ type: "image-bytes", at: t(11), mac: MAC, bytes: 9000 }],
+      replay([{ type: "agent-hello", at: t(10), mac: MAC }], replay(torrentBoot)),
+    ).nodes[MAC]!;
+    expect(imageDelivery(twice).fromPeersBytes).toBe(0);
+    // The next boot over HTTP: no torrent any more.
+    const again = replay([...fullBoot.slice(10), { type: "dhcp-offer", at: t(30), mac: MAC, ip: "10.20.0.150" }, ...fullBoot.slice(2, 10)], replay(torrentBoot))
+      .nodes[MAC]!;
+    expect(again.boots).toBe(2);
+    expect(imageDelivery(again)).toEqual({ via: "http", fromMasterBytes: 3000, fromPeersBytes: null, isoBytes: null });
+    expect(imageDelivery(replay(fullBoot.slice(0, 4)).nodes[MAC]!)).toEqual({ via: null, fromMasterBytes: 0, fromPeersBytes: null, isoBytes: null });
+  });
+
   it("records the image a boot booted: planned with the script, confirmed by the kernel fetched; a new boot forgets it", () => {
     const first = replay([
       { type: "dhcp-ack", at: t(1), mac: MAC, ip: "10.20.0.150" },

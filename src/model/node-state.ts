@@ -23,6 +23,11 @@ export type NodeEvent =
   | { type: "kernel-sent"; at: string; mac: string; image?: string | undefined }
   | { type: "initrd-sent"; at: string; mac: string }
   | { type: "image-bytes"; at: string; mac: string; bytes: number }
+  /**
+   * The master served this node its image's torrent (peer assist, docs/peer-assist.md): the node
+   * fetches the image by BitTorrent from here on. `isoBytes`: the image's size, the torrent's length.
+   */
+  | { type: "torrent-sent"; at: string; mac: string; image: string; isoBytes: number }
   | { type: "agent-hello"; at: string; mac: string }
   /**
    * `collectedAt`: when the agent's collection ended (its clock: the upload's manifest.json as
@@ -61,6 +66,8 @@ export interface NodeState {
   imageBytes: number;
   /** The image this boot cycle boots: planned when its script was served, confirmed by the kernel it fetched. */
   image?: string | undefined;
+  /** This boot fetched its image by BitTorrent (the master served it the torrent); absent: over HTTP or not yet. */
+  torrent?: { image: string; isoBytes: number } | undefined;
   lastError: { at: string; message: string; code?: string | undefined } | undefined;
   lastSeen: string;
   /** This boot's phase events in order (node-timeline.ts); absent in state written before it. */
@@ -93,6 +100,7 @@ function phaseOf(event: Exclude<NodeEvent, { type: "power" }>): Phase {
     case "initrd-sent":
       return "kernel";
     case "image-bytes":
+    case "torrent-sent":
       return "image";
     case "agent-hello":
       return "agent";
@@ -140,7 +148,7 @@ export function reduceNode(current: NodeState | undefined, mac: string, event: N
   const target = phaseOf(event);
   let node = current ?? newNode(mac, event.at);
   if (startsNewCycle(node, target)) {
-    node = { ...node, phase: target, phases: { [target]: event.at }, boots: node.boots + 1, imageBytes: 0, image: undefined, timeline: [] };
+    node = { ...node, phase: target, phases: { [target]: event.at }, boots: node.boots + 1, imageBytes: 0, image: undefined, torrent: undefined, timeline: [] };
   } else if (target === "error") {
     node = { ...node, phase: "error", phases: { ...node.phases, error: node.phases.error ?? event.at } };
   } else if (rank(target) > rank(node.phase)) {
@@ -155,6 +163,8 @@ export function reduceNode(current: NodeState | undefined, mac: string, event: N
       return { ...node, ip: event.ip, hostname: event.hostname ?? node.hostname };
     case "image-bytes":
       return { ...node, imageBytes: node.imageBytes + event.bytes };
+    case "torrent-sent":
+      return { ...node, image: event.image, torrent: { image: event.image, isoBytes: event.isoBytes } };
     case "script-served":
     case "kernel-sent":
     case "tftp-sent":
@@ -167,6 +177,32 @@ export function reduceNode(current: NodeState | undefined, mac: string, event: N
     default:
       return node;
   }
+}
+
+/**
+ * How this boot's image reached the node (issue #14 item 5, "the UI shows how much each node got
+ * from peers"). The master sees only its own side: the ISO bytes its front sent to the node (the
+ * HTTP fetch, or the torrent's web seed). A torrent node's bytes from peers are the image's size
+ * less those, known once the node's agent said hello (its root, the whole ISO, had arrived by then);
+ * before, null. A piece both the web seed and a peer delivered counts as the master's, so the
+ * figure from peers is a lower bound.
+ */
+export interface ImageDelivery {
+  via: "http" | "torrent" | null;
+  fromMasterBytes: number;
+  fromPeersBytes: number | null;
+  isoBytes: number | null;
+}
+
+export function imageDelivery(node: Pick<NodeState, "imageBytes" | "torrent" | "phases">): ImageDelivery {
+  if (node.torrent === undefined) return { via: node.imageBytes > 0 ? "http" : null, fromMasterBytes: node.imageBytes, fromPeersBytes: null, isoBytes: null };
+  const arrived = node.phases.agent !== undefined;
+  return {
+    via: "torrent",
+    fromMasterBytes: node.imageBytes,
+    fromPeersBytes: arrived ? Math.max(0, node.torrent.isoBytes - node.imageBytes) : null,
+    isoBytes: node.torrent.isoBytes,
+  };
 }
 
 /** Applies one event to the fleet; a TFTP line from an unknown IP changes nothing. */
@@ -201,6 +237,9 @@ function entriesOf(event: NodeEvent): TimelineEntry[] {
         { phase: "image-start", at },
         { phase: "image-end", at, bytes: event.bytes },
       ];
+    case "torrent-sent":
+      // The torrent is the image's first request; image-end then counts the web seed's bytes only.
+      return [{ phase: "image-start", at, detail: "torrent" }];
     case "agent-hello":
       return [{ phase: "hello", at }];
     case "upload-stored":

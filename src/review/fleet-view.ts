@@ -4,7 +4,7 @@
  * class analysis. Pure: the caller reads the store.
  */
 import type { Finding, Inventory } from "../inventory/schema.js";
-import { PHASES, type FleetState, type NodeState, type Phase } from "../model/node-state.js";
+import { imageDelivery, PHASES, type FleetState, type NodeState, type Phase } from "../model/node-state.js";
 import { describeReason, formatGB, formatGiB, physicalNics, worstFinding, type FleetAnalysis, type OutlierReason, type Severity } from "./classes.js";
 
 export interface FleetRow {
@@ -35,6 +35,12 @@ export interface FleetRow {
   phase: Phase | "unknown";
   /** The image label this node's current boot booted (several images: issue #13), null before its script or kernel was served. */
   image: string | null;
+  /** How the current boot's image came (model/node-state.ts imageDelivery): over HTTP, by BitTorrent (peer assist), null before any byte. */
+  image_via: "http" | "torrent" | null;
+  /** ISO bytes the master sent this node in its current boot (the HTTP fetch or the torrent's web seed). */
+  image_from_master_bytes: number;
+  /** A torrent node's ISO bytes from other peers, known once its agent said hello (a lower bound); else null. */
+  image_from_peers_bytes: number | null;
   /** When each phase of the current boot was first reached. */
   phases: Partial<Record<Phase, string>>;
   last_seen: string | null;
@@ -69,6 +75,11 @@ export interface FleetSummary {
   critical: number;
   warning: number;
   classes: number;
+  /** Image bytes of the current boots: from the master, and from peers (torrent nodes whose agent said hello). */
+  image_from_master_bytes: number;
+  image_from_peers_bytes: number;
+  /** Nodes whose current boot fetched its image by BitTorrent. */
+  torrent_nodes: number;
 }
 
 export interface FleetView {
@@ -110,6 +121,12 @@ export function bootSummary(boot: Inventory["boot"]): string {
   return `${boot.current_boot_mode ?? "unknown boot mode"}, secure boot ${secureBoot}, lockdown ${boot.lockdown ?? "unknown"}`;
 }
 
+function deliveryFields(state: NodeState | undefined): Pick<FleetRow, "image_via" | "image_from_master_bytes" | "image_from_peers_bytes"> {
+  if (state === undefined) return { image_via: null, image_from_master_bytes: 0, image_from_peers_bytes: null };
+  const delivery = imageDelivery(state);
+  return { image_via: delivery.via, image_from_master_bytes: delivery.fromMasterBytes, image_from_peers_bytes: delivery.fromPeersBytes };
+}
+
 export function fleetRow(mac: string, state: NodeState | undefined, inv: Inventory | undefined, analysis: FleetAnalysis): FleetRow {
   const finding = analysis.nodes[mac];
   const reasons = finding?.reasons ?? [];
@@ -135,6 +152,7 @@ export function fleetRow(mac: string, state: NodeState | undefined, inv: Invento
     boot: inv ? bootSummary(inv.boot) : null,
     phase: state?.phase ?? "unknown",
     image: state?.image ?? null,
+    ...deliveryFields(state),
     phases: state?.phases ?? {},
     last_seen: state?.lastSeen ?? null,
     last_error: state?.lastError?.message ?? null,
@@ -171,5 +189,8 @@ export function summarize(rows: FleetRow[], analysis: FleetAnalysis): FleetSumma
     critical: rows.filter((row) => row.health === "critical").length,
     warning: rows.filter((row) => row.health === "warning").length,
     classes: analysis.classes.length,
+    image_from_master_bytes: rows.reduce((sum, row) => sum + row.image_from_master_bytes, 0),
+    image_from_peers_bytes: rows.reduce((sum, row) => sum + (row.image_from_peers_bytes ?? 0), 0),
+    torrent_nodes: rows.filter((row) => row.image_via === "torrent").length,
   };
 }

@@ -3,7 +3,15 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { EMPTY_FLEET, reduceFleet, type NodeEvent } from "../model/node-state.js";
-import { ASSUMED_LINK_MBIT, gatherLinkBudget, NBD_READ_FRACTION, peerSharingSpeedup, planLinkBudget, readLinkSpeed } from "./link-budget.js";
+import {
+  ASSUMED_LINK_MBIT,
+  gatherLinkBudget,
+  measuredPeerSharing,
+  NBD_READ_FRACTION,
+  peerSharingSpeedup,
+  planLinkBudget,
+  readLinkSpeed,
+} from "./link-budget.js";
 
 /** The diet ISO's size (docs/recipes.md: 327.0 MB). */
 const ISO = 327_000_000;
@@ -42,8 +50,14 @@ describe("planLinkBudget", () => {
           "at line rate: protocol overhead, kernel and initrd not counted",
         ],
         "peerSharing": {
-          "built": false,
-          "note": "estimate of a feature not yet built: peers sharing the image (BitTorrent), ideally N / log2 N faster",
+          "enabled": null,
+          "measured": {
+            "arrivedNodes": 0,
+            "fromMasterBytes": 0,
+            "fromPeersBytes": 0,
+            "torrentNodes": 0,
+          },
+          "note": "estimate: peers sharing the image (peer assist, BitTorrent), ideally N / log2 N faster",
           "speedup": 20.75,
         },
         "transports": [
@@ -99,6 +113,37 @@ describe("planLinkBudget", () => {
       "the served image's size is not known to the review and no node fetched one yet: no figures",
       "no nodes known yet and fleet.expectedNodes not set",
     ]);
+  });
+});
+
+describe("measuredPeerSharing", () => {
+  it("sums the torrent nodes' bytes from the master and from peers, counting only images that arrived", () => {
+    const a = "52:54:00:00:00:0a";
+    const b = "52:54:00:00:00:0b";
+    const c = "52:54:00:00:00:0c";
+    const at = "2026-12-07T10:00:00.000Z";
+    const events: NodeEvent[] = [
+      // a: torrent, 1000 of 10000 from the web seed, booted.
+      { type: "script-served", at, mac: a },
+      { type: "torrent-sent", at, mac: a, image: "debian-12", isoBytes: 10_000 },
+      { type: "image-bytes", at, mac: a, bytes: 1000 },
+      { type: "agent-hello", at, mac: a },
+      // b: torrent, still fetching.
+      { type: "script-served", at, mac: b },
+      { type: "torrent-sent", at, mac: b, image: "debian-12", isoBytes: 10_000 },
+      { type: "image-bytes", at, mac: b, bytes: 4000 },
+      // c: over HTTP.
+      { type: "script-served", at, mac: c },
+      { type: "image-bytes", at, mac: c, bytes: 10_000 },
+      { type: "agent-hello", at, mac: c },
+    ];
+    expect(measuredPeerSharing(events.reduce(reduceFleet, EMPTY_FLEET))).toEqual({
+      torrentNodes: 2,
+      arrivedNodes: 1,
+      fromMasterBytes: 1000,
+      fromPeersBytes: 9000,
+    });
+    expect(measuredPeerSharing(EMPTY_FLEET)).toEqual({ torrentNodes: 0, arrivedNodes: 0, fromMasterBytes: 0, fromPeersBytes: 0 });
   });
 });
 

@@ -10,15 +10,17 @@
  *   on `root: nbd`, docs/testing.md): nbd-server sent 262,592,512 of 466,593,792 ISO bytes, of
  *   which 142 MiB was burn-in's fio reading nbd0 (no longer a burn-in target): 113,694,720 bytes
  *   for the boot and the agent, 0.24 of the ISO.
- * - peer sharing (BitTorrent between the peers) is NOT built: its figure is the ideal of a swarm
- *   in which the master sends each piece about once and the nodes pass it on, N / log2 N faster
- *   than the master alone, labelled as an estimate.
+ * - peer sharing (peer assist, BitTorrent between the peers, docs/peer-assist.md; site config
+ *   `distribution.peerAssist`): its figure is the ideal of a swarm in which the master sends each
+ *   piece about once and the nodes pass it on, N / log2 N faster than the master alone, labelled
+ *   as an estimate; beside it what this fleet's torrent nodes really got from the master and from
+ *   peers (model/node-state.ts imageDelivery).
  * Kernel and initrd (every node fetches them too) and protocol overhead are not counted: the
  * figures are at line rate.
  */
 import { readFile, stat } from "node:fs/promises";
 import { join } from "node:path";
-import type { FleetState } from "../model/node-state.js";
+import { imageDelivery, type FleetState } from "../model/node-state.js";
 
 /** What an nbd node reads of its ISO, measured in the lab (see above). */
 export const NBD_READ_FRACTION = 0.24;
@@ -36,6 +38,19 @@ export interface LinkBudgetInput {
   image?: { label: string; isoBytes: number; source: "iso" | "fetched" } | undefined;
   /** The master's boot interface; mbit undefined = unknown (then ASSUMED_LINK_MBIT). */
   link: { interface?: string | undefined; mbit?: number | undefined };
+  /** Whether the site config turns peer assist on; undefined: not known to the review. */
+  peerAssist?: boolean | undefined;
+  /** What this fleet's current boots fetched by BitTorrent (measured; zero nodes before any). */
+  delivered?: PeerSharingMeasured | undefined;
+}
+
+export interface PeerSharingMeasured {
+  /** Nodes whose current boot fetched its image by torrent. */
+  torrentNodes: number;
+  /** Of those, the ones whose image has arrived (agent said hello): the bytes below are theirs. */
+  arrivedNodes: number;
+  fromMasterBytes: number;
+  fromPeersBytes: number;
 }
 
 export interface TransportBudget {
@@ -47,7 +62,7 @@ export interface TransportBudget {
   fleetBytes: number;
   /** The whole fleet over the master's link, at line rate. */
   seconds: number;
-  /** The same with ideal peer sharing (not built). */
+  /** The same with ideal peer sharing (an estimate). */
   peerSharingSeconds: number;
 }
 
@@ -57,7 +72,7 @@ export interface LinkBudget {
   link: { interface: string | null; mbit: number; source: "sysfs" | "assumed"; note: string };
   /** Empty when the image's size is not known. */
   transports: TransportBudget[];
-  peerSharing: { built: false; speedup: number; note: string };
+  peerSharing: { enabled: boolean | null; speedup: number; note: string; measured: PeerSharingMeasured };
   notes: string[];
 }
 
@@ -104,9 +119,13 @@ export function planLinkBudget(input: LinkBudgetInput): LinkBudget {
     },
     transports,
     peerSharing: {
-      built: false,
+      enabled: input.peerAssist ?? null,
       speedup: Math.round(speedup * 100) / 100,
-      note: "estimate of a feature not yet built: peers sharing the image (BitTorrent), ideally N / log2 N faster",
+      note:
+        input.peerAssist === false
+          ? "estimate: peers sharing the image (peer assist, off in the site config: distribution.peerAssist), ideally N / log2 N faster"
+          : "estimate: peers sharing the image (peer assist, BitTorrent), ideally N / log2 N faster",
+      measured: input.delivered ?? { torrentNodes: 0, arrivedNodes: 0, fromMasterBytes: 0, fromPeersBytes: 0 },
     },
     notes,
   };
@@ -129,6 +148,23 @@ export interface LinkBudgetSource {
   /** The master's boot (provisioning) interface. */
   bootInterface?: string | undefined;
   sysRoot?: string | undefined;
+  /** distribution.peerAssist from the site config. */
+  peerAssist?: boolean | undefined;
+}
+
+/** What the fleet's torrent nodes got in their current boot, from the master and from peers (imageDelivery per node). */
+export function measuredPeerSharing(fleet: FleetState): PeerSharingMeasured {
+  const measured: PeerSharingMeasured = { torrentNodes: 0, arrivedNodes: 0, fromMasterBytes: 0, fromPeersBytes: 0 };
+  for (const node of Object.values(fleet.nodes)) {
+    const delivery = imageDelivery(node);
+    if (delivery.via !== "torrent") continue;
+    measured.torrentNodes += 1;
+    if (delivery.fromPeersBytes === null) continue;
+    measured.arrivedNodes += 1;
+    measured.fromMasterBytes += delivery.fromMasterBytes;
+    measured.fromPeersBytes += delivery.fromPeersBytes;
+  }
+  return measured;
 }
 
 /** The most image bytes one node fetched in its current boot, and that node's image; undefined when none fetched any. */
@@ -165,5 +201,7 @@ export async function gatherLinkBudget(source: LinkBudgetSource, fleet: FleetSta
       interface: source.bootInterface,
       mbit: source.bootInterface === undefined ? undefined : await readLinkSpeed(source.bootInterface, source.sysRoot),
     },
+    peerAssist: source.peerAssist,
+    delivered: measuredPeerSharing(fleet),
   });
 }

@@ -50,6 +50,29 @@ async function peerCurl(peer: SimulatedHost, url: string, extra: string[] = []) 
   ]);
 }
 
+const macDir = (peer: SimulatedHost) => peer.mac.replaceAll(":", "-");
+const tokens: string[] = [];
+
+/** As a node boots: its boot script (the master learns its IP → MAC, a new boot cycle) and the token in it. */
+async function bootScriptToken(peer: SimulatedHost): Promise<string> {
+  const script = await peerCurl(peer, `${URL}/boot/${macDir(peer)}.ipxe`);
+  const token = / recon\.token=(\S+)/.exec(script.stdout)?.[1];
+  expect(token, script.stdout).toBeDefined();
+  return token!;
+}
+
+/** The agent's hello, as the node's agent sends it once its root is up. */
+async function hello(peer: SimulatedHost, token: string): Promise<void> {
+  const said = await peerCurl(peer, `${URL}/api/v1/nodes/${macDir(peer)}/hello`, ["-X", "POST", "-H", `Authorization: Bearer ${token}`]);
+  expect(said.stdout.trim()).toMatch(/^204\b/);
+}
+
+/** What the master recorded of how the node's image came (GET /api/v1/nodes/<mac> image_delivery). */
+async function delivery(peer: SimulatedHost): Promise<{ via: string; from_master_bytes: number; from_peers_bytes: number | null; iso_bytes: number }> {
+  const got = await peerCurl(peer, `${URL}/api/v1/nodes/${macDir(peer)}`);
+  return JSON.parse(got.stdout.slice(0, got.stdout.lastIndexOf("\n"))).image_delivery;
+}
+
 /** The pids of processes named `name` in the master's namespace. */
 async function processesNamed(name: string): Promise<number[]> {
   const found: number[] = [];
@@ -125,10 +148,12 @@ describe("the master serves peer assist (real mktorrent, opentracker, nginx fron
     }
   });
 
-  it("two peers fetch the image by torrent (the master's tracker and web seed, and each other): right sha256", async () => {
+  it("two peers fetch the image by torrent (the master's tracker and web seed, and each other): right sha256; each node records what it got from peers", async () => {
     for (const [i, peer] of peers.entries()) {
       const dir = join(work, "peers", `p${i + 1}`);
       await mkdir(dir, { recursive: true });
+      // As a node boots: its script first (the master learns its IP → MAC and hands it its token), then the torrent.
+      tokens[i] = await bootScriptToken(peer);
       const got = await peerCurl(peer, `${URL}/torrent/${LABEL}.torrent`, ["--output", join(dir, `${LABEL}.torrent`)]);
       expect(got.stdout.trim()).toMatch(/^200 /);
       running.push(
@@ -145,7 +170,25 @@ describe("the master serves peer assist (real mktorrent, opentracker, nginx fron
       const copy = join(work, "peers", `p${i + 1}`, `${LABEL}.iso`);
       expect(await sha256File(copy)).toBe(createHash("sha256").update(iso).digest("hex"));
     }
-  }, 40_000);
+    // What the master recorded (GET /api/v1/nodes/<mac> image_delivery, the UI's "from peers"): the
+    // torrent served to each, the web seed's bytes from nginx's access log. Every piece came from
+    // the master at least once, so the two nodes' bytes from it are at least the image once over.
+    let seen: Array<{ via: string; from_master_bytes: number; from_peers_bytes: number | null; iso_bytes: number }> = [];
+    for (let attempt = 0; attempt < 40; attempt += 1) {
+      seen = await Promise.all(peers.map(delivery));
+      if (seen.reduce((sum, d) => sum + (d?.from_master_bytes ?? 0), 0) >= SIZE) break;
+      await new Promise((resolve) => setTimeout(resolve, 250));
+    }
+    for (const d of seen) expect(d).toMatchObject({ via: "torrent", iso_bytes: SIZE, from_peers_bytes: null });
+    expect(seen.reduce((sum, d) => sum + d.from_master_bytes, 0)).toBeGreaterThanOrEqual(SIZE);
+    // Once the agent says hello (its root, the image, has arrived) the rest counts as from peers.
+    for (const [i, peer] of peers.entries()) await hello(peer, tokens[i]!);
+    const after = await Promise.all(peers.map(delivery));
+    for (const d of after) {
+      expect(d.via).toBe("torrent");
+      expect(d.from_peers_bytes).toBe(Math.max(0, SIZE - d.from_master_bytes));
+    }
+  }, 60_000);
 
   it("from then on the boot decision hands a root http node the torrent and the seeding bounds", async () => {
     const script = await peerCurl(peers[0]!, `${URL}/boot/52-54-00-28-00-01.ipxe`);
@@ -224,12 +267,16 @@ describe("the master serves peer assist (real mktorrent, opentracker, nginx fron
     expect(shaped.exitCode, shaped.stderr).toBe(0);
     const tx0 = (await linkBytes(peers[0]!.ns, peers[0]!.dev)).txBytes;
     const seeding = startSeeding(inPeer(peers[0]!.ns), copy, { timeS: 15, ratio: 100 }, (line) => lines.push(line), stop.signal);
-    // A late peer: its copy from the seeder and the master's web seed.
+    // A late peer: its copy from the seeder and the master's web seed. It boots again (its script,
+    // then the torrent from the master, as the initrd does) so the master records this boot.
     const dir = join(work, "peers", "late");
     await mkdir(dir, { recursive: true });
+    const lateToken = await bootScriptToken(peers[1]!);
+    const fetched = await peerCurl(peers[1]!, `${URL}/torrent/${LABEL}.torrent`, ["--output", join(dir, `${LABEL}.torrent`)]);
+    expect(fetched.stdout.trim()).toMatch(/^200 /);
     const late = startAria2cPeer(
       peers[1]!.ns,
-      { torrentPath: copy.torrentPath, dir, seedTimeS: 0, seedRatio: 0, announceEveryS: 2, stallTimeoutS: 30 },
+      { torrentPath: join(dir, `${LABEL}.torrent`), dir, seedTimeS: 0, seedRatio: 0, announceEveryS: 2, stallTimeoutS: 30 },
       stop.signal,
     );
     running.push(late);
@@ -244,6 +291,14 @@ describe("the master serves peer assist (real mktorrent, opentracker, nginx fron
     expect(outcome.ms).toBeLessThan(40_000);
     // The seeder sent pieces: most of the image left peer 1's link while the late peer fetched.
     expect(sent).toBeGreaterThan(SIZE / 2);
+    // And the master's record of the late peer's boot says so (the UI's "from peers"): at most what
+    // the seeder's link sent (that includes BitTorrent's own bytes), more than half the image.
+    await hello(peers[1]!, lateToken);
+    const recorded = await delivery(peers[1]!);
+    expect(recorded).toMatchObject({ via: "torrent", iso_bytes: SIZE });
+    expect(recorded.from_peers_bytes, JSON.stringify(recorded)).toBeGreaterThan(SIZE / 2);
+    expect(recorded.from_peers_bytes).toBeLessThanOrEqual(sent);
+    expect(recorded.from_master_bytes + recorded.from_peers_bytes!).toBe(Math.max(SIZE, recorded.from_master_bytes));
     await runInNetns(execaRunner, lab!.ns, ["tc", "qdisc", "del", "dev", BRIDGE, "root"]);
   }, 70_000);
 

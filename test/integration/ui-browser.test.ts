@@ -85,6 +85,29 @@ function timelineBoot(mac: string): NodeEvent[] {
   ];
 }
 
+/** The sample node whose latest boot fetched its image by BitTorrent (peer assist, torrentBoot). */
+const TORRENT_NODE = fleet[2]!.mac;
+
+/**
+ * A boot by BitTorrent as the master records it (issue #14 item 5): the torrent served (the ISO's
+ * length from it), 30 MiB from its web seed (nginx's log), the agent's hello once the image is there.
+ */
+function torrentBoot(mac: string): NodeEvent[] {
+  const at = (s: number) => new Date(Date.UTC(2026, 10, 21, 12, 20, 0) + s * 1000).toISOString();
+  return [
+    { type: "powered-off", at: at(-60), mac },
+    { type: "dhcp-ack", at: at(0), mac, ip: "172.30.213.251" },
+    { type: "script-served", at: at(4), mac, ip: "172.30.213.251", image: "debian-12" },
+    { type: "kernel-sent", at: at(6), mac, image: "debian-12" },
+    { type: "initrd-sent", at: at(9), mac },
+    { type: "torrent-sent", at: at(14), mac, image: "debian-12", isoBytes: 240 * 1024 * 1024 },
+    { type: "image-bytes", at: at(30), mac, bytes: 30 * 1024 * 1024 },
+    { type: "agent-hello", at: at(60), mac },
+    { type: "upload-stored", at: at(80), mac, uploadId: "20261121T122120.000Z-0000bb01" },
+    { type: "powered-off", at: at(90), mac },
+  ];
+}
+
 /**
  * A raw upload of real tool outputs (docs/raw-upload.md). The manifest is recon's own metadata,
  * written here; the hardware files are the real ones, unchanged.
@@ -166,7 +189,7 @@ beforeAll(async () => {
     real.push({ mac, inventory: normalizeRaw(realUpload(mac, hostname, files)) });
   }
   const nodes = [...fleet, ...real];
-  await writeReviewStore(dataDir, nodes, [...sampleEvents(nodes), ...timelineBoot(TIMELINE_NODE)]);
+  await writeReviewStore(dataDir, nodes, [...sampleEvents(nodes), ...timelineBoot(TIMELINE_NODE), ...torrentBoot(TORRENT_NODE)]);
   await makeHttpTree(join(work, "http"), 4096);
   await writeFile(join(work, "site.yaml"), [`interface: ${BRIDGE}`, `address: ${MASTER}/24`, "dhcp:", "  mode: off", "http:", "  port: 8080", ""].join("\n"));
   lab = await createLab(execaRunner, { prefix: PREFIX, bridge: BRIDGE });
@@ -461,10 +484,11 @@ describe("review UI in chromium", () => {
     const longest = fleetPicture.locator('g.tl-row[data-row="longest"]');
     const phases = await longest.locator("g.tl-seg").evaluateAll((gs) => gs.map((g) => g.getAttribute("data-phase")));
     expect(phases).toEqual(expect.arrayContaining(["script", "kernel", "image-end", "hello", "collected", "upload", "off"]));
-    expect(await longest.locator('g.tl-seg[data-phase="image-end"] title').textContent()).toBe("image: longest 50 s over 1 node");
+    // Two nodes have an image-end: this one (50 s) and the torrent node (torrentBoot: 16 s to its web seed's last byte).
+    expect(await longest.locator('g.tl-seg[data-phase="image-end"] title').textContent()).toBe("image: longest 50 s over 2 nodes");
     expect(await longest.locator('g.tl-seg[data-phase="image-end"] text').textContent()).toBe("image 50 s");
     expect(await fleetPicture.locator(".tl-row-label").allTextContents()).toEqual([expect.stringMatching(/^median /), expect.stringMatching(/^longest /)]);
-    expect(await local.locator('#fleet-timeline-legend li[data-phase="image-end"]').textContent()).toBe("image: median 50 s, longest 50 s (1 node)");
+    expect(await local.locator('#fleet-timeline-legend li[data-phase="image-end"]').textContent()).toBe("image: median 33 s, longest 50 s (2 nodes)");
     await shot(local, "fleet-timeline");
   });
 
@@ -501,11 +525,45 @@ describe("review UI in chromium", () => {
     expect(secondsOf(nbd[3]!)).toBeCloseTo((rows * Math.round(budget.image!.isoBytes * 0.24)) / bytesPerSecond, -0.5);
     expect(secondsOf(http[4]!)).toBeCloseTo(budget.transports[0]!.peerSharingSeconds, -0.5);
     expect(await panel.locator("#link-budget-peer-sharing").textContent()).toBe(
-      `* estimate of a feature not yet built: peers sharing the image (BitTorrent), ideally N / log2 N faster: ×${budget.peerSharing.speedup} for ${rows} nodes.`,
+      `* estimate: peers sharing the image (peer assist, off in the site config: distribution.peerAssist), ideally N / log2 N faster: ×${budget.peerSharing.speedup} for ${rows} nodes.`,
+    );
+    // Beside the estimate, what this fleet's torrent node really got (torrentBoot): 210 of its 240 MiB from peers.
+    expect(budget.peerSharing).toMatchObject({
+      enabled: false,
+      measured: { torrentNodes: 1, arrivedNodes: 1, fromMasterBytes: 30 * 1024 * 1024, fromPeersBytes: 210 * 1024 * 1024 },
+    });
+    expect(await panel.locator("#link-budget-peer-measured").textContent()).toBe(
+      "Measured: 1 node fetched the image by BitTorrent; of the 1 whose image arrived, 210 MiB came from other peers and 30 MiB from the master (88 % from peers).",
     );
     expect(await panel.locator(".assumed").count()).toBe(budget.link.source === "assumed" ? 1 : 0);
     await panel.scrollIntoViewIfNeeded();
     await shot(local, "fleet-link-budget");
+  });
+
+  it("shows how much a node got from peers: in the fleet table and on its page (#14 item 5)", async () => {
+    await local.goto("http://127.0.0.1:8080/#/");
+    await local.fill("#search", TORRENT_NODE);
+    const row = local.locator(`.rows .row[data-mac="${TORRENT_NODE}"]`);
+    await row.waitFor();
+    expect(await row.locator(".col-phase .delivery").textContent()).toBe(" 88 % peers");
+    expect(await row.locator(".col-phase .delivery").getAttribute("title")).toBe(
+      "image by BitTorrent: 210 MiB from peers, 30 MiB from the master (its web seed)",
+    );
+    await shot(local, "fleet-image-delivery");
+    // Another node's boot came over HTTP: no such mark.
+    await local.fill("#search", TIMELINE_NODE);
+    await local.locator(`.rows .row[data-mac="${TIMELINE_NODE}"]`).waitFor();
+    expect(await local.locator(`.rows .row[data-mac="${TIMELINE_NODE}"] .col-phase .delivery`).count()).toBe(0);
+    await local.fill("#search", "");
+    await local.goto(`http://127.0.0.1:8080/#/node/${TORRENT_NODE.replace(/:/g, "-")}`);
+    const said = local.locator("#node-image-delivery");
+    await said.waitFor();
+    expect(await said.getAttribute("data-via")).toBe("torrent");
+    expect(await said.textContent()).toBe("Image by BitTorrent (peer assist): 210 MiB from other peers, 30 MiB from the master, of 240 MiB.");
+    await shot(local, "node-image-delivery");
+    await local.goto(`http://127.0.0.1:8080/#/node/${TIMELINE_NODE.replace(/:/g, "-")}`);
+    await local.locator("#node-image-delivery").waitFor();
+    expect(await local.locator("#node-image-delivery").textContent()).toBe("Image over HTTP: 1.2 GiB from the master.");
   });
 
   it("asks a network client for the admin token before showing anything, and keeps it only in an HttpOnly cookie", async () => {

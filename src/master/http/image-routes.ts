@@ -4,12 +4,15 @@
  * UEFI HTTP boot, and the peer workload at WORKLOAD_PATH. Every transfer is tracked (transfers.ts).
  */
 import { createReadStream } from "node:fs";
+import { readFile } from "node:fs/promises";
 import { join } from "node:path";
 import express from "express";
 import type { BootServer } from "../../boot/plan-boot.js";
 import { ReconError } from "../../lib/errors.js";
 import type { Logger } from "../../lib/log.js";
 import { WORKLOAD_PATH } from "../../model/peer-contract.js";
+import { torrentLength } from "../torrent/mktorrent.js";
+import { clientIp } from "./request-rules.js";
 import type { TransferLog } from "./transfers.js";
 
 export interface ImageRouteDeps {
@@ -21,7 +24,7 @@ export interface ImageRouteDeps {
   isoDevice?: { path: string; sizeBytes: number } | undefined;
   /** Peer assist's torrents: only <label>.torrent files of this directory are served, as /torrent/<label>.torrent. */
   torrentDir?: string | undefined;
-  transfers: Pick<TransferLog, "track">;
+  transfers: Pick<TransferLog, "track"> & Partial<Pick<TransferLog, "torrentServed">>;
   log: Logger;
 }
 
@@ -67,20 +70,23 @@ export function createImageRouter(deps: ImageRouteDeps): express.Router {
   if (deps.torrentDir !== undefined) {
     const torrentDir = deps.torrentDir;
     // Never the tracker's chroot beside them: a name with a dot-free label and .torrent, nothing else.
-    router.get(/^\/torrent\/([A-Za-z0-9][A-Za-z0-9_-]*\.torrent)$/, async (req, res) => {
-      const name = (req.params as Record<string, string>)[0]!;
-      await new Promise<void>((resolve, reject) =>
-        res.sendFile(name, { root: torrentDir, headers: { "Content-Type": "application/x-bittorrent" } }, (error) => {
-          if (error === undefined || res.headersSent) resolve();
-          else if ((error as NodeJS.ErrnoException).code === "ENOENT") {
-            reject(
-              new ReconError("NOT_FOUND", `no torrent ${name} on this master`, {
-                hint: "torrents exist only for images whose ISO is a file (docs/peer-assist.md)",
-              }),
-            );
-          } else reject(error);
-        }),
-      );
+    router.get(/^\/torrent\/([A-Za-z0-9][A-Za-z0-9_-]*)\.torrent$/, async (req, res) => {
+      const label = (req.params as Record<string, string>)[0]!;
+      const name = `${label}.torrent`;
+      const torrent = await readFile(join(torrentDir, name)).catch((error: NodeJS.ErrnoException) => {
+        if (error.code !== "ENOENT") throw error;
+        throw new ReconError("NOT_FOUND", `no torrent ${name} on this master`, {
+          hint: "torrents exist only for images whose ISO is a file (docs/peer-assist.md)",
+        });
+      });
+      res.type("application/x-bittorrent").send(torrent);
+      // The node fetches its image by BitTorrent from now on: recorded on the node (what it got from peers).
+      if (req.method !== "GET") return;
+      try {
+        deps.transfers.torrentServed?.(clientIp(req), label, torrentLength(torrent));
+      } catch (error) {
+        log.warn("served torrent has no length: the node's share from peers stays unknown", { torrent: name, error: (error as Error).message });
+      }
     });
   }
   if (deps.tftpRoot !== undefined) router.use("/tftp", track("tftp"), express.static(deps.tftpRoot, staticOptions));

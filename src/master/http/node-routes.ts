@@ -6,7 +6,7 @@ import express from "express";
 import { ReconError } from "../../lib/errors.js";
 import { ROOT_TRANSPORTS, type RootTransport } from "../../model/root-transport.js";
 import type { Logger } from "../../lib/log.js";
-import type { FleetState, NodeEvent } from "../../model/node-state.js";
+import { imageDelivery, type FleetState, type NodeEvent } from "../../model/node-state.js";
 import { timelineSegments } from "../../model/node-timeline.js";
 import type { Store } from "../store/store.js";
 import { clientIp, macParam, requireNodeToken } from "./request-rules.js";
@@ -59,7 +59,19 @@ export function createNodeRouter(deps: NodeRouteDeps): express.Router {
     if (node === undefined && uploads.length === 0) throw new ReconError("NOT_FOUND", `no node ${mac} is known`);
     // timeline: this boot's phases in order (model/node-timeline.ts); timeline_segments: the time each took.
     const timeline = node?.timeline ?? [];
-    res.json({ mac, node: node ?? null, uploads, timeline, timeline_segments: timelineSegments(timeline) });
+    // image_delivery: how this boot's image came, and how much of it from peers (peer assist).
+    const delivery = node === undefined ? null : imageDelivery(node);
+    res.json({
+      mac,
+      node: node ?? null,
+      uploads,
+      timeline,
+      timeline_segments: timelineSegments(timeline),
+      image_delivery:
+        delivery === null
+          ? null
+          : { via: delivery.via, from_master_bytes: delivery.fromMasterBytes, from_peers_bytes: delivery.fromPeersBytes, iso_bytes: delivery.isoBytes },
+    });
   });
 
   return router;

@@ -36,6 +36,8 @@ export interface TransferLog {
   record: (transfer: Transfer) => void;
   /** Middleware that records the response's transfer when it closes. */
   track: (tree: Tree) => (req: Request, res: Response, next: NextFunction) => void;
+  /** The torrent of image `label` (its ISO `isoBytes` long) was served to `ip`: peer assist. */
+  torrentServed: (ip: string, label: string, isoBytes: number) => void;
   /** The boot script for `mac` was served to `ip`. */
   rememberMac: (ip: string, mac: string) => void;
   readonly bytesServed: ReadonlyMap<Tree, number>;
@@ -75,5 +77,9 @@ export function createTransferLog(deps: TransferLogDeps): TransferLog {
     });
     next();
   };
-  return { record, track, rememberMac: (ip, mac) => void macByIp.set(ip, mac), bytesServed };
+  const torrentServed = (ip: string, label: string, isoBytes: number): void => {
+    const mac = macOf(ip);
+    if (mac !== undefined) void emit({ type: "torrent-sent", at: now().toISOString(), mac, image: label, isoBytes });
+  };
+  return { record, track, torrentServed, rememberMac: (ip, mac) => void macByIp.set(ip, mac), bytesServed };
 }

@@ -1,7 +1,7 @@
 import { createHash } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { ReconError } from "../../lib/errors.js";
-import { makeTorrent, mktorrentArgs, pieceExponentFor, torrentInfoHash } from "./mktorrent.js";
+import { makeTorrent, mktorrentArgs, pieceExponentFor, torrentInfoHash, torrentLength } from "./mktorrent.js";
 import type { CommandRunner } from "../../lib/run.js";
 
 describe("pieceExponentFor", () => {
@@ -61,6 +61,24 @@ describe("torrentInfoHash", () => {
 
   it.each(["", "li1ee", "d8:announce3:abce", "d4:infod6:lengthi3"])("refuses %j as ARTEFACT_MISSING", (text) => {
     expect(() => torrentInfoHash(Buffer.from(text))).toThrow(ReconError);
+  });
+});
+
+describe("torrentLength", () => {
+  it("reads the info dictionary's length, not another key's", () => {
+    const info = "d6:lengthi247529472e4:name13:debian-12.iso12:piece lengthi262144e6:pieces20:abcdefghijklmnopqrste";
+    expect(torrentLength(Buffer.from(`d8:announce30:http://10.79.0.1:6969/announce6:lengthi5e4:info${info}8:url-listl5:x.isoee`))).toBe(247_529_472);
+  });
+
+  it.each([
+    "d4:infod4:name1:xee", // a multi-file torrent: no length
+    "d4:infod6:lengthi-3eee",
+    "d4:infod6:lengthi03eee",
+    "d4:infod6:length3:abcee",
+    "d4:infod6:lengthi99999999999999999999eee",
+    "d8:announce3:abce",
+  ])("refuses %j as ARTEFACT_MISSING", (text) => {
+    expect(() => torrentLength(Buffer.from(text))).toThrow(ReconError);
   });
 });
 

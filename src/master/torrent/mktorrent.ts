@@ -84,21 +84,54 @@ function skipBencode(data: Buffer, at: number): number {
   return colon + 1 + length;
 }
 
+/** The keys and value ranges of the bencoded dictionary starting at `at` (pure; throws on malformed input). */
+function dictionaryEntries(data: Buffer, at: number): Array<{ key: string; start: number; end: number }> {
+  if (data[at] !== 0x64) throw new Error("not a dictionary");
+  const entries: Array<{ key: string; start: number; end: number }> = [];
+  let next = at + 1;
+  while (next < data.length && data[next] !== 0x65) {
+    const keyEnd = skipBencode(data, next);
+    const key = data.subarray(data.indexOf(0x3a, next) + 1, keyEnd).toString("latin1");
+    const valueEnd = skipBencode(data, keyEnd);
+    entries.push({ key, start: keyEnd, end: valueEnd });
+    next = valueEnd;
+  }
+  if (next >= data.length) throw new Error("unterminated dictionary");
+  return entries;
+}
+
+function infoEntry(torrent: Buffer): { start: number; end: number } {
+  const info = dictionaryEntries(torrent, 0).find((entry) => entry.key === "info");
+  if (info === undefined) throw new Error("no info dictionary");
+  return info;
+}
+
+function notATorrent(error: unknown): ReconError {
+  return new ReconError("ARTEFACT_MISSING", `not a torrent: ${(error as Error).message}`, { hint: "remake it (mktorrent)" });
+}
+
 /** A torrent's info hash (SHA-1 of its bencoded `info` dictionary), as 40 lowercase hex (pure). */
 export function torrentInfoHash(torrent: Buffer): string {
   try {
-    if (torrent[0] !== 0x64) throw new Error("not a dictionary");
-    let at = 1;
-    while (at < torrent.length && torrent[at] !== 0x65) {
-      const keyEnd = skipBencode(torrent, at);
-      const key = torrent.subarray(torrent.indexOf(0x3a, at) + 1, keyEnd).toString("latin1");
-      const valueEnd = skipBencode(torrent, keyEnd);
-      if (key === "info") return createHash("sha1").update(torrent.subarray(keyEnd, valueEnd)).digest("hex");
-      at = valueEnd;
-    }
-    throw new Error("no info dictionary");
+    const info = infoEntry(torrent);
+    return createHash("sha1").update(torrent.subarray(info.start, info.end)).digest("hex");
   } catch (error) {
-    throw new ReconError("ARTEFACT_MISSING", `not a torrent: ${(error as Error).message}`, { hint: "remake it (mktorrent)" });
+    throw notATorrent(error);
+  }
+}
+
+/** A single-file torrent's length in bytes (its info dictionary's `length`: the image's size), pure. */
+export function torrentLength(torrent: Buffer): number {
+  try {
+    const info = infoEntry(torrent);
+    const length = dictionaryEntries(torrent, info.start).find((entry) => entry.key === "length");
+    if (length === undefined) throw new Error("no length: not a single-file torrent");
+    const text = torrent.subarray(length.start, length.end).toString("latin1");
+    const value = /^i(0|[1-9][0-9]*)e$/.test(text) ? Number(text.slice(1, -1)) : NaN;
+    if (!Number.isSafeInteger(value)) throw new Error(`length is not a byte count: ${text.slice(0, 24)}`);
+    return value;
+  } catch (error) {
+    throw notATorrent(error);
   }
 }
 

@@ -247,7 +247,21 @@ function phaseCell(row) {
   cell.append(steps, el("span", { class: "label" }, row.phase === "error" ? `error: ${row.last_error ?? ""}` : row.phase));
   // Which image this boot booted (the master may serve several).
   if (row.image) cell.append(el("span", { class: "image", title: "image booted" }, ` ${row.image}`));
+  // Peer assist: how much of it came from other peers (known once the node's agent said hello).
+  if (row.image_via === "torrent") cell.append(el("span", { class: "delivery", title: deliveryTitle(row) }, ` ${deliveryShort(row)}`));
   return cell;
+}
+
+/** "87 % peers" (or "by torrent" while the image is still on its way); the title says more. */
+function deliveryShort(row) {
+  if (row.image_from_peers_bytes === null) return "by torrent";
+  const total = row.image_from_peers_bytes + row.image_from_master_bytes;
+  return `${total > 0 ? Math.round((100 * row.image_from_peers_bytes) / total) : 0} % peers`;
+}
+
+function deliveryTitle(row) {
+  if (row.image_from_peers_bytes === null) return `fetching by BitTorrent: ${bytes(row.image_from_master_bytes)} from the master so far`;
+  return `image by BitTorrent: ${bytes(row.image_from_peers_bytes)} from peers, ${bytes(row.image_from_master_bytes)} from the master (its web seed)`;
 }
 
 function findingsCell(row) {
@@ -496,7 +510,23 @@ function linkBudgetPanel(budget) {
     inputs,
     figures,
     el("p", { class: "hint", id: "link-budget-peer-sharing" }, `* ${budget.peerSharing.note}: ×${budget.peerSharing.speedup} for ${budget.nodes.count} nodes.`),
+    peerSharingMeasured(budget.peerSharing.measured),
     notes,
+  );
+}
+
+/** What this fleet's torrent nodes really got: from the master (its web seed) and from other peers. */
+function peerSharingMeasured(measured) {
+  if (!measured || measured.torrentNodes === 0)
+    return el("p", { class: "hint", id: "link-budget-peer-measured" }, "No node of this fleet fetched its image by BitTorrent yet.");
+  const total = measured.fromMasterBytes + measured.fromPeersBytes;
+  const share = total > 0 ? Math.round((100 * measured.fromPeersBytes) / total) : 0;
+  return el(
+    "p",
+    { id: "link-budget-peer-measured" },
+    `Measured: ${measured.torrentNodes} node${measured.torrentNodes === 1 ? "" : "s"} fetched the image by BitTorrent; of the ${measured.arrivedNodes} whose image arrived, `,
+    el("b", {}, `${bytes(measured.fromPeersBytes)} came from other peers`),
+    ` and ${bytes(measured.fromMasterBytes)} from the master (${share} % from peers).`,
   );
 }
 
@@ -681,6 +711,19 @@ async function showNode(dir) {
       detail.class ? el("a", { href: `#/classes/${detail.class.id}` }, `class ${detail.class.id}`) : null,
     ),
   );
+  const delivery = boot?.image_delivery;
+  if (delivery && delivery.via)
+    sections.push(
+      el(
+        "p",
+        { id: "node-image-delivery", "data-via": delivery.via },
+        delivery.via === "http"
+          ? `Image over HTTP: ${bytes(delivery.from_master_bytes)} from the master.`
+          : delivery.from_peers_bytes === null
+            ? `Image by BitTorrent (peer assist), on its way: ${bytes(delivery.from_master_bytes)} of ${bytes(delivery.iso_bytes)} from the master so far.`
+            : `Image by BitTorrent (peer assist): ${bytes(delivery.from_peers_bytes)} from other peers, ${bytes(delivery.from_master_bytes)} from the master, of ${bytes(delivery.iso_bytes)}.`,
+      ),
+    );
   sections.push(el("h3", {}, "Timeline of this boot"), nodeTimelinePicture(boot?.timeline_segments ?? []));
   // Outliers and findings are different things: a node can match its class and still have a failed PSU.
   const findings = inv ? inv.findings : [];
