@@ -13,7 +13,9 @@
  *   each peer runs aria2c with it (src/lib/aria2c.ts), all at once, seeding bounded;
  *   time until the last says "Download complete" (each file's sha256 checked after).
  *
- * Bytes from the master per peer come from nginx's access log ($bytes_sent per client); bytes
+ * The host's neighbour-table limits are raised for the run and put back after (peer-swarm.ts
+ * raiseNeighbourLimits: all namespaces share one table; the default 1024 entries isolated half of
+ * a 64-peer swarm). Bytes from the master per peer come from nginx's access log ($bytes_sent per client); bytes
  * from peers are the peer's received bytes on its link minus those. Prints one JSON object.
  * Heavy: run it under `flock /tmp/recon-heavy.lock`.
  */
@@ -29,7 +31,19 @@ import { parseSiteConfig } from "../src/model/site-config.js";
 import { planMasterTorrent, startMasterTorrent } from "../src/master/torrent/master-torrent.js";
 import { pieceExponentFor } from "../src/master/torrent/mktorrent.js";
 import { fetchAndVerify } from "./stream-fetch.js";
-import { linkBytes, readNginxBytes, sha256File, shape, startAria2cPeer, startPlainNginx, stopPeers, waitForSwarm, type SwarmPeer } from "./peer-swarm.js";
+import {
+  linkBytes,
+  raiseNeighbourLimits,
+  readNginxBytes,
+  sha256File,
+  shape,
+  startAria2cPeer,
+  startPlainNginx,
+  stopPeers,
+  waitForSwarm,
+  type NeighbourLimits,
+  type SwarmPeer,
+} from "./peer-swarm.js";
 
 const MASTER = "10.81.0.1";
 const HTTP_PORT = 8080;
@@ -51,11 +65,14 @@ const fifo = process.argv.includes("--fifo");
 /** `--webseed-conns N`: nginx serves at most N web-seed connections at once (503 beyond), `--retry-wait S`: aria2c asks a 503'd web seed again after S s. */
 const webSeedConns = process.argv.includes("--webseed-conns") ? Math.round(arg("webseed-conns", 8)) : undefined;
 const retryWaitS = process.argv.includes("--retry-wait") ? Math.round(arg("retry-wait", 5)) : undefined;
+/** `--peer-logs DIR`: each assisted peer's aria2c log at info level in DIR/p<i>.log, kept after the run (for finding why a peer is slow). */
+const peerLogDir = process.argv.includes("--peer-logs") ? process.argv[process.argv.indexOf("--peer-logs") + 1] : undefined;
 const TRACKER_PORT = 6969;
 const prefix = `rcn-pa${process.pid % 100000}`;
 const stopAll = new AbortController();
 setMaxListeners(0, stopAll.signal);
 let lab: Lab | undefined;
+let neighbours: NeighbourLimits | undefined;
 let work = "";
 let swarmDir = "";
 const swarm: SwarmPeer[] = [];
@@ -76,6 +93,8 @@ async function cpuTicks(): Promise<{ busy: number; total: number }> {
 }
 
 async function main() {
+  // One neighbour table for all namespaces: room for every peer to know every other (peer-swarm.ts).
+  neighbours = await raiseNeighbourLimits(peersWanted + 1);
   work = await mkdtemp(join(tmpdir(), "recon-peer-assist-"));
   await chmod(work, 0o755);
   // The peers' copies live in RAM, as a node's image does.
@@ -159,6 +178,7 @@ async function main() {
           seedRatio: 100,
           stallTimeoutS: 120,
           ...(retryWaitS !== undefined && { retryWaitS }),
+          ...(peerLogDir !== undefined && { logFile: join(peerLogDir, `p${i}.log`) }),
         },
         stopAll.signal,
       ),
@@ -211,6 +231,7 @@ async function main() {
     per_peer_from_peers_bytes: quantiles(perPeer.map((p) => p.fromPeers)),
     cpu_busy_master_only: busy(cpu0, cpu1),
     cpu_busy_assisted: busy(cpu1, cpu2),
+    host_neighbour_limits: { before: neighbours!.before, during: neighbours!.during },
     first_peer_lines: process.env.PA_DEBUG ? swarm[0]?.lines.slice(-15) : undefined,
     incomplete_peers: swarm
       .filter((peer) => peer.completedAt === undefined)
@@ -232,6 +253,7 @@ async function cleanup() {
   await lab?.destroy().catch((error: unknown) => console.error(`lab cleanup: ${String(error)}`));
   if (work) await rm(work, { recursive: true, force: true });
   if (swarmDir) await rm(swarmDir, { recursive: true, force: true });
+  await neighbours?.restore();
 }
 
 process.once("SIGINT", () => stopAll.abort());

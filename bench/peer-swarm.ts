@@ -235,3 +235,53 @@ export async function sha256File(path: string): Promise<string> {
   const result = await execa("openssl", ["dgst", "-sha256", "-r", path], { reject: false, encoding: "utf8" });
   return /^([0-9a-f]{64}) /.exec(String(result.stdout))?.[1] ?? `openssl failed: ${String(result.stderr)}`;
 }
+
+/**
+ * The kernel's IPv4 neighbour table is one table for every network namespace, its limits
+ * (gc_thresh1..3, default 128/512/1024 entries) set only in the host's own namespace. A simulated
+ * swarm of N peers, each talking to every other, needs about N² entries in it where a real fleet
+ * has N per machine: at 64 peers the 1024 ran out when 32 peers had their 32 each, the kernel said
+ * "neighbor table overflow" and every other peer's SYNs waited for an ARP entry that was never
+ * made (2026-12-07: half the swarm isolated, fed by the web seed alone). So a bench raises the
+ * limits for its run (never lowers them) and puts back what it found.
+ */
+const NEIGH = "/proc/sys/net/ipv4/neigh/default";
+
+/** The gc_thresh values a swarm of `hosts` namespaces needs, every host talking to every other (pure). */
+export function neighbourLimitsFor(hosts: number): { gcThresh1: number; gcThresh2: number; gcThresh3: number } {
+  const entries = hosts * hosts + 256;
+  return { gcThresh1: 128, gcThresh2: entries, gcThresh3: entries * 2 };
+}
+
+export interface NeighbourLimits {
+  /** What the host had, and what the run uses. */
+  before: Record<"gc_thresh1" | "gc_thresh2" | "gc_thresh3", number>;
+  during: Record<"gc_thresh1" | "gc_thresh2" | "gc_thresh3", number>;
+  /** Puts back `before` (only the values this call raised). */
+  restore: () => Promise<void>;
+}
+
+export async function raiseNeighbourLimits(hosts: number): Promise<NeighbourLimits> {
+  const wanted = neighbourLimitsFor(hosts);
+  const names = ["gc_thresh1", "gc_thresh2", "gc_thresh3"] as const;
+  const target = { gc_thresh1: wanted.gcThresh1, gc_thresh2: wanted.gcThresh2, gc_thresh3: wanted.gcThresh3 };
+  const before = { gc_thresh1: 0, gc_thresh2: 0, gc_thresh3: 0 };
+  for (const name of names) before[name] = Number((await readFile(join(NEIGH, name), "utf8")).trim());
+  const during = { ...before };
+  const raised: Array<(typeof names)[number]> = [];
+  // gc_thresh3 first (raising), so 2 never exceeds 3 on the way.
+  for (const name of [...names].reverse()) {
+    if (target[name] <= before[name]) continue;
+    await writeFile(join(NEIGH, name), String(target[name]));
+    during[name] = target[name];
+    raised.push(name);
+  }
+  return {
+    before,
+    during,
+    restore: async () => {
+      // Lowering: gc_thresh1 and 2 before 3.
+      for (const name of names) if (raised.includes(name)) await writeFile(join(NEIGH, name), String(before[name])).catch(() => undefined);
+    },
+  };
+}

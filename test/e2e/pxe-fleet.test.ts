@@ -186,6 +186,15 @@ describe("a master booted from the stick PXE-boots a diskless peer with the same
     const state = node.node ?? node;
     expect(Object.keys(state.phases ?? {})).toEqual(expect.arrayContaining(["leased", "ipxe", "kernel", "image"]));
     expect(state.imageBytes).toBeGreaterThan(100_000_000);
+    // Peer assist as the review shows it: the master served this node its torrent (the ISO's length
+    // from it) and counted its web seed's bytes; the only peer here got (nearly) nothing from peers.
+    const delivery = (
+      JSON.parse(result.stdout) as { image_delivery?: { via: string; from_master_bytes: number; from_peers_bytes: number | null; iso_bytes: number } }
+    ).image_delivery;
+    expect(delivery, result.stdout.slice(0, 400)).toMatchObject({ via: "torrent" });
+    expect(delivery!.iso_bytes).toBeGreaterThan(200_000_000);
+    expect(delivery!.from_master_bytes).toBe(state.imageBytes);
+    if (delivery!.from_peers_bytes !== null) expect(delivery!.from_peers_bytes).toBeLessThan(delivery!.iso_bytes * 0.05);
   });
 
   it(
