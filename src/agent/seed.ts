@@ -3,7 +3,8 @@
  * image by BitTorrent (95recon-torrent, into PEER_TORRENT_DIR in RAM) seeds that copy to the peers
  * still booting while it collects, and its post-action waits until seeding is over: at most the
  * master's `recon.seed=` time, or once it sent ratio × the image, whichever comes first, with a hard
- * bound of that time plus a minute. The copy stays: it is the node's root (rd.live.ram=0).
+ * bound of that time plus a minute. The copy stays (the live image was loop-mounted from it; its
+ * squashfs is copied into /run, rd.live.ram=1): RAM the node gives back when it powers off.
  *
  * The initrd's aria2c checked every piece against the torrent's SHA-1, so the seeder does not hash
  * the 240 MB again (`--bt-seed-unverified`). Seeding never fails the agent: a seeder that cannot

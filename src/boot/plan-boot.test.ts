@@ -359,7 +359,7 @@ hosts:
   it("hands a root http node the torrent of its image and the seeding bounds, in that order", () => {
     const plan = boot(planBoot({ mac: "52:54:00:00:03:01", arch: "bios", ip: "10.20.0.31" }, site, undefined, served, "tok"));
     expect(plan.kernelArgs.join(" ")).toBe(
-      "root=live:torrent://10.20.0.1/torrent/debian-12.torrent rd.live.ram=0 ip=dhcp rd.neednet=1 BOOTIF=01-52-54-00-00-03-01 pxeaddr=10.20.0.1 " +
+      "root=live:torrent://10.20.0.1/torrent/debian-12.torrent rd.live.ram=1 ip=dhcp rd.neednet=1 BOOTIF=01-52-54-00-00-03-01 pxeaddr=10.20.0.1 " +
         "recon.master=10.20.0.1 recon.token=tok recon.post=poweroff recon.seed=90,3 console=ttyS0,115200n8 console=tty0 rd.live.image",
     );
     expect(plan.rootSource).toBe(

@@ -68,7 +68,7 @@ describe("missing context", () => {
 describe("peer assist (#14 item 5)", () => {
   const withTorrent = { ...ctx, torrentUrl: torrentRootUrl("10.77.0.1", "debian-12") };
   it("gives root http the image's torrent for the initrd's URL handler, the ISO in RAM its root (no second copy)", () => {
-    expect(rootKernelArgs("http", withTorrent).join(" ")).toBe("root=live:torrent://10.77.0.1/torrent/debian-12.torrent rd.live.ram=0");
+    expect(rootKernelArgs("http", withTorrent).join(" ")).toBe("root=live:torrent://10.77.0.1/torrent/debian-12.torrent rd.live.ram=1");
     expect(rootSource("http", withTorrent)).toBe(
       "torrent://10.77.0.1/torrent/debian-12.torrent (BitTorrent from the other peers, web seed http://10.77.0.1/isos/debian-12.iso)",
     );

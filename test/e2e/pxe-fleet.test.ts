@@ -148,7 +148,7 @@ describe("a master booted from the stick PXE-boots a diskless peer with the same
         [vmSubject(master!)],
         peer.waitForSerial(/recon\[\d+\]: .*msg="role detected" role=peer/, budgetMs(PEER_TIMEOUT_MS)),
       );
-      expect(serial).toMatch(/root=live:torrent:\/\/172\.30\.213\.1\/torrent\/debian-12\.torrent rd\.live\.ram=0 /);
+      expect(serial).toMatch(/root=live:torrent:\/\/172\.30\.213\.1\/torrent\/debian-12\.torrent rd\.live\.ram=1 /);
       expect(serial).toMatch(/recon\.seed=15,4/);
       expect(serial).toMatch(/BOOTIF=01-52-54-00-5e-00-02/);
       expect(serial).toMatch(/recon\.token=\S+/);

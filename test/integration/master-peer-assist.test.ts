@@ -192,7 +192,7 @@ describe("the master serves peer assist (real mktorrent, opentracker, nginx fron
 
   it("from then on the boot decision hands a root http node the torrent and the seeding bounds", async () => {
     const script = await peerCurl(peers[0]!, `${URL}/boot/52-54-00-28-00-01.ipxe`);
-    expect(script.stdout).toContain(`root=live:torrent://${MASTER}:8080/torrent/${LABEL}.torrent rd.live.ram=0 `);
+    expect(script.stdout).toContain(`root=live:torrent://${MASTER}:8080/torrent/${LABEL}.torrent rd.live.ram=1 `);
     expect(script.stdout).toContain(" recon.seed=30,4 ");
   });
 

@@ -5,8 +5,9 @@
 #
 # The torrent and the ISO stay in RECON_TORRENT_DIR, a tmpfs of its own under /run (RAM, kept over the
 # switch to the real root; /run itself is capped at a fifth of the RAM, too small for an ISO beside the
-# live overlay on a small node). The ISO is the node's root from then on (rd.live.ram=0: no second copy)
-# and the agent seeds it to the peers still booting, bounded by recon.seed= (src/agent/seed.ts).
+# live overlay on a small node). dmsquash-live copies its squashfs into /run as over HTTP (rd.live.ram=1;
+# reading the root through the ISO's loop device started systemd 15 times slower under TCG); the ISO
+# stays, and the agent seeds it to the peers still booting, bounded by recon.seed= (src/agent/seed.ts).
 # A second call (livenetroot retries a failed fetch) fetches the ISO by plain HTTP from the master,
 # the torrent's own web seed, and says so on the console: BitTorrent may fail, the boot does not.
 # aria2c's options mirror aria2cArgs in src/lib/aria2c.ts (a unit test compares them).
