@@ -231,7 +231,7 @@ async function main() {
     per_peer_from_peers_bytes: quantiles(perPeer.map((p) => p.fromPeers)),
     cpu_busy_master_only: busy(cpu0, cpu1),
     cpu_busy_assisted: busy(cpu1, cpu2),
-    host_neighbour_limits: { before: neighbours!.before, during: neighbours!.during },
+    host_neighbour_limits: { before: neighbours.before, during: neighbours.during },
     first_peer_lines: process.env.PA_DEBUG ? swarm[0]?.lines.slice(-15) : undefined,
     incomplete_peers: swarm
       .filter((peer) => peer.completedAt === undefined)

@@ -17,7 +17,7 @@ import { sleep } from "./collect.js";
 import type { CollectorSpec } from "./collectors.js";
 import { createStatusWriter, mirrorConsoles } from "./console.js";
 import { fetchWorkload } from "./workload-fetch.js";
-import { findTorrentCopy, startSeeding, type SeedOutcome } from "./seed.js";
+import { askSwarmDone, copyLabel, findTorrentCopy, startSeeding, SWARM_ASK_EVERY_MS, SWARM_MIN_SEED_MS, type SeedOutcome } from "./seed.js";
 import { planPostAction, runPostAction, systemActionRunner, type ActionRunner, type PostActionStep } from "./post-action.js";
 import {
   DEFAULT_HELLO_RETRY,
@@ -150,7 +150,14 @@ export async function runAgent(options: AgentOptions, deps: AgentDeps): Promise<
   const torrentCopy = config.seed === undefined ? undefined : await findTorrentCopy(deps.torrentDir);
   if (config.seed !== undefined && torrentCopy === undefined) status("recon.seed is set but the initrd left no torrent copy in RAM: not seeding");
   const seeding: Promise<SeedOutcome> | undefined =
-    torrentCopy === undefined || config.seed === undefined ? undefined : startSeeding(deps.runner, torrentCopy, config.seed, status, signal);
+    torrentCopy === undefined || config.seed === undefined
+      ? undefined
+      : startSeeding(deps.runner, torrentCopy, config.seed, status, signal, {
+          // Until the swarm is done (the master knows who is still booting) or a bound passes.
+          isDone: () => askSwarmDone(config.masterUrl, copyLabel(torrentCopy)),
+          everyMs: SWARM_ASK_EVERY_MS,
+          minMs: SWARM_MIN_SEED_MS,
+        });
 
   // The master's workload (post.tgz), if it has one: extra collectors without a new ISO.
   const workloadDir = await mkdtemp(join(options.workDir ?? tmpdir(), "recon-workload-"));

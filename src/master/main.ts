@@ -267,6 +267,7 @@ async function serve(options: MasterOptions, deps: MasterDeps, config: SiteConfi
     now,
     review: review.router,
     power: power.router,
+    wakePending: () => power.service.wakePending(),
   });
   // nginx workers of a run killed with -9 still hold the port and answer 502: end them first.
   await stopLeftoverWorkers("nginx", options.runDir, log.child({ component: "http" }));

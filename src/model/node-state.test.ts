@@ -1,5 +1,5 @@
 import { describe, expect, it } from "vitest";
-import { EMPTY_FLEET, imageDelivery, reduceFleet, type FleetState, type NodeEvent } from "./node-state.js";
+import { EMPTY_FLEET, imageDelivery, reduceFleet, swarmStatus, type FleetState, type NodeEvent } from "./node-state.js";
 
 const MAC = "52:54:00:00:00:01";
 const t = (second: number) => `2026-11-21T10:00:${String(second).padStart(2, "0")}.000Z`;
@@ -24,6 +24,28 @@ const fullBoot: NodeEvent[] = [
   { type: "upload-stored", at: t(11), mac: MAC, uploadId: "u1" },
   { type: "powered-off", at: t(12), mac: MAC },
 ];
+
+describe("swarmStatus", () => {
+  const other = "52:54:00:00:00:02";
+  const now = new Date(t(40));
+  it("is done only when no node seen lately is still on its way to its image and no wake is pending", () => {
+    const fetching = replay([...fullBoot.slice(0, 8), { type: "torrent-sent", at: t(8), mac: MAC, image: "debian-12", isoBytes: 10 }]);
+    expect(swarmStatus(fetching, "debian-12", now)).toEqual({ image: "debian-12", fetching: 1, booting: 1, wakePending: 0, done: false });
+    // Another image's torrent: not fetching this one, but still booting.
+    expect(swarmStatus(fetching, "rocky-9", now)).toMatchObject({ fetching: 0, booting: 1, done: false });
+    const booted = replay([{ type: "agent-hello", at: t(10), mac: MAC }], fetching);
+    expect(swarmStatus(booted, "debian-12", now)).toEqual({ image: "debian-12", fetching: 0, booting: 0, wakePending: 0, done: true });
+    // A node that only has its lease yet may still fetch: not done.
+    const leased = replay([{ type: "dhcp-ack", at: t(30), mac: other, ip: "10.20.0.151" }], booted);
+    expect(swarmStatus(leased, "debian-12", now)).toMatchObject({ fetching: 0, booting: 1, done: false });
+    // …unless it has not been seen for ten minutes (a stray lease).
+    expect(swarmStatus(leased, "debian-12", new Date(Date.parse(t(30)) + 11 * 60_000))).toMatchObject({ booting: 0, done: true });
+    // A paced wake's next batch still to come: not done.
+    expect(swarmStatus(booted, "debian-12", now, 3)).toMatchObject({ wakePending: 3, done: false });
+    // Off, uploaded and error nodes do not hold it open.
+    expect(swarmStatus(replay(fullBoot), "debian-12", now).done).toBe(true);
+  });
+});
 
 describe("node state reducer", () => {
   it("a torrent boot: the master's web-seed bytes, and the rest from peers once the agent said hello; a new boot forgets it", () => {

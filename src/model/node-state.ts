@@ -205,6 +205,38 @@ export function imageDelivery(node: Pick<NodeState, "imageBytes" | "torrent" | "
   };
 }
 
+/**
+ * Whether a seeding peer is still needed (issue #14 item 5: "seeds until the swarm is done or a
+ * bound passes"). The swarm is done when no node the master saw lately is still on its way to its
+ * image (a boot in leased … image: it may still fetch, by torrent or not yet known) and no node is
+ * still to be woken (a paced wake's later batches). A node not seen for `recentMs` (a stray lease,
+ * a machine that booted something else) does not hold the swarm open. Pure.
+ */
+export interface SwarmStatus {
+  image: string;
+  /** Nodes fetching this image by torrent now (torrent served, no hello yet). */
+  fetching: number;
+  /** Nodes seen lately whose boot has not reached the agent (any image: the label may not be known yet). */
+  booting: number;
+  /** Nodes the master has still to wake. */
+  wakePending: number;
+  done: boolean;
+}
+
+export const SWARM_RECENT_MS = 10 * 60_000;
+
+export function swarmStatus(fleet: FleetState, image: string, now: Date, wakePending = 0, recentMs = SWARM_RECENT_MS): SwarmStatus {
+  let fetching = 0;
+  let booting = 0;
+  for (const node of Object.values(fleet.nodes)) {
+    if (node.phase === "agent" || node.phase === "uploaded" || node.phase === "off" || node.phase === "error") continue;
+    if (now.getTime() - Date.parse(node.lastSeen) > recentMs) continue;
+    booting += 1;
+    if (node.torrent?.image === image) fetching += 1;
+  }
+  return { image, fetching, booting, wakePending, done: booting === 0 && wakePending === 0 };
+}
+
 /** Applies one event to the fleet; a TFTP line from an unknown IP changes nothing. */
 export function reduceFleet(state: FleetState, event: NodeEvent): FleetState {
   const mac = event.type === "tftp-sent" ? state.macByIp[event.ip] : event.mac.toLowerCase();

@@ -16,7 +16,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { createLab, killNetnsProcesses, netnsPids, runInNetns, type Lab, type SimulatedHost } from "../../src/lab/netns.js";
 import { execaRunner } from "../../src/lib/run.js";
 import { linkBytes, sha256File, startAria2cPeer, stopPeers, waitForSwarm, type SwarmPeer } from "../../bench/peer-swarm.js";
-import { findTorrentCopy, startSeeding } from "../../src/agent/seed.js";
+import { copyLabel, findTorrentCopy, startSeeding, type SeedOutcome } from "../../src/agent/seed.js";
 import type { CommandRunner } from "../../src/lib/run.js";
 import { repoRoot } from "../helpers/repo.js";
 import { startMasterInNetns, testMasterArgs, waitForMaster, type MasterProcess } from "../helpers/master-process.js";
@@ -301,6 +301,41 @@ describe("the master serves peer assist (real mktorrent, opentracker, nginx fron
     expect(recorded.from_master_bytes + recorded.from_peers_bytes!).toBe(Math.max(SIZE, recorded.from_master_bytes));
     await runInNetns(execaRunner, lab!.ns, ["tc", "qdisc", "del", "dev", BRIDGE, "root"]);
   }, 70_000);
+
+  it("a seeder asks the master whether the swarm is done: it seeds on while a node is still booting and stops once none is", async () => {
+    const copy = (await findTorrentCopy(join(work, "initrd-p1")))!;
+    const inPeer = (ns: string): CommandRunner => ({ run: (command, args, options) => runInNetns(execaRunner, ns, [command, ...args], options) });
+    const swarm = async () => {
+      const got = await peerCurl(peers[0]!, `${URL}/api/v1/swarm/${copyLabel(copy)}`);
+      return JSON.parse(got.stdout.slice(0, got.stdout.lastIndexOf("\n"))) as { done: boolean; booting: number; fetching: number };
+    };
+    // The seeder is peer 1, whose initrd fetched the torrent above: its agent says hello before it seeds.
+    await hello(peers[0]!, tokens[0]!);
+    // Peer 2 boots again (its script: on its way to its image): the swarm is not done.
+    const token = await bootScriptToken(peers[1]!);
+    expect(await swarm()).toMatchObject({ image: LABEL, booting: 1, fetching: 0, wakePending: 0, done: false });
+    const lines: string[] = [];
+    let settled: SeedOutcome | undefined;
+    const seeding = startSeeding(inPeer(peers[0]!.ns), copy, { timeS: 60, ratio: 100 }, (line) => lines.push(line), stop.signal, {
+      // As the agent asks (askSwarmDone, unit-tested), from the seeding peer's namespace.
+      isDone: async () => (await swarm()).done,
+      everyMs: 1000,
+      minMs: 2000,
+    }).then((outcome) => (settled = outcome));
+    await new Promise((resolve) => setTimeout(resolve, 5000));
+    expect(settled, lines.join("\n")).toBeUndefined();
+    // Its agent says hello: nobody is on the way any more, and the seeder ends long before its 60 s.
+    await hello(peers[1]!, token);
+    expect(await swarm()).toMatchObject({ booting: 0, done: true });
+    const outcome = await seeding;
+    expect(outcome.how, lines.join("\n")).toBe("swarm-done");
+    expect(outcome.ms).toBeGreaterThan(5000);
+    expect(outcome.ms).toBeLessThan(20_000);
+    expect(lines[0]).toBe(
+      "seeding the image to the other peers from RAM: at most 60 s or 100 × its size sent (recon.seed), or once the master says no node still needs it",
+    );
+    expect(lines.at(-1)).toMatch(/^seeding over after \d+ s: the master says no node still needs the image \(the swarm is done\)$/);
+  }, 40_000);
 
   it("the master's stop ends the tracker", async () => {
     expect(await processesNamed("opentracker")).toHaveLength(1);

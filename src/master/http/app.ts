@@ -55,6 +55,8 @@ export interface AppDeps {
   review?: express.Router | undefined;
   /** The power API (power-routes.ts), mounted like the review. */
   power?: express.Router | undefined;
+  /** Nodes the power service has still to wake (the swarm status a seeding peer asks for). */
+  wakePending?: (() => number) | undefined;
   /** nginx serves the static trees and proxies the rest from loopback (X-Real-IP is trusted). */
   behindNginx?: boolean | undefined;
   /** The master secret that signs peer tokens. */
@@ -111,7 +113,7 @@ export function createApp(deps: AppDeps): ReconApp {
     }),
   );
   app.use(createUploadRouter({ store, secret, limits, counts: uploads, emit, log, now }));
-  app.use(createNodeRouter({ store, secret, fleet, emit, log, now }));
+  app.use(createNodeRouter({ store, secret, fleet, emit, log, now, wakePending: deps.wakePending }));
   app.use(createFileRouter({ store, transfers }));
   app.use(createMetricsRouter({ fleet, uploads, bytesServed: transfers.bytesServed }));
   app.use(refuseUnknownRoute);

@@ -6,7 +6,7 @@ import express from "express";
 import { ReconError } from "../../lib/errors.js";
 import { ROOT_TRANSPORTS, type RootTransport } from "../../model/root-transport.js";
 import type { Logger } from "../../lib/log.js";
-import { imageDelivery, type FleetState, type NodeEvent } from "../../model/node-state.js";
+import { imageDelivery, swarmStatus, type FleetState, type NodeEvent } from "../../model/node-state.js";
 import { timelineSegments } from "../../model/node-timeline.js";
 import type { Store } from "../store/store.js";
 import { clientIp, macParam, requireNodeToken } from "./request-rules.js";
@@ -18,6 +18,8 @@ export interface NodeRouteDeps {
   emit: (event: NodeEvent) => Promise<void>;
   log: Logger;
   now: () => Date;
+  /** Nodes the power service has still to wake (paced wake); absent: none. */
+  wakePending?: (() => number) | undefined;
 }
 
 export function createNodeRouter(deps: NodeRouteDeps): express.Router {
@@ -45,6 +47,15 @@ export function createNodeRouter(deps: NodeRouteDeps): express.Router {
       message: `its root file system did not arrive over ${report.root} (${report.stage}): ${report.detail}`,
     });
     res.status(204).end();
+  });
+
+  // A seeding peer asks whether the swarm still needs it (src/agent/seed.ts): open like the boot state, no secrets.
+  router.get("/api/v1/swarm/:label", (req, res) => {
+    const label = String(req.params.label);
+    if (!/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/.test(label)) {
+      throw new ReconError("BAD_REQUEST", `'${label.slice(0, 40)}' is not an image label`, { hint: "an image label is letters, digits, - and _" });
+    }
+    res.json(swarmStatus(deps.fleet(), label, deps.now(), deps.wakePending?.() ?? 0));
   });
 
   router.get("/api/v1/nodes", (_req, res) => {

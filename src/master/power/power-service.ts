@@ -62,6 +62,8 @@ export interface PowerService {
   /** Throws NOT_FOUND for an unknown node/BMC, IpmiError when the BMC fails. */
   status(key: string): Promise<BmcStatus>;
   act(key: string, action: PowerAction, by: PowerEventCause): Promise<{ bmc: FleetBmc; answer: string }>;
+  /** Nodes a running wake has still to ask (a paced wake's later batches); 0 when none runs. */
+  wakePending(): number;
   /** bootdev pxe + power on for every BMC; resolves when all were asked. */
   wakeFleet(signal?: AbortSignal): Promise<void>;
   /** Feed every node event: an upload-stored schedules the confirm-off check. */
@@ -88,6 +90,8 @@ export function createPowerService(options: PowerServiceOptions): PowerService {
   const { bmcs, ipmi, log } = options;
   const now = options.now ?? (() => new Date());
   const stopping = new AbortController();
+  // Nodes a running wakeFleet has not asked yet (the swarm is not done while some are: node-state.ts swarmStatus).
+  let toAsk = 0;
   const pending = new Set<Promise<void>>();
   const scheduled = new Map<string, AbortController>();
 
@@ -199,6 +203,7 @@ export function createPowerService(options: PowerServiceOptions): PowerService {
         throw error;
       }
     },
+    wakePending: () => toAsk,
     async wakeFleet(signal) {
       // Nodes not to wake (inventory stored, config ignore) do not count toward a paced batch.
       const toWake = bmcs.filter((bmc) => {
@@ -214,15 +219,21 @@ export function createPowerService(options: PowerServiceOptions): PowerService {
       signal?.addEventListener("abort", abort, { once: true });
       stopping.signal.addEventListener("abort", abort, { once: true });
       if (signal?.aborted || stopping.signal.aborted) both.abort();
+      toAsk = toWake.length;
       try {
         for (let first = 0; first < toWake.length; first += batch) {
           if (first > 0) {
             log.info("paced wake: pausing before the next batch", { woken: first, left: toWake.length - first, pauseMs: options.wakePauseMs ?? 0 });
             if (!(await sleep(options.wakePauseMs ?? 0, both.signal))) return;
           }
-          await eachLimited(toWake.slice(first, first + batch), options.concurrency ?? 8, (bmc) => wakeOne(bmc, both.signal));
+          await eachLimited(toWake.slice(first, first + batch), options.concurrency ?? 8, (bmc) =>
+            wakeOne(bmc, both.signal).finally(() => {
+              toAsk = Math.max(0, toAsk - 1);
+            }),
+          );
         }
       } finally {
+        toAsk = 0;
         signal?.removeEventListener("abort", abort);
         stopping.signal.removeEventListener("abort", abort);
       }
