@@ -5,6 +5,7 @@
 import express from "express";
 import { ReconError } from "../../lib/errors.js";
 import { ROOT_TRANSPORTS, type RootTransport } from "../../model/root-transport.js";
+import { IMAGE_LABEL } from "../../model/site-config.js";
 import type { Logger } from "../../lib/log.js";
 import { imageDelivery, swarmStatus, type FleetState, type NodeEvent } from "../../model/node-state.js";
 import { timelineSegments } from "../../model/node-timeline.js";
@@ -52,8 +53,10 @@ export function createNodeRouter(deps: NodeRouteDeps): express.Router {
   // A seeding peer asks whether the swarm still needs it (src/agent/seed.ts): open like the boot state, no secrets.
   router.get("/api/v1/swarm/:label", (req, res) => {
     const label = String(req.params.label);
-    if (!/^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/.test(label)) {
-      throw new ReconError("BAD_REQUEST", `'${label.slice(0, 40)}' is not an image label`, { hint: "an image label is letters, digits, - and _" });
+    if (!IMAGE_LABEL.test(label)) {
+      throw new ReconError("BAD_REQUEST", `'${label.slice(0, 40)}' is not an image label`, {
+        hint: "an image label is the recipe name: lower-case letters, digits, dots and dashes",
+      });
     }
     res.json(swarmStatus(deps.fleet(), label, deps.now(), deps.wakePending?.() ?? 0));
   });
